@@ -1,0 +1,383 @@
+//! Configuration: home networks, allow-list, thresholds, time limits, memory.
+//!
+//! Every field has a default that works without configuration; a TOML file need
+//! only name what it changes.
+
+use crate::error::Error;
+use crate::net::{Cidr, CidrSet};
+use serde::{Deserialize, Serialize};
+
+/// Default home networks: RFC 1918, carrier-grade NAT and IPv6 unique-local.
+pub const DEFAULT_HOME_NETWORKS: [&str; 5] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "fc00::/7",
+];
+
+/// A scanner whose activity is counted in the statistics but never reported:
+/// authorised vulnerability scanners, monitoring.
+///
+/// In TOML either a plain block, `"192.0.2.10/32"`, or a table,
+/// `{ net = "192.0.2.10/32", ports = [161, 162] }`, which allows the block only
+/// on those destination ports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AllowRule {
+    /// Every destination port.
+    Net(String),
+    /// Only the listed destination ports (every port if the list is empty).
+    NetPorts {
+        /// The source block.
+        net: String,
+        /// Destination ports the source may probe unreported.
+        #[serde(default)]
+        ports: Vec<u16>,
+    },
+}
+
+/// Detector configuration.
+///
+/// # Examples
+/// ```
+/// use sweepwatch::Config;
+/// let cfg = Config::from_toml_str(r#"
+///     home_networks = ["192.0.2.0/24"]
+///     min_targets = 8
+///     allow = ["198.51.100.7", { net = "203.0.113.0/28", ports = [161] }]
+/// "#).unwrap();
+/// assert_eq!(cfg.min_targets, 8);
+/// assert_eq!(cfg.idle_timeout_secs, 900); // untouched fields keep their defaults
+///
+/// let err = Config::from_toml_str("theta1 = 0.9").unwrap_err();
+/// assert!(err.to_string().contains("theta1"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The networks the detector protects, as CIDR blocks. They decide each
+    /// verdict's direction, and only home sources can be outbound sweepers.
+    pub home_networks: Vec<String>,
+    /// Sources never reported.
+    pub allow: Vec<AllowRule>,
+    /// Destination ports whose attempts are ignored entirely.
+    pub ignore_ports: Vec<u16>,
+    /// Destination blocks whose attempts are ignored entirely.
+    pub ignore_networks: Vec<String>,
+    /// Fewest distinct targets (hosts for sweeps, ports for scans) before a
+    /// verdict. Default 5: the test the sequential walk adds decides in 4–5.
+    pub min_targets: u32,
+    /// Probability that a benign source's first contact succeeds (TRW θ0).
+    pub theta0: f64,
+    /// Probability that a scanner's first contact succeeds (TRW θ1, below θ0).
+    pub theta1: f64,
+    /// Wanted probability of detecting a scanner (TRW P_D).
+    pub detection_probability: f64,
+    /// Tolerated probability of flagging a benign source (TRW P_F).
+    pub false_alarm_probability: f64,
+    /// A source idle this long is forgotten; its next attempt starts afresh.
+    pub idle_timeout_secs: u64,
+    /// A (source, target, port) pair counts once per this period.
+    pub dedup_secs: u64,
+    /// After a verdict, the same source and kind is reported again only after this
+    /// period, or sooner once its targets grow tenfold.
+    pub suppress_secs: u64,
+    /// Memory for all detector state, in bytes, allocated once at construction.
+    pub memory_bytes: u64,
+    /// Independent partitions of the sources, each behind its own lock, so that
+    /// several threads can feed one detector.
+    pub shards: u32,
+    /// Seed for the hashes that place sources in memory; random when absent. Set it
+    /// to make replays under memory pressure evict exactly alike.
+    pub hash_seed: Option<u64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            home_networks: DEFAULT_HOME_NETWORKS.iter().map(|s| s.to_string()).collect(),
+            allow: Vec::new(),
+            ignore_ports: Vec::new(),
+            ignore_networks: Vec::new(),
+            min_targets: 5,
+            theta0: 0.8,
+            theta1: 0.2,
+            detection_probability: 0.99,
+            false_alarm_probability: 0.01,
+            idle_timeout_secs: 900,
+            dedup_secs: 1800,
+            suppress_secs: 3600,
+            memory_bytes: 64 << 20,
+            shards: 8,
+            hash_seed: None,
+        }
+    }
+}
+
+impl Config {
+    /// Parses a TOML document; missing fields keep their defaults. The result is
+    /// validated: an error names the offending field.
+    pub fn from_toml_str(text: &str) -> Result<Config, Error> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_string();
+            // toml names unknown keys in its message; other errors get the span.
+            let field = msg
+                .split('`')
+                .nth(1)
+                .filter(|_| msg.starts_with("unknown field"))
+                .unwrap_or("toml")
+                .to_string();
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" (line {line})")
+                })
+                .unwrap_or_default();
+            Error::config(field, format!("{msg}{at}"))
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks every field; the error names the first one out of range.
+    pub fn validate(&self) -> Result<(), Error> {
+        Settings::compile(self).map(|_| ())
+    }
+}
+
+/// Log-likelihood steps and bounds of the sequential test, in fixed point
+/// (1/256 nat), so the walk fits an `i16` in each source's record.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Walk {
+    pub fail_step: i16,
+    pub success_step: i16,
+    pub upper: i16,
+    pub lower: i16,
+}
+
+pub(crate) const WALK_SCALE: f64 = 256.0;
+
+/// A validated configuration in the form the hot path reads.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub home: CidrSet,
+    pub allow: CidrSet,
+    pub allow_ports: Vec<Vec<u16>>,
+    pub ignore_nets: CidrSet,
+    pub ignore_ports: Box<[bool]>,
+    pub any_ignore_port: bool,
+    pub min_targets: u32,
+    pub walk: Walk,
+    pub idle_timeout: u32,
+    pub dedup: u32,
+    pub suppress: u32,
+    pub memory_bytes: u64,
+    pub shards: u32,
+    pub hash_seed: Option<u64>,
+}
+
+fn parse_blocks(field: &str, list: &[String]) -> Result<Vec<Cidr>, Error> {
+    list.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.parse::<Cidr>()
+                .map_err(|e| Error::config(format!("{field}[{i}]"), e.to_string()))
+        })
+        .collect()
+}
+
+fn probability(field: &str, p: f64) -> Result<f64, Error> {
+    if p.is_finite() && p > 0.0 && p < 1.0 {
+        Ok(p)
+    } else {
+        Err(Error::config(field, format!("{p} must lie strictly between 0 and 1")))
+    }
+}
+
+fn secs(field: &str, v: u64, min: u64) -> Result<u32, Error> {
+    if v < min || v > u64::from(u32::MAX / 2) {
+        return Err(Error::config(
+            field,
+            format!("{v} must be between {min} and {} seconds", u32::MAX / 2),
+        ));
+    }
+    Ok(v as u32)
+}
+
+fn fixed(nats: f64) -> f64 {
+    (nats * WALK_SCALE).round()
+}
+
+impl Settings {
+    pub(crate) fn compile(c: &Config) -> Result<Settings, Error> {
+        let home = parse_blocks("home_networks", &c.home_networks)?;
+        let mut allow = Vec::new();
+        let mut allow_ports = Vec::new();
+        for (i, rule) in c.allow.iter().enumerate() {
+            let (net, ports) = match rule {
+                AllowRule::Net(n) => (n, Vec::new()),
+                AllowRule::NetPorts { net, ports } => (net, ports.clone()),
+            };
+            let block = net
+                .parse::<Cidr>()
+                .map_err(|e| Error::config(format!("allow[{i}]"), e.to_string()))?;
+            allow.push(block);
+            allow_ports.push(ports);
+        }
+        let ignore_nets = parse_blocks("ignore_networks", &c.ignore_networks)?;
+        let mut ignore_ports = vec![false; 65536].into_boxed_slice();
+        for p in &c.ignore_ports {
+            ignore_ports[usize::from(*p)] = true;
+        }
+        if !(2..=1_000_000).contains(&c.min_targets) {
+            return Err(Error::config(
+                "min_targets",
+                format!("{} must be between 2 and 1000000", c.min_targets),
+            ));
+        }
+        let theta0 = probability("theta0", c.theta0)?;
+        let theta1 = probability("theta1", c.theta1)?;
+        if theta1 >= theta0 {
+            return Err(Error::config(
+                "theta1",
+                format!("{theta1} must be below theta0 ({theta0}): scanners succeed less often"),
+            ));
+        }
+        let pd = probability("detection_probability", c.detection_probability)?;
+        let pf = probability("false_alarm_probability", c.false_alarm_probability)?;
+        if pf >= pd {
+            return Err(Error::config(
+                "false_alarm_probability",
+                format!("{pf} must be below detection_probability ({pd})"),
+            ));
+        }
+        let fail_step = fixed(((1.0 - theta1) / (1.0 - theta0)).ln());
+        let success_step = fixed((theta1 / theta0).ln());
+        let upper = fixed((pd / pf).ln());
+        let lower = fixed(((1.0 - pd) / (1.0 - pf)).ln());
+        if fail_step < 1.0 || success_step > -1.0 {
+            return Err(Error::config(
+                "theta1",
+                "theta0 and theta1 are too close for the test to tell scanners apart",
+            ));
+        }
+        let limit = f64::from(i16::MAX / 2);
+        if upper > limit || lower < -limit {
+            return Err(Error::config(
+                "false_alarm_probability",
+                "detection and false-alarm probabilities are too extreme (the walk would need over 60 nats)",
+            ));
+        }
+        if fail_step > limit || success_step < -limit {
+            return Err(Error::config("theta1", "theta0 and theta1 are too far apart"));
+        }
+        if c.memory_bytes < (1 << 20) || c.memory_bytes > (1 << 40) {
+            return Err(Error::config(
+                "memory_bytes",
+                format!("{} must be between 1 MiB and 1 TiB", c.memory_bytes),
+            ));
+        }
+        if !(1..=1024).contains(&c.shards) {
+            return Err(Error::config(
+                "shards",
+                format!("{} must be between 1 and 1024", c.shards),
+            ));
+        }
+        if c.memory_bytes / u64::from(c.shards) < (128 << 10) {
+            return Err(Error::config(
+                "shards",
+                format!(
+                    "{} shards leave under 128 KiB each of memory_bytes ({})",
+                    c.shards, c.memory_bytes
+                ),
+            ));
+        }
+        Ok(Settings {
+            home: CidrSet::new(home),
+            allow: CidrSet::new(allow),
+            allow_ports,
+            ignore_nets: CidrSet::new(ignore_nets),
+            any_ignore_port: !c.ignore_ports.is_empty(),
+            ignore_ports,
+            min_targets: c.min_targets,
+            walk: Walk {
+                fail_step: fail_step as i16,
+                success_step: success_step as i16,
+                upper: upper as i16,
+                lower: lower as i16,
+            },
+            idle_timeout: secs("idle_timeout_secs", c.idle_timeout_secs, 1)?,
+            dedup: secs("dedup_secs", c.dedup_secs, 1)?,
+            suppress: secs("suppress_secs", c.suppress_secs, 0)?,
+            memory_bytes: c.memory_bytes,
+            shards: c.shards,
+            hash_seed: c.hash_seed,
+        })
+    }
+
+    /// True if an attempt from `src` to `dst_port` is allow-listed.
+    #[inline]
+    pub(crate) fn allowed(&self, src: u128, dst_port: u16) -> bool {
+        match self.allow.position_key(src) {
+            None => false,
+            Some(i) => {
+                let ports = &self.allow_ports[i];
+                ports.is_empty() || ports.contains(&dst_port)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(text: &str) -> String {
+        match Config::from_toml_str(text).unwrap_err() {
+            Error::Config { field, .. } => field,
+            e => panic!("unexpected {e}"),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_trw() {
+        let s = Settings::compile(&Config::default()).unwrap();
+        // ln 4 = 1.386 nats, ln 99 = 4.595 nats: four net failures decide.
+        assert_eq!(s.walk.fail_step, 355);
+        assert_eq!(s.walk.success_step, -355);
+        assert_eq!(s.walk.upper, 1176);
+        assert_eq!(s.walk.lower, -1176);
+        assert!(3 * s.walk.fail_step < s.walk.upper && 4 * s.walk.fail_step >= s.walk.upper);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field_of("home_networks = ['10.0.0.0/8', '300.1.1.1/8']"), "home_networks[1]");
+        assert_eq!(field_of("allow = [{ net = 'x' }]"), "allow[0]");
+        assert_eq!(field_of("theta0 = 1.5"), "theta0");
+        assert_eq!(field_of("false_alarm_probability = 0.999"), "false_alarm_probability");
+        assert_eq!(field_of("memory_bytes = 10"), "memory_bytes");
+        assert_eq!(field_of("shards = 0"), "shards");
+        assert_eq!(field_of("min_targets = 1"), "min_targets");
+        assert_eq!(field_of("idle_timeout_secs = 0"), "idle_timeout_secs");
+        assert_eq!(field_of("no_such_knob = 3"), "no_such_knob");
+        assert_eq!(field_of("min_targets = 'five'"), "toml");
+        assert_eq!(field_of("[[[broken"), "toml");
+    }
+
+    #[test]
+    fn allow_rules_respect_ports() {
+        let c = Config::from_toml_str(
+            "allow = ['192.0.2.1', { net = '198.51.100.0/24', ports = [161] }]",
+        )
+        .unwrap();
+        let s = Settings::compile(&c).unwrap();
+        let key = |ip: &str| crate::net::addr_key(ip.parse().unwrap());
+        assert!(s.allowed(key("192.0.2.1"), 22));
+        assert!(s.allowed(key("198.51.100.9"), 161));
+        assert!(!s.allowed(key("198.51.100.9"), 22));
+        assert!(!s.allowed(key("192.0.2.2"), 22));
+    }
+}

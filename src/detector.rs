@@ -1,0 +1,254 @@
+//! The detector: shards behind locks, the hashes that pick them, and verdict
+//! delivery to the caller's callback.
+
+use crate::config::{Config, Settings};
+use crate::error::Error;
+use crate::event::{Event, Timestamp};
+use crate::net::addr_key;
+use crate::shard::{mix64, Hashed, Shard};
+use crate::stats::Stats;
+use crate::verdict::Verdict;
+use std::cell::Cell;
+use std::sync::{Mutex, MutexGuard};
+
+thread_local! {
+    /// Set while this thread runs a verdict callback: a call back into any
+    /// detector then is refused instead of deadlocking on the held shard.
+    static DELIVERING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Clears [`DELIVERING`] even if the callback unwinds.
+struct Delivering;
+
+impl Delivering {
+    fn enter() -> Delivering {
+        DELIVERING.with(|d| d.set(true));
+        Delivering
+    }
+}
+
+impl Drop for Delivering {
+    fn drop(&mut self) {
+        DELIVERING.with(|d| d.set(false));
+    }
+}
+
+fn refuse_reentry() -> Result<(), Error> {
+    if DELIVERING.with(|d| d.get()) {
+        Err(Error::Reentrant)
+    } else {
+        Ok(())
+    }
+}
+
+/// A shard on its own cache lines, so that threads locking neighbours do not
+/// contend for one line.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+/// The verdict callback.
+type Sink = dyn Fn(&Verdict) + Send + Sync;
+
+/// Events per batch step: hashes and shard numbers for this many sit on the stack.
+const BATCH: usize = 64;
+/// How many events ahead the batch path prefetches.
+const PREFETCH_AHEAD: usize = 8;
+
+/// Finds sources that sweep or scan, one event at a time, in fixed memory.
+///
+/// All memory is allocated by [`Detector::new`]; observing events and delivering
+/// verdicts never allocates. A detector is `Send + Sync`: several threads may feed
+/// it at once. Sources are partitioned into [`Config::shards`] shards, each
+/// behind its own lock; the verdict callback runs on the thread whose event
+/// decided, while that shard's lock is held. A callback that calls back into any
+/// detector gets [`Error::Reentrant`].
+///
+/// # Examples
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use sweepwatch::{Config, Detector, Event, Kind, Outcome, Protocol, Timestamp};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let out = Arc::clone(&seen);
+/// let det = Detector::new(Config::default(), move |v| out.lock().unwrap().push(*v)).unwrap();
+///
+/// // 203.0.113.7 knocks on port 22 of ten home hosts; all refuse.
+/// for i in 1..=10u8 {
+///     let dst = std::net::Ipv4Addr::new(10, 0, 0, i).into();
+///     let ev = Event::new(Timestamp::from_secs(1_700_000_000 + u64::from(i)),
+///                         "203.0.113.7".parse().unwrap(), dst, 22,
+///                         Protocol::Tcp, Outcome::Refused);
+///     det.observe(&ev).unwrap();
+/// }
+/// let v = seen.lock().unwrap()[0];
+/// assert_eq!(v.kind, Kind::PortSweep);
+/// assert_eq!(v.ports(), &[22]);
+/// assert_eq!(v.targets, 5); // decided at the fifth refused host
+/// ```
+pub struct Detector {
+    settings: Settings,
+    hasher: ahash::RandomState,
+    shards: Box<[Padded]>,
+    sink: Box<Sink>,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Detector {
+    /// Validates `config`, allocates all state, and remembers `on_verdict`, which
+    /// receives each verdict synchronously. The verdict reference is valid only
+    /// during the call; copy it (it is `Copy`) to keep it.
+    pub fn new<F>(config: Config, on_verdict: F) -> Result<Detector, Error>
+    where
+        F: Fn(&Verdict) + Send + Sync + 'static,
+    {
+        let settings = Settings::compile(&config)?;
+        let hasher = match settings.hash_seed {
+            Some(seed) => ahash::RandomState::with_seeds(
+                seed,
+                mix64(seed ^ 1),
+                mix64(seed ^ 2),
+                mix64(seed ^ 3),
+            ),
+            None => ahash::RandomState::new(),
+        };
+        let per_shard = settings.memory_bytes / u64::from(settings.shards);
+        let shards = (0..settings.shards)
+            .map(|_| Padded(Mutex::new(Shard::with_bytes(per_shard))))
+            .collect();
+        Ok(Detector {
+            settings,
+            hasher,
+            shards,
+            sink: Box::new(on_verdict),
+        })
+    }
+
+    #[inline]
+    fn hash(&self, ev: &Event) -> Hashed {
+        let src = addr_key(ev.src);
+        let dst = addr_key(ev.dst);
+        let h_src = self.hasher.hash_one(src);
+        let h_dst = self.hasher.hash_one(dst);
+        let service = (u64::from(ev.dst_port) << 2) | u64::from(ev.proto.index());
+        let pair = mix64(h_src ^ h_dst.rotate_left(23) ^ service.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        Hashed {
+            src,
+            dst,
+            h_src,
+            h_dst,
+            pair,
+        }
+    }
+
+    #[inline]
+    fn shard_of(&self, h_src: u64) -> usize {
+        (((h_src & 0xFFFF_FFFF) * self.shards.len() as u64) >> 32) as usize
+    }
+
+    fn lock(&self, i: usize) -> MutexGuard<'_, Shard> {
+        // A callback that panicked left the shard consistent (verdicts are
+        // delivered after every update), so a poisoned lock is still usable.
+        self.shards[i].0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Feeds one event.
+    ///
+    /// # Errors
+    /// [`Error::Reentrant`] if called from inside a verdict callback.
+    #[inline]
+    pub fn observe(&self, ev: &Event) -> Result<(), Error> {
+        refuse_reentry()?;
+        let hx = self.hash(ev);
+        let mut shard = self.lock(self.shard_of(hx.h_src));
+        shard.observe(&self.settings, ev, &hx, &mut |v| self.deliver(v));
+        Ok(())
+    }
+
+    fn deliver(&self, v: &Verdict) {
+        let _guard = Delivering::enter();
+        (self.sink)(v);
+    }
+
+    /// Feeds many events; the same result as feeding them one by one, in order
+    /// for each source, but faster: it takes each shard's lock once per group of
+    /// events and prefetches the memory the next events will touch.
+    ///
+    /// # Errors
+    /// [`Error::Reentrant`] if called from inside a verdict callback.
+    pub fn observe_batch(&self, events: &[Event]) -> Result<(), Error> {
+        refuse_reentry()?;
+        let mut hashed = [Hashed::default(); BATCH];
+        let mut shard_no = [0u16; BATCH];
+        let mut order = [0u8; BATCH];
+        for chunk in events.chunks(BATCH) {
+            for (i, ev) in chunk.iter().enumerate() {
+                hashed[i] = self.hash(ev);
+                shard_no[i] = self.shard_of(hashed[i].h_src) as u16;
+            }
+            let mut done = 0u64;
+            for first in 0..chunk.len() {
+                if done & (1 << first) != 0 {
+                    continue;
+                }
+                let s = shard_no[first];
+                let mut n = 0;
+                for i in first..chunk.len() {
+                    if shard_no[i] == s {
+                        order[n] = i as u8;
+                        n += 1;
+                        done |= 1 << i;
+                    }
+                }
+                let mut shard = self.lock(usize::from(s));
+                for k in order.iter().take(n.min(PREFETCH_AHEAD)) {
+                    shard.prefetch(&hashed[usize::from(*k)]);
+                }
+                for k in 0..n {
+                    if k + PREFETCH_AHEAD < n {
+                        shard.prefetch(&hashed[usize::from(order[k + PREFETCH_AHEAD])]);
+                    }
+                    let i = usize::from(order[k]);
+                    shard.observe(&self.settings, &chunk[i], &hashed[i], &mut |v| {
+                        self.deliver(v)
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the detector that capture time has reached `now` although no events
+    /// came: sources idle since their timeout are forgotten and the first-contact
+    /// filter turns over. Its cost is proportional to the memory budget, so call
+    /// it at most every few seconds, and only when traffic is idle.
+    ///
+    /// # Errors
+    /// [`Error::Reentrant`] if called from inside a verdict callback.
+    pub fn advance(&self, now: Timestamp) -> Result<(), Error> {
+        refuse_reentry()?;
+        for i in 0..self.shards.len() {
+            self.lock(i).advance(&self.settings, now);
+        }
+        Ok(())
+    }
+
+    /// A snapshot of the counters, summed over the shards.
+    ///
+    /// # Errors
+    /// [`Error::Reentrant`] if called from inside a verdict callback.
+    pub fn stats(&self) -> Result<Stats, Error> {
+        refuse_reentry()?;
+        let mut st = Stats::default();
+        for i in 0..self.shards.len() {
+            self.lock(i).add_stats(&mut st);
+        }
+        Ok(st)
+    }
+}

@@ -1,0 +1,44 @@
+//! The library's errors.
+
+use std::fmt;
+
+/// Everything that can go wrong in the detector's API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// A configuration value is out of range or unparsable. `field` names it
+    /// (for example `home_networks[1]`), `message` says why.
+    Config {
+        /// The offending field, as written in TOML.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A verdict callback called back into the detector that is delivering to it.
+    /// The call was refused and nothing changed; feed events after the callback
+    /// returns instead.
+    Reentrant,
+}
+
+impl Error {
+    pub(crate) fn config(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config { field, message } => {
+                write!(f, "invalid configuration: {field}: {message}")
+            }
+            Error::Reentrant => f.write_str(
+                "the detector was called from its own verdict callback; the call was refused",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,185 @@
+//! Address blocks (CIDR) and the 128-bit address keys the detector stores.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+/// An address as 128 bits: IPv6 as is, IPv4 mapped into `::ffff:0:0/96`.
+#[inline]
+pub(crate) fn addr_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => (0xffffu128 << 32) | u32::from(v4) as u128,
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+/// The address a key was made from (IPv4-mapped keys give IPv4 addresses).
+#[inline]
+pub(crate) fn key_addr(key: u128) -> IpAddr {
+    if key >> 32 == 0xffff {
+        IpAddr::V4(Ipv4Addr::from(key as u32))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(key))
+    }
+}
+
+/// An IPv4 or IPv6 address block such as `10.0.0.0/8` or `fc00::/7`.
+///
+/// A bare address is a block of one. The host bits of the address are cleared.
+///
+/// # Examples
+/// ```
+/// use sweepwatch::Cidr;
+/// let net: Cidr = "192.168.0.0/16".parse().unwrap();
+/// assert!(net.contains("192.168.4.2".parse().unwrap()));
+/// assert!(!net.contains("10.0.0.1".parse().unwrap()));
+/// assert!("192.168.0.0/33".parse::<Cidr>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    base: u128,
+    mask: u128,
+    v4: bool,
+    prefix: u8,
+}
+
+/// Why a text is not a CIDR block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CidrError(String);
+
+impl fmt::Display for CidrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CidrError {}
+
+impl Cidr {
+    /// The block of `prefix` leading bits of `addr`; `None` if the prefix is longer
+    /// than the address (32 for IPv4, 128 for IPv6).
+    pub fn new(addr: IpAddr, prefix: u8) -> Option<Self> {
+        let (v4, max, shift) = match addr {
+            IpAddr::V4(_) => (true, 32u8, 96u32),
+            IpAddr::V6(_) => (false, 128u8, 0u32),
+        };
+        if prefix > max {
+            return None;
+        }
+        let bits = u32::from(prefix) + shift;
+        let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+        Some(Cidr {
+            base: addr_key(addr) & mask,
+            mask,
+            v4,
+            prefix,
+        })
+    }
+
+    /// True if `addr` lies in this block.
+    #[inline]
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        self.contains_key(addr_key(addr))
+    }
+
+    #[inline]
+    pub(crate) fn contains_key(&self, key: u128) -> bool {
+        key & self.mask == self.base
+    }
+
+    /// The prefix length.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    /// The first address of the block.
+    pub fn network(&self) -> IpAddr {
+        if self.v4 {
+            IpAddr::V4(Ipv4Addr::from(self.base as u32))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(self.base))
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network(), self.prefix)
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = CidrError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| CidrError(format!("`{s}` is not an IP address or CIDR block")))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| CidrError(format!("`{s}`: prefix must be 0 to {max}")))?,
+        };
+        Ok(Cidr::new(addr, prefix).expect("prefix checked above"))
+    }
+}
+
+/// A small list of blocks, tested in order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CidrSet(Vec<Cidr>);
+
+impl CidrSet {
+    pub(crate) fn new(blocks: Vec<Cidr>) -> Self {
+        CidrSet(blocks)
+    }
+
+    #[inline]
+    pub(crate) fn contains_key(&self, key: u128) -> bool {
+        self.0.iter().any(|c| c.contains_key(key))
+    }
+
+    pub(crate) fn position_key(&self, key: u128) -> Option<usize> {
+        self.0.iter().position(|c| c.contains_key(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        for s in ["10.1.2.3", "::1", "2001:db8::7", "0.0.0.0", "::ffff:1.2.3.4"] {
+            let ip: IpAddr = s.parse().unwrap();
+            let back = key_addr(addr_key(ip));
+            // An IPv4-mapped IPv6 address comes back as IPv4: same key either way.
+            assert_eq!(addr_key(back), addr_key(ip), "{s}");
+        }
+    }
+
+    #[test]
+    fn blocks_match_their_members_only() {
+        let v6: Cidr = "fc00::/7".parse().unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("fe80::1".parse().unwrap()));
+        let all4: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all4.contains("8.8.8.8".parse().unwrap()));
+        assert!(!all4.contains("::1".parse().unwrap()));
+        let host: Cidr = "192.0.2.7".parse().unwrap();
+        assert_eq!(host.prefix(), 32);
+        assert!(host.contains("192.0.2.7".parse().unwrap()));
+        assert!(!host.contains("192.0.2.8".parse().unwrap()));
+        assert_eq!("10.9.8.7/8".parse::<Cidr>().unwrap().to_string(), "10.0.0.0/8");
+        assert!("10.0.0.0/x".parse::<Cidr>().is_err());
+        assert!("nonsense".parse::<Cidr>().is_err());
+    }
+}

@@ -1,0 +1,171 @@
+//! Small fixed-size sketches: 64-bit linear counters and a top-ports list.
+
+/// Estimated distinct items in a 64-bit linear-counting bitmap (Whang et al.):
+/// `-m ln(zero bits / m)`. Within about 10% up to ~40 items; a full bitmap gives
+/// its ceiling, `64 ln 64 ≈ 266`, which the caller must treat as "at least".
+#[inline]
+pub(crate) fn lc64(bits: u64) -> f64 {
+    let zeros = bits.count_zeros();
+    if zeros == 0 {
+        64.0 * 64f64.ln()
+    } else {
+        -64.0 * (f64::from(zeros) / 64.0).ln()
+    }
+}
+
+/// Bit for an item with 64-bit hash `h` (its top six bits).
+#[inline]
+pub(crate) fn bit_of(h: u64) -> u64 {
+    1u64 << (h >> 58)
+}
+
+/// A bitmap this full has lost its precision; estimates fall back on the count
+/// of distinct pairs.
+const SATURATED_ZEROS: u32 = 8;
+
+/// Distinct hosts and ports of a source, from its host and port bitmaps and its
+/// exact count of distinct (host, port) pairs. Exact where one side has a single
+/// value (a one-port sweep or a one-host scan, the common cases at the decision
+/// thresholds); otherwise linear counting, and pairs divided by the other side
+/// once a bitmap saturates.
+pub(crate) fn dimensions(hosts: u64, ports: u64, pairs: u32) -> (u32, u32) {
+    let pairs = pairs.max(1);
+    if hosts.count_ones() <= 1 {
+        return (1, pairs);
+    }
+    if ports.count_ones() <= 1 {
+        return (pairs, 1);
+    }
+    let mut h = lc64(hosts);
+    let mut p = lc64(ports);
+    if hosts.count_zeros() <= SATURATED_ZEROS {
+        h = h.max(f64::from(pairs) / p);
+    }
+    if ports.count_zeros() <= SATURATED_ZEROS {
+        p = p.max(f64::from(pairs) / h);
+    }
+    let cap = f64::from(pairs);
+    (h.min(cap).round() as u32, p.min(cap).round() as u32)
+}
+
+/// The eight most probed ports of a source (Space-Saving: a new port replaces
+/// the least counted and inherits its count, so heavy ports are never lost).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub(crate) struct TopPorts {
+    ports: [u16; 8],
+    counts: [u16; 8],
+    len: u8,
+}
+
+impl TopPorts {
+    #[inline]
+    pub(crate) fn add(&mut self, port: u16) {
+        let n = usize::from(self.len);
+        if let Some(i) = self.ports[..n].iter().position(|p| *p == port) {
+            self.counts[i] = self.counts[i].saturating_add(1);
+            return;
+        }
+        if n < self.ports.len() {
+            self.ports[n] = port;
+            self.counts[n] = 1;
+            self.len += 1;
+            return;
+        }
+        let (i, _) = self
+            .counts
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, c)| **c)
+            .expect("eight entries");
+        self.ports[i] = port;
+        self.counts[i] = self.counts[i].saturating_add(1);
+    }
+
+    /// Writes the ports, most counted first, into `out`; returns how many.
+    pub(crate) fn sorted_into(&self, out: &mut [u16; 8]) -> u8 {
+        let n = usize::from(self.len);
+        let mut idx = [0usize, 1, 2, 3, 4, 5, 6, 7];
+        // Stable for equal counts: the earlier port stays first.
+        idx[..n].sort_by_key(|&i| std::cmp::Reverse(self.counts[i]));
+        for (o, &i) in out.iter_mut().zip(&idx[..n]) {
+            *o = self.ports[i];
+        }
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fixed-seed generator for the accuracy tests (splitmix64).
+    fn splitmix(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    #[test]
+    fn linear_counting_is_within_ten_percent_near_thresholds() {
+        let mut seed = 7;
+        for n in [5u32, 10, 15, 20, 25, 30, 40] {
+            let trials = 4000;
+            let mut sq = 0.0;
+            for _ in 0..trials {
+                let mut bits = 0u64;
+                for _ in 0..n {
+                    bits |= bit_of(splitmix(&mut seed));
+                }
+                let rel = (lc64(bits) - f64::from(n)) / f64::from(n);
+                sq += rel * rel;
+            }
+            let rms = (sq / f64::from(trials)).sqrt();
+            assert!(rms <= 0.10, "n={n}: rms relative error {rms:.3}");
+        }
+    }
+
+    #[test]
+    fn dimensions_are_exact_for_one_port_or_one_host() {
+        let mut seed = 1;
+        let mut hosts = 0u64;
+        for _ in 0..200 {
+            hosts |= bit_of(splitmix(&mut seed));
+        }
+        let one = bit_of(splitmix(&mut seed));
+        assert_eq!(dimensions(hosts, one, 200), (200, 1));
+        assert_eq!(dimensions(one, hosts, 1000), (1, 1000));
+    }
+
+    #[test]
+    fn dimensions_of_a_grid_are_close() {
+        // 30 hosts x 3 ports, every pair probed.
+        let mut seed = 3;
+        let hs: Vec<u64> = (0..30).map(|_| splitmix(&mut seed)).collect();
+        let ps: Vec<u64> = (0..3).map(|_| splitmix(&mut seed)).collect();
+        let hosts = hs.iter().fold(0, |b, h| b | bit_of(*h));
+        let ports = ps.iter().fold(0, |b, p| b | bit_of(*p));
+        let (h, p) = dimensions(hosts, ports, 90);
+        assert!((24..=36).contains(&h), "hosts {h}");
+        assert!((2..=4).contains(&p), "ports {p}");
+    }
+
+    #[test]
+    fn top_ports_keep_the_heavy_ones() {
+        let mut t = TopPorts::default();
+        for i in 0..100u16 {
+            t.add(445);
+            t.add(1000 + i); // a long tail of one-off ports
+            if i % 2 == 0 {
+                t.add(139);
+            }
+        }
+        let mut out = [0; 8];
+        let n = t.sorted_into(&mut out);
+        assert_eq!(n, 8);
+        assert_eq!(out[0], 445);
+        assert_eq!(out[1], 139);
+    }
+}

@@ -1,0 +1,183 @@
+//! Verdicts: what the detector reports about a source that sweeps or scans.
+
+use crate::event::{Protocol, Timestamp};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The most ports a verdict lists.
+pub const MAX_VERDICT_PORTS: usize = 8;
+/// The most targets a verdict samples.
+pub const MAX_VERDICT_SAMPLE: usize = 4;
+
+/// What kind of reconnaissance a verdict reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// One port (or a few) probed across many hosts, with failures.
+    PortSweep,
+    /// Many ports of one host (or of very few hosts) probed, with failures.
+    PortScan,
+    /// A home host whose first contacts to external hosts mostly fail: the mark of
+    /// a bot or worm looking for victims.
+    OutboundSweep,
+    /// ICMP echo requests across many hosts, mostly unanswered.
+    IcmpSweep,
+}
+
+impl Kind {
+    /// Every kind, in numeric order.
+    pub const ALL: [Kind; 4] = [
+        Kind::PortSweep,
+        Kind::PortScan,
+        Kind::OutboundSweep,
+        Kind::IcmpSweep,
+    ];
+
+    /// The snake-case name used in JSON output (`port_sweep`, `port_scan`,
+    /// `outbound_sweep`, `icmp_sweep`).
+    ///
+    /// # Examples
+    /// ```
+    /// assert_eq!(sweepwatch::Kind::OutboundSweep.as_str(), "outbound_sweep");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::PortSweep => "port_sweep",
+            Kind::PortScan => "port_scan",
+            Kind::OutboundSweep => "outbound_sweep",
+            Kind::IcmpSweep => "icmp_sweep",
+        }
+    }
+
+    pub(crate) const fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// Where the source and its targets sit relative to the home networks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Home source, external target.
+    Outbound,
+    /// External source, home target.
+    Inbound,
+    /// Home source, home target.
+    Internal,
+    /// Neither side in the home networks.
+    External,
+}
+
+impl Direction {
+    /// The lower-case name used in JSON output.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Direction::Outbound => "outbound",
+            Direction::Inbound => "inbound",
+            Direction::Internal => "internal",
+            Direction::External => "external",
+        }
+    }
+
+    /// The direction of an attempt from a host that is (or is not) at home to a
+    /// target that is (or is not) at home.
+    ///
+    /// # Examples
+    /// ```
+    /// use sweepwatch::Direction;
+    /// assert_eq!(Direction::of(true, false), Direction::Outbound);
+    /// assert_eq!(Direction::of(false, true), Direction::Inbound);
+    /// ```
+    pub const fn of(src_home: bool, dst_home: bool) -> Self {
+        match (src_home, dst_home) {
+            (true, false) => Direction::Outbound,
+            (false, true) => Direction::Inbound,
+            (true, true) => Direction::Internal,
+            (false, false) => Direction::External,
+        }
+    }
+}
+
+/// A decision that a source sweeps or scans.
+///
+/// Fixed-size and `Copy`: the detector builds it on the stack and hands a
+/// reference to the callback, so delivering one never allocates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Verdict {
+    /// What was seen.
+    pub kind: Kind,
+    /// The scanning host.
+    pub src: IpAddr,
+    /// Where the source and its targets sit, from the deciding attempt.
+    pub direction: Direction,
+    /// Protocol of the deciding attempt.
+    pub proto: Protocol,
+    /// Main destination ports, most probed first; see [`ports`](Verdict::ports).
+    pub port_list: [u16; MAX_VERDICT_PORTS],
+    /// How many entries of `port_list` are in use.
+    pub n_ports: u8,
+    /// Estimated distinct target hosts.
+    pub targets: u32,
+    /// Estimated distinct destination ports.
+    pub ports_count: u32,
+    /// First contacts that failed: refused plus unanswered.
+    pub failed: u32,
+    /// First contacts that succeeded.
+    pub succeeded: u32,
+    /// First contacts that got no answer (a subset of `failed`).
+    pub unanswered: u32,
+    /// Distinct (target, port) attempts seen from the source when deciding,
+    /// including those whose outcome is not known yet.
+    pub probes: u32,
+    /// When the source was first seen in this episode (second resolution).
+    pub first_seen: Timestamp,
+    /// Capture time of the attempt that decided.
+    pub ts: Timestamp,
+    /// Some failed targets; see [`sample`](Verdict::sample).
+    pub sample_list: [IpAddr; MAX_VERDICT_SAMPLE],
+    /// How many entries of `sample_list` are in use.
+    pub n_sample: u8,
+    /// Log-likelihood ratio of "scanner" against "benign" when deciding, in nats;
+    /// the default decision threshold is ln 99 ≈ 4.6.
+    pub score: f32,
+}
+
+impl Verdict {
+    /// The main destination ports, most probed first.
+    ///
+    /// # Examples
+    /// ```
+    /// # use sweepwatch::Verdict;
+    /// let v = Verdict::empty();
+    /// assert!(v.ports().is_empty());
+    /// ```
+    pub fn ports(&self) -> &[u16] {
+        &self.port_list[..usize::from(self.n_ports).min(MAX_VERDICT_PORTS)]
+    }
+
+    /// A sample of targets whose first contact failed.
+    pub fn sample(&self) -> &[IpAddr] {
+        &self.sample_list[..usize::from(self.n_sample).min(MAX_VERDICT_SAMPLE)]
+    }
+
+    /// A verdict with every count zero, for callers that need a placeholder.
+    pub const fn empty() -> Self {
+        const ZERO: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        Verdict {
+            kind: Kind::PortSweep,
+            src: ZERO,
+            direction: Direction::External,
+            proto: Protocol::Tcp,
+            port_list: [0; MAX_VERDICT_PORTS],
+            n_ports: 0,
+            targets: 0,
+            ports_count: 0,
+            failed: 0,
+            succeeded: 0,
+            unanswered: 0,
+            probes: 0,
+            first_seen: Timestamp(0),
+            ts: Timestamp(0),
+            sample_list: [ZERO; MAX_VERDICT_SAMPLE],
+            n_sample: 0,
+            score: 0.0,
+        }
+    }
+}
