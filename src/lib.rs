@@ -48,7 +48,7 @@ mod stats;
 mod table;
 mod verdict;
 
-#[cfg(feature = "cli")]
+#[cfg(feature = "readers")]
 pub mod input;
 
 pub use config::{AllowRule, Config, DEFAULT_HOME_NETWORKS};

@@ -6,6 +6,9 @@
 use crate::Event;
 use std::fmt;
 
+pub mod eve;
+pub mod pcap;
+
 /// What a reader got through.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReadStats {
@@ -17,6 +20,9 @@ pub struct ReadStats {
     pub malformed: u64,
     /// Events emitted.
     pub events: u64,
+    /// Byte offset where a capture ended inside a record, if it did: the events
+    /// before it were emitted.
+    pub truncated_at: Option<u64>,
 }
 
 /// A reader's failure: where in the input, and what.
