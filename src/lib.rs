@@ -28,9 +28,11 @@
 //!         "198.51.100.4".parse().unwrap(), "192.168.1.10".parse().unwrap(),
 //!         port, Protocol::Tcp, Outcome::Refused)).unwrap();
 //! }
+//! // Decided at the fifth refused port, reported again when the scan grew tenfold.
 //! let v = verdicts.lock().unwrap();
-//! assert_eq!(v.len(), 1);
-//! assert_eq!(v[0].kind, Kind::PortScan);
+//! assert_eq!(v.len(), 2);
+//! assert_eq!((v[0].kind, v[0].ports_count), (Kind::PortScan, 5));
+//! assert_eq!((v[1].kind, v[1].ports_count), (Kind::PortScan, 50));
 //! ```
 #![deny(missing_docs)]
 

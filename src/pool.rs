@@ -44,7 +44,9 @@ pub(crate) struct Pool {
 
 impl Pool {
     pub(crate) fn with_bytes(bytes: u64) -> Pool {
-        let n = ((bytes / std::mem::size_of::<Extra>() as u64) as usize).clamp(1, MAX_EXTRAS);
+        // Each entry costs its record and its slot in the free list.
+        let each = (std::mem::size_of::<Extra>() + 2) as u64;
+        let n = ((bytes / each) as usize).clamp(1, MAX_EXTRAS);
         Pool {
             entries: vec![Extra::default(); n].into_boxed_slice(),
             // Filled once; pushes never exceed the capacity, so never reallocate.

@@ -1,0 +1,348 @@
+//! Detection on generated event streams shaped like real scans, and silence on
+//! benign look-alikes.
+
+mod common;
+
+use common::*;
+use sweepwatch::{AllowRule, Config, Direction, Kind, Outcome, Protocol, Verdict};
+
+fn only(verdicts: &[Verdict], src: &str, kind: Kind) -> Verdict {
+    let hits: Vec<_> = verdicts
+        .iter()
+        .filter(|v| v.src == ip(src) && v.kind == kind)
+        .collect();
+    assert!(!hits.is_empty(), "no {kind:?} from {src} in {verdicts:#?}");
+    *hits[0]
+}
+
+#[test]
+fn nmap_single_port_sweep_with_rst_and_silence() {
+    let mut rng = Rng(1);
+    let mut events = Vec::new();
+    let scanner = ip("198.51.100.23");
+    for (i, host) in (1..=254u8).enumerate() {
+        let t = i as f64 * 0.01;
+        let outcome = match rng.below(10) {
+            0 => Outcome::Established,
+            1..=5 => Outcome::Refused,
+            _ => Outcome::Unanswered,
+        };
+        // nmap's view: the SYN now, the RST within milliseconds, silence after 1 s.
+        let delay = if outcome == Outcome::Unanswered { 1.0 } else { 0.002 };
+        probe(&mut events, true, t, delay, scanner, v4(10, 1, 0, host), 22, Protocol::Tcp, outcome);
+    }
+    background(&mut rng, &mut events, 20, 100, 10.0);
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let v = only(&verdicts, "198.51.100.23", Kind::PortSweep);
+    assert_eq!(v.ports(), &[22]);
+    assert_eq!(v.direction, Direction::Inbound);
+    assert_eq!(v.proto, Protocol::Tcp);
+    assert!(v.targets >= 5 && v.failed >= 4, "{v:?}");
+    assert!(v.sample().iter().all(|a| a.to_string().starts_with("10.1.0.")));
+    assert!(
+        verdicts.iter().all(|v| v.src == ip("198.51.100.23")),
+        "benign background flagged: {verdicts:#?}"
+    );
+}
+
+#[test]
+fn vertical_scan_of_a_thousand_ports() {
+    let mut events = Vec::new();
+    let (scanner, target) = (ip("203.0.113.9"), ip("192.168.1.10"));
+    for port in 1..=1000u16 {
+        let open = [22, 80, 443, 3306].contains(&port);
+        let outcome = if open { Outcome::Established } else { Outcome::Refused };
+        probe(&mut events, true, f64::from(port) * 0.001, 0.001, scanner, target, port, Protocol::Tcp, outcome);
+    }
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let first = only(&verdicts, "203.0.113.9", Kind::PortScan);
+    assert_eq!(first.direction, Direction::Inbound);
+    assert_eq!(first.targets, 1);
+    assert!(first.sample().contains(&target));
+    // Reported again as it grew tenfold (5 -> 50 -> 500 ports), never more often.
+    let counts: Vec<u32> = verdicts.iter().map(|v| v.ports_count).collect();
+    assert_eq!(counts, vec![5, 50, 500], "{verdicts:#?}");
+    assert!(verdicts.iter().all(|v| v.kind == Kind::PortScan));
+}
+
+#[test]
+fn masscan_multi_port_sweep_with_no_answers() {
+    let mut events = Vec::new();
+    let scanner = ip("203.0.113.50");
+    let mut t = 0.0;
+    for host in 0..1024u32 {
+        for port in [80u16, 443, 8080] {
+            let dst = v4(10, 2, (host >> 8) as u8, host as u8);
+            // masscan randomises order and never retries; the engine reports the
+            // final outcome only, at its timeout.
+            probe(&mut events, false, t, 5.0, scanner, dst, port, Protocol::Tcp, Outcome::Unanswered);
+            t += 0.0001;
+        }
+    }
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let v = only(&verdicts, "203.0.113.50", Kind::PortSweep);
+    let mut ports = v.ports().to_vec();
+    ports.sort();
+    assert_eq!(ports, vec![80, 443, 8080]);
+    assert_eq!(v.unanswered, v.failed);
+    assert_eq!(v.succeeded, 0);
+    assert!(verdicts.iter().all(|v| v.kind == Kind::PortSweep));
+    let last = verdicts.last().unwrap();
+    assert!(last.targets >= 500, "grew to {} hosts", last.targets);
+}
+
+#[test]
+fn udp_sweep_with_port_unreachable_and_silence() {
+    let mut events = Vec::new();
+    let mut rng = Rng(4);
+    let scanner = ip("192.0.2.77");
+    for host in 1..=60u8 {
+        let outcome = if rng.chance(0.5) { Outcome::Refused } else { Outcome::Unanswered };
+        probe(&mut events, true, f64::from(host), 3.0, scanner, v4(172, 16, 5, host), 161, Protocol::Udp, outcome);
+    }
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let v = only(&verdicts, "192.0.2.77", Kind::PortSweep);
+    assert_eq!(v.proto, Protocol::Udp);
+    assert_eq!(v.ports(), &[161]);
+}
+
+#[test]
+fn icmp_echo_sweep() {
+    let mut events = Vec::new();
+    let scanner = ip("198.51.100.200");
+    for host in 1..=100u8 {
+        let outcome = if host % 10 == 0 { Outcome::Established } else { Outcome::Unanswered };
+        probe(&mut events, true, f64::from(host) * 0.1, 2.0, scanner, v4(192, 168, 40, host), 0, Protocol::Icmp, outcome);
+    }
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let v = only(&verdicts, "198.51.100.200", Kind::IcmpSweep);
+    assert_eq!(v.proto, Protocol::Icmp);
+    assert_eq!(v.direction, Direction::Inbound);
+}
+
+#[test]
+fn slow_sweep_over_forty_minutes_is_found_and_idle_state_ages_out() {
+    let mut rng = Rng(6);
+    let mut events = Vec::new();
+    let scanner = ip("203.0.113.140");
+    for minute in 0..40u8 {
+        let dst = v4(10, 3, 0, minute + 1);
+        probe(&mut events, true, f64::from(minute) * 60.0, 10.0, scanner, dst, 3389, Protocol::Tcp, Outcome::Unanswered);
+    }
+    background(&mut rng, &mut events, 30, 200, 2400.0);
+    let events = by_time(events);
+    let (verdicts, stats) = run(Config::default(), &events);
+    let v = only(&verdicts, "203.0.113.140", Kind::PortSweep);
+    assert_eq!(v.ports(), &[3389]);
+    assert!(v.ts.as_secs() - v.first_seen.as_secs() >= 4 * 60, "decided after minutes, not a burst");
+    assert!(stats.sources > 30);
+
+    // Hours later, with no traffic, everything ages out.
+    let det = sweepwatch::Detector::new(Config::default(), |_| {}).unwrap();
+    for e in &events {
+        det.observe(e).unwrap();
+    }
+    let before = det.stats().unwrap().sources;
+    det.advance(sweepwatch::Timestamp::from_secs(T0 + 2400 + 3 * 3600)).unwrap();
+    let after = det.stats().unwrap();
+    assert_eq!(after.sources, 0);
+    assert_eq!(after.expired, before);
+}
+
+#[test]
+fn outbound_sweep_decides_within_a_handful_of_failed_probes() {
+    let mut rng = Rng(7);
+    let mut events = Vec::new();
+    let bot = ip("10.20.30.40");
+    for i in 0..200 {
+        let dst = rng.external();
+        let outcome = if rng.chance(0.1) { Outcome::Established } else { Outcome::Unanswered };
+        probe(&mut events, true, f64::from(i) * 0.2, 3.0, bot, dst, 445, Protocol::Tcp, outcome);
+    }
+    background(&mut rng, &mut events, 50, 100, 40.0);
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let v = only(&verdicts, "10.20.30.40", Kind::OutboundSweep);
+    assert_eq!(v.direction, Direction::Outbound);
+    assert_eq!(v.ports(), &[445]);
+    println!(
+        "outbound sweep decided after {} failed first contacts ({} succeeded, {} probes sent)",
+        v.failed, v.succeeded, v.probes
+    );
+    assert!(v.failed <= 7, "took {} failures", v.failed);
+    assert!(verdicts.iter().all(|v| v.src == bot));
+}
+
+#[test]
+fn internal_and_external_directions() {
+    let mut events = Vec::new();
+    for host in 1..=20u8 {
+        probe(&mut events, false, f64::from(host), 0.01, ip("10.9.9.9"), v4(10, 8, 0, host), 5900, Protocol::Tcp, Outcome::Refused);
+        probe(&mut events, false, f64::from(host), 0.01, ip("198.51.100.1"), v4(203, 0, 113, host), 23, Protocol::Tcp, Outcome::Refused);
+    }
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    assert_eq!(only(&verdicts, "10.9.9.9", Kind::PortSweep).direction, Direction::Internal);
+    assert_eq!(only(&verdicts, "198.51.100.1", Kind::PortSweep).direction, Direction::External);
+}
+
+#[test]
+fn ipv6_sources_and_targets() {
+    let mut events = Vec::new();
+    for host in 1..=30u16 {
+        let dst: std::net::IpAddr = format!("fd00:1::{host:x}").parse().unwrap();
+        probe(&mut events, false, f64::from(host), 0.01, ip("2001:db8::bad"), dst, 22, Protocol::Tcp, Outcome::Refused);
+    }
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let v = only(&verdicts, "2001:db8::bad", Kind::PortSweep);
+    assert_eq!(v.direction, Direction::Inbound);
+}
+
+#[test]
+fn both_reporting_styles_count_alike_and_duplicates_count_once() {
+    let mut rng = Rng(9);
+    let mut outcomes = Vec::new();
+    for host in 1..=40u8 {
+        let o = if rng.chance(0.3) { Outcome::Established } else { Outcome::Refused };
+        outcomes.push((v4(192, 168, 9, host), o));
+    }
+    let scanner = ip("198.51.100.99");
+    let mut two = Vec::new();
+    let mut one = Vec::new();
+    let mut dup = Vec::new();
+    for (i, (dst, o)) in outcomes.iter().enumerate() {
+        let t = i as f64;
+        probe(&mut two, true, t, 0.5, scanner, *dst, 8080, Protocol::Tcp, *o);
+        probe(&mut one, false, t, 0.5, scanner, *dst, 8080, Protocol::Tcp, *o);
+        // A retransmitted SYN and a second record for the same pair.
+        probe(&mut dup, true, t, 0.5, scanner, *dst, 8080, Protocol::Tcp, *o);
+        probe(&mut dup, true, t + 0.1, 0.5, scanner, *dst, 8080, Protocol::Tcp, *o);
+    }
+    let config = || Config {
+        hash_seed: Some(3),
+        ..Config::default()
+    };
+    let (a, _) = run(config(), &by_time(two));
+    let (b, _) = run(config(), &by_time(one));
+    let (c, stats) = run(config(), &by_time(dup));
+    let key = |v: &Verdict| (v.kind, v.failed, v.succeeded, v.probes, v.targets);
+    assert!(!a.is_empty());
+    assert_eq!(a.iter().map(key).collect::<Vec<_>>(), b.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(a.iter().map(key).collect::<Vec<_>>(), c.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(stats.duplicates, 40);
+}
+
+#[test]
+fn a_crawler_with_two_hundred_successes_is_not_a_scanner() {
+    let mut rng = Rng(10);
+    let mut events = Vec::new();
+    let crawler = ip("192.168.3.3");
+    for i in 0..200 {
+        let dst = rng.external();
+        probe(&mut events, true, f64::from(i) * 0.1, 0.05, crawler, dst, 443, Protocol::Tcp, Outcome::Established);
+    }
+    let (verdicts, stats) = run(Config::default(), &by_time(events));
+    assert!(verdicts.is_empty(), "{verdicts:#?}");
+    assert_eq!(stats.events, 400);
+}
+
+#[test]
+fn a_client_with_five_percent_refusals_is_not_a_scanner() {
+    for seed in 0..20 {
+        let mut rng = Rng(100 + seed);
+        let servers: Vec<_> = (0..400).map(|_| rng.external()).collect();
+        let mut events = Vec::new();
+        let client = ip("192.168.5.5");
+        for i in 0..3000 {
+            let dst = servers[rng.below(400) as usize];
+            let port = [80u16, 443, 8443, 22][rng.below(4) as usize];
+            let o = if rng.chance(0.05) { Outcome::Refused } else { Outcome::Established };
+            probe(&mut events, false, f64::from(i), 0.05, client, dst, port, Protocol::Tcp, o);
+        }
+        let (verdicts, _) = run(Config::default(), &by_time(events));
+        assert!(verdicts.is_empty(), "seed {seed}: {verdicts:#?}");
+    }
+}
+
+#[test]
+fn an_allow_listed_scanner_is_counted_never_reported() {
+    let mut events = Vec::new();
+    for host in 1..=200u8 {
+        probe(&mut events, true, f64::from(host), 0.01, ip("192.168.100.5"), v4(192, 168, 1, host), 22, Protocol::Tcp, Outcome::Refused);
+        probe(&mut events, true, f64::from(host), 0.01, ip("192.168.100.6"), v4(192, 168, 1, host), 161, Protocol::Udp, Outcome::Unanswered);
+    }
+    let config = Config {
+        allow: vec![
+            AllowRule::Net("192.168.100.5/32".into()),
+            AllowRule::NetPorts {
+                net: "192.168.100.6".into(),
+                ports: vec![161],
+            },
+        ],
+        ..Config::default()
+    };
+    let (verdicts, stats) = run(config.clone(), &by_time(events.clone()));
+    assert!(verdicts.is_empty(), "{verdicts:#?}");
+    assert_eq!(stats.allowed, 800);
+    // The same traffic without the allow-list is reported: the test can fail.
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    assert_eq!(verdicts.iter().filter(|v| v.kind == Kind::PortSweep).count(), 4);
+}
+
+#[test]
+fn three_thousand_backscatter_syn_acks_are_no_scan() {
+    let mut rng = Rng(12);
+    let mut events = Vec::new();
+    // A flooded server answers spoofed SYNs: each SYN-ACK goes to a random
+    // address that never probed it.
+    let victim = ip("192.168.50.1");
+    for i in 0..3000 {
+        let spoofed = rng.external();
+        events.push(ev(f64::from(i) * 0.01, spoofed, victim, 80, Protocol::Tcp, Outcome::Unsolicited));
+    }
+    let (verdicts, stats) = run(Config::default(), &events);
+    assert!(verdicts.is_empty());
+    assert_eq!(stats.unsolicited, 3000);
+    assert_eq!(stats.sources, 0, "backscatter takes no memory");
+}
+
+#[test]
+fn ignored_ports_and_networks_are_dropped() {
+    let mut events = Vec::new();
+    for host in 1..=50u8 {
+        probe(&mut events, false, f64::from(host), 0.01, ip("198.51.100.8"), v4(10, 4, 0, host), 137, Protocol::Udp, Outcome::Unanswered);
+        probe(&mut events, false, f64::from(host), 0.01, ip("198.51.100.9"), v4(10, 5, 0, host), 22, Protocol::Tcp, Outcome::Refused);
+    }
+    let config = Config {
+        ignore_ports: vec![137],
+        ignore_networks: vec!["10.5.0.0/16".into()],
+        ..Config::default()
+    };
+    let (verdicts, stats) = run(config, &by_time(events));
+    assert!(verdicts.is_empty(), "{verdicts:#?}");
+    assert_eq!(stats.ignored, 100);
+}
+
+#[test]
+fn a_scanner_survives_memory_pressure_from_many_benign_sources() {
+    let mut rng = Rng(13);
+    let mut events = Vec::new();
+    // 200,000 one-shot benign sources through a table of about 11,000 records.
+    for i in 0..200_000u32 {
+        let src = rng.external();
+        let t = f64::from(i) * 0.001;
+        probe(&mut events, false, t, 0.01, src, v4(192, 168, 0, 80), 443, Protocol::Tcp, Outcome::Established);
+        if i % 1000 == 0 {
+            let dst = v4(192, 168, 20, (i / 1000) as u8);
+            probe(&mut events, false, t, 0.01, ip("198.51.100.66"), dst, 3389, Protocol::Tcp, Outcome::Refused);
+        }
+    }
+    let config = Config {
+        memory_bytes: 1 << 20,
+        shards: 1,
+        ..Config::default()
+    };
+    let (verdicts, stats) = run(config, &by_time(events));
+    assert!(stats.evicted > 100_000, "{stats:?}");
+    assert!(stats.memory_bytes <= 1 << 20);
+    let v = only(&verdicts, "198.51.100.66", Kind::PortSweep);
+    assert_eq!(v.ports(), &[3389]);
+}

@@ -1,0 +1,112 @@
+//! One detector fed by several threads decides as a single-threaded run does.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use sweepwatch::{Config, Detector, Error, Event, Kind, Outcome, Protocol, Verdict};
+
+fn workload() -> Vec<Event> {
+    let mut rng = Rng(77);
+    let mut events = Vec::new();
+    // 40 scanners of several kinds among 3,000 benign clients.
+    for s in 0..40u8 {
+        let src = v4(198, 51, 100, s);
+        for i in 0..60u16 {
+            let t = f64::from(s) + f64::from(i) * 0.05;
+            let (dst, port) = if s % 2 == 0 {
+                (v4(192, 168, s, i as u8), 22 + u16::from(s))
+            } else {
+                (v4(192, 168, 200, s), 1000 + i)
+            };
+            let o = if rng.chance(0.15) { Outcome::Established } else { Outcome::Refused };
+            probe(&mut events, true, t, 0.01, src, dst, port, Protocol::Tcp, o);
+        }
+    }
+    background(&mut rng, &mut events, 250, 40, 60.0);
+    by_time(events)
+}
+
+type Key = (std::net::IpAddr, &'static str, &'static str, u16);
+
+fn key(v: &Verdict) -> Key {
+    // A scan's ports are many and equally probed: only a sweep's port is main.
+    let port = if v.kind == Kind::PortScan { 0 } else { v.ports()[0] };
+    (v.src, v.kind.as_str(), v.direction.as_str(), port)
+}
+
+fn collect() -> (Arc<Mutex<Vec<Verdict>>>, impl Fn(&Verdict) + Send + Sync + 'static) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    (seen, move |v: &Verdict| sink.lock().unwrap().push(*v))
+}
+
+#[test]
+fn four_threads_find_what_one_thread_finds() {
+    let events = workload();
+    let (one, sink) = collect();
+    let det = Detector::new(Config::default(), sink).unwrap();
+    for e in &events {
+        det.observe(e).unwrap();
+    }
+    let single: BTreeSet<Key> = one.lock().unwrap().iter().map(key).collect();
+    assert_eq!(single.len(), 40, "{single:#?}");
+
+    for round in 0..5 {
+        let (many, sink) = collect();
+        let det = Arc::new(Detector::new(Config::default(), sink).unwrap());
+        // Engines hash flows to workers: each thread gets every fourth event, and
+        // half of the threads use the batch path.
+        let handles: Vec<_> = (0..4)
+            .map(|w| {
+                let det = Arc::clone(&det);
+                let mine: Vec<Event> = events.iter().skip(w).step_by(4).copied().collect();
+                std::thread::spawn(move || {
+                    if w % 2 == 0 {
+                        for e in &mine {
+                            det.observe(e).unwrap();
+                        }
+                    } else {
+                        for chunk in mine.chunks(100) {
+                            det.observe_batch(chunk).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let multi: BTreeSet<Key> = many.lock().unwrap().iter().map(key).collect();
+        assert_eq!(multi, single, "round {round}");
+        assert_eq!(det.stats().unwrap().events, events.len() as u64);
+    }
+}
+
+#[test]
+fn a_callback_that_calls_back_is_refused_not_deadlocked() {
+    let refused = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&refused);
+    let inner: Arc<Mutex<Option<Arc<Detector>>>> = Arc::new(Mutex::new(None));
+    let handle = Arc::clone(&inner);
+    let det = Arc::new(
+        Detector::new(Config::default(), move |v| {
+            let det = handle.lock().unwrap().clone().unwrap();
+            let again = Event::new(v.ts, v.src, v.src, 1, Protocol::Tcp, Outcome::Refused);
+            log.lock().unwrap().push((det.observe(&again), det.stats().map(|_| ())));
+        })
+        .unwrap(),
+    );
+    *inner.lock().unwrap() = Some(Arc::clone(&det));
+    for host in 1..=10u8 {
+        det.observe(&ev(f64::from(host), ip("203.0.113.1"), v4(10, 0, 0, host), 22, Protocol::Tcp, Outcome::Refused))
+            .unwrap();
+    }
+    let calls = refused.lock().unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0], (Err(Error::Reentrant), Err(Error::Reentrant)));
+    // After the callback returned, the detector works as before.
+    assert_eq!(det.stats().unwrap().events, 10);
+    *inner.lock().unwrap() = None;
+}
