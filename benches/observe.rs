@@ -1,1 +1,245 @@
-fn main() {}
+//! Events per second and bytes per source: sweepwatch against a naive exact
+//! detector (`HashMap<source, HashSet<(target, port)>>` plus counters) making the
+//! same decisions, for 1,000 to 1,000,000 distinct sources with a realistic skew.
+//!
+//! `cargo bench --bench observe` runs it; the memory comparison is printed once
+//! per size before timing.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use sweepwatch::{Config, Detector, Event, Outcome, Protocol, Timestamp};
+
+/// Tracks live heap bytes so the naive baseline's memory can be measured.
+struct Tracking;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        LIVE.fetch_add(n, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Tracking = Tracking;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `events` events from `sources` sources. Past one event each, a source's rank
+/// is log-uniform (Zipf-like, exponent 1): a few sources send most events, most
+/// send few. One
+/// source in a hundred scans (random targets and ports, mostly failing); the
+/// rest talk to a few servers each and mostly succeed.
+fn workload(sources: u32, events: usize) -> Vec<Event> {
+    let mut rng = Rng(sources as u64);
+    let servers: Vec<IpAddr> = (0..5000u32)
+        .map(|i| IpAddr::V4(Ipv4Addr::from(0x5000_0000 + i * 7919)))
+        .collect();
+    let mut out = Vec::with_capacity(events);
+    for i in 0..events {
+        // Every source shows up at least once (the hash scatters them); after that,
+        // the skew decides who talks.
+        let rank = if i < sources as usize {
+            i as u32
+        } else {
+            ((sources as f64).powf(rng.unit()) as u32).min(sources - 1)
+        };
+        let src = IpAddr::V4(Ipv4Addr::from(0x0A00_0000 + rank));
+        let ts = Timestamp::from_micros(1_700_000_000_000_000 + i as u64 * 50);
+        let ev = if rank % 100 == 7 {
+            let dst = IpAddr::V4(Ipv4Addr::from(rng.next() as u32 | 0x4000_0000));
+            let port = [22u16, 445, 3389][(rng.next() % 3) as usize];
+            let outcome = if rng.unit() < 0.5 {
+                Outcome::Refused
+            } else {
+                Outcome::Unanswered
+            };
+            Event::new(ts, src, dst, port, Protocol::Tcp, outcome)
+        } else {
+            let dst = servers[((rank as u64 * 31 + rng.next() % 4) % 5000) as usize];
+            let outcome = if rng.unit() < 0.03 {
+                Outcome::Refused
+            } else {
+                Outcome::Established
+            };
+            Event::new(ts, src, dst, 443, Protocol::Tcp, outcome)
+        };
+        out.push(ev);
+    }
+    out
+}
+
+/// The obvious exact detector: each source's distinct (target, port) pairs in a
+/// hash set plus counters, the same sequential test and thresholds. Distinct
+/// hosts and ports are counted from the set when the test decides.
+#[derive(Default)]
+struct NaiveSource {
+    pairs: HashSet<(IpAddr, u16)>,
+    failed: u32,
+    succeeded: u32,
+    llr: f64,
+    reported: bool,
+}
+
+#[derive(Default)]
+struct Naive {
+    sources: HashMap<IpAddr, NaiveSource>,
+    verdicts: u64,
+}
+
+impl Naive {
+    fn observe(&mut self, ev: &Event) {
+        if ev.outcome == Outcome::Unsolicited || ev.outcome == Outcome::Attempt {
+            return;
+        }
+        let s = self.sources.entry(ev.src).or_default();
+        if !s.pairs.insert((ev.dst, ev.dst_port)) {
+            return;
+        }
+        if ev.outcome == Outcome::Established {
+            s.succeeded += 1;
+            s.llr += (0.25f64).ln();
+        } else {
+            s.failed += 1;
+            s.llr += 4f64.ln();
+        }
+        let (lo, hi) = ((0.01f64 / 0.99).ln(), 99f64.ln());
+        if s.llr <= lo {
+            s.llr = 0.0;
+        }
+        s.llr = s.llr.min(hi);
+        if s.llr >= hi && !s.reported {
+            let hosts: HashSet<IpAddr> = s.pairs.iter().map(|p| p.0).collect();
+            let ports: HashSet<u16> = s.pairs.iter().map(|p| p.1).collect();
+            if hosts.len().max(ports.len()) >= 5 {
+                s.reported = true;
+                self.verdicts += 1;
+            }
+        }
+    }
+}
+
+fn config(sources: u32) -> Config {
+    // Enough table for every source: records take 11/16 of the budget.
+    let bytes = (u64::from(sources) * 64 * 16 / 11).max(8 << 20) + (4 << 20);
+    Config {
+        memory_bytes: bytes,
+        hash_seed: Some(1),
+        ..Config::default()
+    }
+}
+
+fn report_memory(sources: u32, events: &[Event]) {
+    let det = Detector::new(config(sources), |_| {}).unwrap();
+    det.observe_batch(events).unwrap();
+    let s = det.stats().unwrap();
+    let before = LIVE.load(Ordering::Relaxed);
+    let mut naive = Naive::default();
+    for e in events {
+        naive.observe(e);
+    }
+    let naive_bytes = LIVE.load(Ordering::Relaxed) - before;
+    let tracked = naive.sources.len() as f64;
+    eprintln!(
+        "memory N={sources}: {} sources seen; sweepwatch {:.1} MiB total = {:.0} B/source \
+         (64 B record), {} verdicts; naive {:.1} MiB = {:.0} B/source, {} verdicts",
+        naive.sources.len(),
+        s.memory_bytes as f64 / 1048576.0,
+        s.memory_bytes as f64 / tracked,
+        s.verdicts,
+        naive_bytes as f64 / 1048576.0,
+        naive_bytes as f64 / tracked,
+        naive.verdicts
+    );
+}
+
+fn observe(c: &mut Criterion) {
+    let mut group = c.benchmark_group("observe");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    for sources in [1_000u32, 100_000, 1_000_000] {
+        let events = workload(sources, 3_000_000);
+        report_memory(sources, &events);
+        group.throughput(Throughput::Elements(events.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new("sweepwatch", sources),
+            &events,
+            |b, evs| {
+                b.iter_custom(|iters| {
+                    let mut spent = Duration::ZERO;
+                    for _ in 0..iters {
+                        let det = Detector::new(config(sources), |_| {}).unwrap();
+                        let start = Instant::now();
+                        for chunk in evs.chunks(1024) {
+                            det.observe_batch(chunk).unwrap();
+                        }
+                        spent += start.elapsed();
+                    }
+                    spent
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("sweepwatch_single", sources),
+            &events,
+            |b, evs| {
+                b.iter_custom(|iters| {
+                    let mut spent = Duration::ZERO;
+                    for _ in 0..iters {
+                        let det = Detector::new(config(sources), |_| {}).unwrap();
+                        let start = Instant::now();
+                        for e in evs {
+                            det.observe(e).unwrap();
+                        }
+                        spent += start.elapsed();
+                    }
+                    spent
+                })
+            },
+        );
+        group.bench_with_input(BenchmarkId::new("naive", sources), &events, |b, evs| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let mut naive = Naive::default();
+                    let start = Instant::now();
+                    for e in evs {
+                        naive.observe(e);
+                    }
+                    spent += start.elapsed();
+                    drop(naive);
+                }
+                spent
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, observe);
+criterion_main!(benches);

@@ -96,7 +96,10 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            home_networks: DEFAULT_HOME_NETWORKS.iter().map(|s| s.to_string()).collect(),
+            home_networks: DEFAULT_HOME_NETWORKS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             allow: Vec::new(),
             ignore_ports: Vec::new(),
             ignore_networks: Vec::new(),
@@ -192,7 +195,10 @@ fn probability(field: &str, p: f64) -> Result<f64, Error> {
     if p.is_finite() && p > 0.0 && p < 1.0 {
         Ok(p)
     } else {
-        Err(Error::config(field, format!("{p} must lie strictly between 0 and 1")))
+        Err(Error::config(
+            field,
+            format!("{p} must lie strictly between 0 and 1"),
+        ))
     }
 }
 
@@ -271,7 +277,10 @@ impl Settings {
             ));
         }
         if fail_step > limit || success_step < -limit {
-            return Err(Error::config("theta1", "theta0 and theta1 are too far apart"));
+            return Err(Error::config(
+                "theta1",
+                "theta0 and theta1 are too far apart",
+            ));
         }
         if c.memory_bytes < (1 << 20) || c.memory_bytes > (1 << 40) {
             return Err(Error::config(
@@ -354,10 +363,16 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        assert_eq!(field_of("home_networks = ['10.0.0.0/8', '300.1.1.1/8']"), "home_networks[1]");
+        assert_eq!(
+            field_of("home_networks = ['10.0.0.0/8', '300.1.1.1/8']"),
+            "home_networks[1]"
+        );
         assert_eq!(field_of("allow = [{ net = 'x' }]"), "allow[0]");
         assert_eq!(field_of("theta0 = 1.5"), "theta0");
-        assert_eq!(field_of("false_alarm_probability = 0.999"), "false_alarm_probability");
+        assert_eq!(
+            field_of("false_alarm_probability = 0.999"),
+            "false_alarm_probability"
+        );
         assert_eq!(field_of("memory_bytes = 10"), "memory_bytes");
         assert_eq!(field_of("shards = 0"), "shards");
         assert_eq!(field_of("min_targets = 1"), "min_targets");

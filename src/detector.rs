@@ -137,7 +137,8 @@ impl Detector {
         let h_src = self.hasher.hash_one(src);
         let h_dst = self.hasher.hash_one(dst);
         let service = (u64::from(ev.dst_port) << 2) | u64::from(ev.proto.index());
-        let pair = mix64(h_src ^ h_dst.rotate_left(23) ^ service.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let pair =
+            mix64(h_src ^ h_dst.rotate_left(23) ^ service.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         Hashed {
             src,
             dst,
@@ -192,36 +193,72 @@ impl Detector {
                 hashed[i] = self.hash(ev);
                 shard_no[i] = self.shard_of(hashed[i].h_src) as u16;
             }
-            let mut done = 0u64;
-            for first in 0..chunk.len() {
-                if done & (1 << first) != 0 {
-                    continue;
+            let n = chunk.len();
+            if self.shards.len() == 1 {
+                for (i, o) in order.iter_mut().enumerate().take(n) {
+                    *o = i as u8;
                 }
-                let s = shard_no[first];
-                let mut n = 0;
-                for i in first..chunk.len() {
-                    if shard_no[i] == s {
-                        order[n] = i as u8;
-                        n += 1;
-                        done |= 1 << i;
+                self.run_group(0, chunk, &hashed, &order[..n]);
+            } else if self.shards.len() <= BATCH {
+                // Counting sort by shard: stable, so each source's events keep
+                // their order; one lock per shard present in the chunk.
+                let mut start = [0u8; BATCH + 1];
+                for &s in &shard_no[..n] {
+                    start[usize::from(s) + 1] += 1;
+                }
+                for s in 1..=self.shards.len() {
+                    start[s] += start[s - 1];
+                }
+                let mut next = start;
+                for (i, &s) in shard_no[..n].iter().enumerate() {
+                    let slot = &mut next[usize::from(s)];
+                    order[usize::from(*slot)] = i as u8;
+                    *slot += 1;
+                }
+                for s in 0..self.shards.len() {
+                    let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
+                    if a < b {
+                        self.run_group(s, chunk, &hashed, &order[a..b]);
                     }
                 }
-                let mut shard = self.lock(usize::from(s));
-                for k in order.iter().take(n.min(PREFETCH_AHEAD)) {
-                    shard.prefetch(&hashed[usize::from(*k)]);
-                }
-                for k in 0..n {
-                    if k + PREFETCH_AHEAD < n {
-                        shard.prefetch(&hashed[usize::from(order[k + PREFETCH_AHEAD])]);
+            } else {
+                let mut taken = 0u64;
+                let mut pending = n;
+                while pending > 0 {
+                    let first = taken.trailing_ones() as usize;
+                    let s = shard_no[first];
+                    let mut k = 0;
+                    for i in first..n {
+                        if taken & (1 << i) == 0 && shard_no[i] == s {
+                            order[k] = i as u8;
+                            k += 1;
+                            taken |= 1 << i;
+                        }
                     }
-                    let i = usize::from(order[k]);
-                    shard.observe(&self.settings, &chunk[i], &hashed[i], &mut |v| {
-                        self.deliver(v)
-                    });
+                    pending -= k;
+                    self.run_group(usize::from(s), chunk, &hashed, &order[..k]);
                 }
             }
         }
         Ok(())
+    }
+
+    /// Feeds the events `order` of `chunk`, all of shard `s`, under one lock,
+    /// prefetching a few events ahead.
+    fn run_group(&self, s: usize, chunk: &[Event], hashed: &[Hashed; BATCH], order: &[u8]) {
+        let mut shard = self.lock(s);
+        for k in order.iter().take(PREFETCH_AHEAD) {
+            shard.prefetch(&hashed[usize::from(*k)]);
+        }
+        for (k, &i) in order.iter().enumerate() {
+            if let Some(&ahead) = order.get(k + PREFETCH_AHEAD) {
+                shard.prefetch(&hashed[usize::from(ahead)]);
+            }
+            let i = usize::from(i);
+            shard.observe(&self.settings, &chunk[i], &hashed[i], &mut |v| {
+                self.deliver(v)
+            });
+        }
     }
 
     /// Tells the detector that capture time has reached `now` although no events

@@ -67,7 +67,11 @@ impl Cidr {
             return None;
         }
         let bits = u32::from(prefix) + shift;
-        let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+        let mask = if bits == 0 {
+            0
+        } else {
+            u128::MAX << (128 - bits)
+        };
         Some(Cidr {
             base: addr_key(addr) & mask,
             mask,
@@ -158,7 +162,13 @@ mod tests {
 
     #[test]
     fn keys_round_trip() {
-        for s in ["10.1.2.3", "::1", "2001:db8::7", "0.0.0.0", "::ffff:1.2.3.4"] {
+        for s in [
+            "10.1.2.3",
+            "::1",
+            "2001:db8::7",
+            "0.0.0.0",
+            "::ffff:1.2.3.4",
+        ] {
             let ip: IpAddr = s.parse().unwrap();
             let back = key_addr(addr_key(ip));
             // An IPv4-mapped IPv6 address comes back as IPv4: same key either way.
@@ -178,7 +188,10 @@ mod tests {
         assert_eq!(host.prefix(), 32);
         assert!(host.contains("192.0.2.7".parse().unwrap()));
         assert!(!host.contains("192.0.2.8".parse().unwrap()));
-        assert_eq!("10.9.8.7/8".parse::<Cidr>().unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(
+            "10.9.8.7/8".parse::<Cidr>().unwrap().to_string(),
+            "10.0.0.0/8"
+        );
         assert!("10.0.0.0/x".parse::<Cidr>().is_err());
         assert!("nonsense".parse::<Cidr>().is_err());
     }

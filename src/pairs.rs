@@ -87,7 +87,8 @@ impl PairFilter {
     /// `h`, and says what was new.
     #[inline]
     pub(crate) fn mark(&mut self, h: u64, outcome: bool) -> Marked {
-        let m = (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 46) & 63)) | (1u64 << ((h >> 52) & 63));
+        let m =
+            (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 46) & 63)) | (1u64 << ((h >> 52) & 63));
         let i = self.index(h);
         let cur = 2 * self.current;
         let w = &mut self.blocks[i].words;
@@ -121,12 +122,42 @@ mod tests {
     #[test]
     fn attempt_then_outcome_counts_once() {
         let mut f = PairFilter::with_bytes(1 << 16);
-        assert_eq!(f.mark(h(1), false), Marked { new_probe: true, new_outcome: false });
-        assert_eq!(f.mark(h(1), false), Marked { new_probe: false, new_outcome: false });
-        assert_eq!(f.mark(h(1), true), Marked { new_probe: false, new_outcome: true });
-        assert_eq!(f.mark(h(1), true), Marked { new_probe: false, new_outcome: false });
+        assert_eq!(
+            f.mark(h(1), false),
+            Marked {
+                new_probe: true,
+                new_outcome: false
+            }
+        );
+        assert_eq!(
+            f.mark(h(1), false),
+            Marked {
+                new_probe: false,
+                new_outcome: false
+            }
+        );
+        assert_eq!(
+            f.mark(h(1), true),
+            Marked {
+                new_probe: false,
+                new_outcome: true
+            }
+        );
+        assert_eq!(
+            f.mark(h(1), true),
+            Marked {
+                new_probe: false,
+                new_outcome: false
+            }
+        );
         // Outcome only: one probe and one outcome.
-        assert_eq!(f.mark(h(2), true), Marked { new_probe: true, new_outcome: true });
+        assert_eq!(
+            f.mark(h(2), true),
+            Marked {
+                new_probe: true,
+                new_outcome: true
+            }
+        );
     }
 
     #[test]
@@ -149,9 +180,15 @@ mod tests {
         f.start(0);
         assert!(f.mark(h(5), true).new_outcome);
         f.maybe_rotate(100, 100);
-        assert!(!f.mark(h(5), true).new_outcome, "still in the older generation");
+        assert!(
+            !f.mark(h(5), true).new_outcome,
+            "still in the older generation"
+        );
         f.maybe_rotate(200, 100);
-        assert!(f.mark(h(5), true).new_outcome, "both generations turned over");
+        assert!(
+            f.mark(h(5), true).new_outcome,
+            "both generations turned over"
+        );
         assert_eq!(f.rotations, 2);
     }
 }

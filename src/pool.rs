@@ -126,7 +126,11 @@ mod tests {
     #[test]
     fn a_full_pool_steals_from_the_least_suspicious() {
         let mut pool = Pool::with_bytes(2 * std::mem::size_of::<Extra>() as u64);
-        let mut recs = vec![Record::fresh(1, 0), Record::fresh(2, 0), Record::fresh(3, 0)];
+        let mut recs = vec![
+            Record::fresh(1, 0),
+            Record::fresh(2, 0),
+            Record::fresh(3, 0),
+        ];
         recs[0].llr = 800;
         recs[0].reported = 1;
         recs[1].llr = 100;

@@ -329,5 +329,4 @@ impl Shard {
         st.memory_bytes += self.table.bytes() + self.filter.bytes() + self.pool.bytes();
         st.filter_rotations += self.filter.rotations;
     }
-
 }

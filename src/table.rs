@@ -115,9 +115,12 @@ impl Table {
         (((h >> 32) * self.buckets) >> 32) as usize * WAYS
     }
 
+    /// Prefetches all four records of a bucket: a lookup may read each.
     #[inline]
     pub(crate) fn prefetch(&self, bucket: usize) {
-        crate::prefetch::prefetch(&self.records[bucket]);
+        for r in &self.records[bucket..bucket + WAYS] {
+            crate::prefetch::prefetch(r);
+        }
     }
 
     /// The record of `key` in its bucket, or the one to replace.

@@ -28,8 +28,22 @@ fn nmap_single_port_sweep_with_rst_and_silence() {
             _ => Outcome::Unanswered,
         };
         // nmap's view: the SYN now, the RST within milliseconds, silence after 1 s.
-        let delay = if outcome == Outcome::Unanswered { 1.0 } else { 0.002 };
-        probe(&mut events, true, t, delay, scanner, v4(10, 1, 0, host), 22, Protocol::Tcp, outcome);
+        let delay = if outcome == Outcome::Unanswered {
+            1.0
+        } else {
+            0.002
+        };
+        probe(
+            &mut events,
+            true,
+            t,
+            delay,
+            scanner,
+            v4(10, 1, 0, host),
+            22,
+            Protocol::Tcp,
+            outcome,
+        );
     }
     background(&mut rng, &mut events, 20, 100, 10.0);
     let (verdicts, _) = run(Config::default(), &by_time(events));
@@ -38,7 +52,10 @@ fn nmap_single_port_sweep_with_rst_and_silence() {
     assert_eq!(v.direction, Direction::Inbound);
     assert_eq!(v.proto, Protocol::Tcp);
     assert!(v.targets >= 5 && v.failed >= 4, "{v:?}");
-    assert!(v.sample().iter().all(|a| a.to_string().starts_with("10.1.0.")));
+    assert!(v
+        .sample()
+        .iter()
+        .all(|a| a.to_string().starts_with("10.1.0.")));
     assert!(
         verdicts.iter().all(|v| v.src == ip("198.51.100.23")),
         "benign background flagged: {verdicts:#?}"
@@ -51,8 +68,22 @@ fn vertical_scan_of_a_thousand_ports() {
     let (scanner, target) = (ip("203.0.113.9"), ip("192.168.1.10"));
     for port in 1..=1000u16 {
         let open = [22, 80, 443, 3306].contains(&port);
-        let outcome = if open { Outcome::Established } else { Outcome::Refused };
-        probe(&mut events, true, f64::from(port) * 0.001, 0.001, scanner, target, port, Protocol::Tcp, outcome);
+        let outcome = if open {
+            Outcome::Established
+        } else {
+            Outcome::Refused
+        };
+        probe(
+            &mut events,
+            true,
+            f64::from(port) * 0.001,
+            0.001,
+            scanner,
+            target,
+            port,
+            Protocol::Tcp,
+            outcome,
+        );
     }
     let (verdicts, _) = run(Config::default(), &by_time(events));
     let first = only(&verdicts, "203.0.113.9", Kind::PortScan);
@@ -75,7 +106,17 @@ fn masscan_multi_port_sweep_with_no_answers() {
             let dst = v4(10, 2, (host >> 8) as u8, host as u8);
             // masscan randomises order and never retries; the engine reports the
             // final outcome only, at its timeout.
-            probe(&mut events, false, t, 5.0, scanner, dst, port, Protocol::Tcp, Outcome::Unanswered);
+            probe(
+                &mut events,
+                false,
+                t,
+                5.0,
+                scanner,
+                dst,
+                port,
+                Protocol::Tcp,
+                Outcome::Unanswered,
+            );
             t += 0.0001;
         }
     }
@@ -97,8 +138,22 @@ fn udp_sweep_with_port_unreachable_and_silence() {
     let mut rng = Rng(4);
     let scanner = ip("192.0.2.77");
     for host in 1..=60u8 {
-        let outcome = if rng.chance(0.5) { Outcome::Refused } else { Outcome::Unanswered };
-        probe(&mut events, true, f64::from(host), 3.0, scanner, v4(172, 16, 5, host), 161, Protocol::Udp, outcome);
+        let outcome = if rng.chance(0.5) {
+            Outcome::Refused
+        } else {
+            Outcome::Unanswered
+        };
+        probe(
+            &mut events,
+            true,
+            f64::from(host),
+            3.0,
+            scanner,
+            v4(172, 16, 5, host),
+            161,
+            Protocol::Udp,
+            outcome,
+        );
     }
     let (verdicts, _) = run(Config::default(), &by_time(events));
     let v = only(&verdicts, "192.0.2.77", Kind::PortSweep);
@@ -111,8 +166,22 @@ fn icmp_echo_sweep() {
     let mut events = Vec::new();
     let scanner = ip("198.51.100.200");
     for host in 1..=100u8 {
-        let outcome = if host % 10 == 0 { Outcome::Established } else { Outcome::Unanswered };
-        probe(&mut events, true, f64::from(host) * 0.1, 2.0, scanner, v4(192, 168, 40, host), 0, Protocol::Icmp, outcome);
+        let outcome = if host % 10 == 0 {
+            Outcome::Established
+        } else {
+            Outcome::Unanswered
+        };
+        probe(
+            &mut events,
+            true,
+            f64::from(host) * 0.1,
+            2.0,
+            scanner,
+            v4(192, 168, 40, host),
+            0,
+            Protocol::Icmp,
+            outcome,
+        );
     }
     let (verdicts, _) = run(Config::default(), &by_time(events));
     let v = only(&verdicts, "198.51.100.200", Kind::IcmpSweep);
@@ -127,14 +196,27 @@ fn slow_sweep_over_forty_minutes_is_found_and_idle_state_ages_out() {
     let scanner = ip("203.0.113.140");
     for minute in 0..40u8 {
         let dst = v4(10, 3, 0, minute + 1);
-        probe(&mut events, true, f64::from(minute) * 60.0, 10.0, scanner, dst, 3389, Protocol::Tcp, Outcome::Unanswered);
+        probe(
+            &mut events,
+            true,
+            f64::from(minute) * 60.0,
+            10.0,
+            scanner,
+            dst,
+            3389,
+            Protocol::Tcp,
+            Outcome::Unanswered,
+        );
     }
     background(&mut rng, &mut events, 30, 200, 2400.0);
     let events = by_time(events);
     let (verdicts, stats) = run(Config::default(), &events);
     let v = only(&verdicts, "203.0.113.140", Kind::PortSweep);
     assert_eq!(v.ports(), &[3389]);
-    assert!(v.ts.as_secs() - v.first_seen.as_secs() >= 4 * 60, "decided after minutes, not a burst");
+    assert!(
+        v.ts.as_secs() - v.first_seen.as_secs() >= 4 * 60,
+        "decided after minutes, not a burst"
+    );
     assert!(stats.sources > 30);
 
     // Hours later, with no traffic, everything ages out.
@@ -143,7 +225,8 @@ fn slow_sweep_over_forty_minutes_is_found_and_idle_state_ages_out() {
         det.observe(e).unwrap();
     }
     let before = det.stats().unwrap().sources;
-    det.advance(sweepwatch::Timestamp::from_secs(T0 + 2400 + 3 * 3600)).unwrap();
+    det.advance(sweepwatch::Timestamp::from_secs(T0 + 2400 + 3 * 3600))
+        .unwrap();
     let after = det.stats().unwrap();
     assert_eq!(after.sources, 0);
     assert_eq!(after.expired, before);
@@ -156,8 +239,22 @@ fn outbound_sweep_decides_within_a_handful_of_failed_probes() {
     let bot = ip("10.20.30.40");
     for i in 0..200 {
         let dst = rng.external();
-        let outcome = if rng.chance(0.1) { Outcome::Established } else { Outcome::Unanswered };
-        probe(&mut events, true, f64::from(i) * 0.2, 3.0, bot, dst, 445, Protocol::Tcp, outcome);
+        let outcome = if rng.chance(0.1) {
+            Outcome::Established
+        } else {
+            Outcome::Unanswered
+        };
+        probe(
+            &mut events,
+            true,
+            f64::from(i) * 0.2,
+            3.0,
+            bot,
+            dst,
+            445,
+            Protocol::Tcp,
+            outcome,
+        );
     }
     background(&mut rng, &mut events, 50, 100, 40.0);
     let (verdicts, _) = run(Config::default(), &by_time(events));
@@ -176,12 +273,38 @@ fn outbound_sweep_decides_within_a_handful_of_failed_probes() {
 fn internal_and_external_directions() {
     let mut events = Vec::new();
     for host in 1..=20u8 {
-        probe(&mut events, false, f64::from(host), 0.01, ip("10.9.9.9"), v4(10, 8, 0, host), 5900, Protocol::Tcp, Outcome::Refused);
-        probe(&mut events, false, f64::from(host), 0.01, ip("198.51.100.1"), v4(203, 0, 113, host), 23, Protocol::Tcp, Outcome::Refused);
+        probe(
+            &mut events,
+            false,
+            f64::from(host),
+            0.01,
+            ip("10.9.9.9"),
+            v4(10, 8, 0, host),
+            5900,
+            Protocol::Tcp,
+            Outcome::Refused,
+        );
+        probe(
+            &mut events,
+            false,
+            f64::from(host),
+            0.01,
+            ip("198.51.100.1"),
+            v4(203, 0, 113, host),
+            23,
+            Protocol::Tcp,
+            Outcome::Refused,
+        );
     }
     let (verdicts, _) = run(Config::default(), &by_time(events));
-    assert_eq!(only(&verdicts, "10.9.9.9", Kind::PortSweep).direction, Direction::Internal);
-    assert_eq!(only(&verdicts, "198.51.100.1", Kind::PortSweep).direction, Direction::External);
+    assert_eq!(
+        only(&verdicts, "10.9.9.9", Kind::PortSweep).direction,
+        Direction::Internal
+    );
+    assert_eq!(
+        only(&verdicts, "198.51.100.1", Kind::PortSweep).direction,
+        Direction::External
+    );
 }
 
 #[test]
@@ -189,7 +312,17 @@ fn ipv6_sources_and_targets() {
     let mut events = Vec::new();
     for host in 1..=30u16 {
         let dst: std::net::IpAddr = format!("fd00:1::{host:x}").parse().unwrap();
-        probe(&mut events, false, f64::from(host), 0.01, ip("2001:db8::bad"), dst, 22, Protocol::Tcp, Outcome::Refused);
+        probe(
+            &mut events,
+            false,
+            f64::from(host),
+            0.01,
+            ip("2001:db8::bad"),
+            dst,
+            22,
+            Protocol::Tcp,
+            Outcome::Refused,
+        );
     }
     let (verdicts, _) = run(Config::default(), &by_time(events));
     let v = only(&verdicts, "2001:db8::bad", Kind::PortSweep);
@@ -201,7 +334,11 @@ fn both_reporting_styles_count_alike_and_duplicates_count_once() {
     let mut rng = Rng(9);
     let mut outcomes = Vec::new();
     for host in 1..=40u8 {
-        let o = if rng.chance(0.3) { Outcome::Established } else { Outcome::Refused };
+        let o = if rng.chance(0.3) {
+            Outcome::Established
+        } else {
+            Outcome::Refused
+        };
         outcomes.push((v4(192, 168, 9, host), o));
     }
     let scanner = ip("198.51.100.99");
@@ -210,11 +347,51 @@ fn both_reporting_styles_count_alike_and_duplicates_count_once() {
     let mut dup = Vec::new();
     for (i, (dst, o)) in outcomes.iter().enumerate() {
         let t = i as f64;
-        probe(&mut two, true, t, 0.5, scanner, *dst, 8080, Protocol::Tcp, *o);
-        probe(&mut one, false, t, 0.5, scanner, *dst, 8080, Protocol::Tcp, *o);
+        probe(
+            &mut two,
+            true,
+            t,
+            0.5,
+            scanner,
+            *dst,
+            8080,
+            Protocol::Tcp,
+            *o,
+        );
+        probe(
+            &mut one,
+            false,
+            t,
+            0.5,
+            scanner,
+            *dst,
+            8080,
+            Protocol::Tcp,
+            *o,
+        );
         // A retransmitted SYN and a second record for the same pair.
-        probe(&mut dup, true, t, 0.5, scanner, *dst, 8080, Protocol::Tcp, *o);
-        probe(&mut dup, true, t + 0.1, 0.5, scanner, *dst, 8080, Protocol::Tcp, *o);
+        probe(
+            &mut dup,
+            true,
+            t,
+            0.5,
+            scanner,
+            *dst,
+            8080,
+            Protocol::Tcp,
+            *o,
+        );
+        probe(
+            &mut dup,
+            true,
+            t + 0.1,
+            0.5,
+            scanner,
+            *dst,
+            8080,
+            Protocol::Tcp,
+            *o,
+        );
     }
     let config = || Config {
         hash_seed: Some(3),
@@ -225,8 +402,14 @@ fn both_reporting_styles_count_alike_and_duplicates_count_once() {
     let (c, stats) = run(config(), &by_time(dup));
     let key = |v: &Verdict| (v.kind, v.failed, v.succeeded, v.probes, v.targets);
     assert!(!a.is_empty());
-    assert_eq!(a.iter().map(key).collect::<Vec<_>>(), b.iter().map(key).collect::<Vec<_>>());
-    assert_eq!(a.iter().map(key).collect::<Vec<_>>(), c.iter().map(key).collect::<Vec<_>>());
+    assert_eq!(
+        a.iter().map(key).collect::<Vec<_>>(),
+        b.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        a.iter().map(key).collect::<Vec<_>>(),
+        c.iter().map(key).collect::<Vec<_>>()
+    );
     assert_eq!(stats.duplicates, 40);
 }
 
@@ -237,7 +420,17 @@ fn a_crawler_with_two_hundred_successes_is_not_a_scanner() {
     let crawler = ip("192.168.3.3");
     for i in 0..200 {
         let dst = rng.external();
-        probe(&mut events, true, f64::from(i) * 0.1, 0.05, crawler, dst, 443, Protocol::Tcp, Outcome::Established);
+        probe(
+            &mut events,
+            true,
+            f64::from(i) * 0.1,
+            0.05,
+            crawler,
+            dst,
+            443,
+            Protocol::Tcp,
+            Outcome::Established,
+        );
     }
     let (verdicts, stats) = run(Config::default(), &by_time(events));
     assert!(verdicts.is_empty(), "{verdicts:#?}");
@@ -254,8 +447,22 @@ fn a_client_with_five_percent_refusals_is_not_a_scanner() {
         for i in 0..3000 {
             let dst = servers[rng.below(400) as usize];
             let port = [80u16, 443, 8443, 22][rng.below(4) as usize];
-            let o = if rng.chance(0.05) { Outcome::Refused } else { Outcome::Established };
-            probe(&mut events, false, f64::from(i), 0.05, client, dst, port, Protocol::Tcp, o);
+            let o = if rng.chance(0.05) {
+                Outcome::Refused
+            } else {
+                Outcome::Established
+            };
+            probe(
+                &mut events,
+                false,
+                f64::from(i),
+                0.05,
+                client,
+                dst,
+                port,
+                Protocol::Tcp,
+                o,
+            );
         }
         let (verdicts, _) = run(Config::default(), &by_time(events));
         assert!(verdicts.is_empty(), "seed {seed}: {verdicts:#?}");
@@ -266,8 +473,28 @@ fn a_client_with_five_percent_refusals_is_not_a_scanner() {
 fn an_allow_listed_scanner_is_counted_never_reported() {
     let mut events = Vec::new();
     for host in 1..=200u8 {
-        probe(&mut events, true, f64::from(host), 0.01, ip("192.168.100.5"), v4(192, 168, 1, host), 22, Protocol::Tcp, Outcome::Refused);
-        probe(&mut events, true, f64::from(host), 0.01, ip("192.168.100.6"), v4(192, 168, 1, host), 161, Protocol::Udp, Outcome::Unanswered);
+        probe(
+            &mut events,
+            true,
+            f64::from(host),
+            0.01,
+            ip("192.168.100.5"),
+            v4(192, 168, 1, host),
+            22,
+            Protocol::Tcp,
+            Outcome::Refused,
+        );
+        probe(
+            &mut events,
+            true,
+            f64::from(host),
+            0.01,
+            ip("192.168.100.6"),
+            v4(192, 168, 1, host),
+            161,
+            Protocol::Udp,
+            Outcome::Unanswered,
+        );
     }
     let config = Config {
         allow: vec![
@@ -284,7 +511,13 @@ fn an_allow_listed_scanner_is_counted_never_reported() {
     assert_eq!(stats.allowed, 800);
     // The same traffic without the allow-list is reported: the test can fail.
     let (verdicts, _) = run(Config::default(), &by_time(events));
-    assert_eq!(verdicts.iter().filter(|v| v.kind == Kind::PortSweep).count(), 4);
+    assert_eq!(
+        verdicts
+            .iter()
+            .filter(|v| v.kind == Kind::PortSweep)
+            .count(),
+        4
+    );
 }
 
 #[test]
@@ -296,7 +529,14 @@ fn three_thousand_backscatter_syn_acks_are_no_scan() {
     let victim = ip("192.168.50.1");
     for i in 0..3000 {
         let spoofed = rng.external();
-        events.push(ev(f64::from(i) * 0.01, spoofed, victim, 80, Protocol::Tcp, Outcome::Unsolicited));
+        events.push(ev(
+            f64::from(i) * 0.01,
+            spoofed,
+            victim,
+            80,
+            Protocol::Tcp,
+            Outcome::Unsolicited,
+        ));
     }
     let (verdicts, stats) = run(Config::default(), &events);
     assert!(verdicts.is_empty());
@@ -308,8 +548,28 @@ fn three_thousand_backscatter_syn_acks_are_no_scan() {
 fn ignored_ports_and_networks_are_dropped() {
     let mut events = Vec::new();
     for host in 1..=50u8 {
-        probe(&mut events, false, f64::from(host), 0.01, ip("198.51.100.8"), v4(10, 4, 0, host), 137, Protocol::Udp, Outcome::Unanswered);
-        probe(&mut events, false, f64::from(host), 0.01, ip("198.51.100.9"), v4(10, 5, 0, host), 22, Protocol::Tcp, Outcome::Refused);
+        probe(
+            &mut events,
+            false,
+            f64::from(host),
+            0.01,
+            ip("198.51.100.8"),
+            v4(10, 4, 0, host),
+            137,
+            Protocol::Udp,
+            Outcome::Unanswered,
+        );
+        probe(
+            &mut events,
+            false,
+            f64::from(host),
+            0.01,
+            ip("198.51.100.9"),
+            v4(10, 5, 0, host),
+            22,
+            Protocol::Tcp,
+            Outcome::Refused,
+        );
     }
     let config = Config {
         ignore_ports: vec![137],
@@ -329,10 +589,30 @@ fn a_scanner_survives_memory_pressure_from_many_benign_sources() {
     for i in 0..200_000u32 {
         let src = rng.external();
         let t = f64::from(i) * 0.001;
-        probe(&mut events, false, t, 0.01, src, v4(192, 168, 0, 80), 443, Protocol::Tcp, Outcome::Established);
+        probe(
+            &mut events,
+            false,
+            t,
+            0.01,
+            src,
+            v4(192, 168, 0, 80),
+            443,
+            Protocol::Tcp,
+            Outcome::Established,
+        );
         if i % 1000 == 0 {
             let dst = v4(192, 168, 20, (i / 1000) as u8);
-            probe(&mut events, false, t, 0.01, ip("198.51.100.66"), dst, 3389, Protocol::Tcp, Outcome::Refused);
+            probe(
+                &mut events,
+                false,
+                t,
+                0.01,
+                ip("198.51.100.66"),
+                dst,
+                3389,
+                Protocol::Tcp,
+                Outcome::Refused,
+            );
         }
     }
     let config = Config {

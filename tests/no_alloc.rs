@@ -49,13 +49,22 @@ fn million() -> Vec<Event> {
         let (src, dst, port, outcome) = if r < 3 {
             // One of 500 scanners sweeping port 445.
             let s = rng.below(500) as u32;
-            (v4(198, 18, (s >> 8) as u8, s as u8), rng.external(), 445, Outcome::Refused)
+            (
+                v4(198, 18, (s >> 8) as u8, s as u8),
+                rng.external(),
+                445,
+                Outcome::Refused,
+            )
         } else if r < 4 {
             (rng.external(), v4(192, 168, 0, 1), 80, Outcome::Unsolicited)
         } else {
             let c = rng.below(20_000) as u32;
             let src = v4(10, (c >> 16) as u8, (c >> 8) as u8, c as u8);
-            let o = if rng.chance(0.05) { Outcome::Unanswered } else { Outcome::Established };
+            let o = if rng.chance(0.05) {
+                Outcome::Unanswered
+            } else {
+                Outcome::Established
+            };
             (src, rng.external(), 443, o)
         };
         events.push(ev(t, src, dst, port, Protocol::Tcp, outcome));
@@ -86,8 +95,15 @@ fn a_million_events_allocate_nothing() {
     let stats = det.stats().unwrap();
     ARMED.with(|a| a.set(false));
 
-    assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0, "allocations while observing");
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "allocations while observing"
+    );
     assert_eq!(stats.events, 1_000_000);
-    assert!(verdicts.load(Ordering::Relaxed) >= 400, "verdicts: {verdicts:?}");
+    assert!(
+        verdicts.load(Ordering::Relaxed) >= 400,
+        "verdicts: {verdicts:?}"
+    );
     assert!(stats.sources > 10_000);
 }

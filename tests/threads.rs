@@ -20,7 +20,11 @@ fn workload() -> Vec<Event> {
             } else {
                 (v4(192, 168, 200, s), 1000 + i)
             };
-            let o = if rng.chance(0.15) { Outcome::Established } else { Outcome::Refused };
+            let o = if rng.chance(0.15) {
+                Outcome::Established
+            } else {
+                Outcome::Refused
+            };
             probe(&mut events, true, t, 0.01, src, dst, port, Protocol::Tcp, o);
         }
     }
@@ -32,11 +36,18 @@ type Key = (std::net::IpAddr, &'static str, &'static str, u16);
 
 fn key(v: &Verdict) -> Key {
     // A scan's ports are many and equally probed: only a sweep's port is main.
-    let port = if v.kind == Kind::PortScan { 0 } else { v.ports()[0] };
+    let port = if v.kind == Kind::PortScan {
+        0
+    } else {
+        v.ports()[0]
+    };
     (v.src, v.kind.as_str(), v.direction.as_str(), port)
 }
 
-fn collect() -> (Arc<Mutex<Vec<Verdict>>>, impl Fn(&Verdict) + Send + Sync + 'static) {
+fn collect() -> (
+    Arc<Mutex<Vec<Verdict>>>,
+    impl Fn(&Verdict) + Send + Sync + 'static,
+) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
     (seen, move |v: &Verdict| sink.lock().unwrap().push(*v))
@@ -53,9 +64,15 @@ fn four_threads_find_what_one_thread_finds() {
     let single: BTreeSet<Key> = one.lock().unwrap().iter().map(key).collect();
     assert_eq!(single.len(), 40, "{single:#?}");
 
-    for round in 0..5 {
+    // One shard, the default, and more shards than a batch step holds events:
+    // each takes its own grouping path in `observe_batch`.
+    for (round, shards) in [1, 8, 8, 100, 100].into_iter().enumerate() {
         let (many, sink) = collect();
-        let det = Arc::new(Detector::new(Config::default(), sink).unwrap());
+        let config = Config {
+            shards,
+            ..Config::default()
+        };
+        let det = Arc::new(Detector::new(config, sink).unwrap());
         // Engines hash flows to workers: each thread gets every fourth event, and
         // half of the threads use the batch path.
         let handles: Vec<_> = (0..4)
@@ -79,7 +96,7 @@ fn four_threads_find_what_one_thread_finds() {
             h.join().unwrap();
         }
         let multi: BTreeSet<Key> = many.lock().unwrap().iter().map(key).collect();
-        assert_eq!(multi, single, "round {round}");
+        assert_eq!(multi, single, "round {round}, {shards} shards");
         assert_eq!(det.stats().unwrap().events, events.len() as u64);
     }
 }
@@ -94,14 +111,23 @@ fn a_callback_that_calls_back_is_refused_not_deadlocked() {
         Detector::new(Config::default(), move |v| {
             let det = handle.lock().unwrap().clone().unwrap();
             let again = Event::new(v.ts, v.src, v.src, 1, Protocol::Tcp, Outcome::Refused);
-            log.lock().unwrap().push((det.observe(&again), det.stats().map(|_| ())));
+            log.lock()
+                .unwrap()
+                .push((det.observe(&again), det.stats().map(|_| ())));
         })
         .unwrap(),
     );
     *inner.lock().unwrap() = Some(Arc::clone(&det));
     for host in 1..=10u8 {
-        det.observe(&ev(f64::from(host), ip("203.0.113.1"), v4(10, 0, 0, host), 22, Protocol::Tcp, Outcome::Refused))
-            .unwrap();
+        det.observe(&ev(
+            f64::from(host),
+            ip("203.0.113.1"),
+            v4(10, 0, 0, host),
+            22,
+            Protocol::Tcp,
+            Outcome::Refused,
+        ))
+        .unwrap();
     }
     let calls = refused.lock().unwrap();
     assert_eq!(calls.len(), 1);

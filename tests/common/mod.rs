@@ -56,7 +56,14 @@ pub fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
 }
 
 /// An event at `T0 + secs`.
-pub fn ev(secs: f64, src: IpAddr, dst: IpAddr, port: u16, proto: Protocol, outcome: Outcome) -> Event {
+pub fn ev(
+    secs: f64,
+    src: IpAddr,
+    dst: IpAddr,
+    port: u16,
+    proto: Protocol,
+    outcome: Outcome,
+) -> Event {
     Event::new(
         Timestamp::from_secs_f64(T0 as f64 + secs),
         src,
@@ -116,8 +123,16 @@ pub fn background(rng: &mut Rng, out: &mut Vec<Event>, clients: u8, per_client: 
             // Popular servers are visited far more often than others.
             let s = (rng.below(300) * rng.below(300) / 300) as usize;
             let port = [443u16, 443, 443, 80, 53][rng.below(5) as usize];
-            let proto = if port == 53 { Protocol::Udp } else { Protocol::Tcp };
-            let outcome = if rng.chance(0.03) { Outcome::Unanswered } else { Outcome::Established };
+            let proto = if port == 53 {
+                Protocol::Udp
+            } else {
+                Protocol::Tcp
+            };
+            let outcome = if rng.chance(0.03) {
+                Outcome::Unanswered
+            } else {
+                Outcome::Established
+            };
             probe(out, false, t, 0.05, src, servers[s], port, proto, outcome);
         }
     }

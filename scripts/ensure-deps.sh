@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian bookworm machine: Suricata
+# 7 from bookworm-backports (with plugin support), valgrind, pkg-config, jq, and a
+# pinned cbindgen. Idempotent: skips what is already there.
+set -euo pipefail
+
+CBINDGEN_VERSION=0.27.0
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+need_apt=()
+command -v suricata >/dev/null || need_apt+=(suricata)
+for tool in valgrind pkg-config jq gcc g++; do
+    command -v "$tool" >/dev/null || need_apt+=("$tool")
+done
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        # Same mirror and key as the machine's own Debian entry, backports suite.
+        src=/etc/apt/sources.list.d/debian.sources
+        if [ -f "$src" ]; then
+            awk 'BEGIN{RS=""; ORS="\n\n"} NR==1' "$src" \
+                | sed -E 's/^Suites:.*/Suites: bookworm-backports/' \
+                | as_root tee /etc/apt/sources.list.d/backports.sources >/dev/null
+        else
+            grep -m1 -E '^deb .* bookworm ' /etc/apt/sources.list \
+                | sed -E 's/ bookworm / bookworm-backports /' \
+                | as_root tee /etc/apt/sources.list.d/backports.list >/dev/null
+        fi
+    fi
+    as_root apt-get update -q
+    rest=()
+    for p in "${need_apt[@]}"; do [ "$p" = suricata ] || rest+=("$p"); done
+    if [ ${#rest[@]} -gt 0 ]; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${rest[@]}"
+    fi
+    if ! command -v suricata >/dev/null; then
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t bookworm-backports suricata
+    fi
+fi
+
+if ! cbindgen --version 2>/dev/null | grep -q " $CBINDGEN_VERSION\$"; then
+    cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --quiet
+fi
