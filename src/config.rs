@@ -16,6 +16,10 @@ pub const DEFAULT_HOME_NETWORKS: [&str; 5] = [
     "fc00::/7",
 ];
 
+/// Default ignored destinations: multicast and broadcast. Discovery protocols
+/// (SSDP, mDNS, NetBIOS) send there and get no reply by design; no scan does.
+pub const DEFAULT_IGNORE_NETWORKS: [&str; 3] = ["224.0.0.0/4", "255.255.255.255/32", "ff00::/8"];
+
 /// A scanner whose activity is counted in the statistics but never reported:
 /// authorised vulnerability scanners, monitoring.
 ///
@@ -63,7 +67,8 @@ pub struct Config {
     pub allow: Vec<AllowRule>,
     /// Destination ports whose attempts are ignored entirely.
     pub ignore_ports: Vec<u16>,
-    /// Destination blocks whose attempts are ignored entirely.
+    /// Destination blocks whose attempts are ignored entirely. Default:
+    /// [`DEFAULT_IGNORE_NETWORKS`].
     pub ignore_networks: Vec<String>,
     /// Fewest distinct targets (hosts for sweeps, ports for scans) before a
     /// verdict. Default 5: the test the sequential walk adds decides in 4–5.
@@ -102,7 +107,10 @@ impl Default for Config {
                 .collect(),
             allow: Vec::new(),
             ignore_ports: Vec::new(),
-            ignore_networks: Vec::new(),
+            ignore_networks: DEFAULT_IGNORE_NETWORKS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             min_targets: 5,
             theta0: 0.8,
             theta1: 0.2,

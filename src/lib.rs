@@ -36,6 +36,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod capi;
 mod config;
 mod detector;
 mod error;
@@ -53,7 +54,7 @@ mod verdict;
 #[cfg(feature = "readers")]
 pub mod input;
 
-pub use config::{AllowRule, Config, DEFAULT_HOME_NETWORKS};
+pub use config::{AllowRule, Config, DEFAULT_HOME_NETWORKS, DEFAULT_IGNORE_NETWORKS};
 pub use detector::Detector;
 pub use error::Error;
 pub use event::{Event, Outcome, Protocol, Timestamp};

@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn a_full_pool_steals_from_the_least_suspicious() {
-        let mut pool = Pool::with_bytes(2 * std::mem::size_of::<Extra>() as u64);
+        let mut pool = Pool::with_bytes(2 * (std::mem::size_of::<Extra>() as u64 + 2));
         let mut recs = vec![
             Record::fresh(1, 0),
             Record::fresh(2, 0),

@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::event::{Event, Outcome, Protocol, Timestamp};
 use crate::net::key_addr;
 use crate::pairs::PairFilter;
-use crate::pool::Pool;
+use crate::pool::{Extra, Pool};
 use crate::sketch::{bit_of, dimensions};
 use crate::stats::Stats;
 use crate::table::{Record, Slot, Table};
@@ -108,6 +108,35 @@ impl Shard {
         self.pool.release(extra);
     }
 
+    /// True while a reported source's suppression period runs: its reporting
+    /// history must outlive its evidence, or a pause would repeat the verdict.
+    fn suppressing(&self, r: &Record, now: u32, s: &Settings) -> bool {
+        r.reported != 0
+            && r.extra != 0
+            && now.saturating_sub(self.pool.get(r.extra).last_report) < s.suppress
+    }
+
+    /// Starts a new episode for a source idle past its timeout: the old evidence
+    /// has gone stale, but a recent verdict still suppresses repeats.
+    fn restart(&mut self, slot: usize, now: u32, s: &Settings) {
+        let old = *self.table.get(slot);
+        let mut fresh = Record::fresh(old.key, now);
+        if self.suppressing(&old, now, s) {
+            let e = self.pool.get_mut(old.extra);
+            *e = Extra {
+                owner: slot as u32,
+                last_report: e.last_report,
+                last_targets: e.last_targets,
+                ..Extra::default()
+            };
+            fresh.extra = old.extra;
+            fresh.reported = old.reported;
+        } else {
+            self.clear(slot);
+        }
+        *self.table.get_mut(slot) = fresh;
+    }
+
     pub(crate) fn observe(
         &mut self,
         s: &Settings,
@@ -137,9 +166,7 @@ impl Shard {
         let slot = match self.table.locate(hx.src, bucket, now, s.idle_timeout) {
             Slot::Found(i) => {
                 if self.table.get(i).idle(now, s.idle_timeout) {
-                    // A new episode: the old one's evidence has gone stale.
-                    self.clear(i);
-                    *self.table.get_mut(i) = Record::fresh(hx.src, now);
+                    self.restart(i, now, s);
                 }
                 i
             }
@@ -163,10 +190,13 @@ impl Shard {
         let r = self.table.get_mut(slot);
         r.last_seen = r.last_seen.max(now);
         r.flags |= 2 << ev.proto.index();
-        if marked.new_probe {
-            r.probes = r.probes.saturating_add(1);
+        if marked.new_probe || marked.new_outcome {
+            // An outcome whose attempt fell in an earlier episode is new here.
             r.hosts |= bit_of(hx.h_dst);
             r.ports |= port_bit(ev.dst_port);
+        }
+        if marked.new_probe {
+            r.probes = r.probes.saturating_add(1);
         }
         if ev.outcome == Outcome::Attempt {
             return;
@@ -189,6 +219,12 @@ impl Shard {
                 w.fail_step
             }
         };
+        // Every counted outcome had a probe, even one counted before a restart.
+        let outcomes = r
+            .refused
+            .saturating_add(r.unanswered)
+            .saturating_add(r.succeeded);
+        r.probes = r.probes.max(outcomes);
         let mut llr = r.llr.saturating_add(step);
         if llr <= w.lower {
             // Benign accepted: the test starts over (TRW restarts its walk).
@@ -303,8 +339,8 @@ impl Shard {
         let now = self.rel(ts);
         self.filter.maybe_rotate(now, s.dedup);
         for i in 0..self.table.capacity() {
-            let r = self.table.get(i);
-            if r.occupied() && r.idle(now, s.idle_timeout) {
+            let r = *self.table.get(i);
+            if r.occupied() && r.idle(now, s.idle_timeout) && !self.suppressing(&r, now, s) {
                 self.clear(i);
                 self.c.live -= 1;
                 self.c.expired += 1;

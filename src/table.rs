@@ -69,7 +69,7 @@ impl Record {
         if !self.occupied() {
             return i64::MIN;
         }
-        if self.idle(now, timeout) {
+        if self.idle(now, timeout) && self.reported == 0 {
             return i64::MIN + 1;
         }
         let reported = if self.reported != 0 { 1i64 << 40 } else { 0 };

@@ -626,3 +626,103 @@ fn a_scanner_survives_memory_pressure_from_many_benign_sources() {
     let v = only(&verdicts, "198.51.100.66", Kind::PortSweep);
     assert_eq!(v.ports(), &[3389]);
 }
+
+#[test]
+fn a_pause_longer_than_the_idle_timeout_does_not_repeat_the_verdict() {
+    let mut events = Vec::new();
+    let scanner = ip("198.51.100.31");
+    // Three bursts of 20 refused hosts: 20 minutes apart (past the 15-minute idle
+    // timeout, within the hour of suppression), then two hours later.
+    for (burst, start) in [(0u8, 0.0), (1, 1200.0), (2, 1200.0 + 7200.0)] {
+        for host in 1..=20u8 {
+            let dst = v4(192, 168, 60 + burst, host);
+            probe(
+                &mut events,
+                false,
+                start + f64::from(host),
+                0.01,
+                scanner,
+                dst,
+                22,
+                Protocol::Tcp,
+                Outcome::Refused,
+            );
+        }
+    }
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let times: Vec<u64> = verdicts.iter().map(|v| v.ts.as_secs() - T0).collect();
+    assert_eq!(verdicts.len(), 2, "one per suppression period: {times:?}");
+    assert!(times[1] > 8400, "{times:?}");
+    for v in &verdicts {
+        assert!(v.failed + v.succeeded <= v.probes, "{v:?}");
+    }
+}
+
+#[test]
+fn outcomes_reported_after_a_restart_still_count_as_probes() {
+    let mut events = Vec::new();
+    let scanner = ip("203.0.113.200");
+    // Attempts now; their timeouts are reported by the engine long after the
+    // idle timeout, with new attempts in between.
+    for host in 1..=10u8 {
+        events.push(ev(
+            f64::from(host),
+            scanner,
+            v4(10, 7, 0, host),
+            445,
+            Protocol::Tcp,
+            Outcome::Attempt,
+        ));
+        events.push(ev(
+            2000.0 + f64::from(host),
+            scanner,
+            v4(10, 7, 0, host),
+            445,
+            Protocol::Tcp,
+            Outcome::Unanswered,
+        ));
+    }
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let v = only(&verdicts, "203.0.113.200", Kind::PortSweep);
+    assert!(v.failed <= v.probes, "{v:?}");
+    assert!(v.targets >= 5, "{v:?}");
+}
+
+#[test]
+fn multicast_and_broadcast_are_ignored_by_default() {
+    let mut events = Vec::new();
+    for i in 0..50u16 {
+        // SSDP and NetBIOS discovery: nobody answers, by design.
+        probe(
+            &mut events,
+            false,
+            f64::from(i),
+            1.0,
+            ip("192.168.1.129"),
+            ip("239.255.255.250"),
+            1900 + i,
+            Protocol::Udp,
+            Outcome::Unanswered,
+        );
+        probe(
+            &mut events,
+            false,
+            f64::from(i),
+            1.0,
+            ip("192.168.1.129"),
+            ip("255.255.255.255"),
+            137 + i,
+            Protocol::Udp,
+            Outcome::Unanswered,
+        );
+    }
+    let (verdicts, stats) = run(Config::default(), &by_time(events.clone()));
+    assert!(verdicts.is_empty(), "{verdicts:#?}");
+    assert_eq!(stats.ignored, 100);
+    let plain = Config {
+        ignore_networks: vec![],
+        ..Config::default()
+    };
+    let (verdicts, _) = run(plain, &by_time(events));
+    assert!(!verdicts.is_empty());
+}
