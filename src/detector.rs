@@ -228,8 +228,8 @@ impl Detector {
                     let first = taken.trailing_ones() as usize;
                     let s = shard_no[first];
                     let mut k = 0;
-                    for i in first..n {
-                        if taken & (1 << i) == 0 && shard_no[i] == s {
+                    for (i, &si) in shard_no.iter().enumerate().take(n).skip(first) {
+                        if taken & (1 << i) == 0 && si == s {
                             order[k] = i as u8;
                             k += 1;
                             taken |= 1 << i;

@@ -74,6 +74,7 @@ pub fn ev(
     )
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per field of a probe
 /// Appends an attempt and, `delay` seconds later, its outcome (engines that
 /// report both), or only the outcome when `two_phase` is false.
 pub fn probe(

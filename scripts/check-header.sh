@@ -1,0 +1,36 @@
+#!/bin/sh
+# Regenerates include/sweepwatch.h from src/capi/ with the pinned cbindgen and
+# fails if it differs from the checked-in header. With --write, updates it.
+#
+#   cargo install cbindgen --version 0.27.0 --locked
+#   scripts/check-header.sh [--write]
+set -eu
+
+CBINDGEN_VERSION=0.27.0
+cd "$(dirname "$0")/.."
+
+if ! command -v cbindgen >/dev/null 2>&1; then
+    echo "cbindgen not found: cargo install cbindgen --version $CBINDGEN_VERSION --locked" >&2
+    exit 2
+fi
+found=$(cbindgen --version | awk '{print $2}')
+if [ "$found" != "$CBINDGEN_VERSION" ]; then
+    echo "cbindgen $found found, $CBINDGEN_VERSION required (its output differs between versions)" >&2
+    exit 2
+fi
+
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+# A single source file: cbindgen reads src/capi/ only, so public items of the
+# core never leak into the header.
+cbindgen --quiet --config cbindgen.toml --output "$tmp" src/capi/mod.rs
+
+if [ "${1:-}" = "--write" ]; then
+    cp "$tmp" include/sweepwatch.h
+    echo "wrote include/sweepwatch.h"
+elif ! diff -u include/sweepwatch.h "$tmp"; then
+    echo "include/sweepwatch.h is out of date: run scripts/check-header.sh --write" >&2
+    exit 1
+else
+    echo "include/sweepwatch.h is up to date"
+fi

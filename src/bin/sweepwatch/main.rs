@@ -1,0 +1,405 @@
+//! `sweepwatch`: finds port sweeps, port scans and outbound sweeps in captures
+//! (pcap, pcapng) and engine logs (Zeek `conn.log`, Suricata EVE JSON), plain or
+//! gzip-compressed, recognised from their content.
+//!
+//! ```text
+//! sweepwatch detect [--home-net CIDR]... [--allow CIDR]... [--config FILE]
+//!                   [--min-targets N] [--json] [--quiet] INPUT...
+//! ```
+//!
+//! All inputs feed one detector, in the order given, so a scan spread over
+//! several files is seen whole. Verdicts go to standard output (a table, or JSON
+//! Lines with `--json`: see [`output`] for the contract); progress, warnings and
+//! the summary go to standard error.
+//!
+//! Errors: an input that cannot be opened or whose format is unknown is reported
+//! with its name and skipped; the other inputs are still read, and the exit
+//! code is then 1. Malformed lines are skipped and counted, the first few
+//! reported as `file:line: message`. Exit codes: 0 success (with or without
+//! verdicts), 1 input errors, 2 usage or configuration errors.
+#![deny(missing_docs)]
+
+mod output;
+mod summary;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use output::Output;
+use std::io::{self, IsTerminal, Read};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use summary::FileReport;
+use sweepwatch::input::pcap::PcapOptions;
+use sweepwatch::input::sniff::sniff;
+use sweepwatch::{AllowRule, Cidr, Config, Detector, Event, Verdict};
+
+/// Fixed hash seed, so that two runs over the same input evict and decide
+/// exactly alike.
+const HASH_SEED: u64 = 0x5ee9_7a7c_4b1d_2024;
+/// Events handed to the detector at once: large enough to amortise locking and
+/// prefetch, small enough to stay in cache.
+const BATCH: usize = 1024;
+/// Malformed lines reported per input; the rest are only counted.
+const SHOWN_MALFORMED: u64 = 5;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sweepwatch",
+    version,
+    about = "Finds port sweeps, port scans and outbound sweeps in captures and engine logs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Reads captures and logs and reports the sources that sweep or scan.
+    ///
+    /// Inputs may be pcap, pcapng, Zeek conn.log (tab-separated or JSON) or
+    /// Suricata EVE JSON, plain or gzip-compressed; the format is recognised from
+    /// the content. `-` reads standard input. An input that cannot be read is
+    /// reported and skipped, and the exit code is then 1.
+    #[command(after_long_help = "Exit status: 0 success, with or without verdicts; \
+        1 an input could not be read (the others were); 2 usage or configuration error.")]
+    Detect(DetectArgs),
+}
+
+#[derive(Args, Debug)]
+struct DetectArgs {
+    /// Captures or logs to read, in this order.
+    #[arg(value_name = "INPUT", required = true)]
+    inputs: Vec<PathBuf>,
+
+    /// A home network (repeatable). Replaces the default home networks (RFC 1918,
+    /// 100.64.0.0/10, fc00::/7) and those of --config.
+    #[arg(long = "home-net", value_name = "CIDR")]
+    home_net: Vec<Cidr>,
+
+    /// A source never reported, such as an authorised scanner (repeatable).
+    /// Added to the allow-list of --config.
+    #[arg(long, value_name = "CIDR")]
+    allow: Vec<Cidr>,
+
+    /// Detector configuration in TOML; the options above and --min-targets
+    /// override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Fewest distinct targets (hosts for sweeps, ports for scans) before a
+    /// verdict [default: 5, or --config's].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    min_targets: Option<u32>,
+
+    /// Events held back to put inputs in time order before detection (engines
+    /// log connections when they end; 0 feeds events as read).
+    #[arg(long, value_name = "EVENTS", default_value_t = 1 << 20)]
+    reorder_window: usize,
+
+    /// Writes verdicts as JSON Lines instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    /// Prints no progress and no summary (errors and warnings still go to
+    /// standard error).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Detect(args) => detect(&args),
+    }
+}
+
+/// A usage or configuration error: exit code 2.
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("sweepwatch: {msg}");
+    ExitCode::from(2)
+}
+
+fn config_of(args: &DetectArgs) -> Result<Config, String> {
+    let mut cfg = match &args.config {
+        None => Config::default(),
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Config::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+    };
+    if !args.home_net.is_empty() {
+        cfg.home_networks = args.home_net.iter().map(Cidr::to_string).collect();
+    }
+    cfg.allow
+        .extend(args.allow.iter().map(|c| AllowRule::Net(c.to_string())));
+    if let Some(n) = args.min_targets {
+        cfg.min_targets = n;
+    }
+    if cfg.hash_seed.is_none() {
+        cfg.hash_seed = Some(HASH_SEED);
+    }
+    Ok(cfg)
+}
+
+/// Puts events in time order within a bounded window, collects them into
+/// batches for the detector, and passes the verdicts they produce on to the
+/// output.
+///
+/// Engines log a connection when it ends, not when it starts, and some files
+/// (flow tables dumped at shutdown) are not in time order at all. The detector
+/// judges by the events' own times, so a forward jump past its idle timeout
+/// would split one scan into many short episodes. Holding back `window` events
+/// and releasing the older half, stably sorted, puts every event displaced by
+/// fewer than `window / 2` positions back in place at a bounded memory cost.
+struct Feeder<'a> {
+    det: &'a Detector,
+    pending: Vec<Event>,
+    window: usize,
+    verdicts: &'a Mutex<Vec<Verdict>>,
+    out: Output,
+}
+
+impl<'a> Feeder<'a> {
+    fn new(
+        det: &'a Detector,
+        window: usize,
+        verdicts: &'a Mutex<Vec<Verdict>>,
+        out: Output,
+    ) -> Self {
+        Feeder {
+            det,
+            pending: Vec::with_capacity(window.clamp(BATCH, 1 << 16)),
+            window,
+            verdicts,
+            out,
+        }
+    }
+
+    fn push(&mut self, ev: Event) {
+        self.pending.push(ev);
+        if self.window == 0 {
+            if self.pending.len() >= BATCH {
+                self.release(self.pending.len());
+            }
+        } else if self.pending.len() >= self.window {
+            // Stable and adaptive: nearly sorted input costs little more than a
+            // pass, and equal times keep their input order.
+            self.pending.sort_by_key(|e| e.ts);
+            self.release(self.pending.len() / 2);
+        }
+    }
+
+    /// Feeds the oldest `n` pending events (all of them, in time order, for
+    /// [`Feeder::finish`]) and delivers the verdicts.
+    fn release(&mut self, n: usize) {
+        for chunk in self.pending[..n].chunks(BATCH) {
+            // The only error is a call from inside a verdict callback, which this
+            // program never makes.
+            let _ = self.det.observe_batch(chunk);
+        }
+        self.pending.drain(..n);
+        let ready = std::mem::take(&mut *self.verdicts.lock().unwrap_or_else(|e| e.into_inner()));
+        for v in &ready {
+            self.out.verdict(v);
+        }
+    }
+
+    /// At the end of an input: without a window, nothing is held back past it.
+    fn end_of_input(&mut self) {
+        if self.window == 0 {
+            self.release(self.pending.len());
+        }
+    }
+
+    /// Feeds everything still held back.
+    fn finish(&mut self) {
+        if self.window > 0 {
+            self.pending.sort_by_key(|e| e.ts);
+        }
+        self.release(self.pending.len());
+    }
+}
+
+fn progress_bar(name: &str, len: Option<u64>) -> ProgressBar {
+    let (bar, template) = match len {
+        Some(n) => (
+            ProgressBar::new(n),
+            "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{prefix} {spinner} {bytes} {bytes_per_sec}",
+        ),
+    };
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.with_style(style).with_prefix(name.to_string())
+}
+
+/// The text of a panic's payload.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// Reads one input into the feeder. Errors are reported on standard error and
+/// recorded in the returned report.
+fn read_input(
+    path: &std::path::Path,
+    feeder: &mut Feeder<'_>,
+    pcap: &PcapOptions,
+    show_progress: bool,
+) -> FileReport {
+    let name = path.display().to_string();
+    let mut report = FileReport::new(&name);
+    let stdin = path.as_os_str() == "-";
+    let (raw, len): (Box<dyn Read>, Option<u64>) = if stdin {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        match std::fs::File::open(path) {
+            Ok(f) => {
+                let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+                (Box::new(f), len)
+            }
+            Err(e) => {
+                eprintln!("sweepwatch: {name}: {e}");
+                report.error = Some(e.to_string());
+                return report;
+            }
+        }
+    };
+    let bar = if show_progress {
+        progress_bar(&name, len)
+    } else {
+        ProgressBar::hidden()
+    };
+    let raw: Box<dyn Read> = if show_progress {
+        Box::new(bar.wrap_read(raw))
+    } else {
+        raw
+    };
+    let sniffed = match sniff(raw) {
+        Ok(s) => s,
+        Err(e) => {
+            bar.finish_and_clear();
+            eprintln!("sweepwatch: {name}: {}", e.message);
+            report.error = Some(e.message);
+            return report;
+        }
+    };
+    report.format = Some(sniffed.format);
+    report.gzip = sniffed.gzip;
+
+    let mut shown = 0u64;
+    let mut on_malformed = |line: u64, why: &str| {
+        shown += 1;
+        if shown <= SHOWN_MALFORMED {
+            bar.suspend(|| eprintln!("{name}:{line}: {why}"));
+        }
+    };
+    // A reader that panics on input it did not foresee must not take the other
+    // inputs down with it: the panic becomes this input's error.
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        sniffed.read(pcap, &mut |ev| feeder.push(ev), &mut on_malformed)
+    }));
+    feeder.end_of_input();
+    bar.finish_and_clear();
+    match result {
+        Ok(Ok(stats)) => {
+            if stats.malformed > SHOWN_MALFORMED {
+                eprintln!(
+                    "{name}: {} more malformed lines not shown",
+                    stats.malformed - SHOWN_MALFORMED
+                );
+            }
+            if let Some(at) = stats.truncated_at {
+                eprintln!(
+                    "sweepwatch: warning: {name}: capture truncated at byte {at}; \
+                     the packets before it were used"
+                );
+            }
+            report.stats = Some(stats);
+        }
+        Ok(Err(e)) => {
+            eprintln!("sweepwatch: {name}: {e}");
+            report.error = Some(e.to_string());
+        }
+        Err(p) => {
+            let msg = format!(
+                "reading stopped by an internal error in the {} reader: {}",
+                report.format_name(),
+                panic_text(&*p)
+            );
+            eprintln!("sweepwatch: {name}: {msg}");
+            report.error = Some(msg);
+        }
+    }
+    report
+}
+
+fn detect(args: &DetectArgs) -> ExitCode {
+    let cfg = match config_of(args) {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
+    let verdicts = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&verdicts);
+    let det = match Detector::new(cfg, move |v| {
+        sink.lock().unwrap_or_else(|e| e.into_inner()).push(*v)
+    }) {
+        Ok(d) => d,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    // A panic is a bug: say so plainly, without the default hook's hint about
+    // backtraces (the input that caused it is named when it is caught).
+    panic::set_hook(Box::new(|info| {
+        eprintln!("sweepwatch: internal error: {info}")
+    }));
+
+    let show_progress = !args.quiet && io::stderr().is_terminal();
+    let pcap = PcapOptions::default();
+    let mut feeder = Feeder::new(&det, args.reorder_window, &verdicts, Output::new(args.json));
+    let started = Instant::now();
+    let mut reports = Vec::with_capacity(args.inputs.len());
+    for path in &args.inputs {
+        reports.push(read_input(path, &mut feeder, &pcap, show_progress));
+        feeder.out.flush();
+        if feeder.out.error().is_some() {
+            break;
+        }
+    }
+    feeder.finish();
+    let mut out = feeder.out;
+    out.finish(args.quiet);
+    if let Some(e) = out.error() {
+        // A closed pipe (`| head`) means nobody wants more output.
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("sweepwatch: writing output: {e}");
+        return ExitCode::from(1);
+    }
+    if !args.quiet {
+        let stats = det.stats().unwrap_or_default();
+        eprint!(
+            "{}",
+            summary::render(&reports, &stats, &out, started.elapsed())
+        );
+    }
+    if reports.iter().any(|r| r.error.is_some()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

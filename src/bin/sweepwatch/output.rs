@@ -1,0 +1,255 @@
+//! Verdict output on standard output: JSON Lines (`--json`) or an aligned table.
+//!
+//! # JSON contract
+//!
+//! With `--json`, each verdict is one JSON object on its own line, written as
+//! soon as it is decided. Fields, in this order:
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `kind` | string | `port_sweep`, `port_scan`, `outbound_sweep` or `icmp_sweep` |
+//! | `src` | string | the scanning host (IPv4 or IPv6 address) |
+//! | `direction` | string | `outbound` (home → external), `inbound`, `internal`, `external`, from the deciding attempt |
+//! | `proto` | string | `tcp`, `udp`, `icmp` or `other`, of the deciding attempt |
+//! | `ports` | array of numbers | main destination ports, most probed first (at most 8; `[0]` for ICMP) |
+//! | `targets` | number | estimated distinct target hosts |
+//! | `ports_count` | number | estimated distinct destination ports |
+//! | `failed` | number | first contacts refused or unanswered |
+//! | `succeeded` | number | first contacts answered |
+//! | `unanswered` | number | first contacts unanswered (part of `failed`) |
+//! | `probes` | number | distinct (target, port) attempts seen when deciding |
+//! | `first_seen` | string | when the source was first seen in this episode |
+//! | `ts` | string | capture time of the deciding attempt |
+//! | `sample` | array of strings | some targets whose first contact failed (at most 4) |
+//! | `score` | number | log-likelihood ratio of "scanner" over "benign", in nats (decides at ln 99 ≈ 4.6) |
+//!
+//! Times are RFC 3339 in UTC with microseconds, such as
+//! `2021-06-06T14:38:55.855844Z`. Counts are estimates from fixed-size
+//! sketches. Fields may be added at the end in later versions; existing ones
+//! keep their names, types and meaning.
+
+use serde::Serialize;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use sweepwatch::{Kind, Timestamp, Verdict};
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+/// The JSON shape of a verdict: see the module documentation.
+#[derive(Serialize)]
+struct JsonVerdict<'a> {
+    kind: &'static str,
+    src: IpAddr,
+    direction: &'static str,
+    proto: &'static str,
+    ports: &'a [u16],
+    targets: u32,
+    ports_count: u32,
+    failed: u32,
+    succeeded: u32,
+    unanswered: u32,
+    probes: u32,
+    first_seen: String,
+    ts: String,
+    sample: &'a [IpAddr],
+    score: f32,
+}
+
+fn datetime(ts: Timestamp) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.as_micros()) * 1000).ok()
+}
+
+/// RFC 3339 in UTC with microseconds. Times past year 9999 (garbage in the
+/// input) are clamped rather than failing the output.
+pub fn rfc3339(ts: Timestamp) -> String {
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    datetime(ts)
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| "9999-12-31T23:59:59.999999Z".to_string())
+}
+
+/// A compact UTC time for the table: `2021-06-06 14:38:55`.
+fn short_time(ts: Timestamp) -> String {
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    datetime(ts)
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| "9999-12-31 23:59:59".to_string())
+}
+
+/// One verdict as a JSON object (no newline).
+pub fn json_line(v: &Verdict) -> String {
+    let j = JsonVerdict {
+        kind: v.kind.as_str(),
+        src: v.src,
+        direction: v.direction.as_str(),
+        proto: v.proto.as_str(),
+        ports: v.ports(),
+        targets: v.targets,
+        ports_count: v.ports_count,
+        failed: v.failed,
+        succeeded: v.succeeded,
+        unanswered: v.unanswered,
+        probes: v.probes,
+        first_seen: rfc3339(v.first_seen),
+        ts: rfc3339(v.ts),
+        sample: v.sample(),
+        score: v.score,
+    };
+    // Serialising plain strings and numbers cannot fail.
+    serde_json::to_string(&j).unwrap_or_default()
+}
+
+/// Where verdicts go: streamed as JSON, or kept for the table at the end.
+pub struct Output {
+    json: bool,
+    out: io::BufWriter<io::Stdout>,
+    table: Vec<Verdict>,
+    by_kind: [u64; 4],
+    error: Option<io::Error>,
+}
+
+impl Output {
+    /// Output to standard output, as JSON Lines if `json`, else as a table.
+    pub fn new(json: bool) -> Self {
+        Output {
+            json,
+            out: io::BufWriter::with_capacity(64 << 10, io::stdout()),
+            table: Vec::new(),
+            by_kind: [0; 4],
+            error: None,
+        }
+    }
+
+    /// Takes one verdict. A write error is kept and ends output; see
+    /// [`Output::error`].
+    pub fn verdict(&mut self, v: &Verdict) {
+        self.by_kind[v.kind as usize] += 1;
+        if !self.json {
+            self.table.push(*v);
+            return;
+        }
+        if self.error.is_none() {
+            if let Err(e) = writeln!(self.out, "{}", json_line(v)) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// Pushes streamed output out, so that a long run shows verdicts as it goes.
+    pub fn flush(&mut self) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    /// The first write error, if output failed.
+    pub fn error(&self) -> Option<&io::Error> {
+        self.error.as_ref()
+    }
+
+    /// Verdicts delivered so far, by kind.
+    pub fn by_kind(&self) -> impl Iterator<Item = (Kind, u64)> + '_ {
+        Kind::ALL.iter().map(|k| (*k, self.by_kind[*k as usize]))
+    }
+
+    /// Total verdicts delivered so far.
+    pub fn total(&self) -> u64 {
+        self.by_kind.iter().sum()
+    }
+
+    /// Writes the table (in table mode) and flushes.
+    pub fn finish(&mut self, quiet: bool) {
+        if !self.json && self.error.is_none() {
+            let text = if self.table.is_empty() {
+                if quiet {
+                    String::new()
+                } else {
+                    "no sweeps or scans found\n".to_string()
+                }
+            } else {
+                table(&self.table)
+            };
+            if let Err(e) = self.out.write_all(text.as_bytes()) {
+                self.error = Some(e);
+            }
+        }
+        self.flush();
+    }
+}
+
+/// Verdicts as an aligned table with a header row.
+pub fn table(verdicts: &[Verdict]) -> String {
+    const HEAD: [&str; 11] = [
+        "DECIDED (UTC)",
+        "KIND",
+        "SOURCE",
+        "DIRECTION",
+        "PROTO",
+        "TARGETS",
+        "PORTS",
+        "FAILED",
+        "OK",
+        "TOP PORTS",
+        "SAMPLE TARGETS",
+    ];
+    // Counts are right-aligned; the last column is not padded.
+    const NUMERIC: [bool; 11] = [
+        false, false, false, false, false, true, true, true, true, false, false,
+    ];
+    let rows: Vec<[String; 11]> = verdicts
+        .iter()
+        .map(|v| {
+            let ports: Vec<String> = v.ports().iter().map(u16::to_string).collect();
+            let sample: Vec<String> = v.sample().iter().map(IpAddr::to_string).collect();
+            [
+                short_time(v.ts),
+                v.kind.as_str().to_string(),
+                v.src.to_string(),
+                v.direction.as_str().to_string(),
+                v.proto.as_str().to_string(),
+                v.targets.to_string(),
+                v.ports_count.to_string(),
+                v.failed.to_string(),
+                v.succeeded.to_string(),
+                ports.join(","),
+                sample.join(","),
+            ]
+        })
+        .collect();
+    let mut width = HEAD.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in width.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            let pad = width[i].saturating_sub(cell.chars().count());
+            if NUMERIC[i] {
+                s.extend(std::iter::repeat(' ').take(pad));
+                s.push_str(cell);
+            } else {
+                s.push_str(cell);
+                if i + 1 < cells.len() {
+                    s.extend(std::iter::repeat(' ').take(pad));
+                }
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(&HEAD);
+    for r in &rows {
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        line(&cells);
+    }
+    out
+}

@@ -1,0 +1,231 @@
+//! `sw_event`: one connection event as a plain C struct, and its checked
+//! conversion to [`Event`].
+
+use crate::{Event, Outcome, Protocol, Timestamp};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The `family` value of an IPv4 address: the address is in the first 4 bytes
+/// of its 16-byte array.
+pub const SW_FAMILY_IPV4: u8 = 4;
+/// The `family` value of an IPv6 address: all 16 bytes, network order.
+pub const SW_FAMILY_IPV6: u8 = 6;
+
+/// Transport protocol of an attempt, as stored in sw_event.proto and
+/// sw_verdict.proto.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum sw_protocol {
+    /// TCP: an attempt is a SYN.
+    Tcp = 0,
+    /// UDP: an attempt is the first datagram to a destination port.
+    Udp = 1,
+    /// ICMP or ICMPv6 echo: an attempt is an echo request (port 0).
+    Icmp = 2,
+    /// Any other IP protocol.
+    Other = 3,
+}
+
+/// What became of an attempt, as stored in sw_event.outcome.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum sw_outcome {
+    /// A probe was sent; its outcome is not known yet. Report the outcome later
+    /// in another event: each (source, target, port) is counted once.
+    Attempt = 0,
+    /// The target answered: TCP handshake completed, UDP reply, ICMP echo reply.
+    Established = 1,
+    /// The target refused: TCP RST, ICMP destination unreachable.
+    Refused = 2,
+    /// No answer before the engine's timeout.
+    Unanswered = 3,
+    /// A reply that answers no probe from its receiver (backscatter of a spoofed
+    /// flood, such as a lone SYN-ACK). Counted, never a probe.
+    Unsolicited = 4,
+}
+
+/// One connection event: an attempt from `src_addr` to `dst_addr`, or its
+/// outcome. A plain struct the caller fills (zero it first, for example with
+/// `sw_event ev = {0};`) and keeps: the detector copies what it needs.
+///
+/// `src_addr` is always the host that sent the probe, even when the engine
+/// learned the outcome from the target's reply. Addresses are in network byte
+/// order; with `family` SW_FAMILY_IPV4 only their first 4 bytes are read.
+/// Events are checked on the way in: `family` other than 4 or 6, or `proto` or
+/// `outcome` outside their enums, give SW_RESULT_INVALID_ARGUMENT.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct sw_event {
+    /// Capture time of the probe or of its outcome, in microseconds since the
+    /// Unix epoch. The detector never reads the clock: replays decide alike.
+    pub ts_us: u64,
+    /// The originator of the attempt.
+    pub src_addr: [u8; 16],
+    /// The target of the attempt.
+    pub dst_addr: [u8; 16],
+    /// The originator's port (0 where the protocol has none).
+    pub src_port: u16,
+    /// The target's port (0 for ICMP echo and protocols without ports).
+    pub dst_port: u16,
+    /// Address family of both addresses: SW_FAMILY_IPV4 or SW_FAMILY_IPV6.
+    pub family: u8,
+    /// A sw_protocol value.
+    pub proto: u8,
+    /// A sw_outcome value.
+    pub outcome: u8,
+}
+
+/// Why an `sw_event` was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EventError {
+    Family(u8),
+    Protocol(u8),
+    Outcome(u8),
+}
+
+impl fmt::Display for EventError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventError::Family(v) => write!(f, "family {v} is neither 4 (IPv4) nor 6 (IPv6)"),
+            EventError::Protocol(v) => write!(f, "proto {v} is not an sw_protocol (0 to 3)"),
+            EventError::Outcome(v) => write!(f, "outcome {v} is not an sw_outcome (0 to 4)"),
+        }
+    }
+}
+
+#[inline]
+fn addr(family: u8, bytes: &[u8; 16]) -> Option<IpAddr> {
+    match family {
+        SW_FAMILY_IPV4 => Some(IpAddr::V4(Ipv4Addr::new(
+            bytes[0], bytes[1], bytes[2], bytes[3],
+        ))),
+        SW_FAMILY_IPV6 => Some(IpAddr::V6(Ipv6Addr::from(*bytes))),
+        _ => None,
+    }
+}
+
+/// The address of a verdict or event field as bytes and family.
+#[inline]
+pub(crate) fn addr_bytes(ip: IpAddr) -> ([u8; 16], u8) {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&v4.octets());
+            (b, SW_FAMILY_IPV4)
+        }
+        IpAddr::V6(v6) => (v6.octets(), SW_FAMILY_IPV6),
+    }
+}
+
+impl From<Protocol> for sw_protocol {
+    fn from(p: Protocol) -> Self {
+        match p {
+            Protocol::Tcp => sw_protocol::Tcp,
+            Protocol::Udp => sw_protocol::Udp,
+            Protocol::Icmp => sw_protocol::Icmp,
+            Protocol::Other => sw_protocol::Other,
+        }
+    }
+}
+
+impl From<Outcome> for sw_outcome {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Attempt => sw_outcome::Attempt,
+            Outcome::Established => sw_outcome::Established,
+            Outcome::Refused => sw_outcome::Refused,
+            Outcome::Unanswered => sw_outcome::Unanswered,
+            Outcome::Unsolicited => sw_outcome::Unsolicited,
+        }
+    }
+}
+
+#[inline]
+fn protocol(v: u8) -> Option<Protocol> {
+    Some(match v {
+        0 => Protocol::Tcp,
+        1 => Protocol::Udp,
+        2 => Protocol::Icmp,
+        3 => Protocol::Other,
+        _ => return None,
+    })
+}
+
+#[inline]
+fn outcome(v: u8) -> Option<Outcome> {
+    Some(match v {
+        0 => Outcome::Attempt,
+        1 => Outcome::Established,
+        2 => Outcome::Refused,
+        3 => Outcome::Unanswered,
+        4 => Outcome::Unsolicited,
+        _ => return None,
+    })
+}
+
+impl sw_event {
+    /// The core event, or why this one is malformed. Never allocates.
+    #[inline]
+    pub(crate) fn decode(&self) -> Result<Event, EventError> {
+        let src = addr(self.family, &self.src_addr).ok_or(EventError::Family(self.family))?;
+        let dst = addr(self.family, &self.dst_addr).ok_or(EventError::Family(self.family))?;
+        let proto = protocol(self.proto).ok_or(EventError::Protocol(self.proto))?;
+        let outcome = outcome(self.outcome).ok_or(EventError::Outcome(self.outcome))?;
+        Ok(Event {
+            ts: Timestamp::from_micros(self.ts_us),
+            src,
+            dst,
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            proto,
+            outcome,
+        })
+    }
+
+    /// Checks the event without building it.
+    #[inline]
+    pub(crate) fn check(&self) -> Result<(), EventError> {
+        if !matches!(self.family, SW_FAMILY_IPV4 | SW_FAMILY_IPV6) {
+            return Err(EventError::Family(self.family));
+        }
+        if self.proto > sw_protocol::Other as u8 {
+            return Err(EventError::Protocol(self.proto));
+        }
+        if self.outcome > sw_outcome::Unsolicited as u8 {
+            return Err(EventError::Outcome(self.outcome));
+        }
+        Ok(())
+    }
+}
+
+impl From<&Event> for sw_event {
+    /// The C form of a core event (for tests and benchmarks). Both addresses take
+    /// the source's family; an event mixing IPv4 and IPv6 stores the IPv4 side
+    /// as an IPv4-mapped IPv6 address, which the detector treats as the same host.
+    fn from(ev: &Event) -> Self {
+        let (src_addr, family, dst_addr) = match (ev.src, ev.dst) {
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+                let (s, f) = addr_bytes(ev.src);
+                (s, f, addr_bytes(ev.dst).0)
+            }
+            _ => (v6(ev.src).octets(), SW_FAMILY_IPV6, v6(ev.dst).octets()),
+        };
+        sw_event {
+            ts_us: ev.ts.as_micros(),
+            src_addr,
+            dst_addr,
+            src_port: ev.src_port,
+            dst_port: ev.dst_port,
+            family,
+            proto: sw_protocol::from(ev.proto) as u8,
+            outcome: sw_outcome::from(ev.outcome) as u8,
+        }
+    }
+}
+
+fn v6(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+}

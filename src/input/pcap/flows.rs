@@ -1,0 +1,834 @@
+//! The flow tracker: probes awaiting an answer, and flows whose outcome is
+//! already known, both bounded, both aged by capture time alone.
+//!
+//! Probes live in a map keyed by their direction (originator → target) and in
+//! one deadline queue per protocol, so each protocol's queue is in deadline
+//! order for an ordered capture. An answered probe leaves a stale queue entry
+//! behind, recognised by its sequence number and dropped when reached; the
+//! queues are compacted when stale entries outnumber live ones.
+//!
+//! Settled flows (answered, refused, unanswered, or backscatter already
+//! reported) are remembered by their unordered endpoint pair for a while so
+//! that retransmitted SYNs, retransmitted SYN-ACKs, the RSTs that answer
+//! backscatter and later datagrams of a UDP conversation are not mistaken for
+//! new probes or new backscatter.
+
+use super::packet::{Packet, Quoted, Transport, TCP_ACK, TCP_RST, TCP_SYN};
+use super::PcapOptions;
+use crate::input::Emit;
+use crate::{Event, Outcome, Protocol, Timestamp};
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+
+/// How long a settled flow is remembered after its last packet: Zeek's UDP
+/// inactivity timeout, and well past TCP's SYN retransmission schedule.
+const SETTLED_IDLE_US: u64 = 60_000_000;
+
+/// Queue entries are compacted when they exceed twice the live probes plus this.
+const COMPACT_SLACK: usize = 1024;
+
+/// One direction of a flow: for ICMP echo, `oport` is the echo identifier and
+/// `rport` 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
+    orig: IpAddr,
+    resp: IpAddr,
+    oport: u16,
+    rport: u16,
+    proto: Protocol,
+}
+
+fn bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+/// Three hasher writes instead of the dozen a derived `Hash` makes: hashing is
+/// a large part of the per-packet cost. Equal keys give equal words.
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let v6 = u64::from(matches!(self.orig, IpAddr::V6(_)));
+        h.write_u128(bits(self.orig));
+        h.write_u128(bits(self.resp));
+        h.write_u64(
+            u64::from(self.oport)
+                | u64::from(self.rport) << 16
+                | u64::from(self.proto.index()) << 32
+                | v6 << 40,
+        );
+    }
+}
+
+impl Key {
+    fn reversed(self) -> Key {
+        Key {
+            orig: self.resp,
+            resp: self.orig,
+            oport: self.rport,
+            rport: self.oport,
+            proto: self.proto,
+        }
+    }
+
+    /// The same key for both directions of a flow.
+    fn unordered(self) -> Key {
+        if (self.orig, self.oport) <= (self.resp, self.rport) {
+            self
+        } else {
+            self.reversed()
+        }
+    }
+}
+
+/// A probe awaiting an answer; its queue entry carries its deadline.
+#[derive(Clone, Copy)]
+struct Probe {
+    seq: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Settled {
+    last: u64,
+    seq: u64,
+}
+
+/// A queue entry: `key`'s entry with sequence number `seq` is due at `due`.
+struct Due {
+    due: u64,
+    seq: u64,
+    key: Key,
+}
+
+/// Counts kept by the tracker beyond its events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub events: u64,
+    pub evicted: u64,
+    pub flushed: u64,
+}
+
+pub(crate) struct Tracker<'a> {
+    timeouts: [u64; 3],
+    settled_idle: u64,
+    max: usize,
+    probes: Map<Key, Probe>,
+    /// Deadlines of probes, one queue per protocol (TCP, UDP, ICMP).
+    due: [VecDeque<Due>; 3],
+    settled: Map<Key, Settled>,
+    settled_due: VecDeque<Due>,
+    seq: u64,
+    /// The latest capture time seen.
+    clock: u64,
+    emit: Emit<'a>,
+    pub counts: Counts,
+}
+
+fn queue(p: Protocol) -> usize {
+    match p {
+        Protocol::Tcp => 0,
+        Protocol::Udp => 1,
+        _ => 2,
+    }
+}
+
+/// Multicast and limited-broadcast destinations: service discovery and
+/// address configuration, never a probe of one host.
+fn is_group(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(a) => a.is_multicast() || a.is_broadcast(),
+        IpAddr::V6(a) => a.is_multicast(),
+    }
+}
+
+impl<'a> Tracker<'a> {
+    pub(crate) fn new(opts: &PcapOptions, emit: Emit<'a>) -> Self {
+        let us = |s: u32| u64::from(s) * 1_000_000;
+        let timeouts = [
+            us(opts.tcp_timeout_secs),
+            us(opts.udp_timeout_secs),
+            us(opts.icmp_timeout_secs),
+        ];
+        let max = opts.max_flows.max(1);
+        // Reserve modestly: a huge `max_flows` should not cost memory up front.
+        let cap = max.min(1 << 12);
+        Tracker {
+            timeouts,
+            settled_idle: timeouts.iter().copied().fold(SETTLED_IDLE_US, u64::max),
+            max,
+            probes: Map::with_capacity_and_hasher(cap, ahash::RandomState::new()),
+            due: Default::default(),
+            settled: Map::with_capacity_and_hasher(cap, ahash::RandomState::new()),
+            settled_due: VecDeque::new(),
+            seq: 0,
+            clock: 0,
+            emit,
+            counts: Counts::default(),
+        }
+    }
+
+    /// The latest capture time seen, in microseconds.
+    pub(crate) fn clock(&self) -> u64 {
+        self.clock
+    }
+
+    /// Capture time has reached `ts`: probes whose deadline it passed are
+    /// unanswered, settled flows idle for long enough are forgotten.
+    pub(crate) fn advance(&mut self, ts: u64) {
+        if ts <= self.clock {
+            return;
+        }
+        self.clock = ts;
+        self.expire_probes();
+        self.expire_settled();
+    }
+
+    /// Handles one packet seen at `ts`; true if it produced an event.
+    pub(crate) fn packet(&mut self, ts: u64, p: &Packet) -> bool {
+        match p.transport {
+            Transport::Tcp {
+                sport,
+                dport,
+                flags,
+            } => {
+                let fwd = Key {
+                    orig: p.src,
+                    resp: p.dst,
+                    oport: sport,
+                    rport: dport,
+                    proto: Protocol::Tcp,
+                };
+                if flags & TCP_RST != 0 {
+                    self.answer(ts, fwd, Outcome::Refused)
+                } else if flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK {
+                    self.answer(ts, fwd, Outcome::Established)
+                } else if flags & TCP_SYN != 0 {
+                    self.request(ts, fwd)
+                } else {
+                    // Midstream: keeps a settled connection remembered.
+                    self.touch(fwd, ts);
+                    false
+                }
+            }
+            Transport::Udp { sport, dport } => {
+                let fwd = Key {
+                    orig: p.src,
+                    resp: p.dst,
+                    oport: sport,
+                    rport: dport,
+                    proto: Protocol::Udp,
+                };
+                if self.settle(ts, fwd.reversed(), Outcome::Established) {
+                    return true;
+                }
+                if is_group(p.dst) {
+                    return false;
+                }
+                self.request(ts, fwd)
+            }
+            Transport::EchoRequest { id } => {
+                if is_group(p.dst) {
+                    return false;
+                }
+                self.request(ts, echo(p.src, p.dst, id))
+            }
+            Transport::EchoReply { id } => {
+                let probe = echo(p.dst, p.src, id);
+                if self.settle(ts, probe, Outcome::Established) {
+                    return true;
+                }
+                self.touch(probe, ts);
+                false
+            }
+            Transport::Unreachable(q) => self.unreachable(ts, p.src, q),
+        }
+    }
+
+    /// A packet that may start a probe (SYN, datagram, echo request).
+    fn request(&mut self, ts: u64, key: Key) -> bool {
+        if self.touch(key, ts) {
+            // More of a flow already settled.
+            return false;
+        }
+        if self.probes.len() >= self.max {
+            if self.probes.contains_key(&key) {
+                return false;
+            }
+            self.evict_oldest();
+        }
+        let seq = self.seq + 1;
+        match self.probes.entry(key) {
+            // A retransmission.
+            Entry::Occupied(_) => return false,
+            Entry::Vacant(v) => {
+                v.insert(Probe { seq });
+            }
+        }
+        self.seq = seq;
+        let due = ts.saturating_add(self.timeouts[queue(key.proto)]);
+        self.due[queue(key.proto)].push_back(Due { due, seq, key });
+        self.compact();
+        self.event(ts, key, Outcome::Attempt);
+        true
+    }
+
+    /// A SYN-ACK or RST sent along `fwd`: the answer to a probe in the other
+    /// direction, more of a known flow, or backscatter.
+    fn answer(&mut self, ts: u64, fwd: Key, outcome: Outcome) -> bool {
+        let probe = fwd.reversed();
+        if self.settle(ts, probe, outcome) {
+            return true;
+        }
+        if self.probes.contains_key(&fwd) || self.touch(fwd, ts) {
+            // The originator giving up on its own probe, or a known flow.
+            return false;
+        }
+        // Answers no probe of its receiver: the receiver's address was spoofed
+        // in a flood, and the event is reported from the receiver's side.
+        self.event(ts, probe, Outcome::Unsolicited);
+        self.remember(probe, ts);
+        true
+    }
+
+    /// An ICMP destination unreachable from `from` quoting `q`.
+    fn unreachable(&mut self, ts: u64, from: IpAddr, q: Quoted) -> bool {
+        let key = Key {
+            orig: q.src,
+            resp: q.dst,
+            oport: q.sport,
+            rport: q.dport,
+            proto: q.proto,
+        };
+        if self.settle(ts, key, Outcome::Refused) {
+            return true;
+        }
+        // The quoted destination may have been rewritten on the way (NAT,
+        // anonymised traces); a target refusing for itself is still known by
+        // its own address.
+        if q.dst != from && self.settle(ts, Key { resp: from, ..key }, Outcome::Refused) {
+            return true;
+        }
+        false
+    }
+
+    /// Reports `outcome` for the probe `key` if it is awaiting an answer.
+    fn settle(&mut self, ts: u64, key: Key, outcome: Outcome) -> bool {
+        if self.probes.remove(&key).is_none() {
+            return false;
+        }
+        self.event(ts, key, outcome);
+        self.remember(key, ts);
+        true
+    }
+
+    /// Refreshes the settled flow `key` belongs to; false if there is none.
+    fn touch(&mut self, key: Key, ts: u64) -> bool {
+        match self.settled.get_mut(&key.unordered()) {
+            Some(s) => {
+                s.last = s.last.max(ts);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Remembers the flow of `key` as settled.
+    fn remember(&mut self, key: Key, ts: u64) {
+        let k = key.unordered();
+        if self.settled.len() >= self.max {
+            if self.touch(k, ts) {
+                return;
+            }
+            self.evict_settled();
+        }
+        let seq = self.seq + 1;
+        match self.settled.entry(k) {
+            Entry::Occupied(mut e) => {
+                let s = e.get_mut();
+                s.last = s.last.max(ts);
+            }
+            Entry::Vacant(v) => {
+                v.insert(Settled { last: ts, seq });
+                self.seq = seq;
+                self.settled_due.push_back(Due {
+                    due: ts.saturating_add(self.settled_idle),
+                    seq,
+                    key: k,
+                });
+            }
+        }
+    }
+
+    /// Makes room among the settled flows: forgets the one settled longest
+    /// ago, unless it has been seen since it was queued (a second chance, so
+    /// that active flows outlive a burst of short ones).
+    fn evict_settled(&mut self) {
+        while self.settled.len() >= self.max {
+            let Some(d) = self.settled_due.pop_front() else {
+                self.settled.clear();
+                break;
+            };
+            if let Entry::Occupied(e) = self.settled.entry(d.key) {
+                let s = *e.get();
+                if s.seq == d.seq {
+                    let due = s.last.saturating_add(self.settled_idle);
+                    if due > d.due {
+                        self.settled_due.push_back(Due { due, ..d });
+                    } else {
+                        e.remove();
+                    }
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, ts: u64, key: Key, outcome: Outcome) {
+        let (src_port, dst_port) = if key.proto == Protocol::Icmp {
+            (0, 0)
+        } else {
+            (key.oport, key.rport)
+        };
+        (self.emit)(Event {
+            ts: Timestamp::from_micros(ts),
+            src: key.orig,
+            dst: key.resp,
+            src_port,
+            dst_port,
+            proto: key.proto,
+            outcome,
+        });
+        self.counts.events += 1;
+    }
+
+    fn live(probes: &Map<Key, Probe>, d: &Due) -> bool {
+        probes.get(&d.key).is_some_and(|p| p.seq == d.seq)
+    }
+
+    /// Drops stale entries from the front of each probe queue.
+    fn trim_fronts(&mut self) {
+        for q in &mut self.due {
+            while q.front().is_some_and(|d| !Self::live(&self.probes, d)) {
+                q.pop_front();
+            }
+        }
+    }
+
+    /// Probes past their deadline, earliest deadline first across protocols.
+    /// Stale entries are dropped only once due, so that the common case (no
+    /// deadline passed) costs three comparisons and no lookups.
+    fn expire_probes(&mut self) {
+        loop {
+            let next = (0..3)
+                .filter_map(|i| self.due[i].front().map(|d| (d.due, i)))
+                .min();
+            let Some((due, i)) = next else { break };
+            if due >= self.clock {
+                break;
+            }
+            let Some(d) = self.due[i].pop_front() else {
+                break;
+            };
+            if Self::live(&self.probes, &d) {
+                self.probes.remove(&d.key);
+                self.event(d.due, d.key, Outcome::Unanswered);
+                self.remember(d.key, d.due);
+            }
+        }
+    }
+
+    /// The tracker is full: the oldest probe is reported unanswered now.
+    fn evict_oldest(&mut self) {
+        self.trim_fronts();
+        let oldest = (0..3)
+            .filter_map(|i| self.due[i].front().map(|d| (d.seq, i)))
+            .min();
+        if let Some((_, i)) = oldest {
+            if let Some(d) = self.due[i].pop_front() {
+                self.probes.remove(&d.key);
+                let ts = self.clock;
+                self.event(ts, d.key, Outcome::Unanswered);
+                self.remember(d.key, ts);
+                self.counts.evicted += 1;
+            }
+        }
+    }
+
+    fn expire_settled(&mut self) {
+        while let Some(d) = self.settled_due.front() {
+            if d.due >= self.clock {
+                break;
+            }
+            let Some(d) = self.settled_due.pop_front() else {
+                break;
+            };
+            if let Entry::Occupied(e) = self.settled.entry(d.key) {
+                let s = *e.get();
+                if s.seq != d.seq {
+                    continue;
+                }
+                let due = s.last.saturating_add(self.settled_idle);
+                if due >= self.clock {
+                    // Seen since it was queued: keep it for another idle period.
+                    self.settled_due.push_back(Due { due, ..d });
+                } else {
+                    e.remove();
+                }
+            }
+        }
+    }
+
+    /// Answered probes leave their queue entries behind; rebuild the queues
+    /// once those outnumber the live ones, which keeps memory bounded by
+    /// `max_flows` at an amortised constant cost per probe.
+    fn compact(&mut self) {
+        let queued: usize = self.due.iter().map(VecDeque::len).sum();
+        if queued > 2 * self.probes.len() + COMPACT_SLACK {
+            for q in &mut self.due {
+                q.retain(|d| Self::live(&self.probes, d));
+            }
+        }
+    }
+
+    /// The end of the capture: every probe still waiting is unanswered as of
+    /// the last packet.
+    pub(crate) fn finish(&mut self) {
+        let mut rest: Vec<(u64, Key)> = self.probes.drain().map(|(k, p)| (p.seq, k)).collect();
+        rest.sort_unstable_by_key(|&(seq, _)| seq);
+        for (_, key) in rest {
+            self.event(self.clock, key, Outcome::Unanswered);
+            self.counts.flushed += 1;
+        }
+        for q in &mut self.due {
+            q.clear();
+        }
+    }
+
+    #[cfg(test)]
+    fn pending(&self) -> usize {
+        self.probes.len()
+    }
+
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        self.due.iter().map(VecDeque::len).sum::<usize>() + self.settled_due.len()
+    }
+}
+
+fn echo(orig: IpAddr, resp: IpAddr, id: u16) -> Key {
+    Key {
+        orig,
+        resp,
+        oport: id,
+        rport: 0,
+        proto: Protocol::Icmp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Packet {
+        Packet {
+            src: ip(src),
+            dst: ip(dst),
+            transport: Transport::Tcp {
+                sport,
+                dport,
+                flags,
+            },
+        }
+    }
+
+    fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> Packet {
+        Packet {
+            src: ip(src),
+            dst: ip(dst),
+            transport: Transport::Udp { sport, dport },
+        }
+    }
+
+    const S: u8 = TCP_SYN;
+    const SA: u8 = TCP_SYN | TCP_ACK;
+    const R: u8 = TCP_RST;
+    const A: u8 = TCP_ACK;
+
+    /// (µs, src, dst, dst_port, outcome)
+    type Ev = (u64, String, String, u16, Outcome);
+
+    /// Feeds packets (time in seconds, packet) and returns the events as
+    /// (µs, src, dst, dst_port, outcome) plus the counts.
+    fn run(opts: PcapOptions, pkts: &[(f64, Packet)]) -> (Vec<Ev>, Counts) {
+        let mut out = Vec::new();
+        let mut sink = |e: Event| {
+            out.push((
+                e.ts.as_micros(),
+                e.src.to_string(),
+                e.dst.to_string(),
+                e.dst_port,
+                e.outcome,
+            ))
+        };
+        let counts = {
+            let mut t = Tracker::new(&opts, &mut sink);
+            for (s, p) in pkts {
+                let ts = (s * 1e6) as u64;
+                t.advance(ts);
+                t.packet(ts, p);
+            }
+            t.finish();
+            t.counts
+        };
+        (out, counts)
+    }
+
+    fn ev(ts: f64, src: &str, dst: &str, port: u16, o: Outcome) -> Ev {
+        ((ts * 1e6) as u64, src.into(), dst.into(), port, o)
+    }
+
+    #[test]
+    fn handshake_refusal_silence_and_retransmission() {
+        use Outcome::*;
+        let (evs, c) = run(
+            PcapOptions::default(),
+            &[
+                (0.0, tcp("10.0.0.1", 4000, "10.0.0.2", 22, S)),
+                (0.1, tcp("10.0.0.2", 22, "10.0.0.1", 4000, SA)),
+                (0.2, tcp("10.0.0.1", 4000, "10.0.0.2", 22, A)),
+                (0.3, tcp("10.0.0.1", 4001, "10.0.0.3", 22, S)),
+                (0.4, tcp("10.0.0.3", 22, "10.0.0.1", 4001, R | A)),
+                (1.0, tcp("10.0.0.1", 4002, "10.0.0.4", 22, S)),
+                (2.0, tcp("10.0.0.1", 4002, "10.0.0.4", 22, S)), // retransmission
+                (9.0, tcp("10.0.0.1", 4002, "10.0.0.4", 22, S)), // after timeout: settled
+                (9.5, tcp("10.0.0.2", 22, "10.0.0.1", 4000, SA)), // retransmitted SYN-ACK
+                (9.6, tcp("10.0.0.2", 22, "10.0.0.1", 4000, R)), // server closes by RST
+            ],
+        );
+        assert_eq!(
+            evs,
+            vec![
+                ev(0.0, "10.0.0.1", "10.0.0.2", 22, Attempt),
+                ev(0.1, "10.0.0.1", "10.0.0.2", 22, Established),
+                ev(0.3, "10.0.0.1", "10.0.0.3", 22, Attempt),
+                ev(0.4, "10.0.0.1", "10.0.0.3", 22, Refused),
+                ev(1.0, "10.0.0.1", "10.0.0.4", 22, Attempt),
+                ev(6.0, "10.0.0.1", "10.0.0.4", 22, Unanswered),
+            ]
+        );
+        assert_eq!(c.events, 6);
+    }
+
+    #[test]
+    fn backscatter_is_unsolicited_once_per_flow() {
+        use Outcome::*;
+        let (evs, _) = run(
+            PcapOptions::default(),
+            &[
+                (0.0, tcp("203.0.113.5", 80, "192.0.2.7", 1234, SA)),
+                (0.1, tcp("192.0.2.7", 1234, "203.0.113.5", 80, R)), // victim's answer
+                (3.0, tcp("203.0.113.5", 80, "192.0.2.7", 1234, SA)), // retransmitted
+                (4.0, tcp("203.0.113.5", 80, "192.0.2.8", 999, R | A)),
+            ],
+        );
+        assert_eq!(
+            evs,
+            vec![
+                ev(0.0, "192.0.2.7", "203.0.113.5", 80, Unsolicited),
+                ev(4.0, "192.0.2.8", "203.0.113.5", 80, Unsolicited),
+            ]
+        );
+    }
+
+    #[test]
+    fn udp_reply_and_later_datagrams() {
+        use Outcome::*;
+        let (evs, _) = run(
+            PcapOptions::default(),
+            &[
+                (0.0, udp("10.0.0.1", 5000, "10.0.0.53", 53)),
+                (0.5, udp("10.0.0.1", 5000, "10.0.0.53", 53)), // retry: nothing
+                (1.0, udp("10.0.0.53", 53, "10.0.0.1", 5000)),
+                (2.0, udp("10.0.0.1", 5000, "10.0.0.53", 53)), // same conversation
+                (3.0, udp("10.0.0.1", 5001, "224.0.0.251", 5353)), // multicast
+                (3.0, udp("10.0.0.1", 5002, "10.0.0.54", 161)),
+            ],
+        );
+        assert_eq!(
+            evs,
+            vec![
+                ev(0.0, "10.0.0.1", "10.0.0.53", 53, Attempt),
+                ev(1.0, "10.0.0.1", "10.0.0.53", 53, Established),
+                ev(3.0, "10.0.0.1", "10.0.0.54", 161, Attempt),
+                // End of capture: flushed at the last packet's time.
+                ev(3.0, "10.0.0.1", "10.0.0.54", 161, Unanswered),
+            ]
+        );
+    }
+
+    #[test]
+    fn unreachable_refuses_quoted_probe_and_falls_back_to_sender() {
+        use Outcome::*;
+        let quoted = |dst: &str, proto| Packet {
+            src: ip("10.0.0.9"),
+            dst: ip("10.0.0.1"),
+            transport: Transport::Unreachable(Quoted {
+                src: ip("10.0.0.1"),
+                dst: ip(dst),
+                sport: 7000,
+                dport: 80,
+                proto,
+            }),
+        };
+        let (evs, _) = run(
+            PcapOptions::default(),
+            &[
+                (0.0, udp("10.0.0.1", 7000, "10.0.0.9", 80)),
+                (0.1, quoted("10.0.0.9", Protocol::Udp)),
+                (1.0, tcp("10.0.0.1", 7000, "10.0.0.9", 80, S)),
+                // Quoted destination rewritten; the sender is the target.
+                (1.1, quoted("172.16.0.9", Protocol::Tcp)),
+                // No probe: nothing.
+                (1.2, quoted("10.0.0.9", Protocol::Tcp)),
+            ],
+        );
+        assert_eq!(
+            evs,
+            vec![
+                ev(0.0, "10.0.0.1", "10.0.0.9", 80, Attempt),
+                ev(0.1, "10.0.0.1", "10.0.0.9", 80, Refused),
+                ev(1.0, "10.0.0.1", "10.0.0.9", 80, Attempt),
+                ev(1.1, "10.0.0.1", "10.0.0.9", 80, Refused),
+            ]
+        );
+    }
+
+    #[test]
+    fn full_tracker_flushes_oldest_probe() {
+        use Outcome::*;
+        let opts = PcapOptions {
+            max_flows: 2,
+            ..PcapOptions::default()
+        };
+        let (evs, c) = run(
+            opts,
+            &[
+                (0.0, tcp("10.0.0.1", 1, "10.0.0.2", 80, S)),
+                (0.1, udp("10.0.0.1", 2, "10.0.0.3", 53)),
+                (0.2, tcp("10.0.0.1", 3, "10.0.0.4", 80, S)),
+                (0.3, tcp("10.0.0.3", 53, "10.0.0.1", 2, SA)), // wrong protocol: backscatter
+            ],
+        );
+        assert_eq!(c.evicted, 1);
+        assert_eq!(evs[2], ev(0.2, "10.0.0.1", "10.0.0.2", 80, Unanswered));
+        assert_eq!(evs[3], ev(0.2, "10.0.0.1", "10.0.0.4", 80, Attempt));
+        assert_eq!(evs[4].4, Unsolicited);
+        assert_eq!(c.flushed, 2);
+    }
+
+    #[test]
+    fn active_flows_survive_churn_in_a_full_settled_table() {
+        let opts = PcapOptions {
+            max_flows: 4,
+            ..PcapOptions::default()
+        };
+        let mut pkts = vec![
+            (0.0, udp("10.0.0.1", 5000, "10.0.0.53", 53)),
+            (0.0, udp("10.0.0.53", 53, "10.0.0.1", 5000)),
+        ];
+        for i in 0..20u16 {
+            let t = 0.1 + f64::from(i) * 0.01;
+            let dst = format!("10.0.1.{i}");
+            pkts.push((t, tcp("10.0.0.1", 6000 + i, &dst, 80, S)));
+            pkts.push((t, tcp(&dst, 80, "10.0.0.1", 6000 + i, R | A)));
+            pkts.push((t, udp("10.0.0.1", 5000, "10.0.0.53", 53)));
+        }
+        let (evs, _) = run(opts, &pkts);
+        let dns = evs.iter().filter(|e| e.3 == 53).count();
+        assert_eq!(dns, 2, "{evs:?}"); // one attempt, one answer
+        assert_eq!(evs.len(), 2 + 40);
+    }
+
+    #[test]
+    fn deadlines_across_protocols_come_out_in_time_order() {
+        let opts = PcapOptions {
+            tcp_timeout_secs: 10,
+            udp_timeout_secs: 2,
+            icmp_timeout_secs: 5,
+            max_flows: 100,
+        };
+        let echo_req = Packet {
+            src: ip("10.0.0.1"),
+            dst: ip("10.0.0.7"),
+            transport: Transport::EchoRequest { id: 9 },
+        };
+        let (evs, _) = run(
+            opts,
+            &[
+                (0.0, tcp("10.0.0.1", 1, "10.0.0.2", 80, S)),
+                (0.0, echo_req),
+                (0.0, udp("10.0.0.1", 2, "10.0.0.3", 53)),
+                (20.0, tcp("10.0.0.9", 1, "10.0.0.8", 1, A)),
+            ],
+        );
+        let ts: Vec<u64> = evs.iter().map(|e| e.0).collect();
+        assert_eq!(ts, vec![0, 0, 0, 2_000_000, 5_000_000, 10_000_000]);
+        assert_eq!(
+            evs[4],
+            ev(5.0, "10.0.0.1", "10.0.0.7", 0, Outcome::Unanswered)
+        );
+    }
+
+    #[test]
+    fn answered_probes_do_not_accumulate() {
+        let opts = PcapOptions {
+            max_flows: 1 << 20,
+            ..PcapOptions::default()
+        };
+        let mut n = 0u64;
+        let mut sink = |_: Event| n += 1;
+        let mut t = Tracker::new(&opts, &mut sink);
+        // 100k refused probes within one timeout, all from distinct ports, and
+        // spread over a few minutes so settled flows age out too.
+        for i in 0..100_000u32 {
+            let ts = u64::from(i) * 2_000;
+            let sport = (i % 60_000) as u16;
+            let dst = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            let syn = Packet {
+                src: ip("192.0.2.1"),
+                dst,
+                transport: Transport::Tcp {
+                    sport,
+                    dport: 80,
+                    flags: S,
+                },
+            };
+            let rst = Packet {
+                src: dst,
+                dst: ip("192.0.2.1"),
+                transport: Transport::Tcp {
+                    sport: 80,
+                    dport: sport,
+                    flags: R | A,
+                },
+            };
+            t.advance(ts);
+            t.packet(ts, &syn);
+            t.packet(ts, &rst);
+        }
+        assert_eq!(t.pending(), 0);
+        // Stale probe entries are compacted; settled flows live 60 s (30k).
+        assert!(t.queued() < 40_000, "{}", t.queued());
+        t.finish();
+        drop(t);
+        assert_eq!(n, 200_000);
+    }
+}

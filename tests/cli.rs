@@ -1,0 +1,543 @@
+//! The `sweepwatch detect` command end to end, on real captures and logs: the
+//! verdicts it prints, its errors and its exit codes.
+//!
+//! Real data sits in `../shared/data` (see its README for sources and licences);
+//! tests that need it skip with a note when it is absent.
+#![cfg(feature = "cli")]
+
+use serde_json::Value;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
+
+/// A data file, or `None` (with a note) when the shared data is absent.
+fn data(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(DATA).join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {} is absent", p.display());
+        None
+    }
+}
+
+/// A fresh path for a file this test writes.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sweepwatch"))
+        .args(args)
+        .output()
+        .expect("run sweepwatch")
+}
+
+fn detect_json(extra: &[&str], inputs: &[&Path]) -> (Output, Vec<Value>) {
+    let mut args: Vec<std::ffi::OsString> = vec!["detect".into(), "--json".into()];
+    args.extend(extra.iter().map(Into::into));
+    args.extend(inputs.iter().map(|p| p.as_os_str().to_owned()));
+    let out = run(&args);
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let verdicts = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (out, verdicts)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("{key} in {v}"))
+}
+
+fn n(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or_else(|| panic!("{key} in {v}"))
+}
+
+fn ports(v: &Value) -> Vec<u64> {
+    v["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .collect()
+}
+
+fn sample(v: &Value) -> Vec<IpAddr> {
+    v["sample"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+fn from<'a>(verdicts: &'a [Value], src: &str) -> Vec<&'a Value> {
+    verdicts.iter().filter(|v| s(v, "src") == src).collect()
+}
+
+/// Checks the fields every verdict has, whatever its data.
+fn check_contract(v: &Value) {
+    const KEYS: [&str; 15] = [
+        "kind",
+        "src",
+        "direction",
+        "proto",
+        "ports",
+        "targets",
+        "ports_count",
+        "failed",
+        "succeeded",
+        "unanswered",
+        "probes",
+        "first_seen",
+        "ts",
+        "sample",
+        "score",
+    ];
+    let obj = v.as_object().unwrap();
+    let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    for k in KEYS {
+        assert!(keys.contains(&k), "{k} missing from {v}");
+    }
+    assert!(["port_sweep", "port_scan", "outbound_sweep", "icmp_sweep"].contains(&s(v, "kind")));
+    assert!(["outbound", "inbound", "internal", "external"].contains(&s(v, "direction")));
+    s(v, "src").parse::<IpAddr>().unwrap();
+    for t in ["first_seen", "ts"] {
+        let ts = s(v, t);
+        // RFC 3339, UTC, microseconds: 2021-06-06T14:38:55.855844Z
+        assert_eq!(ts.len(), 27, "{ts}");
+        assert!(
+            ts.ends_with('Z') && ts.as_bytes()[10] == b'T' && ts.as_bytes()[19] == b'.',
+            "{ts}"
+        );
+    }
+    // Same format, so text order is time order (first_seen has second resolution).
+    assert!(s(v, "first_seen")[..19] <= s(v, "ts")[..19], "{v}");
+    assert!(n(v, "unanswered") <= n(v, "failed"));
+    assert!(v["score"].as_f64().unwrap() > 0.0);
+    assert!(!sample(v).is_empty());
+}
+
+/// 10.0.2.112 completes 19 of its 30 first contacts and fails 11 (S0 to port
+/// 80, mostly). Taken in time order, the default sequential test meets four net
+/// failures in its last seconds and decides; taken in the file's order (Zeek
+/// writes a connection when it ends) the failures stay interleaved with
+/// successes and it never does. The default reorder window gives time order.
+#[test]
+fn horizontal_conn_log_gives_an_outbound_sweep() {
+    let Some(log) = data("slips/port-scans-horizontal/conn.log") else {
+        return;
+    };
+    let (out, verdicts) = detect_json(&[], &[&log]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    verdicts.iter().for_each(check_contract);
+    let mine = from(&verdicts, "10.0.2.112");
+    assert_eq!(mine.len(), 1, "{verdicts:?}");
+    let v = mine[0];
+    assert_eq!(s(v, "kind"), "outbound_sweep");
+    assert_eq!(s(v, "direction"), "outbound");
+    assert_eq!(ports(v)[0], 80);
+    assert!(n(v, "failed") >= 4);
+    // The sample holds failed external targets only.
+    assert!(sample(v).iter().all(|ip| match ip {
+        IpAddr::V4(v4) => !v4.is_private(),
+        IpAddr::V6(_) => false,
+    }));
+}
+
+#[test]
+fn vertical_conn_log_gives_a_port_scan() {
+    let Some(log) = data("slips/port-scans-vertical/conn.log") else {
+        return;
+    };
+    let (out, verdicts) = detect_json(&[], &[&log]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    verdicts.iter().for_each(check_contract);
+    assert_eq!(verdicts.len(), 1, "{verdicts:?}");
+    let v = &verdicts[0];
+    assert_eq!((s(v, "kind"), s(v, "src")), ("port_scan", "192.168.1.9"));
+    assert_eq!(s(v, "direction"), "outbound");
+    assert_eq!(s(v, "proto"), "tcp");
+    assert_eq!(sample(v), vec!["45.33.32.156".parse::<IpAddr>().unwrap()]);
+    assert!(
+        n(v, "ports_count") >= 5 && n(v, "ports_count") > n(v, "targets"),
+        "{v}"
+    );
+}
+
+#[test]
+fn eve_gives_port_scans_of_the_honeypot() {
+    let Some(eve) = data("slips/test6-malicious.suricata.json") else {
+        return;
+    };
+    let (out, verdicts) = detect_json(&[], &[&eve]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    verdicts.iter().for_each(check_contract);
+    let honeypot: IpAddr = "192.168.1.129".parse().unwrap();
+    // The two vertical scans the data describes: 193.46.255.92 over TCP from
+    // outside, 192.168.1.132 over UDP from inside.
+    for (src, direction, proto) in [
+        ("193.46.255.92", "inbound", "tcp"),
+        ("192.168.1.132", "internal", "udp"),
+    ] {
+        let mine = from(&verdicts, src);
+        assert!(!mine.is_empty(), "no verdict for {src}");
+        for v in mine {
+            assert_eq!(
+                (s(v, "kind"), s(v, "direction"), s(v, "proto")),
+                ("port_scan", direction, proto)
+            );
+            assert_eq!(sample(v), vec![honeypot]);
+            assert_eq!(n(v, "targets"), 1);
+        }
+    }
+    // Every inbound scan aims at the honeypot.
+    for v in verdicts.iter().filter(|v| s(v, "direction") == "inbound") {
+        assert_eq!(s(v, "kind"), "port_scan", "{v}");
+        assert!(sample(v).contains(&honeypot), "{v}");
+    }
+    // Fixed hash seed: a second run prints exactly the same.
+    let again = run(&[Path::new("detect"), Path::new("--json"), eve.as_path()]);
+    assert_eq!(again.stdout, out.stdout);
+}
+
+/// The bro-simple-scan tests: what its notice.log says about each capture.
+struct Notice {
+    scanner: String,
+    port: Option<u64>,
+    kind: &'static str,
+    local: bool,
+}
+
+fn notice(rel: &str) -> Option<Notice> {
+    let text = std::fs::read_to_string(data(rel)?).unwrap();
+    let line = text.lines().next()?;
+    let f: Vec<&str> = line.split('\t').collect();
+    Some(Notice {
+        scanner: f[0].to_string(),
+        port: f[1].parse().ok(),
+        kind: match f[2] {
+            "Scan::Address_Scan" => "port_sweep",
+            "Scan::Port_Scan" => "port_scan",
+            other => panic!("unknown notice {other}"),
+        },
+        local: f[4] == "local",
+    })
+}
+
+fn check_capture(pcap: &str, notice_log: &str, home: &[&str]) {
+    let Some(path) = data(pcap) else { return };
+    let Some(want) = notice(notice_log) else {
+        return;
+    };
+    let mut extra = vec!["--min-targets", "5"];
+    for h in home {
+        extra.extend(["--home-net", h]);
+    }
+    let (out, verdicts) = detect_json(&extra, &[&path]);
+    assert!(out.status.success(), "{pcap}: {}", stderr(&out));
+    verdicts.iter().for_each(check_contract);
+    assert_eq!(verdicts.len(), 1, "{pcap}: {verdicts:?}");
+    let v = &verdicts[0];
+    assert_eq!(s(v, "src"), want.scanner, "{pcap}");
+    assert_eq!(s(v, "kind"), want.kind, "{pcap}");
+    assert_eq!(s(v, "proto"), "tcp", "{pcap}");
+    if let Some(port) = want.port {
+        assert_eq!(ports(v), vec![port], "{pcap}");
+    }
+    let direction = s(v, "direction");
+    if want.local {
+        // A local scanner: its targets may be home (internal) or not (outbound).
+        assert!(
+            direction == "internal" || direction == "outbound",
+            "{pcap}: {direction}"
+        );
+    } else {
+        assert_eq!(direction, "inbound", "{pcap}");
+    }
+    assert!(n(v, "targets").max(n(v, "ports_count")) >= 5, "{pcap}: {v}");
+}
+
+#[test]
+fn capture_445_scan() {
+    check_capture(
+        "bro-simple-scan/445_scan.pcap",
+        "bro-simple-scan/test_445_scan.notice.log",
+        &["192.168.0.0/16", "10.10.0.0/16"],
+    );
+}
+
+#[test]
+fn capture_multiport_scan() {
+    check_capture(
+        "bro-simple-scan/multiport_scan.pcap",
+        "bro-simple-scan/test_mutiport_scan.notice.log",
+        &["192.168.0.0/16", "10.10.0.0/16"],
+    );
+}
+
+#[test]
+fn capture_port_scan() {
+    check_capture(
+        "bro-simple-scan/port_scan.pcap",
+        "bro-simple-scan/test_port_scan.notice.log",
+        &["192.168.2.22/32"],
+    );
+}
+
+#[test]
+fn capture_scan_with_zero_windows() {
+    check_capture(
+        "bro-simple-scan/scan_with_zero_windows.pcap",
+        "bro-simple-scan/test_port_scan_with_zero_windows.notice.log",
+        &["10.0.0.0/24"],
+    );
+}
+
+#[test]
+fn icmp_echo_sweep_capture() {
+    let Some(pcap) = data("slips/test12-icmp-portscan.pcap") else {
+        return;
+    };
+    let (out, verdicts) = detect_json(&[], &[&pcap]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    verdicts.iter().for_each(check_contract);
+    assert_eq!(verdicts.len(), 1, "{verdicts:?}");
+    let v = &verdicts[0];
+    assert_eq!((s(v, "kind"), s(v, "proto")), ("icmp_sweep", "icmp"));
+    assert_eq!(ports(v), vec![0]);
+    assert!(n(v, "targets") >= 5 && n(v, "unanswered") >= 4, "{v}");
+}
+
+/// The number after `label` in the summary on standard error.
+fn summary_count(err: &str, label: &str) -> u64 {
+    let at = err
+        .find(label)
+        .unwrap_or_else(|| panic!("no `{label}` in {err}"))
+        + label.len();
+    let digits: String = err[at..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == ',')
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no count after `{label}` in {err}"))
+}
+
+#[test]
+fn backscatter_gives_no_verdict() {
+    let Some(trace) = data("bro-simple-scan/backscatter.trace") else {
+        return;
+    };
+    let (out, verdicts) = detect_json(
+        &["--min-targets", "5", "--home-net", "192.150.0.0/16"],
+        &[&trace],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(verdicts.is_empty(), "{verdicts:?}");
+    // Not silence for want of input: the replies were read and recognised.
+    let err = stderr(&out);
+    assert!(summary_count(&err, "unsolicited replies") > 1000, "{err}");
+}
+
+fn gzip(src: &Path, name: &str) -> PathBuf {
+    let dst = scratch(name);
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&dst).unwrap(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(&std::fs::read(src).unwrap()).unwrap();
+    gz.finish().unwrap();
+    dst
+}
+
+#[test]
+fn gzip_input_reads_like_plain() {
+    let Some(log) = data("slips/port-scans-vertical/conn.log") else {
+        return;
+    };
+    // A misleading name: the format is recognised from the content.
+    let gz = gzip(&log, "vertical.txt");
+    let (plain_out, plain) = detect_json(&[], &[&log]);
+    let (gz_out, packed) = detect_json(&[], &[&gz]);
+    assert!(gz_out.status.success(), "{}", stderr(&gz_out));
+    assert!(!plain.is_empty());
+    assert_eq!(packed, plain);
+    assert!(
+        stderr(&gz_out).contains("zeek-json+gz"),
+        "{}",
+        stderr(&gz_out)
+    );
+    assert_eq!(
+        summary_count(&stderr(&gz_out), "zeek-json+gz"),
+        summary_count(&stderr(&plain_out), "zeek-json")
+    );
+    let Some(pcap) = data("bro-simple-scan/port_scan.pcap") else {
+        return;
+    };
+    let gz = gzip(&pcap, "port_scan.pcap.gz");
+    let (out, verdicts) = detect_json(&["--home-net", "192.168.2.22/32"], &[&gz]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(verdicts.len(), 1, "{}", stderr(&out));
+    assert_eq!(s(&verdicts[0], "src"), "192.168.2.154");
+}
+
+#[test]
+fn unknown_format_and_missing_file_exit_1_naming_the_file() {
+    let junk = scratch("notes.txt");
+    std::fs::write(&junk, "just some text\nthat is no log\n").unwrap();
+    let out = run(&[Path::new("detect"), junk.as_path()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&*junk.to_string_lossy()) && err.contains("unknown format"),
+        "{err}"
+    );
+
+    let missing = scratch("no-such-file.pcap");
+    let _ = std::fs::remove_file(&missing);
+    let out = run(&[Path::new("detect"), missing.as_path()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&*missing.to_string_lossy()),
+        "{}",
+        stderr(&out)
+    );
+
+    // The other inputs are still read, and their verdicts printed.
+    let Some(log) = data("slips/port-scans-vertical/conn.log") else {
+        return;
+    };
+    let (out, verdicts) = detect_json(&[], &[&missing, &junk, &log]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(verdicts.len(), 1);
+    assert_eq!(s(&verdicts[0], "src"), "192.168.1.9");
+}
+
+#[test]
+fn corrupt_json_line_is_skipped_and_counted() {
+    let Some(log) = data("slips/port-scans-vertical/conn.log") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[2].truncate(30);
+    let broken = scratch("vertical-broken.log");
+    std::fs::write(&broken, lines.join("\n")).unwrap();
+    let (out, verdicts) = detect_json(&[], &[&broken]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}:3: ", broken.display())), "{err}");
+    // The summary row: records, skipped, malformed.
+    let row = err.lines().find(|l| l.contains("zeek-json")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[2..5], [&*lines.len().to_string(), "1", "1"], "{row}");
+    assert_eq!(verdicts.len(), 1);
+    assert_eq!(s(&verdicts[0], "kind"), "port_scan");
+}
+
+#[test]
+fn truncated_capture_warns_with_the_offset() {
+    let Some(pcap) = data("bro-simple-scan/port_scan.pcap") else {
+        return;
+    };
+    let bytes = std::fs::read(&pcap).unwrap();
+    let cut = scratch("port_scan-cut.pcap");
+    // Cut inside the last packet record.
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();
+    let out = run(&[Path::new("detect"), Path::new("--quiet"), cut.as_path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let warning = err
+        .lines()
+        .find(|l| l.contains("truncated"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(warning.contains(&*cut.to_string_lossy()), "{warning}");
+    assert!(warning.contains("byte "), "{warning}");
+    let offset = summary_count(warning, "byte");
+    assert!(offset > 24 && offset < bytes.len() as u64, "{warning}");
+}
+
+#[test]
+fn config_file_and_flags_combine() {
+    let Some(log) = data("slips/port-scans-vertical/conn.log") else {
+        return;
+    };
+    let cfg = scratch("strict.toml");
+    std::fs::write(&cfg, "min_targets = 100\n").unwrap();
+    let cfg_s = cfg.to_str().unwrap();
+    // 44 ports probed: the file's threshold keeps quiet, the flag overrides it.
+    let (out, verdicts) = detect_json(&["--config", cfg_s], &[&log]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(verdicts.is_empty(), "{verdicts:?}");
+    let (_, verdicts) = detect_json(&["--config", cfg_s, "--min-targets", "5"], &[&log]);
+    assert_eq!(verdicts.len(), 1);
+    // An allow-listed scanner is never reported.
+    let (_, verdicts) = detect_json(&["--allow", "192.168.1.0/24"], &[&log]);
+    assert!(verdicts.is_empty(), "{verdicts:?}");
+    // --home-net replaces the defaults: the scan is now external.
+    let (_, verdicts) = detect_json(&["--home-net", "172.16.0.0/12"], &[&log]);
+    assert_eq!(s(&verdicts[0], "direction"), "external");
+}
+
+#[test]
+fn table_output_by_default() {
+    let Some(log) = data("slips/port-scans-vertical/conn.log") else {
+        return;
+    };
+    let out = run(&[Path::new("detect"), Path::new("--quiet"), log.as_path()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let mut lines = text.lines();
+    let head = lines.next().unwrap();
+    let row = lines.next().unwrap();
+    assert!(lines.next().is_none(), "{text}");
+    assert!(head.contains("KIND") && head.contains("SOURCE"), "{head}");
+    assert!(
+        row.contains("port_scan") && row.contains("192.168.1.9"),
+        "{row}"
+    );
+    // Aligned: the source column starts at the same place in both lines.
+    assert_eq!(head.find("SOURCE"), row.find("192.168.1.9"), "{text}");
+    assert!(out.stderr.is_empty(), "--quiet: {}", stderr(&out));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["detect"],
+        vec!["detect", "--home-net", "10.0.0.0/33", "x"],
+        vec!["detect", "--min-targets", "1", "x"],
+        vec!["detect", "--no-such-flag", "x"],
+        vec!["scan", "x"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    let cfg = scratch("bad.toml");
+    std::fs::write(&cfg, "theta1 = 0.9\n").unwrap();
+    let out = run(&[
+        Path::new("detect"),
+        Path::new("--config"),
+        cfg.as_path(),
+        Path::new("x"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&*cfg.to_string_lossy()) && err.contains("theta1"),
+        "{err}"
+    );
+}

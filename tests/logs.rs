@@ -1,0 +1,278 @@
+//! The log readers on real engine output: Zeek conn.logs of a horizontal and a
+//! vertical scan (Stratosphere Slips dataset) and a day of Suricata EVE from a
+//! honeypot. The data sits in `../shared/data`; tests skip with a note when it
+//! is absent.
+#![cfg(feature = "readers")]
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::BufReader;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use sweepwatch::input::eve::{eve_event, read_eve, read_eve_reporting};
+use sweepwatch::input::sniff::{sniff, Format};
+use sweepwatch::input::zeek::{read_conn_log, read_conn_log_reporting};
+use sweepwatch::input::ReadStats;
+use sweepwatch::{Event, Outcome, Protocol, Timestamp};
+
+const HORIZONTAL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/slips/port-scans-horizontal/conn.log"
+);
+const VERTICAL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/slips/port-scans-vertical/conn.log"
+);
+const EVE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/slips/test6-malicious.suricata.json"
+);
+
+/// The data file, or `None` (with a note) when the shared data is absent.
+fn data(path: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(path);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipping: {path} is absent");
+        None
+    }
+}
+
+fn read_with(
+    path: &PathBuf,
+    reader: fn(BufReader<std::fs::File>, &mut dyn FnMut(Event)) -> ReadStats,
+) -> (ReadStats, Vec<Event>) {
+    let mut events = Vec::new();
+    let f = BufReader::new(std::fs::File::open(path).unwrap());
+    let st = reader(f, &mut |e| events.push(e));
+    (st, events)
+}
+
+fn zeek(r: BufReader<std::fs::File>, emit: &mut dyn FnMut(Event)) -> ReadStats {
+    read_conn_log(r, emit).unwrap()
+}
+
+fn eve(r: BufReader<std::fs::File>, emit: &mut dyn FnMut(Event)) -> ReadStats {
+    read_eve(r, emit).unwrap()
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private(),
+        IpAddr::V6(_) => false,
+    }
+}
+
+#[test]
+fn horizontal_tsv_yields_failures_to_many_external_hosts() {
+    let Some(path) = data(HORIZONTAL) else { return };
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Independent of the reader: data lines, and those whose state is S0 or REJ.
+    let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let failing_rows = rows
+        .iter()
+        .filter(|l| l.contains("\tS0\t") || l.contains("\tREJ\t"))
+        .count();
+
+    let (st, events) = read_with(&path, zeek);
+    assert_eq!(st.records, rows.len() as u64);
+    assert_eq!(st.malformed, 0);
+    assert_eq!(st.events + st.skipped, st.records);
+    let failures: Vec<&Event> = events.iter().filter(|e| e.outcome.is_failure()).collect();
+    assert_eq!(failures.len(), failing_rows);
+    let src: IpAddr = "10.0.2.112".parse().unwrap();
+    assert!(failures
+        .iter()
+        .all(|e| e.src == src && e.proto == Protocol::Tcp));
+    let hosts: BTreeSet<IpAddr> = failures.iter().map(|e| e.dst).collect();
+    assert!(hosts.len() >= 10, "only {} failed hosts", hosts.len());
+    assert!(hosts.iter().all(|h| !is_private(*h)), "{hosts:?}");
+    // Successful contacts are read as such, not dropped.
+    assert!(events.iter().any(|e| e.outcome == Outcome::Established));
+    // Times are the log's epoch seconds, to the microsecond.
+    assert_eq!(events[0].ts, Timestamp::from_micros(928_943_457));
+}
+
+#[test]
+fn vertical_json_yields_refusals_from_one_host() {
+    let Some(path) = data(VERTICAL) else { return };
+    let text = std::fs::read_to_string(&path).unwrap();
+    let rej_lines = text
+        .lines()
+        .filter(|l| l.contains("\"conn_state\":\"REJ\""))
+        .count();
+    assert_eq!(rej_lines, 43, "the data file changed");
+
+    let (st, events) = read_with(&path, zeek);
+    assert_eq!(st.records, text.lines().count() as u64);
+    assert_eq!(st.malformed, 0);
+    let scanner: IpAddr = "192.168.1.9".parse().unwrap();
+    let target: IpAddr = "45.33.32.156".parse().unwrap();
+    let refused: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.outcome == Outcome::Refused)
+        .collect();
+    assert_eq!(refused.len(), 43);
+    assert!(refused.iter().all(|e| e.src == scanner && e.dst == target));
+    let ports: BTreeSet<u16> = refused.iter().map(|e| e.dst_port).collect();
+    assert!(ports.len() >= 40, "{} ports", ports.len());
+    // The RSTO connections completed a handshake before the reset.
+    let rsto = text
+        .lines()
+        .filter(|l| l.contains("\"conn_state\":\"RSTO\""))
+        .count();
+    let established_to_target = events
+        .iter()
+        .filter(|e| e.dst == target && e.outcome == Outcome::Established)
+        .count();
+    assert_eq!(established_to_target, rsto);
+}
+
+/// The EVE record on `line` (1-based).
+fn eve_line(text: &str, line: usize) -> &str {
+    text.lines().nth(line - 1).unwrap()
+}
+
+#[test]
+fn eve_records_map_to_outcomes() {
+    let Some(path) = data(EVE) else { return };
+    let text = std::fs::read_to_string(&path).unwrap();
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    // Each record below was read by hand; the comment gives its essentials.
+    // Line 90: UDP 192.168.1.132:1900 -> 192.168.1.129:44232, nothing back.
+    let e = eve_event(eve_line(&text, 90)).unwrap().unwrap();
+    assert_eq!(
+        (e.src, e.src_port, e.dst, e.dst_port, e.proto, e.outcome),
+        (
+            ip("192.168.1.132"),
+            1900,
+            ip("192.168.1.129"),
+            44232,
+            Protocol::Udp,
+            Outcome::Unanswered
+        )
+    );
+    // flow.start 2021-06-06T16:38:55.855844+0200, not the record's timestamp.
+    assert_eq!(e.ts, Timestamp::from_micros(1_622_990_335_855_844));
+    // Line 120: TCP to 445, client flags 02 (SYN), server flags 14 (RST+ACK).
+    let e = eve_event(eve_line(&text, 120)).unwrap().unwrap();
+    assert_eq!(
+        (e.src, e.dst_port, e.outcome),
+        (ip("91.238.203.56"), 445, Outcome::Refused)
+    );
+    // Line 335: UDP 192.168.1.129 -> 122.248.252.67:8760 with packets back.
+    let e = eve_event(eve_line(&text, 335)).unwrap().unwrap();
+    assert_eq!(
+        (e.dst, e.outcome),
+        (ip("122.248.252.67"), Outcome::Established)
+    );
+    // Line 378: TCP to 80, flags 13 / 12: handshake completed.
+    let e = eve_event(eve_line(&text, 378)).unwrap().unwrap();
+    assert_eq!(
+        (e.src, e.dst_port, e.outcome),
+        (ip("216.245.221.83"), 80, Outcome::Established)
+    );
+    // Line 766: tcp_flags 00 on both sides: picked up midstream, no attempt.
+    assert_eq!(eve_event(eve_line(&text, 766)).unwrap(), None);
+    // Line 2115: client flags 06 (SYN+RST), server 12 (SYN+ACK): answered.
+    let e = eve_event(eve_line(&text, 2115)).unwrap().unwrap();
+    assert_eq!(e.outcome, Outcome::Established);
+    // Line 3008: client flags c2 (SYN with ECN bits), server 14: refused.
+    let e = eve_event(eve_line(&text, 3008)).unwrap().unwrap();
+    assert_eq!((e.dst_port, e.outcome), (445, Outcome::Refused));
+    // Line 1: an alert record, not a flow.
+    assert!(eve_line(&text, 1).contains("\"event_type\":\"alert\""));
+    assert_eq!(eve_event(eve_line(&text, 1)).unwrap(), None);
+}
+
+#[test]
+fn eve_file_reads_whole_with_the_scanners_refused() {
+    let Some(path) = data(EVE) else { return };
+    let text = std::fs::read_to_string(&path).unwrap();
+    let flows = text
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"flow\""))
+        .count() as u64;
+    let (st, events) = read_with(&path, eve);
+    assert_eq!(st.records, text.lines().count() as u64);
+    assert_eq!(st.malformed, 0);
+    assert_eq!(st.events + st.skipped, st.records);
+    // Every flow but the midstream pickups gives an event; nothing else does.
+    let midstream = text
+        .lines()
+        .filter(|l| l.contains("\"tcp_flags\":\"00\""))
+        .count() as u64;
+    assert_eq!(st.events, flows - midstream);
+    let mut by_src: HashMap<IpAddr, (u64, BTreeSet<u16>)> = HashMap::new();
+    for e in events.iter().filter(|e| e.outcome == Outcome::Refused) {
+        let entry = by_src.entry(e.src).or_default();
+        entry.0 += 1;
+        entry.1.insert(e.dst_port);
+    }
+    let scanner = by_src
+        .get(&"193.46.255.92".parse::<IpAddr>().unwrap())
+        .expect("refusals from 193.46.255.92");
+    assert!(scanner.0 > 400, "{} refusals", scanner.0);
+    assert!(scanner.1.len() > 400, "{} ports", scanner.1.len());
+    let target: IpAddr = "192.168.1.129".parse().unwrap();
+    assert!(events
+        .iter()
+        .filter(|e| e.outcome == Outcome::Refused)
+        .all(|e| e.dst == target));
+}
+
+#[test]
+fn malformed_lines_are_counted_not_fatal() {
+    let Some(path) = data(EVE) else { return };
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let (clean, _) = read_with(&path, eve);
+    // Cut a flow record in half, and add binary garbage and an empty line.
+    let cut = &lines[119][..40];
+    lines[119] = cut;
+    lines.insert(10, "\u{1}\u{2}garbage");
+    lines.insert(11, "");
+    let broken = lines.join("\n");
+    let mut bad = Vec::new();
+    let mut n = 0u64;
+    let st = read_eve_reporting(broken.as_bytes(), &mut |_| n += 1, &mut |line, why| {
+        bad.push((line, why.to_string()))
+    })
+    .unwrap();
+    assert_eq!(st.malformed, 2);
+    assert_eq!(st.events, clean.events - 1);
+    assert_eq!(n, st.events);
+    // Line numbers count every line, the blank one too.
+    assert_eq!(bad.iter().map(|b| b.0).collect::<Vec<_>>(), vec![11, 122]);
+    assert!(bad[0].1.contains("JSON"), "{}", bad[0].1);
+
+    let Some(path) = data(VERTICAL) else { return };
+    let text = std::fs::read_to_string(&path).unwrap();
+    let broken = text.replacen(
+        "\"id.resp_h\":\"45.33.32.156\"",
+        "\"id.resp_h\":\"45.33.32\"",
+        1,
+    );
+    let mut bad = Vec::new();
+    let st = read_conn_log_reporting(broken.as_bytes(), &mut |_| {}, &mut |line, why| {
+        bad.push((line, why.to_string()))
+    })
+    .unwrap();
+    assert_eq!(st.malformed, 1);
+    assert_eq!(bad[0].0, 1);
+    assert!(bad[0].1.contains("id.resp_h"), "{}", bad[0].1);
+}
+
+#[test]
+fn formats_are_recognised_from_content() {
+    for (path, want) in [
+        (HORIZONTAL, Format::ZeekTsv),
+        (VERTICAL, Format::ZeekJson),
+        (EVE, Format::Eve),
+    ] {
+        let Some(p) = data(path) else { return };
+        let s = sniff(std::fs::File::open(p).unwrap()).unwrap();
+        assert_eq!(s.format, want, "{path}");
+        assert!(!s.gzip);
+    }
+}
