@@ -20,13 +20,21 @@ pub(crate) struct Extra {
 }
 
 impl Extra {
+    /// Puts `target` first among the most recent distinct failed targets, so a
+    /// verdict's sample shows what the source was doing when it was decided.
     #[inline]
     pub(crate) fn add_sample(&mut self, target: u128) {
         let n = usize::from(self.n_sample);
-        if n < MAX_VERDICT_SAMPLE && !self.sample[..n].contains(&target) {
-            self.sample[n] = target;
-            self.n_sample += 1;
-        }
+        let end = match self.sample[..n].iter().position(|t| *t == target) {
+            Some(i) => i,
+            None if n < MAX_VERDICT_SAMPLE => {
+                self.n_sample += 1;
+                n
+            }
+            None => MAX_VERDICT_SAMPLE - 1,
+        };
+        self.sample.copy_within(..end, 1);
+        self.sample[0] = target;
     }
 }
 
@@ -122,6 +130,16 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sample_keeps_the_latest_distinct_targets() {
+        let mut e = Extra::default();
+        for t in [1u128, 2, 3, 2, 4, 5, 5] {
+            e.add_sample(t);
+        }
+        assert_eq!(e.n_sample, 4);
+        assert_eq!(e.sample, [5, 4, 2, 3]);
+    }
 
     #[test]
     fn a_full_pool_steals_from_the_least_suspicious() {

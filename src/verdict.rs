@@ -130,7 +130,7 @@ pub struct Verdict {
     pub first_seen: Timestamp,
     /// Capture time of the attempt that decided.
     pub ts: Timestamp,
-    /// Some failed targets; see [`sample`](Verdict::sample).
+    /// The latest distinct failed targets; see [`sample`](Verdict::sample).
     pub sample_list: [IpAddr; MAX_VERDICT_SAMPLE],
     /// How many entries of `sample_list` are in use.
     pub n_sample: u8,
@@ -152,7 +152,7 @@ impl Verdict {
         &self.port_list[..usize::from(self.n_ports).min(MAX_VERDICT_PORTS)]
     }
 
-    /// A sample of targets whose first contact failed.
+    /// Distinct targets whose first contact failed, most recent first.
     pub fn sample(&self) -> &[IpAddr] {
         &self.sample_list[..usize::from(self.n_sample).min(MAX_VERDICT_SAMPLE)]
     }

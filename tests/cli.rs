@@ -541,3 +541,32 @@ fn usage_errors_exit_2() {
         "{err}"
     );
 }
+
+#[test]
+fn bundled_sample_gives_the_nmap_sweep_and_scan_only() {
+    let sample_pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/sample.pcap");
+    let (out, verdicts) = detect_json(&[], &[&sample_pcap]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    verdicts.iter().for_each(check_contract);
+    // Only the scanner: neither the benign client nor the router.
+    assert!(
+        verdicts.iter().all(|v| s(v, "src") == "203.0.113.66"),
+        "{verdicts:#?}"
+    );
+    let sweep = verdicts
+        .iter()
+        .find(|v| s(v, "kind") == "port_sweep")
+        .expect("a port sweep");
+    assert_eq!(ports(sweep), vec![22]);
+    assert_eq!(s(sweep, "direction"), "inbound");
+    assert!(sample(sweep)
+        .iter()
+        .all(|a| a.to_string().starts_with("192.168.56.")));
+    let scan = verdicts
+        .iter()
+        .find(|v| s(v, "kind") == "port_scan")
+        .expect("a port scan");
+    assert_eq!(s(scan, "direction"), "inbound");
+    assert_eq!(sample(scan)[0], "192.168.56.10".parse::<IpAddr>().unwrap());
+    assert!(n(scan, "failed") >= 5);
+}
