@@ -52,7 +52,7 @@ pub enum AllowRule {
 ///     allow = ["198.51.100.7", { net = "203.0.113.0/28", ports = [161] }]
 /// "#).unwrap();
 /// assert_eq!(cfg.min_targets, 8);
-/// assert_eq!(cfg.idle_timeout_secs, 900); // untouched fields keep their defaults
+/// assert_eq!(cfg.idle_timeout_secs, 3600); // untouched fields keep their defaults
 ///
 /// let err = Config::from_toml_str("theta1 = 0.9").unwrap_err();
 /// assert!(err.to_string().contains("theta1"));
@@ -116,7 +116,7 @@ impl Default for Config {
             theta1: 0.2,
             detection_probability: 0.99,
             false_alarm_probability: 0.01,
-            idle_timeout_secs: 900,
+            idle_timeout_secs: 3600,
             dedup_secs: 1800,
             suppress_secs: 3600,
             memory_bytes: 64 << 20,

@@ -486,17 +486,19 @@ fn calls_from_the_callback_are_reentrant() {
         det: ptr::null(),
         results: Mutex::new(Vec::new()),
     };
-    // SAFETY: handles used as documented; `reentry` outlives the detector.
+    // SAFETY: handles used as documented; `reentry` outlives the detector and,
+    // while the detector lives, is reached only through `ud`.
     unsafe {
         let cfg = sw_config_new();
         let mut det = ptr::null_mut();
-        let ud = ptr::addr_of_mut!(reentry).cast::<c_void>();
+        let r = ptr::addr_of_mut!(reentry);
+        let ud = r.cast::<c_void>();
         assert_eq!(
             sw_detector_new(cfg, Some(reenter), ud, &mut det),
             sw_result::Ok
         );
         sw_config_free(cfg);
-        reentry.det = det;
+        (*r).det = det;
         for e in c_events(&sweep()) {
             assert_eq!(sw_detector_observe(det, &e), sw_result::Ok);
         }
@@ -603,7 +605,8 @@ fn advance_forgets_idle_sources() {
     unsafe {
         assert_eq!(sw_detector_observe(det, &ev), sw_result::Ok);
         assert_eq!(stats(det).sources, 1);
-        assert_eq!(sw_detector_advance(det, T0 + 3_600_000_000), sw_result::Ok);
+        // Two hours later: past the one-hour idle timeout.
+        assert_eq!(sw_detector_advance(det, T0 + 7_200_000_000), sw_result::Ok);
         let st = stats(det);
         assert_eq!((st.sources, st.expired), (0, 1));
         sw_detector_free(det);

@@ -631,7 +631,7 @@ fn a_scanner_survives_memory_pressure_from_many_benign_sources() {
 fn a_pause_longer_than_the_idle_timeout_does_not_repeat_the_verdict() {
     let mut events = Vec::new();
     let scanner = ip("198.51.100.31");
-    // Three bursts of 20 refused hosts: 20 minutes apart (past the 15-minute idle
+    // Three bursts of 20 refused hosts: 20 minutes apart (past a 15-minute idle
     // timeout, within the hour of suppression), then two hours later.
     for (burst, start) in [(0u8, 0.0), (1, 1200.0), (2, 1200.0 + 7200.0)] {
         for host in 1..=20u8 {
@@ -649,7 +649,11 @@ fn a_pause_longer_than_the_idle_timeout_does_not_repeat_the_verdict() {
             );
         }
     }
-    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let config = Config {
+        idle_timeout_secs: 900,
+        ..Config::default()
+    };
+    let (verdicts, _) = run(config, &by_time(events));
     let times: Vec<u64> = verdicts.iter().map(|v| v.ts.as_secs() - T0).collect();
     assert_eq!(verdicts.len(), 2, "one per suppression period: {times:?}");
     assert!(times[1] > 8400, "{times:?}");

@@ -1,0 +1,740 @@
+//! The plugin's settings, read from the `eve-log` node Suricata hands to `Init`.
+//!
+//! ```yaml
+//! outputs:
+//!   - eve-log:
+//!       filetype: sweepwatch
+//!       filename: eve.json        # where every record goes, as with `regular`
+//!       sweepwatch:
+//!         home-net: [192.168.0.0/16, 10.0.0.0/8]
+//!         min-targets: 5
+//! ```
+//!
+//! Suricata's `ConfNode` is opaque to plugins, so the tree is read through the
+//! [`ConfTree`] trait: Suricata's lookup functions in the plugin, a map in tests.
+
+use crate::reorder::Window;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use sweepwatch::{AllowRule, Cidr, Config, Error};
+
+/// Read access to Suricata's configuration tree.
+///
+/// Sequences are nodes whose children are named `0`, `1`, …; a sequence item
+/// that is a mapping has the name of its first key as its value, as Suricata's
+/// YAML loader leaves it.
+pub trait ConfTree {
+    /// A node of the tree.
+    type Node: Copy;
+    /// The child `key` of `node`.
+    fn child(&self, node: Self::Node, key: &str) -> Option<Self::Node>;
+    /// The value of the child `key` of `node`.
+    fn child_value(&self, node: Self::Node, key: &str) -> Option<String>;
+    /// A value by its dotted name from the root, such as `vars.address-groups.HOME_NET`.
+    fn global(&self, name: &str) -> Option<String>;
+}
+
+/// Where the home networks came from, for the start-up message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HomeSource {
+    /// `sweepwatch.home-net`.
+    Yaml,
+    /// `home_networks` in the TOML file named by `sweepwatch.config`.
+    TomlFile,
+    /// Suricata's `vars.address-groups.HOME_NET`.
+    HomeNet,
+    /// The detector's defaults (RFC 1918, CGNAT, IPv6 ULA).
+    Default,
+}
+
+impl HomeSource {
+    /// A few words for messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            HomeSource::Yaml => "sweepwatch.home-net",
+            HomeSource::TomlFile => "the TOML file",
+            HomeSource::HomeNet => "HOME_NET",
+            HomeSource::Default => "the defaults",
+        }
+    }
+}
+
+/// Everything `Init` needs, validated.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// False when `sweepwatch.enabled` is `no`: records are only passed through.
+    pub detect: bool,
+    /// The detector's configuration, already validated.
+    pub detector: Config,
+    /// The output file (per-thread files derive from it in threaded mode).
+    pub path: PathBuf,
+    /// Append to an existing file (`append`, default yes) or truncate it.
+    pub append: bool,
+    /// Bytes kept before writing (`buffer-size`, default 0: write every record
+    /// at once, as Suricata's `regular` file type does).
+    pub buffer_size: usize,
+    /// Text Suricata writes before each record (`prefix`, such as `@cee: `):
+    /// skipped when parsing, and written before each verdict record too.
+    pub prefix: String,
+    /// Where [`Config::home_networks`] came from.
+    pub home_from: HomeSource,
+    /// How flow events are put back in time order (`reorder-secs`,
+    /// `reorder-events`).
+    pub reorder: Window,
+}
+
+/// Events held at most for reordering, by default: 16 MiB of heap.
+pub const DEFAULT_REORDER_EVENTS: usize = 1 << 18;
+/// Seconds of capture time events are held when reading live traffic.
+pub const DEFAULT_REORDER_SECS: u64 = 60;
+
+/// Keys of the `sweepwatch` node, with the detector field each one sets.
+const KEYS: [(&str, &str); 12] = [
+    ("enabled", ""),
+    ("config", ""),
+    ("home-net", "home_networks"),
+    ("allow", "allow"),
+    ("ignore-ports", "ignore_ports"),
+    ("ignore-networks", "ignore_networks"),
+    ("min-targets", "min_targets"),
+    ("memory", "memory_bytes"),
+    ("shards", "shards"),
+    ("hash-seed", "hash_seed"),
+    ("reorder-secs", ""),
+    ("reorder-events", ""),
+];
+
+/// Reads the plugin's options from the `eve-log` node `eve`. Relative file
+/// names are taken relative to `log_dir`. Returns the options and notes worth
+/// printing at start-up (such as an unusable `HOME_NET`); an error names the
+/// offending key.
+pub fn read<T: ConfTree>(
+    tree: &T,
+    eve: T::Node,
+    log_dir: &Path,
+) -> Result<(Options, Vec<String>), String> {
+    let mut notes = Vec::new();
+    let filename = tree
+        .child_value(eve, "filename")
+        .unwrap_or_else(|| "eve.json".to_string());
+    let path = if Path::new(&filename).is_absolute() {
+        PathBuf::from(&filename)
+    } else {
+        log_dir.join(&filename)
+    };
+    let append = match tree.child_value(eve, "append") {
+        None => true,
+        Some(v) => boolean(&v).ok_or_else(|| format!("append: {v:?} is not yes or no"))?,
+    };
+    let buffer_size = match tree.child_value(eve, "buffer-size") {
+        None => 0,
+        Some(v) => usize::try_from(size(&v).map_err(|e| format!("buffer-size: {e}"))?)
+            .map_err(|_| format!("buffer-size: {v} is too large"))?,
+    };
+
+    let prefix = tree.child_value(eve, "prefix").unwrap_or_default();
+
+    let sw = tree.child(eve, "sweepwatch");
+    let value = |key: &str| sw.and_then(|n| tree.child_value(n, key));
+    if let Some(n) = sw {
+        // Unknown keys cannot be listed through Suricata's API, but the likely
+        // misspelling (TOML's underscores) can be looked for.
+        for (key, _) in KEYS.iter().filter(|(k, _)| k.contains('-')) {
+            let wrong = key.replace('-', "_");
+            if tree.child(n, &wrong).is_some() {
+                return Err(format!(
+                    "sweepwatch.{wrong}: unknown key; did you mean {key}?"
+                ));
+            }
+        }
+    }
+    let detect = match value("enabled") {
+        None => true,
+        Some(v) => {
+            boolean(&v).ok_or_else(|| format!("sweepwatch.enabled: {v:?} is not yes or no"))?
+        }
+    };
+
+    let mut toml_path = None;
+    let mut toml_home = false;
+    let mut cfg = match value("config") {
+        None => Config::default(),
+        Some(p) => {
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| format!("sweepwatch.config: cannot read {p}: {e}"))?;
+            let cfg =
+                Config::from_toml_str(&text).map_err(|e| format!("sweepwatch.config: {p}: {e}"))?;
+            toml_home = text
+                .parse::<toml::Table>()
+                .map(|t| t.contains_key("home_networks"))
+                .unwrap_or(false);
+            toml_path = Some(p);
+            cfg
+        }
+    };
+
+    let mut set = HashSet::new();
+    let home_from = if let Some(list) = sw.map(|n| list(tree, n, "home-net")).transpose()?.flatten()
+    {
+        set.insert("home-net");
+        cfg.home_networks = list;
+        HomeSource::Yaml
+    } else if toml_home {
+        HomeSource::TomlFile
+    } else {
+        match tree.global("vars.address-groups.HOME_NET") {
+            None => HomeSource::Default,
+            Some(v) => match suricata_addresses(&v) {
+                Ok(blocks) if !blocks.is_empty() => {
+                    cfg.home_networks = blocks;
+                    HomeSource::HomeNet
+                }
+                Ok(_) => {
+                    notes.push(format!(
+                        "HOME_NET {v:?} names no block sweepwatch can use; using the defaults"
+                    ));
+                    HomeSource::Default
+                }
+                Err(why) => {
+                    notes.push(format!("HOME_NET {v:?} {why}; using the defaults"));
+                    HomeSource::Default
+                }
+            },
+        }
+    };
+    if let Some(n) = sw {
+        if let Some(rules) = allow_list(tree, n)? {
+            set.insert("allow");
+            cfg.allow = rules;
+        }
+        if let Some(items) = list(tree, n, "ignore-ports")? {
+            set.insert("ignore-ports");
+            cfg.ignore_ports = items
+                .iter()
+                .map(|p| port(p).map_err(|e| format!("sweepwatch.ignore-ports: {e}")))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(items) = list(tree, n, "ignore-networks")? {
+            set.insert("ignore-networks");
+            cfg.ignore_networks = items;
+        }
+    }
+    if let Some(v) = value("min-targets") {
+        set.insert("min-targets");
+        cfg.min_targets = number(&v).map_err(|e| format!("sweepwatch.min-targets: {e}"))?;
+    }
+    if let Some(v) = value("memory") {
+        set.insert("memory");
+        cfg.memory_bytes = size(&v).map_err(|e| format!("sweepwatch.memory: {e}"))?;
+    }
+    if let Some(v) = value("shards") {
+        set.insert("shards");
+        cfg.shards = number(&v).map_err(|e| format!("sweepwatch.shards: {e}"))?;
+    }
+    if let Some(v) = value("hash-seed") {
+        set.insert("hash-seed");
+        cfg.hash_seed = Some(number(&v).map_err(|e| format!("sweepwatch.hash-seed: {e}"))?);
+    }
+
+    // Reading a capture (-r) sets pcap-file.file: verdict latency does not
+    // matter there, so events are held until the end, when Suricata logs the
+    // flows still open in hash order.
+    let offline = tree.global("pcap-file.file").is_some();
+    let micros = match value("reorder-secs") {
+        None if offline => u64::MAX,
+        None => DEFAULT_REORDER_SECS * 1_000_000,
+        Some(v) => number::<u64>(&v)
+            .map_err(|e| format!("sweepwatch.reorder-secs: {e}"))?
+            .saturating_mul(1_000_000),
+    };
+    let max_events = match value("reorder-events") {
+        None => DEFAULT_REORDER_EVENTS,
+        Some(v) => number(&v).map_err(|e| format!("sweepwatch.reorder-events: {e}"))?,
+    };
+    let reorder = Window { micros, max_events };
+
+    cfg.validate().map_err(|e| match e {
+        Error::Config { field, message } => {
+            let base = field.split('[').next().unwrap_or(&field);
+            let index = &field[base.len()..];
+            match KEYS.iter().find(|(_, f)| *f == base) {
+                Some((key, _)) if set.contains(key) => {
+                    format!("sweepwatch.{key}{index}: {message}")
+                }
+                _ if home_from == HomeSource::HomeNet && base == "home_networks" => {
+                    format!("HOME_NET{index}: {message}")
+                }
+                _ => match &toml_path {
+                    Some(p) => format!("sweepwatch.config: {p}: {field}: {message}"),
+                    None => format!("{field}: {message}"),
+                },
+            }
+        }
+        other => other.to_string(),
+    })?;
+
+    Ok((
+        Options {
+            detect,
+            detector: cfg,
+            path,
+            append,
+            buffer_size,
+            prefix,
+            home_from,
+            reorder,
+        },
+        notes,
+    ))
+}
+
+/// The items of `key` under `node`: a YAML sequence, or one string in
+/// Suricata's address syntax (`"[10.0.0.0/8, 192.168.0.0/16]"`). `None` when
+/// the key is absent.
+fn list<T: ConfTree>(tree: &T, node: T::Node, key: &str) -> Result<Option<Vec<String>>, String> {
+    if let Some(v) = tree.child_value(node, key) {
+        return split_list(&v)
+            .map(Some)
+            .map_err(|e| format!("sweepwatch.{key}: {e}"));
+    }
+    let Some(seq) = tree.child(node, key) else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for i in 0.. {
+        let name = i.to_string();
+        if tree.child(seq, &name).is_none() {
+            break;
+        }
+        match tree.child_value(seq, &name) {
+            Some(v) => out.push(v.trim().to_string()),
+            None => return Err(format!("sweepwatch.{key}[{i}]: expected a single value")),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// `allow`: items are blocks (`"192.0.2.7"`) or mappings with a block and
+/// its ports (`{ net: 192.0.2.0/28, ports: [161, 162] }`).
+fn allow_list<T: ConfTree>(tree: &T, node: T::Node) -> Result<Option<Vec<AllowRule>>, String> {
+    if let Some(v) = tree.child_value(node, "allow") {
+        let items = split_list(&v).map_err(|e| format!("sweepwatch.allow: {e}"))?;
+        return Ok(Some(items.into_iter().map(AllowRule::Net).collect()));
+    }
+    let Some(seq) = tree.child(node, "allow") else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for i in 0.. {
+        let name = i.to_string();
+        let Some(item) = tree.child(seq, &name) else {
+            break;
+        };
+        // A mapping item also carries a value (its first key), so look for
+        // `net` before taking the item's own value.
+        if let Some(net) = tree.child_value(item, "net") {
+            let ports = list(tree, item, "ports")
+                .map_err(|e| {
+                    e.replace("sweepwatch.ports", &format!("sweepwatch.allow[{i}].ports"))
+                })?
+                .unwrap_or_default()
+                .iter()
+                .map(|p| port(p).map_err(|e| format!("sweepwatch.allow[{i}].ports: {e}")))
+                .collect::<Result<_, _>>()?;
+            out.push(AllowRule::NetPorts { net, ports });
+        } else if let Some(v) = tree.child_value(seq, &name) {
+            out.push(AllowRule::Net(v.trim().to_string()));
+        } else {
+            return Err(format!(
+                "sweepwatch.allow[{i}]: expected a block or {{ net, ports }}"
+            ));
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Splits `"[a, b]"` or `"a,b"` into its items.
+fn split_list(v: &str) -> Result<Vec<String>, String> {
+    let v = v.trim();
+    let inner = match (v.strip_prefix('['), v.ends_with(']')) {
+        (Some(rest), true) => &rest[..rest.len() - 1],
+        (None, false) => v,
+        _ => return Err(format!("{v:?} has unbalanced brackets")),
+    };
+    Ok(inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// The blocks of a Suricata address group such as
+/// `"[192.168.0.0/16,10.0.0.0/8,!10.1.0.0/16]"`. Negated items (`!x`, `![…]`)
+/// are left out: the detector has no notion of holes in its home networks.
+/// Variables (`$X`), `any` and ranges are not resolved: the error says which.
+pub fn suricata_addresses(v: &str) -> Result<Vec<String>, String> {
+    fn group(s: &str, out: &mut Vec<String>) -> Result<(), String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(());
+        }
+        if s.starts_with('!') {
+            return Ok(());
+        }
+        if let Some(rest) = s.strip_prefix('[') {
+            let inner = rest
+                .strip_suffix(']')
+                .ok_or_else(|| format!("has unbalanced brackets near {s:?}"))?;
+            for item in top_level_items(inner)? {
+                group(item, out)?;
+            }
+            return Ok(());
+        }
+        if s.starts_with('$') {
+            return Err(format!("refers to the variable {s}"));
+        }
+        if s.eq_ignore_ascii_case("any") {
+            return Err("is \"any\"".to_string());
+        }
+        s.parse::<Cidr>()
+            .map_err(|e| format!("holds {s:?}, which is not a CIDR block ({e})"))?;
+        out.push(s.to_string());
+        Ok(())
+    }
+    let mut out = Vec::new();
+    let v = v.trim();
+    let items = if v.starts_with('[') {
+        vec![v]
+    } else {
+        top_level_items(v)?
+    };
+    for item in items {
+        group(item, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Splits at the commas outside brackets.
+fn top_level_items(s: &str) -> Result<Vec<&str>, String> {
+    let mut items = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(format!("has unbalanced brackets in {s:?}"));
+                }
+            }
+            ',' if depth == 0 => {
+                items.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(format!("has unbalanced brackets in {s:?}"));
+    }
+    items.push(&s[start..]);
+    Ok(items)
+}
+
+/// Suricata's booleans: yes/no, true/false, on/off, 1/0.
+fn boolean(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Some(true),
+        "no" | "false" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn number<N: std::str::FromStr>(v: &str) -> Result<N, String> {
+    v.trim()
+        .parse()
+        .map_err(|_| format!("{v:?} is not a whole number in range"))
+}
+
+fn port(v: &str) -> Result<u16, String> {
+    v.trim()
+        .parse()
+        .map_err(|_| format!("{v:?} is not a port number (0-65535)"))
+}
+
+/// A size such as `67108864`, `64mb` or `1GiB`; units are powers of 1024, as
+/// in Suricata.
+pub fn size(v: &str) -> Result<u64, String> {
+    let t = v.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{v:?} is not a size"))?;
+    let mult: u64 = match unit.trim() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err(format!("{v:?}: unknown unit (use kb, mb or gb)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{v:?} is too large"))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A configuration tree in memory: node paths (`a.b.0`) to values, in
+    /// Suricata's shape.
+    #[derive(Default)]
+    pub(crate) struct MapTree {
+        pub values: HashMap<String, Option<String>>,
+    }
+
+    impl MapTree {
+        pub(crate) fn set(mut self, path: &str, v: &str) -> Self {
+            // Create every ancestor as a node without a value.
+            let mut p = String::new();
+            for part in path.split('.') {
+                if !p.is_empty() {
+                    p.push('.');
+                }
+                p.push_str(part);
+                self.values.entry(p.clone()).or_insert(None);
+            }
+            self.values.insert(path.to_string(), Some(v.to_string()));
+            self
+        }
+        pub(crate) fn node(mut self, path: &str) -> Self {
+            self.values.entry(path.to_string()).or_insert(None);
+            self
+        }
+    }
+
+    impl<'a> ConfTree for &'a MapTree {
+        type Node = &'a str;
+        fn child(&self, node: &'a str, key: &str) -> Option<&'a str> {
+            let want = format!("{node}.{key}");
+            self.values.keys().find(|k| **k == want).map(|k| k.as_str())
+        }
+        fn child_value(&self, node: &'a str, key: &str) -> Option<String> {
+            self.values.get(&format!("{node}.{key}")).cloned().flatten()
+        }
+        fn global(&self, name: &str) -> Option<String> {
+            self.values.get(name).cloned().flatten()
+        }
+    }
+
+    fn opts(t: &MapTree) -> Result<(Options, Vec<String>), String> {
+        read(&t, "eve", Path::new("/var/log/suricata"))
+    }
+
+    #[test]
+    fn defaults_pass_through_to_eve_json_in_the_log_directory() {
+        let t = MapTree::default().node("eve");
+        let (o, notes) = opts(&t).unwrap();
+        assert_eq!(o.path, Path::new("/var/log/suricata/eve.json"));
+        assert!(o.append && o.detect);
+        assert_eq!(o.buffer_size, 0);
+        assert_eq!(o.home_from, HomeSource::Default);
+        assert_eq!(o.detector, Config::default());
+        assert_eq!(
+            o.reorder,
+            Window {
+                micros: 60_000_000,
+                max_events: DEFAULT_REORDER_EVENTS
+            }
+        );
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn reading_a_capture_holds_events_until_the_end() {
+        let t = MapTree::default()
+            .node("eve")
+            .set("pcap-file.file", "/tmp/x.pcap");
+        assert_eq!(opts(&t).unwrap().0.reorder.micros, u64::MAX);
+        let t = t
+            .set("eve.sweepwatch.reorder-secs", "0")
+            .set("eve.sweepwatch.reorder-events", "10");
+        let w = opts(&t).unwrap().0.reorder;
+        assert!(w.is_off());
+        assert_eq!(w.max_events, 10);
+    }
+
+    #[test]
+    fn home_net_comes_from_suricata_without_negations() {
+        let t = MapTree::default().node("eve").set(
+            "vars.address-groups.HOME_NET",
+            "[192.168.0.0/16,10.0.0.0/8,!10.1.0.0/16]",
+        );
+        let (o, _) = opts(&t).unwrap();
+        assert_eq!(o.home_from, HomeSource::HomeNet);
+        assert_eq!(o.detector.home_networks, ["192.168.0.0/16", "10.0.0.0/8"]);
+    }
+
+    #[test]
+    fn unusable_home_net_falls_back_with_a_note() {
+        for v in [
+            "[$OTHER,10.0.0.0/8]",
+            "any",
+            "[1.2.3.4-1.2.3.9]",
+            "![10.0.0.0/8]",
+        ] {
+            let t = MapTree::default()
+                .node("eve")
+                .set("vars.address-groups.HOME_NET", v);
+            let (o, notes) = opts(&t).unwrap();
+            assert_eq!(o.home_from, HomeSource::Default, "{v}");
+            assert_eq!(o.detector.home_networks, Config::default().home_networks);
+            assert_eq!(notes.len(), 1, "{v}");
+        }
+    }
+
+    #[test]
+    fn address_groups_nest() {
+        assert_eq!(
+            suricata_addresses("[10.0.0.0/8,[192.168.1.0/24,![192.168.1.5]],fc00::/7]").unwrap(),
+            ["10.0.0.0/8", "192.168.1.0/24", "fc00::/7"]
+        );
+        assert_eq!(
+            suricata_addresses("192.168.2.22").unwrap(),
+            ["192.168.2.22"]
+        );
+        assert!(suricata_addresses("[10.0.0.0/8").is_err());
+    }
+
+    #[test]
+    fn keys_under_sweepwatch_override_home_net() {
+        let t = MapTree::default()
+            .node("eve")
+            .set("eve.filename", "/data/eve.json")
+            .set("eve.append", "no")
+            .set("eve.buffer-size", "64kb")
+            .set("eve.prefix", "@cee: ")
+            .set("vars.address-groups.HOME_NET", "[192.168.0.0/16]")
+            .set("eve.sweepwatch.home-net.0", "10.10.0.0/16")
+            .set("eve.sweepwatch.home-net.1", "2001:db8::/32")
+            .set("eve.sweepwatch.allow.0", "192.0.2.7")
+            .set("eve.sweepwatch.allow.1", "net")
+            .set("eve.sweepwatch.allow.1.net", "198.51.100.0/28")
+            .set("eve.sweepwatch.allow.1.ports.0", "161")
+            .set("eve.sweepwatch.ignore-ports", "[53, 123]")
+            .set("eve.sweepwatch.min-targets", "8")
+            .set("eve.sweepwatch.memory", "16mb")
+            .set("eve.sweepwatch.shards", "4")
+            .set("eve.sweepwatch.hash-seed", "7");
+        let (o, _) = opts(&t).unwrap();
+        assert_eq!(o.path, Path::new("/data/eve.json"));
+        assert!(!o.append);
+        assert_eq!(o.buffer_size, 64 << 10);
+        assert_eq!(o.prefix, "@cee: ");
+        assert_eq!(o.home_from, HomeSource::Yaml);
+        let c = &o.detector;
+        assert_eq!(c.home_networks, ["10.10.0.0/16", "2001:db8::/32"]);
+        assert_eq!(
+            c.allow,
+            [
+                AllowRule::Net("192.0.2.7".into()),
+                AllowRule::NetPorts {
+                    net: "198.51.100.0/28".into(),
+                    ports: vec![161]
+                }
+            ]
+        );
+        assert_eq!(c.ignore_ports, [53, 123]);
+        assert_eq!((c.min_targets, c.memory_bytes, c.shards), (8, 16 << 20, 4));
+        assert_eq!(c.hash_seed, Some(7));
+    }
+
+    #[test]
+    fn errors_name_the_yaml_key() {
+        let cases = [
+            (
+                "eve.sweepwatch.min-targets",
+                "1",
+                "sweepwatch.min-targets: ",
+            ),
+            (
+                "eve.sweepwatch.min-targets",
+                "five",
+                "sweepwatch.min-targets: ",
+            ),
+            ("eve.sweepwatch.memory", "12 parsecs", "sweepwatch.memory: "),
+            ("eve.sweepwatch.memory", "1kb", "sweepwatch.memory: "),
+            (
+                "eve.sweepwatch.home-net.0",
+                "10.0.0.0/33",
+                "sweepwatch.home-net[0]: ",
+            ),
+            (
+                "eve.sweepwatch.min_targets",
+                "5",
+                "sweepwatch.min_targets: unknown key",
+            ),
+            ("eve.sweepwatch.enabled", "perhaps", "sweepwatch.enabled: "),
+            (
+                "eve.sweepwatch.reorder-secs",
+                "-1",
+                "sweepwatch.reorder-secs: ",
+            ),
+            (
+                "eve.sweepwatch.reorder_events",
+                "1",
+                "sweepwatch.reorder_events: unknown key",
+            ),
+            (
+                "eve.sweepwatch.config",
+                "/nonexistent/sw.toml",
+                "sweepwatch.config: cannot read",
+            ),
+            ("eve.append", "sometimes", "append: "),
+        ];
+        for (path, v, want) in cases {
+            let t = MapTree::default().node("eve").set(path, v);
+            let err = opts(&t).unwrap_err();
+            assert!(err.starts_with(want), "{path}={v}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_toml_file_is_the_base_and_keeps_its_home_networks() {
+        let dir =
+            std::env::temp_dir().join(format!("sweepwatch-suricata-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sw.toml");
+        std::fs::write(
+            &file,
+            "home_networks = ['172.16.0.0/12']\nmin_targets = 9\n",
+        )
+        .unwrap();
+        let t = MapTree::default()
+            .node("eve")
+            .set("vars.address-groups.HOME_NET", "[192.168.0.0/16]")
+            .set("eve.sweepwatch.config", file.to_str().unwrap())
+            .set("eve.sweepwatch.shards", "2");
+        let (o, _) = opts(&t).unwrap();
+        assert_eq!(o.home_from, HomeSource::TomlFile);
+        assert_eq!(o.detector.home_networks, ["172.16.0.0/12"]);
+        assert_eq!((o.detector.min_targets, o.detector.shards), (9, 2));
+
+        std::fs::write(&file, "theta1 = 0.9\n").unwrap();
+        let err = opts(&t).unwrap_err();
+        assert!(
+            err.starts_with("sweepwatch.config: ") && err.contains("theta1"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("64mb"), Ok(64 << 20));
+        assert_eq!(size("1 GiB"), Ok(1 << 30));
+        assert_eq!(size("4096"), Ok(4096));
+        assert!(size("mb").is_err());
+    }
+}

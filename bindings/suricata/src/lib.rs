@@ -1,0 +1,354 @@
+//! # sweepwatch-suricata
+//!
+//! A Suricata 7 plugin: an EVE output file type named `sweepwatch` that writes
+//! every EVE record on to a file, unchanged, and feeds `flow` records to one
+//! [`sweepwatch::Detector`]. Each verdict is written to the same file as an EVE
+//! record of `event_type: "sweep"`.
+//!
+//! ```yaml
+//! plugins:
+//!   - /usr/local/lib/suricata/libsweepwatch_suricata.so
+//! outputs:
+//!   - eve-log:
+//!       filetype: sweepwatch
+//! ```
+//!
+//! Entry points are `extern "C"` functions Suricata calls through the
+//! [`ffi::SCPlugin`] and [`ffi::SCEveFileType`] tables; each one catches
+//! panics, which must not unwind into C. Messages go to stderr with a
+//! `sweepwatch:` prefix (Suricata 7 offers plugins no simple logging call).
+//! See `README.md` for the configuration keys.
+
+mod conf;
+mod ffi;
+mod output;
+mod record;
+mod reorder;
+
+use ffi::{ConfNode, SCEveFileType, SCPlugin};
+use output::{log, Output, SharedSink};
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The file type name `filetype:` selects.
+const NAME: &CStr = c"sweepwatch";
+
+/// [`SCPlugin`] holds raw pointers, which are not `Sync`; these point to
+/// string literals and are never written.
+struct Registration(SCPlugin);
+
+// SAFETY: the pointers are to `'static` C string literals and the function
+// pointer is immutable; nothing in the table is ever mutated.
+unsafe impl Sync for Registration {}
+
+static PLUGIN: Registration = Registration(SCPlugin {
+    name: NAME.as_ptr(),
+    license: c"MIT OR Apache-2.0".as_ptr(),
+    author: c"The sweepwatch developers".as_ptr(),
+    init: Some(plugin_init),
+});
+
+/// Runs `f`, turning a panic into `on_panic` and a message: unwinding into
+/// Suricata's C frames would abort the process.
+fn guard<R>(what: &str, on_panic: R, f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => {
+            log(format_args!("internal error in {what}"));
+            on_panic
+        }
+    }
+}
+
+/// The symbol Suricata looks up after loading the plugin: a pointer to a
+/// static table that lives as long as the library is loaded.
+#[no_mangle]
+pub extern "C" fn SCPluginRegister() -> *mut SCPlugin {
+    // Suricata 7's prototype returns a mutable pointer; it never writes
+    // through it.
+    std::ptr::addr_of!(PLUGIN.0).cast_mut()
+}
+
+/// Called once by Suricata after loading: registers the EVE file type.
+unsafe extern "C" fn plugin_init() {
+    guard("plugin initialisation", (), || {
+        // Suricata links the table into its list (the two trailing pointers)
+        // and keeps it for the life of the process, so it is leaked on purpose.
+        let table = Box::into_raw(Box::new(SCEveFileType {
+            name: NAME.as_ptr(),
+            init: Some(eve_init),
+            write: Some(eve_write),
+            deinit: Some(eve_deinit),
+            thread_init: Some(eve_thread_init),
+            thread_deinit: Some(eve_thread_deinit),
+            entries: [std::ptr::null_mut(); 2],
+        }));
+        // SAFETY: `table` is a valid, never-freed SCEveFileType in 7.0's layout.
+        if !unsafe { register(table) } {
+            log(format_args!(
+                "Suricata refused to register the EVE file type \"sweepwatch\""
+            ));
+        }
+    })
+}
+
+/// Hands the file type to Suricata.
+///
+/// # Safety
+/// `table` must point to a valid [`SCEveFileType`] that is never freed.
+#[cfg(not(test))]
+unsafe fn register(table: *mut SCEveFileType) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { ffi::SCRegisterEveFileType(table) }
+}
+
+/// Unit tests run without Suricata.
+#[cfg(test)]
+unsafe fn register(_table: *mut SCEveFileType) -> bool {
+    true
+}
+
+/// Suricata's configuration through its exported lookup functions.
+#[cfg(not(test))]
+struct Suricata;
+
+#[cfg(not(test))]
+fn owned(p: *const c_char) -> Option<String> {
+    // SAFETY: Suricata's lookups return NULL or a NUL-terminated string owned
+    // by the configuration tree, which outlives Init.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+#[cfg(not(test))]
+impl conf::ConfTree for Suricata {
+    type Node = *const ConfNode;
+
+    fn child(&self, node: *const ConfNode, key: &str) -> Option<*const ConfNode> {
+        let key = std::ffi::CString::new(key).ok()?;
+        // SAFETY: `node` is the node Suricata passed to Init or one found
+        // from it; `key` is NUL-terminated and lives across the call.
+        let p = unsafe { ffi::ConfNodeLookupChild(node, key.as_ptr()) };
+        (!p.is_null()).then_some(p.cast_const())
+    }
+
+    fn child_value(&self, node: *const ConfNode, key: &str) -> Option<String> {
+        let key = std::ffi::CString::new(key).ok()?;
+        // SAFETY: as in `child`.
+        owned(unsafe { ffi::ConfNodeLookupChildValue(node, key.as_ptr()) })
+    }
+
+    fn global(&self, name: &str) -> Option<String> {
+        let name = std::ffi::CString::new(name).ok()?;
+        let mut v: *const c_char = std::ptr::null();
+        // SAFETY: `name` is NUL-terminated; `v` is a valid out-pointer.
+        (unsafe { ffi::ConfGet(name.as_ptr(), &mut v) } == 1)
+            .then(|| owned(v))
+            .flatten()
+    }
+}
+
+#[cfg(not(test))]
+fn read_options(conf: *const ConfNode) -> Result<(conf::Options, Vec<String>), String> {
+    // SAFETY: no arguments; returns NULL or Suricata's static log directory.
+    let dir = owned(unsafe { ffi::ConfigGetLogDirectory() }).unwrap_or_else(|| ".".into());
+    conf::read(&Suricata, conf, std::path::Path::new(&dir))
+}
+
+#[cfg(test)]
+fn read_options(_conf: *const ConfNode) -> Result<(conf::Options, Vec<String>), String> {
+    Err("no Suricata configuration in unit tests".into())
+}
+
+/// `SCEveFileType::Init`: reads the settings, builds the detector and opens
+/// the file. Returns -1, which stops Suricata's start-up, on any error.
+unsafe extern "C" fn eve_init(
+    conf: *const ConfNode,
+    threaded: bool,
+    init_data: *mut *mut c_void,
+) -> c_int {
+    guard("Init", -1, || {
+        if conf.is_null() || init_data.is_null() {
+            log(format_args!("Init called without configuration"));
+            return -1;
+        }
+        let (opts, notes) = match read_options(conf) {
+            Ok(r) => r,
+            Err(e) => {
+                log(format_args!("bad configuration: {e}"));
+                return -1;
+            }
+        };
+        for n in &notes {
+            log(format_args!("{n}"));
+        }
+        let out = match Output::new(&opts, threaded, sweepwatch::input::eve::eve_event) {
+            Ok(o) => o,
+            Err(e) => {
+                log(format_args!("cannot start: {e}"));
+                return -1;
+            }
+        };
+        let c = &opts.detector;
+        if opts.detect {
+            log(format_args!(
+                "EVE records to {}{}; home networks from {}: {}; min-targets {}, memory {} MiB; {}",
+                opts.path.display(),
+                if threaded {
+                    " (one file per thread)"
+                } else {
+                    ""
+                },
+                opts.home_from.describe(),
+                c.home_networks.join(", "),
+                c.min_targets,
+                c.memory_bytes >> 20,
+                opts.reorder.describe()
+            ));
+        } else {
+            log(format_args!(
+                "EVE records to {}; detection disabled (sweepwatch.enabled: no)",
+                opts.path.display()
+            ));
+        }
+        // SAFETY: `init_data` is a valid out-pointer (checked non-NULL above).
+        unsafe { *init_data = Box::into_raw(Box::new(out)).cast() };
+        0
+    })
+}
+
+/// `SCEveFileType::Write`: one EVE record, without its newline. May run on
+/// several threads at once with the same `init_data`.
+unsafe extern "C" fn eve_write(
+    buffer: *const c_char,
+    buffer_len: c_int,
+    init_data: *mut c_void,
+    thread_data: *mut c_void,
+) -> c_int {
+    guard("Write", -1, || {
+        let Ok(len) = usize::try_from(buffer_len) else {
+            return -1;
+        };
+        if init_data.is_null() || (buffer.is_null() && len > 0) {
+            return -1;
+        }
+        // SAFETY: `init_data` is the `Output` Init boxed; it lives until
+        // Deinit, which Suricata calls after the last Write.
+        let out = unsafe { &*init_data.cast::<Output>() };
+        let rec: &[u8] = if len == 0 {
+            &[]
+        } else {
+            // SAFETY: Suricata passes `buffer_len` readable bytes at `buffer`.
+            unsafe { std::slice::from_raw_parts(buffer.cast::<u8>(), len) }
+        };
+        // SAFETY: a non-NULL `thread_data` is the sink ThreadInit boxed for
+        // this thread; it lives until ThreadDeinit.
+        let thread = unsafe { thread_data.cast::<SharedSink>().as_ref() }.map(|s| &**s);
+        match out.write(rec, thread) {
+            Ok(()) => 0,
+            Err(_) => -1,
+        }
+    })
+}
+
+/// `SCEveFileType::ThreadInit`: in threaded mode, opens the thread's own file.
+/// In non-threaded mode the thread data stays NULL and writes share one file.
+unsafe extern "C" fn eve_thread_init(
+    init_data: *mut c_void,
+    thread_id: c_int,
+    thread_data: *mut *mut c_void,
+) -> c_int {
+    guard("ThreadInit", -1, || {
+        if init_data.is_null() || thread_data.is_null() {
+            return -1;
+        }
+        // SAFETY: as in `eve_write`.
+        let out = unsafe { &*init_data.cast::<Output>() };
+        let data = match out.thread_sink(thread_id) {
+            Ok(Some(sink)) => Box::into_raw(Box::new(sink)).cast(),
+            Ok(None) => std::ptr::null_mut(),
+            Err(e) => {
+                // Writes from this thread then go to the shared file.
+                log(format_args!(
+                    "{e}; this thread writes to {} instead",
+                    out.path().display()
+                ));
+                std::ptr::null_mut()
+            }
+        };
+        // SAFETY: `thread_data` is a valid out-pointer (checked above).
+        unsafe { *thread_data = data };
+        0
+    })
+}
+
+/// `SCEveFileType::ThreadDeinit`: flushes and releases the thread's file handle
+/// (the output keeps its counters for the summary).
+unsafe extern "C" fn eve_thread_deinit(_init_data: *mut c_void, thread_data: *mut c_void) -> c_int {
+    guard("ThreadDeinit", -1, || {
+        if !thread_data.is_null() {
+            // SAFETY: a non-NULL `thread_data` is the box ThreadInit made;
+            // Suricata hands it back once.
+            let sink = unsafe { Box::from_raw(thread_data.cast::<SharedSink>()) };
+            output::flush_thread(&sink);
+        }
+        0
+    })
+}
+
+/// `SCEveFileType::Deinit`: flushes and closes the files and prints the summary.
+unsafe extern "C" fn eve_deinit(init_data: *mut c_void) {
+    guard("Deinit", (), || {
+        if init_data.is_null() {
+            return;
+        }
+        // SAFETY: `init_data` is the box Init made; Deinit is the last call.
+        let out = unsafe { Box::from_raw(init_data.cast::<Output>()) };
+        log(format_args!("{}", out.finish()));
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registration_table_matches_suricata_7() {
+        // name, four function pointers... in 7.0: 6 pointers plus TAILQ_ENTRY.
+        assert_eq!(
+            std::mem::size_of::<SCEveFileType>(),
+            8 * std::mem::size_of::<usize>()
+        );
+        assert_eq!(
+            std::mem::size_of::<SCPlugin>(),
+            4 * std::mem::size_of::<usize>()
+        );
+        // SAFETY: the static table's strings are NUL-terminated literals.
+        let p = unsafe { &*SCPluginRegister() };
+        assert_eq!(unsafe { CStr::from_ptr(p.name) }, c"sweepwatch");
+        unsafe { plugin_init() };
+    }
+
+    #[test]
+    fn entry_points_reject_null_and_bad_arguments() {
+        let mut data = std::ptr::null_mut();
+        // SAFETY: the functions check their pointers before use.
+        unsafe {
+            assert_eq!(eve_init(std::ptr::null(), false, &mut data), -1);
+            assert_eq!(
+                eve_write(
+                    c"{}".as_ptr(),
+                    2,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut()
+                ),
+                -1
+            );
+            assert_eq!(eve_thread_init(std::ptr::null_mut(), 0, &mut data), -1);
+            assert_eq!(
+                eve_thread_deinit(std::ptr::null_mut(), std::ptr::null_mut()),
+                0
+            );
+            eve_deinit(std::ptr::null_mut());
+        }
+    }
+}

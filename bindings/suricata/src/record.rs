@@ -1,0 +1,195 @@
+//! Verdicts as EVE records of `event_type: "sweep"`.
+//!
+//! ```json
+//! {"timestamp":"2017-09-10T17:52:38.063805+0000","event_type":"sweep",
+//!  "src_ip":"176.192.150.3","kind":"port_sweep","src":"176.192.150.3",
+//!  "direction":"inbound","proto":"tcp","ports":[445],"targets":5,
+//!  "ports_count":1,"failed":5,"succeeded":0,"unanswered":5,"probes":5,
+//!  "first_seen":"2017-09-10T17:52:28.000000Z","ts":"2017-09-10T17:52:38.063805Z",
+//!  "sample":["192.168.27.86","10.10.11.49"],"score":5.55}
+//! ```
+//!
+//! `timestamp` is written the way Suricata writes its own (local time with a
+//! numeric offset, microseconds) so that the record sorts and parses with the
+//! rest of the file; `ts` and `first_seen` are RFC 3339 in UTC with
+//! microseconds, as the `sweepwatch` command writes them.
+
+use std::fmt::Write as _;
+use sweepwatch::{Timestamp, Verdict};
+
+/// Appends `v` as one EVE line, newline included, to `out`.
+pub fn push_verdict(out: &mut Vec<u8>, v: &Verdict) {
+    // Formatting into a String cannot fail; the record is ASCII throughout.
+    let mut s = String::with_capacity(512);
+    let _ = write_verdict(&mut s, v);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn write_verdict(s: &mut String, v: &Verdict) -> std::fmt::Result {
+    s.push_str("{\"timestamp\":\"");
+    suricata_time(s, v.ts)?;
+    write!(s, "\",\"event_type\":\"sweep\",\"src_ip\":\"{}\"", v.src)?;
+    write!(
+        s,
+        ",\"kind\":\"{}\",\"src\":\"{}\",\"direction\":\"{}\",\"proto\":\"{}\",\"ports\":[",
+        v.kind.as_str(),
+        v.src,
+        v.direction.as_str(),
+        v.proto.as_str()
+    )?;
+    for (i, p) in v.ports().iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        write!(s, "{p}")?;
+    }
+    write!(
+        s,
+        "],\"targets\":{},\"ports_count\":{},\"failed\":{},\"succeeded\":{},\"unanswered\":{},\"probes\":{}",
+        v.targets, v.ports_count, v.failed, v.succeeded, v.unanswered, v.probes
+    )?;
+    s.push_str(",\"first_seen\":\"");
+    utc_time(s, v.first_seen)?;
+    s.push_str("\",\"ts\":\"");
+    utc_time(s, v.ts)?;
+    s.push_str("\",\"sample\":[");
+    for (i, ip) in v.sample().iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        write!(s, "\"{ip}\"")?;
+    }
+    s.push_str("],\"score\":");
+    if v.score.is_finite() {
+        write!(s, "{}", v.score)?;
+    } else {
+        // JSON has no infinities; a saturated walk is still a verdict.
+        s.push_str("null");
+    }
+    s.push_str("}\n");
+    Ok(())
+}
+
+/// Broken-down time from the C library: `localtime_r` when `local`, else
+/// `gmtime_r`. Returns the fields and the offset from UTC in seconds.
+fn broken_down(secs: u64, local: bool) -> Option<(libc::tm, i64)> {
+    let t = libc::time_t::try_from(secs).ok()?;
+    // SAFETY: an all-zero `tm` is a valid value (integers, and a null zone
+    // name pointer that is only ever written by the C library).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to live locals; the `_r` variants are
+    // thread-safe and write only to `tm`.
+    let ok = unsafe {
+        if local {
+            !libc::localtime_r(&t, &mut tm).is_null()
+        } else {
+            !libc::gmtime_r(&t, &mut tm).is_null()
+        }
+    };
+    // `c_long` is 32 bits on some targets, so the conversion is not useless there.
+    #[allow(clippy::useless_conversion)]
+    let off = i64::from(tm.tm_gmtoff);
+    ok.then_some((tm, off))
+}
+
+fn write_date_time(s: &mut String, tm: &libc::tm) -> std::fmt::Result {
+    write!(
+        s,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+/// Suricata's EVE timestamp: `2021-06-06T16:38:55.855844+0000`, local time.
+pub fn suricata_time(s: &mut String, ts: Timestamp) -> std::fmt::Result {
+    let us = ts.as_micros() % 1_000_000;
+    match broken_down(ts.as_secs(), true) {
+        Some((tm, off)) => {
+            write_date_time(s, &tm)?;
+            let sign = if off < 0 { '-' } else { '+' };
+            let off = off.unsigned_abs();
+            write!(s, ".{us:06}{sign}{:02}{:02}", off / 3600, off / 60 % 60)
+        }
+        None => write!(s, "1970-01-01T00:00:00.{us:06}+0000"),
+    }
+}
+
+/// RFC 3339 in UTC with microseconds: `2021-06-06T16:38:55.855844Z`.
+pub fn utc_time(s: &mut String, ts: Timestamp) -> std::fmt::Result {
+    match broken_down(ts.as_secs(), false) {
+        Some((tm, _)) => write_date_time(s, &tm)?,
+        None => s.push_str("1970-01-01T00:00:00"),
+    }
+    write!(s, ".{:06}Z", ts.as_micros() % 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sweepwatch::{Direction, Kind, Protocol};
+
+    #[test]
+    fn utc_times() {
+        let mut s = String::new();
+        utc_time(&mut s, Timestamp::from_micros(1_623_000_000_855_844)).unwrap();
+        assert_eq!(s, "2021-06-06T17:20:00.855844Z");
+        s.clear();
+        utc_time(&mut s, Timestamp::from_secs(951_782_400)).unwrap();
+        assert_eq!(s, "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn suricata_times_have_an_offset_and_microseconds() {
+        let mut s = String::new();
+        suricata_time(&mut s, Timestamp::from_micros(1_623_000_000_000_042)).unwrap();
+        assert_eq!(s.len(), "2021-06-06T16:38:55.855844+0000".len(), "{s}");
+        assert!(s.contains(".000042"), "{s}");
+        let off = &s[s.len() - 5..];
+        assert!(off.starts_with('+') || off.starts_with('-'), "{s}");
+    }
+
+    #[test]
+    fn verdicts_are_one_json_line() {
+        let mut v = Verdict::empty();
+        v.kind = Kind::PortScan;
+        v.src = "192.168.2.154".parse().unwrap();
+        v.direction = Direction::Inbound;
+        v.proto = Protocol::Tcp;
+        v.port_list[..3].copy_from_slice(&[22, 80, 443]);
+        v.n_ports = 3;
+        v.targets = 1;
+        v.ports_count = 6;
+        v.failed = 5;
+        v.unanswered = 1;
+        v.probes = 6;
+        v.first_seen = Timestamp::from_secs(1_500_000_000);
+        v.ts = Timestamp::from_micros(1_500_000_003_250_000);
+        v.sample_list[0] = "192.168.2.22".parse().unwrap();
+        v.n_sample = 1;
+        v.score = 5.5;
+        let mut out = Vec::new();
+        push_verdict(&mut out, &v);
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
+        let tail = line.split_once(",\"event_type\"").unwrap().1;
+        assert_eq!(
+            tail,
+            ":\"sweep\",\"src_ip\":\"192.168.2.154\",\"kind\":\"port_scan\",\"src\":\"192.168.2.154\",\
+             \"direction\":\"inbound\",\"proto\":\"tcp\",\"ports\":[22,80,443],\"targets\":1,\
+             \"ports_count\":6,\"failed\":5,\"succeeded\":0,\"unanswered\":1,\"probes\":6,\
+             \"first_seen\":\"2017-07-14T02:40:00.000000Z\",\"ts\":\"2017-07-14T02:40:03.250000Z\",\
+             \"sample\":[\"192.168.2.22\"],\"score\":5.5}\n"
+        );
+        v.score = f32::INFINITY;
+        let mut out = Vec::new();
+        push_verdict(&mut out, &v);
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .ends_with("\"score\":null}\n"));
+    }
+}

@@ -1,0 +1,45 @@
+# Shared by e2e.sh and overhead.sh: paths, the plugin build and the
+# configuration template. Sourced, not run.
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+pkg=$(dirname "$here")
+repo=$(cd "$pkg/../.." && pwd)
+suricata=${SURICATA:-suricata}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target-suricata}
+plugin=$CARGO_TARGET_DIR/release/libsweepwatch_suricata.so
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# Checks the tools, and that Suricata is 7.0: the plugin ABI differs in 8.
+need_tools() {
+    local tool version
+    for tool in "$suricata" jq cargo "$@"; do
+        command -v "$tool" >/dev/null || fail "$tool is not installed"
+    done
+    version=$("$suricata" -V 2>&1 || true)
+    [[ $version == *"version 7.0."* ]] || fail "$suricata is not Suricata 7.0: $version"
+}
+
+build_plugin() {
+    echo "== building the plugin"
+    (cd "$pkg" && cargo build --release --quiet) || fail "cargo build"
+    [[ -f $plugin ]] || fail "no $plugin after the build"
+}
+
+# render OUT HOME_NET FILETYPE [THREADED=no] [MIN_TARGETS=5] [TIMEOUT=604800] [DETECT=yes]
+# Writes suricata-test.yaml with its placeholders filled in; FILETYPE
+# `sweepwatch` also loads the plugin. Rules go in $work/rules (empty). A
+# non-empty $sw_config names a TOML file for sweepwatch.config.
+render() {
+    local plugins="[]" config="# no sweepwatch.config"
+    [[ $3 == sweepwatch ]] && plugins="[ \"$plugin\" ]"
+    [[ -n ${sw_config:-} ]] && config="config: $sw_config"
+    mkdir -p "$work/rules"
+    sed -e "s|@HOME_NET@|$2|" -e "s|@RULE_DIR@|$work/rules|" -e "s|@PLUGINS@|$plugins|" \
+        -e "s|@FILETYPE@|$3|" -e "s|@THREADED@|${4:-no}|" -e "s|@MIN_TARGETS@|${5:-5}|" \
+        -e "s|@TIMEOUT@|${6:-604800}|g" -e "s|@DETECT@|${7:-yes}|" -e "s|@CONFIG@|$config|" \
+        "$pkg/suricata-test.yaml" >"$1"
+}

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# End-to-end test of the Suricata 7 plugin.
+#
+# Builds the plugin (release), then runs `suricata -r` on each capture twice,
+# once with the `regular` EVE file type and once with `sweepwatch`, and checks:
+#   1. the expected verdicts (scanner, kind, port) appear as `event_type: sweep`
+#      records, and no other source is reported (none at all for backscatter);
+#   2. every sweep record carries the documented fields in the documented formats;
+#   3. every line of the plugin's file is JSON, and the records passed through
+#      equal those of the run without the plugin byte for byte, same count,
+#      after dropping `flow_id` (Suricata seeds its
+#      flow hash randomly, so ids differ between any two runs) and sorting
+#      (flows still open at the end of a capture are written in hash order).
+#      Flow timeouts are set longer than any capture: flows that time out
+#      earlier are pruned on a wall-clock schedule, which makes `flow.reason`
+#      and the splitting of reused 5-tuples differ between runs of Suricata
+#      alone (seen with backscatter.trace);
+#   4. threaded EVE mode: per-thread files that together hold the same records;
+#   5. a bad setting fails the output's Init with a `sweepwatch:` message, which
+#      stops Suricata's start-up when init errors are fatal.
+#
+# Usage: bindings/suricata/tests/e2e.sh
+# Environment: SURICATA (default: suricata), SWEEPWATCH_DATA (default:
+# ../shared/data beside the repository), CARGO_TARGET_DIR (default:
+# target-suricata in the repository), KEEP=1 keeps the work directory.
+set -euo pipefail
+
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+data=${SWEEPWATCH_DATA:-$(cd "$repo/.." && pwd)/shared/data}
+
+need_tools
+[[ -d $data/bro-simple-scan ]] || fail "test captures not found in $data/bro-simple-scan (set SWEEPWATCH_DATA)"
+build_plugin
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sweepwatch-e2e.XXXXXX")
+if [[ ${KEEP:-0} == 1 ]]; then
+    echo "work directory: $work"
+else
+    trap 'rm -rf "$work"' EXIT
+fi
+
+# run NAME PCAP HOME_NET FILETYPE THREADED: runs Suricata into $work/NAME/
+run() {
+    local dir=$work/$1
+    mkdir -p "$dir"
+    render "$dir.yaml" "$3" "$4" "$5"
+    if ! "$suricata" -r "$2" -c "$dir.yaml" -l "$dir" -k none >"$dir.log" 2>&1; then
+        cat "$dir.log" >&2
+        fail "$1: suricata exited with an error"
+    fi
+}
+
+# Every record except sweep verdicts, byte for byte but without flow_id, sorted.
+passed_through() {
+    cat "$1"/eve*.json | grep -v '"event_type":"sweep"' | sed -E 's/"flow_id":[0-9]+,//' | LC_ALL=C sort
+}
+
+# One line per verdict: "src kind port,port,..."
+verdicts() {
+    cat "$1"/eve*.json | jq -r 'select(.event_type == "sweep") | "\(.src) \(.kind) \(.ports | map(tostring) | join(","))"'
+}
+
+# Sweep records missing a field or with a field in the wrong format.
+malformed_sweeps() {
+    cat "$1"/eve*.json | jq -c 'select(.event_type == "sweep") | select((
+        (.timestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}[+-][0-9]{4}$"))
+        and (.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"))
+        and (.first_seen | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"))
+        and .src_ip == .src
+        and (.kind | IN("port_sweep", "port_scan", "outbound_sweep", "icmp_sweep"))
+        and (.direction | IN("inbound", "outbound", "internal", "external"))
+        and (.proto | IN("tcp", "udp", "icmp", "other"))
+        and (.ports | type == "array" and length > 0)
+        and ([.targets, .ports_count, .failed, .succeeded, .unanswered, .probes, .score]
+             | all(type == "number"))
+        and (.sample | type == "array")
+    ) | not)'
+}
+
+# compare NAME PCAP HOME_NET EXPECTED...: EXPECTED items are "src kinds port",
+# kinds an alternation (port_sweep|outbound_sweep), port "-" for any.
+check_capture() {
+    local name=$1 pcap=$2 home=$3
+    shift 3
+    echo "== $name"
+    [[ -f $pcap ]] || fail "$pcap not found"
+    run "$name.regular" "$pcap" "$home" regular no
+    run "$name.plugin" "$pcap" "$home" sweepwatch no
+    local reg=$work/$name.regular plug=$work/$name.plugin
+
+    grep -q '^sweepwatch: .* records, .* flows .* verdicts' "$plug.log" ||
+        fail "$name: no sweepwatch summary line in Suricata's output ($plug.log)"
+    [[ -z $(verdicts "$reg") ]] || fail "$name: sweep records in the run without the plugin"
+
+    local got
+    got=$(verdicts "$plug")
+    echo "$got" | sed '/^$/d; s/^/   verdict: /'
+    local want src kinds port scanners=()
+    for want in "$@"; do
+        read -r src kinds port <<<"$want"
+        scanners+=("$src")
+        local port_re="(.*,)?$port(,.*)?"
+        [[ $port == - ]] && port_re=".*"
+        echo "$got" | grep -Eq "^${src//./\\.} ($kinds) $port_re\$" ||
+            fail "$name: expected a $kinds verdict for $src on port $port; got: ${got:-nothing}"
+    done
+    local line
+    while read -r line; do
+        [[ -z $line ]] && continue
+        local who=${line%% *} ok=0 s
+        for s in "${scanners[@]}"; do [[ $who == "$s" ]] && ok=1; done
+        [[ $ok == 1 ]] || fail "$name: unexpected verdict: $line"
+    done <<<"$got"
+    local bad
+    bad=$(malformed_sweeps "$plug")
+    [[ -z $bad ]] || fail "$name: sweep record with missing or malformed fields: $bad"
+
+    jq -e . "$plug"/eve.json >/dev/null || fail "$name: the plugin's output is not one JSON record per line"
+    passed_through "$reg" >"$reg.records"
+    passed_through "$plug" >"$plug.records"
+    local n_reg n_plug
+    n_reg=$(wc -l <"$reg.records")
+    n_plug=$(wc -l <"$plug.records")
+    [[ $n_reg -gt 0 ]] || fail "$name: Suricata wrote no records"
+    if ! cmp -s "$reg.records" "$plug.records"; then
+        diff "$reg.records" "$plug.records" | head -20 >&2
+        fail "$name: passed-through records differ from the regular file type's ($n_plug vs $n_reg)"
+    fi
+    echo "   $n_plug records passed through unchanged, $(echo "$got" | sed '/^$/d' | wc -l) verdicts"
+}
+
+bss=$data/bro-simple-scan
+# These two are slow scans: by their flow start times the probes come minutes
+# to 90 minutes apart over 2 and 4 hours (the captures hold the packets out of
+# time order, and the plugin sorts flow events before detection). The
+# detector forgets a source idle for 15 minutes by default, so as a deployment
+# watching for slow scans would, the test raises that in a TOML file, which
+# also exercises sweepwatch.config.
+printf '# Slow scans: remember idle sources for 4 hours.\nidle_timeout_secs = 14400\n' >"$work/slow.toml"
+sw_config=$work/slow.toml
+check_capture 445_scan "$bss/445_scan.pcap" "[192.168.0.0/16,10.10.0.0/16]" \
+    "176.192.150.3 port_sweep 445"
+check_capture multiport_scan "$bss/multiport_scan.pcap" "[192.168.0.0/16,10.10.0.0/16]" \
+    "125.27.226.209 port_sweep -"
+sw_config=
+check_capture port_scan "$bss/port_scan.pcap" "[192.168.2.22/32]" \
+    "192.168.2.154 port_scan -"
+check_capture scan_with_zero_windows "$bss/scan_with_zero_windows.pcap" "[10.0.0.0/24]" \
+    "10.0.0.1 port_sweep|outbound_sweep 23"
+check_capture backscatter "$bss/backscatter.trace" "[192.150.0.0/16]"
+
+sample=$repo/examples/data/sample.pcap
+if [[ -f $sample ]]; then
+    # An nmap sweep and scan from 203.0.113.66 of 192.168.56.0/24, beside benign
+    # HTTP from 192.168.56.5 (examples/data/make-sample.sh).
+    check_capture sample "$sample" "[192.168.56.0/24]" \
+        "203.0.113.66 port_sweep 22" "203.0.113.66 port_scan -"
+else
+    echo "== sample: $sample not present, skipped"
+fi
+
+echo "== threaded EVE mode"
+sw_config=$work/slow.toml
+run threaded.regular "$bss/445_scan.pcap" "[192.168.0.0/16,10.10.0.0/16]" regular yes
+run threaded.plugin "$bss/445_scan.pcap" "[192.168.0.0/16,10.10.0.0/16]" sweepwatch yes
+ls "$work/threaded.plugin"/eve.*.json >/dev/null 2>&1 ||
+    fail "threaded: no per-thread eve.N.json files ($(ls "$work/threaded.plugin"))"
+cmp -s <(passed_through "$work/threaded.regular") <(passed_through "$work/threaded.plugin") ||
+    fail "threaded: passed-through records differ from the regular file type's"
+verdicts "$work/threaded.plugin" | grep -q '^176\.192\.150\.3 port_sweep 445$' ||
+    fail "threaded: expected verdict missing"
+echo "   $(ls "$work/threaded.plugin"/eve.*.json | wc -l) per-thread files, records unchanged, verdict present"
+
+sw_config=
+echo "== bad configuration"
+# Init returns -1. Suricata 7 then stops when init errors are fatal
+# (--init-errors-fatal, or engine.init-failure-fatal: yes); otherwise it warns
+# and runs without that eve-log output.
+render "$work/bad.yaml" "[10.0.0.0/8]" sweepwatch no 1
+mkdir -p "$work/bad" "$work/bad-fatal"
+if "$suricata" -r "$bss/port_scan.pcap" -c "$work/bad.yaml" -l "$work/bad-fatal" -k none \
+    --init-errors-fatal >"$work/bad-fatal.log" 2>&1; then
+    fail "Suricata --init-errors-fatal started with min-targets: 1"
+fi
+grep -q '^sweepwatch: bad configuration: sweepwatch.min-targets: ' "$work/bad-fatal.log" ||
+    fail "no clear message for min-targets: 1 (see $work/bad-fatal.log)"
+echo "   $(grep '^sweepwatch: bad' "$work/bad-fatal.log")"
+echo "   with --init-errors-fatal: Suricata stopped"
+"$suricata" -r "$bss/port_scan.pcap" -c "$work/bad.yaml" -l "$work/bad" -k none >"$work/bad.log" 2>&1 ||
+    fail "Suricata failed without --init-errors-fatal (expected a warning only)"
+grep -q 'output module "eve-log": setup failed' "$work/bad.log" ||
+    fail "Suricata did not report the failed eve-log output (see $work/bad.log)"
+[[ ! -s $work/bad/eve.json ]] || fail "records written despite the bad configuration"
+echo "   without it: Suricata warned that the eve-log output failed and ran without it"
+
+echo "PASS: Suricata plugin end-to-end"
