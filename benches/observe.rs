@@ -147,8 +147,10 @@ impl Naive {
 fn config(sources: u32) -> Config {
     // Enough table for every source: records take 11/16 of the budget.
     let bytes = (u64::from(sources) * 64 * 16 / 11).max(8 << 20) + (4 << 20);
+    // One core, one shard: nothing to share with other threads.
     Config {
         memory_bytes: bytes,
+        shards: 1,
         hash_seed: Some(1),
         ..Config::default()
     }

@@ -41,6 +41,35 @@ fn refuse_reentry() -> Result<(), Error> {
     }
 }
 
+/// A seeded hash of 128-bit addresses: two folded multiplications (the
+/// construction of foldhash and ahash's fallback), with keys drawn at random per
+/// detector so that an attacker cannot aim sources at one bucket.
+struct AddrHasher([u64; 4]);
+
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+impl AddrHasher {
+    fn new(seed: Option<u64>) -> AddrHasher {
+        let seed = seed.unwrap_or_else(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x5357_u64)
+        });
+        // Odd keys: a multiplication by an even key would drop a bit.
+        AddrHasher([1, 2, 3, 4].map(|i| mix64(seed ^ mix64(i)) | 1))
+    }
+
+    #[inline]
+    fn hash(&self, key: u128) -> u64 {
+        let k = &self.0;
+        let h = fold((key as u64) ^ k[0], ((key >> 64) as u64) ^ k[1]);
+        fold(h ^ k[2], k[3])
+    }
+}
+
 /// A shard on its own cache lines, so that threads locking neighbours do not
 /// contend for one line.
 #[repr(align(128))]
@@ -52,7 +81,7 @@ type Sink = dyn Fn(&Verdict) + Send + Sync;
 /// Events per batch step: hashes and shard numbers for this many sit on the stack.
 const BATCH: usize = 64;
 /// How many events ahead the batch path prefetches.
-const PREFETCH_AHEAD: usize = 8;
+const PREFETCH_AHEAD: usize = 16;
 
 /// Finds sources that sweep or scan, one event at a time, in fixed memory.
 ///
@@ -87,7 +116,7 @@ const PREFETCH_AHEAD: usize = 8;
 /// ```
 pub struct Detector {
     settings: Settings,
-    hasher: ahash::RandomState,
+    hasher: AddrHasher,
     shards: Box<[Padded]>,
     sink: Box<Sink>,
 }
@@ -109,15 +138,7 @@ impl Detector {
         F: Fn(&Verdict) + Send + Sync + 'static,
     {
         let settings = Settings::compile(&config)?;
-        let hasher = match settings.hash_seed {
-            Some(seed) => ahash::RandomState::with_seeds(
-                seed,
-                mix64(seed ^ 1),
-                mix64(seed ^ 2),
-                mix64(seed ^ 3),
-            ),
-            None => ahash::RandomState::new(),
-        };
+        let hasher = AddrHasher::new(settings.hash_seed);
         let per_shard = settings.memory_bytes / u64::from(settings.shards);
         let shards = (0..settings.shards)
             .map(|_| Padded(Mutex::new(Shard::with_bytes(per_shard))))
@@ -134,8 +155,8 @@ impl Detector {
     fn hash(&self, ev: &Event) -> Hashed {
         let src = addr_key(ev.src);
         let dst = addr_key(ev.dst);
-        let h_src = self.hasher.hash_one(src);
-        let h_dst = self.hasher.hash_one(dst);
+        let h_src = self.hasher.hash(src);
+        let h_dst = self.hasher.hash(dst);
         let service = (u64::from(ev.dst_port) << 2) | u64::from(ev.proto.index());
         let pair =
             mix64(h_src ^ h_dst.rotate_left(23) ^ service.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -247,12 +268,20 @@ impl Detector {
     /// prefetching a few events ahead.
     fn run_group(&self, s: usize, chunk: &[Event], hashed: &[Hashed; BATCH], order: &[u8]) {
         let mut shard = self.lock(s);
-        for k in order.iter().take(PREFETCH_AHEAD) {
-            shard.prefetch(&hashed[usize::from(*k)]);
+        let at = |k: usize| &hashed[usize::from(order[k])];
+        for k in 0..order.len().min(PREFETCH_AHEAD) {
+            shard.prefetch_early(at(k));
+        }
+        for k in 0..order.len().min(PREFETCH_AHEAD / 2) {
+            shard.prefetch_late(at(k));
         }
         for (k, &i) in order.iter().enumerate() {
-            if let Some(&ahead) = order.get(k + PREFETCH_AHEAD) {
-                shard.prefetch(&hashed[usize::from(ahead)]);
+            // Two stages: tags and filter first, then the record the tags point to.
+            if k + PREFETCH_AHEAD < order.len() {
+                shard.prefetch_early(at(k + PREFETCH_AHEAD));
+            }
+            if k + PREFETCH_AHEAD / 2 < order.len() {
+                shard.prefetch_late(at(k + PREFETCH_AHEAD / 2));
             }
             let i = usize::from(i);
             shard.observe(&self.settings, &chunk[i], &hashed[i], &mut |v| {

@@ -50,6 +50,7 @@ mod sketch;
 mod stats;
 mod table;
 mod verdict;
+mod zeroed;
 
 #[cfg(feature = "readers")]
 pub mod input;

@@ -7,12 +7,17 @@
 //! and becomes current: a pair is remembered for one to two periods. A false
 //! "seen before" (about 1% at the fill limit) only drops one count.
 
+use crate::zeroed::{Zeroable, Zeroed};
+
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(32))]
 struct Block {
     /// `[seen, resolved]` of generation 0, then of generation 1.
     words: [u64; 4],
 }
+
+// SAFETY: integers only; zero is an empty block.
+unsafe impl Zeroable for Block {}
 
 /// What the filter knew of a pair before it was marked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +32,7 @@ pub(crate) struct Marked {
 const FILL_PER_WORD: u64 = 4;
 
 pub(crate) struct PairFilter {
-    blocks: Box<[Block]>,
+    blocks: Zeroed<Block>,
     current: usize,
     inserted: u64,
     limit: u64,
@@ -39,7 +44,7 @@ impl PairFilter {
     pub(crate) fn with_bytes(bytes: u64) -> PairFilter {
         let n = (bytes / std::mem::size_of::<Block>() as u64).max(1);
         PairFilter {
-            blocks: vec![Block::default(); n as usize].into_boxed_slice(),
+            blocks: Zeroed::new(n as usize),
             current: 0,
             inserted: 0,
             limit: n * FILL_PER_WORD,

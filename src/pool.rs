@@ -4,6 +4,7 @@
 use crate::sketch::TopPorts;
 use crate::table::Record;
 use crate::verdict::MAX_VERDICT_SAMPLE;
+use crate::zeroed::{Zeroable, Zeroed};
 
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
@@ -38,6 +39,9 @@ impl Extra {
     }
 }
 
+// SAFETY: integers only.
+unsafe impl Zeroable for Extra {}
+
 /// Entries a pool may hold: the records store `index + 1` in a `u16`.
 pub(crate) const MAX_EXTRAS: usize = u16::MAX as usize;
 
@@ -45,7 +49,7 @@ pub(crate) const MAX_EXTRAS: usize = u16::MAX as usize;
 const STEAL_SCAN: usize = 16;
 
 pub(crate) struct Pool {
-    entries: Box<[Extra]>,
+    entries: Zeroed<Extra>,
     free: Vec<u16>,
     hand: usize,
 }
@@ -56,7 +60,7 @@ impl Pool {
         let each = (std::mem::size_of::<Extra>() + 2) as u64;
         let n = ((bytes / each) as usize).clamp(1, MAX_EXTRAS);
         Pool {
-            entries: vec![Extra::default(); n].into_boxed_slice(),
+            entries: Zeroed::new(n),
             // Filled once; pushes never exceed the capacity, so never reallocate.
             free: (0..n as u16).rev().collect(),
             hand: 0,

@@ -8,7 +8,7 @@ use crate::pairs::PairFilter;
 use crate::pool::{Extra, Pool};
 use crate::sketch::{bit_of, dimensions};
 use crate::stats::Stats;
-use crate::table::{Record, Slot, Table};
+use crate::table::{tag_of, Record, Slot, Table};
 use crate::verdict::{Direction, Kind, Verdict, MAX_VERDICT_SAMPLE};
 
 /// The hashes of one event, computed once outside the shard's lock.
@@ -94,10 +94,19 @@ impl Shard {
         Timestamp::from_secs(self.epoch.unwrap_or(0) + u64::from(rel))
     }
 
+    /// First prefetch stage of the batch path: the bucket's tags and the
+    /// filter's block.
     #[inline]
-    pub(crate) fn prefetch(&self, hx: &Hashed) {
-        self.table.prefetch(self.table.bucket_of(hx.h_src));
+    pub(crate) fn prefetch_early(&self, hx: &Hashed) {
+        self.table.prefetch_tags(self.table.bucket_of(hx.h_src));
         self.filter.prefetch(hx.pair);
+    }
+
+    /// Second stage, once the tags are likely cached: the record itself.
+    #[inline]
+    pub(crate) fn prefetch_late(&self, hx: &Hashed) {
+        self.table
+            .prefetch_record(self.table.bucket_of(hx.h_src), tag_of(hx.h_src));
     }
 
     /// Forgets the record at `slot`, returning its extra entry to the pool.
@@ -105,6 +114,7 @@ impl Shard {
         let r = self.table.get_mut(slot);
         let extra = r.extra;
         *r = Record::default();
+        self.table.set_tag(slot, 0);
         self.pool.release(extra);
     }
 
@@ -132,7 +142,7 @@ impl Shard {
             fresh.extra = old.extra;
             fresh.reported = old.reported;
         } else {
-            self.clear(slot);
+            self.pool.release(old.extra);
         }
         *self.table.get_mut(slot) = fresh;
     }
@@ -163,7 +173,8 @@ impl Shard {
         self.filter.maybe_rotate(now, s.dedup);
 
         let bucket = self.table.bucket_of(hx.h_src);
-        let slot = match self.table.locate(hx.src, bucket, now, s.idle_timeout) {
+        let tag = tag_of(hx.h_src);
+        let slot = match self.table.locate(hx.src, tag, bucket, now, s.idle_timeout) {
             Slot::Found(i) => {
                 if self.table.get(i).idle(now, s.idle_timeout) {
                     self.restart(i, now, s);
@@ -181,6 +192,7 @@ impl Shard {
                 }
                 self.clear(i);
                 *self.table.get_mut(i) = Record::fresh(hx.src, now);
+                self.table.set_tag(i, tag);
                 i
             }
         };

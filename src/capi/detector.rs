@@ -107,8 +107,14 @@ fn deliver(
 }
 
 /// Runs one feeding call and reports a panic in verdict delivery as SW_RESULT_PANIC.
+#[inline]
 fn feeding(f: impl FnOnce() -> Result<(), Error>) -> Result<(), sw_result> {
-    match f() {
+    let r = f();
+    // The common case reads the flag once and writes nothing.
+    if r.is_ok() && !DELIVERY_PANICKED.with(|p| p.get()) {
+        return Ok(());
+    }
+    match r {
         // Refused before any delivery: the flag belongs to the call in progress
         // further up this thread's stack, if any, so it is left alone.
         Err(Error::Reentrant) => Err(core_error(Error::Reentrant)),
@@ -260,9 +266,7 @@ pub unsafe extern "C" fn sw_detector_observe_batch(
             let mut buf = [MaybeUninit::<Event>::uninit(); CHUNK];
             for chunk in events.chunks(CHUNK) {
                 for (slot, ev) in buf.iter_mut().zip(chunk) {
-                    // Checked above; a failure here means the caller changed the
-                    // array during the call, so the event is dropped.
-                    slot.write(ev.decode().unwrap_or(PLACEHOLDER));
+                    slot.write(ev.decode_checked());
                 }
                 // SAFETY: the loop above initialised the first `chunk.len()` slots.
                 let converted = unsafe {
@@ -274,17 +278,6 @@ pub unsafe extern "C" fn sw_detector_observe_batch(
         })
     })
 }
-
-/// Stands in for an event that changed after it was checked: an unsolicited
-/// reply is only counted, never a probe.
-const PLACEHOLDER: Event = Event::new(
-    crate::Timestamp(0),
-    std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-    std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-    0,
-    crate::Protocol::Other,
-    crate::Outcome::Unsolicited,
-);
 
 /// Tells the detector that capture time has reached `now_us` (microseconds since the Unix
 /// epoch) although no events came: sources idle past their timeout are

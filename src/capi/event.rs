@@ -93,13 +93,16 @@ impl fmt::Display for EventError {
     }
 }
 
+/// The source and destination addresses of an event of `family`.
 #[inline]
-fn addr(family: u8, bytes: &[u8; 16]) -> Option<IpAddr> {
+fn addrs(family: u8, src: &[u8; 16], dst: &[u8; 16]) -> Option<(IpAddr, IpAddr)> {
+    let v4 = |b: &[u8; 16]| IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]));
     match family {
-        SW_FAMILY_IPV4 => Some(IpAddr::V4(Ipv4Addr::new(
-            bytes[0], bytes[1], bytes[2], bytes[3],
-        ))),
-        SW_FAMILY_IPV6 => Some(IpAddr::V6(Ipv6Addr::from(*bytes))),
+        SW_FAMILY_IPV4 => Some((v4(src), v4(dst))),
+        SW_FAMILY_IPV6 => Some((
+            IpAddr::V6(Ipv6Addr::from(*src)),
+            IpAddr::V6(Ipv6Addr::from(*dst)),
+        )),
         _ => None,
     }
 }
@@ -167,8 +170,8 @@ impl sw_event {
     /// The core event, or why this one is malformed. Never allocates.
     #[inline]
     pub(crate) fn decode(&self) -> Result<Event, EventError> {
-        let src = addr(self.family, &self.src_addr).ok_or(EventError::Family(self.family))?;
-        let dst = addr(self.family, &self.dst_addr).ok_or(EventError::Family(self.family))?;
+        let (src, dst) = addrs(self.family, &self.src_addr, &self.dst_addr)
+            .ok_or(EventError::Family(self.family))?;
         let proto = protocol(self.proto).ok_or(EventError::Protocol(self.proto))?;
         let outcome = outcome(self.outcome).ok_or(EventError::Outcome(self.outcome))?;
         Ok(Event {
@@ -180,6 +183,32 @@ impl sw_event {
             proto,
             outcome,
         })
+    }
+
+    /// The core event of one that passed [`check`](sw_event::check), without
+    /// checking again. Total, so that an event changed after its check (a data
+    /// race in the caller) still gives a valid event: an unsolicited reply,
+    /// which is only counted.
+    #[inline]
+    pub(crate) fn decode_checked(&self) -> Event {
+        let (src, dst) = match addrs(self.family, &self.src_addr, &self.dst_addr) {
+            Some(pair) => pair,
+            None => (
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            ),
+        };
+        let proto = protocol(self.proto).unwrap_or(Protocol::Other);
+        let outcome = outcome(self.outcome).unwrap_or(Outcome::Unsolicited);
+        Event {
+            ts: Timestamp::from_micros(self.ts_us),
+            src,
+            dst,
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            proto,
+            outcome,
+        }
     }
 
     /// Checks the event without building it.

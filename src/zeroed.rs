@@ -1,0 +1,163 @@
+//! Large zero-initialised arrays for the detector's state.
+//!
+//! The table, filter and pool are read at random, so on Linux they are mapped on
+//! 2 MiB-aligned memory with transparent huge pages requested: one TLB entry then
+//! covers 32,768 records instead of 64, which matters most in virtual machines,
+//! where every TLB miss walks two page tables. Pages are touched at
+//! construction, so observing never faults memory in.
+
+use std::ops::{Deref, DerefMut};
+
+/// Types whose all-zero bit pattern is a valid value.
+///
+/// # Safety
+/// Implement only for types made of integers (and arrays and structs of them).
+pub(crate) unsafe trait Zeroable: Copy {}
+
+// SAFETY: integers are valid at zero.
+unsafe impl Zeroable for u32 {}
+
+/// A fixed-length array of zeroed `T`.
+pub(crate) struct Zeroed<T: Zeroable> {
+    inner: Inner<T>,
+}
+
+#[cfg(target_os = "linux")]
+struct Inner<T> {
+    ptr: *mut T,
+    len: usize,
+    base: *mut libc::c_void,
+    mapped: usize,
+}
+
+#[cfg(not(target_os = "linux"))]
+struct Inner<T> {
+    data: Box<[T]>,
+}
+
+// SAFETY: the mapping is owned exclusively, like a Box<[T]>.
+unsafe impl<T: Zeroable + Send> Send for Zeroed<T> {}
+// SAFETY: shared access only reads, like &[T].
+unsafe impl<T: Zeroable + Sync> Sync for Zeroed<T> {}
+
+const HUGE: usize = 2 << 20;
+
+impl<T: Zeroable> Zeroed<T> {
+    /// `len` zeroed values.
+    ///
+    /// # Panics
+    /// If the memory cannot be had, as `vec!` does.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn new(len: usize) -> Self {
+        let bytes = len.max(1) * std::mem::size_of::<T>().max(1);
+        let mapped = bytes + HUGE;
+        // SAFETY: an anonymous private mapping has no preconditions; the result is
+        // checked before use.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                mapped,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            std::alloc::handle_alloc_error(
+                std::alloc::Layout::from_size_align(bytes, HUGE).expect("layout"),
+            );
+        }
+        let start = (base as usize).next_multiple_of(HUGE);
+        let ptr = start as *mut T;
+        // SAFETY: [start, start + bytes) lies inside the mapping (it has HUGE bytes
+        // of slack). A failed madvise only means small pages.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, bytes, libc::MADV_HUGEPAGE);
+            // Fault every page in now, not during observation. Anonymous memory
+            // reads as zero, which is a valid T.
+            let p = start as *mut u8;
+            let mut off = 0;
+            while off < bytes {
+                std::ptr::write_volatile(p.add(off), 0);
+                off += 4096;
+            }
+        }
+        Zeroed {
+            inner: Inner {
+                ptr,
+                len,
+                base,
+                mapped,
+            },
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn new(len: usize) -> Self {
+        // SAFETY: T is Zeroable, so zeroed memory is a valid T.
+        let zero: T = unsafe { std::mem::zeroed() };
+        Zeroed {
+            inner: Inner {
+                data: vec![zero; len].into_boxed_slice(),
+            },
+        }
+    }
+}
+
+impl<T: Zeroable> Deref for Zeroed<T> {
+    type Target = [T];
+
+    #[cfg(target_os = "linux")]
+    fn deref(&self) -> &[T] {
+        // SAFETY: ptr points to len initialised (zeroed or since written) values
+        // owned by self.
+        unsafe { std::slice::from_raw_parts(self.inner.ptr, self.inner.len) }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn deref(&self) -> &[T] {
+        &self.inner.data
+    }
+}
+
+impl<T: Zeroable> DerefMut for Zeroed<T> {
+    #[cfg(target_os = "linux")]
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as in deref, and &mut self makes the access exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.inner.ptr, self.inner.len) }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.inner.data
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl<T: Zeroable> Drop for Zeroed<T> {
+    fn drop(&mut self) {
+        // SAFETY: base and mapped are exactly what mmap returned and was asked for.
+        unsafe {
+            libc::munmap(self.inner.base, self.inner.mapped);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_start_zeroed_and_keep_writes() {
+        for len in [0usize, 1, 1000, 3 << 20] {
+            let mut a: Zeroed<u32> = Zeroed::new(len);
+            assert_eq!(a.len(), len);
+            assert!(a.iter().all(|x| *x == 0));
+            if len > 0 {
+                a[len - 1] = 7;
+                assert_eq!(a[len - 1], 7);
+            }
+        }
+    }
+}
