@@ -131,7 +131,8 @@ impl Config {
     /// validated: an error names the offending field.
     pub fn from_toml_str(text: &str) -> Result<Config, Error> {
         let cfg: Config = toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_string();
+            // One line: the message also reaches C callers and log files.
+            let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
             // toml names unknown keys in its message; other errors get the span.
             let field = msg
                 .split('`')

@@ -22,7 +22,7 @@ pub(crate) struct Zeroed<T: Zeroable> {
     inner: Inner<T>,
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 struct Inner<T> {
     ptr: *mut T,
     len: usize,
@@ -30,7 +30,7 @@ struct Inner<T> {
     mapped: usize,
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", not(miri))))]
 struct Inner<T> {
     data: Box<[T]>,
 }
@@ -47,7 +47,7 @@ impl<T: Zeroable> Zeroed<T> {
     ///
     /// # Panics
     /// If the memory cannot be had, as `vec!` does.
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(miri)))]
     pub(crate) fn new(len: usize) -> Self {
         let bytes = len.max(1) * std::mem::size_of::<T>().max(1);
         let mapped = bytes + HUGE;
@@ -93,7 +93,7 @@ impl<T: Zeroable> Zeroed<T> {
         }
     }
 
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(all(target_os = "linux", not(miri))))]
     pub(crate) fn new(len: usize) -> Self {
         // SAFETY: T is Zeroable, so zeroed memory is a valid T.
         let zero: T = unsafe { std::mem::zeroed() };
@@ -108,33 +108,33 @@ impl<T: Zeroable> Zeroed<T> {
 impl<T: Zeroable> Deref for Zeroed<T> {
     type Target = [T];
 
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(miri)))]
     fn deref(&self) -> &[T] {
         // SAFETY: ptr points to len initialised (zeroed or since written) values
         // owned by self.
         unsafe { std::slice::from_raw_parts(self.inner.ptr, self.inner.len) }
     }
 
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(all(target_os = "linux", not(miri))))]
     fn deref(&self) -> &[T] {
         &self.inner.data
     }
 }
 
 impl<T: Zeroable> DerefMut for Zeroed<T> {
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(miri)))]
     fn deref_mut(&mut self) -> &mut [T] {
         // SAFETY: as in deref, and &mut self makes the access exclusive.
         unsafe { std::slice::from_raw_parts_mut(self.inner.ptr, self.inner.len) }
     }
 
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(all(target_os = "linux", not(miri))))]
     fn deref_mut(&mut self) -> &mut [T] {
         &mut self.inner.data
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 impl<T: Zeroable> Drop for Zeroed<T> {
     fn drop(&mut self) {
         // SAFETY: base and mapped are exactly what mmap returned and was asked for.
