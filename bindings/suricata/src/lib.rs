@@ -160,7 +160,10 @@ fn read_options(_conf: *const ConfNode) -> Result<(conf::Options, Vec<String>), 
 }
 
 /// `SCEveFileType::Init`: reads the settings, builds the detector and opens
-/// the file. Returns -1, which stops Suricata's start-up, on any error.
+/// the file. A bad configuration or an unopenable file ends the process with
+/// status 1 after saying why, as Suricata's own fatal configuration errors do:
+/// returning -1 alone would only make Suricata 7 run on without this output,
+/// unless init errors are fatal.
 unsafe extern "C" fn eve_init(
     conf: *const ConfNode,
     threaded: bool,
@@ -175,7 +178,7 @@ unsafe extern "C" fn eve_init(
             Ok(r) => r,
             Err(e) => {
                 log(format_args!("bad configuration: {e}"));
-                return -1;
+                std::process::exit(1);
             }
         };
         for n in &notes {
@@ -185,7 +188,7 @@ unsafe extern "C" fn eve_init(
             Ok(o) => o,
             Err(e) => {
                 log(format_args!("cannot start: {e}"));
-                return -1;
+                std::process::exit(1);
             }
         };
         let c = &opts.detector;
