@@ -18,7 +18,7 @@
 //! The event's time is `flow.start`: the probe's time, not the record's, which
 //! is written only at flow timeout.
 
-use super::{malformed, Emit, InputError, LineReader, OnMalformed, ReadStats};
+use super::{malformed, tally, Emit, InputError, LineReader, OnMalformed, ReadStats};
 use crate::{Event, Outcome, Protocol, Timestamp};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -228,14 +228,13 @@ pub fn read_eve_reporting<R: BufRead>(
                 continue;
             }
         };
-        match eve_event(text) {
-            Ok(Some(ev)) => {
-                st.events += 1;
-                emit(ev);
-            }
-            Ok(None) => st.skipped += 1,
-            Err(why) => malformed(&mut st, &mut on_malformed, line.number, &why),
-        }
+        tally(
+            &mut st,
+            emit,
+            &mut on_malformed,
+            line.number,
+            eve_event(text),
+        );
     }
     Ok(st)
 }

@@ -152,6 +152,25 @@ pub(crate) fn malformed(stats: &mut ReadStats, report: &mut OnMalformed<'_>, lin
     report(line, why);
 }
 
+/// Counts what one log record gave: an event (emitted), nothing (skipped) or an
+/// error (skipped as malformed, and reported).
+pub(crate) fn tally(
+    stats: &mut ReadStats,
+    emit: &mut dyn FnMut(Event),
+    report: &mut OnMalformed<'_>,
+    line: u64,
+    result: Result<Option<Event>, String>,
+) {
+    match result {
+        Ok(Some(ev)) => {
+            stats.events += 1;
+            emit(ev);
+        }
+        Ok(None) => stats.skipped += 1,
+        Err(why) => malformed(stats, report, line, &why),
+    }
+}
+
 /// Parses an RFC 3339 / ISO 8601 date and time as engines write it:
 /// `2021-06-06T16:38:55.855844+0200`, `…+02:00` or `…Z`, with any number of
 /// fractional digits (microseconds kept). Suricata writes the offset without a

@@ -17,7 +17,7 @@
 //! other ICMP records are skipped. Times are epoch seconds (ISO 8601 strings,
 //! as Zeek's JSON writer can be set to use, are accepted too).
 
-use super::{malformed, Emit, InputError, LineReader, OnMalformed, ReadStats};
+use super::{malformed, tally, Emit, InputError, LineReader, OnMalformed, ReadStats};
 use crate::{Event, Outcome, Protocol, Timestamp};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -411,14 +411,7 @@ pub fn read_conn_log_reporting<R: BufRead>(
         } else {
             tsv.row(bytes)
         };
-        match result {
-            Ok(Some(ev)) => {
-                st.events += 1;
-                emit(ev);
-            }
-            Ok(None) => st.skipped += 1,
-            Err(why) => malformed(&mut st, &mut on_malformed, line.number, &why),
-        }
+        tally(&mut st, emit, &mut on_malformed, line.number, result);
     }
     Ok(st)
 }
