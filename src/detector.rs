@@ -5,7 +5,7 @@ use crate::config::{Config, Settings};
 use crate::error::Error;
 use crate::event::{Event, Timestamp};
 use crate::net::addr_key;
-use crate::shard::{mix64, Hashed, Shard};
+use crate::shard::{mix64, Probe, Shard};
 use crate::stats::Stats;
 use crate::verdict::Verdict;
 use std::cell::Cell;
@@ -151,18 +151,43 @@ impl Detector {
         })
     }
 
+    /// An event as the shards read it.
     #[inline]
-    fn hash(&self, ev: &Event) -> Hashed {
-        let src = addr_key(ev.src);
-        let dst = addr_key(ev.dst);
+    fn probe(&self, ev: &Event) -> Probe {
+        self.probe_keys(
+            ev.ts,
+            addr_key(ev.src),
+            addr_key(ev.dst),
+            ev.dst_port,
+            ev.proto,
+            ev.outcome,
+        )
+    }
+
+    /// An event given with its addresses already as 128-bit keys (IPv4 mapped
+    /// into `::ffff:0:0/96`), as the C ABI receives them.
+    #[inline]
+    pub(crate) fn probe_keys(
+        &self,
+        ts: Timestamp,
+        src: u128,
+        dst: u128,
+        dst_port: u16,
+        proto: crate::Protocol,
+        outcome: crate::Outcome,
+    ) -> Probe {
         let h_src = self.hasher.hash(src);
         let h_dst = self.hasher.hash(dst);
-        let service = (u64::from(ev.dst_port) << 2) | u64::from(ev.proto.index());
+        let service = (u64::from(dst_port) << 2) | u64::from(proto.index());
         let pair =
             mix64(h_src ^ h_dst.rotate_left(23) ^ service.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        Hashed {
+        Probe {
+            ts,
             src,
             dst,
+            dst_port,
+            proto,
+            outcome,
             h_src,
             h_dst,
             pair,
@@ -186,10 +211,15 @@ impl Detector {
     /// [`Error::Reentrant`] if called from inside a verdict callback.
     #[inline]
     pub fn observe(&self, ev: &Event) -> Result<(), Error> {
+        self.observe_probe(&self.probe(ev))
+    }
+
+    /// [`observe`](Detector::observe) for an event already made a probe.
+    #[inline]
+    pub(crate) fn observe_probe(&self, p: &Probe) -> Result<(), Error> {
         refuse_reentry()?;
-        let hx = self.hash(ev);
-        let mut shard = self.lock(self.shard_of(hx.h_src));
-        shard.observe(&self.settings, ev, &hx, &mut |v| self.deliver(v));
+        let mut shard = self.lock(self.shard_of(p.h_src));
+        shard.observe(&self.settings, p, &mut |v| self.deliver(v));
         Ok(())
     }
 
@@ -205,13 +235,23 @@ impl Detector {
     /// # Errors
     /// [`Error::Reentrant`] if called from inside a verdict callback.
     pub fn observe_batch(&self, events: &[Event]) -> Result<(), Error> {
+        self.observe_batch_with(events, |ev| self.probe(ev))
+    }
+
+    /// [`observe_batch`](Detector::observe_batch) for items that `probe` turns
+    /// into probes.
+    pub(crate) fn observe_batch_with<T>(
+        &self,
+        items: &[T],
+        probe: impl Fn(&T) -> Probe,
+    ) -> Result<(), Error> {
         refuse_reentry()?;
-        let mut hashed = [Hashed::default(); BATCH];
+        let mut hashed = [Probe::default(); BATCH];
         let mut shard_no = [0u16; BATCH];
         let mut order = [0u8; BATCH];
-        for chunk in events.chunks(BATCH) {
-            for (i, ev) in chunk.iter().enumerate() {
-                hashed[i] = self.hash(ev);
+        for chunk in items.chunks(BATCH) {
+            for (i, item) in chunk.iter().enumerate() {
+                hashed[i] = probe(item);
                 shard_no[i] = self.shard_of(hashed[i].h_src) as u16;
             }
             let n = chunk.len();
@@ -219,7 +259,7 @@ impl Detector {
                 for (i, o) in order.iter_mut().enumerate().take(n) {
                     *o = i as u8;
                 }
-                self.run_group(0, chunk, &hashed, &order[..n]);
+                self.run_group(0, &hashed, &order[..n]);
             } else if self.shards.len() <= BATCH {
                 // Counting sort by shard: stable, so each source's events keep
                 // their order; one lock per shard present in the chunk.
@@ -239,7 +279,7 @@ impl Detector {
                 for s in 0..self.shards.len() {
                     let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
                     if a < b {
-                        self.run_group(s, chunk, &hashed, &order[a..b]);
+                        self.run_group(s, &hashed, &order[a..b]);
                     }
                 }
             } else {
@@ -257,16 +297,16 @@ impl Detector {
                         }
                     }
                     pending -= k;
-                    self.run_group(usize::from(s), chunk, &hashed, &order[..k]);
+                    self.run_group(usize::from(s), &hashed, &order[..k]);
                 }
             }
         }
         Ok(())
     }
 
-    /// Feeds the events `order` of `chunk`, all of shard `s`, under one lock,
+    /// Feeds the probes `order` of `hashed`, all of shard `s`, under one lock,
     /// prefetching a few events ahead.
-    fn run_group(&self, s: usize, chunk: &[Event], hashed: &[Hashed; BATCH], order: &[u8]) {
+    fn run_group(&self, s: usize, hashed: &[Probe; BATCH], order: &[u8]) {
         let mut shard = self.lock(s);
         let at = |k: usize| &hashed[usize::from(order[k])];
         for k in 0..order.len().min(PREFETCH_AHEAD) {
@@ -283,8 +323,7 @@ impl Detector {
             if k + PREFETCH_AHEAD / 2 < order.len() {
                 shard.prefetch_late(at(k + PREFETCH_AHEAD / 2));
             }
-            let i = usize::from(i);
-            shard.observe(&self.settings, &chunk[i], &hashed[i], &mut |v| {
+            shard.observe(&self.settings, &hashed[usize::from(i)], &mut |v| {
                 self.deliver(v)
             });
         }

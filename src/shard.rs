@@ -2,7 +2,7 @@
 //! the decisions made on them. Knows nothing of locks or threads.
 
 use crate::config::Settings;
-use crate::event::{Event, Outcome, Protocol, Timestamp};
+use crate::event::{Outcome, Protocol, Timestamp};
 use crate::net::key_addr;
 use crate::pairs::PairFilter;
 use crate::pool::{Extra, Pool};
@@ -11,14 +11,35 @@ use crate::stats::Stats;
 use crate::table::{tag_of, Record, Slot, Table};
 use crate::verdict::{Direction, Kind, Verdict, MAX_VERDICT_SAMPLE};
 
-/// The hashes of one event, computed once outside the shard's lock.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Hashed {
+/// One event as the shards read it: addresses as 128-bit keys and the hashes
+/// that place them, computed once outside the shard's lock.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Probe {
+    pub ts: Timestamp,
     pub src: u128,
     pub dst: u128,
+    pub dst_port: u16,
+    pub proto: Protocol,
+    pub outcome: Outcome,
     pub h_src: u64,
     pub h_dst: u64,
     pub pair: u64,
+}
+
+impl Default for Probe {
+    fn default() -> Self {
+        Probe {
+            ts: Timestamp(0),
+            src: 0,
+            dst: 0,
+            dst_port: 0,
+            proto: Protocol::Other,
+            outcome: Outcome::Unsolicited,
+            h_src: 0,
+            h_dst: 0,
+            pair: 0,
+        }
+    }
 }
 
 #[inline]
@@ -97,14 +118,14 @@ impl Shard {
     /// First prefetch stage of the batch path: the bucket's tags and the
     /// filter's block.
     #[inline]
-    pub(crate) fn prefetch_early(&self, hx: &Hashed) {
+    pub(crate) fn prefetch_early(&self, hx: &Probe) {
         self.table.prefetch_tags(self.table.bucket_of(hx.h_src));
         self.filter.prefetch(hx.pair);
     }
 
     /// Second stage, once the tags are likely cached: the record itself.
     #[inline]
-    pub(crate) fn prefetch_late(&self, hx: &Hashed) {
+    pub(crate) fn prefetch_late(&self, hx: &Probe) {
         self.table
             .prefetch_record(self.table.bucket_of(hx.h_src), tag_of(hx.h_src));
     }
@@ -147,29 +168,23 @@ impl Shard {
         *self.table.get_mut(slot) = fresh;
     }
 
-    pub(crate) fn observe(
-        &mut self,
-        s: &Settings,
-        ev: &Event,
-        hx: &Hashed,
-        sink: &mut dyn FnMut(&Verdict),
-    ) {
+    pub(crate) fn observe(&mut self, s: &Settings, hx: &Probe, sink: &mut dyn FnMut(&Verdict)) {
         self.c.events += 1;
-        if ev.outcome == Outcome::Unsolicited {
+        if hx.outcome == Outcome::Unsolicited {
             self.c.unsolicited += 1;
             return;
         }
-        if (s.any_ignore_port && s.ignore_ports[usize::from(ev.dst_port)])
+        if (s.any_ignore_port && s.ignore_ports[usize::from(hx.dst_port)])
             || s.ignore_nets.contains_key(hx.dst)
         {
             self.c.ignored += 1;
             return;
         }
-        if s.allowed(hx.src, ev.dst_port) {
+        if s.allowed(hx.src, hx.dst_port) {
             self.c.allowed += 1;
             return;
         }
-        let now = self.rel(ev.ts);
+        let now = self.rel(hx.ts);
         self.filter.maybe_rotate(now, s.dedup);
 
         let bucket = self.table.bucket_of(hx.h_src);
@@ -197,27 +212,27 @@ impl Shard {
             }
         };
 
-        let marked = self.filter.mark(hx.pair, ev.outcome != Outcome::Attempt);
+        let marked = self.filter.mark(hx.pair, hx.outcome != Outcome::Attempt);
         let w = s.walk;
         let r = self.table.get_mut(slot);
         r.last_seen = r.last_seen.max(now);
-        r.flags |= 2 << ev.proto.index();
+        r.flags |= 2 << hx.proto.index();
         if marked.new_probe || marked.new_outcome {
             // An outcome whose attempt fell in an earlier episode is new here.
             r.hosts |= bit_of(hx.h_dst);
-            r.ports |= port_bit(ev.dst_port);
+            r.ports |= port_bit(hx.dst_port);
         }
         if marked.new_probe {
             r.probes = r.probes.saturating_add(1);
         }
-        if ev.outcome == Outcome::Attempt {
+        if hx.outcome == Outcome::Attempt {
             return;
         }
         if !marked.new_outcome {
             self.c.duplicates += 1;
             return;
         }
-        let step = match ev.outcome {
+        let step = match hx.outcome {
             Outcome::Established => {
                 r.succeeded = r.succeeded.saturating_add(1);
                 w.success_step
@@ -246,7 +261,7 @@ impl Shard {
         r.llr = llr;
         let mut extra = r.extra;
 
-        if ev.outcome.is_failure() && extra == 0 && llr > 0 {
+        if hx.outcome.is_failure() && extra == 0 && llr > 0 {
             match self
                 .pool
                 .acquire(slot, llr, self.table.records_mut(), now, s.idle_timeout)
@@ -260,13 +275,13 @@ impl Shard {
         }
         if extra != 0 {
             let e = self.pool.get_mut(extra);
-            e.top.add(ev.dst_port);
-            if ev.outcome.is_failure() {
+            e.top.add(hx.dst_port);
+            if hx.outcome.is_failure() {
                 e.add_sample(hx.dst);
             }
         }
         if llr >= w.upper {
-            self.decide(s, slot, ev, hx, now, sink);
+            self.decide(s, slot, hx, now, sink);
         }
     }
 
@@ -276,8 +291,7 @@ impl Shard {
         &mut self,
         s: &Settings,
         slot: usize,
-        ev: &Event,
-        hx: &Hashed,
+        hx: &Probe,
         now: u32,
         sink: &mut dyn FnMut(&Verdict),
     ) {
@@ -288,7 +302,7 @@ impl Shard {
             (Kind::PortScan, ports)
         } else if direction == Direction::Outbound {
             (Kind::OutboundSweep, hosts)
-        } else if ev.proto == Protocol::Icmp {
+        } else if hx.proto == Protocol::Icmp {
             (Kind::IcmpSweep, hosts)
         } else {
             (Kind::PortSweep, hosts)
@@ -311,9 +325,9 @@ impl Shard {
 
         let mut v = Verdict::empty();
         v.kind = kind;
-        v.src = ev.src;
+        v.src = key_addr(hx.src);
         v.direction = direction;
-        v.proto = ev.proto;
+        v.proto = hx.proto;
         v.targets = hosts;
         v.ports_count = ports;
         v.failed = r.refused.saturating_add(r.unanswered);
@@ -321,7 +335,7 @@ impl Shard {
         v.unanswered = r.unanswered;
         v.probes = r.probes;
         v.first_seen = self.abs(r.first_seen);
-        v.ts = ev.ts;
+        v.ts = hx.ts;
         v.score = f32::from(r.llr) / crate::config::WALK_SCALE as f32;
         if r.extra != 0 {
             let e = self.pool.get_mut(r.extra);
@@ -334,9 +348,9 @@ impl Shard {
             }
             v.n_sample = n as u8;
         } else {
-            v.port_list[0] = ev.dst_port;
+            v.port_list[0] = hx.dst_port;
             v.n_ports = 1;
-            v.sample_list[0] = ev.dst;
+            v.sample_list[0] = key_addr(hx.dst);
             v.n_sample = 1;
         }
         self.c.verdicts += 1;

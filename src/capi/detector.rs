@@ -8,10 +8,9 @@ use super::panic;
 use super::result::{fail, sw_result};
 use super::stats::sw_stats;
 use super::verdict::sw_verdict;
-use crate::{Detector, Error, Event, Verdict};
+use crate::{Detector, Error, Verdict};
 use std::cell::Cell;
 use std::ffi::c_void;
-use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A detector: finds sources that sweep or scan, from one event at a time, in
@@ -224,15 +223,11 @@ pub unsafe extern "C" fn sw_detector_observe(
         let det = unsafe { detector_ref(detector) }?;
         // SAFETY: the caller provides a readable event or NULL.
         let ev = unsafe { event.as_ref() }.ok_or_else(|| null("event"))?;
-        let ev = ev
-            .decode()
+        ev.check()
             .map_err(|e| fail(sw_result::InvalidArgument, format!("event: {e}")))?;
-        feeding(|| det.observe(&ev))
+        feeding(|| det.observe_probe(&ev.probe(det)))
     })
 }
-
-/// Events converted per call of the core's batch path: on the stack, 6 KiB.
-const CHUNK: usize = 128;
 
 /// Feeds `n_events` events from the array `events`; the same result as feeding
 /// them one by one in order, but faster (each shard's lock is taken once per
@@ -262,20 +257,7 @@ pub unsafe extern "C" fn sw_detector_observe_batch(
             ev.check()
                 .map_err(|e| fail(sw_result::InvalidArgument, format!("events[{i}]: {e}")))?;
         }
-        feeding(|| {
-            let mut buf = [MaybeUninit::<Event>::uninit(); CHUNK];
-            for chunk in events.chunks(CHUNK) {
-                for (slot, ev) in buf.iter_mut().zip(chunk) {
-                    slot.write(ev.decode_checked());
-                }
-                // SAFETY: the loop above initialised the first `chunk.len()` slots.
-                let converted = unsafe {
-                    std::slice::from_raw_parts(buf.as_ptr().cast::<Event>(), chunk.len())
-                };
-                det.observe_batch(converted)?;
-            }
-            Ok(())
-        })
+        feeding(|| det.observe_batch_with(events, |ev| ev.probe(det)))
     })
 }
 

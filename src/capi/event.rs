@@ -1,9 +1,10 @@
 //! `sw_event`: one connection event as a plain C struct, and its checked
 //! conversion to [`Event`].
 
-use crate::{Event, Outcome, Protocol, Timestamp};
+use crate::shard::Probe;
+use crate::{Detector, Event, Outcome, Protocol, Timestamp};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 
 /// The `family` value of an IPv4 address: the address is in the first 4 bytes
 /// of its 16-byte array.
@@ -93,20 +94,6 @@ impl fmt::Display for EventError {
     }
 }
 
-/// The source and destination addresses of an event of `family`.
-#[inline]
-fn addrs(family: u8, src: &[u8; 16], dst: &[u8; 16]) -> Option<(IpAddr, IpAddr)> {
-    let v4 = |b: &[u8; 16]| IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]));
-    match family {
-        SW_FAMILY_IPV4 => Some((v4(src), v4(dst))),
-        SW_FAMILY_IPV6 => Some((
-            IpAddr::V6(Ipv6Addr::from(*src)),
-            IpAddr::V6(Ipv6Addr::from(*dst)),
-        )),
-        _ => None,
-    }
-}
-
 /// The address of a verdict or event field as bytes and family.
 #[inline]
 pub(crate) fn addr_bytes(ip: IpAddr) -> ([u8; 16], u8) {
@@ -167,48 +154,47 @@ fn outcome(v: u8) -> Option<Outcome> {
 }
 
 impl sw_event {
-    /// The core event, or why this one is malformed. Never allocates.
+    /// The event's addresses as the core's 128-bit keys (IPv4 mapped into
+    /// `::ffff:0:0/96`, as the core stores them), or `None` for a bad family.
     #[inline]
-    pub(crate) fn decode(&self) -> Result<Event, EventError> {
-        let (src, dst) = addrs(self.family, &self.src_addr, &self.dst_addr)
-            .ok_or(EventError::Family(self.family))?;
-        let proto = protocol(self.proto).ok_or(EventError::Protocol(self.proto))?;
-        let outcome = outcome(self.outcome).ok_or(EventError::Outcome(self.outcome))?;
-        Ok(Event {
-            ts: Timestamp::from_micros(self.ts_us),
-            src,
-            dst,
-            src_port: self.src_port,
-            dst_port: self.dst_port,
-            proto,
-            outcome,
-        })
+    fn keys(&self) -> Option<(u128, u128)> {
+        let v4 = |b: &[u8; 16]| {
+            (0xffffu128 << 32) | u128::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        match self.family {
+            SW_FAMILY_IPV4 => Some((v4(&self.src_addr), v4(&self.dst_addr))),
+            SW_FAMILY_IPV6 => Some((
+                u128::from_be_bytes(self.src_addr),
+                u128::from_be_bytes(self.dst_addr),
+            )),
+            _ => None,
+        }
     }
 
-    /// The core event of one that passed [`check`](sw_event::check), without
-    /// checking again. Total, so that an event changed after its check (a data
-    /// race in the caller) still gives a valid event: an unsolicited reply,
-    /// which is only counted.
+    /// The event as `det`'s shards read it, for one that passed
+    /// [`check`](sw_event::check): straight from the bytes, without building
+    /// the Rust API's `Event`. Total, so that an event changed after its check
+    /// (a data race in the caller) still gives a valid probe: an unsolicited
+    /// reply, which is only counted.
     #[inline]
-    pub(crate) fn decode_checked(&self) -> Event {
-        let (src, dst) = match addrs(self.family, &self.src_addr, &self.dst_addr) {
-            Some(pair) => pair,
-            None => (
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    pub(crate) fn probe(&self, det: &Detector) -> Probe {
+        let (src, dst, outcome) = match self.keys() {
+            Some((src, dst)) => (
+                src,
+                dst,
+                outcome(self.outcome).unwrap_or(Outcome::Unsolicited),
             ),
+            None => (0, 0, Outcome::Unsolicited),
         };
         let proto = protocol(self.proto).unwrap_or(Protocol::Other);
-        let outcome = outcome(self.outcome).unwrap_or(Outcome::Unsolicited);
-        Event {
-            ts: Timestamp::from_micros(self.ts_us),
+        det.probe_keys(
+            Timestamp::from_micros(self.ts_us),
             src,
             dst,
-            src_port: self.src_port,
-            dst_port: self.dst_port,
+            self.dst_port,
             proto,
             outcome,
-        }
+        )
     }
 
     /// Checks the event without building it.
