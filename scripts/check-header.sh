@@ -23,7 +23,7 @@ tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 # A single source file: cbindgen reads src/capi/ only, so public items of the
 # core never leak into the header.
-cbindgen --quiet --config cbindgen.toml --output "$tmp" src/capi/mod.rs
+cbindgen --quiet --config cbindgen.toml --crate sweepwatch --output "$tmp"
 
 if [ "${1:-}" = "--write" ]; then
     cp "$tmp" include/sweepwatch.h
