@@ -180,6 +180,18 @@ fn report_memory(sources: u32, events: &[Event]) {
     );
 }
 
+/// Time `feed` takes over `iters` fresh detectors (construction not timed).
+fn timed(iters: u64, sources: u32, feed: impl Fn(&Detector)) -> Duration {
+    let mut spent = Duration::ZERO;
+    for _ in 0..iters {
+        let det = Detector::new(config(sources), |_| {}).unwrap();
+        let start = Instant::now();
+        feed(&det);
+        spent += start.elapsed();
+    }
+    spent
+}
+
 fn observe(c: &mut Criterion) {
     let mut group = c.benchmark_group("observe");
     group.sample_size(10);
@@ -193,16 +205,11 @@ fn observe(c: &mut Criterion) {
             &events,
             |b, evs| {
                 b.iter_custom(|iters| {
-                    let mut spent = Duration::ZERO;
-                    for _ in 0..iters {
-                        let det = Detector::new(config(sources), |_| {}).unwrap();
-                        let start = Instant::now();
+                    timed(iters, sources, |det| {
                         for chunk in evs.chunks(1024) {
                             det.observe_batch(chunk).unwrap();
                         }
-                        spent += start.elapsed();
-                    }
-                    spent
+                    })
                 })
             },
         );
@@ -211,16 +218,11 @@ fn observe(c: &mut Criterion) {
             &events,
             |b, evs| {
                 b.iter_custom(|iters| {
-                    let mut spent = Duration::ZERO;
-                    for _ in 0..iters {
-                        let det = Detector::new(config(sources), |_| {}).unwrap();
-                        let start = Instant::now();
+                    timed(iters, sources, |det| {
                         for e in evs {
                             det.observe(e).unwrap();
                         }
-                        spent += start.elapsed();
-                    }
-                    spent
+                    })
                 })
             },
         );
