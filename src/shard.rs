@@ -216,7 +216,6 @@ impl Shard {
         let w = s.walk;
         let r = self.table.get_mut(slot);
         r.last_seen = r.last_seen.max(now);
-        r.flags |= 2 << hx.proto.index();
         if marked.new_probe || marked.new_outcome {
             // An outcome whose attempt fell in an earlier episode is new here.
             r.hosts |= bit_of(hx.h_dst);

@@ -32,7 +32,7 @@ pub(crate) struct Record {
     pub llr: i16,
     /// Index + 1 of the source's extra record in the pool, 0 if none.
     pub extra: u16,
-    /// `OCCUPIED`, and one bit per protocol seen (`1 << (1 + proto index)`).
+    /// `OCCUPIED` when the record holds a source.
     pub flags: u8,
     /// One bit per verdict kind already reported this episode.
     pub reported: u8,
