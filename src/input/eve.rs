@@ -18,7 +18,7 @@
 //! The event's time is `flow.start`: the probe's time, not the record's, which
 //! is written only at flow timeout.
 
-use super::{malformed, tally, Emit, InputError, LineReader, OnMalformed, ReadStats};
+use super::{read_lines, Emit, InputError, OnMalformed, Parsed, ReadStats};
 use crate::{Event, Outcome, Protocol, Timestamp};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -210,33 +210,12 @@ pub fn read_eve_reporting<R: BufRead>(
     emit: Emit,
     mut on_malformed: OnMalformed,
 ) -> Result<ReadStats, InputError> {
-    let mut st = ReadStats::default();
-    let mut lines = LineReader::new(r);
-    while let Some(line) = lines.next_line()? {
-        if line.bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        st.records += 1;
-        if line.overlong {
-            malformed(&mut st, &mut on_malformed, line.number, "line too long");
-            continue;
-        }
-        let text = match std::str::from_utf8(line.bytes) {
-            Ok(t) => t,
-            Err(_) => {
-                malformed(&mut st, &mut on_malformed, line.number, "not UTF-8");
-                continue;
-            }
-        };
-        tally(
-            &mut st,
-            emit,
-            &mut on_malformed,
-            line.number,
-            eve_event(text),
-        );
-    }
-    Ok(st)
+    read_lines(r, emit, &mut on_malformed, |_, bytes| {
+        Ok(Parsed::Record(match std::str::from_utf8(bytes) {
+            Ok(text) => eve_event(text),
+            Err(_) => Err("not UTF-8".to_string()),
+        }))
+    })
 }
 
 #[cfg(test)]

@@ -152,6 +152,45 @@ pub(crate) fn malformed(stats: &mut ReadStats, report: &mut OnMalformed<'_>, lin
     report(line, why);
 }
 
+/// What a line-oriented reader made of one line.
+pub(crate) enum Parsed {
+    /// A header or directive line: not a record.
+    Directive,
+    /// A record: an event, nothing to detect, or why it is malformed.
+    Record(Result<Option<Event>, String>),
+}
+
+/// Reads a line-oriented log: skips blank lines, passes each line to `parse`
+/// (whose error stops the read), counts records, and tallies their results;
+/// lines too long to hold are malformed records.
+pub(crate) fn read_lines<R: std::io::BufRead>(
+    r: R,
+    emit: &mut dyn FnMut(Event),
+    report: &mut OnMalformed<'_>,
+    mut parse: impl FnMut(u64, &[u8]) -> Result<Parsed, InputError>,
+) -> Result<ReadStats, InputError> {
+    let mut st = ReadStats::default();
+    let mut lines = LineReader::new(r);
+    while let Some(line) = lines.next_line()? {
+        if line.bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if line.overlong && line.bytes[0] != b'#' {
+            st.records += 1;
+            malformed(&mut st, report, line.number, "line too long");
+            continue;
+        }
+        match parse(line.number, line.bytes)? {
+            Parsed::Directive => {}
+            Parsed::Record(result) => {
+                st.records += 1;
+                tally(&mut st, emit, report, line.number, result);
+            }
+        }
+    }
+    Ok(st)
+}
+
 /// Counts what one log record gave: an event (emitted), nothing (skipped) or an
 /// error (skipped as malformed, and reported).
 pub(crate) fn tally(

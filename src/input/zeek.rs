@@ -17,7 +17,7 @@
 //! other ICMP records are skipped. Times are epoch seconds (ISO 8601 strings,
 //! as Zeek's JSON writer can be set to use, are accepted too).
 
-use super::{malformed, tally, Emit, InputError, LineReader, OnMalformed, ReadStats};
+use super::{read_lines, Emit, InputError, OnMalformed, Parsed, ReadStats};
 use crate::{Event, Outcome, Protocol, Timestamp};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -383,37 +383,24 @@ pub fn read_conn_log_reporting<R: BufRead>(
     emit: Emit,
     mut on_malformed: OnMalformed,
 ) -> Result<ReadStats, InputError> {
-    let mut st = ReadStats::default();
     let mut tsv = Tsv::default();
-    let mut lines = LineReader::new(r);
-    while let Some(line) = lines.next_line()? {
-        let bytes = line.bytes;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
+    read_lines(r, emit, &mut on_malformed, |number, bytes| {
         if bytes[0] == b'#' {
             tsv.directive(bytes).map_err(|message| InputError {
-                location: format!("line {}", line.number),
+                location: format!("line {number}"),
                 message,
             })?;
-            continue;
+            return Ok(Parsed::Directive);
         }
-        st.records += 1;
-        if line.overlong {
-            malformed(&mut st, &mut on_malformed, line.number, "line too long");
-            continue;
-        }
-        let result = if bytes[0] == b'{' {
+        Ok(Parsed::Record(if bytes[0] == b'{' {
             match std::str::from_utf8(bytes) {
                 Ok(text) => json_row(text),
                 Err(_) => Err("not UTF-8".to_string()),
             }
         } else {
             tsv.row(bytes)
-        };
-        tally(&mut st, emit, &mut on_malformed, line.number, result);
-    }
-    Ok(st)
+        }))
+    })
 }
 
 #[cfg(test)]
