@@ -145,8 +145,8 @@ impl Naive {
 }
 
 fn config(sources: u32) -> Config {
-    // Enough table for every source: records take 11/16 of the budget.
-    let bytes = (u64::from(sources) * 64 * 16 / 11).max(8 << 20) + (4 << 20);
+    // A table for every source at 85% load: 16-byte records, 10/16 of the budget.
+    let bytes = (u64::from(sources) * 16 * 100 / 85 * 16 / 10).max(1 << 20);
     // One core, one shard: nothing to share with other threads.
     Config {
         memory_bytes: bytes,
@@ -168,11 +168,13 @@ fn report_memory(sources: u32, events: &[Event]) {
     let naive_bytes = LIVE.load(Ordering::Relaxed) - before;
     let tracked = naive.sources.len() as f64;
     eprintln!(
-        "memory N={sources}: {} sources seen; sweepwatch {:.1} MiB total = {:.0} B/source \
-         (64 B record), {} verdicts; naive {:.1} MiB = {:.0} B/source, {} verdicts",
+        "memory N={sources}: {} sources seen; sweepwatch {:.1} MiB total = {:.1} B/source \
+         ({} evicted, {} pool records), {} verdicts; naive {:.1} MiB = {:.0} B/source, {} verdicts",
         naive.sources.len(),
         s.memory_bytes as f64 / 1048576.0,
         s.memory_bytes as f64 / tracked,
+        s.evicted,
+        s.heavy,
         s.verdicts,
         naive_bytes as f64 / 1048576.0,
         naive_bytes as f64 / tracked,

@@ -62,11 +62,26 @@ impl AddrHasher {
         AddrHasher([1, 2, 3, 4].map(|i| mix64(seed ^ mix64(i)) | 1))
     }
 
+    /// One folded multiplication: enough for targets, whose hash only picks a
+    /// bitmap bit and seeds the pair hash.
+    #[inline]
+    fn hash_once(&self, key: u128) -> u64 {
+        fold((key as u64) ^ self.0[0], ((key >> 64) as u64) ^ self.0[1])
+    }
+
+    /// Two: sources' hashes place them in the table, so every bit must count.
     #[inline]
     fn hash(&self, key: u128) -> u64 {
-        let k = &self.0;
-        let h = fold((key as u64) ^ k[0], ((key >> 64) as u64) ^ k[1]);
-        fold(h ^ k[2], k[3])
+        fold(self.hash_once(key) ^ self.0[2], self.0[3])
+    }
+
+    /// The hash of a (source, target, service) triple.
+    #[inline]
+    fn pair(&self, h_src: u64, h_dst: u64, service: u64) -> u64 {
+        fold(
+            h_src ^ service.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            h_dst ^ self.0[2],
+        )
     }
 }
 
@@ -177,10 +192,9 @@ impl Detector {
         outcome: crate::Outcome,
     ) -> Probe {
         let h_src = self.hasher.hash(src);
-        let h_dst = self.hasher.hash(dst);
+        let h_dst = self.hasher.hash_once(dst);
         let service = (u64::from(dst_port) << 2) | u64::from(proto.index());
-        let pair =
-            mix64(h_src ^ h_dst.rotate_left(23) ^ service.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let pair = self.hasher.pair(h_src, h_dst, service);
         Probe {
             ts,
             src,
@@ -310,18 +324,11 @@ impl Detector {
         let mut shard = self.lock(s);
         let at = |k: usize| &hashed[usize::from(order[k])];
         for k in 0..order.len().min(PREFETCH_AHEAD) {
-            shard.prefetch_early(at(k));
-        }
-        for k in 0..order.len().min(PREFETCH_AHEAD / 2) {
-            shard.prefetch_late(at(k));
+            shard.prefetch(at(k));
         }
         for (k, &i) in order.iter().enumerate() {
-            // Two stages: tags and filter first, then the record the tags point to.
             if k + PREFETCH_AHEAD < order.len() {
-                shard.prefetch_early(at(k + PREFETCH_AHEAD));
-            }
-            if k + PREFETCH_AHEAD / 2 < order.len() {
-                shard.prefetch_late(at(k + PREFETCH_AHEAD / 2));
+                shard.prefetch(at(k + PREFETCH_AHEAD));
             }
             shard.observe(&self.settings, &hashed[usize::from(i)], &mut |v| {
                 self.deliver(v)

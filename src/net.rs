@@ -138,21 +138,67 @@ impl FromStr for Cidr {
 }
 
 /// A small list of blocks, tested in order.
+/// A list of blocks with a quick reject: the set of first octets (IPv4) and
+/// first bytes (IPv6) its blocks can contain, so that most addresses are ruled
+/// out with one table lookup.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct CidrSet(Vec<Cidr>);
+pub(crate) struct CidrSet {
+    blocks: Vec<Cidr>,
+    /// Bit `b` of word `b / 64`: some block holds IPv4 addresses whose first
+    /// octet is `b` (words 0 to 3) or IPv6 addresses whose first byte is `b`
+    /// (words 4 to 7).
+    leading: [u64; 8],
+}
+
+/// Word offset in [`CidrSet::leading`] and leading byte of a key.
+#[inline]
+fn leading_byte(key: u128) -> (usize, usize) {
+    if key >> 32 == 0xffff {
+        (0, (key >> 24) as usize & 0xFF)
+    } else {
+        (4, (key >> 120) as usize)
+    }
+}
 
 impl CidrSet {
     pub(crate) fn new(blocks: Vec<Cidr>) -> Self {
-        CidrSet(blocks)
+        let mut leading = [0u64; 8];
+        let mut mark = |base: usize, first: u128, prefix: u32| {
+            // A block of prefix p < 8 spans 2^(8-p) leading bytes.
+            let first = first as usize & 0xFF;
+            for b in first..first + (1usize << (8 - prefix.min(8))) {
+                leading[base + b / 64] |= 1 << (b % 64);
+            }
+        };
+        const MAPPED: u128 = 0xffff << 32;
+        for c in &blocks {
+            // Bits of the 128-bit key the block fixes.
+            let bits = u32::from(c.prefix) + if c.v4 { 96 } else { 0 };
+            if !c.v4 {
+                mark(4, c.base >> 120, bits);
+            }
+            // Blocks holding IPv4-mapped keys (all IPv4 ones, and IPv6 ones
+            // such as ::/0 or ::ffff:0:0/96 that cover them).
+            if c.contains_key(MAPPED) || (bits > 96 && (c.base >> 32) == 0xffff) {
+                mark(0, c.base >> 24, bits.saturating_sub(96));
+            }
+        }
+        CidrSet { blocks, leading }
     }
 
     #[inline]
     pub(crate) fn contains_key(&self, key: u128) -> bool {
-        self.0.iter().any(|c| c.contains_key(key))
+        let (base, b) = leading_byte(key);
+        self.leading[base + b / 64] & (1 << (b % 64)) != 0
+            && self.blocks.iter().any(|c| c.contains_key(key))
     }
 
     pub(crate) fn position_key(&self, key: u128) -> Option<usize> {
-        self.0.iter().position(|c| c.contains_key(key))
+        let (base, b) = leading_byte(key);
+        if self.leading[base + b / 64] & (1 << (b % 64)) == 0 {
+            return None;
+        }
+        self.blocks.iter().position(|c| c.contains_key(key))
     }
 }
 
@@ -194,5 +240,50 @@ mod tests {
         );
         assert!("10.0.0.0/x".parse::<Cidr>().is_err());
         assert!("nonsense".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn sets_agree_with_their_blocks() {
+        let blocks: Vec<Cidr> = [
+            "224.0.0.0/4",
+            "255.255.255.255/32",
+            "ff00::/8",
+            "::ffff:10.0.0.0/104",
+            "10.1.0.0/16",
+            "::ffff:0:0/96",
+            "0.0.0.0/0",
+            "::/0",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+        let mut x = 5u64;
+        for n in 1..=blocks.len() {
+            let set = CidrSet::new(blocks[..n].to_vec());
+            for i in 0..20_000u32 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let key = if i % 2 == 0 {
+                    (0xffffu128 << 32) | u128::from(x as u32)
+                } else {
+                    u128::from(x) << 64 | u128::from(x.rotate_left(7))
+                };
+                let want = blocks[..n].iter().position(|c| c.contains_key(key));
+                assert_eq!(set.position_key(key), want, "{key:x} in {n} blocks");
+                assert_eq!(set.contains_key(key), want.is_some());
+            }
+            for s in [
+                "239.255.255.250",
+                "255.255.255.255",
+                "ff02::1",
+                "10.1.9.9",
+                "8.8.8.8",
+            ] {
+                let key = addr_key(s.parse().unwrap());
+                let want = blocks[..n].iter().position(|c| c.contains_key(key));
+                assert_eq!(set.position_key(key), want, "{s} in {n} blocks");
+            }
+        }
     }
 }

@@ -1,22 +1,39 @@
 //! A bounded pool of larger records for the few sources that look suspicious:
-//! their main ports, a sample of failed targets and their reporting history.
+//! their distinct targets and ports, counts, main ports, a sample of failed
+//! targets and their reporting history. A source takes one at its first failed
+//! first contact; its evidence counts from there.
 
 use crate::sketch::TopPorts;
-use crate::table::Record;
+use crate::table::Table;
 use crate::verdict::MAX_VERDICT_SAMPLE;
 use crate::zeroed::{Zeroable, Zeroed};
 
+/// The evidence against one suspicious source.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(crate) struct Extra {
+    /// The source address as 128 bits (IPv4 mapped).
+    pub key: u128,
+    /// Linear-counting bitmap of distinct target hosts.
+    pub hosts: u64,
+    /// Linear-counting bitmap of distinct destination ports.
+    pub ports: u64,
     /// Index of the owning record in the table.
     pub owner: u32,
-    /// When a verdict was last reported (seconds since the shard's epoch).
+    /// Distinct (target, port, protocol) attempts.
+    pub probes: u32,
+    pub refused: u32,
+    pub unanswered: u32,
+    pub succeeded: u32,
+    /// When the last verdict about the source was delivered (shard seconds).
     pub last_report: u32,
-    /// The main count (hosts or ports) at that verdict.
+    /// The size that verdict gave.
     pub last_targets: u32,
     pub top: TopPorts,
+    /// One bit per verdict kind already reported this suppression period.
+    pub reported: u8,
     pub n_sample: u8,
+    /// The latest distinct failed targets, newest first.
     pub sample: [u128; MAX_VERDICT_SAMPLE],
 }
 
@@ -93,13 +110,16 @@ impl Pool {
         }
     }
 
-    /// A cleared entry for the record at `owner`, taken from the free list or from
-    /// a source that looks less suspicious than `llr` (which loses its entry).
+    /// A cleared entry for source `key`, whose record is at `owner`, taken from
+    /// the free list, else from an idle source or an unreported one that looks no
+    /// more suspicious than `llr` (which loses its entry): among equals the
+    /// clock hand takes the longest held.
     pub(crate) fn acquire(
         &mut self,
         owner: usize,
+        key: u128,
         llr: i16,
-        records: &mut [Record],
+        table: &mut Table,
         now: u32,
         idle: u32,
     ) -> Option<u16> {
@@ -111,20 +131,22 @@ impl Pool {
                 for _ in 0..STEAL_SCAN.min(n) {
                     let i = self.hand;
                     self.hand = (self.hand + 1) % n;
-                    let victim = &records[self.entries[i].owner as usize];
-                    let cheap = victim.reported == 0 && victim.llr < llr;
+                    let e = &self.entries[i];
+                    let victim = table.get(e.owner as usize);
+                    let cheap = e.reported == 0 && victim.llr <= llr;
                     if victim.idle(now, idle) || cheap {
                         found = Some(i);
                         break;
                     }
                 }
                 let i = found?;
-                records[self.entries[i].owner as usize].extra = 0;
+                table.get_mut(self.entries[i].owner as usize).extra = 0;
                 i
             }
         };
         self.entries[index] = Extra {
             owner: owner as u32,
+            key,
             ..Extra::default()
         };
         Some(index as u16 + 1)
@@ -134,6 +156,7 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::Record;
 
     #[test]
     fn the_sample_keeps_the_latest_distinct_targets() {
@@ -148,27 +171,27 @@ mod tests {
     #[test]
     fn a_full_pool_steals_from_the_least_suspicious() {
         let mut pool = Pool::with_bytes(2 * (std::mem::size_of::<Extra>() as u64 + 2));
-        let mut recs = vec![
-            Record::fresh(1, 0),
-            Record::fresh(2, 0),
-            Record::fresh(3, 0),
-        ];
-        recs[0].llr = 800;
-        recs[0].reported = 1;
-        recs[1].llr = 100;
-        let a = pool.acquire(0, 800, &mut recs, 0, 60).unwrap();
-        recs[0].extra = a;
-        let b = pool.acquire(1, 100, &mut recs, 0, 60).unwrap();
-        recs[1].extra = b;
+        let mut t = Table::with_bytes(2 * 64);
+        for i in 0..3 {
+            *t.get_mut(i) = Record::fresh(i as u32 + 1, 0);
+        }
+        t.get_mut(0).llr = 800;
+        t.get_mut(1).llr = 100;
+        let a = pool.acquire(0, 10, 800, &mut t, 0, 60).unwrap();
+        t.get_mut(0).extra = a;
+        pool.get_mut(a).reported = 1;
+        let b = pool.acquire(1, 11, 100, &mut t, 0, 60).unwrap();
+        t.get_mut(1).extra = b;
         assert_eq!(pool.in_use(), 2);
-        // Source 2 is more suspicious than source 1, not than reported source 0.
-        let c = pool.acquire(2, 400, &mut recs, 0, 60).unwrap();
+        // Source 2 is as suspicious as source 1, less than reported source 0.
+        let c = pool.acquire(2, 12, 100, &mut t, 0, 60).unwrap();
         assert_eq!(c, b);
-        assert_eq!(recs[1].extra, 0, "the loser forgets its entry");
-        assert_eq!(recs[0].extra, a);
-        assert_eq!(pool.get(c).owner, 2);
-        // Nobody is less suspicious than a walk at -1: no entry.
-        assert!(pool.acquire(1, -1, &mut recs, 0, 60).is_none());
+        assert_eq!(t.get(1).extra, 0, "the loser forgets its entry");
+        assert_eq!(t.get(0).extra, a);
+        assert_eq!((pool.get(c).owner, pool.get(c).key), (2, 12));
+        // Nobody is as benign as a walk at -1: no entry.
+        t.get_mut(2).llr = 100;
+        assert!(pool.acquire(1, 11, -1, &mut t, 0, 60).is_none());
         pool.release(c);
         assert_eq!(pool.in_use(), 1);
     }

@@ -8,7 +8,7 @@ use crate::pairs::PairFilter;
 use crate::pool::{Extra, Pool};
 use crate::sketch::{bit_of, dimensions};
 use crate::stats::Stats;
-use crate::table::{tag_of, Record, Slot, Table};
+use crate::table::{fp_of, Record, Slot, Table};
 use crate::verdict::{Direction, Kind, Verdict, MAX_VERDICT_SAMPLE};
 
 /// One event as the shards read it: addresses as 128-bit keys and the hashes
@@ -54,10 +54,10 @@ fn port_bit(port: u16) -> u64 {
     bit_of(u64::from(port).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
-/// Share of each shard's memory: table 11/16, filter 4/16, pool 1/16.
-const TABLE_SIXTEENTHS: u64 = 11;
+/// Share of each shard's memory: table 10/16, filter 4/16, pool 2/16.
+const TABLE_SIXTEENTHS: u64 = 10;
 const FILTER_SIXTEENTHS: u64 = 4;
-const POOL_SIXTEENTHS: u64 = 1;
+const POOL_SIXTEENTHS: u64 = 2;
 
 /// Seconds before the first event that later, reordered events may carry.
 const EPOCH_SLACK: u64 = 3600;
@@ -115,19 +115,12 @@ impl Shard {
         Timestamp::from_secs(self.epoch.unwrap_or(0) + u64::from(rel))
     }
 
-    /// First prefetch stage of the batch path: the bucket's tags and the
-    /// filter's block.
+    /// Prefetches what observing `hx` will touch: the source's two buckets and
+    /// the filter's block.
     #[inline]
-    pub(crate) fn prefetch_early(&self, hx: &Probe) {
-        self.table.prefetch_tags(self.table.bucket_of(hx.h_src));
+    pub(crate) fn prefetch(&self, hx: &Probe) {
+        self.table.prefetch(self.table.buckets_of(hx.h_src));
         self.filter.prefetch(hx.pair);
-    }
-
-    /// Second stage, once the tags are likely cached: the record itself.
-    #[inline]
-    pub(crate) fn prefetch_late(&self, hx: &Probe) {
-        self.table
-            .prefetch_record(self.table.bucket_of(hx.h_src), tag_of(hx.h_src));
     }
 
     /// Forgets the record at `slot`, returning its extra entry to the pool.
@@ -135,33 +128,47 @@ impl Shard {
         let r = self.table.get_mut(slot);
         let extra = r.extra;
         *r = Record::default();
-        self.table.set_tag(slot, 0);
         self.pool.release(extra);
     }
 
     /// True while a reported source's suppression period runs: its reporting
     /// history must outlive its evidence, or a pause would repeat the verdict.
     fn suppressing(&self, r: &Record, now: u32, s: &Settings) -> bool {
-        r.reported != 0
-            && r.extra != 0
-            && now.saturating_sub(self.pool.get(r.extra).last_report) < s.suppress
+        r.extra != 0 && {
+            let e = self.pool.get(r.extra);
+            e.reported != 0 && now.saturating_sub(e.last_report) < s.suppress
+        }
+    }
+
+    /// How much a record is worth keeping when both its buckets are full:
+    /// higher keeps. Reported sources first, then suspicion, then recency.
+    fn worth(&self, r: &Record, now: u32, s: &Settings) -> i64 {
+        if !r.occupied() {
+            return i64::MIN;
+        }
+        let reported = r.extra != 0 && self.pool.get(r.extra).reported != 0;
+        if r.idle(now, s.idle_timeout) && !reported {
+            return i64::MIN + 1;
+        }
+        (i64::from(reported) << 40) + (i64::from(r.llr) << 20) + i64::from(r.last_seen & 0xF_FFFF)
     }
 
     /// Starts a new episode for a source idle past its timeout: the old evidence
     /// has gone stale, but a recent verdict still suppresses repeats.
     fn restart(&mut self, slot: usize, now: u32, s: &Settings) {
         let old = *self.table.get(slot);
-        let mut fresh = Record::fresh(old.key, now);
+        let mut fresh = Record::fresh(old.fp, now);
         if self.suppressing(&old, now, s) {
             let e = self.pool.get_mut(old.extra);
             *e = Extra {
                 owner: slot as u32,
+                key: e.key,
                 last_report: e.last_report,
                 last_targets: e.last_targets,
+                reported: e.reported,
                 ..Extra::default()
             };
             fresh.extra = old.extra;
-            fresh.reported = old.reported;
         } else {
             self.pool.release(old.extra);
         }
@@ -187,9 +194,9 @@ impl Shard {
         let now = self.rel(hx.ts);
         self.filter.maybe_rotate(now, s.dedup);
 
-        let bucket = self.table.bucket_of(hx.h_src);
-        let tag = tag_of(hx.h_src);
-        let slot = match self.table.locate(hx.src, tag, bucket, now, s.idle_timeout) {
+        let buckets = self.table.buckets_of(hx.h_src);
+        let fp = fp_of(hx.h_src);
+        let slot = match self.table.locate(fp, buckets) {
             Slot::Found(i) => {
                 if self.table.get(i).idle(now, s.idle_timeout) {
                     self.restart(i, now, s);
@@ -197,87 +204,90 @@ impl Shard {
                 i
             }
             Slot::Vacant(i) => {
-                let old = self.table.get(i);
-                if !old.occupied() {
-                    self.c.live += 1;
-                } else if old.idle(now, s.idle_timeout) {
+                self.c.live += 1;
+                *self.table.get_mut(i) = Record::fresh(fp, now);
+                i
+            }
+            Slot::Full => {
+                let i = self.table.victim(buckets, |r| self.worth(r, now, s));
+                if self.table.get(i).idle(now, s.idle_timeout) {
                     self.c.expired += 1;
                 } else {
                     self.c.evicted += 1;
                 }
                 self.clear(i);
-                *self.table.get_mut(i) = Record::fresh(hx.src, now);
-                self.table.set_tag(i, tag);
+                *self.table.get_mut(i) = Record::fresh(fp, now);
                 i
             }
         };
 
         let marked = self.filter.mark(hx.pair, hx.outcome != Outcome::Attempt);
+        let counted = hx.outcome != Outcome::Attempt && marked.new_outcome;
+        if hx.outcome != Outcome::Attempt && !marked.new_outcome {
+            self.c.duplicates += 1;
+        }
         let w = s.walk;
+        let failure = hx.outcome.is_failure();
         let r = self.table.get_mut(slot);
         r.last_seen = r.last_seen.max(now);
-        if marked.new_probe || marked.new_outcome {
-            // An outcome whose attempt fell in an earlier episode is new here.
-            r.hosts |= bit_of(hx.h_dst);
-            r.ports |= port_bit(hx.dst_port);
-        }
-        if marked.new_probe {
-            r.probes = r.probes.saturating_add(1);
-        }
-        if hx.outcome == Outcome::Attempt {
-            return;
-        }
-        if !marked.new_outcome {
-            self.c.duplicates += 1;
-            return;
-        }
-        let step = match hx.outcome {
-            Outcome::Established => {
-                r.succeeded = r.succeeded.saturating_add(1);
-                w.success_step
+        let mut llr = r.llr;
+        if counted {
+            let step = if failure { w.fail_step } else { w.success_step };
+            llr = llr.saturating_add(step);
+            if llr <= w.lower {
+                // Benign accepted: the test starts over (TRW restarts its walk).
+                llr = 0;
             }
-            Outcome::Refused => {
-                r.refused = r.refused.saturating_add(1);
-                w.fail_step
-            }
-            _ => {
-                r.unanswered = r.unanswered.saturating_add(1);
-                w.fail_step
-            }
-        };
-        // Every counted outcome had a probe, even one counted before a restart.
-        let outcomes = r
-            .refused
-            .saturating_add(r.unanswered)
-            .saturating_add(r.succeeded);
-        r.probes = r.probes.max(outcomes);
-        let mut llr = r.llr.saturating_add(step);
-        if llr <= w.lower {
-            // Benign accepted: the test starts over (TRW restarts its walk).
-            llr = 0;
+            llr = llr.min(w.upper);
+            r.llr = llr;
         }
-        llr = llr.min(w.upper);
-        r.llr = llr;
         let mut extra = r.extra;
-
-        if hx.outcome.is_failure() && extra == 0 && llr > 0 {
+        if extra == 0 {
+            if !(counted && failure) {
+                // The common case: a source with nothing failed to remember.
+                return;
+            }
             match self
                 .pool
-                .acquire(slot, llr, self.table.records_mut(), now, s.idle_timeout)
+                .acquire(slot, hx.src, llr, &mut self.table, now, s.idle_timeout)
             {
                 Some(h) => {
                     self.table.get_mut(slot).extra = h;
                     extra = h;
                 }
-                None => self.c.heavy_denied += 1,
+                None => {
+                    self.c.heavy_denied += 1;
+                    return;
+                }
             }
         }
-        if extra != 0 {
-            let e = self.pool.get_mut(extra);
-            e.top.add(hx.dst_port);
-            if hx.outcome.is_failure() {
-                e.add_sample(hx.dst);
-            }
+
+        let e = self.pool.get_mut(extra);
+        if marked.new_probe || marked.new_outcome {
+            // An outcome whose attempt fell in an earlier episode is new here.
+            e.hosts |= bit_of(hx.h_dst);
+            e.ports |= port_bit(hx.dst_port);
+        }
+        if marked.new_probe {
+            e.probes = e.probes.saturating_add(1);
+        }
+        if !counted {
+            return;
+        }
+        match hx.outcome {
+            Outcome::Established => e.succeeded = e.succeeded.saturating_add(1),
+            Outcome::Refused => e.refused = e.refused.saturating_add(1),
+            _ => e.unanswered = e.unanswered.saturating_add(1),
+        }
+        // Every counted outcome had a probe, even one counted before a restart.
+        let outcomes = e
+            .refused
+            .saturating_add(e.unanswered)
+            .saturating_add(e.succeeded);
+        e.probes = e.probes.max(outcomes);
+        e.top.add(hx.dst_port);
+        if failure {
+            e.add_sample(hx.dst);
         }
         if llr >= w.upper {
             self.decide(s, slot, hx, now, sink);
@@ -295,7 +305,8 @@ impl Shard {
         sink: &mut dyn FnMut(&Verdict),
     ) {
         let r = *self.table.get(slot);
-        let (hosts, ports) = dimensions(r.hosts, r.ports, r.probes);
+        let e = *self.pool.get(r.extra);
+        let (hosts, ports) = dimensions(e.hosts, e.ports, e.probes);
         let direction = Direction::of(s.home.contains_key(hx.src), s.home.contains_key(hx.dst));
         let (kind, size) = if ports > hosts {
             (Kind::PortScan, ports)
@@ -309,49 +320,37 @@ impl Shard {
         if size < s.min_targets {
             return;
         }
-        if r.reported & kind.bit() != 0 {
-            if r.extra == 0 {
-                return;
-            }
-            let e = self.pool.get(r.extra);
+        if e.reported & kind.bit() != 0 {
             let stale = now.saturating_sub(e.last_report) >= s.suppress;
             let grown = u64::from(size) >= 10 * u64::from(e.last_targets);
             if !(stale || grown) {
                 return;
             }
         }
-        self.table.get_mut(slot).reported |= kind.bit();
-
         let mut v = Verdict::empty();
         v.kind = kind;
-        v.src = key_addr(hx.src);
+        v.src = key_addr(e.key);
         v.direction = direction;
         v.proto = hx.proto;
         v.targets = hosts;
         v.ports_count = ports;
-        v.failed = r.refused.saturating_add(r.unanswered);
-        v.succeeded = r.succeeded;
-        v.unanswered = r.unanswered;
-        v.probes = r.probes;
+        v.failed = e.refused.saturating_add(e.unanswered);
+        v.succeeded = e.succeeded;
+        v.unanswered = e.unanswered;
+        v.probes = e.probes;
         v.first_seen = self.abs(r.first_seen);
         v.ts = hx.ts;
         v.score = f32::from(r.llr) / crate::config::WALK_SCALE as f32;
-        if r.extra != 0 {
-            let e = self.pool.get_mut(r.extra);
-            e.last_report = now;
-            e.last_targets = size;
-            v.n_ports = e.top.sorted_into(&mut v.port_list);
-            let n = usize::from(e.n_sample).min(MAX_VERDICT_SAMPLE);
-            for (o, k) in v.sample_list.iter_mut().zip(&e.sample[..n]) {
-                *o = key_addr(*k);
-            }
-            v.n_sample = n as u8;
-        } else {
-            v.port_list[0] = hx.dst_port;
-            v.n_ports = 1;
-            v.sample_list[0] = key_addr(hx.dst);
-            v.n_sample = 1;
+        v.n_ports = e.top.sorted_into(&mut v.port_list);
+        let n = usize::from(e.n_sample).min(MAX_VERDICT_SAMPLE);
+        for (o, k) in v.sample_list.iter_mut().zip(&e.sample[..n]) {
+            *o = key_addr(*k);
         }
+        v.n_sample = n as u8;
+        let stored = self.pool.get_mut(r.extra);
+        stored.reported |= kind.bit();
+        stored.last_report = now;
+        stored.last_targets = size;
         self.c.verdicts += 1;
         sink(&v);
     }

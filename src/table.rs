@@ -1,54 +1,48 @@
-//! The fixed table of per-source records: 4-way set-associative, 64 bytes a record.
+//! The fixed table of per-source records: 16 bytes a source, four to a cache
+//! line, each source with two candidate lines.
 //!
-//! A source hashes to one bucket of four adjacent records (256 bytes, four cache
-//! lines that the hardware prefetcher fetches together). A full bucket evicts its
-//! least valuable record: an idle one first, then the most benign-looking.
+//! A source hashes to two buckets of four records (one 64-byte cache line each)
+//! and lives in one of them; a new source goes to the emptier one ("two
+//! choices"): at 80% load about 1.5% of new sources find both buckets full, at
+//! 90% about 4% (one choice would overflow 12% and 16%). When both buckets are full, the least valuable of their eight records
+//! makes room: an idle one first, then the most benign-looking.
 
 use crate::zeroed::{Zeroable, Zeroed};
 
 /// Records per bucket.
 pub(crate) const WAYS: usize = 4;
 
-/// Everything the detector keeps about one source: 64 bytes, one cache line.
-#[derive(Clone, Copy, Debug, Default)]
-#[repr(C, align(64))]
+/// What the detector keeps about every source: 16 bytes. A source that looks
+/// suspicious also holds a larger record from the pool (`extra`), where its
+/// evidence (distinct targets and ports, counts, reporting history) is kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(16))]
 pub(crate) struct Record {
-    /// The source address as 128 bits (IPv4 mapped).
-    pub key: u128,
-    /// Linear-counting bitmap of distinct target hosts.
-    pub hosts: u64,
-    /// Linear-counting bitmap of distinct destination ports.
-    pub ports: u64,
+    /// 32 bits of the source's hash that the bucket choice does not use; 0 marks
+    /// an empty record.
+    pub fp: u32,
     /// Seconds since the shard's epoch.
     pub first_seen: u32,
     /// Seconds since the shard's epoch.
     pub last_seen: u32,
-    /// Distinct (target, port, protocol) attempts.
-    pub probes: u32,
-    pub refused: u32,
-    pub unanswered: u32,
-    pub succeeded: u32,
     /// Log-likelihood ratio of the sequential test, in 1/256 nat.
     pub llr: i16,
     /// Index + 1 of the source's extra record in the pool, 0 if none.
     pub extra: u16,
-    /// `OCCUPIED` when the record holds a source.
-    pub flags: u8,
-    /// One bit per verdict kind already reported this episode.
-    pub reported: u8,
 }
 
-pub(crate) const OCCUPIED: u8 = 1;
-
-const _: () = assert!(std::mem::size_of::<Record>() == 64);
+const _: () = assert!(std::mem::size_of::<Record>() == 16);
 
 // SAFETY: integers only; zero is an empty record.
 unsafe impl Zeroable for Record {}
 
+/// Bytes of a bucket: four records, one cache line.
+const BUCKET_BYTES: u64 = (WAYS * std::mem::size_of::<Record>()) as u64;
+
 impl Record {
     #[inline]
     pub(crate) fn occupied(&self) -> bool {
-        self.flags & OCCUPIED != 0
+        self.fp != 0
     }
 
     #[inline]
@@ -56,138 +50,135 @@ impl Record {
         now.saturating_sub(self.last_seen) > timeout
     }
 
-    /// A fresh record for `key`, seen first at `now`.
+    /// A fresh record for the source with fingerprint `fp`, seen first at `now`.
     #[inline]
-    pub(crate) fn fresh(key: u128, now: u32) -> Record {
+    pub(crate) fn fresh(fp: u32, now: u32) -> Record {
         Record {
-            key,
+            fp,
             first_seen: now,
             last_seen: now,
-            flags: OCCUPIED,
-            ..Record::default()
+            llr: 0,
+            extra: 0,
         }
-    }
-
-    /// How much the record is worth keeping when its bucket is full: higher keeps.
-    #[inline]
-    fn worth(&self, now: u32, timeout: u32) -> i64 {
-        if !self.occupied() {
-            return i64::MIN;
-        }
-        if self.idle(now, timeout) && self.reported == 0 {
-            return i64::MIN + 1;
-        }
-        let reported = if self.reported != 0 { 1i64 << 40 } else { 0 };
-        // Suspicion first, then recency.
-        reported + (i64::from(self.llr) << 20) + i64::from(self.last_seen & 0xF_FFFF)
     }
 }
 
-/// Where a source's record is, or which record to replace for it.
-pub(crate) enum Slot {
-    Found(usize),
-    Vacant(usize),
-}
-
-/// The tag of a source hash in its bucket: eight bits the bucket and shard
-/// choice do not use, never 0 (0 marks an empty way).
+/// The fingerprint of a source hash: its low 32 bits, never 0.
 #[inline]
-pub(crate) fn tag_of(h: u64) -> u8 {
-    match (h >> 8) as u8 {
+pub(crate) fn fp_of(h: u64) -> u32 {
+    match h as u32 {
         0 => 1,
-        t => t,
+        f => f,
     }
+}
+
+/// Where a source's record is, or where one may go.
+pub(crate) enum Slot {
+    /// The source's record.
+    Found(usize),
+    /// An empty record for it.
+    Vacant(usize),
+    /// Both buckets are full: one of their records must make room.
+    Full,
 }
 
 pub(crate) struct Table {
+    /// Bucket `b` is records `4b..4b + 4`; the array starts on a huge-page
+    /// boundary, so each bucket is one cache line.
     records: Zeroed<Record>,
-    /// One byte per record, four per bucket: a lookup reads this small array
-    /// (about 1/64 of the table, so mostly cached) and then only the record whose
-    /// tag matches, instead of all four records of the bucket.
-    tags: Zeroed<u32>,
-    buckets: u64,
+    n: u64,
 }
 
 impl Table {
-    /// A table of at least one bucket that fits in `bytes`.
+    /// A table of at least two buckets that fits in `bytes` (when it can).
     pub(crate) fn with_bytes(bytes: u64) -> Table {
-        let per_bucket = (64 * WAYS + 4) as u64;
-        let buckets = (bytes / per_bucket).max(1);
+        let n = (bytes / BUCKET_BYTES).max(2);
         Table {
-            records: Zeroed::new(buckets as usize * WAYS),
-            tags: Zeroed::new(buckets as usize),
-            buckets,
+            records: Zeroed::new(n as usize * WAYS),
+            n,
         }
     }
 
     pub(crate) fn bytes(&self) -> u64 {
-        (self.records.len() * std::mem::size_of::<Record>() + self.tags.len() * 4) as u64
+        self.n * BUCKET_BYTES
     }
 
     pub(crate) fn capacity(&self) -> usize {
-        self.records.len()
+        self.n as usize * WAYS
     }
 
-    /// First record of the bucket for a source hash.
+    /// The first records of the two buckets of a source hash. They use the hash's upper half (the
+    /// fingerprint is the lower), by multiply-shift range reduction: any bucket
+    /// count, no modulo.
     #[inline]
-    pub(crate) fn bucket_of(&self, h: u64) -> usize {
-        // Multiply-shift range reduction on the hash's upper half: any bucket
-        // count, no modulo.
-        (((h >> 32) * self.buckets) >> 32) as usize * WAYS
+    pub(crate) fn buckets_of(&self, h: u64) -> (usize, usize) {
+        let hi = h >> 32;
+        let b1 = (hi * self.n) >> 32;
+        // A second, independent-looking index from the same 32 bits.
+        let hi2 = (hi.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) & 0xFFFF_FFFF;
+        let b2 = (hi2 * self.n) >> 32;
+        (b1 as usize * WAYS, b2 as usize * WAYS)
+    }
+
+    /// Prefetches both buckets of a source.
+    #[inline]
+    pub(crate) fn prefetch(&self, (b1, b2): (usize, usize)) {
+        crate::prefetch::prefetch(&self.records[b1]);
+        crate::prefetch::prefetch(&self.records[b2]);
     }
 
     #[inline]
-    fn tags(&self, bucket: usize) -> [u8; WAYS] {
-        self.tags[bucket / WAYS].to_le_bytes()
+    fn bucket(&self, b: usize) -> &[Record; WAYS] {
+        self.records[b..b + WAYS].try_into().expect("four ways")
     }
 
-    /// Prefetches the tags of a bucket.
     #[inline]
-    pub(crate) fn prefetch_tags(&self, bucket: usize) {
-        crate::prefetch::prefetch(&self.tags[bucket / WAYS]);
+    fn find_in(&self, b: usize, fp: u32) -> Option<usize> {
+        let set = self.bucket(b);
+        // Branch-free: at most one way of a bucket holds a fingerprint.
+        let hit = (set[0].fp == fp) as usize
+            | ((set[1].fp == fp) as usize) << 1
+            | ((set[2].fp == fp) as usize) << 2
+            | ((set[3].fp == fp) as usize) << 3;
+        (hit != 0).then(|| b + hit.trailing_zeros() as usize)
     }
 
-    /// Prefetches the record a lookup of `tag` will most likely read: the one
-    /// with that tag, else the first empty way. Reads the bucket's tags.
     #[inline]
-    pub(crate) fn prefetch_record(&self, bucket: usize, tag: u8) {
-        let tags = self.tags(bucket);
-        let way = tags
-            .iter()
-            .position(|t| *t == tag)
-            .or_else(|| tags.iter().position(|t| *t == 0))
-            .unwrap_or(0);
-        crate::prefetch::prefetch(&self.records[bucket + way]);
+    fn empties(&self, b: usize) -> u32 {
+        self.bucket(b).iter().map(|r| (r.fp == 0) as u32).sum()
     }
 
-    /// The record of `key` in its bucket, or the one to replace: an empty way if
-    /// there is one, else the least worth keeping.
+    /// The record of the source with fingerprint `fp` in its buckets, else an
+    /// empty record in the emptier bucket, else [`Slot::Full`].
     #[inline]
-    pub(crate) fn locate(&self, key: u128, tag: u8, bucket: usize, now: u32, timeout: u32) -> Slot {
-        let tags = self.tags(bucket);
-        for (i, t) in tags.iter().enumerate() {
-            if *t == tag && self.records[bucket + i].key == key {
-                return Slot::Found(bucket + i);
+    pub(crate) fn locate(&self, fp: u32, (b1, b2): (usize, usize)) -> Slot {
+        if let Some(i) = self.find_in(b1, fp) {
+            return Slot::Found(i);
+        }
+        if let Some(i) = self.find_in(b2, fp) {
+            return Slot::Found(i);
+        }
+        let (e1, e2) = (self.empties(b1), self.empties(b2));
+        let b = if e2 > e1 { b2 } else { b1 };
+        match self.bucket(b).iter().position(|r| r.fp == 0) {
+            Some(w) => Slot::Vacant(b + w),
+            None => Slot::Full,
+        }
+    }
+
+    /// The record of both buckets that `worth` values least (the first on ties).
+    #[inline]
+    pub(crate) fn victim(&self, (b1, b2): (usize, usize), worth: impl Fn(&Record) -> i64) -> usize {
+        let mut best = (i64::MAX, 0);
+        for b in [b1, b2] {
+            for (w, r) in self.bucket(b).iter().enumerate() {
+                let v = worth(r);
+                if v < best.0 {
+                    best = (v, b + w);
+                }
             }
         }
-        if let Some(i) = tags.iter().position(|t| *t == 0) {
-            return Slot::Vacant(bucket + i);
-        }
-        let set = &self.records[bucket..bucket + WAYS];
-        let (i, _) = set
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, r)| r.worth(now, timeout))
-            .expect("four ways");
-        Slot::Vacant(bucket + i)
-    }
-
-    /// Marks the record at `i` as holding a source with `tag` (0: empty).
-    #[inline]
-    pub(crate) fn set_tag(&mut self, i: usize, tag: u8) {
-        let mut tags = self.tags(i - i % WAYS);
-        tags[i % WAYS] = tag;
-        self.tags[i / WAYS] = u32::from_le_bytes(tags);
+        best.1
     }
 
     #[inline]
@@ -199,42 +190,63 @@ impl Table {
     pub(crate) fn get_mut(&mut self, i: usize) -> &mut Record {
         &mut self.records[i]
     }
-
-    pub(crate) fn records_mut(&mut self) -> &mut [Record] {
-        &mut self.records
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn worth(r: &Record) -> i64 {
+        i64::from(r.llr)
+    }
+
     #[test]
-    fn a_full_bucket_evicts_idle_then_benign() {
-        let mut t = Table::with_bytes(260);
-        assert_eq!(t.capacity(), 4);
-        for (i, llr) in [(0usize, 300i16), (1, -200), (2, 0), (3, 500)] {
-            let r = t.get_mut(i);
-            *r = Record::fresh(i as u128 + 1, 100);
-            r.llr = llr;
-            t.set_tag(i, 7);
+    fn sources_fill_the_emptier_bucket_then_make_room() {
+        let mut t = Table::with_bytes(4 * 64);
+        assert_eq!(t.capacity(), 16);
+        let b = (4, 12);
+        let mut placed = Vec::new();
+        for fp in 1..=8u32 {
+            let i = match t.locate(fp, b) {
+                Slot::Vacant(i) => i,
+                _ => panic!("room for eight"),
+            };
+            *t.get_mut(i) = Record::fresh(fp, 0);
+            t.get_mut(i).llr = fp as i16 * 10;
+            placed.push(i / WAYS);
         }
-        match t.locate(99, 7, 0, 110, 60) {
-            Slot::Vacant(i) => assert_eq!(i, 1, "most benign goes first"),
-            Slot::Found(_) => panic!("not stored"),
+        // Alternating: each new source goes where more ways are free.
+        assert_eq!(placed.iter().filter(|&&b| b == 1).count(), 4);
+        assert_eq!(placed.iter().filter(|&&b| b == 3).count(), 4);
+        assert_eq!(t.buckets_of(u64::MAX).0 % WAYS, 0);
+        for fp in 1..=8u32 {
+            match t.locate(fp, b) {
+                Slot::Found(i) => assert_eq!(t.get(i).fp, fp),
+                _ => panic!("{fp} stored"),
+            }
         }
-        t.get_mut(3).last_seen = 10; // idle for 100 s > 60 s
-        match t.locate(99, 7, 0, 110, 60) {
-            Slot::Vacant(i) => assert_eq!(i, 3, "idle goes before benign"),
-            Slot::Found(_) => panic!("not stored"),
+        assert!(matches!(t.locate(9, b), Slot::Full));
+        let v = t.victim(b, worth);
+        assert_eq!(t.get(v).fp, 1, "the least worth goes");
+        // Other buckets are not looked at.
+        assert!(matches!(t.locate(3, (0, 8)), Slot::Vacant(_)));
+    }
+
+    #[test]
+    fn the_two_buckets_spread_a_full_table_evenly() {
+        let mut t = Table::with_bytes(1024 * 64);
+        let mut h = 0x1234_5678_9ABC_DEF0u64;
+        let mut stored = 0;
+        let n = t.capacity() * 9 / 10;
+        for _ in 0..n {
+            h = crate::shard::mix64(h.wrapping_add(0x9E37_79B9_7F4A_7C15));
+            let b = t.buckets_of(h);
+            if let Slot::Vacant(i) = t.locate(fp_of(h), b) {
+                *t.get_mut(i) = Record::fresh(fp_of(h), 0);
+                stored += 1;
+            }
         }
-        assert!(matches!(t.locate(3, 7, 0, 110, 60), Slot::Found(2)));
-        // A key under another tag is not looked at.
-        assert!(matches!(t.locate(3, 8, 0, 110, 60), Slot::Vacant(3)));
-        t.set_tag(2, 0);
-        assert!(
-            matches!(t.locate(99, 7, 0, 110, 60), Slot::Vacant(2)),
-            "empty way first"
-        );
+        // About 4% overflow at 90% load, where one choice would overflow 16%.
+        assert!(stored * 100 >= n * 95, "{stored} of {n}");
     }
 }
