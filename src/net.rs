@@ -150,13 +150,15 @@ pub(crate) struct CidrSet {
     leading: [u64; 8],
 }
 
-/// Word offset in [`CidrSet::leading`] and leading byte of a key.
+/// The bit of a key's leading byte in [`CidrSet::leading`]: 0 to 255 for the
+/// first octet of an IPv4 address, 256 to 511 for the first byte of an IPv6 one.
 #[inline]
-fn leading_byte(key: u128) -> (usize, usize) {
-    if key >> 32 == 0xffff {
-        (0, (key >> 24) as usize & 0xFF)
+fn leading_bit(key: u128) -> usize {
+    let (hi, lo) = ((key >> 64) as u64, key as u64);
+    if hi == 0 && lo >> 32 == 0xffff {
+        (lo >> 24) as usize & 0xFF
     } else {
-        (4, (key >> 120) as usize)
+        256 + (hi >> 56) as usize
     }
 }
 
@@ -186,16 +188,21 @@ impl CidrSet {
         CidrSet { blocks, leading }
     }
 
+    /// False for keys that no block can hold, by their leading byte alone.
     #[inline]
-    pub(crate) fn contains_key(&self, key: u128) -> bool {
-        let (base, b) = leading_byte(key);
-        self.leading[base + b / 64] & (1 << (b % 64)) != 0
-            && self.blocks.iter().any(|c| c.contains_key(key))
+    fn may_contain(&self, key: u128) -> bool {
+        let b = leading_bit(key);
+        self.leading[(b >> 6) & 7] & (1 << (b & 63)) != 0
     }
 
+    #[inline]
+    pub(crate) fn contains_key(&self, key: u128) -> bool {
+        self.may_contain(key) && self.blocks.iter().any(|c| c.contains_key(key))
+    }
+
+    #[inline]
     pub(crate) fn position_key(&self, key: u128) -> Option<usize> {
-        let (base, b) = leading_byte(key);
-        if self.leading[base + b / 64] & (1 << (b % 64)) == 0 {
+        if !self.may_contain(key) {
             return None;
         }
         self.blocks.iter().position(|c| c.contains_key(key))
