@@ -5,7 +5,7 @@ use crate::config::{Config, Settings};
 use crate::error::Error;
 use crate::event::{Event, Timestamp};
 use crate::net::addr_key;
-use crate::shard::{mix64, Probe, Shard};
+use crate::shard::{mix64, Hint, Probe, Shard};
 use crate::stats::Stats;
 use crate::verdict::Verdict;
 use std::cell::Cell;
@@ -88,15 +88,18 @@ impl AddrHasher {
 /// A shard on its own cache lines, so that threads locking neighbours do not
 /// contend for one line.
 #[repr(align(128))]
-struct Padded(Mutex<Shard>);
+struct Padded {
+    shard: Mutex<Shard>,
+    hint: Hint,
+}
 
 /// The verdict callback.
 type Sink = dyn Fn(&Verdict) + Send + Sync;
 
-/// Events per batch step: hashes and shard numbers for this many sit on the stack.
+/// Events per batch step: hashes and shard numbers for two steps sit on the
+/// stack, and what one step's events touch is prefetched while the step before
+/// it is observed.
 const BATCH: usize = 64;
-/// How many events ahead the batch path prefetches.
-const PREFETCH_AHEAD: usize = 16;
 
 /// Finds sources that sweep or scan, one event at a time, in fixed memory.
 ///
@@ -156,7 +159,13 @@ impl Detector {
         let hasher = AddrHasher::new(settings.hash_seed);
         let per_shard = settings.memory_bytes / u64::from(settings.shards);
         let shards = (0..settings.shards)
-            .map(|_| Padded(Mutex::new(Shard::with_bytes(per_shard))))
+            .map(|_| {
+                let shard = Shard::with_bytes(per_shard);
+                Padded {
+                    hint: shard.hint(),
+                    shard: Mutex::new(shard),
+                }
+            })
             .collect();
         Ok(Detector {
             settings,
@@ -216,7 +225,10 @@ impl Detector {
     fn lock(&self, i: usize) -> MutexGuard<'_, Shard> {
         // A callback that panicked left the shard consistent (verdicts are
         // delivered after every update), so a poisoned lock is still usable.
-        self.shards[i].0.lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[i]
+            .shard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Feeds one event.
@@ -260,76 +272,87 @@ impl Detector {
         probe: impl Fn(&T) -> Probe,
     ) -> Result<(), Error> {
         refuse_reentry()?;
-        let mut hashed = [Probe::default(); BATCH];
-        let mut shard_no = [0u16; BATCH];
-        let mut order = [0u8; BATCH];
-        for chunk in items.chunks(BATCH) {
+        // Two steps in flight: step k+1 is hashed and prefetched, then step k,
+        // whose memory was prefetched one step earlier, is observed.
+        let mut hashed = [[Probe::default(); BATCH]; 2];
+        let mut shard_no = [[0u16; BATCH]; 2];
+        let mut ready: Option<(usize, usize)> = None;
+        for (k, chunk) in items.chunks(BATCH).enumerate() {
+            let b = k % 2;
             for (i, item) in chunk.iter().enumerate() {
-                hashed[i] = probe(item);
-                shard_no[i] = self.shard_of(hashed[i].h_src) as u16;
+                let p = probe(item);
+                let s = self.shard_of(p.h_src);
+                self.shards[s].hint.prefetch(&p);
+                hashed[b][i] = p;
+                shard_no[b][i] = s as u16;
             }
-            let n = chunk.len();
-            if self.shards.len() == 1 {
-                for (i, o) in order.iter_mut().enumerate().take(n) {
-                    *o = i as u8;
-                }
-                self.run_group(0, &hashed, &order[..n]);
-            } else if self.shards.len() <= BATCH {
-                // Counting sort by shard: stable, so each source's events keep
-                // their order; one lock per shard present in the chunk.
-                let mut start = [0u8; BATCH + 1];
-                for &s in &shard_no[..n] {
-                    start[usize::from(s) + 1] += 1;
-                }
-                for s in 1..=self.shards.len() {
-                    start[s] += start[s - 1];
-                }
-                let mut next = start;
-                for (i, &s) in shard_no[..n].iter().enumerate() {
-                    let slot = &mut next[usize::from(s)];
-                    order[usize::from(*slot)] = i as u8;
-                    *slot += 1;
-                }
-                for s in 0..self.shards.len() {
-                    let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
-                    if a < b {
-                        self.run_group(s, &hashed, &order[a..b]);
-                    }
-                }
-            } else {
-                let mut taken = 0u64;
-                let mut pending = n;
-                while pending > 0 {
-                    let first = taken.trailing_ones() as usize;
-                    let s = shard_no[first];
-                    let mut k = 0;
-                    for (i, &si) in shard_no.iter().enumerate().take(n).skip(first) {
-                        if taken & (1 << i) == 0 && si == s {
-                            order[k] = i as u8;
-                            k += 1;
-                            taken |= 1 << i;
-                        }
-                    }
-                    pending -= k;
-                    self.run_group(usize::from(s), &hashed, &order[..k]);
-                }
+            if let Some((prev, n)) = ready {
+                self.run_step(&hashed[prev], &shard_no[prev][..n]);
             }
+            ready = Some((b, chunk.len()));
+        }
+        if let Some((prev, n)) = ready {
+            self.run_step(&hashed[prev], &shard_no[prev][..n]);
         }
         Ok(())
     }
 
-    /// Feeds the probes `order` of `hashed`, all of shard `s`, under one lock,
-    /// prefetching a few events ahead.
+    /// Observes one step of probes, taking each shard's lock once: grouped by
+    /// shard, each source's events in order.
+    fn run_step(&self, hashed: &[Probe; BATCH], shard_no: &[u16]) {
+        let n = shard_no.len();
+        let mut order = [0u8; BATCH];
+        if self.shards.len() == 1 {
+            for (i, o) in order.iter_mut().enumerate().take(n) {
+                *o = i as u8;
+            }
+            self.run_group(0, hashed, &order[..n]);
+        } else if self.shards.len() <= BATCH {
+            // Counting sort by shard: stable, so each source's events keep their
+            // order; one lock per shard present in the step.
+            let mut start = [0u8; BATCH + 1];
+            for &s in shard_no {
+                start[usize::from(s) + 1] += 1;
+            }
+            for s in 1..=self.shards.len() {
+                start[s] += start[s - 1];
+            }
+            let mut next = start;
+            for (i, &s) in shard_no.iter().enumerate() {
+                let slot = &mut next[usize::from(s)];
+                order[usize::from(*slot)] = i as u8;
+                *slot += 1;
+            }
+            for s in 0..self.shards.len() {
+                let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
+                if a < b {
+                    self.run_group(s, hashed, &order[a..b]);
+                }
+            }
+        } else {
+            let mut taken = 0u64;
+            let mut pending = n;
+            while pending > 0 {
+                let first = taken.trailing_ones() as usize;
+                let s = shard_no[first];
+                let mut k = 0;
+                for (i, &si) in shard_no.iter().enumerate().skip(first) {
+                    if taken & (1 << i) == 0 && si == s {
+                        order[k] = i as u8;
+                        k += 1;
+                        taken |= 1 << i;
+                    }
+                }
+                pending -= k;
+                self.run_group(usize::from(s), hashed, &order[..k]);
+            }
+        }
+    }
+
+    /// Feeds the probes `order` of `hashed`, all of shard `s`, under one lock.
     fn run_group(&self, s: usize, hashed: &[Probe; BATCH], order: &[u8]) {
         let mut shard = self.lock(s);
-        let at = |k: usize| &hashed[usize::from(order[k])];
-        for k in 0..order.len().min(PREFETCH_AHEAD) {
-            shard.prefetch(at(k));
-        }
-        for (k, &i) in order.iter().enumerate() {
-            if k + PREFETCH_AHEAD < order.len() {
-                shard.prefetch(at(k + PREFETCH_AHEAD));
-            }
+        for &i in order {
             shard.observe(&self.settings, &hashed[usize::from(i)], &mut |v| {
                 self.deliver(v)
             });

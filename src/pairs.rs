@@ -31,6 +31,19 @@ pub(crate) struct Marked {
 /// Average items per 64-bit word before a generation is retired.
 const FILL_PER_WORD: u64 = 4;
 
+/// The block of pair hash `h` among `n`.
+#[inline]
+fn block_of(h: u64, n: u64) -> usize {
+    (((h & 0xFFFF_FFFF) * n) >> 32) as usize
+}
+
+/// Prefetches the block of pair hash `h` in a filter of [`PairFilter::geometry`]
+/// `(base, n)`.
+#[inline]
+pub(crate) fn prefetch_at((base, n): (usize, u64), h: u64) {
+    crate::prefetch::prefetch_addr(base + block_of(h, n) * std::mem::size_of::<Block>());
+}
+
 pub(crate) struct PairFilter {
     blocks: Zeroed<Block>,
     current: usize,
@@ -59,12 +72,13 @@ impl PairFilter {
 
     #[inline]
     fn index(&self, h: u64) -> usize {
-        (((h & 0xFFFF_FFFF) * self.blocks.len() as u64) >> 32) as usize
+        block_of(h, self.blocks.len() as u64)
     }
 
-    #[inline]
-    pub(crate) fn prefetch(&self, h: u64) {
-        crate::prefetch::prefetch(&self.blocks[self.index(h)]);
+    /// The address of the filter's first block and the block count, for
+    /// [`prefetch_at`].
+    pub(crate) fn geometry(&self) -> (usize, u64) {
+        (self.blocks.as_ptr() as usize, self.blocks.len() as u64)
     }
 
     /// Starts the generation clock at `now` (seconds) without clearing anything.

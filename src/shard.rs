@@ -79,6 +79,25 @@ struct Counters {
     verdicts: u64,
 }
 
+/// The addresses and sizes of a shard's table and filter. Both are allocated
+/// once and never move, so a batch can prefetch what an event will touch while
+/// another thread holds the shard's lock: a prefetch reads nothing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hint {
+    table: (usize, u64),
+    filter: (usize, u64),
+}
+
+impl Hint {
+    /// Prefetches what observing `hx` will touch: the source's two buckets and
+    /// the filter's block.
+    #[inline]
+    pub(crate) fn prefetch(&self, hx: &Probe) {
+        crate::table::prefetch_at(self.table, hx.h_src);
+        crate::pairs::prefetch_at(self.filter, hx.pair);
+    }
+}
+
 pub(crate) struct Shard {
     table: Table,
     filter: PairFilter,
@@ -118,12 +137,12 @@ impl Shard {
         Timestamp::from_secs(self.epoch.unwrap_or(0) + u64::from(rel))
     }
 
-    /// Prefetches what observing `hx` will touch: the source's two buckets and
-    /// the filter's block.
-    #[inline]
-    pub(crate) fn prefetch(&self, hx: &Probe) {
-        self.table.prefetch(self.table.buckets_of(hx.h_src));
-        self.filter.prefetch(hx.pair);
+    /// Where the shard's arrays are, to prefetch without its lock.
+    pub(crate) fn hint(&self) -> Hint {
+        Hint {
+            table: self.table.geometry(),
+            filter: self.filter.geometry(),
+        }
     }
 
     /// Forgets the record at `slot`, returning its extra entry to the pool.

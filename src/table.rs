@@ -82,6 +82,27 @@ pub(crate) enum Slot {
     Full,
 }
 
+/// The first records of the two buckets of source hash `h` among `n` buckets.
+#[inline]
+fn buckets_of(h: u64, n: u64) -> (usize, usize) {
+    let hi = h >> 32;
+    let b1 = (hi * n) >> 32;
+    // A second, independent-looking index from the same 32 bits.
+    let hi2 = (hi.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) & 0xFFFF_FFFF;
+    let b2 = (hi2 * n) >> 32;
+    (b1 as usize * WAYS, b2 as usize * WAYS)
+}
+
+/// Prefetches both buckets of source hash `h` in a table of
+/// [`Table::geometry`] `(base, n)`.
+#[inline]
+pub(crate) fn prefetch_at((base, n): (usize, u64), h: u64) {
+    let (b1, b2) = buckets_of(h, n);
+    let size = std::mem::size_of::<Record>();
+    crate::prefetch::prefetch_addr(base + b1 * size);
+    crate::prefetch::prefetch_addr(base + b2 * size);
+}
+
 pub(crate) struct Table {
     /// Bucket `b` is records `4b..4b + 4`; the array starts on a huge-page
     /// boundary, so each bucket is one cache line.
@@ -112,19 +133,13 @@ impl Table {
     /// count, no modulo.
     #[inline]
     pub(crate) fn buckets_of(&self, h: u64) -> (usize, usize) {
-        let hi = h >> 32;
-        let b1 = (hi * self.n) >> 32;
-        // A second, independent-looking index from the same 32 bits.
-        let hi2 = (hi.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) & 0xFFFF_FFFF;
-        let b2 = (hi2 * self.n) >> 32;
-        (b1 as usize * WAYS, b2 as usize * WAYS)
+        buckets_of(h, self.n)
     }
 
-    /// Prefetches both buckets of a source.
-    #[inline]
-    pub(crate) fn prefetch(&self, (b1, b2): (usize, usize)) {
-        crate::prefetch::prefetch(&self.records[b1]);
-        crate::prefetch::prefetch(&self.records[b2]);
+    /// The address of the first record and the bucket count, for
+    /// [`prefetch_at`].
+    pub(crate) fn geometry(&self) -> (usize, u64) {
+        (self.records.as_ptr() as usize, self.n)
     }
 
     #[inline]
