@@ -328,7 +328,9 @@ typedef struct sw_verdict {
    */
   uint32_t ports_count;
   /**
-   * First contacts that failed: refused plus unanswered.
+   * First contacts that failed: refused plus unanswered. This and the other
+   * counts start at the source's first failed first contact of the episode
+   * (when its evidence record is taken), as do the target and port estimates.
    */
   uint32_t failed;
   /**

@@ -93,7 +93,9 @@ pub struct sw_verdict {
     pub targets: u32,
     /// Estimated distinct destination ports.
     pub ports_count: u32,
-    /// First contacts that failed: refused plus unanswered.
+    /// First contacts that failed: refused plus unanswered. This and the other
+    /// counts start at the source's first failed first contact of the episode
+    /// (when its evidence record is taken), as do the target and port estimates.
     pub failed: u32,
     /// First contacts that succeeded.
     pub succeeded: u32,
