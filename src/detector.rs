@@ -41,7 +41,7 @@ fn refuse_reentry() -> Result<(), Error> {
     }
 }
 
-/// A seeded hash of 128-bit addresses: two folded multiplications (the
+/// A seeded hash of 128-bit addresses: a folded multiplication (the
 /// construction of foldhash and ahash's fallback), with keys drawn at random per
 /// detector so that an attacker cannot aim sources at one bucket.
 struct AddrHasher([u64; 4]);
@@ -62,17 +62,12 @@ impl AddrHasher {
         AddrHasher([1, 2, 3, 4].map(|i| mix64(seed ^ mix64(i)) | 1))
     }
 
-    /// One folded multiplication: enough for targets, whose hash only picks a
-    /// bitmap bit and seeds the pair hash.
-    #[inline]
-    fn hash_once(&self, key: u128) -> u64 {
-        fold((key as u64) ^ self.0[0], ((key >> 64) as u64) ^ self.0[1])
-    }
-
-    /// Two: sources' hashes place them in the table, so every bit must count.
+    /// One folded multiplication (foldhash's construction for one word): the
+    /// high half of the product mixes every input bit, and folding it into the
+    /// low half spreads that over all 64 bits.
     #[inline]
     fn hash(&self, key: u128) -> u64 {
-        fold(self.hash_once(key) ^ self.0[2], self.0[3])
+        fold((key as u64) ^ self.0[0], ((key >> 64) as u64) ^ self.0[1])
     }
 
     /// The hash of a (source, target, service) triple.
@@ -201,7 +196,7 @@ impl Detector {
         outcome: crate::Outcome,
     ) -> Probe {
         let h_src = self.hasher.hash(src);
-        let h_dst = self.hasher.hash_once(dst);
+        let h_dst = self.hasher.hash(dst);
         let service = (u64::from(dst_port) << 2) | u64::from(proto.index());
         let pair = self.hasher.pair(h_src, h_dst, service);
         Probe {
