@@ -275,10 +275,10 @@ impl Detector {
         for (k, chunk) in items.chunks(BATCH).enumerate() {
             let b = k % 2;
             for (i, item) in chunk.iter().enumerate() {
-                let p = probe(item);
+                let p = &mut hashed[b][i];
+                *p = probe(item);
                 let s = self.shard_of(p.h_src);
-                self.shards[s].hint.prefetch(&p);
-                hashed[b][i] = p;
+                self.shards[s].hint.prefetch(p);
                 shard_no[b][i] = s as u16;
             }
             if let Some((prev, n)) = ready {

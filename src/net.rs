@@ -191,6 +191,10 @@ impl CidrSet {
     /// False for keys that no block can hold, by their leading byte alone.
     #[inline]
     fn may_contain(&self, key: u128) -> bool {
+        if self.blocks.is_empty() {
+            // The usual allow list.
+            return false;
+        }
         let b = leading_bit(key);
         self.leading[(b >> 6) & 7] & (1 << (b & 63)) != 0
     }
