@@ -70,6 +70,13 @@ impl AddrHasher {
         fold((key as u64) ^ self.0[0], ((key >> 64) as u64) ^ self.0[1])
     }
 
+    /// A second fold on top: targets' hashes pick bitmap bits from their top
+    /// six bits, which one fold leaves too regular for addresses of one subnet.
+    #[inline]
+    fn hash_strong(&self, key: u128) -> u64 {
+        fold(self.hash(key) ^ self.0[2], self.0[3])
+    }
+
     /// The hash of a (source, target, service) triple.
     #[inline]
     fn pair(&self, h_src: u64, h_dst: u64, service: u64) -> u64 {
@@ -196,7 +203,7 @@ impl Detector {
         outcome: crate::Outcome,
     ) -> Probe {
         let h_src = self.hasher.hash(src);
-        let h_dst = self.hasher.hash(dst);
+        let h_dst = self.hasher.hash_strong(dst);
         let service = (u64::from(dst_port) << 2) | u64::from(proto.index());
         let pair = self.hasher.pair(h_src, h_dst, service);
         Probe {

@@ -6,7 +6,7 @@ use crate::event::{Outcome, Protocol, Timestamp};
 use crate::net::key_addr;
 use crate::pairs::PairFilter;
 use crate::pool::{Extra, Pool};
-use crate::sketch::{bit_of, dimensions};
+use crate::sketch::{bit_of, dimensions, Shape};
 use crate::stats::Stats;
 use crate::table::{fp_of, Record, Slot, Table};
 use crate::verdict::{Direction, Kind, Verdict, MAX_VERDICT_SAMPLE};
@@ -328,7 +328,13 @@ impl Shard {
     ) {
         let r = *self.table.get(slot);
         let e = *self.pool.get(r.extra);
-        let (hosts, ports) = dimensions(e.hosts, e.ports, e.probes);
+        let (hosts, ports) = dimensions(&Shape {
+            hosts: e.hosts,
+            ports: e.ports,
+            pairs: e.probes,
+            exact_ports: e.top.distinct(),
+            one_failed_host: e.n_sample <= 1,
+        });
         let direction = Direction::of(s.home.contains_key(hx.src), s.home.contains_key(hx.dst));
         let (kind, size) = if ports > hosts {
             (Kind::PortScan, ports)

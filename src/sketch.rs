@@ -23,29 +23,51 @@ pub(crate) fn bit_of(h: u64) -> u64 {
 /// of distinct pairs.
 const SATURATED_ZEROS: u32 = 8;
 
-/// Distinct hosts and ports of a source, from its host and port bitmaps and its
-/// exact count of distinct (host, port) pairs. Exact where one side has a single
+/// What a source's evidence record knows about its targets.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Shape {
+    /// Linear-counting bitmap of distinct target hosts.
+    pub hosts: u64,
+    /// Linear-counting bitmap of distinct destination ports.
+    pub ports: u64,
+    /// Exact count of distinct (host, port) pairs.
+    pub pairs: u32,
+    /// Exact count of distinct ports, while it is known (up to seven).
+    pub exact_ports: Option<u32>,
+    /// True if every failed target was one host.
+    pub one_failed_host: bool,
+}
+
+/// Distinct hosts and ports of a source. Exact where one side has a single
 /// value (a one-port sweep or a one-host scan, the common cases at the decision
-/// thresholds); otherwise linear counting, and pairs divided by the other side
-/// once a bitmap saturates.
-pub(crate) fn dimensions(hosts: u64, ports: u64, pairs: u32) -> (u32, u32) {
-    let pairs = pairs.max(1);
-    if hosts.count_ones() <= 1 {
+/// thresholds) and ports while few; otherwise linear counting, and pairs divided
+/// by the other side once a bitmap saturates. A single bit set in a bitmap
+/// alone is not taken for a single value: two values share a bit one time in 64.
+pub(crate) fn dimensions(s: &Shape) -> (u32, u32) {
+    let pairs = s.pairs.max(1);
+    if s.hosts.count_ones() <= 1 && s.one_failed_host {
         return (1, pairs);
     }
-    if ports.count_ones() <= 1 {
+    let one_port = match s.exact_ports {
+        Some(n) => n <= 1,
+        None => s.ports.count_ones() <= 1,
+    };
+    if one_port {
         return (pairs, 1);
     }
-    let mut h = lc64(hosts);
-    let mut p = lc64(ports);
-    if hosts.count_zeros() <= SATURATED_ZEROS {
+    let mut h = lc64(s.hosts);
+    let mut p = s.exact_ports.map_or_else(|| lc64(s.ports), f64::from);
+    if s.hosts.count_zeros() <= SATURATED_ZEROS {
         h = h.max(f64::from(pairs) / p);
     }
-    if ports.count_zeros() <= SATURATED_ZEROS {
+    if s.exact_ports.is_none() && s.ports.count_zeros() <= SATURATED_ZEROS {
         p = p.max(f64::from(pairs) / h);
     }
     let cap = f64::from(pairs);
-    (h.min(cap).round() as u32, p.min(cap).round() as u32)
+    (
+        h.min(cap).round().max(1.0) as u32,
+        p.min(cap).round().max(1.0) as u32,
+    )
 }
 
 /// The eight most probed ports of a source (Space-Saving: a new port replaces
@@ -59,6 +81,12 @@ pub(crate) struct TopPorts {
 }
 
 impl TopPorts {
+    /// How many distinct ports were added, while fewer than eight were.
+    #[inline]
+    pub(crate) fn distinct(&self) -> Option<u32> {
+        (usize::from(self.len) < self.ports.len()).then_some(u32::from(self.len))
+    }
+
     #[inline]
     pub(crate) fn add(&mut self, port: u16) {
         let n = usize::from(self.len);
@@ -138,8 +166,22 @@ mod tests {
             hosts |= bit_of(splitmix(&mut seed));
         }
         let one = bit_of(splitmix(&mut seed));
-        assert_eq!(dimensions(hosts, one, 200), (200, 1));
-        assert_eq!(dimensions(one, hosts, 1000), (1, 1000));
+        let shape = |hosts, ports, pairs, one_failed_host| Shape {
+            hosts,
+            ports,
+            pairs,
+            exact_ports: None,
+            one_failed_host,
+        };
+        assert_eq!(dimensions(&shape(hosts, one, 200, false)), (200, 1));
+        assert_eq!(dimensions(&shape(one, hosts, 1000, true)), (1, 1000));
+        // Two hosts whose bits collide are not one host; three ports known
+        // exactly are three.
+        let two = Shape {
+            exact_ports: Some(3),
+            ..shape(one, hosts, 6, false)
+        };
+        assert_eq!(dimensions(&two), (1, 3));
     }
 
     #[test]
@@ -150,7 +192,13 @@ mod tests {
         let ps: Vec<u64> = (0..3).map(|_| splitmix(&mut seed)).collect();
         let hosts = hs.iter().fold(0, |b, h| b | bit_of(*h));
         let ports = ps.iter().fold(0, |b, p| b | bit_of(*p));
-        let (h, p) = dimensions(hosts, ports, 90);
+        let (h, p) = dimensions(&Shape {
+            hosts,
+            ports,
+            pairs: 90,
+            exact_ports: None,
+            one_failed_host: false,
+        });
         assert!((24..=36).contains(&h), "hosts {h}");
         assert!((2..=4).contains(&p), "ports {p}");
     }
