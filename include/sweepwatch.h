@@ -458,11 +458,11 @@ typedef struct sw_stats {
    */
   uint64_t expired;
   /**
-   * Suspicious sources holding a larger record now.
+   * Sources with failures holding an evidence record from the pool now.
    */
   uint64_t heavy;
   /**
-   * Times a suspicious source found no larger record free.
+   * Times a source with a failure found the pool full of more suspicious ones.
    */
   uint64_t heavy_denied;
   /**

@@ -30,9 +30,9 @@ pub struct Stats {
     pub evicted: u64,
     /// Sources forgotten after their idle timeout.
     pub expired: u64,
-    /// Suspicious sources holding a larger record from the pool now.
+    /// Sources with failures holding an evidence record from the pool now.
     pub heavy: u64,
-    /// Times a suspicious source found the pool full.
+    /// Times a source with a failure found the pool full of more suspicious ones.
     pub heavy_denied: u64,
     /// Verdicts delivered.
     pub verdicts: u64,
