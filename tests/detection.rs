@@ -33,17 +33,8 @@ fn nmap_single_port_sweep_with_rst_and_silence() {
         } else {
             0.002
         };
-        probe(
-            &mut events,
-            true,
-            t,
-            delay,
-            scanner,
-            v4(10, 1, 0, host),
-            22,
-            Protocol::Tcp,
-            outcome,
-        );
+        let source = Prober::new(scanner, Protocol::Tcp, true, delay);
+        source.send(&mut events, t, v4(10, 1, 0, host), 22, outcome);
     }
     background(&mut rng, &mut events, 20, 100, 10.0);
     let (verdicts, _) = run(Config::default(), &by_time(events));
@@ -73,17 +64,8 @@ fn vertical_scan_of_a_thousand_ports() {
         } else {
             Outcome::Refused
         };
-        probe(
-            &mut events,
-            true,
-            f64::from(port) * 0.001,
-            0.001,
-            scanner,
-            target,
-            port,
-            Protocol::Tcp,
-            outcome,
-        );
+        let source = Prober::new(scanner, Protocol::Tcp, true, 0.001);
+        source.send(&mut events, f64::from(port) * 0.001, target, port, outcome);
     }
     let (verdicts, _) = run(Config::default(), &by_time(events));
     let first = only(&verdicts, "203.0.113.9", Kind::PortScan);
@@ -106,17 +88,8 @@ fn masscan_multi_port_sweep_with_no_answers() {
             let dst = v4(10, 2, (host >> 8) as u8, host as u8);
             // masscan randomises order and never retries; the engine reports the
             // final outcome only, at its timeout.
-            probe(
-                &mut events,
-                false,
-                t,
-                5.0,
-                scanner,
-                dst,
-                port,
-                Protocol::Tcp,
-                Outcome::Unanswered,
-            );
+            let source = Prober::new(scanner, Protocol::Tcp, false, 5.0);
+            source.send(&mut events, t, dst, port, Outcome::Unanswered);
             t += 0.0001;
         }
     }
@@ -143,15 +116,12 @@ fn udp_sweep_with_port_unreachable_and_silence() {
         } else {
             Outcome::Unanswered
         };
-        probe(
+        let source = Prober::new(scanner, Protocol::Udp, true, 3.0);
+        source.send(
             &mut events,
-            true,
             f64::from(host),
-            3.0,
-            scanner,
             v4(172, 16, 5, host),
             161,
-            Protocol::Udp,
             outcome,
         );
     }
@@ -171,15 +141,12 @@ fn icmp_echo_sweep() {
         } else {
             Outcome::Unanswered
         };
-        probe(
+        let source = Prober::new(scanner, Protocol::Icmp, true, 2.0);
+        source.send(
             &mut events,
-            true,
             f64::from(host) * 0.1,
-            2.0,
-            scanner,
             v4(192, 168, 40, host),
             0,
-            Protocol::Icmp,
             outcome,
         );
     }
@@ -196,15 +163,12 @@ fn slow_sweep_over_forty_minutes_is_found_and_idle_state_ages_out() {
     let scanner = ip("203.0.113.140");
     for minute in 0..40u8 {
         let dst = v4(10, 3, 0, minute + 1);
-        probe(
+        let source = Prober::new(scanner, Protocol::Tcp, true, 10.0);
+        source.send(
             &mut events,
-            true,
             f64::from(minute) * 60.0,
-            10.0,
-            scanner,
             dst,
             3389,
-            Protocol::Tcp,
             Outcome::Unanswered,
         );
     }
@@ -244,17 +208,8 @@ fn outbound_sweep_decides_within_a_handful_of_failed_probes() {
         } else {
             Outcome::Unanswered
         };
-        probe(
-            &mut events,
-            true,
-            f64::from(i) * 0.2,
-            3.0,
-            bot,
-            dst,
-            445,
-            Protocol::Tcp,
-            outcome,
-        );
+        let source = Prober::new(bot, Protocol::Tcp, true, 3.0);
+        source.send(&mut events, f64::from(i) * 0.2, dst, 445, outcome);
     }
     background(&mut rng, &mut events, 50, 100, 40.0);
     let (verdicts, _) = run(Config::default(), &by_time(events));
@@ -273,26 +228,20 @@ fn outbound_sweep_decides_within_a_handful_of_failed_probes() {
 fn internal_and_external_directions() {
     let mut events = Vec::new();
     for host in 1..=20u8 {
-        probe(
+        let source = Prober::new(ip("10.9.9.9"), Protocol::Tcp, false, 0.01);
+        source.send(
             &mut events,
-            false,
             f64::from(host),
-            0.01,
-            ip("10.9.9.9"),
             v4(10, 8, 0, host),
             5900,
-            Protocol::Tcp,
             Outcome::Refused,
         );
-        probe(
+        let source = Prober::new(ip("198.51.100.1"), Protocol::Tcp, false, 0.01);
+        source.send(
             &mut events,
-            false,
             f64::from(host),
-            0.01,
-            ip("198.51.100.1"),
             v4(203, 0, 113, host),
             23,
-            Protocol::Tcp,
             Outcome::Refused,
         );
     }
@@ -312,17 +261,8 @@ fn ipv6_sources_and_targets() {
     let mut events = Vec::new();
     for host in 1..=30u16 {
         let dst: std::net::IpAddr = format!("fd00:1::{host:x}").parse().unwrap();
-        probe(
-            &mut events,
-            false,
-            f64::from(host),
-            0.01,
-            ip("2001:db8::bad"),
-            dst,
-            22,
-            Protocol::Tcp,
-            Outcome::Refused,
-        );
+        let source = Prober::new(ip("2001:db8::bad"), Protocol::Tcp, false, 0.01);
+        source.send(&mut events, f64::from(host), dst, 22, Outcome::Refused);
     }
     let (verdicts, _) = run(Config::default(), &by_time(events));
     let v = only(&verdicts, "2001:db8::bad", Kind::PortSweep);
@@ -347,51 +287,15 @@ fn both_reporting_styles_count_alike_and_duplicates_count_once() {
     let mut dup = Vec::new();
     for (i, (dst, o)) in outcomes.iter().enumerate() {
         let t = i as f64;
-        probe(
-            &mut two,
-            true,
-            t,
-            0.5,
-            scanner,
-            *dst,
-            8080,
-            Protocol::Tcp,
-            *o,
-        );
-        probe(
-            &mut one,
-            false,
-            t,
-            0.5,
-            scanner,
-            *dst,
-            8080,
-            Protocol::Tcp,
-            *o,
-        );
+        let source = Prober::new(scanner, Protocol::Tcp, true, 0.5);
+        source.send(&mut two, t, *dst, 8080, *o);
+        let source = Prober::new(scanner, Protocol::Tcp, false, 0.5);
+        source.send(&mut one, t, *dst, 8080, *o);
         // A retransmitted SYN and a second record for the same pair.
-        probe(
-            &mut dup,
-            true,
-            t,
-            0.5,
-            scanner,
-            *dst,
-            8080,
-            Protocol::Tcp,
-            *o,
-        );
-        probe(
-            &mut dup,
-            true,
-            t + 0.1,
-            0.5,
-            scanner,
-            *dst,
-            8080,
-            Protocol::Tcp,
-            *o,
-        );
+        let source = Prober::new(scanner, Protocol::Tcp, true, 0.5);
+        source.send(&mut dup, t, *dst, 8080, *o);
+        let source = Prober::new(scanner, Protocol::Tcp, true, 0.5);
+        source.send(&mut dup, t + 0.1, *dst, 8080, *o);
     }
     let config = || Config {
         hash_seed: Some(3),
@@ -420,15 +324,12 @@ fn a_crawler_with_two_hundred_successes_is_not_a_scanner() {
     let crawler = ip("192.168.3.3");
     for i in 0..200 {
         let dst = rng.external();
-        probe(
+        let source = Prober::new(crawler, Protocol::Tcp, true, 0.05);
+        source.send(
             &mut events,
-            true,
             f64::from(i) * 0.1,
-            0.05,
-            crawler,
             dst,
             443,
-            Protocol::Tcp,
             Outcome::Established,
         );
     }
@@ -452,17 +353,8 @@ fn a_client_with_five_percent_refusals_is_not_a_scanner() {
             } else {
                 Outcome::Established
             };
-            probe(
-                &mut events,
-                false,
-                f64::from(i),
-                0.05,
-                client,
-                dst,
-                port,
-                Protocol::Tcp,
-                o,
-            );
+            let source = Prober::new(client, Protocol::Tcp, false, 0.05);
+            source.send(&mut events, f64::from(i), dst, port, o);
         }
         let (verdicts, _) = run(Config::default(), &by_time(events));
         assert!(verdicts.is_empty(), "seed {seed}: {verdicts:#?}");
@@ -473,26 +365,20 @@ fn a_client_with_five_percent_refusals_is_not_a_scanner() {
 fn an_allow_listed_scanner_is_counted_never_reported() {
     let mut events = Vec::new();
     for host in 1..=200u8 {
-        probe(
+        let source = Prober::new(ip("192.168.100.5"), Protocol::Tcp, true, 0.01);
+        source.send(
             &mut events,
-            true,
             f64::from(host),
-            0.01,
-            ip("192.168.100.5"),
             v4(192, 168, 1, host),
             22,
-            Protocol::Tcp,
             Outcome::Refused,
         );
-        probe(
+        let source = Prober::new(ip("192.168.100.6"), Protocol::Udp, true, 0.01);
+        source.send(
             &mut events,
-            true,
             f64::from(host),
-            0.01,
-            ip("192.168.100.6"),
             v4(192, 168, 1, host),
             161,
-            Protocol::Udp,
             Outcome::Unanswered,
         );
     }
@@ -548,26 +434,20 @@ fn three_thousand_backscatter_syn_acks_are_no_scan() {
 fn ignored_ports_and_networks_are_dropped() {
     let mut events = Vec::new();
     for host in 1..=50u8 {
-        probe(
+        let source = Prober::new(ip("198.51.100.8"), Protocol::Udp, false, 0.01);
+        source.send(
             &mut events,
-            false,
             f64::from(host),
-            0.01,
-            ip("198.51.100.8"),
             v4(10, 4, 0, host),
             137,
-            Protocol::Udp,
             Outcome::Unanswered,
         );
-        probe(
+        let source = Prober::new(ip("198.51.100.9"), Protocol::Tcp, false, 0.01);
+        source.send(
             &mut events,
-            false,
             f64::from(host),
-            0.01,
-            ip("198.51.100.9"),
             v4(10, 5, 0, host),
             22,
-            Protocol::Tcp,
             Outcome::Refused,
         );
     }
@@ -589,30 +469,18 @@ fn a_scanner_survives_memory_pressure_from_many_benign_sources() {
     for i in 0..200_000u32 {
         let src = rng.external();
         let t = f64::from(i) * 0.001;
-        probe(
+        let source = Prober::new(src, Protocol::Tcp, false, 0.01);
+        source.send(
             &mut events,
-            false,
             t,
-            0.01,
-            src,
             v4(192, 168, 0, 80),
             443,
-            Protocol::Tcp,
             Outcome::Established,
         );
         if i % 1000 == 0 {
             let dst = v4(192, 168, 20, (i / 1000) as u8);
-            probe(
-                &mut events,
-                false,
-                t,
-                0.01,
-                ip("198.51.100.66"),
-                dst,
-                3389,
-                Protocol::Tcp,
-                Outcome::Refused,
-            );
+            let source = Prober::new(ip("198.51.100.66"), Protocol::Tcp, false, 0.01);
+            source.send(&mut events, t, dst, 3389, Outcome::Refused);
         }
     }
     let config = Config {
@@ -636,15 +504,12 @@ fn a_pause_longer_than_the_idle_timeout_does_not_repeat_the_verdict() {
     for (burst, start) in [(0u8, 0.0), (1, 1200.0), (2, 1200.0 + 7200.0)] {
         for host in 1..=20u8 {
             let dst = v4(192, 168, 60 + burst, host);
-            probe(
+            let source = Prober::new(scanner, Protocol::Tcp, false, 0.01);
+            source.send(
                 &mut events,
-                false,
                 start + f64::from(host),
-                0.01,
-                scanner,
                 dst,
                 22,
-                Protocol::Tcp,
                 Outcome::Refused,
             );
         }
@@ -697,26 +562,20 @@ fn multicast_and_broadcast_are_ignored_by_default() {
     let mut events = Vec::new();
     for i in 0..50u16 {
         // SSDP and NetBIOS discovery: nobody answers, by design.
-        probe(
+        let source = Prober::new(ip("192.168.1.129"), Protocol::Udp, false, 1.0);
+        source.send(
             &mut events,
-            false,
             f64::from(i),
-            1.0,
-            ip("192.168.1.129"),
             ip("239.255.255.250"),
             1900 + i,
-            Protocol::Udp,
             Outcome::Unanswered,
         );
-        probe(
+        let source = Prober::new(ip("192.168.1.129"), Protocol::Udp, false, 1.0);
+        source.send(
             &mut events,
-            false,
             f64::from(i),
-            1.0,
-            ip("192.168.1.129"),
             ip("255.255.255.255"),
             137 + i,
-            Protocol::Udp,
             Outcome::Unanswered,
         );
     }

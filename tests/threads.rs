@@ -25,7 +25,8 @@ fn workload() -> Vec<Event> {
             } else {
                 Outcome::Refused
             };
-            probe(&mut events, true, t, 0.01, src, dst, port, Protocol::Tcp, o);
+            let source = Prober::new(src, Protocol::Tcp, true, 0.01);
+            source.send(&mut events, t, dst, port, o);
         }
     }
     background(&mut rng, &mut events, 250, 40, 60.0);

@@ -74,24 +74,34 @@ pub fn ev(
     )
 }
 
-#[allow(clippy::too_many_arguments)] // one argument per field of a probe
-/// Appends an attempt and, `delay` seconds later, its outcome (engines that
-/// report both), or only the outcome when `two_phase` is false.
-pub fn probe(
-    out: &mut Vec<Event>,
-    two_phase: bool,
-    t: f64,
-    delay: f64,
-    src: IpAddr,
-    dst: IpAddr,
-    port: u16,
-    proto: Protocol,
-    outcome: Outcome,
-) {
-    if two_phase {
-        out.push(ev(t, src, dst, port, proto, Outcome::Attempt));
+/// How an engine reports one source's probes: over `proto`, either as an
+/// attempt at once and its outcome `delay` seconds later (`two_phase`), or as
+/// the outcome alone at that time.
+#[derive(Clone, Copy, Debug)]
+pub struct Prober {
+    pub src: IpAddr,
+    pub proto: Protocol,
+    pub two_phase: bool,
+    pub delay: f64,
+}
+
+impl Prober {
+    pub fn new(src: IpAddr, proto: Protocol, two_phase: bool, delay: f64) -> Prober {
+        Prober {
+            src,
+            proto,
+            two_phase,
+            delay,
+        }
     }
-    out.push(ev(t + delay, src, dst, port, proto, outcome));
+
+    /// Appends the events of one probe at `t` to `dst:port` with `outcome`.
+    pub fn send(&self, out: &mut Vec<Event>, t: f64, dst: IpAddr, port: u16, outcome: Outcome) {
+        if self.two_phase {
+            out.push(ev(t, self.src, dst, port, self.proto, Outcome::Attempt));
+        }
+        out.push(ev(t + self.delay, self.src, dst, port, self.proto, outcome));
+    }
 }
 
 /// Sorts by time, as an engine delivers them.
@@ -134,7 +144,7 @@ pub fn background(rng: &mut Rng, out: &mut Vec<Event>, clients: u8, per_client: 
             } else {
                 Outcome::Established
             };
-            probe(out, false, t, 0.05, src, servers[s], port, proto, outcome);
+            Prober::new(src, proto, false, 0.05).send(out, t, servers[s], port, outcome);
         }
     }
 }
