@@ -103,6 +103,10 @@ type Sink = dyn Fn(&Verdict) + Send + Sync;
 /// it is observed.
 const BATCH: usize = 64;
 
+/// Shards whose table and filter together fit in this many bytes stay in the
+/// core's cache: batches skip prefetching for them, which would only add work.
+const CACHED_SHARD_BYTES: u64 = 1 << 20;
+
 /// Finds sources that sweep or scan, one event at a time, in fixed memory.
 ///
 /// All memory is allocated by [`Detector::new`]; observing events and delivering
@@ -138,6 +142,8 @@ pub struct Detector {
     settings: Settings,
     hasher: AddrHasher,
     shards: Box<[Padded]>,
+    /// Whether batches prefetch: only when a shard outgrows the cache.
+    prefetch: bool,
     sink: Box<Sink>,
 }
 
@@ -160,7 +166,7 @@ impl Detector {
         let settings = Settings::compile(&config)?;
         let hasher = AddrHasher::new(settings.hash_seed);
         let per_shard = settings.memory_bytes / u64::from(settings.shards);
-        let shards = (0..settings.shards)
+        let shards: Box<[Padded]> = (0..settings.shards)
             .map(|_| {
                 let shard = Shard::with_bytes(per_shard);
                 Padded {
@@ -169,10 +175,12 @@ impl Detector {
                 }
             })
             .collect();
+        let prefetch = shards[0].hint.bytes() > CACHED_SHARD_BYTES;
         Ok(Detector {
             settings,
             hasher,
             shards,
+            prefetch,
             sink: Box::new(on_verdict),
         })
     }
@@ -274,6 +282,16 @@ impl Detector {
         probe: impl Fn(&T) -> Probe,
     ) -> Result<(), Error> {
         refuse_reentry()?;
+        if !self.prefetch && self.shards.len() == 1 {
+            // Nothing to prefetch and no shards to sort: one lock per step.
+            for chunk in items.chunks(BATCH) {
+                let mut shard = self.lock(0);
+                for item in chunk {
+                    shard.observe(&self.settings, &probe(item), &mut |v| self.deliver(v));
+                }
+            }
+            return Ok(());
+        }
         // Two steps in flight: step k+1 is hashed and prefetched, then step k,
         // whose memory was prefetched one step earlier, is observed.
         let mut hashed = [[Probe::default(); BATCH]; 2];
@@ -285,7 +303,9 @@ impl Detector {
                 let p = &mut hashed[b][i];
                 *p = probe(item);
                 let s = self.shard_of(p.h_src);
-                self.shards[s].hint.prefetch(p);
+                if self.prefetch {
+                    self.shards[s].hint.prefetch(p);
+                }
                 shard_no[b][i] = s as u16;
             }
             if let Some((prev, n)) = ready {

@@ -19,6 +19,9 @@ struct Block {
 // SAFETY: integers only; zero is an empty block.
 unsafe impl Zeroable for Block {}
 
+/// Bytes of a block.
+pub(crate) const BLOCK_BYTES: u64 = std::mem::size_of::<Block>() as u64;
+
 /// What the filter knew of a pair before it was marked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Marked {
@@ -49,7 +52,8 @@ pub(crate) struct PairFilter {
     current: usize,
     inserted: u64,
     limit: u64,
-    started: u32,
+    /// When the current generation has served its period.
+    deadline: u32,
     pub(crate) rotations: u64,
 }
 
@@ -61,7 +65,7 @@ impl PairFilter {
             current: 0,
             inserted: 0,
             limit: n * FILL_PER_WORD,
-            started: 0,
+            deadline: u32::MAX,
             rotations: 0,
         }
     }
@@ -81,30 +85,38 @@ impl PairFilter {
         (self.blocks.as_ptr() as usize, self.blocks.len() as u64)
     }
 
-    /// Starts the generation clock at `now` (seconds) without clearing anything.
-    pub(crate) fn start(&mut self, now: u32) {
-        self.started = now;
+    /// Starts the generation clock at `now` (seconds) without clearing
+    /// anything; generations last `period` seconds.
+    pub(crate) fn start(&mut self, now: u32, period: u32) {
+        self.deadline = now.saturating_add(period);
     }
 
     /// Retires the older generation if the current one is full or `period`
     /// seconds old.
+    #[inline]
     pub(crate) fn maybe_rotate(&mut self, now: u32, period: u32) {
-        if self.inserted >= self.limit || now.saturating_sub(self.started) >= period {
-            self.current ^= 1;
-            let w = 2 * self.current;
-            for b in self.blocks.iter_mut() {
-                b.words[w] = 0;
-                b.words[w + 1] = 0;
-            }
-            self.inserted = 0;
-            self.started = now;
-            self.rotations += 1;
+        if self.inserted >= self.limit || now >= self.deadline {
+            self.rotate(now, period);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rotate(&mut self, now: u32, period: u32) {
+        self.current ^= 1;
+        let w = 2 * self.current;
+        for b in self.blocks.iter_mut() {
+            b.words[w] = 0;
+            b.words[w + 1] = 0;
+        }
+        self.inserted = 0;
+        self.start(now, period);
+        self.rotations += 1;
     }
 
     /// Records an attempt (`outcome == false`) or an outcome at the pair with hash
     /// `h`, and says what was new.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn mark(&mut self, h: u64, outcome: bool) -> Marked {
         let m =
             (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 46) & 63)) | (1u64 << ((h >> 52) & 63));
@@ -196,8 +208,10 @@ mod tests {
     #[test]
     fn pairs_are_forgotten_after_two_periods() {
         let mut f = PairFilter::with_bytes(1 << 12);
-        f.start(0);
+        f.start(0, 100);
         assert!(f.mark(h(5), true).new_outcome);
+        f.maybe_rotate(99, 100);
+        assert_eq!(f.rotations, 0, "not before its period");
         f.maybe_rotate(100, 100);
         assert!(
             !f.mark(h(5), true).new_outcome,

@@ -140,7 +140,7 @@ impl Pool {
                     }
                 }
                 let i = found?;
-                table.get_mut(self.entries[i].owner as usize).extra = 0;
+                table.set_extra(self.entries[i].owner as usize, 0);
                 i
             }
         };
@@ -173,15 +173,15 @@ mod tests {
         let mut pool = Pool::with_bytes(2 * (std::mem::size_of::<Extra>() as u64 + 2));
         let mut t = Table::with_bytes(2 * 64);
         for i in 0..3 {
-            *t.get_mut(i) = Record::fresh(i as u32 + 1, 0);
+            t.set(i, Record::fresh(i as u32 + 1, 0));
         }
-        t.get_mut(0).llr = 800;
-        t.get_mut(1).llr = 100;
+        t.set_llr(0, 800);
+        t.set_llr(1, 100);
         let a = pool.acquire(0, 10, 800, &mut t, 0, 60).unwrap();
-        t.get_mut(0).extra = a;
+        t.set_extra(0, a);
         pool.get_mut(a).reported = 1;
         let b = pool.acquire(1, 11, 100, &mut t, 0, 60).unwrap();
-        t.get_mut(1).extra = b;
+        t.set_extra(1, b);
         assert_eq!(pool.in_use(), 2);
         // Source 2 is as suspicious as source 1, less than reported source 0.
         let c = pool.acquire(2, 12, 100, &mut t, 0, 60).unwrap();
@@ -190,7 +190,7 @@ mod tests {
         assert_eq!(t.get(0).extra, a);
         assert_eq!((pool.get(c).owner, pool.get(c).key), (2, 12));
         // Nobody is as benign as a walk at -1: no entry.
-        t.get_mut(2).llr = 100;
+        t.set_llr(2, 100);
         assert!(pool.acquire(1, 11, -1, &mut t, 0, 60).is_none());
         pool.release(c);
         assert_eq!(pool.in_use(), 1);

@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::event::{Outcome, Protocol, Timestamp};
 use crate::net::key_addr;
-use crate::pairs::PairFilter;
+use crate::pairs::{Marked, PairFilter};
 use crate::pool::{Extra, Pool};
 use crate::sketch::{bit_of, dimensions, Shape};
 use crate::stats::Stats;
@@ -89,6 +89,11 @@ pub(crate) struct Hint {
 }
 
 impl Hint {
+    /// Bytes of the table and filter together.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.table.1 * crate::table::BUCKET_BYTES + self.filter.1 * crate::pairs::BLOCK_BYTES
+    }
+
     /// Prefetches what observing `hx` will touch: the source's two buckets and
     /// the filter's block.
     #[inline]
@@ -117,20 +122,27 @@ impl Shard {
         }
     }
 
-    /// Seconds since the shard's epoch, fixing the epoch at the first event.
-    #[inline]
-    fn rel(&mut self, ts: Timestamp) -> u32 {
-        let s = ts.as_secs();
+    /// Seconds since the shard's epoch; turns the filter over when its period
+    /// has passed.
+    #[inline(always)]
+    fn clock(&mut self, ts: Timestamp, s: &Settings) -> u32 {
+        let secs = ts.as_secs();
         let epoch = match self.epoch {
             Some(e) => e,
-            None => {
-                let e = s.saturating_sub(EPOCH_SLACK);
-                self.epoch = Some(e);
-                self.filter.start((s - e) as u32);
-                e
-            }
+            None => self.set_epoch(secs, s),
         };
-        s.saturating_sub(epoch).min(u64::from(u32::MAX)) as u32
+        let now = secs.saturating_sub(epoch).min(u64::from(u32::MAX)) as u32;
+        self.filter.maybe_rotate(now, s.dedup);
+        now
+    }
+
+    /// Fixes the epoch at the first event, early enough for reordered ones.
+    #[cold]
+    fn set_epoch(&mut self, secs: u64, s: &Settings) -> u64 {
+        let e = secs.saturating_sub(EPOCH_SLACK);
+        self.epoch = Some(e);
+        self.filter.start((secs - e) as u32, s.dedup);
+        e
     }
 
     fn abs(&self, rel: u32) -> Timestamp {
@@ -147,9 +159,8 @@ impl Shard {
 
     /// Forgets the record at `slot`, returning its extra entry to the pool.
     fn clear(&mut self, slot: usize) {
-        let r = self.table.get_mut(slot);
-        let extra = r.extra;
-        *r = Record::default();
+        let extra = self.table.get(slot).extra;
+        self.table.set(slot, Record::default());
         self.pool.release(extra);
     }
 
@@ -178,7 +189,7 @@ impl Shard {
     /// Starts a new episode for a source idle past its timeout: the old evidence
     /// has gone stale, but a recent verdict still suppresses repeats.
     fn restart(&mut self, slot: usize, now: u32, s: &Settings) {
-        let old = *self.table.get(slot);
+        let old = self.table.get(slot);
         let mut fresh = Record::fresh(old.fp, now);
         if self.suppressing(&old, now, s) {
             let e = self.pool.get_mut(old.extra);
@@ -194,9 +205,12 @@ impl Shard {
         } else {
             self.pool.release(old.extra);
         }
-        *self.table.get_mut(slot) = fresh;
+        self.table.set(slot, fresh);
     }
 
+    /// Feeds one probe. The common case (a known source, nothing failed to
+    /// remember) stays inline; placing a source and keeping evidence do not.
+    #[inline(always)]
     pub(crate) fn observe(&mut self, s: &Settings, hx: &Probe, sink: &mut dyn FnMut(&Verdict)) {
         self.c.events += 1;
         if hx.outcome == Outcome::Unsolicited {
@@ -213,33 +227,15 @@ impl Shard {
             self.c.allowed += 1;
             return;
         }
-        let now = self.rel(hx.ts);
-        self.filter.maybe_rotate(now, s.dedup);
+        let now = self.clock(hx.ts, s);
 
-        let buckets = self.table.buckets_of(hx.h_src);
         let fp = fp_of(hx.h_src);
-        let slot = match self.table.locate(fp, buckets) {
-            Slot::Found(i) => {
-                if self.table.get(i).idle(now, s.idle_timeout) {
-                    self.restart(i, now, s);
-                }
-                i
-            }
-            Slot::Vacant(i) => {
-                self.c.live += 1;
-                *self.table.get_mut(i) = Record::fresh(fp, now);
-                i
-            }
-            Slot::Full => {
-                let i = self.table.victim(buckets, |r| self.worth(r, now, s));
-                if self.table.get(i).idle(now, s.idle_timeout) {
-                    self.c.expired += 1;
-                } else {
-                    self.c.evicted += 1;
-                }
-                self.clear(i);
-                *self.table.get_mut(i) = Record::fresh(fp, now);
-                i
+        let (slot, mut llr, extra) = match self.table.visit(hx.h_src, fp, now, s.idle_timeout) {
+            Some(found) => found,
+            None => {
+                let i = self.place(s, hx.h_src, fp, now);
+                let r = self.table.get(i);
+                (i, r.llr, r.extra)
             }
         };
 
@@ -250,9 +246,6 @@ impl Shard {
         }
         let w = s.walk;
         let failure = hx.outcome.is_failure();
-        let r = self.table.get_mut(slot);
-        r.last_seen = r.last_seen.max(now);
-        let mut llr = r.llr;
         if counted {
             let step = if failure { w.fail_step } else { w.success_step };
             llr = llr.saturating_add(step);
@@ -261,20 +254,72 @@ impl Shard {
                 llr = 0;
             }
             llr = llr.min(w.upper);
-            r.llr = llr;
+            self.table.set_llr(slot, llr);
         }
-        let mut extra = r.extra;
-        if extra == 0 {
-            if !(counted && failure) {
-                // The common case: a source with nothing failed to remember.
-                return;
+        if extra == 0 && !(counted && failure) {
+            // The common case: a source with nothing failed to remember.
+            return;
+        }
+        self.gather(s, hx, slot, marked, llr, now, sink);
+    }
+
+    /// The record for a source not found live in its first bucket: found in
+    /// its second, a fresh episode for an idle one, a vacant record, or room
+    /// made by eviction.
+    #[inline(never)]
+    fn place(&mut self, s: &Settings, h_src: u64, fp: u32, now: u32) -> usize {
+        let buckets = self.table.buckets_of(h_src);
+        match self.table.locate(fp, buckets) {
+            Slot::Found(i) => {
+                if self.table.is_idle(i, now, s.idle_timeout) {
+                    self.restart(i, now, s);
+                } else {
+                    self.table.touch(i, now);
+                }
+                i
             }
+            Slot::Vacant(i) => {
+                self.c.live += 1;
+                self.table.set(i, Record::fresh(fp, now));
+                i
+            }
+            Slot::Full => {
+                let i = self.table.victim(buckets, |r| self.worth(r, now, s));
+                if self.table.is_idle(i, now, s.idle_timeout) {
+                    self.c.expired += 1;
+                } else {
+                    self.c.evicted += 1;
+                }
+                self.clear(i);
+                self.table.set(i, Record::fresh(fp, now));
+                i
+            }
+        }
+    }
+
+    /// Adds a probe to the evidence of the source at `slot`, taking a pool
+    /// entry at its first counted failure, and decides once the walk says so.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn gather(
+        &mut self,
+        s: &Settings,
+        hx: &Probe,
+        slot: usize,
+        marked: Marked,
+        llr: i16,
+        now: u32,
+        sink: &mut dyn FnMut(&Verdict),
+    ) {
+        let counted = hx.outcome != Outcome::Attempt && marked.new_outcome;
+        let mut extra = self.table.get(slot).extra;
+        if extra == 0 {
             match self
                 .pool
                 .acquire(slot, hx.src, llr, &mut self.table, now, s.idle_timeout)
             {
                 Some(h) => {
-                    self.table.get_mut(slot).extra = h;
+                    self.table.set_extra(slot, h);
                     extra = h;
                 }
                 None => {
@@ -308,10 +353,10 @@ impl Shard {
             .saturating_add(e.succeeded);
         e.probes = e.probes.max(outcomes);
         e.top.add(hx.dst_port);
-        if failure {
+        if hx.outcome.is_failure() {
             e.add_sample(hx.dst);
         }
-        if llr >= w.upper {
+        if llr >= s.walk.upper {
             self.decide(s, slot, hx, now, sink);
         }
     }
@@ -326,7 +371,7 @@ impl Shard {
         now: u32,
         sink: &mut dyn FnMut(&Verdict),
     ) {
-        let r = *self.table.get(slot);
+        let r = self.table.get(slot);
         let e = *self.pool.get(r.extra);
         let (hosts, ports) = dimensions(&Shape {
             hosts: e.hosts,
@@ -388,10 +433,9 @@ impl Shard {
         if self.epoch.is_none() {
             return;
         }
-        let now = self.rel(ts);
-        self.filter.maybe_rotate(now, s.dedup);
+        let now = self.clock(ts, s);
         for i in 0..self.table.capacity() {
-            let r = *self.table.get(i);
+            let r = self.table.get(i);
             if r.occupied() && r.idle(now, s.idle_timeout) && !self.suppressing(&r, now, s) {
                 self.clear(i);
                 self.c.live -= 1;

@@ -4,8 +4,12 @@
 //! A source hashes to two buckets of four records (one 64-byte cache line each)
 //! and lives in one of them; a new source goes to the emptier one ("two
 //! choices"): at 80% load about 1.5% of new sources find both buckets full, at
-//! 90% about 4% (one choice would overflow 12% and 16%). When both buckets are full, the least valuable of their eight records
-//! makes room: an idle one first, then the most benign-looking.
+//! 90% about 4% (one choice would overflow 12% and 16%). When both buckets are
+//! full, the least valuable of their eight records makes room: an idle one
+//! first, then the most benign-looking.
+//!
+//! A bucket stores its records field by field (four fingerprints, then four
+//! first-seen times, and so on), so one 16-byte compare finds a source.
 
 use crate::zeroed::{Zeroable, Zeroed};
 
@@ -16,7 +20,6 @@ pub(crate) const WAYS: usize = 4;
 /// suspicious also holds a larger record from the pool (`extra`), where its
 /// evidence (distinct targets and ports, counts, reporting history) is kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C, align(16))]
 pub(crate) struct Record {
     /// 32 bits of the source's hash that the bucket choice does not use; 0 marks
     /// an empty record.
@@ -31,13 +34,24 @@ pub(crate) struct Record {
     pub extra: u16,
 }
 
-const _: () = assert!(std::mem::size_of::<Record>() == 16);
+/// Four records, field by field: one cache line.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Bucket {
+    fp: [u32; WAYS],
+    first_seen: [u32; WAYS],
+    last_seen: [u32; WAYS],
+    llr: [i16; WAYS],
+    extra: [u16; WAYS],
+}
 
-// SAFETY: integers only; zero is an empty record.
-unsafe impl Zeroable for Record {}
+const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
+
+// SAFETY: integers only; zero is four empty records.
+unsafe impl Zeroable for Bucket {}
 
 /// Bytes of a bucket: four records, one cache line.
-const BUCKET_BYTES: u64 = (WAYS * std::mem::size_of::<Record>()) as u64;
+pub(crate) const BUCKET_BYTES: u64 = std::mem::size_of::<Bucket>() as u64;
 
 impl Record {
     #[inline]
@@ -47,7 +61,7 @@ impl Record {
 
     #[inline]
     pub(crate) fn idle(&self, now: u32, timeout: u32) -> bool {
-        now.saturating_sub(self.last_seen) > timeout
+        idle(self.last_seen, now, timeout)
     }
 
     /// A fresh record for the source with fingerprint `fp`, seen first at `now`.
@@ -63,13 +77,26 @@ impl Record {
     }
 }
 
+#[inline]
+fn idle(last_seen: u32, now: u32, timeout: u32) -> bool {
+    now.saturating_sub(last_seen) > timeout
+}
+
 /// The fingerprint of a source hash: its low 32 bits, never 0.
 #[inline]
 pub(crate) fn fp_of(h: u64) -> u32 {
-    match h as u32 {
-        0 => 1,
-        f => f,
-    }
+    (h as u32).max(1)
+}
+
+/// The ways of `bucket` whose fingerprint is `fp`, one bit each.
+#[inline(always)]
+fn matches(bucket: &Bucket, fp: u32) -> u32 {
+    let f = &bucket.fp;
+    // Branch-free over one 16-byte array: compiles to one vector compare.
+    (f[0] == fp) as u32
+        | ((f[1] == fp) as u32) << 1
+        | ((f[2] == fp) as u32) << 2
+        | ((f[3] == fp) as u32) << 3
 }
 
 /// Where a source's record is, or where one may go.
@@ -82,31 +109,33 @@ pub(crate) enum Slot {
     Full,
 }
 
-/// The first records of the two buckets of source hash `h` among `n` buckets.
+/// The first bucket of source hash `h` among `n` buckets, from the hash's upper
+/// half (the fingerprint is the lower), by multiply-shift range reduction: any
+/// bucket count, no modulo.
 #[inline]
-fn buckets_of(h: u64, n: u64) -> (usize, usize) {
-    let hi = h >> 32;
-    let b1 = (hi * n) >> 32;
-    // A second, independent-looking index from the same 32 bits.
-    let hi2 = (hi.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) & 0xFFFF_FFFF;
-    let b2 = (hi2 * n) >> 32;
-    (b1 as usize * WAYS, b2 as usize * WAYS)
+fn first_bucket(h: u64, n: u64) -> usize {
+    (((h >> 32) * n) >> 32) as usize
+}
+
+/// The second bucket: an independent-looking index from the same 32 bits.
+#[inline]
+fn second_bucket(h: u64, n: u64) -> usize {
+    let hi2 = ((h >> 32).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) & 0xFFFF_FFFF;
+    ((hi2 * n) >> 32) as usize
 }
 
 /// Prefetches both buckets of source hash `h` in a table of
 /// [`Table::geometry`] `(base, n)`.
 #[inline]
 pub(crate) fn prefetch_at((base, n): (usize, u64), h: u64) {
-    let (b1, b2) = buckets_of(h, n);
-    let size = std::mem::size_of::<Record>();
-    crate::prefetch::prefetch_addr(base + b1 * size);
-    crate::prefetch::prefetch_addr(base + b2 * size);
+    let size = BUCKET_BYTES as usize;
+    crate::prefetch::prefetch_addr(base + first_bucket(h, n) * size);
+    crate::prefetch::prefetch_addr(base + second_bucket(h, n) * size);
 }
 
 pub(crate) struct Table {
-    /// Bucket `b` is records `4b..4b + 4`; the array starts on a huge-page
-    /// boundary, so each bucket is one cache line.
-    records: Zeroed<Record>,
+    /// The array starts on a huge-page boundary, so each bucket is one cache line.
+    buckets: Zeroed<Bucket>,
     n: u64,
 }
 
@@ -115,7 +144,7 @@ impl Table {
     pub(crate) fn with_bytes(bytes: u64) -> Table {
         let n = (bytes / BUCKET_BYTES).max(2);
         Table {
-            records: Zeroed::new(n as usize * WAYS),
+            buckets: Zeroed::new(n as usize),
             n,
         }
     }
@@ -128,82 +157,137 @@ impl Table {
         self.n as usize * WAYS
     }
 
-    /// The first records of the two buckets of a source hash. They use the hash's upper half (the
-    /// fingerprint is the lower), by multiply-shift range reduction: any bucket
-    /// count, no modulo.
+    /// The two buckets of a source hash, as the index of their first records.
     #[inline]
     pub(crate) fn buckets_of(&self, h: u64) -> (usize, usize) {
-        buckets_of(h, self.n)
+        (
+            first_bucket(h, self.n) * WAYS,
+            second_bucket(h, self.n) * WAYS,
+        )
     }
 
-    /// The address of the first record and the bucket count, for
+    /// The address of the first bucket and the bucket count, for
     /// [`prefetch_at`].
     pub(crate) fn geometry(&self) -> (usize, u64) {
-        (self.records.as_ptr() as usize, self.n)
+        (self.buckets.as_ptr() as usize, self.n)
     }
 
+    /// The ways of bucket `b` whose fingerprint is `fp`, one bit each.
     #[inline]
-    fn bucket(&self, b: usize) -> &[Record; WAYS] {
-        self.records[b..b + WAYS].try_into().expect("four ways")
+    fn matches(&self, b: usize, fp: u32) -> u32 {
+        matches(&self.buckets[b], fp)
     }
 
-    #[inline]
-    fn find_in(&self, b: usize, fp: u32) -> Option<usize> {
-        let set = self.bucket(b);
-        // Branch-free: at most one way of a bucket holds a fingerprint.
-        let hit = (set[0].fp == fp) as usize
-            | ((set[1].fp == fp) as usize) << 1
-            | ((set[2].fp == fp) as usize) << 2
-            | ((set[3].fp == fp) as usize) << 3;
-        (hit != 0).then(|| b + hit.trailing_zeros() as usize)
-    }
-
-    #[inline]
-    fn empties(&self, b: usize) -> u32 {
-        self.bucket(b).iter().map(|r| (r.fp == 0) as u32).sum()
+    /// The live record of the source with hash `h` and fingerprint `fp`, if it
+    /// is in its first bucket (the usual case, and the cheapest) and was seen
+    /// within `timeout` seconds of `now`: marks it seen at `now` and returns its
+    /// index, walk and pool link.
+    #[inline(always)]
+    pub(crate) fn visit(
+        &mut self,
+        h: u64,
+        fp: u32,
+        now: u32,
+        timeout: u32,
+    ) -> Option<(usize, i16, u16)> {
+        let b = first_bucket(h, self.n);
+        let bucket = &mut self.buckets[b];
+        let hit = matches(bucket, fp);
+        if hit == 0 {
+            return None;
+        }
+        let w = hit.trailing_zeros() as usize % WAYS;
+        if idle(bucket.last_seen[w], now, timeout) {
+            return None;
+        }
+        bucket.last_seen[w] = bucket.last_seen[w].max(now);
+        Some((b * WAYS + w, bucket.llr[w], bucket.extra[w]))
     }
 
     /// The record of the source with fingerprint `fp` in its buckets, else an
     /// empty record in the emptier bucket, else [`Slot::Full`].
-    #[inline]
-    pub(crate) fn locate(&self, fp: u32, (b1, b2): (usize, usize)) -> Slot {
-        if let Some(i) = self.find_in(b1, fp) {
-            return Slot::Found(i);
+    pub(crate) fn locate(&self, fp: u32, (r1, r2): (usize, usize)) -> Slot {
+        let (b1, b2) = (r1 / WAYS, r2 / WAYS);
+        for b in [b1, b2] {
+            let hit = self.matches(b, fp);
+            if hit != 0 {
+                return Slot::Found(b * WAYS + hit.trailing_zeros() as usize);
+            }
         }
-        if let Some(i) = self.find_in(b2, fp) {
-            return Slot::Found(i);
-        }
-        let (e1, e2) = (self.empties(b1), self.empties(b2));
-        let b = if e2 > e1 { b2 } else { b1 };
-        match self.bucket(b).iter().position(|r| r.fp == 0) {
-            Some(w) => Slot::Vacant(b + w),
-            None => Slot::Full,
+        let (e1, e2) = (self.matches(b1, 0), self.matches(b2, 0));
+        let (b, e) = if e2.count_ones() > e1.count_ones() {
+            (b2, e2)
+        } else {
+            (b1, e1)
+        };
+        if e == 0 {
+            Slot::Full
+        } else {
+            Slot::Vacant(b * WAYS + e.trailing_zeros() as usize)
         }
     }
 
     /// The record of both buckets that `worth` values least (the first on ties).
-    #[inline]
-    pub(crate) fn victim(&self, (b1, b2): (usize, usize), worth: impl Fn(&Record) -> i64) -> usize {
+    pub(crate) fn victim(&self, (r1, r2): (usize, usize), worth: impl Fn(&Record) -> i64) -> usize {
         let mut best = (i64::MAX, 0);
-        for b in [b1, b2] {
-            for (w, r) in self.bucket(b).iter().enumerate() {
-                let v = worth(r);
+        for first in [r1, r2] {
+            for i in first..first + WAYS {
+                let v = worth(&self.get(i));
                 if v < best.0 {
-                    best = (v, b + w);
+                    best = (v, i);
                 }
             }
         }
         best.1
     }
 
+    /// Record `i`.
     #[inline]
-    pub(crate) fn get(&self, i: usize) -> &Record {
-        &self.records[i]
+    pub(crate) fn get(&self, i: usize) -> Record {
+        let (b, w) = (&self.buckets[i / WAYS], i % WAYS);
+        Record {
+            fp: b.fp[w],
+            first_seen: b.first_seen[w],
+            last_seen: b.last_seen[w],
+            llr: b.llr[w],
+            extra: b.extra[w],
+        }
     }
 
+    /// Overwrites record `i`.
     #[inline]
-    pub(crate) fn get_mut(&mut self, i: usize) -> &mut Record {
-        &mut self.records[i]
+    pub(crate) fn set(&mut self, i: usize, r: Record) {
+        let (b, w) = (&mut self.buckets[i / WAYS], i % WAYS);
+        b.fp[w] = r.fp;
+        b.first_seen[w] = r.first_seen;
+        b.last_seen[w] = r.last_seen;
+        b.llr[w] = r.llr;
+        b.extra[w] = r.extra;
+    }
+
+    /// True if record `i` was last seen more than `timeout` seconds before `now`.
+    #[inline(always)]
+    pub(crate) fn is_idle(&self, i: usize, now: u32, timeout: u32) -> bool {
+        idle(self.buckets[i / WAYS].last_seen[i % WAYS], now, timeout)
+    }
+
+    /// Record `i` was seen at `now`.
+    #[inline]
+    pub(crate) fn touch(&mut self, i: usize, now: u32) {
+        let (b, w) = (&mut self.buckets[i / WAYS], i % WAYS);
+        b.last_seen[w] = b.last_seen[w].max(now);
+    }
+
+    /// Sets the walk of record `i`.
+    #[inline(always)]
+    pub(crate) fn set_llr(&mut self, i: usize, llr: i16) {
+        self.buckets[i / WAYS].llr[i % WAYS] = llr;
+    }
+
+    /// Links record `i` to pool entry `extra` (0: none).
+    #[inline]
+    pub(crate) fn set_extra(&mut self, i: usize, extra: u16) {
+        self.buckets[i / WAYS].extra[i % WAYS] = extra;
     }
 }
 
@@ -226,8 +310,8 @@ mod tests {
                 Slot::Vacant(i) => i,
                 _ => panic!("room for eight"),
             };
-            *t.get_mut(i) = Record::fresh(fp, 0);
-            t.get_mut(i).llr = fp as i16 * 10;
+            t.set(i, Record::fresh(fp, 0));
+            t.set_llr(i, fp as i16 * 10);
             placed.push(i / WAYS);
         }
         // Alternating: each new source goes where more ways are free.
@@ -257,7 +341,7 @@ mod tests {
             h = crate::shard::mix64(h.wrapping_add(0x9E37_79B9_7F4A_7C15));
             let b = t.buckets_of(h);
             if let Slot::Vacant(i) = t.locate(fp_of(h), b) {
-                *t.get_mut(i) = Record::fresh(fp_of(h), 0);
+                t.set(i, Record::fresh(fp_of(h), 0));
                 stored += 1;
             }
         }
