@@ -4,7 +4,7 @@
 use crate::config::{Config, Settings};
 use crate::error::Error;
 use crate::event::{Event, Timestamp};
-use crate::net::addr_key;
+use crate::net::addr_key_lead;
 use crate::shard::{mix64, Hint, Probe, Shard};
 use crate::stats::Stats;
 use crate::verdict::Verdict;
@@ -44,7 +44,7 @@ fn refuse_reentry() -> Result<(), Error> {
 /// A seeded hash of 128-bit addresses: a folded multiplication (the
 /// construction of foldhash and ahash's fallback), with keys drawn at random per
 /// detector so that an attacker cannot aim sources at one bucket.
-struct AddrHasher([u64; 4]);
+struct AddrHasher([u64; 3]);
 
 #[inline]
 fn fold(a: u64, b: u64) -> u64 {
@@ -59,7 +59,7 @@ impl AddrHasher {
             std::collections::hash_map::RandomState::new().hash_one(0x5357_u64)
         });
         // Odd keys: a multiplication by an even key would drop a bit.
-        AddrHasher([1, 2, 3, 4].map(|i| mix64(seed ^ mix64(i)) | 1))
+        AddrHasher([1, 2, 3].map(|i| mix64(seed ^ mix64(i)) | 1))
     }
 
     /// One folded multiplication (foldhash's construction for one word): the
@@ -68,13 +68,6 @@ impl AddrHasher {
     #[inline]
     fn hash(&self, key: u128) -> u64 {
         fold((key as u64) ^ self.0[0], ((key >> 64) as u64) ^ self.0[1])
-    }
-
-    /// A second fold on top: targets' hashes pick bitmap bits from their top
-    /// six bits, which one fold leaves too regular for addresses of one subnet.
-    #[inline]
-    fn hash_strong(&self, key: u128) -> u64 {
-        fold(self.hash(key) ^ self.0[2], self.0[3])
     }
 
     /// The hash of a (source, target, service) triple.
@@ -190,8 +183,8 @@ impl Detector {
     fn probe(&self, ev: &Event) -> Probe {
         self.probe_keys(
             ev.ts,
-            addr_key(ev.src),
-            addr_key(ev.dst),
+            addr_key_lead(ev.src),
+            addr_key_lead(ev.dst),
             ev.dst_port,
             ev.proto,
             ev.outcome,
@@ -199,19 +192,20 @@ impl Detector {
     }
 
     /// An event given with its addresses already as 128-bit keys (IPv4 mapped
-    /// into `::ffff:0:0/96`), as the C ABI receives them.
+    /// into `::ffff:0:0/96`) and their leading bytes' indexes, as the C ABI
+    /// makes them.
     #[inline]
     pub(crate) fn probe_keys(
         &self,
         ts: Timestamp,
-        src: u128,
-        dst: u128,
+        (src, src_lead): (u128, u16),
+        (dst, dst_lead): (u128, u16),
         dst_port: u16,
         proto: crate::Protocol,
         outcome: crate::Outcome,
     ) -> Probe {
         let h_src = self.hasher.hash(src);
-        let h_dst = self.hasher.hash_strong(dst);
+        let h_dst = self.hasher.hash(dst);
         let service = (u64::from(dst_port) << 2) | u64::from(proto.index());
         let pair = self.hasher.pair(h_src, h_dst, service);
         Probe {
@@ -221,6 +215,8 @@ impl Detector {
             dst_port,
             proto,
             outcome,
+            src_lead,
+            dst_lead,
             h_src,
             h_dst,
             pair,

@@ -13,6 +13,19 @@ pub(crate) fn addr_key(ip: IpAddr) -> u128 {
     }
 }
 
+/// An address as its key and its leading byte's index in [`CidrSet`]'s
+/// quick-reject bitmap, which the address family gives for free here.
+#[inline(always)]
+pub(crate) fn addr_key_lead(ip: IpAddr) -> (u128, u16) {
+    match ip {
+        IpAddr::V4(v4) => (
+            (0xffffu128 << 32) | u32::from(v4) as u128,
+            u16::from(v4.octets()[0]),
+        ),
+        IpAddr::V6(v6) => (u128::from(v6), 256 + u16::from(v6.octets()[0])),
+    }
+}
+
 /// The address a key was made from (IPv4-mapped keys give IPv4 addresses).
 #[inline]
 pub(crate) fn key_addr(key: u128) -> IpAddr {
@@ -153,12 +166,11 @@ pub(crate) struct CidrSet {
 /// The bit of a key's leading byte in [`CidrSet::leading`]: 0 to 255 for the
 /// first octet of an IPv4 address, 256 to 511 for the first byte of an IPv6 one.
 #[inline]
-fn leading_bit(key: u128) -> usize {
-    let (hi, lo) = ((key >> 64) as u64, key as u64);
-    if hi == 0 && lo >> 32 == 0xffff {
-        (lo >> 24) as usize & 0xFF
+pub(crate) fn leading_bit(key: u128) -> u16 {
+    if key >> 32 == 0xffff {
+        (key as u32 >> 24) as u16
     } else {
-        256 + (hi >> 56) as usize
+        256 + (key >> 120) as u16
     }
 }
 
@@ -188,25 +200,34 @@ impl CidrSet {
         CidrSet { blocks, leading }
     }
 
-    /// False for keys that no block can hold, by their leading byte alone.
-    #[inline]
-    fn may_contain(&self, key: u128) -> bool {
+    /// False for keys whose leading byte (`lead`, from [`leading_bit`]) no
+    /// block can hold.
+    #[inline(always)]
+    fn may_contain(&self, lead: u16) -> bool {
         if self.blocks.is_empty() {
             // The usual allow list.
             return false;
         }
-        let b = leading_bit(key);
+        let b = usize::from(lead);
         self.leading[(b >> 6) & 7] & (1 << (b & 63)) != 0
     }
 
     #[inline]
     pub(crate) fn contains_key(&self, key: u128) -> bool {
-        self.may_contain(key) && self.blocks.iter().any(|c| c.contains_key(key))
+        self.contains_lead(key, leading_bit(key))
     }
 
-    #[inline]
-    pub(crate) fn position_key(&self, key: u128) -> Option<usize> {
-        if !self.may_contain(key) {
+    /// [`contains_key`](CidrSet::contains_key) for a key whose leading byte's
+    /// index is known.
+    #[inline(always)]
+    pub(crate) fn contains_lead(&self, key: u128, lead: u16) -> bool {
+        self.may_contain(lead) && self.blocks.iter().any(|c| c.contains_key(key))
+    }
+
+    /// The first block holding `key`, whose leading byte's index is `lead`.
+    #[inline(always)]
+    pub(crate) fn position_lead(&self, key: u128, lead: u16) -> Option<usize> {
+        if !self.may_contain(lead) {
             return None;
         }
         self.blocks.iter().position(|c| c.contains_key(key))
@@ -281,7 +302,11 @@ mod tests {
                     u128::from(x) << 64 | u128::from(x.rotate_left(7))
                 };
                 let want = blocks[..n].iter().position(|c| c.contains_key(key));
-                assert_eq!(set.position_key(key), want, "{key:x} in {n} blocks");
+                assert_eq!(
+                    set.position_lead(key, leading_bit(key)),
+                    want,
+                    "{key:x} in {n} blocks"
+                );
                 assert_eq!(set.contains_key(key), want.is_some());
             }
             for s in [
@@ -293,7 +318,11 @@ mod tests {
             ] {
                 let key = addr_key(s.parse().unwrap());
                 let want = blocks[..n].iter().position(|c| c.contains_key(key));
-                assert_eq!(set.position_key(key), want, "{s} in {n} blocks");
+                assert_eq!(
+                    set.position_lead(key, leading_bit(key)),
+                    want,
+                    "{s} in {n} blocks"
+                );
             }
         }
     }

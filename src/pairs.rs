@@ -52,6 +52,10 @@ pub(crate) struct PairFilter {
     current: usize,
     inserted: u64,
     limit: u64,
+    /// Seconds a generation serves.
+    period: u32,
+    /// The shard's clock at the latest tick.
+    now: u32,
     /// When the current generation has served its period.
     deadline: u32,
     pub(crate) rotations: u64,
@@ -65,6 +69,8 @@ impl PairFilter {
             current: 0,
             inserted: 0,
             limit: n * FILL_PER_WORD,
+            period: u32::MAX,
+            now: 0,
             deadline: u32::MAX,
             rotations: 0,
         }
@@ -88,21 +94,25 @@ impl PairFilter {
     /// Starts the generation clock at `now` (seconds) without clearing
     /// anything; generations last `period` seconds.
     pub(crate) fn start(&mut self, now: u32, period: u32) {
+        self.period = period;
+        self.now = now;
         self.deadline = now.saturating_add(period);
     }
 
-    /// Retires the older generation if the current one is full or `period`
-    /// seconds old.
+    /// The clock reads `now`: retires the older generation if the current one
+    /// has served its period.
     #[inline]
-    pub(crate) fn maybe_rotate(&mut self, now: u32, period: u32) {
-        if self.inserted >= self.limit || now >= self.deadline {
-            self.rotate(now, period);
+    pub(crate) fn tick(&mut self, now: u32) {
+        self.now = now;
+        if now >= self.deadline {
+            self.rotate();
         }
     }
 
+    /// Clears the older generation and makes it current.
     #[cold]
     #[inline(never)]
-    fn rotate(&mut self, now: u32, period: u32) {
+    fn rotate(&mut self) {
         self.current ^= 1;
         let w = 2 * self.current;
         for b in self.blocks.iter_mut() {
@@ -110,7 +120,7 @@ impl PairFilter {
             b.words[w + 1] = 0;
         }
         self.inserted = 0;
-        self.start(now, period);
+        self.deadline = self.now.saturating_add(self.period);
         self.rotations += 1;
     }
 
@@ -128,10 +138,16 @@ impl PairFilter {
         let new_outcome = outcome && !(has(w[1]) || has(w[3]));
         if new_probe {
             w[cur] |= m;
-            self.inserted += 1;
         }
         if new_outcome {
             w[cur + 1] |= m;
+        }
+        if new_probe {
+            self.inserted += 1;
+            if self.inserted >= self.limit {
+                // Full: the next pair goes to a fresh generation.
+                self.rotate();
+            }
         }
         Marked {
             new_probe,
@@ -210,14 +226,14 @@ mod tests {
         let mut f = PairFilter::with_bytes(1 << 12);
         f.start(0, 100);
         assert!(f.mark(h(5), true).new_outcome);
-        f.maybe_rotate(99, 100);
+        f.tick(99);
         assert_eq!(f.rotations, 0, "not before its period");
-        f.maybe_rotate(100, 100);
+        f.tick(100);
         assert!(
             !f.mark(h(5), true).new_outcome,
             "still in the older generation"
         );
-        f.maybe_rotate(200, 100);
+        f.tick(200);
         assert!(
             f.mark(h(5), true).new_outcome,
             "both generations turned over"

@@ -21,6 +21,9 @@ pub(crate) struct Probe {
     pub dst_port: u16,
     pub proto: Protocol,
     pub outcome: Outcome,
+    /// The addresses' leading-byte indexes, for address-set lookups.
+    pub src_lead: u16,
+    pub dst_lead: u16,
     pub h_src: u64,
     pub h_dst: u64,
     pub pair: u64,
@@ -35,6 +38,8 @@ impl Default for Probe {
             dst_port: 0,
             proto: Protocol::Other,
             outcome: Outcome::Unsolicited,
+            src_lead: 0,
+            dst_lead: 0,
             h_src: 0,
             h_dst: 0,
             pair: 0,
@@ -108,6 +113,11 @@ pub(crate) struct Shard {
     filter: PairFilter,
     pool: Pool,
     epoch: Option<u64>,
+    /// The microsecond that the latest tick's second starts at, and its
+    /// length (0 before the first event).
+    second: (u64, u64),
+    /// Seconds since the epoch at the latest tick.
+    now: u32,
     c: Counters,
 }
 
@@ -118,22 +128,35 @@ impl Shard {
             filter: PairFilter::with_bytes(bytes / 16 * FILTER_SIXTEENTHS),
             pool: Pool::with_bytes(bytes / 16 * POOL_SIXTEENTHS),
             epoch: None,
+            second: (0, 0),
+            now: 0,
             c: Counters::default(),
         }
     }
 
-    /// Seconds since the shard's epoch; turns the filter over when its period
-    /// has passed.
+    /// Seconds since the shard's epoch. Events mostly arrive in the second of
+    /// the one before, which is then read from the last tick.
     #[inline(always)]
     fn clock(&mut self, ts: Timestamp, s: &Settings) -> u32 {
+        if ts.0.wrapping_sub(self.second.0) >= self.second.1 {
+            self.tick(ts, s);
+        }
+        self.now
+    }
+
+    /// Reads the clock at an event of another second than the last: turns the
+    /// filter over when its period has passed.
+    #[cold]
+    #[inline(never)]
+    fn tick(&mut self, ts: Timestamp, s: &Settings) {
         let secs = ts.as_secs();
         let epoch = match self.epoch {
             Some(e) => e,
             None => self.set_epoch(secs, s),
         };
-        let now = secs.saturating_sub(epoch).min(u64::from(u32::MAX)) as u32;
-        self.filter.maybe_rotate(now, s.dedup);
-        now
+        self.now = secs.saturating_sub(epoch).min(u64::from(u32::MAX)) as u32;
+        self.second = (secs * 1_000_000, 1_000_000);
+        self.filter.tick(self.now);
     }
 
     /// Fixes the epoch at the first event, early enough for reordered ones.
@@ -218,12 +241,12 @@ impl Shard {
             return;
         }
         if (s.any_ignore_port && s.ignore_ports[usize::from(hx.dst_port)])
-            || s.ignore_nets.contains_key(hx.dst)
+            || s.ignore_nets.contains_lead(hx.dst, hx.dst_lead)
         {
             self.c.ignored += 1;
             return;
         }
-        if s.allowed(hx.src, hx.dst_port) {
+        if s.allowed(hx.src, hx.src_lead, hx.dst_port) {
             self.c.allowed += 1;
             return;
         }
@@ -239,24 +262,27 @@ impl Shard {
             }
         };
 
-        let marked = self.filter.mark(hx.pair, hx.outcome != Outcome::Attempt);
-        let counted = hx.outcome != Outcome::Attempt && marked.new_outcome;
-        if hx.outcome != Outcome::Attempt && !marked.new_outcome {
-            self.c.duplicates += 1;
+        let is_outcome = hx.outcome != Outcome::Attempt;
+        let marked = self.filter.mark(hx.pair, is_outcome);
+        if !marked.new_outcome {
+            // An attempt, or an outcome counted before: the walk stays.
+            self.c.duplicates += u64::from(is_outcome);
+            if extra != 0 {
+                self.gather(s, hx, slot, marked, llr, now, sink);
+            }
+            return;
         }
         let w = s.walk;
         let failure = hx.outcome.is_failure();
-        if counted {
-            let step = if failure { w.fail_step } else { w.success_step };
-            llr = llr.saturating_add(step);
-            if llr <= w.lower {
-                // Benign accepted: the test starts over (TRW restarts its walk).
-                llr = 0;
-            }
-            llr = llr.min(w.upper);
-            self.table.set_llr(slot, llr);
+        let step = if failure { w.fail_step } else { w.success_step };
+        llr = llr.saturating_add(step);
+        if llr <= w.lower {
+            // Benign accepted: the test starts over (TRW restarts its walk).
+            llr = 0;
         }
-        if extra == 0 && !(counted && failure) {
+        llr = llr.min(w.upper);
+        self.table.set_llr(slot, llr);
+        if extra == 0 && !failure {
             // The common case: a source with nothing failed to remember.
             return;
         }
@@ -332,7 +358,9 @@ impl Shard {
         let e = self.pool.get_mut(extra);
         if marked.new_probe || marked.new_outcome {
             // An outcome whose attempt fell in an earlier episode is new here.
-            e.hosts |= bit_of(hx.h_dst);
+            // Bitmap bits come from the top six bits, which one fold leaves
+            // too regular for addresses of one subnet: mix them further.
+            e.hosts |= bit_of(mix64(hx.h_dst));
             e.ports |= port_bit(hx.dst_port);
         }
         if marked.new_probe {

@@ -88,11 +88,28 @@ pub(crate) fn fp_of(h: u64) -> u32 {
     (h as u32).max(1)
 }
 
+/// The ways of `bucket` whose fingerprint is `fp`, one bit each: one vector
+/// compare of the four fingerprints.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn matches(bucket: &Bucket, fp: u32) -> u32 {
+    use std::arch::x86_64::{
+        _mm_castsi128_ps, _mm_cmpeq_epi32, _mm_loadu_si128, _mm_movemask_ps, _mm_set1_epi32,
+    };
+    // SAFETY: SSE2 is part of x86_64; the load reads the 16 bytes of `fp`,
+    // and an unaligned load has no other requirement.
+    unsafe {
+        let v = _mm_loadu_si128(bucket.fp.as_ptr().cast());
+        let eq = _mm_cmpeq_epi32(v, _mm_set1_epi32(fp as i32));
+        _mm_movemask_ps(_mm_castsi128_ps(eq)) as u32
+    }
+}
+
 /// The ways of `bucket` whose fingerprint is `fp`, one bit each.
+#[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn matches(bucket: &Bucket, fp: u32) -> u32 {
     let f = &bucket.fp;
-    // Branch-free over one 16-byte array: compiles to one vector compare.
     (f[0] == fp) as u32
         | ((f[1] == fp) as u32) << 1
         | ((f[2] == fp) as u32) << 2

@@ -1,6 +1,7 @@
 //! `sw_event`: one connection event as a plain C struct, and its checked
 //! conversion to [`Event`].
 
+use crate::net::leading_bit;
 use crate::shard::Probe;
 use crate::{Detector, Event, Outcome, Protocol, Timestamp};
 use std::fmt;
@@ -189,8 +190,8 @@ impl sw_event {
         let proto = protocol(self.proto).unwrap_or(Protocol::Other);
         det.probe_keys(
             Timestamp::from_micros(self.ts_us),
-            src,
-            dst,
+            (src, leading_bit(src)),
+            (dst, leading_bit(dst)),
             self.dst_port,
             proto,
             outcome,
