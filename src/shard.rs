@@ -268,7 +268,8 @@ impl Shard {
             // An attempt, or an outcome counted before: the walk stays.
             self.c.duplicates += u64::from(is_outcome);
             if extra != 0 {
-                self.gather(s, hx, slot, marked, llr, now, sink);
+                let copy = *hx;
+                self.gather(s, &copy, slot, marked, llr, now, sink);
             }
             return;
         }
@@ -286,7 +287,8 @@ impl Shard {
             // The common case: a source with nothing failed to remember.
             return;
         }
-        self.gather(s, hx, slot, marked, llr, now, sink);
+        let copy = *hx;
+        self.gather(s, &copy, slot, marked, llr, now, sink);
     }
 
     /// The record for a source not found live in its first bucket: found in
