@@ -166,7 +166,7 @@ pub(crate) struct CidrSet {
 /// The bit of a key's leading byte in [`CidrSet::leading`]: 0 to 255 for the
 /// first octet of an IPv4 address, 256 to 511 for the first byte of an IPv6 one.
 #[inline]
-pub(crate) fn leading_bit(key: u128) -> u16 {
+fn leading_bit(key: u128) -> u16 {
     if key >> 32 == 0xffff {
         (key as u32 >> 24) as u16
     } else {

@@ -1,7 +1,6 @@
 //! `sw_event`: one connection event as a plain C struct, and its checked
 //! conversion to [`Event`].
 
-use crate::net::leading_bit;
 use crate::shard::Probe;
 use crate::{Detector, Event, Outcome, Protocol, Timestamp};
 use std::fmt;
@@ -156,18 +155,18 @@ fn outcome(v: u8) -> Option<Outcome> {
 
 impl sw_event {
     /// The event's addresses as the core's 128-bit keys (IPv4 mapped into
-    /// `::ffff:0:0/96`, as the core stores them), or `None` for a bad family.
+    /// `::ffff:0:0/96`, as the core stores them) with their leading bytes'
+    /// indexes (0–255 for IPv4, 256–511 for IPv6), or `None` for a bad family.
     #[inline]
-    fn keys(&self) -> Option<(u128, u128)> {
+    fn keys(&self) -> Option<((u128, u16), (u128, u16))> {
         let v4 = |b: &[u8; 16]| {
-            (0xffffu128 << 32) | u128::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            let key = (0xffffu128 << 32) | u128::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            (key, u16::from(b[0]))
         };
+        let v6 = |b: &[u8; 16]| (u128::from_be_bytes(*b), 256 + u16::from(b[0]));
         match self.family {
             SW_FAMILY_IPV4 => Some((v4(&self.src_addr), v4(&self.dst_addr))),
-            SW_FAMILY_IPV6 => Some((
-                u128::from_be_bytes(self.src_addr),
-                u128::from_be_bytes(self.dst_addr),
-            )),
+            SW_FAMILY_IPV6 => Some((v6(&self.src_addr), v6(&self.dst_addr))),
             _ => None,
         }
     }
@@ -185,13 +184,13 @@ impl sw_event {
                 dst,
                 outcome(self.outcome).unwrap_or(Outcome::Unsolicited),
             ),
-            None => (0, 0, Outcome::Unsolicited),
+            None => ((0, 0), (0, 0), Outcome::Unsolicited),
         };
         let proto = protocol(self.proto).unwrap_or(Protocol::Other);
         det.probe_keys(
             Timestamp::from_micros(self.ts_us),
-            (src, leading_bit(src)),
-            (dst, leading_bit(dst)),
+            src,
+            dst,
             self.dst_port,
             proto,
             outcome,
