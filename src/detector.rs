@@ -262,7 +262,8 @@ impl Detector {
 
     /// Feeds many events; the same result as feeding them one by one, in order
     /// for each source, but faster: it takes each shard's lock once per group of
-    /// events and prefetches the memory the next events will touch.
+    /// events and, for shards too large to stay in cache (over 1 MiB of table
+    /// and filter), prefetches the memory the next events will touch.
     ///
     /// # Errors
     /// [`Error::Reentrant`] if called from inside a verdict callback.

@@ -222,6 +222,23 @@ mod tests {
     }
 
     #[test]
+    fn a_full_generation_turns_over_at_once() {
+        let mut f = PairFilter::with_bytes(1 << 12);
+        f.start(0, 1800);
+        let mut i = 0;
+        while f.rotations == 0 {
+            f.mark(h(i), true);
+            i += 1;
+            assert!(i <= 2 * f.limit, "never full");
+        }
+        // Rare false repeats are not inserted, so it may take a few more.
+        assert!(i >= f.limit);
+        assert_eq!(f.inserted, 0);
+        // The filled generation is now the older one: still remembered.
+        assert!(!f.mark(h(i - 1), true).new_outcome);
+    }
+
+    #[test]
     fn pairs_are_forgotten_after_two_periods() {
         let mut f = PairFilter::with_bytes(1 << 12);
         f.start(0, 100);

@@ -492,3 +492,50 @@ impl Shard {
         st.filter_rotations += self.filter.rotations;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn the_clock_follows_events_across_seconds_both_ways() {
+        let s = Settings::compile(&Config::default()).unwrap();
+        let mut shard = Shard::with_bytes(1 << 20);
+        let t0 = Timestamp::from_secs(1_700_000_000).0;
+        let now = shard.clock(Timestamp(t0), &s);
+        assert_eq!(
+            now, EPOCH_SLACK as u32,
+            "the epoch leaves room for late events"
+        );
+        assert_eq!(shard.clock(Timestamp(t0 + 999_999), &s), now);
+        assert_eq!(shard.clock(Timestamp(t0 + 1_000_000), &s), now + 1);
+        assert_eq!(shard.clock(Timestamp(t0 - 1), &s), now - 1, "reordered");
+        assert_eq!(shard.clock(Timestamp(t0 + 1_500_000), &s), now + 1);
+        assert_eq!(shard.clock(Timestamp(0), &s), 0, "before the epoch");
+        assert_eq!(shard.clock(Timestamp(u64::MAX), &s), u32::MAX, "saturates");
+    }
+
+    #[test]
+    fn the_first_event_sets_the_epoch_whatever_its_time() {
+        let s = Settings::compile(&Config::default()).unwrap();
+        for ts in [0, 1, u64::MAX] {
+            let mut shard = Shard::with_bytes(1 << 20);
+            shard.clock(Timestamp(ts), &s);
+            assert!(shard.epoch.is_some(), "{ts}");
+        }
+    }
+
+    #[test]
+    fn the_filter_turns_over_with_the_clock() {
+        let s = Settings::compile(&Config::default()).unwrap();
+        let mut shard = Shard::with_bytes(1 << 20);
+        let t0 = Timestamp::from_secs(1_700_000_000).0;
+        shard.clock(Timestamp(t0), &s);
+        let period = u64::from(s.dedup) * 1_000_000;
+        shard.clock(Timestamp(t0 + period - 1), &s);
+        assert_eq!(shard.filter.rotations, 0);
+        shard.clock(Timestamp(t0 + period), &s);
+        assert_eq!(shard.filter.rotations, 1);
+    }
+}
