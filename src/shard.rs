@@ -264,29 +264,29 @@ impl Shard {
 
         let is_outcome = hx.outcome != Outcome::Attempt;
         let marked = self.filter.mark(hx.pair, is_outcome);
-        if !marked.new_outcome {
+        // A source with nothing failed to remember needs no evidence unless this
+        // outcome is a failure that counts.
+        let mut evidence = extra != 0;
+        if marked.new_outcome {
+            let w = s.walk;
+            let failure = hx.outcome.is_failure();
+            let step = if failure { w.fail_step } else { w.success_step };
+            llr = llr.saturating_add(step);
+            if llr <= w.lower {
+                // Benign accepted: the test starts over (TRW restarts its walk).
+                llr = 0;
+            }
+            llr = llr.min(w.upper);
+            self.table.set_llr(slot, llr);
+            evidence |= failure;
+        } else {
             // An attempt, or an outcome counted before: the walk stays.
             self.c.duplicates += u64::from(is_outcome);
-            if extra != 0 {
-                let copy = *hx;
-                self.gather(s, &copy, slot, marked, llr, now, sink);
-            }
+        }
+        if !evidence {
             return;
         }
-        let w = s.walk;
-        let failure = hx.outcome.is_failure();
-        let step = if failure { w.fail_step } else { w.success_step };
-        llr = llr.saturating_add(step);
-        if llr <= w.lower {
-            // Benign accepted: the test starts over (TRW restarts its walk).
-            llr = 0;
-        }
-        llr = llr.min(w.upper);
-        self.table.set_llr(slot, llr);
-        if extra == 0 && !failure {
-            // The common case: a source with nothing failed to remember.
-            return;
-        }
+        // A copy made here keeps the probe in registers on the common path.
         let copy = *hx;
         self.gather(s, &copy, slot, marked, llr, now, sink);
     }
