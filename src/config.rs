@@ -81,7 +81,12 @@ pub struct Config {
     pub detection_probability: f64,
     /// Tolerated probability of flagging a benign source (TRW P_F).
     pub false_alarm_probability: f64,
-    /// A source idle this long is forgotten; its next attempt starts afresh.
+    /// A source that makes no first contact this long is forgotten; its next
+    /// attempt starts afresh. Repeats of a pair already counted are settled by
+    /// the first-contact filter without reading the source's record, and pairs
+    /// are forgotten within two `dedup_secs`: keep this at least twice
+    /// `dedup_secs` (as the defaults are) and a source that keeps talking is
+    /// never idle.
     pub idle_timeout_secs: u64,
     /// A (source, target, port) pair counts once per this period.
     pub dedup_secs: u64,

@@ -12,7 +12,7 @@ use crate::zeroed::{Zeroable, Zeroed};
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(32))]
 struct Block {
-    /// `[seen, resolved]` of generation 0, then of generation 1.
+    /// `[seen, resolved]` of the current generation, then of the older one.
     words: [u64; 4],
 }
 
@@ -49,7 +49,6 @@ pub(crate) fn prefetch_at((base, n): (usize, u64), h: u64) {
 
 pub(crate) struct PairFilter {
     blocks: Zeroed<Block>,
-    current: usize,
     inserted: u64,
     limit: u64,
     /// Seconds a generation serves.
@@ -66,7 +65,6 @@ impl PairFilter {
         let n = (bytes / std::mem::size_of::<Block>() as u64).max(1);
         PairFilter {
             blocks: Zeroed::new(n as usize),
-            current: 0,
             inserted: 0,
             limit: n * FILL_PER_WORD,
             period: u32::MAX,
@@ -109,50 +107,81 @@ impl PairFilter {
         }
     }
 
-    /// Clears the older generation and makes it current.
+    /// Retires the older generation: the current one becomes the older and
+    /// a cleared one current. Moving the words (a pass that clearing needs
+    /// anyway) keeps the current generation at fixed indexes for lookups.
     #[cold]
     #[inline(never)]
     fn rotate(&mut self) {
-        self.current ^= 1;
-        let w = 2 * self.current;
         for b in self.blocks.iter_mut() {
-            b.words[w] = 0;
-            b.words[w + 1] = 0;
+            b.words = [0, 0, b.words[0], b.words[1]];
         }
         self.inserted = 0;
         self.deadline = self.now.saturating_add(self.period);
         self.rotations += 1;
     }
 
-    /// Records an attempt (`outcome == false`) or an outcome at the pair with hash
-    /// `h`, and says what was new.
+    /// What the filter knows of the pair with hash `h`, for an attempt
+    /// (`outcome == false`) or an outcome, without changing anything: a repeat
+    /// is settled by this one read, and [`record`](PairFilter::record) keeps a
+    /// new pair once the event is known to count.
     #[inline(always)]
-    pub(crate) fn mark(&mut self, h: u64, outcome: bool) -> Marked {
-        let m =
+    pub(crate) fn look(&self, h: u64, outcome: bool) -> Look {
+        let mask =
             (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 46) & 63)) | (1u64 << ((h >> 52) & 63));
-        let i = self.index(h);
-        let cur = 2 * self.current;
-        let w = &mut self.blocks[i].words;
-        let has = |x: u64| x & m == m;
-        let new_probe = !(has(w[0]) || has(w[2]));
-        let new_outcome = outcome && !(has(w[1]) || has(w[3]));
-        if new_probe {
-            w[cur] |= m;
+        let block = self.index(h);
+        let w = &self.blocks[block].words;
+        let has = |x: u64| x & mask == mask;
+        Look {
+            marked: Marked {
+                new_probe: !(has(w[0]) || has(w[2])),
+                new_outcome: outcome && !(has(w[1]) || has(w[3])),
+            },
+            block,
+            mask,
         }
-        if new_outcome {
-            w[cur + 1] |= m;
+    }
+
+    /// Keeps what [`look`](PairFilter::look) found new, in the current
+    /// generation; a generation that fills turns over at once.
+    #[inline(always)]
+    pub(crate) fn record(&mut self, l: Look) {
+        let w = &mut self.blocks[l.block].words;
+        if l.marked.new_outcome {
+            w[1] |= l.mask;
         }
-        if new_probe {
+        if l.marked.new_probe {
+            w[0] |= l.mask;
             self.inserted += 1;
             if self.inserted >= self.limit {
                 // Full: the next pair goes to a fresh generation.
                 self.rotate();
             }
         }
-        Marked {
-            new_probe,
-            new_outcome,
-        }
+    }
+
+    /// [`look`](PairFilter::look) and [`record`](PairFilter::record) in one.
+    #[cfg(test)]
+    fn mark(&mut self, h: u64, outcome: bool) -> Marked {
+        let l = self.look(h, outcome);
+        self.record(l);
+        l.marked
+    }
+}
+
+/// A pair's place in the filter and what it held of it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Look {
+    pub marked: Marked,
+    block: usize,
+    mask: u64,
+}
+
+impl Look {
+    /// Nothing new: an attempt already seen, or an outcome already counted.
+    #[inline(always)]
+    pub(crate) fn is_repeat(&self) -> bool {
+        !(self.marked.new_probe || self.marked.new_outcome)
     }
 }
 

@@ -231,8 +231,9 @@ impl Shard {
         self.table.set(slot, fresh);
     }
 
-    /// Feeds one probe. The common case (a known source, nothing failed to
-    /// remember) stays inline; placing a source and keeping evidence do not.
+    /// Feeds one probe. A repeat of a pair already known (most events) is
+    /// settled by the first-contact filter alone; a first contact finds or
+    /// places its source in the table, and evidence is kept out of line.
     #[inline(always)]
     pub(crate) fn observe(&mut self, s: &Settings, hx: &Probe, sink: &mut dyn FnMut(&Verdict)) {
         self.c.events += 1;
@@ -251,6 +252,19 @@ impl Shard {
             return;
         }
         let now = self.clock(hx.ts, s);
+        let is_outcome = hx.outcome != Outcome::Attempt;
+        let look = self.filter.look(hx.pair, is_outcome);
+        if look.is_repeat() {
+            // A retransmitted attempt or an outcome counted before: the walk
+            // stays, and the source's record is not read. Its last-seen time
+            // is that of its latest first contact; its pairs are forgotten
+            // within two dedup periods, so a source still talking is seen
+            // again by then.
+            self.c.duplicates += u64::from(is_outcome);
+            return;
+        }
+        self.filter.record(look);
+        let marked = look.marked;
 
         let fp = fp_of(hx.h_src);
         let (slot, mut llr, extra) = match self.table.visit(hx.h_src, fp, now, s.idle_timeout) {
@@ -262,8 +276,6 @@ impl Shard {
             }
         };
 
-        let is_outcome = hx.outcome != Outcome::Attempt;
-        let marked = self.filter.mark(hx.pair, is_outcome);
         // A source with nothing failed to remember needs no evidence unless this
         // outcome is a failure that counts.
         let mut evidence = extra != 0;
@@ -279,9 +291,6 @@ impl Shard {
             llr = llr.min(w.upper);
             self.table.set_llr(slot, llr);
             evidence |= failure;
-        } else {
-            // An attempt, or an outcome counted before: the walk stays.
-            self.c.duplicates += u64::from(is_outcome);
         }
         if !evidence {
             return;

@@ -26,7 +26,8 @@ pub(crate) struct Record {
     pub fp: u32,
     /// Seconds since the shard's epoch.
     pub first_seen: u32,
-    /// Seconds since the shard's epoch.
+    /// Seconds since the shard's epoch, of the latest first contact (repeats
+    /// of known pairs do not read the record).
     pub last_seen: u32,
     /// Log-likelihood ratio of the sequential test, in 1/256 nat.
     pub llr: i16,

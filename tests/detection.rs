@@ -197,6 +197,49 @@ fn slow_sweep_over_forty_minutes_is_found_and_idle_state_ages_out() {
 }
 
 #[test]
+fn a_source_repeating_one_connection_for_hours_stays_tracked() {
+    // Repeats of a counted pair never read the source table; the pair is
+    // forgotten within two dedup periods, so the source is seen again before
+    // its idle timeout runs out.
+    let config = Config {
+        memory_bytes: 1 << 20,
+        shards: 1,
+        ..Config::default()
+    };
+    let det = sweepwatch::Detector::new(config, |_| {}).unwrap();
+    let (client, server) = (ip("192.168.7.5"), ip("198.51.100.9"));
+    let minutes = 4 * 60u32;
+    for minute in 0..minutes {
+        let t = f64::from(minute) * 60.0;
+        det.observe(&ev(
+            t,
+            client,
+            server,
+            443,
+            Protocol::Tcp,
+            Outcome::Established,
+        ))
+        .unwrap();
+        if minute % 10 == 9 {
+            det.advance(sweepwatch::Timestamp::from_secs(
+                T0 + u64::from(minute) * 60 + 30,
+            ))
+            .unwrap();
+        }
+    }
+    let st = det.stats().unwrap();
+    assert_eq!((st.sources, st.expired), (1, 0), "{st:?}");
+    // Counted again only when its pair was forgotten: at most every half hour.
+    assert!(st.duplicates >= u64::from(minutes) - 9, "{st:?}");
+    // Once it falls silent, it ages out.
+    let last = T0 + u64::from(minutes) * 60;
+    det.advance(sweepwatch::Timestamp::from_secs(last + 3 * 3600))
+        .unwrap();
+    let st = det.stats().unwrap();
+    assert_eq!((st.sources, st.expired), (0, 1), "{st:?}");
+}
+
+#[test]
 fn outbound_sweep_decides_within_a_handful_of_failed_probes() {
     let mut rng = Rng(7);
     let mut events = Vec::new();

@@ -331,8 +331,10 @@ pub unsafe extern "C" fn sw_config_set_shards(config: *mut sw_config, shards: u3
     }
 }
 
-/// Sets how long an idle source is remembered, in seconds (default 900); its
-/// next attempt after that starts afresh.
+/// Sets how long a source that makes no first contact is remembered, in
+/// seconds (default 3600); its next attempt after that starts afresh. Keep it
+/// at least twice the dedup period, so that a source repeating known pairs is
+/// seen again before it counts as idle.
 ///
 /// # Safety
 /// `config` must be NULL or a live configuration not in use elsewhere.
