@@ -621,7 +621,7 @@ sw_result sw_config_set_min_targets(struct sw_config *config, uint32_t min_targe
 
 /**
  * Sets the memory for all detector state, allocated once by sw_detector_new():
- * 1 MiB to 1 TiB, at least 128 KiB per shard; default 64 MiB.
+ * 128 KiB to 1 TiB, at least 128 KiB per shard; default 64 MiB.
  *
  * # Safety
  * `config` must be NULL or a live configuration not in use elsewhere.

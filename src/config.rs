@@ -299,10 +299,10 @@ impl Settings {
                 "theta0 and theta1 are too far apart",
             ));
         }
-        if c.memory_bytes < (1 << 20) || c.memory_bytes > (1 << 40) {
+        if c.memory_bytes < (128 << 10) || c.memory_bytes > (1 << 40) {
             return Err(Error::config(
                 "memory_bytes",
-                format!("{} must be between 1 MiB and 1 TiB", c.memory_bytes),
+                format!("{} must be between 128 KiB and 1 TiB", c.memory_bytes),
             ));
         }
         if !(1..=1024).contains(&c.shards) {
@@ -391,6 +391,8 @@ mod tests {
             "false_alarm_probability"
         );
         assert_eq!(field_of("memory_bytes = 10"), "memory_bytes");
+        assert_eq!(field_of("memory_bytes = 131071"), "memory_bytes");
+        assert!(Config::from_toml_str("memory_bytes = 131072\nshards = 1").is_ok());
         assert_eq!(field_of("shards = 0"), "shards");
         assert_eq!(field_of("min_targets = 1"), "min_targets");
         assert_eq!(field_of("idle_timeout_secs = 0"), "idle_timeout_secs");

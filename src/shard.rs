@@ -67,6 +67,11 @@ const TABLE_SIXTEENTHS: u64 = 10;
 const FILTER_SIXTEENTHS: u64 = 2;
 const POOL_SIXTEENTHS: u64 = 4;
 
+/// A small shard's filter takes up to a quarter of it, to this size (8,192
+/// pairs a generation), from the table: a budget that small watches few
+/// sources, and they make many pairs each.
+const MIN_FILTER_BYTES: u64 = 64 << 10;
+
 /// Seconds before the first event that later, reordered events may carry.
 const EPOCH_SLACK: u64 = 3600;
 
@@ -123,10 +128,13 @@ pub(crate) struct Shard {
 
 impl Shard {
     pub(crate) fn with_bytes(bytes: u64) -> Shard {
+        let filter = (bytes / 16 * FILTER_SIXTEENTHS).max((bytes / 4).min(MIN_FILTER_BYTES));
+        let pool = bytes / 16 * POOL_SIXTEENTHS;
+        let table = (bytes / 16 * TABLE_SIXTEENTHS).min(bytes - filter - pool);
         Shard {
-            table: Table::with_bytes(bytes / 16 * TABLE_SIXTEENTHS),
-            filter: PairFilter::with_bytes(bytes / 16 * FILTER_SIXTEENTHS),
-            pool: Pool::with_bytes(bytes / 16 * POOL_SIXTEENTHS),
+            table: Table::with_bytes(table),
+            filter: PairFilter::with_bytes(filter),
+            pool: Pool::with_bytes(pool),
             epoch: None,
             second: (0, 0),
             now: 0,
@@ -506,6 +514,26 @@ impl Shard {
 mod tests {
     use super::*;
     use crate::config::Config;
+
+    #[test]
+    fn small_shards_give_the_filter_a_quarter_up_to_its_minimum() {
+        for (bytes, filter) in [
+            (128u64 << 10, 32u64 << 10),
+            (256 << 10, 64 << 10),
+            (512 << 10, 64 << 10),
+            (1 << 20, 128 << 10),
+            (8 << 20, 1 << 20),
+        ] {
+            let shard = Shard::with_bytes(bytes);
+            assert_eq!(shard.filter.bytes(), filter, "{bytes}");
+            let total = shard.table.bytes() + shard.filter.bytes() + shard.pool.bytes();
+            assert!(total <= bytes, "{bytes}: {total}");
+            assert!(
+                total * 100 >= bytes * 99,
+                "{bytes}: {total} leaves budget unused"
+            );
+        }
+    }
 
     #[test]
     fn the_clock_follows_events_across_seconds_both_ways() {
