@@ -4,6 +4,7 @@
 //! only name what it changes.
 
 use crate::error::Error;
+use crate::hash::AddrHasher;
 use crate::net::{Cidr, CidrSet};
 use serde::{Deserialize, Serialize};
 
@@ -93,10 +94,13 @@ pub struct Config {
     /// After a verdict, the same source and kind is reported again only after this
     /// period, or sooner once its targets grow tenfold.
     pub suppress_secs: u64,
-    /// Memory for all detector state, in bytes, allocated once at construction:
-    /// 10/16 for the table of 16-byte source records (the default 64 MiB tracks
-    /// 2,621,440 sources), 4/16 for evidence records of sources with failures,
-    /// 2/16 for the first-contact filter.
+    /// Memory for all detector state, in bytes, allocated once at construction
+    /// (128 KiB to 1 TiB, at least 128 KiB a shard): 10/16 for the table of
+    /// 16-byte source records (the default 64 MiB tracks 2,621,440 sources),
+    /// 4/16 for evidence records of sources with failures, 2/16 for the
+    /// first-contact filter. A shard under 1 MiB gives its filter up to a
+    /// quarter (at most 64 KiB) from the table: so small a budget watches few
+    /// sources, which make many pairs each.
     pub memory_bytes: u64,
     /// Independent partitions of the sources, each behind its own lock, so that
     /// several threads can feed one detector.
@@ -195,7 +199,8 @@ pub(crate) struct Settings {
     pub suppress: u32,
     pub memory_bytes: u64,
     pub shards: u32,
-    pub hash_seed: Option<u64>,
+    /// The hashes that place sources, pairs and targets, keyed from `hash_seed`.
+    pub hasher: AddrHasher,
 }
 
 fn parse_blocks(field: &str, list: &[String]) -> Result<Vec<Cidr>, Error> {
@@ -339,7 +344,7 @@ impl Settings {
             suppress: secs("suppress_secs", c.suppress_secs, 0)?,
             memory_bytes: c.memory_bytes,
             shards: c.shards,
-            hash_seed: c.hash_seed,
+            hasher: AddrHasher::new(c.hash_seed),
         })
     }
 

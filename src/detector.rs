@@ -5,7 +5,7 @@ use crate::config::{Config, Settings};
 use crate::error::Error;
 use crate::event::{Event, Timestamp};
 use crate::net::addr_key_lead;
-use crate::shard::{mix64, Hint, Probe, Shard};
+use crate::shard::{Hint, Probe, Shard};
 use crate::stats::Stats;
 use crate::verdict::Verdict;
 use std::cell::Cell;
@@ -38,45 +38,6 @@ fn refuse_reentry() -> Result<(), Error> {
         Err(Error::Reentrant)
     } else {
         Ok(())
-    }
-}
-
-/// A seeded hash of 128-bit addresses: a folded multiplication (the
-/// construction of foldhash and ahash's fallback), with keys drawn at random per
-/// detector so that an attacker cannot aim sources at one bucket.
-struct AddrHasher([u64; 3]);
-
-#[inline]
-fn fold(a: u64, b: u64) -> u64 {
-    let p = u128::from(a) * u128::from(b);
-    (p as u64) ^ ((p >> 64) as u64)
-}
-
-impl AddrHasher {
-    fn new(seed: Option<u64>) -> AddrHasher {
-        let seed = seed.unwrap_or_else(|| {
-            use std::hash::BuildHasher;
-            std::collections::hash_map::RandomState::new().hash_one(0x5357_u64)
-        });
-        // Odd keys: a multiplication by an even key would drop a bit.
-        AddrHasher([1, 2, 3].map(|i| mix64(seed ^ mix64(i)) | 1))
-    }
-
-    /// One folded multiplication (foldhash's construction for one word): the
-    /// high half of the product mixes every input bit, and folding it into the
-    /// low half spreads that over all 64 bits.
-    #[inline]
-    fn hash(&self, key: u128) -> u64 {
-        fold((key as u64) ^ self.0[0], ((key >> 64) as u64) ^ self.0[1])
-    }
-
-    /// The hash of a (source, target, service) triple.
-    #[inline]
-    fn pair(&self, h_src: u64, h_dst: u64, service: u64) -> u64 {
-        fold(
-            h_src ^ service.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            h_dst ^ self.0[2],
-        )
     }
 }
 
@@ -133,7 +94,6 @@ const CACHED_SHARD_BYTES: u64 = 1 << 20;
 /// ```
 pub struct Detector {
     settings: Settings,
-    hasher: AddrHasher,
     shards: Box<[Padded]>,
     /// Whether batches prefetch: only when a shard outgrows the cache.
     prefetch: bool,
@@ -157,7 +117,6 @@ impl Detector {
         F: Fn(&Verdict) + Send + Sync + 'static,
     {
         let settings = Settings::compile(&config)?;
-        let hasher = AddrHasher::new(settings.hash_seed);
         let per_shard = settings.memory_bytes / u64::from(settings.shards);
         let shards: Box<[Padded]> = (0..settings.shards)
             .map(|_| {
@@ -171,7 +130,6 @@ impl Detector {
         let prefetch = shards[0].hint.bytes() > CACHED_SHARD_BYTES;
         Ok(Detector {
             settings,
-            hasher,
             shards,
             prefetch,
             sink: Box::new(on_verdict),
@@ -204,10 +162,10 @@ impl Detector {
         proto: crate::Protocol,
         outcome: crate::Outcome,
     ) -> Probe {
-        let h_src = self.hasher.hash(src);
-        let h_dst = self.hasher.hash(dst);
+        let hasher = &self.settings.hasher;
+        let h_src = hasher.hash(src);
         let service = (u64::from(dst_port) << 2) | u64::from(proto.index());
-        let pair = self.hasher.pair(h_src, h_dst, service);
+        let pair = hasher.pair(h_src, dst, service);
         Probe {
             ts,
             src,
@@ -218,7 +176,6 @@ impl Detector {
             src_lead,
             dst_lead,
             h_src,
-            h_dst,
             pair,
         }
     }

@@ -41,6 +41,7 @@ mod config;
 mod detector;
 mod error;
 mod event;
+mod hash;
 mod net;
 mod pairs;
 mod pool;

@@ -3,6 +3,7 @@
 
 use crate::config::Settings;
 use crate::event::{Outcome, Protocol, Timestamp};
+use crate::hash::mix64;
 use crate::net::key_addr;
 use crate::pairs::{Marked, PairFilter};
 use crate::pool::{Extra, Pool};
@@ -25,7 +26,6 @@ pub(crate) struct Probe {
     pub src_lead: u16,
     pub dst_lead: u16,
     pub h_src: u64,
-    pub h_dst: u64,
     pub pair: u64,
 }
 
@@ -41,17 +41,9 @@ impl Default for Probe {
             src_lead: 0,
             dst_lead: 0,
             h_src: 0,
-            h_dst: 0,
             pair: 0,
         }
     }
-}
-
-#[inline]
-pub(crate) fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[inline]
@@ -379,7 +371,7 @@ impl Shard {
             // An outcome whose attempt fell in an earlier episode is new here.
             // Bitmap bits come from the top six bits, which one fold leaves
             // too regular for addresses of one subnet: mix them further.
-            e.hosts |= bit_of(mix64(hx.h_dst));
+            e.hosts |= bit_of(mix64(s.hasher.hash(hx.dst)));
             e.ports |= port_bit(hx.dst_port);
         }
         if marked.new_probe {

@@ -356,7 +356,7 @@ mod tests {
         let mut stored = 0;
         let n = t.capacity() * 9 / 10;
         for _ in 0..n {
-            h = crate::shard::mix64(h.wrapping_add(0x9E37_79B9_7F4A_7C15));
+            h = crate::hash::mix64(h.wrapping_add(0x9E37_79B9_7F4A_7C15));
             let b = t.buckets_of(h);
             if let Slot::Vacant(i) = t.locate(fp_of(h), b) {
                 t.set(i, Record::fresh(fp_of(h), 0));
