@@ -98,7 +98,7 @@ pub struct Config {
     /// (128 KiB to 1 TiB, at least 128 KiB a shard): 10/16 for the table of
     /// 16-byte source records (the default 64 MiB tracks 2,621,440 sources),
     /// 4/16 for evidence records of sources with failures, 2/16 for the
-    /// first-contact filter. A shard under 1 MiB gives its filter up to a
+    /// first-contact filter. A shard under 512 KiB gives its filter up to a
     /// quarter (at most 64 KiB) from the table: so small a budget watches few
     /// sources, which make many pairs each.
     pub memory_bytes: u64,
