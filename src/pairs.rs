@@ -2,7 +2,9 @@
 //!
 //! A blocked Bloom filter with two generations in each 32-byte block, so one
 //! cache line answers both. Each pair sets three bits in one 64-bit word, for
-//! "seen" (an attempt) and "resolved" (its outcome counted). When the current
+//! "seen" (an attempt) and "resolved" (its outcome counted); a resolved pair
+//! is always seen in the same generation, so one word of each generation says
+//! whether an event is a repeat. When the current
 //! generation fills, or a dedup period passes, the older generation is cleared
 //! and becomes current: a pair is remembered for one to two periods. A false
 //! "seen before" (about 1% at the fill limit) only drops one count.
@@ -121,36 +123,45 @@ impl PairFilter {
         self.rotations += 1;
     }
 
-    /// What the filter knows of the pair with hash `h`, for an attempt
-    /// (`outcome == false`) or an outcome, without changing anything: a repeat
-    /// is settled by this one read, and [`record`](PairFilter::record) keeps a
-    /// new pair once the event is known to count.
+    /// Reads the pair with hash `h`: a repeat if its attempt (`outcome`
+    /// false) or its outcome was counted in either generation. Only the words
+    /// that answer that are read; [`record`](Self::record) works out the rest.
     #[inline(always)]
     pub(crate) fn look(&self, h: u64, outcome: bool) -> Look {
         let mask =
             (1u64 << ((h >> 40) & 63)) | (1u64 << ((h >> 46) & 63)) | (1u64 << ((h >> 52) & 63));
         let block = self.index(h);
         let w = &self.blocks[block].words;
-        let has = |x: u64| x & mask == mask;
+        // Words 0 and 2 say "seen", 1 and 3 "resolved"; a resolved pair is also
+        // seen in the same generation, so one kind of word settles a repeat.
+        let i = usize::from(outcome);
+        let repeat = (w[i] & mask == mask) | (w[i + 2] & mask == mask);
         Look {
-            marked: Marked {
-                new_probe: !(has(w[0]) || has(w[2])),
-                new_outcome: outcome && !(has(w[1]) || has(w[3])),
-            },
+            repeat,
+            outcome,
             block,
             mask,
         }
     }
 
-    /// Keeps what [`look`](PairFilter::look) found new, in the current
-    /// generation; a generation that fills turns over at once.
-    #[inline(always)]
-    pub(crate) fn record(&mut self, l: Look) {
+    /// Counts a pair that [`look`](Self::look) found new, saying what was new
+    /// about it.
+    #[inline]
+    pub(crate) fn record(&mut self, l: Look) -> Marked {
+        debug_assert!(!l.repeat);
         let w = &mut self.blocks[l.block].words;
-        if l.marked.new_outcome {
+        let has = |x: u64| x & l.mask == l.mask;
+        let marked = Marked {
+            new_probe: !(has(w[0]) || has(w[2])),
+            new_outcome: l.outcome,
+        };
+        if l.outcome {
             w[1] |= l.mask;
         }
-        if l.marked.new_probe {
+        if !has(w[0]) {
+            // Seen in this generation too, so a resolved pair is never only
+            // resolved; an attempt seen only in the older generation counts
+            // towards this one's fill as well.
             w[0] |= l.mask;
             self.inserted += 1;
             if self.inserted >= self.limit {
@@ -158,31 +169,31 @@ impl PairFilter {
                 self.rotate();
             }
         }
+        marked
     }
 
-    /// [`look`](PairFilter::look) and [`record`](PairFilter::record) in one.
     #[cfg(test)]
     fn mark(&mut self, h: u64, outcome: bool) -> Marked {
         let l = self.look(h, outcome);
-        self.record(l);
-        l.marked
+        if l.repeat {
+            Marked {
+                new_probe: false,
+                new_outcome: false,
+            }
+        } else {
+            self.record(l)
+        }
     }
 }
 
-/// A pair's place in the filter and what it held of it.
+/// What [`PairFilter::look`] found: a repeat, or where to record a new pair.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Look {
-    pub marked: Marked,
+    /// Nothing new: the attempt, or the outcome, was counted before.
+    pub repeat: bool,
+    outcome: bool,
     block: usize,
     mask: u64,
-}
-
-impl Look {
-    /// Nothing new: an attempt already seen, or an outcome already counted.
-    #[inline(always)]
-    pub(crate) fn is_repeat(&self) -> bool {
-        !(self.marked.new_probe || self.marked.new_outcome)
-    }
 }
 
 #[cfg(test)]
@@ -265,6 +276,23 @@ mod tests {
         assert_eq!(f.inserted, 0);
         // The filled generation is now the older one: still remembered.
         assert!(!f.mark(h(i - 1), true).new_outcome);
+    }
+
+    #[test]
+    fn an_outcome_after_a_turnover_is_remembered_with_its_attempt() {
+        let mut f = PairFilter::with_bytes(1 << 12);
+        f.start(0, 100);
+        assert!(f.mark(h(9), false).new_probe);
+        f.tick(100);
+        // The attempt is in the older generation; its outcome is new.
+        let m = f.mark(h(9), true);
+        assert_eq!((m.new_probe, m.new_outcome), (false, true));
+        f.tick(200);
+        // The attempt's generation is gone, but the outcome's still knows the
+        // pair was seen: the same outcome again is a repeat, not a new probe.
+        let m = f.mark(h(9), true);
+        assert_eq!((m.new_probe, m.new_outcome), (false, false));
+        assert_eq!(f.rotations, 2);
     }
 
     #[test]

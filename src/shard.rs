@@ -254,7 +254,7 @@ impl Shard {
         let now = self.clock(hx.ts, s);
         let is_outcome = hx.outcome != Outcome::Attempt;
         let look = self.filter.look(hx.pair, is_outcome);
-        if look.is_repeat() {
+        if look.repeat {
             // A retransmitted attempt or an outcome counted before: the walk
             // stays, and the source's record is not read. Its last-seen time
             // is that of its latest first contact; its pairs are forgotten
@@ -263,8 +263,7 @@ impl Shard {
             self.c.duplicates += u64::from(is_outcome);
             return;
         }
-        self.filter.record(look);
-        let marked = look.marked;
+        let marked = self.filter.record(look);
 
         let fp = fp_of(hx.h_src);
         let (slot, mut llr, extra) = match self.table.visit(hx.h_src, fp, now, s.idle_timeout) {
