@@ -4,10 +4,10 @@
 //! cache line answers both. Each pair sets three bits in one 64-bit word, for
 //! "seen" (an attempt) and "resolved" (its outcome counted); a resolved pair
 //! is always seen in the same generation, so one word of each generation says
-//! whether an event is a repeat. When the current
-//! generation fills, or a dedup period passes, the older generation is cleared
-//! and becomes current: a pair is remembered for one to two periods. A false
-//! "seen before" (about 1% at the fill limit) only drops one count.
+//! whether an event is a repeat. When the current generation fills, or a dedup
+//! period passes, the older generation is cleared and becomes current: a pair
+//! is remembered for one to two periods. A false "seen before" (about 1% at
+//! the fill limit) only drops one count.
 
 use crate::zeroed::{Zeroable, Zeroed};
 
