@@ -5,6 +5,7 @@ use crate::config::{Config, Settings};
 use crate::error::Error;
 use crate::event::{Event, Timestamp};
 use crate::net::addr_key_lead;
+use crate::pairs::Look;
 use crate::shard::{Hint, Probe, Shard};
 use crate::stats::Stats;
 use crate::verdict::Verdict;
@@ -241,7 +242,9 @@ impl Detector {
             for chunk in items.chunks(BATCH) {
                 let mut shard = self.lock(0);
                 for item in chunk {
-                    shard.observe(&self.settings, &probe(item), &mut |v| self.deliver(v));
+                    if let Some((look, now)) = shard.screen(&self.settings, &probe(item)) {
+                        self.count_item(&mut shard, item, &probe, look, now);
+                    }
                 }
             }
             return Ok(());
@@ -323,6 +326,23 @@ impl Detector {
                 self.run_group(usize::from(s), hashed, &order[..k]);
             }
         }
+    }
+
+    /// [`Shard::count`] for an item that [`Shard::screen`] found new. Its probe
+    /// is made again here, out of line, so that the loop over the items holds
+    /// only what screening needs.
+    #[inline(never)]
+    fn count_item<T>(
+        &self,
+        shard: &mut Shard,
+        item: &T,
+        probe: &impl Fn(&T) -> Probe,
+        look: Look,
+        now: u32,
+    ) {
+        shard.count(&self.settings, &probe(item), look, now, &mut |v| {
+            self.deliver(v)
+        });
     }
 
     /// Feeds the probes `order` of `hashed`, all of shard `s`, under one lock.

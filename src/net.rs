@@ -150,7 +150,6 @@ impl FromStr for Cidr {
     }
 }
 
-/// A small list of blocks, tested in order.
 /// A list of blocks with a quick reject: the set of first octets (IPv4) and
 /// first bytes (IPv6) its blocks can contain, so that most addresses are ruled
 /// out with one table lookup.
@@ -203,7 +202,7 @@ impl CidrSet {
     /// False for keys whose leading byte (`lead`, from [`leading_bit`]) no
     /// block can hold.
     #[inline(always)]
-    fn may_contain(&self, lead: u16) -> bool {
+    pub(crate) fn may_contain(&self, lead: u16) -> bool {
         if self.blocks.is_empty() {
             // The usual allow list.
             return false;

@@ -5,7 +5,7 @@ use crate::config::Settings;
 use crate::event::{Outcome, Protocol, Timestamp};
 use crate::hash::mix64;
 use crate::net::key_addr;
-use crate::pairs::{Marked, PairFilter};
+use crate::pairs::{Look, Marked, PairFilter};
 use crate::pool::{Extra, Pool};
 use crate::sketch::{bit_of, dimensions, Shape};
 use crate::stats::Stats;
@@ -236,20 +236,31 @@ impl Shard {
     /// places its source in the table, and evidence is kept out of line.
     #[inline(always)]
     pub(crate) fn observe(&mut self, s: &Settings, hx: &Probe, sink: &mut dyn FnMut(&Verdict)) {
+        if let Some((look, now)) = self.screen(s, hx) {
+            self.count(s, hx, look, now, sink);
+        }
+    }
+
+    /// The steps of [`observe`](Self::observe) that settle most events without
+    /// reading the source's record: unsolicited, ignored, allowed and repeated
+    /// events are counted here. Otherwise the filter's answer and the time,
+    /// for [`count`](Self::count).
+    #[inline(always)]
+    pub(crate) fn screen(&mut self, s: &Settings, hx: &Probe) -> Option<(Look, u32)> {
         self.c.events += 1;
         if hx.outcome == Outcome::Unsolicited {
             self.c.unsolicited += 1;
-            return;
+            return None;
         }
-        if (s.any_ignore_port && s.ignore_ports[usize::from(hx.dst_port)])
-            || s.ignore_nets.contains_lead(hx.dst, hx.dst_lead)
-        {
-            self.c.ignored += 1;
-            return;
-        }
-        if s.allowed(hx.src, hx.src_lead, hx.dst_port) {
-            self.c.allowed += 1;
-            return;
+        if s.may_screen(hx.src_lead, hx.dst_lead, hx.dst_port) {
+            if s.ignored(hx.dst, hx.dst_lead, hx.dst_port) {
+                self.c.ignored += 1;
+                return None;
+            }
+            if s.allowed(hx.src, hx.src_lead, hx.dst_port) {
+                self.c.allowed += 1;
+                return None;
+            }
         }
         let now = self.clock(hx.ts, s);
         let is_outcome = hx.outcome != Outcome::Attempt;
@@ -261,10 +272,23 @@ impl Shard {
             // within two dedup periods, so a source still talking is seen
             // again by then.
             self.c.duplicates += u64::from(is_outcome);
-            return;
+            return None;
         }
-        let marked = self.filter.record(look);
+        Some((look, now))
+    }
 
+    /// Counts an event that [`screen`](Self::screen) found new (`look`, at
+    /// shard time `now`): the source's walk, and its evidence if it has failures.
+    #[inline(never)]
+    pub(crate) fn count(
+        &mut self,
+        s: &Settings,
+        hx: &Probe,
+        look: Look,
+        now: u32,
+        sink: &mut dyn FnMut(&Verdict),
+    ) {
+        let marked = self.filter.record(look);
         let fp = fp_of(hx.h_src);
         let (slot, mut llr, extra) = match self.table.visit(hx.h_src, fp, now, s.idle_timeout) {
             Some(found) => found,
@@ -294,9 +318,7 @@ impl Shard {
         if !evidence {
             return;
         }
-        // A copy made here keeps the probe in registers on the common path.
-        let copy = *hx;
-        self.gather(s, &copy, slot, marked, llr, now, sink);
+        self.gather(s, hx, slot, marked, llr, now, sink);
     }
 
     /// The record for a source not found live in its first bucket: found in
