@@ -461,4 +461,36 @@ mod tests {
         assert!(!allowed("198.51.100.9", 22));
         assert!(!allowed("192.0.2.2", 22));
     }
+
+    #[test]
+    fn the_screen_passes_only_events_a_rule_may_apply_to() {
+        let c = Config::from_toml_str(
+            "allow = ['198.51.100.0/24', '2001:db8::/32']\n\
+             ignore_ports = [137]\n\
+             ignore_networks = ['224.0.0.0/4']",
+        )
+        .unwrap();
+        let s = Settings::compile(&c).unwrap();
+        let lead = |ip: &str| crate::net::addr_key_lead(ip.parse().unwrap()).1;
+        let may = |src: &str, dst: &str, port| s.may_screen(lead(src), lead(dst), port);
+        assert!(!may("10.0.0.1", "8.8.8.8", 443));
+        assert!(may("10.0.0.1", "8.8.8.8", 137), "ignored port");
+        assert!(may("10.0.0.1", "239.1.2.3", 443), "ignored destination");
+        assert!(
+            !may("239.1.2.3", "8.8.8.8", 443),
+            "ignored block as a source"
+        );
+        assert!(may("198.51.100.7", "8.8.8.8", 443), "allowed source");
+        assert!(
+            !may("8.8.8.8", "198.51.100.7", 443),
+            "allowed block as a target"
+        );
+        assert!(
+            may("2001:db8::1", "2001:db9::1", 443),
+            "allowed IPv6 source"
+        );
+        assert!(!may("3001:db8::1", "2001:db8::1", 443));
+        // IPv4 octet 32 and IPv6 byte 0x20 have different indexes.
+        assert!(!may("32.1.13.184", "8.8.8.8", 443));
+    }
 }
