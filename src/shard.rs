@@ -279,7 +279,10 @@ impl Shard {
 
     /// Counts an event that [`screen`](Self::screen) found new (`look`, at
     /// shard time `now`): the source's walk, and its evidence if it has failures.
-    #[inline(never)]
+    /// Inlined, so that callers choose whether it stays in line (first contacts
+    /// are common at scale) or not (a loop of mostly repeats keeps fewer
+    /// registers without it).
+    #[inline(always)]
     pub(crate) fn count(
         &mut self,
         s: &Settings,
