@@ -218,10 +218,30 @@ impl Detector {
         (self.sink)(v);
     }
 
-    /// Feeds many events; the same result as feeding them one by one, in order
-    /// for each source, but faster: it takes each shard's lock once per group of
-    /// events and, for shards too large to stay in cache (over 1 MiB of table
-    /// and filter), prefetches the memory the next events will touch.
+    /// Feeds many events; the same verdicts and counters as feeding them one by
+    /// one, but faster: it takes each shard's lock once per group of events
+    /// and, for shards too large to stay in cache (over 1 MiB of table and
+    /// filter), prefetches the memory the next events will touch. Each
+    /// source's events are taken in order; verdicts of sources in different
+    /// shards may arrive in another order than one by one.
+    ///
+    /// # Examples
+    /// ```
+    /// use sweepwatch::{Config, Detector, Event, Outcome, Protocol, Timestamp};
+    ///
+    /// let report = |v: &sweepwatch::Verdict| println!("{} from {}", v.kind.as_str(), v.src);
+    /// let det = Detector::new(Config::default(), report).unwrap();
+    /// let events: Vec<Event> = (1..=10u8)
+    ///     .map(|i| {
+    ///         let ts = Timestamp::from_secs(1_700_000_000 + u64::from(i));
+    ///         let dst = std::net::Ipv4Addr::new(10, 0, 0, i).into();
+    ///         let src = "203.0.113.7".parse().unwrap();
+    ///         Event::new(ts, src, dst, 22, Protocol::Tcp, Outcome::Refused)
+    ///     })
+    ///     .collect();
+    /// det.observe_batch(&events).unwrap();
+    /// assert_eq!(det.stats().unwrap().verdicts, 1);
+    /// ```
     ///
     /// # Errors
     /// [`Error::Reentrant`] if called from inside a verdict callback.
