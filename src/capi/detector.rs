@@ -229,9 +229,11 @@ pub unsafe extern "C" fn sw_detector_observe(
     })
 }
 
-/// Feeds `n_events` events from the array `events`; the same result as feeding
-/// them one by one in order, but faster (each shard's lock is taken once per
-/// group of events). `(NULL, 0)` is an empty batch.
+/// Feeds `n_events` events from the array `events`; the same verdicts and
+/// counters as feeding them one by one in order, but faster (each shard's lock
+/// is taken once per group of events). Each source's events are taken in
+/// order; verdicts of sources in different shards may arrive in another order.
+/// `(NULL, 0)` is an empty batch.
 ///
 /// Every event is checked before any is fed: if one is malformed the call
 /// returns SW_RESULT_INVALID_ARGUMENT, sw_result_message() gives its index, and
