@@ -153,16 +153,16 @@ impl FromStr for Cidr {
 /// A list of blocks with a quick reject: the set of first octets (IPv4) and
 /// first bytes (IPv6) its blocks can contain, so that most addresses are ruled
 /// out with one table lookup.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct CidrSet {
     blocks: Vec<Cidr>,
-    /// Bit `b` of word `b / 64`: some block holds IPv4 addresses whose first
-    /// octet is `b` (words 0 to 3) or IPv6 addresses whose first byte is `b`
-    /// (words 4 to 7).
-    leading: [u64; 8],
+    /// Entry `b`: some block holds IPv4 addresses whose first octet is `b`
+    /// (0 to 255) or IPv6 addresses whose first byte is `b - 256`. A byte an
+    /// entry, not a bit: one load answers, with no shifts to combine.
+    leading: [bool; 512],
 }
 
-/// The bit of a key's leading byte in [`CidrSet::leading`]: 0 to 255 for the
+/// The index of a key's leading byte in [`CidrSet::leading`]: 0 to 255 for the
 /// first octet of an IPv4 address, 256 to 511 for the first byte of an IPv6 one.
 #[inline]
 fn leading_bit(key: u128) -> u16 {
@@ -175,12 +175,12 @@ fn leading_bit(key: u128) -> u16 {
 
 impl CidrSet {
     pub(crate) fn new(blocks: Vec<Cidr>) -> Self {
-        let mut leading = [0u64; 8];
+        let mut leading = [false; 512];
         let mut mark = |base: usize, first: u128, prefix: u32| {
             // A block of prefix p < 8 spans 2^(8-p) leading bytes.
             let first = first as usize & 0xFF;
             for b in first..first + (1usize << (8 - prefix.min(8))) {
-                leading[base + b / 64] |= 1 << (b % 64);
+                leading[base + b] = true;
             }
         };
         const MAPPED: u128 = 0xffff << 32;
@@ -188,7 +188,7 @@ impl CidrSet {
             // Bits of the 128-bit key the block fixes.
             let bits = u32::from(c.prefix) + if c.v4 { 96 } else { 0 };
             if !c.v4 {
-                mark(4, c.base >> 120, bits);
+                mark(256, c.base >> 120, bits);
             }
             // Blocks holding IPv4-mapped keys (all IPv4 ones, and IPv6 ones
             // such as ::/0 or ::ffff:0:0/96 that cover them).
@@ -200,15 +200,10 @@ impl CidrSet {
     }
 
     /// False for keys whose leading byte (`lead`, from [`leading_bit`]) no
-    /// block can hold.
+    /// block can hold (any key, for an empty set).
     #[inline(always)]
     pub(crate) fn may_contain(&self, lead: u16) -> bool {
-        if self.blocks.is_empty() {
-            // The usual allow list.
-            return false;
-        }
-        let b = usize::from(lead);
-        self.leading[(b >> 6) & 7] & (1 << (b & 63)) != 0
+        self.leading[usize::from(lead) & 511]
     }
 
     #[inline]
