@@ -88,6 +88,140 @@ impl Protocol {
     }
 }
 
+/// How a probe was sent, in nmap's vocabulary: what a verdict's `technique`
+/// names (the technique most of its probes used).
+///
+/// Stealth TCP probes (FIN, NULL, Xmas, Maimon, ACK) open no connection: a
+/// benign host never sends such a segment to a port it has no connection with,
+/// so each is a probe wherever a reader can see it.
+///
+/// # Examples
+/// ```
+/// use sweepwatch::{Protocol, Technique};
+/// assert_eq!(Technique::for_protocol(Protocol::Udp), Technique::Udp);
+/// assert_eq!(Technique::Xmas.as_str(), "xmas");
+/// assert_eq!(Technique::from_tcp_flags(0x29), Some(Technique::Xmas));
+/// assert_eq!(Technique::from_tcp_flags(0x02), Some(Technique::Syn));
+/// assert_eq!(Technique::from_tcp_flags(0x18), None); // data on a connection
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Technique {
+    /// TCP SYN whose handshake the prober did not complete (nmap `-sS`), or
+    /// whose completion the engine does not tell.
+    Syn,
+    /// TCP SYN whose handshake the prober completed (nmap `-sT`).
+    Connect,
+    /// TCP segment with FIN alone (nmap `-sF`).
+    Fin,
+    /// TCP segment with no flags (nmap `-sN`).
+    Null,
+    /// TCP segment with FIN, PSH and URG (nmap `-sX`).
+    Xmas,
+    /// TCP segment with FIN and ACK (nmap `-sM`).
+    Maimon,
+    /// TCP segment with ACK alone (nmap `-sA`, `-sW`).
+    Ack,
+    /// Another TCP flag combination that opens no connection (nmap `--scanflags`).
+    TcpOther,
+    /// UDP datagram (nmap `-sU`).
+    Udp,
+    /// ICMP or ICMPv6 echo request (nmap `-PE`, ping).
+    IcmpEcho,
+    /// Another IP protocol (nmap `-sO`).
+    IpProtocol,
+}
+
+impl Technique {
+    /// Every technique, in numeric order.
+    pub const ALL: [Technique; 11] = [
+        Technique::Syn,
+        Technique::Connect,
+        Technique::Fin,
+        Technique::Null,
+        Technique::Xmas,
+        Technique::Maimon,
+        Technique::Ack,
+        Technique::TcpOther,
+        Technique::Udp,
+        Technique::IcmpEcho,
+        Technique::IpProtocol,
+    ];
+
+    /// The name used in verdict output (`syn`, `connect`, `fin`, `null`,
+    /// `xmas`, `maimon`, `ack`, `tcp_other`, `udp`, `icmp_echo`, `ip_protocol`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Technique::Syn => "syn",
+            Technique::Connect => "connect",
+            Technique::Fin => "fin",
+            Technique::Null => "null",
+            Technique::Xmas => "xmas",
+            Technique::Maimon => "maimon",
+            Technique::Ack => "ack",
+            Technique::TcpOther => "tcp_other",
+            Technique::Udp => "udp",
+            Technique::IcmpEcho => "icmp_echo",
+            Technique::IpProtocol => "ip_protocol",
+        }
+    }
+
+    /// The technique an engine that tells no more implies: a SYN for TCP.
+    pub const fn for_protocol(proto: Protocol) -> Technique {
+        match proto {
+            Protocol::Tcp => Technique::Syn,
+            Protocol::Udp => Technique::Udp,
+            Protocol::Icmp => Technique::IcmpEcho,
+            Protocol::Other => Technique::IpProtocol,
+        }
+    }
+
+    /// The protocol a technique's probes use.
+    pub const fn protocol(self) -> Protocol {
+        match self {
+            Technique::Udp => Protocol::Udp,
+            Technique::IcmpEcho => Protocol::Icmp,
+            Technique::IpProtocol => Protocol::Other,
+            _ => Protocol::Tcp,
+        }
+    }
+
+    /// The technique of the first TCP segment of a flow from its flags (FIN
+    /// 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10, URG 0x20; ECE and CWR
+    /// ignored): `None` for segments that are part of a connection or answer
+    /// one (SYN+ACK, RST, data with PSH+ACK), which are never probes.
+    pub const fn from_tcp_flags(flags: u8) -> Option<Technique> {
+        const FIN: u8 = 0x01;
+        const SYN: u8 = 0x02;
+        const RST: u8 = 0x04;
+        const ACK: u8 = 0x10;
+        let f = flags & 0x3f;
+        if f & RST != 0 {
+            return None;
+        }
+        if f & SYN != 0 {
+            return if f & ACK != 0 {
+                None
+            } else {
+                Some(Technique::Syn)
+            };
+        }
+        Some(match f {
+            0 => Technique::Null,
+            FIN => Technique::Fin,
+            0x29 => Technique::Xmas,
+            0x11 => Technique::Maimon,
+            ACK => Technique::Ack,
+            // PSH+ACK (data), FIN+PSH+ACK: a connection's segments.
+            _ if f & ACK != 0 => return None,
+            _ => Technique::TcpOther,
+        })
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// What became of an attempt, as far as the engine knows when it reports it.
 ///
 /// Engines may report an [`Attempt`](Outcome::Attempt) when the probe is seen and
@@ -161,10 +295,20 @@ pub struct Event {
     pub proto: Protocol,
     /// What became of the attempt.
     pub outcome: Outcome,
+    /// How the probe was sent; [`Event::new`] sets the protocol's plain probe
+    /// ([`Technique::for_protocol`]).
+    pub technique: Technique,
+    /// Whether the engine itself places the source in the local networks
+    /// (Zeek's `local_orig`); `None` leaves it to the configured home networks.
+    pub src_local: Option<bool>,
+    /// Whether the engine places the target in the local networks (Zeek's
+    /// `local_resp`); `None` leaves it to the configured home networks.
+    pub dst_local: Option<bool>,
 }
 
 impl Event {
-    /// An event with source port 0; set [`src_port`](Event::src_port) when known.
+    /// An event with source port 0, the protocol's plain technique and no
+    /// locality from the engine; set those fields when known.
     pub const fn new(
         ts: Timestamp,
         src: IpAddr,
@@ -181,6 +325,24 @@ impl Event {
             dst_port,
             proto,
             outcome,
+            technique: Technique::for_protocol(proto),
+            src_local: None,
+            dst_local: None,
         }
+    }
+
+    /// The same event with technique `t`.
+    ///
+    /// # Examples
+    /// ```
+    /// use sweepwatch::{Event, Outcome, Protocol, Technique, Timestamp};
+    /// let ev = Event::new(Timestamp::from_secs(1), "10.0.0.5".parse().unwrap(),
+    ///     "10.0.0.9".parse().unwrap(), 80, Protocol::Tcp, Outcome::Refused)
+    ///     .with_technique(Technique::Fin);
+    /// assert_eq!(ev.technique, Technique::Fin);
+    /// ```
+    pub const fn with_technique(mut self, t: Technique) -> Self {
+        self.technique = t;
+        self
     }
 }

@@ -59,7 +59,7 @@ pub mod input;
 pub use config::{AllowRule, Config, DEFAULT_HOME_NETWORKS, DEFAULT_IGNORE_NETWORKS};
 pub use detector::Detector;
 pub use error::Error;
-pub use event::{Event, Outcome, Protocol, Timestamp};
+pub use event::{Event, Outcome, Protocol, Technique, Timestamp};
 pub use net::{Cidr, CidrError};
 pub use stats::Stats;
 pub use verdict::{Direction, Kind, Verdict, MAX_VERDICT_PORTS, MAX_VERDICT_SAMPLE};

@@ -398,15 +398,16 @@ mod tests {
         proto: Protocol,
         o: Outcome,
     ) -> Event {
-        Event {
-            ts: Timestamp::from_micros(ts_us),
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            src_port: sport,
-            dst_port: dport,
+        let mut ev = Event::new(
+            Timestamp::from_micros(ts_us),
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            dport,
             proto,
-            outcome: o,
-        }
+            o,
+        );
+        ev.src_port = sport;
+        ev
     }
 
     const T0: u64 = 1_700_000_000_000_000;

@@ -393,15 +393,16 @@ impl<'a> Tracker<'a> {
         } else {
             (key.oport, key.rport)
         };
-        (self.emit)(Event {
-            ts: Timestamp::from_micros(ts),
-            src: key.orig,
-            dst: key.resp,
-            src_port,
+        let mut ev = Event::new(
+            Timestamp::from_micros(ts),
+            key.orig,
+            key.resp,
             dst_port,
-            proto: key.proto,
+            key.proto,
             outcome,
-        });
+        );
+        ev.src_port = src_port;
+        (self.emit)(ev);
         self.counts.events += 1;
     }
 
