@@ -6,6 +6,7 @@
 use crate::error::Error;
 use crate::hash::AddrHasher;
 use crate::net::{Cidr, CidrSet};
+use crate::table::Timeouts;
 use serde::{Deserialize, Serialize};
 
 /// Default home networks: RFC 1918, carrier-grade NAT and IPv6 unique-local.
@@ -20,6 +21,16 @@ pub const DEFAULT_HOME_NETWORKS: [&str; 5] = [
 /// Default ignored destinations: multicast and broadcast. Discovery protocols
 /// (SSDP, mDNS, NetBIOS) send there and get no reply by design; no scan does.
 pub const DEFAULT_IGNORE_NETWORKS: [&str; 3] = ["224.0.0.0/4", "255.255.255.255/32", "ff00::/8"];
+
+/// Default reply ports: UDP services whose answers reach a client's ephemeral
+/// port. A datagram from one of these ports to a port of 1024 or above is a
+/// reply whose request the engine did not pair with it (an SSDP or mDNS answer
+/// to a multicast query, a DNS or NTP answer seen without its query), never a
+/// probe: DNS 53, DHCP 67, NTP 123, NetBIOS 137 and 138, SNMP 161, QUIC 443,
+/// SSDP 1900, STUN 3478, WS-Discovery 3702, mDNS 5353, LLMNR 5355.
+pub const DEFAULT_REPLY_PORTS: [u16; 12] = [
+    53, 67, 123, 137, 138, 161, 443, 1900, 3478, 3702, 5353, 5355,
+];
 
 /// A scanner whose activity is counted in the statistics but never reported:
 /// authorised vulnerability scanners, monitoring.
@@ -71,6 +82,10 @@ pub struct Config {
     /// Destination blocks whose attempts are ignored entirely. Default:
     /// [`DEFAULT_IGNORE_NETWORKS`].
     pub ignore_networks: Vec<String>,
+    /// UDP source ports whose datagrams to a port of 1024 or above are replies,
+    /// not probes. Default: [`DEFAULT_REPLY_PORTS`]. A scanner that sends from
+    /// one of these ports (nmap `-g 53`) to high UDP ports evades this rule.
+    pub reply_ports: Vec<u16>,
     /// Fewest distinct targets (hosts for sweeps, ports for scans) before a
     /// verdict. Default 5: the test the sequential walk adds decides in 4–5.
     pub min_targets: u32,
@@ -89,6 +104,11 @@ pub struct Config {
     /// `dedup_secs` (as the defaults are) and a source that keeps talking is
     /// never idle.
     pub idle_timeout_secs: u64,
+    /// A source whose walk leans towards "scanner" (more failed first contacts
+    /// than its successes have cancelled) is remembered this long after its
+    /// latest first contact, so that scanners probing once an hour or less still
+    /// add up (default one day). Other sources follow `idle_timeout_secs`.
+    pub suspect_timeout_secs: u64,
     /// A (source, target, port) pair counts once per this period.
     pub dedup_secs: u64,
     /// After a verdict, the same source and kind is reported again only after this
@@ -123,12 +143,14 @@ impl Default for Config {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            reply_ports: DEFAULT_REPLY_PORTS.to_vec(),
             min_targets: 5,
             theta0: 0.8,
             theta1: 0.2,
             detection_probability: 0.99,
             false_alarm_probability: 0.01,
             idle_timeout_secs: 3600,
+            suspect_timeout_secs: 86_400,
             dedup_secs: 1800,
             suppress_secs: 3600,
             memory_bytes: 64 << 20,
@@ -183,6 +205,14 @@ pub(crate) struct Walk {
 
 pub(crate) const WALK_SCALE: f64 = 256.0;
 
+/// [`Settings::port_flags`] bit: attempts to this destination port are ignored.
+pub(crate) const IGNORED_DST: u8 = 1;
+/// [`Settings::port_flags`] bit: UDP from this source port to a high port is a reply.
+pub(crate) const REPLY_SRC: u8 = 2;
+
+/// The lowest ephemeral port: replies from a reply port go to one at or above it.
+const EPHEMERAL_PORTS: u16 = 1024;
+
 /// A validated configuration in the form the hot path reads.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
@@ -190,10 +220,13 @@ pub(crate) struct Settings {
     pub allow: CidrSet,
     pub allow_ports: Vec<Vec<u16>>,
     pub ignore_nets: CidrSet,
-    pub ignore_ports: Box<[bool; 65536]>,
+    /// Per port: [`IGNORED_DST`] if attempts to it are ignored,
+    /// [`REPLY_SRC`] if UDP datagrams from it to high ports are replies.
+    pub port_flags: Box<[u8; 65536]>,
     pub min_targets: u32,
     pub walk: Walk,
-    pub idle_timeout: u32,
+    /// How long sources are kept without a first contact.
+    pub timeouts: Timeouts,
     pub dedup: u32,
     pub suppress: u32,
     pub memory_bytes: u64,
@@ -254,12 +287,15 @@ impl Settings {
             allow_ports.push(ports);
         }
         let ignore_nets = parse_blocks("ignore_networks", &c.ignore_networks)?;
-        let mut ignore_ports: Box<[bool; 65536]> = vec![false; 65536]
+        let mut port_flags: Box<[u8; 65536]> = vec![0; 65536]
             .into_boxed_slice()
             .try_into()
             .expect("65536 ports");
         for p in &c.ignore_ports {
-            ignore_ports[usize::from(*p)] = true;
+            port_flags[usize::from(*p)] |= IGNORED_DST;
+        }
+        for p in &c.reply_ports {
+            port_flags[usize::from(*p)] |= REPLY_SRC;
         }
         if !(2..=1_000_000).contains(&c.min_targets) {
             return Err(Error::config(
@@ -332,7 +368,7 @@ impl Settings {
             allow: CidrSet::new(allow),
             allow_ports,
             ignore_nets: CidrSet::new(ignore_nets),
-            ignore_ports,
+            port_flags,
             min_targets: c.min_targets,
             walk: Walk {
                 fail_step: fail_step as i16,
@@ -340,7 +376,14 @@ impl Settings {
                 upper: upper as i16,
                 lower: lower as i16,
             },
-            idle_timeout: secs("idle_timeout_secs", c.idle_timeout_secs, 1)?,
+            timeouts: Timeouts {
+                idle: secs("idle_timeout_secs", c.idle_timeout_secs, 1)?,
+                suspect: secs("suspect_timeout_secs", c.suspect_timeout_secs, 1)?.max(secs(
+                    "idle_timeout_secs",
+                    c.idle_timeout_secs,
+                    1,
+                )?),
+            },
             dedup: secs("dedup_secs", c.dedup_secs, 1)?,
             suppress: secs("suppress_secs", c.suppress_secs, 0)?,
             memory_bytes: c.memory_bytes,
@@ -354,7 +397,7 @@ impl Settings {
     /// clear most events.
     #[inline(always)]
     pub(crate) fn may_screen(&self, src_lead: u16, dst_lead: u16, dst_port: u16) -> bool {
-        self.ignore_ports[usize::from(dst_port)]
+        (self.port_flags[usize::from(dst_port)] & IGNORED_DST != 0)
             | self.ignore_nets.may_contain(dst_lead)
             | self.allow.may_contain(src_lead)
     }
@@ -363,7 +406,15 @@ impl Settings {
     /// `dst_port` are ignored.
     #[inline(always)]
     pub(crate) fn ignored(&self, dst: u128, dst_lead: u16, dst_port: u16) -> bool {
-        self.ignore_ports[usize::from(dst_port)] || self.ignore_nets.contains_lead(dst, dst_lead)
+        self.port_flags[usize::from(dst_port)] & IGNORED_DST != 0
+            || self.ignore_nets.contains_lead(dst, dst_lead)
+    }
+
+    /// True if a UDP datagram from `src_port` to `dst_port` is a reply that
+    /// answers an unseen request rather than a probe.
+    #[inline(always)]
+    pub(crate) fn is_reply(&self, src_port: u16, dst_port: u16) -> bool {
+        dst_port >= EPHEMERAL_PORTS && self.port_flags[usize::from(src_port)] & REPLY_SRC != 0
     }
 
     /// True if an attempt from `src` to `dst_port` is allow-listed.

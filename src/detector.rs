@@ -3,10 +3,10 @@
 
 use crate::config::{Config, Settings};
 use crate::error::Error;
-use crate::event::{Event, Timestamp};
+use crate::event::{Event, Outcome, Protocol, Timestamp};
 use crate::net::addr_key_lead;
 use crate::pairs::Look;
-use crate::shard::{Hint, Probe, Shard};
+use crate::shard::{locality, Hint, Probe, Shard};
 use crate::stats::Stats;
 use crate::verdict::Verdict;
 use std::cell::Cell;
@@ -140,45 +140,40 @@ impl Detector {
     /// An event as the shards read it.
     #[inline]
     fn probe(&self, ev: &Event) -> Probe {
-        self.probe_keys(
-            ev.ts,
-            addr_key_lead(ev.src),
-            addr_key_lead(ev.dst),
-            ev.dst_port,
-            ev.proto,
-            ev.outcome,
+        let (src, src_lead) = addr_key_lead(ev.src);
+        let (dst, dst_lead) = addr_key_lead(ev.dst);
+        self.hashed(
+            Probe {
+                ts: ev.ts,
+                src,
+                dst,
+                dst_port: ev.dst_port,
+                proto: ev.proto,
+                outcome: ev.outcome,
+                technique: ev.technique,
+                local: locality(ev.src_local, ev.dst_local),
+                src_lead,
+                dst_lead,
+                ..Probe::default()
+            },
+            ev.src_port,
         )
     }
 
-    /// An event given with its addresses already as 128-bit keys (IPv4 mapped
-    /// into `::ffff:0:0/96`) and their leading bytes' indexes, as the C ABI
-    /// makes them.
+    /// Completes a probe whose addresses are already 128-bit keys (IPv4 mapped
+    /// into `::ffff:0:0/96`) with their leading bytes' indexes, as the C ABI
+    /// makes them: a UDP reply becomes unsolicited, and the hashes are taken.
+    /// A source is tracked per protocol, so its hash covers the protocol.
     #[inline]
-    pub(crate) fn probe_keys(
-        &self,
-        ts: Timestamp,
-        (src, src_lead): (u128, u16),
-        (dst, dst_lead): (u128, u16),
-        dst_port: u16,
-        proto: crate::Protocol,
-        outcome: crate::Outcome,
-    ) -> Probe {
-        let hasher = &self.settings.hasher;
-        let h_src = hasher.hash(src);
-        let service = (u64::from(dst_port) << 2) | u64::from(proto.index());
-        let pair = hasher.pair(h_src, dst, service);
-        Probe {
-            ts,
-            src,
-            dst,
-            dst_port,
-            proto,
-            outcome,
-            src_lead,
-            dst_lead,
-            h_src,
-            pair,
+    pub(crate) fn hashed(&self, mut p: Probe, src_port: u16) -> Probe {
+        if p.proto == Protocol::Udp && self.settings.is_reply(src_port, p.dst_port) {
+            p.outcome = Outcome::Unsolicited;
         }
+        let hasher = &self.settings.hasher;
+        p.h_src = hasher.source(p.src, p.proto.index());
+        let service = (u64::from(p.dst_port) << 2) | u64::from(p.proto.index());
+        p.pair = hasher.pair(p.h_src, p.dst, service);
+        p
     }
 
     #[inline]
@@ -386,6 +381,43 @@ impl Detector {
         refuse_reentry()?;
         for i in 0..self.shards.len() {
             self.lock(i).advance(&self.settings, now);
+        }
+        Ok(())
+    }
+
+    /// Delivers to the verdict callback the final extent of every source
+    /// reported in its current episode: a [`Verdict`] with
+    /// [`is_final`](Verdict::is_final) set and the counts as they stand, so a
+    /// scan that grew after its verdict is reported as it ended. Call it at
+    /// the end of a capture, or now and then on live traffic; the detector's
+    /// state is unchanged. Costs a pass over the table, like
+    /// [`advance`](Detector::advance).
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use sweepwatch::{Config, Detector, Event, Outcome, Protocol, Timestamp};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let out = Arc::clone(&seen);
+    /// let det = Detector::new(Config::default(), move |v| out.lock().unwrap().push(*v)).unwrap();
+    /// for port in 1..=30u16 {
+    ///     det.observe(&Event::new(Timestamp::from_secs(1_700_000_000),
+    ///         "198.51.100.4".parse().unwrap(), "192.168.1.10".parse().unwrap(),
+    ///         port, Protocol::Tcp, Outcome::Refused)).unwrap();
+    /// }
+    /// det.flush().unwrap();
+    /// let v = seen.lock().unwrap();
+    /// assert_eq!((v[0].ports_count, v[0].is_final), (5, false)); // decided at 5 ports
+    /// assert_eq!((v[1].ports_count, v[1].is_final), (30, true)); // ended at 30
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Reentrant`] if called from inside a verdict callback.
+    pub fn flush(&self) -> Result<(), Error> {
+        refuse_reentry()?;
+        for i in 0..self.shards.len() {
+            self.lock(i).flush(&mut |v| self.deliver(v));
         }
         Ok(())
     }

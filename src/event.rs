@@ -86,6 +86,16 @@ impl Protocol {
             Protocol::Other => 3,
         }
     }
+
+    /// The protocol of [`index`](Self::index) `i`.
+    pub(crate) const fn from_index(i: u8) -> Protocol {
+        match i {
+            0 => Protocol::Tcp,
+            1 => Protocol::Udp,
+            2 => Protocol::Icmp,
+            _ => Protocol::Other,
+        }
+    }
 }
 
 /// How a probe was sent, in nmap's vocabulary: what a verdict's `technique`

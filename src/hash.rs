@@ -41,6 +41,14 @@ impl AddrHasher {
         fold((key as u64) ^ self.0[0], ((key >> 64) as u64) ^ self.0[1])
     }
 
+    /// The hash of a source tracked for one protocol (its
+    /// [`index`](crate::Protocol)): a source's probes of each protocol are
+    /// counted apart.
+    #[inline]
+    pub(crate) fn source(&self, key: u128, proto: u8) -> u64 {
+        self.hash(key) ^ mix64(u64::from(proto) ^ self.0[2])
+    }
+
     /// The hash of a (source, target, service) triple, from the source's hash
     /// and the target's address: one folded multiplication, the target's upper
     /// half (zero for IPv4) folded in by a keyed one.

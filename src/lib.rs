@@ -39,6 +39,7 @@
 pub mod capi;
 mod config;
 mod detector;
+mod distinct;
 mod error;
 mod event;
 mod hash;
@@ -56,7 +57,9 @@ mod zeroed;
 #[cfg(feature = "readers")]
 pub mod input;
 
-pub use config::{AllowRule, Config, DEFAULT_HOME_NETWORKS, DEFAULT_IGNORE_NETWORKS};
+pub use config::{
+    AllowRule, Config, DEFAULT_HOME_NETWORKS, DEFAULT_IGNORE_NETWORKS, DEFAULT_REPLY_PORTS,
+};
 pub use detector::Detector;
 pub use error::Error;
 pub use event::{Event, Outcome, Protocol, Technique, Timestamp};

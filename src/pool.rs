@@ -1,38 +1,65 @@
 //! A bounded pool of larger records for the few sources that look suspicious:
 //! their distinct targets and ports, counts, main ports, a sample of failed
 //! targets and their reporting history. A source takes one at its first failed
-//! first contact; its evidence counts from there.
+//! first contact; its evidence counts from there. Records are about 1 KiB:
+//! the distinct counts are exact while small, so that decisions near the
+//! thresholds and the counts a verdict states never take a repeat for new.
 
+use crate::distinct::Distinct;
+use crate::event::Technique;
 use crate::sketch::TopPorts;
-use crate::table::Table;
+use crate::table::{Table, Timeouts};
 use crate::verdict::MAX_VERDICT_SAMPLE;
 use crate::zeroed::{Zeroable, Zeroed};
 
-/// The evidence against one suspicious source.
+/// Distinct target hosts: exact up to 64, then HyperLogLog with 512 registers.
+pub(crate) type Hosts = Distinct<64>;
+/// Distinct destination ports: exact up to 64, then HyperLogLog with 512 registers.
+pub(crate) type Ports = Distinct<64>;
+/// Distinct (target, port) pairs probed: exact up to 64, then HyperLogLog with
+/// 512 registers. While exact they also keep repeats out of the evidence.
+pub(crate) type Pairs = Distinct<64>;
+/// Pairs whose outcome was counted: exact up to 32, which keeps retries of
+/// them out of the walk; above, the first-contact filter alone does.
+pub(crate) type Resolved = Distinct<32>;
+
+/// The evidence against one suspicious source, for one protocol: a verdict
+/// describes the probes of one protocol only.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
 pub(crate) struct Extra {
     /// The source address as 128 bits (IPv4 mapped).
     pub key: u128,
-    /// Linear-counting bitmap of distinct target hosts.
-    pub hosts: u64,
-    /// Linear-counting bitmap of distinct destination ports.
-    pub ports: u64,
+    /// Distinct target hosts.
+    pub hosts: Hosts,
+    /// Distinct destination ports.
+    pub ports: Ports,
+    /// Distinct (target, port) pairs probed.
+    pub probes: Pairs,
+    /// Distinct (target, port) pairs whose outcome was counted.
+    pub resolved: Resolved,
     /// Index of the owning record in the table.
     pub owner: u32,
-    /// Distinct (target, port, protocol) attempts.
-    pub probes: u32,
     pub refused: u32,
     pub unanswered: u32,
     pub succeeded: u32,
+    /// Probes to targets in the home networks, and to targets outside them.
+    pub to_home: u32,
+    pub to_away: u32,
     /// When the last verdict about the source was delivered (shard seconds).
     pub last_report: u32,
     /// The size that verdict gave.
     pub last_targets: u32,
+    /// Probes by technique ([`Technique::index`]).
+    pub techniques: [u16; Technique::ALL.len()],
     pub top: TopPorts,
     /// One bit per verdict kind already reported this suppression period.
     pub reported: u8,
     pub n_sample: u8,
+    /// The protocol of the probes ([`Protocol::index`]).
+    pub proto: u8,
+    /// Whether the source was at home at its latest probe.
+    pub src_home: bool,
     /// The latest distinct failed targets, newest first.
     pub sample: [u128; MAX_VERDICT_SAMPLE],
 }
@@ -53,6 +80,17 @@ impl Extra {
         };
         self.sample.copy_within(..end, 1);
         self.sample[0] = target;
+    }
+
+    /// The technique most probes used (the earlier one among equals).
+    pub(crate) fn technique(&self) -> Technique {
+        let mut best = 0;
+        for (i, n) in self.techniques.iter().enumerate() {
+            if *n > self.techniques[best] {
+                best = i;
+            }
+        }
+        Technique::ALL[best]
     }
 }
 
@@ -114,14 +152,16 @@ impl Pool {
     /// the free list, else from an idle source or an unreported one that looks no
     /// more suspicious than `llr` (which loses its entry): among equals the
     /// clock hand takes the longest held.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn acquire(
         &mut self,
         owner: usize,
         key: u128,
+        proto: u8,
         llr: i16,
         table: &mut Table,
         now: u32,
-        idle: u32,
+        t: Timeouts,
     ) -> Option<u16> {
         let index = match self.free.pop() {
             Some(i) => usize::from(i),
@@ -134,7 +174,7 @@ impl Pool {
                     let e = &self.entries[i];
                     let victim = table.get(e.owner as usize);
                     let cheap = e.reported == 0 && victim.llr <= llr;
-                    if victim.idle(now, idle) || cheap {
+                    if victim.idle(now, t) || cheap {
                         found = Some(i);
                         break;
                     }
@@ -147,6 +187,7 @@ impl Pool {
         self.entries[index] = Extra {
             owner: owner as u32,
             key,
+            proto,
             ..Extra::default()
         };
         Some(index as u16 + 1)
@@ -168,6 +209,11 @@ mod tests {
         assert_eq!(e.sample, [5, 4, 2, 3]);
     }
 
+    const T: Timeouts = Timeouts {
+        idle: 60,
+        suspect: 600,
+    };
+
     #[test]
     fn a_full_pool_steals_from_the_least_suspicious() {
         let mut pool = Pool::with_bytes(2 * (std::mem::size_of::<Extra>() as u64 + 2));
@@ -177,21 +223,21 @@ mod tests {
         }
         t.set_llr(0, 800);
         t.set_llr(1, 100);
-        let a = pool.acquire(0, 10, 800, &mut t, 0, 60).unwrap();
+        let a = pool.acquire(0, 10, 0, 800, &mut t, 0, T).unwrap();
         t.set_extra(0, a);
         pool.get_mut(a).reported = 1;
-        let b = pool.acquire(1, 11, 100, &mut t, 0, 60).unwrap();
+        let b = pool.acquire(1, 11, 0, 100, &mut t, 0, T).unwrap();
         t.set_extra(1, b);
         assert_eq!(pool.in_use(), 2);
         // Source 2 is as suspicious as source 1, less than reported source 0.
-        let c = pool.acquire(2, 12, 100, &mut t, 0, 60).unwrap();
+        let c = pool.acquire(2, 12, 0, 100, &mut t, 0, T).unwrap();
         assert_eq!(c, b);
         assert_eq!(t.get(1).extra, 0, "the loser forgets its entry");
         assert_eq!(t.get(0).extra, a);
         assert_eq!((pool.get(c).owner, pool.get(c).key), (2, 12));
         // Nobody is as benign as a walk at -1: no entry.
         t.set_llr(2, 100);
-        assert!(pool.acquire(1, 11, -1, &mut t, 0, 60).is_none());
+        assert!(pool.acquire(1, 11, 0, -1, &mut t, 0, T).is_none());
         pool.release(c);
         assert_eq!(pool.in_use(), 1);
     }

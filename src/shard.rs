@@ -2,12 +2,11 @@
 //! the decisions made on them. Knows nothing of locks or threads.
 
 use crate::config::Settings;
-use crate::event::{Outcome, Protocol, Timestamp};
+use crate::event::{Outcome, Protocol, Technique, Timestamp};
 use crate::hash::mix64;
 use crate::net::key_addr;
 use crate::pairs::{Look, Marked, PairFilter};
 use crate::pool::{Extra, Pool};
-use crate::sketch::{bit_of, dimensions, Shape};
 use crate::stats::Stats;
 use crate::table::{fp_of, Record, Slot, Table};
 use crate::verdict::{Direction, Kind, Verdict, MAX_VERDICT_SAMPLE};
@@ -22,6 +21,9 @@ pub(crate) struct Probe {
     pub dst_port: u16,
     pub proto: Protocol,
     pub outcome: Outcome,
+    pub technique: Technique,
+    /// The engine's own locality of each side ([`locality`]).
+    pub local: u8,
     /// The addresses' leading-byte indexes, for address-set lookups.
     pub src_lead: u16,
     pub dst_lead: u16,
@@ -38,6 +40,8 @@ impl Default for Probe {
             dst_port: 0,
             proto: Protocol::Other,
             outcome: Outcome::Unsolicited,
+            technique: Technique::IpProtocol,
+            local: 0,
             src_lead: 0,
             dst_lead: 0,
             h_src: 0,
@@ -46,18 +50,57 @@ impl Default for Probe {
     }
 }
 
+/// [`Probe::local`] bits: the engine says whether the source (`SRC_*`) and
+/// the target (`DST_*`) are local.
+const SRC_KNOWN: u8 = 1;
+const SRC_LOCAL: u8 = 2;
+const DST_KNOWN: u8 = 4;
+const DST_LOCAL: u8 = 8;
+
+/// The engine's locality of both sides as [`Probe::local`] bits.
 #[inline]
-fn port_bit(port: u16) -> u64 {
-    bit_of(u64::from(port).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+pub(crate) fn locality(src: Option<bool>, dst: Option<bool>) -> u8 {
+    let side = |v: Option<bool>, known, local| match v {
+        None => 0,
+        Some(false) => known,
+        Some(true) => known | local,
+    };
+    side(src, SRC_KNOWN, SRC_LOCAL) | side(dst, DST_KNOWN, DST_LOCAL)
 }
 
-/// Share of each shard's memory: table 10/16, filter 2/16, pool 4/16. The pool
+impl Probe {
+    /// Whether the source is at home: the engine's word, else the home networks.
+    fn src_home(&self, s: &Settings) -> bool {
+        if self.local & SRC_KNOWN != 0 {
+            self.local & SRC_LOCAL != 0
+        } else {
+            s.home.contains_key(self.src)
+        }
+    }
+
+    /// Whether the target is at home: the engine's word, else the home networks.
+    fn dst_home(&self, s: &Settings) -> bool {
+        if self.local & DST_KNOWN != 0 {
+            self.local & DST_LOCAL != 0
+        } else {
+            s.home.contains_key(self.dst)
+        }
+    }
+}
+
+/// The 32 bits of a 64-bit hash that the distinct counters take.
+#[inline]
+fn top32(h: u64) -> u32 {
+    (h >> 32) as u32
+}
+
+/// Share of each shard's memory: table 9/16, filter 2/16, pool 5/16. The pool
 /// gets more than the filter because every source with a failure wants an entry
 /// (most of them benign, with one refused connection), while a smaller filter
 /// only turns over sooner.
-const TABLE_SIXTEENTHS: u64 = 10;
+const TABLE_SIXTEENTHS: u64 = 9;
 const FILTER_SIXTEENTHS: u64 = 2;
-const POOL_SIXTEENTHS: u64 = 4;
+const POOL_SIXTEENTHS: u64 = 5;
 
 /// A small shard's filter takes up to a quarter of it, to this size (8,192
 /// pairs a generation), from the table: a budget that small watches few
@@ -203,7 +246,7 @@ impl Shard {
             return i64::MIN;
         }
         let reported = r.extra != 0 && self.pool.get(r.extra).reported != 0;
-        if r.idle(now, s.idle_timeout) && !reported {
+        if r.idle(now, s.timeouts) && !reported {
             return i64::MIN + 1;
         }
         (i64::from(reported) << 40) + (i64::from(r.llr) << 20) + i64::from(r.last_seen & 0xF_FFFF)
@@ -219,6 +262,7 @@ impl Shard {
             *e = Extra {
                 owner: slot as u32,
                 key: e.key,
+                proto: e.proto,
                 last_report: e.last_report,
                 last_targets: e.last_targets,
                 reported: e.reported,
@@ -291,9 +335,9 @@ impl Shard {
         now: u32,
         sink: &mut dyn FnMut(&Verdict),
     ) {
-        let marked = self.filter.record(look);
+        let mut marked = self.filter.record(look);
         let fp = fp_of(hx.h_src);
-        let (slot, mut llr, extra) = match self.table.visit(hx.h_src, fp, now, s.idle_timeout) {
+        let (slot, mut llr, extra) = match self.table.visit(hx.h_src, fp, now, s.timeouts) {
             Some(found) => found,
             None => {
                 let i = self.place(s, hx.h_src, fp, now);
@@ -305,6 +349,13 @@ impl Shard {
         // A source with nothing failed to remember needs no evidence unless this
         // outcome is a failure that counts.
         let mut evidence = extra != 0;
+        if evidence && marked.new_outcome {
+            // The filter forgets pairs after a dedup period or two; the
+            // evidence knows exactly which pairs were resolved while they are
+            // few, so a retry hours later is no new first contact.
+            let resolved = &self.pool.get(extra).resolved;
+            marked.new_outcome = resolved.contains(top32(hx.pair)) != Some(true);
+        }
         if marked.new_outcome {
             let w = s.walk;
             let failure = hx.outcome.is_failure();
@@ -332,7 +383,7 @@ impl Shard {
         let buckets = self.table.buckets_of(h_src);
         match self.table.locate(fp, buckets) {
             Slot::Found(i) => {
-                if self.table.is_idle(i, now, s.idle_timeout) {
+                if self.table.is_idle(i, now, s.timeouts) {
                     self.restart(i, now, s);
                 } else {
                     self.table.touch(i, now);
@@ -346,7 +397,7 @@ impl Shard {
             }
             Slot::Full => {
                 let i = self.table.victim(buckets, |r| self.worth(r, now, s));
-                if self.table.is_idle(i, now, s.idle_timeout) {
+                if self.table.is_idle(i, now, s.timeouts) {
                     self.c.expired += 1;
                 } else {
                     self.c.evicted += 1;
@@ -375,10 +426,15 @@ impl Shard {
         let counted = hx.outcome != Outcome::Attempt && marked.new_outcome;
         let mut extra = self.table.get(slot).extra;
         if extra == 0 {
-            match self
-                .pool
-                .acquire(slot, hx.src, llr, &mut self.table, now, s.idle_timeout)
-            {
+            match self.pool.acquire(
+                slot,
+                hx.src,
+                hx.proto.index(),
+                llr,
+                &mut self.table,
+                now,
+                s.timeouts,
+            ) {
                 Some(h) => {
                     self.table.set_extra(slot, h);
                     extra = h;
@@ -390,38 +446,100 @@ impl Shard {
             }
         }
 
+        let dst_home = hx.dst_home(s);
         let e = self.pool.get_mut(extra);
-        if marked.new_probe || marked.new_outcome {
+        e.src_home = hx.src_home(s);
+        let pair = top32(hx.pair);
+        // Whether this (target, port) is new to the evidence: exactly while
+        // the evidence holds its pairs, else as the filter says.
+        let fresh = match e.probes.contains(pair) {
+            Some(known) => !known,
+            None => marked.new_probe || marked.new_outcome,
+        };
+        if fresh {
             // An outcome whose attempt fell in an earlier episode is new here.
-            // Bitmap bits come from the top six bits, which one fold leaves
-            // too regular for addresses of one subnet: mix them further.
-            e.hosts |= bit_of(mix64(s.hasher.hash(hx.dst)));
-            e.ports |= port_bit(hx.dst_port);
-        }
-        if marked.new_probe {
-            e.probes = e.probes.saturating_add(1);
+            e.probes.insert(pair);
+            e.hosts.insert(top32(mix64(s.hasher.hash(hx.dst))));
+            e.ports.insert(top32(mix64(
+                u64::from(hx.dst_port) ^ s.hasher.hash(u128::from(hx.proto.index())),
+            )));
+            let t = &mut e.techniques[hx.technique.index()];
+            *t = t.saturating_add(1);
+            if dst_home {
+                e.to_home = e.to_home.saturating_add(1);
+            } else {
+                e.to_away = e.to_away.saturating_add(1);
+            }
         }
         if !counted {
             return;
         }
+        e.resolved.insert(pair);
         match hx.outcome {
             Outcome::Established => e.succeeded = e.succeeded.saturating_add(1),
             Outcome::Refused => e.refused = e.refused.saturating_add(1),
             _ => e.unanswered = e.unanswered.saturating_add(1),
         }
-        // Every counted outcome had a probe, even one counted before a restart.
-        let outcomes = e
-            .refused
-            .saturating_add(e.unanswered)
-            .saturating_add(e.succeeded);
-        e.probes = e.probes.max(outcomes);
         e.top.add(hx.dst_port);
         if hx.outcome.is_failure() {
             e.add_sample(hx.dst);
         }
         if llr >= s.walk.upper {
-            self.decide(s, slot, hx, now, sink);
+            self.decide(s, slot, hx.ts, dst_home, sink);
         }
+    }
+
+    /// What the evidence of the source at `slot` shows now, as a verdict (not
+    /// yet delivered), with the size its kind is judged by. `dst_home` breaks
+    /// a tie between probes to home and elsewhere.
+    fn shape(&self, slot: usize, ts: Timestamp, dst_home: bool) -> (Verdict, u32) {
+        let r = self.table.get(slot);
+        let e = self.pool.get(r.extra);
+        let probes = e.probes.count().max(1);
+        // Estimates above the exact range are capped by the probes seen.
+        let hosts = e.hosts.count().clamp(1, probes);
+        let ports = e.ports.count().clamp(1, probes);
+        let dst_home = match e.to_home.cmp(&e.to_away) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => dst_home,
+        };
+        let direction = Direction::of(e.src_home, dst_home);
+        let proto = Protocol::from_index(e.proto);
+        let (kind, size) = if ports > hosts {
+            (Kind::PortScan, ports)
+        } else if direction == Direction::Outbound {
+            (Kind::OutboundSweep, hosts)
+        } else if proto == Protocol::Icmp {
+            (Kind::IcmpSweep, hosts)
+        } else {
+            (Kind::PortSweep, hosts)
+        };
+        let mut v = Verdict::empty();
+        v.kind = kind;
+        v.src = key_addr(e.key);
+        v.direction = direction;
+        v.proto = proto;
+        v.targets = hosts;
+        v.ports_count = ports;
+        // Outcomes are counted once per pair while the evidence holds its
+        // pairs, and once per dedup period above that: never more than the
+        // probes they answer.
+        v.failed = e.refused.saturating_add(e.unanswered).min(probes);
+        v.succeeded = e.succeeded.min(probes);
+        v.unanswered = e.unanswered.min(v.failed);
+        v.probes = probes;
+        v.first_seen = self.abs(r.first_seen);
+        v.ts = ts;
+        v.score = f32::from(r.llr) / crate::config::WALK_SCALE as f32;
+        v.technique = e.technique();
+        v.n_ports = e.top.sorted_into(&mut v.port_list);
+        let n = usize::from(e.n_sample).min(MAX_VERDICT_SAMPLE);
+        for (o, k) in v.sample_list.iter_mut().zip(&e.sample[..n]) {
+            *o = key_addr(*k);
+        }
+        v.n_sample = n as u8;
+        (v, size)
     }
 
     /// The scanner hypothesis holds for the source at `slot`: report it if its
@@ -430,65 +548,46 @@ impl Shard {
         &mut self,
         s: &Settings,
         slot: usize,
-        hx: &Probe,
-        now: u32,
+        ts: Timestamp,
+        dst_home: bool,
         sink: &mut dyn FnMut(&Verdict),
     ) {
-        let r = self.table.get(slot);
-        let e = *self.pool.get(r.extra);
-        let (hosts, ports) = dimensions(&Shape {
-            hosts: e.hosts,
-            ports: e.ports,
-            pairs: e.probes,
-            exact_ports: e.top.distinct(),
-            one_failed_host: e.n_sample <= 1,
-        });
-        let direction = Direction::of(s.home.contains_key(hx.src), s.home.contains_key(hx.dst));
-        let (kind, size) = if ports > hosts {
-            (Kind::PortScan, ports)
-        } else if direction == Direction::Outbound {
-            (Kind::OutboundSweep, hosts)
-        } else if hx.proto == Protocol::Icmp {
-            (Kind::IcmpSweep, hosts)
-        } else {
-            (Kind::PortSweep, hosts)
-        };
+        let (v, size) = self.shape(slot, ts, dst_home);
         if size < s.min_targets {
             return;
         }
-        if e.reported & kind.bit() != 0 {
-            let stale = now.saturating_sub(e.last_report) >= s.suppress;
+        let extra = self.table.get(slot).extra;
+        let now = self.now;
+        let e = self.pool.get_mut(extra);
+        if e.reported & v.kind.bit() != 0 {
+            // Again once the suppression period has passed, if it grew; or
+            // at once when it grew tenfold.
+            let stale = now.saturating_sub(e.last_report) >= s.suppress && size > e.last_targets;
             let grown = u64::from(size) >= 10 * u64::from(e.last_targets);
             if !(stale || grown) {
                 return;
             }
         }
-        let mut v = Verdict::empty();
-        v.kind = kind;
-        v.src = key_addr(e.key);
-        v.direction = direction;
-        v.proto = hx.proto;
-        v.targets = hosts;
-        v.ports_count = ports;
-        v.failed = e.refused.saturating_add(e.unanswered);
-        v.succeeded = e.succeeded;
-        v.unanswered = e.unanswered;
-        v.probes = e.probes;
-        v.first_seen = self.abs(r.first_seen);
-        v.ts = hx.ts;
-        v.score = f32::from(r.llr) / crate::config::WALK_SCALE as f32;
-        v.n_ports = e.top.sorted_into(&mut v.port_list);
-        let n = usize::from(e.n_sample).min(MAX_VERDICT_SAMPLE);
-        for (o, k) in v.sample_list.iter_mut().zip(&e.sample[..n]) {
-            *o = key_addr(*k);
-        }
-        v.n_sample = n as u8;
-        let stored = self.pool.get_mut(r.extra);
-        stored.reported |= kind.bit();
-        stored.last_report = now;
-        stored.last_targets = size;
+        e.reported |= v.kind.bit();
+        e.last_report = now;
+        e.last_targets = size;
         self.c.verdicts += 1;
         sink(&v);
+    }
+
+    /// Delivers the final extent of every source reported in its current
+    /// episode: its evidence as it stands, whether or not it grew.
+    pub(crate) fn flush(&self, sink: &mut dyn FnMut(&Verdict)) {
+        for i in 0..self.table.capacity() {
+            let r = self.table.get(i);
+            if !r.occupied() || r.extra == 0 || self.pool.get(r.extra).reported == 0 {
+                continue;
+            }
+            let last = self.abs(r.last_seen);
+            let (mut v, _) = self.shape(i, last, false);
+            v.is_final = true;
+            sink(&v);
+        }
     }
 
     /// Forgets sources idle at `ts` and turns the filter over if its period passed.
@@ -499,7 +598,7 @@ impl Shard {
         let now = self.clock(ts, s);
         for i in 0..self.table.capacity() {
             let r = self.table.get(i);
-            if r.occupied() && r.idle(now, s.idle_timeout) && !self.suppressing(&r, now, s) {
+            if r.occupied() && r.idle(now, s.timeouts) && !self.suppressing(&r, now, s) {
                 self.clear(i);
                 self.c.live -= 1;
                 self.c.expired += 1;

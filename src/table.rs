@@ -60,9 +60,10 @@ impl Record {
         self.fp != 0
     }
 
+    /// True if the record has made no first contact within its timeout.
     #[inline]
-    pub(crate) fn idle(&self, now: u32, timeout: u32) -> bool {
-        idle(self.last_seen, now, timeout)
+    pub(crate) fn idle(&self, now: u32, t: Timeouts) -> bool {
+        idle(self.last_seen, now, t.of(self.llr))
     }
 
     /// A fresh record for the source with fingerprint `fp`, seen first at `now`.
@@ -74,6 +75,28 @@ impl Record {
             last_seen: now,
             llr: 0,
             extra: 0,
+        }
+    }
+}
+
+/// How long records are kept without a first contact: sources whose walk
+/// leans towards "scanner" (`llr` above 0) for `suspect` seconds, others for
+/// `idle`. Keeping suspects longer lets slow scans add up; benign sources,
+/// most of the table, still make room after `idle`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Timeouts {
+    pub idle: u32,
+    pub suspect: u32,
+}
+
+impl Timeouts {
+    /// The timeout of a record whose walk stands at `llr`.
+    #[inline(always)]
+    pub(crate) fn of(self, llr: i16) -> u32 {
+        if llr > 0 {
+            self.suspect
+        } else {
+            self.idle
         }
     }
 }
@@ -198,7 +221,7 @@ impl Table {
 
     /// The live record of the source with hash `h` and fingerprint `fp`, if it
     /// is in its first bucket (the usual case, and the cheapest) and was seen
-    /// within `timeout` seconds of `now`: marks it seen at `now` and returns its
+    /// within its timeout of `now`: marks it seen at `now` and returns its
     /// index, walk and pool link.
     #[inline(always)]
     pub(crate) fn visit(
@@ -206,7 +229,7 @@ impl Table {
         h: u64,
         fp: u32,
         now: u32,
-        timeout: u32,
+        t: Timeouts,
     ) -> Option<(usize, i16, u16)> {
         let b = first_bucket(h, self.n);
         let bucket = &mut self.buckets[b];
@@ -215,7 +238,7 @@ impl Table {
             return None;
         }
         let w = hit.trailing_zeros() as usize % WAYS;
-        if idle(bucket.last_seen[w], now, timeout) {
+        if idle(bucket.last_seen[w], now, t.of(bucket.llr[w])) {
             return None;
         }
         bucket.last_seen[w] = bucket.last_seen[w].max(now);
@@ -283,10 +306,11 @@ impl Table {
         b.extra[w] = r.extra;
     }
 
-    /// True if record `i` was last seen more than `timeout` seconds before `now`.
+    /// True if record `i` made no first contact within its timeout of `now`.
     #[inline(always)]
-    pub(crate) fn is_idle(&self, i: usize, now: u32, timeout: u32) -> bool {
-        idle(self.buckets[i / WAYS].last_seen[i % WAYS], now, timeout)
+    pub(crate) fn is_idle(&self, i: usize, now: u32, t: Timeouts) -> bool {
+        let (b, w) = (&self.buckets[i / WAYS], i % WAYS);
+        idle(b.last_seen[w], now, t.of(b.llr[w]))
     }
 
     /// Record `i` was seen at `now`.

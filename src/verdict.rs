@@ -1,6 +1,6 @@
 //! Verdicts: what the detector reports about a source that sweeps or scans.
 
-use crate::event::{Protocol, Timestamp};
+use crate::event::{Protocol, Technique, Timestamp};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The most ports a verdict lists.
@@ -95,7 +95,13 @@ impl Direction {
     }
 }
 
-/// A decision that a source sweeps or scans.
+/// A decision that a source sweeps or scans, describing one protocol's probes.
+///
+/// Every count is of distinct first contacts up to `ts`: exact while small
+/// (up to 64 hosts, 64 ports and 32 probes), estimated above with a relative
+/// standard error under 5% for hosts and ports and 7% for probes, and never
+/// above the probes seen. A repeat of a (target, port) pair is never counted
+/// twice while the counts are exact.
 ///
 /// Fixed-size and `Copy`: the detector builds it on the stack and hands a
 /// reference to the callback, so delivering one never allocates.
@@ -105,21 +111,21 @@ pub struct Verdict {
     pub kind: Kind,
     /// The scanning host.
     pub src: IpAddr,
-    /// Where the source and its targets sit, from the deciding attempt.
+    /// Where the source and most of its targets sit.
     pub direction: Direction,
-    /// Protocol of the deciding attempt.
+    /// Protocol of every probe the verdict describes.
     pub proto: Protocol,
     /// Main destination ports, most probed first; see [`ports`](Verdict::ports).
     pub port_list: [u16; MAX_VERDICT_PORTS],
     /// How many entries of `port_list` are in use.
     pub n_ports: u8,
-    /// Estimated distinct target hosts.
+    /// Distinct target hosts.
     pub targets: u32,
-    /// Estimated distinct destination ports.
+    /// Distinct destination ports.
     pub ports_count: u32,
     /// First contacts that failed: refused plus unanswered. This and the other
     /// counts start at the source's first failed first contact of the episode
-    /// (when its evidence record is taken), as do the target and port estimates.
+    /// (when its evidence record is taken), as do the target and port counts.
     pub failed: u32,
     /// First contacts that succeeded.
     pub succeeded: u32,
@@ -130,7 +136,8 @@ pub struct Verdict {
     pub probes: u32,
     /// When the source was first seen in this episode (second resolution).
     pub first_seen: Timestamp,
-    /// Capture time of the attempt that decided.
+    /// Capture time of the attempt that decided; for a final extent, of the
+    /// source's latest first contact (second resolution).
     pub ts: Timestamp,
     /// The latest distinct failed targets; see [`sample`](Verdict::sample).
     pub sample_list: [IpAddr; MAX_VERDICT_SAMPLE],
@@ -139,6 +146,11 @@ pub struct Verdict {
     /// Log-likelihood ratio of "scanner" against "benign" when deciding, in nats;
     /// the default decision threshold is ln 99 ≈ 4.6.
     pub score: f32,
+    /// The technique most of the probes used.
+    pub technique: Technique,
+    /// True for a final extent ([`Detector::flush`](crate::Detector::flush)):
+    /// the source's evidence as it stands, after a verdict was reported.
+    pub is_final: bool,
 }
 
 impl Verdict {
@@ -180,6 +192,8 @@ impl Verdict {
             sample_list: [ZERO; MAX_VERDICT_SAMPLE],
             n_sample: 0,
             score: 0.0,
+            technique: Technique::Syn,
+            is_final: false,
         }
     }
 }

@@ -605,8 +605,12 @@ fn advance_forgets_idle_sources() {
     unsafe {
         assert_eq!(sw_detector_observe(det, &ev), sw_result::Ok);
         assert_eq!(stats(det).sources, 1);
-        // Two hours later: past the one-hour idle timeout.
+        // A failed first contact makes the source a suspect: two hours later,
+        // past the one-hour idle timeout, it is still remembered.
         assert_eq!(sw_detector_advance(det, T0 + 7_200_000_000), sw_result::Ok);
+        assert_eq!(stats(det).sources, 1);
+        // A day and an hour later: past the one-day suspect timeout.
+        assert_eq!(sw_detector_advance(det, T0 + 90_000_000_000), sw_result::Ok);
         let st = stats(det);
         assert_eq!((st.sources, st.expired), (0, 1));
         sw_detector_free(det);

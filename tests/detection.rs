@@ -4,7 +4,11 @@
 mod common;
 
 use common::*;
-use sweepwatch::{AllowRule, Config, Direction, Kind, Outcome, Protocol, Verdict};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use sweepwatch::{
+    AllowRule, Config, Detector, Direction, Event, Kind, Outcome, Protocol, Technique, Verdict,
+};
 
 fn only(verdicts: &[Verdict], src: &str, kind: Kind) -> Verdict {
     let hits: Vec<_> = verdicts
@@ -183,7 +187,8 @@ fn slow_sweep_over_forty_minutes_is_found_and_idle_state_ages_out() {
     );
     assert!(stats.sources > 30);
 
-    // Hours later, with no traffic, everything ages out.
+    // Hours later, with no traffic, benign sources have aged out; the
+    // scanner, a suspect, is kept for a day.
     let det = sweepwatch::Detector::new(Config::default(), |_| {}).unwrap();
     for e in &events {
         det.observe(e).unwrap();
@@ -192,8 +197,101 @@ fn slow_sweep_over_forty_minutes_is_found_and_idle_state_ages_out() {
     det.advance(sweepwatch::Timestamp::from_secs(T0 + 2400 + 3 * 3600))
         .unwrap();
     let after = det.stats().unwrap();
+    assert!(
+        after.sources >= 1 && after.sources * 10 < before,
+        "{after:?}"
+    );
+    det.advance(sweepwatch::Timestamp::from_secs(T0 + 2400 + 25 * 3600))
+        .unwrap();
+    let after = det.stats().unwrap();
     assert_eq!(after.sources, 0);
     assert_eq!(after.expired, before);
+}
+
+/// An Internet scanner that tries one new port of a home host every two
+/// hours, as real ones do: eight ports over a day, among busy benign
+/// traffic. Its failures make it a suspect, kept for a day (not the hour of
+/// the idle timeout), so the scan adds up and is reported at its fifth port.
+#[test]
+fn a_scanner_probing_every_two_hours_is_remembered_and_reported() {
+    let mut rng = Rng(41);
+    let mut events = Vec::new();
+    let scanner = "45.155.205.48".parse().unwrap();
+    let target = v4(10, 9, 0, 7);
+    let ports = [22u16, 23, 445, 3389, 5900, 8080, 8443, 6379];
+    for (i, port) in ports.iter().enumerate() {
+        Prober::new(scanner, Protocol::Tcp, false, 0.0).send(
+            &mut events,
+            i as f64 * 7200.0,
+            target,
+            *port,
+            Outcome::Unanswered,
+        );
+    }
+    background(&mut rng, &mut events, 30, 400, 16.0 * 3600.0);
+    let events = by_time(events);
+    let (verdicts, _) = run(Config::default(), &events);
+    let v = only(&verdicts, "45.155.205.48", Kind::PortScan);
+    assert_eq!((v.targets, v.ports_count, v.probes), (1, 5, 5));
+    assert_eq!(v.direction, Direction::Inbound);
+    assert_eq!(v.ts.as_secs() - v.first_seen.as_secs(), 4 * 7200);
+
+    // With the suspect timeout at the idle timeout, the scan is forgotten
+    // between probes and never reported.
+    let forgetful = Config {
+        suspect_timeout_secs: 3600,
+        ..Config::default()
+    };
+    let (verdicts, _) = run(forgetful, &events);
+    assert!(verdicts.iter().all(|v| v.src != scanner), "{verdicts:?}");
+}
+
+/// A scanner retrying the same three ports of two hosts every hour for a day
+/// (179.43.168.126 in a real day of ctu-normal): its counts never exceed what
+/// it did, however often the first-contact filter forgets the pairs.
+#[test]
+fn hourly_retries_of_the_same_ports_are_never_counted_again() {
+    let scanner: IpAddr = "179.43.168.126".parse().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let cfg = Config {
+        min_targets: 2,
+        ..Config::default()
+    };
+    let det = Detector::new(cfg, move |v| sink.lock().unwrap().push(*v)).unwrap();
+    let mut events = Vec::new();
+    for hour in 0..24 {
+        for host in [v4(10, 1, 0, 1), v4(10, 1, 0, 2)] {
+            for port in [7000u16, 7001, 17000] {
+                Prober::new(scanner, Protocol::Tcp, false, 0.0).send(
+                    &mut events,
+                    f64::from(hour) * 3600.0 + f64::from(port % 7),
+                    host,
+                    port,
+                    Outcome::Unanswered,
+                );
+            }
+        }
+    }
+    for e in by_time(events) {
+        det.observe(&e).unwrap();
+    }
+    det.flush().unwrap();
+    let verdicts = seen.lock().unwrap();
+    assert!(!verdicts.is_empty());
+    for v in verdicts.iter() {
+        assert!(
+            v.ports_count <= 3 && v.targets <= 2 && v.probes <= 6,
+            "{v:?}"
+        );
+        assert!(v.failed <= 6, "{v:?}");
+    }
+    let last = verdicts.last().unwrap();
+    assert!(last.is_final);
+    assert_eq!(
+        (last.ports_count, last.targets, last.probes, last.failed),
+        (3, 2, 6, 6)
+    );
 }
 
 #[test]
@@ -631,4 +729,199 @@ fn multicast_and_broadcast_are_ignored_by_default() {
     };
     let (verdicts, _) = run(plain, &by_time(events));
     assert!(!verdicts.is_empty());
+}
+
+/// One source running `nmap -sS -sU -PE` at once: a TCP scan of one host, a
+/// UDP scan of it and pings of six hosts. Each protocol gets its own verdict,
+/// whose ports, targets and outcomes are that protocol's alone, and none
+/// suppresses another.
+#[test]
+fn each_protocol_has_its_own_verdict_and_evidence() {
+    let src: IpAddr = "198.51.100.9".parse().unwrap();
+    let target = v4(10, 2, 0, 1);
+    let mut events = Vec::new();
+    let tcp = Prober::new(src, Protocol::Tcp, true, 0.01);
+    let udp = Prober::new(src, Protocol::Udp, true, 1.0);
+    let icmp = Prober::new(src, Protocol::Icmp, true, 0.01);
+    for i in 0..6u8 {
+        // Echo replies from every host: successes, which must not reach the
+        // TCP or UDP verdicts.
+        icmp.send(
+            &mut events,
+            f64::from(i) * 0.001,
+            v4(10, 2, 0, i + 1),
+            0,
+            Outcome::Established,
+        );
+    }
+    for p in 0..100u16 {
+        let t = 1.0 + f64::from(p) * 0.01;
+        tcp.send(&mut events, t, target, 1 + p, Outcome::Refused);
+        if p < 20 {
+            udp.send(&mut events, t, target, 500 + p, Outcome::Refused);
+        }
+    }
+    // TCP 443 answered: a success of TCP only.
+    tcp.send(&mut events, 3.0, target, 443, Outcome::Established);
+    let (verdicts, _) = run(Config::default(), &by_time(events));
+    let of = |p: Protocol| -> Vec<&Verdict> { verdicts.iter().filter(|v| v.proto == p).collect() };
+    let t = of(Protocol::Tcp);
+    let u = of(Protocol::Udp);
+    assert!(of(Protocol::Icmp).is_empty(), "every ping was answered");
+    assert_eq!(t[0].kind, Kind::PortScan);
+    assert_eq!(t[0].technique, Technique::Syn);
+    assert_eq!(u[0].kind, Kind::PortScan);
+    assert_eq!(u[0].technique, Technique::Udp);
+    assert!(
+        u.iter()
+            .all(|v| v.ports().iter().all(|p| (500..520).contains(p))),
+        "{u:?}"
+    );
+    assert!(t.iter().all(|v| v.ports().iter().all(|p| *p != 0)), "{t:?}");
+    assert!(
+        u.iter()
+            .chain(&t)
+            .all(|v| v.succeeded == 0 && v.targets == 1),
+        "{verdicts:?}"
+    );
+    // The TCP scan grew tenfold after its first verdict: reported again, not
+    // suppressed by the UDP one.
+    assert_eq!(t.len(), 2, "{t:?}");
+    assert_eq!((t[1].ports_count, t[1].probes), (50, 50));
+}
+
+/// A source whose probes are 98% internal is an internal scanner, whatever a
+/// few probes outside say; the majority decides the direction and the kind.
+#[test]
+fn direction_follows_most_probes() {
+    let src: IpAddr = "10.5.0.9".parse().unwrap();
+    let p = Prober::new(src, Protocol::Tcp, false, 0.0);
+    let mut events = Vec::new();
+    for i in 0..49u8 {
+        p.send(
+            &mut events,
+            f64::from(i),
+            v4(10, 6, 0, i + 1),
+            445,
+            Outcome::Unanswered,
+        );
+    }
+    // The one external probe decides nothing: it comes last.
+    p.send(
+        &mut events,
+        60.0,
+        "203.0.113.50".parse().unwrap(),
+        445,
+        Outcome::Unanswered,
+    );
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let det = Detector::new(Config::default(), move |v| sink.lock().unwrap().push(*v)).unwrap();
+    for e in &events {
+        det.observe(e).unwrap();
+    }
+    det.flush().unwrap();
+    let verdicts = seen.lock().unwrap();
+    assert!(!verdicts.is_empty());
+    for v in verdicts.iter() {
+        assert_eq!(
+            (v.kind, v.direction),
+            (Kind::PortSweep, Direction::Internal),
+            "{v:?}"
+        );
+    }
+    assert_eq!(verdicts.last().unwrap().targets, 50);
+}
+
+/// SSDP responders answer a multicast M-SEARCH with unicast datagrams from
+/// port 1900 to the searcher's ephemeral port; an engine that never saw a
+/// unicast request logs each answer as a new flow from the responder. Replies
+/// from the configured reply ports to ports of 1024 and above are never
+/// probes; the same datagrams to a low port are.
+#[test]
+fn udp_replies_from_service_ports_are_not_probes() {
+    let responder: IpAddr = "192.168.1.132".parse().unwrap();
+    let mut events = Vec::new();
+    for i in 0..400u16 {
+        let mut e = Event::new(
+            sweepwatch::Timestamp::from_secs(T0 + u64::from(i)),
+            responder,
+            v4(192, 168, 1, 129),
+            40_000 + i,
+            Protocol::Udp,
+            Outcome::Unanswered,
+        );
+        e.src_port = 1900;
+        events.push(e);
+    }
+    let (verdicts, stats) = run(Config::default(), &events);
+    assert!(verdicts.is_empty(), "{verdicts:?}");
+    assert_eq!(stats.unsolicited, 400);
+    // Without 1900 among the reply ports, the same datagrams look like a scan.
+    let cfg = Config {
+        reply_ports: vec![53],
+        ..Config::default()
+    };
+    let (verdicts, _) = run(cfg, &events);
+    assert!(verdicts.iter().any(|v| v.src == responder));
+}
+
+/// A verdict names the technique most of its probes used.
+#[test]
+fn the_technique_is_that_of_most_probes() {
+    let src: IpAddr = "203.0.113.77".parse().unwrap();
+    let mut events = Vec::new();
+    for p in 1..=30u16 {
+        let t = if p % 10 == 0 {
+            Technique::Syn
+        } else {
+            Technique::Fin
+        };
+        events.push(
+            Event::new(
+                sweepwatch::Timestamp::from_secs(T0 + u64::from(p)),
+                src,
+                v4(10, 7, 0, 1),
+                p,
+                Protocol::Tcp,
+                Outcome::Refused,
+            )
+            .with_technique(t),
+        );
+    }
+    let (verdicts, _) = run(Config::default(), &events);
+    assert!(!verdicts.is_empty());
+    assert!(
+        verdicts.iter().all(|v| v.technique == Technique::Fin),
+        "{verdicts:?}"
+    );
+}
+
+/// The engine's own locality of each host (Zeek's `local_orig`,
+/// `local_resp`) decides home and away where it is given.
+#[test]
+fn the_engines_locality_overrides_the_home_networks() {
+    let src: IpAddr = "45.155.205.41".parse().unwrap();
+    let mut events = Vec::new();
+    for p in 1..=10u16 {
+        let mut e = Event::new(
+            sweepwatch::Timestamp::from_secs(T0 + u64::from(p)),
+            src,
+            "147.32.83.234".parse().unwrap(),
+            p,
+            Protocol::Tcp,
+            Outcome::Unanswered,
+        );
+        e.src_local = Some(false);
+        e.dst_local = Some(true);
+        events.push(e);
+    }
+    let (verdicts, _) = run(Config::default(), &events);
+    assert_eq!(verdicts[0].direction, Direction::Inbound);
+    // Without it, 147.32.0.0/16 is outside the default home networks.
+    for e in &mut events {
+        e.dst_local = None;
+    }
+    let (verdicts, _) = run(Config::default(), &events);
+    assert_eq!(verdicts[0].direction, Direction::External);
 }

@@ -285,6 +285,27 @@ pub unsafe extern "C" fn sw_detector_advance(
     })
 }
 
+/// Delivers to the verdict callback, on the calling thread, the final extent of
+/// every source reported in its current episode: an sw_verdict with `is_final`
+/// 1 and the counts as they stand, so a scan that grew after its verdict is
+/// reported as it ended. Call it at the end of a capture, or now and then on
+/// live traffic; the detector's state is unchanged. Its cost is a pass over the
+/// detector's memory, like sw_detector_advance().
+///
+/// Returns SW_RESULT_NULL_PARAMETER if `detector` is NULL, SW_RESULT_REENTRANT
+/// from a verdict callback. Thread-safe.
+///
+/// # Safety
+/// `detector` must be NULL or a live detector.
+#[no_mangle]
+pub unsafe extern "C" fn sw_detector_flush(detector: *const sw_detector) -> sw_result {
+    panic::run(|| {
+        // SAFETY: the caller provides a live detector or NULL.
+        let det = unsafe { detector_ref(detector) }?;
+        feeding(|| det.flush())
+    })
+}
+
 /// Writes a snapshot of the detector's counters, summed over its shards, into
 /// `*stats_out`.
 ///

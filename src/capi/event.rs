@@ -2,7 +2,7 @@
 //! conversion to [`Event`].
 
 use crate::shard::Probe;
-use crate::{Detector, Event, Outcome, Protocol, Timestamp};
+use crate::{Detector, Event, Outcome, Protocol, Technique, Timestamp};
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -45,6 +45,63 @@ pub enum sw_outcome {
     Unsolicited = 4,
 }
 
+/// How a probe was sent, in nmap's vocabulary, as stored in sw_event.technique
+/// and sw_verdict.technique.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum sw_technique {
+    /// In an event: the protocol's plain probe (a SYN for TCP, a datagram for
+    /// UDP, an echo request for ICMP). Never in a verdict.
+    Default = 0,
+    /// TCP SYN whose handshake the prober did not complete (nmap -sS).
+    Syn = 1,
+    /// TCP SYN whose handshake the prober completed (nmap -sT).
+    Connect = 2,
+    /// TCP FIN alone (nmap -sF).
+    Fin = 3,
+    /// TCP segment with no flags (nmap -sN).
+    Null = 4,
+    /// TCP FIN, PSH and URG (nmap -sX).
+    Xmas = 5,
+    /// TCP FIN and ACK (nmap -sM).
+    Maimon = 6,
+    /// TCP ACK alone (nmap -sA, -sW).
+    Ack = 7,
+    /// Another TCP flag combination that opens no connection.
+    TcpOther = 8,
+    /// UDP datagram (nmap -sU).
+    Udp = 9,
+    /// ICMP or ICMPv6 echo request.
+    IcmpEcho = 10,
+    /// Another IP protocol (nmap -sO).
+    IpProtocol = 11,
+}
+
+impl From<Technique> for sw_technique {
+    fn from(t: Technique) -> Self {
+        match t {
+            Technique::Syn => sw_technique::Syn,
+            Technique::Connect => sw_technique::Connect,
+            Technique::Fin => sw_technique::Fin,
+            Technique::Null => sw_technique::Null,
+            Technique::Xmas => sw_technique::Xmas,
+            Technique::Maimon => sw_technique::Maimon,
+            Technique::Ack => sw_technique::Ack,
+            Technique::TcpOther => sw_technique::TcpOther,
+            Technique::Udp => sw_technique::Udp,
+            Technique::IcmpEcho => sw_technique::IcmpEcho,
+            Technique::IpProtocol => sw_technique::IpProtocol,
+        }
+    }
+}
+
+/// The technique of an event's `technique` byte: `None` for the default
+/// (the protocol's plain probe) and for values outside the enum.
+#[inline]
+fn technique(v: u8) -> Option<Technique> {
+    Technique::ALL.get(usize::from(v).checked_sub(1)?).copied()
+}
+
 /// One connection event: an attempt from `src_addr` to `dst_addr`, or its
 /// outcome. A plain struct the caller fills (zero it first, for example with
 /// `sw_event ev = {0};`) and keeps: the detector copies what it needs.
@@ -74,6 +131,10 @@ pub struct sw_event {
     pub proto: u8,
     /// A sw_outcome value.
     pub outcome: u8,
+    /// A sw_technique value; 0 (SW_TECHNIQUE_DEFAULT) for the protocol's plain
+    /// probe. Stealth TCP probes (FIN, NULL, Xmas, Maimon, ACK) are reported
+    /// with proto SW_PROTOCOL_TCP, their technique and their outcome.
+    pub technique: u8,
 }
 
 /// Why an `sw_event` was rejected.
@@ -82,6 +143,7 @@ pub(crate) enum EventError {
     Family(u8),
     Protocol(u8),
     Outcome(u8),
+    Technique(u8),
 }
 
 impl fmt::Display for EventError {
@@ -90,6 +152,9 @@ impl fmt::Display for EventError {
             EventError::Family(v) => write!(f, "family {v} is neither 4 (IPv4) nor 6 (IPv6)"),
             EventError::Protocol(v) => write!(f, "proto {v} is not an sw_protocol (0 to 3)"),
             EventError::Outcome(v) => write!(f, "outcome {v} is not an sw_outcome (0 to 4)"),
+            EventError::Technique(v) => {
+                write!(f, "technique {v} is not an sw_technique (0 to 11)")
+            }
         }
     }
 }
@@ -187,13 +252,21 @@ impl sw_event {
             None => ((0, 0), (0, 0), Outcome::Unsolicited),
         };
         let proto = protocol(self.proto).unwrap_or(Protocol::Other);
-        det.probe_keys(
-            Timestamp::from_micros(self.ts_us),
-            src,
-            dst,
-            self.dst_port,
-            proto,
-            outcome,
+        det.hashed(
+            Probe {
+                ts: Timestamp::from_micros(self.ts_us),
+                src: src.0,
+                dst: dst.0,
+                dst_port: self.dst_port,
+                proto,
+                outcome,
+                technique: technique(self.technique).unwrap_or(Technique::for_protocol(proto)),
+                local: 0,
+                src_lead: src.1,
+                dst_lead: dst.1,
+                ..Probe::default()
+            },
+            self.src_port,
         )
     }
 
@@ -208,6 +281,9 @@ impl sw_event {
         }
         if self.outcome > sw_outcome::Unsolicited as u8 {
             return Err(EventError::Outcome(self.outcome));
+        }
+        if self.technique > sw_technique::IpProtocol as u8 {
+            return Err(EventError::Technique(self.technique));
         }
         Ok(())
     }
@@ -234,6 +310,7 @@ impl From<&Event> for sw_event {
             family,
             proto: sw_protocol::from(ev.proto) as u8,
             outcome: sw_outcome::from(ev.outcome) as u8,
+            technique: sw_technique::from(ev.technique) as u8,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! `sw_verdict`: a verdict as a plain C struct.
 
-use super::event::{addr_bytes, sw_protocol};
+use super::event::{addr_bytes, sw_protocol, sw_technique};
 use crate::{Direction, Kind, Verdict, MAX_VERDICT_PORTS, MAX_VERDICT_SAMPLE};
 
 /// What kind of reconnaissance a verdict reports (sw_verdict.kind).
@@ -71,9 +71,9 @@ pub struct sw_verdict {
     pub first_seen_us: u64,
     /// A sw_kind value.
     pub kind: u8,
-    /// A sw_direction value, from the deciding attempt.
+    /// A sw_direction value: where the source and most of its targets sit.
     pub direction: u8,
-    /// A sw_protocol value, of the deciding attempt.
+    /// A sw_protocol value: the protocol of every probe the verdict describes.
     pub proto: u8,
     /// Family of `src_addr`: SW_FAMILY_IPV4 or SW_FAMILY_IPV6.
     pub src_family: u8,
@@ -107,6 +107,11 @@ pub struct sw_verdict {
     /// Log-likelihood ratio of "scanner" against "benign" when deciding, in
     /// nats; the default decision threshold is ln 99, about 4.6.
     pub score: f32,
+    /// A sw_technique value: the technique most of the probes used.
+    pub technique: u8,
+    /// 1 for a final extent (delivered by sw_detector_flush): the source's
+    /// evidence as it stands after a verdict; 0 for a verdict as decided.
+    pub is_final: u8,
 }
 
 /// The most ports a verdict lists (the size of sw_verdict.ports).
@@ -157,6 +162,8 @@ impl From<&Verdict> for sw_verdict {
             unanswered: v.unanswered,
             probes: v.probes,
             score: v.score,
+            technique: sw_technique::from(v.technique) as u8,
+            is_final: u8::from(v.is_final),
         }
     }
 }

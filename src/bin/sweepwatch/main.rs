@@ -76,7 +76,9 @@ struct DetectArgs {
     inputs: Vec<PathBuf>,
 
     /// A home network (repeatable). Replaces the default home networks (RFC 1918,
-    /// 100.64.0.0/10, fc00::/7) and those of --config.
+    /// 100.64.0.0/10, fc00::/7) and those of --config. Without it (or home
+    /// networks in --config), a Zeek conn.log's local_orig and local_resp
+    /// columns, where present, say which hosts are at home.
     #[arg(long = "home-net", value_name = "CIDR")]
     home_net: Vec<Cidr>,
 
@@ -123,7 +125,9 @@ fn usage_error(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn config_of(args: &DetectArgs) -> Result<Config, String> {
+/// The detector's configuration, and whether the home networks were left at
+/// their defaults (then an engine's own locality of hosts decides).
+fn config_of(args: &DetectArgs) -> Result<(Config, bool), String> {
     let mut cfg = match &args.config {
         None => Config::default(),
         Some(path) => {
@@ -143,7 +147,8 @@ fn config_of(args: &DetectArgs) -> Result<Config, String> {
     if cfg.hash_seed.is_none() {
         cfg.hash_seed = Some(HASH_SEED);
     }
-    Ok(cfg)
+    let default_home = cfg.home_networks == Config::default().home_networks;
+    Ok((cfg, default_home))
 }
 
 /// Puts events in time order within a bounded window, collects them into
@@ -162,6 +167,10 @@ struct Feeder<'a> {
     window: usize,
     verdicts: &'a Mutex<Vec<Verdict>>,
     out: Output,
+    /// Whether events keep the engine's own locality of their hosts (Zeek's
+    /// `local_orig`, `local_resp`): only while the home networks are the
+    /// defaults, which the user's own configuration replaces.
+    engine_locality: bool,
 }
 
 impl<'a> Feeder<'a> {
@@ -170,6 +179,7 @@ impl<'a> Feeder<'a> {
         window: usize,
         verdicts: &'a Mutex<Vec<Verdict>>,
         out: Output,
+        engine_locality: bool,
     ) -> Self {
         Feeder {
             det,
@@ -177,10 +187,15 @@ impl<'a> Feeder<'a> {
             window,
             verdicts,
             out,
+            engine_locality,
         }
     }
 
-    fn push(&mut self, ev: Event) {
+    fn push(&mut self, mut ev: Event) {
+        if !self.engine_locality {
+            ev.src_local = None;
+            ev.dst_local = None;
+        }
         self.pending.push(ev);
         if self.window == 0 {
             if self.pending.len() >= BATCH {
@@ -216,12 +231,15 @@ impl<'a> Feeder<'a> {
         }
     }
 
-    /// Feeds everything still held back.
+    /// Feeds everything still held back, then delivers the final extent of
+    /// every source reported.
     fn finish(&mut self) {
         if self.window > 0 {
             self.pending.sort_by_key(|e| e.ts);
         }
         self.release(self.pending.len());
+        let _ = self.det.flush();
+        self.release(0);
     }
 }
 
@@ -349,7 +367,7 @@ fn read_input(
 }
 
 fn detect(args: &DetectArgs) -> ExitCode {
-    let cfg = match config_of(args) {
+    let (cfg, engine_locality) = match config_of(args) {
         Ok(c) => c,
         Err(e) => return usage_error(&e),
     };
@@ -369,7 +387,13 @@ fn detect(args: &DetectArgs) -> ExitCode {
 
     let show_progress = !args.quiet && io::stderr().is_terminal();
     let pcap = PcapOptions::default();
-    let mut feeder = Feeder::new(&det, args.reorder_window, &verdicts, Output::new(args.json));
+    let mut feeder = Feeder::new(
+        &det,
+        args.reorder_window,
+        &verdicts,
+        Output::new(args.json),
+        engine_locality,
+    );
     let started = Instant::now();
     let mut reports = Vec::with_capacity(args.inputs.len());
     for path in &args.inputs {

@@ -121,7 +121,13 @@ pub fn render(reports: &[FileReport], st: &Stats, out: &Output, elapsed: Duratio
     if kinds.is_empty() {
         let _ = writeln!(s, "verdicts: none");
     } else {
-        let _ = writeln!(s, "verdicts: {} ({})", count(out.total()), kinds.join(", "));
+        let _ = writeln!(
+            s,
+            "verdicts: {} ({}); final extents: {}",
+            count(out.total()),
+            kinds.join(", "),
+            count(out.extents())
+        );
     }
     let secs = elapsed.as_secs_f64();
     let rate = if secs > 0.0 {

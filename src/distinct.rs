@@ -1,0 +1,308 @@
+//! A distinct counter in fixed memory: exact while small, HyperLogLog above.
+//!
+//! The decisions turn on small counts (a scanner retrying the same three ports
+//! must show three, not an estimate near it), yet a sweep may reach hundreds of
+//! thousands of targets. So the same words first hold the items themselves and,
+//! once they no longer fit, HyperLogLog registers built from them.
+//!
+//! Items are 32-bit hashes that the caller has already mixed (addresses go
+//! through the keyed `AddrHasher`), so their bits are used as they come: the top
+//! bits choose a register and the rest give its rank. Unmixed values, such as
+//! raw addresses, would crowd a few registers and be undercounted.
+
+/// Marks `n` once the words hold registers.
+const DENSE: u16 = u16::MAX;
+
+/// The largest rank a four-bit register holds. Only an item whose remaining
+/// bits start with 14 zeros reaches it, one in 16,384, so the cap costs nothing
+/// at the sizes a register sees.
+const MAX_RANK: u32 = 15;
+
+/// Distinct 32-bit hashed items in 4*W bytes: exact while at most W items were
+/// added (kept unsorted in `words`), then HyperLogLog with 8*W four-bit
+/// registers packed into the same words.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+pub(crate) struct Distinct<const W: usize> {
+    words: [u32; W],
+    /// Items held exactly; `u16::MAX` once the words hold registers.
+    n: u16,
+}
+
+impl<const W: usize> Default for Distinct<W> {
+    /// Empty, and all zero: pool records start as zeroed memory.
+    fn default() -> Self {
+        Distinct {
+            words: [0; W],
+            n: 0,
+        }
+    }
+}
+
+// SAFETY: integers only; all zero is an empty counter.
+unsafe impl<const W: usize> crate::zeroed::Zeroable for Distinct<W> {}
+
+impl<const W: usize> Distinct<W> {
+    /// log2 of the register count, 8W: the index bits taken from the top of a hash.
+    const BITS: u32 = (8 * W).trailing_zeros();
+
+    /// Fails the build for a W the layout cannot take: a power of two, so the
+    /// registers are indexed by whole bits; at least 8, so there are 64 of them,
+    /// where the estimate's constants start; below `DENSE`, so `n` holds W.
+    #[inline]
+    fn check() {
+        const {
+            assert!(
+                W >= 8 && W.is_power_of_two() && W < DENSE as usize,
+                "W must be a power of two from 8 to 32768"
+            )
+        }
+    }
+
+    /// Adds `h`; true if it was not there before (exact while exact; once dense,
+    /// true if a register grew).
+    #[inline]
+    pub(crate) fn insert(&mut self, h: u32) -> bool {
+        Self::check();
+        if self.n == DENSE {
+            return Self::raise(&mut self.words, h);
+        }
+        let n = usize::from(self.n);
+        if self.words[..n].contains(&h) {
+            return false;
+        }
+        if n < W {
+            self.words[n] = h;
+            self.n += 1;
+        } else {
+            self.densify(h);
+        }
+        true
+    }
+
+    /// Whether `h` was added, while exact; None once dense.
+    #[inline]
+    pub(crate) fn contains(&self, h: u32) -> Option<bool> {
+        self.is_exact()
+            .then(|| self.words[..usize::from(self.n)].contains(&h))
+    }
+
+    #[inline]
+    pub(crate) fn is_exact(&self) -> bool {
+        self.n != DENSE
+    }
+
+    /// Distinct items: the exact count while exact; else the HyperLogLog
+    /// estimate (Flajolet et al., 2007), with linear counting over the zero
+    /// registers while the estimate is at most 2.5 registers' worth, rounded to
+    /// nearest and never below W+1, the distinct items held at conversion. No
+    /// large-range correction: 2^32 hashes are far beyond any count here.
+    pub(crate) fn count(&self) -> u32 {
+        Self::check();
+        if self.is_exact() {
+            return u32::from(self.n);
+        }
+        // The sum of 2^-rank over the registers, scaled by 2^15 to stay in
+        // integers: exact, and no float work per register.
+        let mut sum = 0u64;
+        let mut zeros = 0u32;
+        for w in self.words {
+            for k in 0..8 {
+                let rank = (w >> (4 * k)) & 0xF;
+                sum += 1 << (MAX_RANK - rank);
+                zeros += u32::from(rank == 0);
+            }
+        }
+        let m = (8 * W) as f64;
+        let alpha = if W == 8 {
+            0.709
+        } else {
+            0.7213 / (1.0 + 1.079 / m)
+        };
+        let raw = alpha * m * m * f64::from(1u32 << MAX_RANK) / sum as f64;
+        let estimate = if raw <= 2.5 * m && zeros > 0 {
+            m * (m / f64::from(zeros)).ln()
+        } else {
+            raw
+        };
+        // Float to integer casts saturate.
+        (estimate.round() as u32).max(W as u32 + 1)
+    }
+
+    /// Replaces the W held items and the new `h` by the registers they set.
+    #[cold]
+    fn densify(&mut self, h: u32) {
+        let held = self.words;
+        self.words = [0; W];
+        for x in held.into_iter().chain(std::iter::once(h)) {
+            Self::raise(&mut self.words, x);
+        }
+        self.n = DENSE;
+    }
+
+    /// Raises `h`'s register to its rank; true if it grew.
+    #[inline]
+    fn raise(words: &mut [u32; W], h: u32) -> bool {
+        let i = (h >> (32 - Self::BITS)) as usize;
+        // Index bits shifted out leave zeros below, so an all-zero rest ranks 15
+        // through the cap, not past it.
+        let rank = ((h << Self::BITS).leading_zeros() + 1).min(MAX_RANK);
+        let shift = 4 * (i % 8) as u32;
+        let word = &mut words[i / 8];
+        if rank <= (*word >> shift) & 0xF {
+            return false;
+        }
+        *word = (*word & !(0xF << shift)) | (rank << shift);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fixed-seed generator (splitmix64), as in the sketch tests.
+    fn splitmix(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn exact_up_to<const W: usize>(seed: u64) {
+        let mut seed = seed;
+        // Zero is an item like any other, not an empty slot.
+        let items: Vec<u32> = std::iter::once(0)
+            .chain((0..W).map(|_| splitmix(&mut seed) as u32))
+            .collect();
+        let mut d = Distinct::<W>::default();
+        assert_eq!((d.count(), d.contains(0)), (0, Some(false)));
+        for (i, &h) in items[..W].iter().enumerate() {
+            assert!(d.insert(h));
+            // Every earlier item again: a retry is not a new item.
+            for &old in &items[..=i] {
+                assert!(!d.insert(old));
+                assert_eq!(d.contains(old), Some(true));
+            }
+            assert_eq!(d.contains(items[i + 1]), Some(false));
+            assert_eq!(d.count(), i as u32 + 1);
+            assert!(d.is_exact());
+        }
+        assert!(d.insert(items[W]));
+        assert!(!d.is_exact());
+        assert_eq!(d.contains(items[0]), None);
+        // The registers were built from every held item: none is new again.
+        for &h in &items {
+            assert!(!d.insert(h));
+        }
+        assert!(d.count() > W as u32);
+    }
+
+    #[test]
+    fn exact_while_at_most_w_items() {
+        exact_up_to::<8>(1);
+        exact_up_to::<32>(2);
+        exact_up_to::<64>(3);
+    }
+
+    #[test]
+    fn a_few_retried_ports_count_as_few() {
+        let mut d = Distinct::<64>::default();
+        for _ in 0..1000 {
+            for port in [22u32, 80, 443] {
+                d.insert(port.wrapping_mul(0x9E37_79B9));
+            }
+        }
+        assert_eq!(d.count(), 3);
+    }
+
+    #[test]
+    fn dense_counts_never_fall_below_the_conversion() {
+        // Items that all land in register 0: the estimate alone says about one.
+        let mut d = Distinct::<64>::default();
+        let mut last = 0;
+        for h in 0..=64u32 {
+            d.insert(h);
+            assert!(d.count() >= last, "count fell at item {h}");
+            last = d.count();
+        }
+        assert!(!d.is_exact());
+        assert_eq!(d.count(), 65);
+        // Random items: monotone through the exact range and the conversion,
+        // and above W after it.
+        let mut seed = 11;
+        for _ in 0..200 {
+            let mut d = Distinct::<32>::default();
+            let mut last = 0;
+            for i in 1..=200u32 {
+                d.insert(splitmix(&mut seed) as u32);
+                let c = d.count();
+                if i <= 33 {
+                    assert!(c >= last);
+                }
+                assert!(i <= 32 || c >= 33, "count {c} after {i} items");
+                last = c;
+            }
+        }
+    }
+
+    /// RMS and 95th percentile of |relative error| over `trials` counters of
+    /// `n` random items each.
+    fn errors<const W: usize>(n: u32, trials: usize, seed: &mut u64) -> (f64, f64) {
+        let mut rel: Vec<f64> = (0..trials)
+            .map(|_| {
+                let mut d = Distinct::<W>::default();
+                for _ in 0..n {
+                    d.insert(splitmix(seed) as u32);
+                }
+                ((f64::from(d.count()) - f64::from(n)) / f64::from(n)).abs()
+            })
+            .collect();
+        let rms = (rel.iter().map(|r| r * r).sum::<f64>() / trials as f64).sqrt();
+        rel.sort_by(f64::total_cmp);
+        (rms, rel[trials * 95 / 100 - 1])
+    }
+
+    const SIZES: [u32; 9] = [65, 100, 200, 500, 1000, 2000, 5000, 20_000, 100_000];
+
+    /// Fewer trials for the large sizes keeps the test quick in debug builds.
+    fn trials(n: u32) -> usize {
+        (2_000_000 / n as usize).clamp(300, 1000)
+    }
+
+    #[test]
+    fn dense_error_with_512_registers() {
+        let mut seed = 64;
+        for n in SIZES {
+            let (rms, p95) = errors::<64>(n, trials(n), &mut seed);
+            println!(
+                "W=64 n={n:>6} trials={:>4} rms={rms:.4} p95={p95:.4}",
+                trials(n)
+            );
+            assert!(rms <= 0.06, "n={n}: rms relative error {rms:.4}");
+            assert!(p95 <= 0.10, "n={n}: 95th percentile {p95:.4}");
+        }
+    }
+
+    #[test]
+    fn dense_error_with_256_registers() {
+        let mut seed = 32;
+        for n in SIZES {
+            let (rms, p95) = errors::<32>(n, trials(n), &mut seed);
+            println!(
+                "W=32 n={n:>6} trials={:>4} rms={rms:.4} p95={p95:.4}",
+                trials(n)
+            );
+            assert!(rms <= 0.08, "n={n}: rms relative error {rms:.4}");
+        }
+    }
+
+    #[test]
+    fn layout() {
+        // Words then the count, padded to the words' alignment.
+        assert_eq!(std::mem::size_of::<Distinct<64>>(), 260);
+        assert_eq!(std::mem::size_of::<Distinct<8>>(), 36);
+        assert_eq!(std::mem::align_of::<Distinct<64>>(), 4);
+    }
+}
