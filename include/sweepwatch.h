@@ -237,6 +237,69 @@ typedef uint32_t sw_result;
 #endif // __cplusplus
 
 /**
+ * How a probe was sent, in nmap's vocabulary, as stored in sw_event.technique
+ * and sw_verdict.technique.
+ */
+enum sw_technique
+#ifdef __cplusplus
+  : uint8_t
+#endif // __cplusplus
+ {
+  /**
+   * In an event: the protocol's plain probe (a SYN for TCP, a datagram for
+   * UDP, an echo request for ICMP). Never in a verdict.
+   */
+  SW_TECHNIQUE_DEFAULT = 0,
+  /**
+   * TCP SYN whose handshake the prober did not complete (nmap -sS).
+   */
+  SW_TECHNIQUE_SYN = 1,
+  /**
+   * TCP SYN whose handshake the prober completed (nmap -sT).
+   */
+  SW_TECHNIQUE_CONNECT = 2,
+  /**
+   * TCP FIN alone (nmap -sF).
+   */
+  SW_TECHNIQUE_FIN = 3,
+  /**
+   * TCP segment with no flags (nmap -sN).
+   */
+  SW_TECHNIQUE_NULL = 4,
+  /**
+   * TCP FIN, PSH and URG (nmap -sX).
+   */
+  SW_TECHNIQUE_XMAS = 5,
+  /**
+   * TCP FIN and ACK (nmap -sM).
+   */
+  SW_TECHNIQUE_MAIMON = 6,
+  /**
+   * TCP ACK alone (nmap -sA, -sW).
+   */
+  SW_TECHNIQUE_ACK = 7,
+  /**
+   * Another TCP flag combination that opens no connection.
+   */
+  SW_TECHNIQUE_TCP_OTHER = 8,
+  /**
+   * UDP datagram (nmap -sU).
+   */
+  SW_TECHNIQUE_UDP = 9,
+  /**
+   * ICMP or ICMPv6 echo request.
+   */
+  SW_TECHNIQUE_ICMP_ECHO = 10,
+  /**
+   * Another IP protocol (nmap -sO).
+   */
+  SW_TECHNIQUE_IP_PROTOCOL = 11,
+};
+#ifndef __cplusplus
+typedef uint8_t sw_technique;
+#endif // __cplusplus
+
+/**
  * A detector configuration: home networks, allow-list, thresholds, time limits
  * and memory. sw_config_new() gives the defaults, which work without changes.
  *
@@ -284,11 +347,11 @@ typedef struct sw_verdict {
    */
   uint8_t kind;
   /**
-   * A sw_direction value, from the deciding attempt.
+   * A sw_direction value: where the source and most of its targets sit.
    */
   uint8_t direction;
   /**
-   * A sw_protocol value, of the deciding attempt.
+   * A sw_protocol value: the protocol of every probe the verdict describes.
    */
   uint8_t proto;
   /**
@@ -351,6 +414,15 @@ typedef struct sw_verdict {
    * nats; the default decision threshold is ln 99, about 4.6.
    */
   float score;
+  /**
+   * A sw_technique value: the technique most of the probes used.
+   */
+  uint8_t technique;
+  /**
+   * 1 for a final extent (delivered by sw_detector_flush): the source's
+   * evidence as it stands after a verdict; 0 for a verdict as decided.
+   */
+  uint8_t is_final;
 } sw_verdict;
 
 /**
@@ -414,6 +486,12 @@ typedef struct sw_event {
    * A sw_outcome value.
    */
   uint8_t outcome;
+  /**
+   * A sw_technique value; 0 (SW_TECHNIQUE_DEFAULT) for the protocol's plain
+   * probe. Stealth TCP probes (FIN, NULL, Xmas, Maimon, ACK) are reported
+   * with proto SW_PROTOCOL_TCP, their technique and their outcome.
+   */
+  uint8_t technique;
 } sw_event;
 
 /**
@@ -788,6 +866,22 @@ sw_result sw_detector_observe_batch(const struct sw_detector *detector,
  * `detector` must be NULL or a live detector.
  */
 sw_result sw_detector_advance(const struct sw_detector *detector, uint64_t now_us);
+
+/**
+ * Delivers to the verdict callback, on the calling thread, the final extent of
+ * every source reported in its current episode: an sw_verdict with `is_final`
+ * 1 and the counts as they stand, so a scan that grew after its verdict is
+ * reported as it ended. Call it at the end of a capture, or now and then on
+ * live traffic; the detector's state is unchanged. Its cost is a pass over the
+ * detector's memory, like sw_detector_advance().
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `detector` is NULL, SW_RESULT_REENTRANT
+ * from a verdict callback. Thread-safe.
+ *
+ * # Safety
+ * `detector` must be NULL or a live detector.
+ */
+sw_result sw_detector_flush(const struct sw_detector *detector);
 
 /**
  * Writes a snapshot of the detector's counters, summed over its shards, into

@@ -126,6 +126,7 @@ step "C examples and tests"
 build minimal examples/c/minimal.c &&
     run minimal \
         '^verdict kind=port_sweep src=203\.0\.113\.7 direction=inbound ports=22 targets=5 ' \
+        '^final kind=port_sweep src=203\.0\.113\.7 direction=inbound ports=22 targets=' \
         '^events=350 ' '^OK: '
 if build threads examples/c/threads.c; then
     run threads \

@@ -56,8 +56,10 @@ static void on_verdict(void *user_data, const sw_verdict *v) {
     struct seen *seen = user_data;
     char src[INET6_ADDRSTRLEN];
     format_addr(src, sizeof src, v->src_family, v->src_addr);
-    printf("verdict kind=%s src=%s direction=%s ports=", kind_name(v->kind), src,
-           direction_name(v->direction));
+    /* A final extent (from sw_detector_flush) is the source's evidence as it
+     * ended; a verdict is the moment it was decided. */
+    printf("%s kind=%s src=%s direction=%s ports=", v->is_final ? "final" : "verdict",
+           kind_name(v->kind), src, direction_name(v->direction));
     for (unsigned i = 0; i < v->n_ports; i++) {
         printf("%s%u", i ? "," : "", (unsigned)v->ports[i]);
     }
@@ -137,6 +139,8 @@ int main(void) {
         }
     }
 
+    /* At the end of the input: how far each reported scan went. */
+    ok = ok && check(sw_detector_flush(det), "flush");
     sw_stats st;
     if (ok && check(sw_detector_stats(det, &st), "stats")) {
         printf("events=%llu sources=%llu verdicts=%llu\n", (unsigned long long)st.events,

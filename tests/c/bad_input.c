@@ -122,6 +122,7 @@ static void null_handles(void) {
     expect_result(sw_detector_observe_batch(NULL, &ev, 1), SW_RESULT_NULL_PARAMETER,
                   "observe_batch(NULL det)");
     expect_result(sw_detector_advance(NULL, 0), SW_RESULT_NULL_PARAMETER, "advance(NULL det)");
+    expect_result(sw_detector_flush(NULL), SW_RESULT_NULL_PARAMETER, "flush(NULL det)");
     expect_result(sw_detector_stats(NULL, &st), SW_RESULT_NULL_PARAMETER, "stats(NULL det)");
     expect_result(sw_config_set_min_targets(NULL, 5), SW_RESULT_NULL_PARAMETER,
                   "set_min_targets(NULL cfg)");
@@ -171,6 +172,10 @@ static void bad_events(void) {
     ev.outcome = 255;
     expect_result(sw_detector_observe(det, &ev), SW_RESULT_INVALID_ARGUMENT,
                   "unknown outcome 255");
+    ev = refused(1);
+    ev.technique = 12;
+    expect_result(sw_detector_observe(det, &ev), SW_RESULT_INVALID_ARGUMENT, "unknown technique 12");
+    expect_message(SW_RESULT_INVALID_ARGUMENT, "technique 12", "message names the technique");
     ev = refused(1);
     ev.proto = 200;
     expect_result(sw_detector_observe(det, &ev), SW_RESULT_INVALID_ARGUMENT, "unknown proto 200");
