@@ -42,6 +42,7 @@ mod detector;
 mod distinct;
 mod error;
 mod event;
+pub mod format;
 mod hash;
 mod net;
 mod pairs;

@@ -66,8 +66,10 @@ pub struct Tally {
     pub events: u64,
     /// Flow records the EVE reader rejected.
     pub malformed: u64,
-    /// Verdict records written.
+    /// Verdict records written, as decided.
     pub verdicts: u64,
+    /// Final-extent records written at shutdown.
+    pub extents: u64,
     /// Writes that failed.
     pub write_errors: u64,
 }
@@ -79,6 +81,7 @@ impl Tally {
         self.events += o.events;
         self.malformed += o.malformed;
         self.verdicts += o.verdicts;
+        self.extents += o.extents;
         self.write_errors += o.write_errors;
     }
 }
@@ -125,7 +128,9 @@ impl Sink {
             self.buf.extend_from_slice(self.prefix.as_bytes());
             push_verdict(&mut self.buf, v);
         }
-        self.tally.verdicts += verdicts.len() as u64;
+        let extents = verdicts.iter().filter(|v| v.is_final).count() as u64;
+        self.tally.extents += extents;
+        self.tally.verdicts += verdicts.len() as u64 - extents;
         if self.buf.len() > self.limit {
             self.flush()
         } else {
@@ -342,17 +347,21 @@ impl Output {
         }
     }
 
-    /// Feeds the events still held for reordering to the detector and writes
-    /// the verdicts they decide: to the shared file, or in threaded mode to
-    /// the first thread's.
+    /// Feeds the events still held for reordering to the detector, then asks
+    /// it for the final extent of every source reported, and writes those
+    /// verdicts: to the shared file, or in threaded mode to the first
+    /// thread's.
     fn drain(&self, threads: &[SharedSink]) {
-        let (Some(det), Some(r)) = (&self.detector, &self.reorder) else {
+        let Some(det) = &self.detector else {
             return;
         };
         let result = catch_unwind(AssertUnwindSafe(|| {
-            r.lock().unwrap_or_else(|e| e.into_inner()).drain(|e| {
-                let _ = det.observe(e);
-            })
+            if let Some(r) = &self.reorder {
+                r.lock().unwrap_or_else(|e| e.into_inner()).drain(|e| {
+                    let _ = det.observe(e);
+                });
+            }
+            let _ = det.flush();
         }));
         if result.is_err() {
             log(format_args!(
@@ -398,14 +407,15 @@ impl Output {
             total.add(&s.tally);
         }
         let mut line = format!(
-            "{}{}: {} records, {} flows ({} attempts, {} unreadable), {} verdicts",
+            "{}{}: {} records, {} flows ({} attempts, {} unreadable), {} verdicts, {} final extents",
             self.path.display(),
             if self.threaded { " (threaded)" } else { "" },
             total.records,
             total.flows,
             total.events,
             total.malformed,
-            total.verdicts
+            total.verdicts,
+            total.extents
         );
         if let Some(Ok(st)) = self.detector.as_ref().map(|d| d.stats()) {
             line.push_str(&format!(
@@ -581,14 +591,20 @@ mod tests {
         let sweeps: Vec<usize> = (0..lines.len())
             .filter(|&i| lines[i].contains("\"event_type\":\"sweep\""))
             .collect();
-        assert_eq!(sweeps.len(), 1, "{text}");
+        // The verdict, and at the end the sweep's final extent: 8 hosts.
+        assert_eq!(sweeps.len(), 2, "{text}");
+        assert_eq!(sweeps[1], lines.len() - 1, "{text}");
+        assert!(lines[sweeps[1]].contains("\"targets\":8,"), "{text}");
+        assert!(lines[sweeps[1]].contains("\"final\":true"), "{text}");
         assert!(
             lines[sweeps[0] - 1].contains("\"flow_id\":5"),
             "verdict after the fifth refusal: {text}"
         );
         assert!(lines[sweeps[0]].contains("\"kind\":\"port_sweep\",\"src\":\"203.0.113.9\""));
         assert!(
-            summary.contains("11 records, 10 flows (8 attempts, 1 unreadable), 1 verdicts"),
+            summary.contains(
+                "11 records, 10 flows (8 attempts, 1 unreadable), 1 verdicts, 1 final extents"
+            ),
             "{summary}"
         );
         assert!(summary.contains("1 records not examined"), "{summary}");
@@ -637,11 +653,19 @@ mod tests {
             summary.contains("8 records, 8 flows (8 attempts, 0 unreadable), 1 verdicts"),
             "{summary}"
         );
+        assert!(summary.contains("1 verdicts, 1 final extents"), "{summary}");
         let text = std::fs::read_to_string(&path).unwrap();
-        let sweep = text.lines().last().unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let sweep = lines[lines.len() - 2];
         assert!(
             sweep.contains("\"first_seen\":\"2023-11-14T22:13:20.000000Z\",\"ts\":\"2023-11-14T22:13:24.000000Z\""),
             "{sweep}"
+        );
+        // At shutdown, the final extent: all eight ports, at the last probe.
+        let last = lines[lines.len() - 1];
+        assert!(
+            last.contains("\"targets\":8,") && last.contains("\"final\":true"),
+            "{last}"
         );
     }
 
@@ -713,7 +737,8 @@ mod tests {
             .finish()
             .contains("5 attempts, 0 unreadable), 1 verdicts"));
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.lines().count(), 6);
+        // Five flows, the verdict and the final extent.
+        assert_eq!(text.lines().count(), 7);
         assert!(text.lines().all(|l| l.starts_with("@cee: {")), "{text}");
     }
 

@@ -6,13 +6,14 @@
 //!  "direction":"inbound","proto":"tcp","ports":[445],"targets":5,
 //!  "ports_count":1,"failed":5,"succeeded":0,"unanswered":5,"probes":5,
 //!  "first_seen":"2017-09-10T17:52:28.000000Z","ts":"2017-09-10T17:52:38.063805Z",
-//!  "sample":["192.168.27.86","10.10.11.49"],"score":5.55}
+//!  "sample":["192.168.27.86","10.10.11.49"],"score":5.55,"technique":"syn",
+//!  "final":false}
 //! ```
 //!
 //! `timestamp` is written the way Suricata writes its own (local time with a
 //! numeric offset, microseconds) so that the record sorts and parses with the
-//! rest of the file; `ts` and `first_seen` are RFC 3339 in UTC with
-//! microseconds, as the `sweepwatch` command writes them.
+//! rest of the file; the fields after `src_ip` are the library's JSON form of
+//! a verdict (`sweepwatch::format`), as the `sweepwatch` command writes them.
 
 use std::fmt::Write as _;
 use sweepwatch::{Timestamp, Verdict};
@@ -28,44 +29,9 @@ pub fn push_verdict(out: &mut Vec<u8>, v: &Verdict) {
 fn write_verdict(s: &mut String, v: &Verdict) -> std::fmt::Result {
     s.push_str("{\"timestamp\":\"");
     suricata_time(s, v.ts)?;
-    write!(s, "\",\"event_type\":\"sweep\",\"src_ip\":\"{}\"", v.src)?;
-    write!(
-        s,
-        ",\"kind\":\"{}\",\"src\":\"{}\",\"direction\":\"{}\",\"proto\":\"{}\",\"ports\":[",
-        v.kind.as_str(),
-        v.src,
-        v.direction.as_str(),
-        v.proto.as_str()
-    )?;
-    for (i, p) in v.ports().iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        write!(s, "{p}")?;
-    }
-    write!(
-        s,
-        "],\"targets\":{},\"ports_count\":{},\"failed\":{},\"succeeded\":{},\"unanswered\":{},\"probes\":{}",
-        v.targets, v.ports_count, v.failed, v.succeeded, v.unanswered, v.probes
-    )?;
-    s.push_str(",\"first_seen\":\"");
-    utc_time(s, v.first_seen)?;
-    s.push_str("\",\"ts\":\"");
-    utc_time(s, v.ts)?;
-    s.push_str("\",\"sample\":[");
-    for (i, ip) in v.sample().iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        write!(s, "\"{ip}\"")?;
-    }
-    s.push_str("],\"score\":");
-    if v.score.is_finite() {
-        write!(s, "{}", v.score)?;
-    } else {
-        // JSON has no infinities; a saturated walk is still a verdict.
-        s.push_str("null");
-    }
+    write!(s, "\",\"event_type\":\"sweep\",\"src_ip\":\"{}\",", v.src)?;
+    // The rest is the library's one JSON form of a verdict.
+    sweepwatch::format::write_json_fields(s, v);
     s.push_str("}\n");
     Ok(())
 }
@@ -119,29 +85,10 @@ pub fn suricata_time(s: &mut String, ts: Timestamp) -> std::fmt::Result {
     }
 }
 
-/// RFC 3339 in UTC with microseconds: `2021-06-06T16:38:55.855844Z`.
-pub fn utc_time(s: &mut String, ts: Timestamp) -> std::fmt::Result {
-    match broken_down(ts.as_secs(), false) {
-        Some((tm, _)) => write_date_time(s, &tm)?,
-        None => s.push_str("1970-01-01T00:00:00"),
-    }
-    write!(s, ".{:06}Z", ts.as_micros() % 1_000_000)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use sweepwatch::{Direction, Kind, Protocol};
-
-    #[test]
-    fn utc_times() {
-        let mut s = String::new();
-        utc_time(&mut s, Timestamp::from_micros(1_623_000_000_855_844)).unwrap();
-        assert_eq!(s, "2021-06-06T17:20:00.855844Z");
-        s.clear();
-        utc_time(&mut s, Timestamp::from_secs(951_782_400)).unwrap();
-        assert_eq!(s, "2000-02-29T00:00:00.000000Z");
-    }
 
     #[test]
     fn suricata_times_have_an_offset_and_microseconds() {
@@ -183,13 +130,11 @@ mod tests {
              \"direction\":\"inbound\",\"proto\":\"tcp\",\"ports\":[22,80,443],\"targets\":1,\
              \"ports_count\":6,\"failed\":5,\"succeeded\":0,\"unanswered\":1,\"probes\":6,\
              \"first_seen\":\"2017-07-14T02:40:00.000000Z\",\"ts\":\"2017-07-14T02:40:03.250000Z\",\
-             \"sample\":[\"192.168.2.22\"],\"score\":5.5}\n"
+             \"sample\":[\"192.168.2.22\"],\"score\":5.5,\"technique\":\"syn\",\"final\":false}\n"
         );
         v.score = f32::INFINITY;
         let mut out = Vec::new();
         push_verdict(&mut out, &v);
-        assert!(String::from_utf8(out)
-            .unwrap()
-            .ends_with("\"score\":null}\n"));
+        assert!(String::from_utf8(out).unwrap().contains("\"score\":null,"));
     }
 }

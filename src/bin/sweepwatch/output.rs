@@ -3,7 +3,8 @@
 //! # JSON contract
 //!
 //! With `--json`, each verdict is one JSON object on its own line, written as
-//! soon as it is decided. Fields, in this order:
+//! soon as it is decided ([`sweepwatch::format::verdict_json`], the library's
+//! one JSON form of a verdict). Fields, in this order:
 //!
 //! | field | type | meaning |
 //! |---|---|---|
@@ -32,48 +33,15 @@
 //! added at the end in later versions; existing ones keep their names, types
 //! and meaning.
 
-use serde::Serialize;
 use std::io::{self, Write};
 use std::net::IpAddr;
+use sweepwatch::format::verdict_json;
 use sweepwatch::{Kind, Timestamp, Verdict};
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-/// The JSON shape of a verdict: see the module documentation.
-#[derive(Serialize)]
-struct JsonVerdict<'a> {
-    kind: &'static str,
-    src: IpAddr,
-    direction: &'static str,
-    proto: &'static str,
-    ports: &'a [u16],
-    targets: u32,
-    ports_count: u32,
-    failed: u32,
-    succeeded: u32,
-    unanswered: u32,
-    probes: u32,
-    first_seen: String,
-    ts: String,
-    sample: &'a [IpAddr],
-    score: f32,
-    technique: &'static str,
-    #[serde(rename = "final")]
-    is_final: bool,
-}
-
 fn datetime(ts: Timestamp) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.as_micros()) * 1000).ok()
-}
-
-/// RFC 3339 in UTC with microseconds. Times past year 9999 (garbage in the
-/// input) are clamped rather than failing the output.
-pub fn rfc3339(ts: Timestamp) -> String {
-    let fmt =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
-    datetime(ts)
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_else(|| "9999-12-31T23:59:59.999999Z".to_string())
 }
 
 /// A compact UTC time for the table: `2021-06-06 14:38:55`.
@@ -82,31 +50,6 @@ fn short_time(ts: Timestamp) -> String {
     datetime(ts)
         .and_then(|t| t.format(&fmt).ok())
         .unwrap_or_else(|| "9999-12-31 23:59:59".to_string())
-}
-
-/// One verdict as a JSON object (no newline).
-pub fn json_line(v: &Verdict) -> String {
-    let j = JsonVerdict {
-        kind: v.kind.as_str(),
-        src: v.src,
-        direction: v.direction.as_str(),
-        proto: v.proto.as_str(),
-        ports: v.ports(),
-        targets: v.targets,
-        ports_count: v.ports_count,
-        failed: v.failed,
-        succeeded: v.succeeded,
-        unanswered: v.unanswered,
-        probes: v.probes,
-        first_seen: rfc3339(v.first_seen),
-        ts: rfc3339(v.ts),
-        sample: v.sample(),
-        score: v.score,
-        technique: v.technique.as_str(),
-        is_final: v.is_final,
-    };
-    // Serialising plain strings and numbers cannot fail.
-    serde_json::to_string(&j).unwrap_or_default()
 }
 
 /// Where verdicts go: streamed as JSON, or kept for the table at the end.
@@ -152,7 +95,7 @@ impl Output {
             }
         }
         if self.error.is_none() {
-            if let Err(e) = writeln!(self.out, "{}", json_line(v)) {
+            if let Err(e) = writeln!(self.out, "{}", verdict_json(v)) {
                 self.error = Some(e);
             }
         }
