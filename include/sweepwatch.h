@@ -689,6 +689,28 @@ sw_result sw_config_add_ignore_net(struct sw_config *config, const char *cidr);
 sw_result sw_config_clear_ignores(struct sw_config *config);
 
 /**
+ * Adds a reply port: UDP datagrams from source port `port` to a port of 1024
+ * or above are replies to an unseen request (an SSDP answer to a multicast
+ * M-SEARCH, a DNS answer whose query was not seen), never probes. The
+ * defaults are DNS 53, DHCP 67, NTP 123, NetBIOS 137 and 138, SNMP 161,
+ * QUIC 443, SSDP 1900, STUN 3478, WS-Discovery 3702, mDNS 5353 and LLMNR
+ * 5355.
+ *
+ * # Safety
+ * `config` must be NULL or a live configuration not in use elsewhere.
+ */
+sw_result sw_config_add_reply_port(struct sw_config *config, uint16_t port);
+
+/**
+ * Removes every reply port, the defaults included: every UDP datagram that
+ * opens a flow is then a probe.
+ *
+ * # Safety
+ * `config` must be NULL or a live configuration not in use elsewhere.
+ */
+sw_result sw_config_clear_reply_ports(struct sw_config *config);
+
+/**
  * Sets the fewest distinct targets (hosts for sweeps, ports for scans) before
  * a verdict: 2 to 1000000, default 5.
  *
@@ -726,6 +748,18 @@ sw_result sw_config_set_shards(struct sw_config *config, uint32_t shards);
  * `config` must be NULL or a live configuration not in use elsewhere.
  */
 sw_result sw_config_set_idle_timeout_secs(struct sw_config *config, uint64_t secs);
+
+/**
+ * Sets how long a suspect (a source with more failed first contacts than its
+ * successes have cancelled) is remembered without a first contact, in
+ * seconds (default 86400, one day), so that scanners probing once an hour or
+ * less still add up. Other sources follow the idle timeout; a value below it
+ * acts as the idle timeout.
+ *
+ * # Safety
+ * `config` must be NULL or a live configuration not in use elsewhere.
+ */
+sw_result sw_config_set_suspect_timeout_secs(struct sw_config *config, uint64_t secs);
 
 /**
  * Sets the period in seconds during which a (source, target, port) triple

@@ -200,6 +200,12 @@ mod tests {
     use crate::table::Record;
 
     #[test]
+    fn an_evidence_record_is_seventeen_cache_lines() {
+        // The README and the configuration docs state this size.
+        assert_eq!(std::mem::size_of::<Extra>(), 1088);
+    }
+
+    #[test]
     fn the_sample_keeps_the_latest_distinct_targets() {
         let mut e = Extra::default();
         for t in [1u128, 2, 3, 2, 4, 5, 5] {

@@ -616,3 +616,76 @@ fn advance_forgets_idle_sources() {
         sw_detector_free(det);
     }
 }
+
+/// SSDP answers from UDP 1900 to a host's ephemeral ports are replies by
+/// default (counted as unsolicited, never probes); without reply ports they
+/// are probes and their source a scanner. A FIN scan's technique reaches the
+/// C verdict, and sw_detector_flush delivers each reported source's final
+/// extent.
+#[test]
+fn reply_ports_techniques_and_final_extents() {
+    let replies: Vec<sw_event> = (0..30u16)
+        .map(|i| {
+            let mut e = Event::new(
+                Timestamp::from_micros(T0 + u64::from(i) * 1_000_000),
+                v4(192, 168, 1, 132),
+                v4(192, 168, 1, 129),
+                40_000 + i,
+                Protocol::Udp,
+                Outcome::Unanswered,
+            );
+            e.src_port = 1900;
+            sw_event::from(&e)
+        })
+        .collect();
+    let mut fin_scan: Vec<sw_event> = (1..=30u16)
+        .map(|p| {
+            let e = Event::new(
+                Timestamp::from_micros(T0 + u64::from(p) * 1_000_000),
+                v4(203, 0, 113, 9),
+                v4(10, 0, 0, 1),
+                p,
+                Protocol::Tcp,
+                Outcome::Refused,
+            );
+            sw_event::from(&e)
+        })
+        .collect();
+    for e in &mut fin_scan {
+        e.technique = sw_technique::Fin as u8;
+    }
+    for clear in [false, true] {
+        let sink = Sink::default();
+        // SAFETY: handles used as documented; arrays readable for their length.
+        unsafe {
+            let cfg = sw_config_new();
+            if clear {
+                assert_eq!(sw_config_clear_reply_ports(cfg), sw_result::Ok);
+            }
+            let mut det = ptr::null_mut();
+            assert_eq!(
+                sw_detector_new(cfg, Some(collect), user_data(&sink), &mut det),
+                sw_result::Ok
+            );
+            sw_config_free(cfg);
+            let (ev, n) = (replies.as_ptr(), replies.len());
+            assert_eq!(sw_detector_observe_batch(det, ev, n), sw_result::Ok);
+            let (ev, n) = (fin_scan.as_ptr(), fin_scan.len());
+            assert_eq!(sw_detector_observe_batch(det, ev, n), sw_result::Ok);
+            assert_eq!(stats(det).unsolicited, if clear { 0 } else { 30 });
+            assert_eq!(sw_detector_flush(det), sw_result::Ok);
+            sw_detector_free(det);
+        }
+        let got = sink.lock().unwrap();
+        let responder = got.iter().filter(|v| v.src_addr[..4] == [192, 168, 1, 132]);
+        assert_eq!(responder.count() > 0, clear, "{got:?}");
+        let scan: Vec<&sw_verdict> = got
+            .iter()
+            .filter(|v| v.src_addr[..4] == [203, 0, 113, 9])
+            .collect();
+        assert!(scan.iter().all(|v| v.technique == sw_technique::Fin as u8));
+        let last = scan.last().unwrap();
+        assert_eq!((last.is_final, last.ports_count, last.probes), (1, 30, 30));
+        assert!(scan[..scan.len() - 1].iter().all(|v| v.is_final == 0));
+    }
+}

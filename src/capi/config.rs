@@ -276,6 +276,42 @@ pub unsafe extern "C" fn sw_config_clear_ignores(config: *mut sw_config) -> sw_r
     }
 }
 
+/// Adds a reply port: UDP datagrams from source port `port` to a port of 1024
+/// or above are replies to an unseen request (an SSDP answer to a multicast
+/// M-SEARCH, a DNS answer whose query was not seen), never probes. The
+/// defaults are DNS 53, DHCP 67, NTP 123, NetBIOS 137 and 138, SNMP 161,
+/// QUIC 443, SSDP 1900, STUN 3478, WS-Discovery 3702, mDNS 5353 and LLMNR
+/// 5355.
+///
+/// # Safety
+/// `config` must be NULL or a live configuration not in use elsewhere.
+#[no_mangle]
+pub unsafe extern "C" fn sw_config_add_reply_port(config: *mut sw_config, port: u16) -> sw_result {
+    // SAFETY: the caller's contract is this function's.
+    unsafe {
+        with_config(config, |c| {
+            c.reply_ports.push(port);
+            Ok(())
+        })
+    }
+}
+
+/// Removes every reply port, the defaults included: every UDP datagram that
+/// opens a flow is then a probe.
+///
+/// # Safety
+/// `config` must be NULL or a live configuration not in use elsewhere.
+#[no_mangle]
+pub unsafe extern "C" fn sw_config_clear_reply_ports(config: *mut sw_config) -> sw_result {
+    // SAFETY: the caller's contract is this function's.
+    unsafe {
+        with_config(config, |c| {
+            c.reply_ports.clear();
+            Ok(())
+        })
+    }
+}
+
 /// Sets the fewest distinct targets (hosts for sweeps, ports for scans) before
 /// a verdict: 2 to 1000000, default 5.
 ///
@@ -347,6 +383,28 @@ pub unsafe extern "C" fn sw_config_set_idle_timeout_secs(
     unsafe {
         with_config(config, |c| {
             c.idle_timeout_secs = secs;
+            Ok(())
+        })
+    }
+}
+
+/// Sets how long a suspect (a source with more failed first contacts than its
+/// successes have cancelled) is remembered without a first contact, in
+/// seconds (default 86400, one day), so that scanners probing once an hour or
+/// less still add up. Other sources follow the idle timeout; a value below it
+/// acts as the idle timeout.
+///
+/// # Safety
+/// `config` must be NULL or a live configuration not in use elsewhere.
+#[no_mangle]
+pub unsafe extern "C" fn sw_config_set_suspect_timeout_secs(
+    config: *mut sw_config,
+    secs: u64,
+) -> sw_result {
+    // SAFETY: the caller's contract is this function's.
+    unsafe {
+        with_config(config, |c| {
+            c.suspect_timeout_secs = secs;
             Ok(())
         })
     }
