@@ -112,7 +112,8 @@ pub struct CaptureStats {
 /// one per outcome, in capture order.
 ///
 /// Packets that produce no event (no probe or answer, retransmissions, the
-/// rest of a known flow) and packets whose headers cannot be decoded are
+/// rest of a known flow, stealth probes, which their answer or timeout
+/// reports) and packets whose headers cannot be decoded are
 /// counted as skipped, the latter also as malformed. A capture that ends
 /// inside a record is not an error: everything before the record is emitted,
 /// pending probes are flushed, the partial record counts as one malformed

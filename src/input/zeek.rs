@@ -65,11 +65,14 @@ impl History {
                     syn_ack = true;
                     replies = true;
                 }
-                b'A' if syn_ack => r.completed = true,
+                b'A' => {
+                    r.completed |= syn_ack;
+                    other = true;
+                }
                 b'H' | b'r' | b'R' => replies = true,
                 // SYN, ACK, data, FIN, inconsistent or multi-flag segments:
                 // more than replies.
-                b's' | b'a' | b'A' | b'd' | b'D' | b'f' | b'F' | b'i' | b'I' | b'q' | b'Q' => {
+                b's' | b'a' | b'd' | b'D' | b'f' | b'F' | b'i' | b'I' | b'q' | b'Q' => {
                     other = true;
                 }
                 // `^` (flipped), checksum, gap, retransmission, window and
@@ -666,6 +669,7 @@ mod tests {
             ("SHR", "hADadf", None),
             ("RSTRH", "Dr", None),
             ("OTH", "h", None),
+            ("SHR", "hA", None), // the originator acknowledged: not replies alone
             // A responder SYN is not the originator's.
             ("S0", "s", None),
             // Replies alone, where the state says backscatter.
