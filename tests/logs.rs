@@ -12,7 +12,7 @@ use sweepwatch::input::eve::{eve_event, read_eve, read_eve_reporting};
 use sweepwatch::input::sniff::{sniff, Format};
 use sweepwatch::input::zeek::{read_conn_log, read_conn_log_reporting};
 use sweepwatch::input::ReadStats;
-use sweepwatch::{Event, Outcome, Protocol, Timestamp};
+use sweepwatch::{Event, Outcome, Protocol, Technique, Timestamp};
 
 const HORIZONTAL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -26,6 +26,17 @@ const EVE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/data/slips/test6-malicious.suricata.json"
 );
+
+const CTU_NORMAL: [&str; 2] = [
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/ctu-normal/normal42-day2.conn.log"
+    ),
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/ctu-normal/normal43-day1.conn.log"
+    ),
+];
 
 /// The data file, or `None` (with a note) when the shared data is absent.
 fn data(path: &str) -> Option<PathBuf> {
@@ -274,5 +285,185 @@ fn formats_are_recognised_from_content() {
         let s = sniff(std::fs::File::open(p).unwrap()).unwrap();
         assert_eq!(s.format, want, "{path}");
         assert!(!s.gzip);
+    }
+}
+
+/// A TCP record of a TSV conn.log, by column name.
+struct TcpRow<'a> {
+    key: (Timestamp, IpAddr, u16, IpAddr, u16),
+    state: &'a str,
+    history: &'a str,
+}
+
+fn tcp_rows(text: &str) -> Vec<TcpRow<'_>> {
+    let fields: Vec<&str> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#fields\t"))
+        .unwrap()
+        .split('\t')
+        .collect();
+    let col = |n: &str| fields.iter().position(|f| *f == n).unwrap();
+    let (ts, oh, op, rh, rp) = (
+        col("ts"),
+        col("id.orig_h"),
+        col("id.orig_p"),
+        col("id.resp_h"),
+        col("id.resp_p"),
+    );
+    let (proto, state, history) = (col("proto"), col("conn_state"), col("history"));
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|c| c[proto] == "tcp")
+        .map(|c| TcpRow {
+            key: (
+                Timestamp::from_secs_f64(c[ts].parse().unwrap()),
+                c[oh].parse().unwrap(),
+                c[op].parse().unwrap(),
+                c[rh].parse().unwrap(),
+                c[rp].parse().unwrap(),
+            ),
+            state: c[state],
+            history: c[history],
+        })
+        .collect()
+}
+
+#[test]
+fn ctu_normal_connections_picked_up_midstream_give_no_attempt() {
+    // Records with an event before the history rule, without an originator
+    // SYN, that now give none (both logs), counted with
+    //   awk -F'\t' '/^#fields/{for(i=2;i<=NF;i++) c[$i]=i-1} !/^#/ && $c["proto"]=="tcp"
+    //     && $c["history"] !~ /S/ && $c["conn_state"] ~ /^(S0|SH|REJ|RSTOS0|S1|SF|S2|S3|RSTO|RSTR|RSTRH|SHR)$/'
+    // minus the RSTRH/SHR records whose history has only h, H, r, R (kept
+    // as backscatter): 365 attempts (SF 242, SH 42, RSTOS0 30, S2 26,
+    // RSTO 22, RSTR 2, REJ 1) and 73 backscatter records (SHR 57, RSTRH 16)
+    // in day 2; 779 (SF 551, RSTO 76, SH 58, S2 47, RSTOS0 36, RSTR 10,
+    // REJ 1) and 138 (SHR 124, RSTRH 14) in day 1.
+    let want_dropped = [(365, 73), (779, 138)];
+    for (path, want) in CTU_NORMAL.iter().zip(want_dropped) {
+        let Some(path) = data(path) else { return };
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rows = tcp_rows(&text);
+        let attempt_states = [
+            "S0", "SH", "REJ", "RSTOS0", "S1", "SF", "S2", "S3", "RSTO", "RSTR",
+        ];
+        let replies_only = |h: &str| {
+            h.chars().any(|c| "hHrR".contains(c)) && !h.chars().any(|c| "sSaAdDfFiIqQ".contains(c))
+        };
+        let midstream: Vec<&TcpRow> = rows.iter().filter(|r| !r.history.contains('S')).collect();
+        let dropped_attempts = midstream
+            .iter()
+            .filter(|r| attempt_states.contains(&r.state))
+            .count();
+        let dropped_unsolicited = midstream
+            .iter()
+            .filter(|r| ["RSTRH", "SHR"].contains(&r.state) && !replies_only(r.history))
+            .count();
+        assert_eq!((dropped_attempts, dropped_unsolicited), want, "{path:?}");
+        let with_syn = rows
+            .iter()
+            .filter(|r| r.history.contains('S') && attempt_states.contains(&r.state))
+            .count();
+
+        let (st, events) = read_with(&path, zeek);
+        assert_eq!(st.malformed, 0);
+        let tcp: Vec<&Event> = events.iter().filter(|e| e.proto == Protocol::Tcp).collect();
+        let probes: Vec<&&Event> = tcp
+            .iter()
+            .filter(|e| e.outcome != Outcome::Unsolicited)
+            .collect();
+        assert_eq!(probes.len(), with_syn);
+        // None of them comes from a record without an originator SYN.
+        let keys: BTreeSet<_> = midstream.iter().map(|r| r.key).collect();
+        assert!(probes
+            .iter()
+            .all(|e| !keys.contains(&(e.ts, e.src, e.src_port, e.dst, e.dst_port))));
+        // Technique: a handshake the originator completed, else a SYN.
+        assert!(probes
+            .iter()
+            .all(|e| matches!(e.technique, Technique::Syn | Technique::Connect)));
+        assert!(probes.iter().any(|e| e.technique == Technique::Connect));
+        assert!(probes
+            .iter()
+            .filter(|e| e.outcome.is_failure())
+            .all(|e| e.technique == Technique::Syn));
+        // Every record sets local_orig and local_resp.
+        assert!(events
+            .iter()
+            .all(|e| e.src_local.is_some() && e.dst_local.is_some()));
+        assert!(events.iter().any(|e| e.src_local == Some(true)));
+        assert!(events.iter().any(|e| e.dst_local == Some(true)));
+    }
+}
+
+#[test]
+fn test6_eve_has_no_stealth_probe() {
+    let Some(path) = data(EVE) else { return };
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Flow records whose client flags lack SYN yet are not 00, the only ones
+    // the stealth rule looks at (0 of 3,512):
+    //   python3 -c 'import json,sys; print(sum(1 for l in open(sys.argv[1])
+    //     for r in [json.loads(l)] if r.get("event_type")=="flow" and "tcp" in r
+    //     and int(r["tcp"]["tcp_flags_ts"],16) & 2 == 0
+    //     and r["tcp"]["tcp_flags_ts"] != "00"))' test6-malicious.suricata.json
+    let candidates = text
+        .lines()
+        .filter_map(|l| l.split("\"tcp_flags_ts\":\"").nth(1))
+        .map(|rest| u8::from_str_radix(&rest[..2], 16).unwrap())
+        .filter(|f| f & 0x02 == 0 && *f != 0)
+        .count();
+    assert_eq!(candidates, 0);
+    let (_, events) = read_with(&path, eve);
+    assert!(events.iter().all(|e| matches!(
+        e.technique,
+        Technique::Syn | Technique::Connect | Technique::Udp | Technique::IcmpEcho
+    )));
+}
+
+/// The EVE of a fixture capture (`tests/data/fixtures/`, see its README), or
+/// `None` with a note when it is absent.
+fn fixture_eve(name: &str) -> Option<(String, ReadStats, Vec<Event>)> {
+    let path = PathBuf::from(format!(
+        "{}/tests/data/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    let path = data(path.to_str().unwrap())?;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (st, events) = read_with(&path, eve);
+    Some((text, st, events))
+}
+
+#[test]
+fn eve_of_stealth_scans_and_midstream_tells_no_probe() {
+    // Suricata 7.0.10 (default stream.midstream: false) keeps no TCP session
+    // for a flow that does not begin with a SYN, and logs such a flow with
+    // flags 00 on both sides and no tcp.state, whatever the client sent:
+    //   grep -c '"tcp":{"tcp_flags":"00","tcp_flags_ts":"00","tcp_flags_tc":"00"}' X.eve.json
+    // counts every record: 115 (fin, null, xmas), 111 (ack, maimon), 16
+    // (sweep), 2 (midstream). FIN, NULL, Xmas, ACK and Maimon probes, RSTs
+    // and connections picked up midstream all look alike: no event.
+    for (name, records) in [
+        ("stealth-fin.eve.json", 115),
+        ("stealth-null.eve.json", 115),
+        ("stealth-xmas.eve.json", 115),
+        ("stealth-ack.eve.json", 111),
+        ("stealth-maimon.eve.json", 111),
+        ("stealth-fin-sweep.eve.json", 16),
+        ("midstream-tcp.eve.json", 2),
+    ] {
+        let Some((text, st, events)) = fixture_eve(name) else {
+            return;
+        };
+        let unflagged = text
+            .matches(r#""tcp":{"tcp_flags":"00","tcp_flags_ts":"00","tcp_flags_tc":"00"}"#)
+            .count();
+        assert_eq!(
+            (st.records, unflagged),
+            (records, records as usize),
+            "{name}"
+        );
+        assert_eq!((st.events, st.malformed), (0, 0), "{name}");
+        assert!(events.is_empty());
     }
 }

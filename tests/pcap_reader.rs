@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use sweepwatch::input::pcap::{read_capture, read_capture_detailed, PcapOptions};
 use sweepwatch::input::ReadStats;
-use sweepwatch::{Event, Outcome, Protocol};
+use sweepwatch::{Event, Outcome, Protocol, Technique};
 
 fn data(rel: &str) -> Option<Vec<u8>> {
     let path = format!("{}/../shared/data/{rel}", env!("CARGO_MANIFEST_DIR"));
@@ -301,6 +301,172 @@ fn garbage_and_corruption() {
         let cut = (rnd() % (m.len() as u64 + 1)) as usize;
         let _ = read_capture(&m[..cut], &PcapOptions::default(), &mut |_| {});
     }
+}
+
+/// A capture of `tests/data/fixtures/` (see its README), or `None` with a
+/// note when it is absent.
+fn fixture(name: &str) -> Option<Vec<u8>> {
+    let path = format!("{}/tests/data/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    match std::fs::read(&path) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            println!("skipping: {path}: {e}");
+            None
+        }
+    }
+}
+
+/// What the reader made of a stealth scan by 10.10.0.1: every event is a
+/// TCP outcome of `technique` from the scanner (no `Attempt`: stealth probes
+/// are held until their outcome); returns (refused, unanswered, distinct
+/// probed host:port pairs, distinct hosts).
+fn stealth(name: &str, technique: Technique) -> Option<(usize, usize, usize, usize)> {
+    let b = fixture(name)?;
+    let (evs, st) = read(&b);
+    assert_eq!(st.malformed, 0);
+    let scanner = ip("10.10.0.1");
+    for e in &evs {
+        assert_eq!(
+            (e.src, e.proto, e.technique),
+            (scanner, Protocol::Tcp, technique),
+            "{e:?}"
+        );
+        assert!(e.dst.to_string().starts_with("10.20.0."), "{e:?}");
+        assert!(
+            matches!(e.outcome, Outcome::Refused | Outcome::Unanswered),
+            "{e:?}"
+        );
+    }
+    let pairs: BTreeSet<(IpAddr, u16)> = evs.iter().map(|e| (e.dst, e.dst_port)).collect();
+    let hosts: BTreeSet<IpAddr> = evs.iter().map(|e| e.dst).collect();
+    Some((
+        with(&evs, Outcome::Refused).len(),
+        with(&evs, Outcome::Unanswered).len(),
+        pairs.len(),
+        hosts.len(),
+    ))
+}
+
+// Counts from the packets, with tshark (S = 10.10.0.1, the scanner; nmap
+// sends each retransmission from a new source port, so each probe packet is
+// its own flow and its own event):
+//   probes:     tshark -r stealth-X.pcap -Y 'ip.src==S && tcp.flags==F' | wc -l
+//               (F = 0x001 FIN, 0x000 NULL, 0x029 Xmas, 0x010 ACK, 0x011 FIN+ACK;
+//               the same count as 'ip.src==S': the scanner sends nothing else)
+//   RSTs:       tshark -r stealth-X.pcap -Y 'ip.dst==S && tcp.flags.reset==1' | wc -l
+//               (and 'ip.dst==S && tcp.flags.reset==0' finds no other answer)
+//   silent:     comm -23 <(tshark -r stealth-X.pcap -Y 'ip.src==S' -T fields
+//                   -e tcp.srcport -e ip.dst -e tcp.dstport | sort -u)
+//                 <(tshark -r stealth-X.pcap -Y 'ip.dst==S && tcp.flags.reset==1' -T fields
+//                   -e tcp.dstport -e ip.src -e tcp.srcport | sort -u) | wc -l
+//   pairs:      tshark -r stealth-X.pcap -Y 'ip.src==S' -T fields -e ip.dst -e tcp.dstport
+//                 | sort -u | wc -l
+//   hosts:      tshark -r stealth-X.pcap -Y 'ip.src==S' -T fields -e ip.dst | sort -u | wc -l
+
+#[test]
+fn fin_null_and_xmas_scans() {
+    for (name, technique) in [
+        ("stealth-fin.pcap", Technique::Fin),
+        ("stealth-null.pcap", Technique::Null),
+        ("stealth-xmas.pcap", Technique::Xmas),
+    ] {
+        let Some(counts) = stealth(name, technique) else {
+            return;
+        };
+        // tshark: 115 probes, 85 RSTs, 30 silent probes (15 ports: open 22,
+        // 25, 53, 80 and filtered 90-100, each probed twice), 100 pairs of
+        // 1 host. Every RST is a refusal; every silent probe unanswered.
+        assert_eq!(counts, (85, 30, 100, 1), "{name}");
+    }
+}
+
+#[test]
+fn ack_and_maimon_scans() {
+    for (name, technique) in [
+        ("stealth-ack.pcap", Technique::Ack),
+        ("stealth-maimon.pcap", Technique::Maimon),
+    ] {
+        let Some(counts) = stealth(name, technique) else {
+            return;
+        };
+        // tshark: 111 probes, 89 RSTs (89 pairs), 22 silent probes (filtered
+        // 90-100, twice each). An ACK or FIN+ACK that draws no RST is no
+        // probe: the 22 silent ones give nothing, and 89 of the 100 pairs
+        // show.
+        assert_eq!(counts, (89, 0, 89, 1), "{name}");
+    }
+}
+
+#[test]
+fn fin_sweep_of_one_port() {
+    let Some((refused, unanswered, pairs, hosts)) =
+        stealth("stealth-fin-sweep.pcap", Technique::Fin)
+    else {
+        return;
+    };
+    // tshark: 16 probes of port 23, 4 RSTs (.10, .12, .13, .14), 12 silent
+    // probes (.11 open, .15-.19 absent; twice each), 10 pairs of 10 hosts.
+    assert_eq!((refused, unanswered, pairs, hosts), (4, 12, 10, 10));
+}
+
+#[test]
+fn capture_begun_midstream_gives_no_probe() {
+    let Some(b) = fixture("midstream-tcp.pcap") else {
+        return;
+    };
+    let (evs, st) = read(&b);
+    // tshark -r midstream-tcp.pcap | wc -l: 172 packets;
+    // -Y 'tcp.flags.syn==1' and -Y 'tcp.flags.reset==1': none;
+    // -Y 'tcp.len==0 && tcp.flags==0x010': 66 bare ACKs, which a stealth
+    // ACK probe also is; -Y 'tcp.flags.fin==1': 2 FIN+ACKs (Maimon's flags).
+    // None of them is a probe: every one is answered by data or an ACK, or
+    // follows data of its connection.
+    assert_eq!(st.records, 172);
+    assert_eq!(st.malformed, 0);
+    assert!(
+        evs.iter().all(|e| !matches!(
+            e.outcome,
+            Outcome::Attempt | Outcome::Refused | Outcome::Unanswered | Outcome::Established
+        )),
+        "{evs:?}"
+    );
+    // Nor backscatter: nothing at all.
+    assert!(evs.is_empty(), "{evs:?}");
+}
+
+#[test]
+fn syn_scan_beside_stealth_rules() {
+    let Some(b) = fixture("mixed-sS-sU-PE.pcap") else {
+        return;
+    };
+    let (evs, _) = read(&b);
+    let tcp: Vec<Event> = evs
+        .iter()
+        .filter(|e| e.proto == Protocol::Tcp)
+        .copied()
+        .collect();
+    // S = 10.10.0.1. tshark -r mixed-sS-sU-PE.pcap
+    //   -Y 'ip.src==S && tcp.flags==0x002' | wc -l: 505 SYNs (505 pairs);
+    //   -Y 'ip.dst==S && tcp.flags.syn==1 && tcp.flags.ack==1' | wc -l: 8;
+    //   -Y 'ip.dst==S && tcp.flags.reset==1' | wc -l: 486;
+    //   11 SYNs never answered (probed pairs minus answering pairs, comm -23);
+    //   -Y 'ip.src==S && tcp.flags.reset==1' | wc -l: 8 RSTs of the scanner's
+    //   kernel after the SYN-ACKs, which are neither probes nor backscatter.
+    assert!(tcp
+        .iter()
+        .all(|e| e.src == ip("10.10.0.1") && e.technique == Technique::Syn));
+    assert_eq!(with(&tcp, Outcome::Attempt).len(), 505);
+    assert_eq!(with(&tcp, Outcome::Established).len(), 8);
+    assert_eq!(with(&tcp, Outcome::Refused).len(), 486);
+    assert_eq!(with(&tcp, Outcome::Unanswered).len(), 11);
+    assert!(with(&tcp, Outcome::Unsolicited).is_empty());
+    // tshark -Y 'ip.src==S && icmp.type==8' | wc -l: 6 echo requests.
+    let echo = evs
+        .iter()
+        .filter(|e| e.proto == Protocol::Icmp && e.outcome == Outcome::Attempt);
+    assert!(echo.clone().all(|e| e.technique == Technique::IcmpEcho));
+    assert_eq!(echo.count(), 6);
+    check_pairing(&evs);
 }
 
 /// A classic pcap generated on the fly: a sweep whose probes are half refused

@@ -2,24 +2,44 @@
 //!
 //! Suricata writes one `flow` record per flow when the flow times out or closes,
 //! with the TCP flags each side sent (`tcp.tcp_flags_ts`, to server;
-//! `tcp.tcp_flags_tc`, to client) and packet counts. From those:
+//! `tcp.tcp_flags_tc`, to client) and packet counts. An attempt is counted only
+//! where the record shows that the client opened it: a SYN, or a segment no
+//! connection sends (nmap's stealth probes). From those:
 //!
-//! | protocol | record | outcome |
-//! |---|---|---|
-//! | TCP | client sent SYN, server answered SYN+ACK | `Established` |
-//! | TCP | client sent SYN, server answered RST without SYN | `Refused` |
-//! | TCP | client sent SYN, nothing came back | `Unanswered` |
-//! | TCP | client sent no SYN, server sent SYN+ACK or RST | `Unsolicited` (backscatter) |
-//! | TCP | client's first packets were SYN+ACKs, nothing came back | `Unsolicited` |
-//! | TCP | `tcp_flags` `00`, no `tcp` object, other shapes | none (picked up midstream) |
-//! | UDP | packets to client | `Established`, else `Unanswered` |
-//! | ICMP / IPv6-ICMP echo request | packets to client | `Established`, else `Unanswered` |
+//! | protocol | record | outcome | technique |
+//! |---|---|---|---|
+//! | TCP | client sent SYN, server answered SYN+ACK | `Established` | `Connect` if the client also sent ACK, else `Syn` |
+//! | TCP | client sent SYN, server answered RST without SYN | `Refused` | `Syn` |
+//! | TCP | client sent SYN, nothing came back | `Unanswered` | `Syn` |
+//! | TCP | client sent no SYN; its flags are FIN, NULL, Xmas or another set without ACK; server sent only RST (and ACK), no data | `Refused` | `Fin`, `Null`, `Xmas`, `TcpOther` |
+//! | TCP | the same probe, nothing came back | `Unanswered` | as above |
+//! | TCP | client sent ACK alone or FIN+ACK alone; server sent only RST (and ACK), no data | `Refused` | `Ack`, `Maimon` |
+//! | TCP | those stealth shapes with any other answer, or ACK / FIN+ACK unanswered | none (a connection picked up midstream) | |
+//! | TCP | client sent only RSTs (with ACK) and server no data, or client nothing and server SYN+ACK or RST | `Unsolicited` (backscatter) | |
+//! | TCP | client's first packets were SYN+ACKs, nothing came back | `Unsolicited` | |
+//! | TCP | `tcp_flags` `00`, no `tcp` object, other shapes | none | |
+//! | UDP | packets to client | `Established`, else `Unanswered` | `Udp` |
+//! | ICMP / IPv6-ICMP echo request | packets to client | `Established`, else `Unanswered` | `IcmpEcho` |
+//!
+//! Flags `00` on the client's side are not a NULL probe: Suricata (7.0.10 as
+//! configured by default, `stream.midstream: false`) keeps a TCP session, and
+//! so flags, only for flows that begin with a SYN, and writes `00` on both
+//! sides, with no `tcp.state`, for every flow that does not: FIN, NULL, Xmas,
+//! ACK and Maimon probes alike, and connections picked up midstream. Those
+//! records tell nothing of what the client sent, and give no event. With
+//! `stream.midstream: true` Suricata also keeps sessions begun by an ACK, so
+//! that ACK probes read as `10` to server and `04` to client (`Refused`, `Ack`);
+//! FIN, NULL, Xmas and Maimon probes still read `00`.
+//!
+//! "No data" from the server: its flags hold nothing but RST and ACK, and its
+//! packets average at most 100 bytes (`flow.bytes_toclient`, link layer
+//! included), room for a bare segment's headers and no more.
 //!
 //! The event's time is `flow.start`: the probe's time, not the record's, which
 //! is written only at flow timeout.
 
 use super::{read_lines, Emit, InputError, OnMalformed, Parsed, ReadStats};
-use crate::{Event, Outcome, Protocol, Timestamp};
+use crate::{Event, Outcome, Protocol, Technique, Timestamp};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -29,6 +49,14 @@ const SYN: u8 = 0x02;
 const RST: u8 = 0x04;
 const ACK: u8 = 0x10;
 const SYN_ACK: u8 = SYN | ACK;
+/// The flags a TCP segment can carry that Suricata logs (FIN to URG).
+const FLAGS: u8 = 0x3f;
+
+/// Largest average size, in bytes as Suricata counts them (link layer
+/// included), of the server's packets for its answer to a stealth probe to
+/// count as bare RSTs: Ethernet with two VLAN tags (22), IPv6 (40) and a TCP
+/// header with timestamps (32) come to 94.
+const MAX_BARE_SEGMENT: u64 = 100;
 
 #[derive(Deserialize)]
 struct Record<'a> {
@@ -54,6 +82,7 @@ struct Record<'a> {
 #[derive(Deserialize)]
 struct Flow<'a> {
     pkts_toclient: Option<u64>,
+    bytes_toclient: Option<u64>,
     #[serde(borrow)]
     start: Option<Cow<'a, str>>,
 }
@@ -84,9 +113,35 @@ fn addr(field: &str, v: &Option<Cow<'_, str>>) -> Result<IpAddr, String> {
         .map_err(|_| format!("{field} `{s}` is not an IP address"))
 }
 
-/// The outcome of a TCP flow from the flags each side sent; `None` when the
-/// flow shows no attempt (picked up midstream, or one-sided traffic).
-fn tcp_outcome(tcp: &Tcp<'_>, pkts_toclient: u64) -> Result<Option<Outcome>, String> {
+/// What the server sent to the client, as far as the record tells.
+#[derive(Clone, Copy)]
+struct ToClient {
+    flags: u8,
+    pkts: u64,
+    bytes: Option<u64>,
+}
+
+impl ToClient {
+    /// Only RSTs (with or without ACK), and no data: the answer of a closed
+    /// or refusing port to a segment that belongs to no connection.
+    fn bare_rst(self) -> bool {
+        self.flags & RST != 0
+            && self.flags & FLAGS & !(RST | ACK) == 0
+            && match self.bytes {
+                Some(b) => b <= self.pkts.saturating_mul(MAX_BARE_SEGMENT),
+                None => true,
+            }
+    }
+}
+
+/// The outcome and technique of a TCP flow from the flags each side sent;
+/// `None` when the flow shows no attempt (picked up midstream, one-sided
+/// traffic, or flags Suricata did not record).
+fn tcp_outcome(
+    tcp: &Tcp<'_>,
+    pkts_toclient: u64,
+    bytes_toclient: Option<u64>,
+) -> Result<Option<(Outcome, Technique)>, String> {
     let ts = flags("tcp_flags_ts", &tcp.tcp_flags_ts)?;
     let tc = flags("tcp_flags_tc", &tcp.tcp_flags_tc)?;
     let all = match &tcp.tcp_flags {
@@ -94,37 +149,78 @@ fn tcp_outcome(tcp: &Tcp<'_>, pkts_toclient: u64) -> Result<Option<Outcome>, Str
         None => ts | tc,
     };
     if all == 0 {
+        // No session: Suricata recorded no flags at all (module doc).
         return Ok(None);
     }
+    let to_client = ToClient {
+        flags: tc,
+        pkts: pkts_toclient,
+        bytes: bytes_toclient,
+    };
     if ts & SYN == 0 {
-        // The client never sent a SYN: a reply it received answers no probe of
-        // its own (backscatter); anything else is a midstream pickup.
-        return Ok(if tc & SYN_ACK == SYN_ACK || tc & RST != 0 {
-            Some(Outcome::Unsolicited)
-        } else {
-            None
-        });
+        return Ok(no_syn(ts, to_client));
     }
+    let syn = |o| Ok(Some((o, Technique::Syn)));
     if tc & SYN_ACK == SYN_ACK {
-        return Ok(Some(Outcome::Established));
+        let technique = if ts & ACK != 0 {
+            Technique::Connect
+        } else {
+            Technique::Syn
+        };
+        return Ok(Some((Outcome::Established, technique)));
     }
     if tc & RST != 0 && tc & SYN == 0 {
-        return Ok(Some(Outcome::Refused));
+        return syn(Outcome::Refused);
     }
     if tc == 0 && pkts_toclient == 0 {
         // SYN and ACK from the "client" with no reply at all is a host sending
         // SYN-ACKs (backscatter seen from its victim's side), not a probe;
         // data or FIN besides means a one-sided capture of a real session.
-        return Ok(if ts & ACK == 0 {
-            Some(Outcome::Unanswered)
+        return if ts & ACK == 0 {
+            syn(Outcome::Unanswered)
         } else if ts & !(SYN_ACK | RST) == 0 {
-            Some(Outcome::Unsolicited)
+            syn(Outcome::Unsolicited)
         } else {
-            None
-        });
+            Ok(None)
+        };
     }
     // Replies without SYN+ACK or RST (an ACK, a FIN): no handshake to judge.
     Ok(None)
+}
+
+/// A TCP flow whose client sent no SYN (and whose flags were recorded): a
+/// stealth probe, backscatter, or a connection picked up midstream.
+fn no_syn(ts: u8, tc: ToClient) -> Option<(Outcome, Technique)> {
+    if ts == 0 {
+        // The client sent nothing Suricata recorded: the server's SYN-ACKs or
+        // RSTs answer no probe of its (backscatter).
+        return (tc.flags & SYN_ACK == SYN_ACK || tc.flags & RST != 0)
+            .then_some((Outcome::Unsolicited, Technique::Syn));
+    }
+    match Technique::from_tcp_flags(ts) {
+        Some(t @ (Technique::Fin | Technique::Null | Technique::Xmas | Technique::TcpOther)) => {
+            if tc.bare_rst() {
+                Some((Outcome::Refused, t))
+            } else if tc.flags == 0 && tc.pkts == 0 {
+                Some((Outcome::Unanswered, t))
+            } else {
+                None
+            }
+        }
+        // Segments of a connection too: only a refusal makes them probes.
+        Some(t @ (Technique::Ack | Technique::Maimon)) => {
+            tc.bare_rst().then_some((Outcome::Refused, t))
+        }
+        Some(_) => None,
+        None => {
+            // The client's own segments were replies (RST, with or without
+            // ACK) and the server sent no data: backscatter. Anything else
+            // (data, FIN+PSH+ACK…) is a connection picked up midstream.
+            let replies = ts & FLAGS & !(RST | ACK) == 0 && ts & RST != 0;
+            let quiet = tc.flags & FLAGS & !(SYN_ACK | RST) == 0;
+            (replies && quiet).then_some((Outcome::Unsolicited, Technique::Syn))
+        }
+    }
 }
 
 /// Maps one EVE record (one JSON line) to an event: `Ok(None)` for records that
@@ -164,23 +260,24 @@ pub fn eve_event(line: &str) -> Result<Option<Event>, String> {
     };
     let flow = rec.flow.as_ref();
     let pkts_toclient = flow.and_then(|f| f.pkts_toclient).unwrap_or(0);
+    let bytes_toclient = flow.and_then(|f| f.bytes_toclient);
     let answered = if pkts_toclient > 0 {
         Outcome::Established
     } else {
         Outcome::Unanswered
     };
-    let (outcome, dst_port) = match proto {
+    let (outcome, technique, dst_port) = match proto {
         Protocol::Tcp => match &rec.tcp {
             None => return Ok(None),
-            Some(tcp) => match tcp_outcome(tcp, pkts_toclient)? {
+            Some(tcp) => match tcp_outcome(tcp, pkts_toclient, bytes_toclient)? {
                 None => return Ok(None),
-                Some(o) => (o, rec.dest_port.unwrap_or(0)),
+                Some((o, t)) => (o, t, rec.dest_port.unwrap_or(0)),
             },
         },
-        Protocol::Udp => (answered, rec.dest_port.unwrap_or(0)),
+        Protocol::Udp => (answered, Technique::Udp, rec.dest_port.unwrap_or(0)),
         _ => match rec.icmp_type {
             // Echo request (ICMP 8, ICMPv6 128); other ICMP flows carry no probe.
-            Some(8 | 128) => (answered, 0),
+            Some(8 | 128) => (answered, Technique::IcmpEcho, 0),
             _ => return Ok(None),
         },
     };
@@ -191,7 +288,7 @@ pub fn eve_event(line: &str) -> Result<Option<Event>, String> {
         .or(rec.timestamp.as_deref())
         .ok_or("flow record without flow.start or timestamp")?;
     let ts: Timestamp = super::parse_datetime(when).ok_or_else(|| format!("bad time `{when}`"))?;
-    let mut ev = Event::new(ts, src, dst, dst_port, proto, outcome);
+    let mut ev = Event::new(ts, src, dst, dst_port, proto, outcome).with_technique(technique);
     if proto != Protocol::Icmp {
         ev.src_port = rec.src_port.unwrap_or(0);
     }
@@ -222,14 +319,29 @@ pub fn read_eve_reporting<R: BufRead>(
 mod tests {
     use super::*;
 
-    fn tcp(ts: &str, tc: &str, toclient: u64) -> Option<Outcome> {
-        let line = format!(
+    fn flow_line(ts: &str, tc: &str, toclient: u64, bytes: Option<u64>) -> String {
+        let bytes = bytes.map_or(String::new(), |b| format!(r#","bytes_toclient":{b}"#));
+        format!(
             r#"{{"event_type":"flow","src_ip":"10.0.0.1","src_port":1234,"dest_ip":"10.0.0.2",
-            "dest_port":80,"proto":"TCP","flow":{{"pkts_toserver":1,"pkts_toclient":{toclient},
+            "dest_port":80,"proto":"TCP","flow":{{"pkts_toserver":1,"pkts_toclient":{toclient}{bytes},
             "start":"2021-06-06T16:38:55.855844+0200"}},
             "tcp":{{"tcp_flags_ts":"{ts}","tcp_flags_tc":"{tc}"}}}}"#
-        );
-        eve_event(&line).unwrap().map(|e| e.outcome)
+        )
+    }
+
+    fn tcp_with(
+        ts: &str,
+        tc: &str,
+        toclient: u64,
+        bytes: Option<u64>,
+    ) -> Option<(Outcome, Technique)> {
+        eve_event(&flow_line(ts, tc, toclient, bytes))
+            .unwrap()
+            .map(|e| (e.outcome, e.technique))
+    }
+
+    fn tcp(ts: &str, tc: &str, toclient: u64) -> Option<Outcome> {
+        tcp_with(ts, tc, toclient, None).map(|(o, _)| o)
     }
 
     #[test]
@@ -239,13 +351,149 @@ mod tests {
         assert_eq!(tcp("02", "14", 1), Some(Outcome::Refused));
         assert_eq!(tcp("02", "04", 1), Some(Outcome::Refused));
         assert_eq!(tcp("02", "00", 0), Some(Outcome::Unanswered));
-        assert_eq!(tcp("10", "14", 1), Some(Outcome::Unsolicited));
         assert_eq!(tcp("00", "12", 1), Some(Outcome::Unsolicited));
         assert_eq!(tcp("12", "00", 0), Some(Outcome::Unsolicited));
         assert_eq!(tcp("1a", "00", 0), None);
         assert_eq!(tcp("00", "00", 3), None);
         assert_eq!(tcp("18", "18", 3), None);
         assert_eq!(tcp("02", "10", 1), None);
+    }
+
+    #[test]
+    fn handshake_completion_is_a_connect() {
+        use Technique::{Connect, Syn};
+        // nmap -sT: SYN, SYN-ACK, ACK, then the client's RST+ACK.
+        assert_eq!(
+            tcp_with("16", "12", 1, None),
+            Some((Outcome::Established, Connect))
+        );
+        assert_eq!(
+            tcp_with("1b", "1b", 5, None),
+            Some((Outcome::Established, Connect))
+        );
+        // nmap -sS: SYN, SYN-ACK, the client's bare RST (test6 has these).
+        assert_eq!(
+            tcp_with("06", "12", 1, None),
+            Some((Outcome::Established, Syn))
+        );
+        assert_eq!(tcp_with("02", "14", 1, None), Some((Outcome::Refused, Syn)));
+        assert_eq!(
+            tcp_with("c2", "00", 0, None),
+            Some((Outcome::Unanswered, Syn))
+        );
+    }
+
+    #[test]
+    fn stealth_probes_without_syn() {
+        use Outcome::{Refused, Unanswered, Unsolicited};
+        use Technique::*;
+        let bare = Some(54);
+        // FIN, NULL-like (URG alone: other), Xmas, PSH: refused by RST…
+        assert_eq!(tcp_with("01", "14", 1, bare), Some((Refused, Fin)));
+        assert_eq!(tcp_with("29", "04", 1, bare), Some((Refused, Xmas)));
+        assert_eq!(tcp_with("08", "14", 1, None), Some((Refused, TcpOther)));
+        assert_eq!(tcp_with("20", "04", 1, bare), Some((Refused, TcpOther)));
+        // …unanswered when nothing came back…
+        assert_eq!(tcp_with("01", "00", 0, Some(0)), Some((Unanswered, Fin)));
+        assert_eq!(tcp_with("29", "00", 0, None), Some((Unanswered, Xmas)));
+        // …and midstream on any other answer, or data with the RST.
+        assert_eq!(tcp_with("01", "10", 1, bare), None);
+        assert_eq!(tcp_with("01", "12", 1, bare), None);
+        assert_eq!(tcp_with("01", "1c", 2, bare), None);
+        assert_eq!(tcp_with("01", "14", 3, Some(3 * 1500)), None);
+        assert_eq!(tcp_with("01", "00", 1, None), None);
+        // ACK and FIN+ACK: probes only when refused without data.
+        assert_eq!(tcp_with("10", "14", 1, bare), Some((Refused, Ack)));
+        assert_eq!(tcp_with("10", "04", 1, None), Some((Refused, Ack)));
+        assert_eq!(tcp_with("11", "04", 1, bare), Some((Refused, Maimon)));
+        assert_eq!(tcp_with("10", "00", 0, Some(0)), None);
+        assert_eq!(tcp_with("11", "00", 0, None), None);
+        assert_eq!(tcp_with("10", "10", 1, bare), None);
+        assert_eq!(tcp_with("11", "11", 1, bare), None);
+        assert_eq!(tcp_with("10", "14", 9, Some(9 * 800)), None);
+        assert_eq!(tcp_with("11", "1c", 2, bare), None);
+        // Replies sent by the "client": backscatter; with data, midstream.
+        assert_eq!(tcp_with("04", "00", 0, None), Some((Unsolicited, Syn)));
+        assert_eq!(tcp_with("14", "12", 1, None), Some((Unsolicited, Syn)));
+        assert_eq!(tcp_with("14", "18", 3, None), None);
+        assert_eq!(tcp_with("1c", "18", 3, None), None);
+        assert_eq!(tcp_with("19", "19", 3, None), None);
+    }
+
+    /// Flow records Suricata 7.0.10 wrote for nmap -sN and -sA scans and a
+    /// capture begun midstream (tests/data/fixtures; the `-sA` and midstream
+    /// records with `--set stream.midstream=true`), trimmed.
+    #[test]
+    fn real_suricata_records() {
+        let rec = |src: &str, sp: u16, dst: &str, dp: u16, flow: &str, tcp: &str| {
+            format!(
+                r#"{{"timestamp":"2026-12-01T14:36:35.577334+0000","event_type":"flow","src_ip":"{src}","src_port":{sp},"dest_ip":"{dst}","dest_port":{dp},"proto":"TCP","flow":{{{flow},"start":"2026-12-01T14:36:35.581943+0000","reason":"shutdown","alerted":false}},"tcp":{{{tcp}}}}}"#
+            )
+        };
+        let scanner = "10.10.0.1";
+        let target = "10.20.0.10";
+        // nmap -sN: a closed port's RST and a silent port look the same as
+        // any flow without a session: flags 00, no tcp.state. Not probes.
+        let null_closed = rec(
+            scanner,
+            63589,
+            target,
+            74,
+            r#""pkts_toserver":1,"pkts_toclient":1,"bytes_toserver":54,"bytes_toclient":54,"state":"new""#,
+            r#""tcp_flags":"00","tcp_flags_ts":"00","tcp_flags_tc":"00""#,
+        );
+        assert_eq!(eve_event(&null_closed).unwrap(), None);
+        let null_silent = rec(
+            scanner,
+            63591,
+            target,
+            91,
+            r#""pkts_toserver":1,"pkts_toclient":0,"bytes_toserver":54,"bytes_toclient":0,"state":"new""#,
+            r#""tcp_flags":"00","tcp_flags_ts":"00","tcp_flags_tc":"00""#,
+        );
+        assert_eq!(eve_event(&null_silent).unwrap(), None);
+        // nmap -sA with midstream pickup: refused, or silent (filtered).
+        let ack_closed = rec(
+            scanner,
+            43332,
+            target,
+            32,
+            r#""pkts_toserver":1,"pkts_toclient":1,"bytes_toserver":54,"bytes_toclient":54,"state":"closed""#,
+            r#""tcp_flags":"14","tcp_flags_ts":"10","tcp_flags_tc":"04","rst":true,"ack":true,"state":"closed""#,
+        );
+        let e = eve_event(&ack_closed).unwrap().unwrap();
+        assert_eq!(
+            (e.src_port, e.dst_port, e.outcome, e.technique),
+            (43332, 32, Outcome::Refused, Technique::Ack)
+        );
+        let ack_filtered = rec(
+            scanner,
+            43334,
+            target,
+            93,
+            r#""pkts_toserver":1,"pkts_toclient":0,"bytes_toserver":54,"bytes_toclient":0,"state":"established""#,
+            r#""tcp_flags":"10","tcp_flags_ts":"10","tcp_flags_tc":"00","ack":true,"state":"established""#,
+        );
+        assert_eq!(eve_event(&ack_filtered).unwrap(), None);
+        // Two connections picked up midstream (with midstream pickup).
+        let chat = rec(
+            "10.10.0.5",
+            41341,
+            "10.20.0.12",
+            8080,
+            r#""pkts_toserver":82,"pkts_toclient":42,"bytes_toserver":5972,"bytes_toclient":3492,"state":"closed""#,
+            r#""tcp_flags":"19","tcp_flags_ts":"19","tcp_flags_tc":"19","fin":true,"psh":true,"ack":true,"state":"closed""#,
+        );
+        assert_eq!(eve_event(&chat).unwrap(), None);
+        let push = rec(
+            "10.20.0.13",
+            5000,
+            "10.10.0.5",
+            55245,
+            r#""pkts_toserver":24,"pkts_toclient":24,"bytes_toserver":2232,"bytes_toclient":1674,"state":"established""#,
+            r#""tcp_flags":"18","tcp_flags_ts":"18","tcp_flags_tc":"18","psh":true,"ack":true,"state":"established""#,
+        );
+        assert_eq!(eve_event(&push).unwrap(), None);
     }
 
     #[test]

@@ -3,18 +3,36 @@
 //! The reader decodes each packet down to its transport header and follows
 //! probes in capture time:
 //!
-//! | packets | event |
-//! |---|---|
-//! | TCP SYN (no ACK), first for its 5-tuple | `Attempt` |
-//! | SYN-ACK answering it | `Established` |
-//! | RST answering it | `Refused` |
-//! | UDP datagram, first of its 5-tuple | `Attempt` |
-//! | UDP datagram back along the same 5-tuple | `Established` |
-//! | ICMP echo request, first of its (source, target, identifier) | `Attempt` |
-//! | echo reply | `Established` |
-//! | ICMP destination unreachable quoting a probe | `Refused` |
-//! | no answer within the protocol's timeout | `Unanswered` at probe time + timeout |
-//! | SYN-ACK or RST answering no probe of its receiver | `Unsolicited` (backscatter) |
+//! | packets | event | technique |
+//! |---|---|---|
+//! | TCP SYN (no ACK), first for its 5-tuple | `Attempt` | `Syn` |
+//! | SYN-ACK answering it | `Established` | `Syn` |
+//! | RST answering it | `Refused` | `Syn` |
+//! | TCP segment without payload that opens no connection (FIN, NULL, Xmas, another flag set without SYN, RST or ACK), first of its 5-tuple | none yet: held | |
+//! | RST (or ICMP unreachable) answering it | `Refused` | `Fin`, `Null`, `Xmas`, `TcpOther` |
+//! | no answer within the TCP timeout | `Unanswered` | as above |
+//! | any other answer (data, ACK, SYN-ACK) | none: a connection picked up midstream | |
+//! | bare ACK or FIN+ACK segment, first of its 5-tuple | none yet: held | |
+//! | RST answering it | `Refused` | `Ack`, `Maimon` |
+//! | anything else, or nothing | none: a connection's segment | |
+//! | TCP segment with payload, or other segment of an unknown 5-tuple | none: a connection picked up midstream, remembered | |
+//! | UDP datagram, first of its 5-tuple | `Attempt` | `Udp` |
+//! | UDP datagram back along the same 5-tuple | `Established` | `Udp` |
+//! | ICMP echo request, first of its (source, target, identifier) | `Attempt` | `IcmpEcho` |
+//! | echo reply | `Established` | `IcmpEcho` |
+//! | ICMP destination unreachable quoting a probe | `Refused` | the probe's |
+//! | no answer within the protocol's timeout | `Unanswered` at probe time + timeout | the probe's |
+//! | SYN-ACK or RST answering no probe of its receiver | `Unsolicited` (backscatter) | `Syn` |
+//!
+//! The originator of a flow is the sender of its first packet seen. A stealth
+//! probe (nmap `-sF`, `-sN`, `-sX`, `-sA`, `-sM`, `--scanflags`) is held
+//! without an `Attempt` until its outcome is known, and then reported by that
+//! one event: a capture that begins in the middle of a connection shows bare
+//! ACKs and FIN+ACKs too, and the answer (data or an ACK rather than a RST)
+//! is what tells them apart, so that such a connection produces no event for
+//! either side. An ACK or FIN+ACK that draws a RST is indistinguishable from
+//! an ACK or Maimon probe and is reported as one. Stealth probes count
+//! against [`PcapOptions::max_flows`] like any other.
 //!
 //! Retransmitted probes, repeated answers and the rest of a flow whose outcome
 //! is known produce nothing. Datagrams and echo requests to multicast or
@@ -50,7 +68,8 @@ use std::io::Read;
 /// Timeouts and bounds of the flow tracker.
 #[derive(Clone, Debug)]
 pub struct PcapOptions {
-    /// Seconds of capture time after which an unanswered TCP SYN is `Unanswered`.
+    /// Seconds of capture time after which an unanswered TCP SYN or stealth
+    /// probe is `Unanswered` (and a held ACK or FIN+ACK segment dropped).
     pub tcp_timeout_secs: u32,
     /// The same for a UDP datagram.
     pub udp_timeout_secs: u32,
@@ -80,10 +99,12 @@ pub struct CaptureStats {
     /// Packets read, skipped and malformed, and events emitted.
     pub read: ReadStats,
     /// Probes reported `Unanswered` before their timeout because the tracker
-    /// was full ([`PcapOptions::max_flows`]).
+    /// was full ([`PcapOptions::max_flows`]); held ACK and Maimon segments
+    /// given up for room are not counted, as they report nothing.
     pub evicted: u64,
     /// Probes still awaiting an answer at the end of the capture, reported
-    /// `Unanswered` at the latest packet time seen.
+    /// `Unanswered` at the latest packet time seen (held ACK and Maimon
+    /// segments are not probes then, and are not counted).
     pub flushed: u64,
 }
 
@@ -91,7 +112,8 @@ pub struct CaptureStats {
 /// one per outcome, in capture order.
 ///
 /// Packets that produce no event (no probe or answer, retransmissions, the
-/// rest of a known flow) and packets whose headers cannot be decoded are
+/// rest of a known flow, stealth probes, which their answer or timeout
+/// reports) and packets whose headers cannot be decoded are
 /// counted as skipped, the latter also as malformed. A capture that ends
 /// inside a record is not an error: everything before the record is emitted,
 /// pending probes are flushed, the partial record counts as one malformed
@@ -472,6 +494,48 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn stealth_probes_in_padded_frames() {
+        use crate::Technique;
+        const FIN: u8 = 0x01;
+        const PSH: u8 = 0x08;
+        const URG: u8 = 0x20;
+        let (s, t) = ("10.2.0.1", "10.2.0.10");
+        let probe = |sp, dp, f| eth(&[], 0x0800, &ipv4(6, s, t, &tcp(sp, dp, f, 1024)));
+        let back = |sp, dp, f| eth(&[], 0x0800, &ipv4(6, t, s, &tcp(sp, dp, f, 0)));
+        // A data segment whose capture the snapshot length cut to its headers.
+        let mut data = tcp(443, 41000, PSH | ACK, 512);
+        data.extend_from_slice(&[0x17; 100]);
+        let mut cut = eth(&[], 0x0800, &ipv4(6, t, s, &data));
+        cut.truncate(14 + 20 + 20);
+        let frames = vec![
+            (T0, probe(50000, 21, FIN)), // padded to 60 bytes: still no payload
+            (T0 + 100, back(21, 50000, RST | ACK)),
+            (T0 + 200, probe(50000, 22, FIN | PSH | URG)),
+            (T0 + 300, probe(50000, 23, 0)),
+            (T0 + 400, back(23, 50000, RST | ACK)),
+            (T0 + 500, probe(50001, 80, ACK)),
+            (T0 + 600, back(80, 50001, RST)),
+            (T0 + 700, probe(50002, 81, ACK)), // silent: nothing
+            (T0 + 800, cut),                   // midstream, then its RST
+            (T0 + 900, probe(41000, 443, RST | ACK)),
+        ];
+        let (evs, st) = read(&pcap(true, false, 1, &frames));
+        let stealth = |ts, sp, dp, o, t: Technique| {
+            ev(T0 + ts, s, sp, "10.2.0.10", dp, Tcp, o).with_technique(t)
+        };
+        assert_eq!(
+            evs,
+            vec![
+                stealth(100, 50000, 21, Refused, Technique::Fin),
+                stealth(400, 50000, 23, Refused, Technique::Null),
+                stealth(600, 50001, 80, Refused, Technique::Ack),
+                stealth(900, 50000, 22, Unanswered, Technique::Xmas),
+            ]
+        );
+        assert_eq!((st.records, st.skipped, st.events), (10, 7, 4));
     }
 
     #[test]

@@ -1,15 +1,30 @@
 //! Zeek `conn.log`, tab-separated (with its `#separator` and `#fields` header)
 //! or JSON lines, to outcomes.
 //!
-//! `conn_state` decides the outcome of TCP connections:
+//! An attempt is counted only where the record shows that its originator
+//! opened it. For TCP, where the log has a `history` column (Zeek's default),
+//! that is an originator SYN (`S`, upper case: the originator's letters are
+//! upper case, the responder's lower case); `conn_state` then decides the
+//! outcome:
 //!
-//! | `conn_state` | outcome |
-//! |---|---|
-//! | `S0`, `SH` (SYN, no SYN-ACK) | `Unanswered` |
-//! | `REJ`, `RSTOS0` (SYN, then RST; no SYN-ACK) | `Refused` |
-//! | `S1`, `SF`, `S2`, `S3`, `RSTO`, `RSTR` | `Established` |
-//! | `RSTRH`, `SHR` (responder only: backscatter) | `Unsolicited` |
-//! | `OTH` and anything else (midstream) | none |
+//! | `history` | `conn_state` | outcome | technique |
+//! |---|---|---|---|
+//! | has `S` | `S0`, `SH` (SYN, no SYN-ACK) | `Unanswered` | `Syn` |
+//! | has `S` | `REJ`, `RSTOS0` (SYN, then RST; no SYN-ACK) | `Refused` | `Syn` |
+//! | has `S` | `S1`, `SF`, `S2`, `S3`, `RSTO`, `RSTR` | `Established` | `Connect` if the originator acknowledged the SYN-ACK (`A` after `h`), else `Syn` |
+//! | has `S` | `RSTRH`, `SHR` | `Unsolicited` | |
+//! | no `S`, only SYN-ACKs and RSTs (`h`, `H`, `r`, `R`; no `a`, `d`, `f`, `s`, `i`, `q` either side) | `RSTRH`, `SHR` | `Unsolicited` (backscatter) | |
+//! | no `S`: picked up midstream (`DFa`, `Dd`, `hADadfF`, `DR`, `f`…) | any | none | |
+//! | any | `OTH` and anything else | none | |
+//!
+//! Without a `history` column (or with it unset on a record), `conn_state`
+//! alone decides, as in the table's `has S` rows. A record with an originator
+//! SYN whose outcome Zeek reports as `Established` but which shows no
+//! handshake completion (a SYN scan's `ShR`) is technique `Syn`.
+//!
+//! `local_orig` and `local_resp`, where logged, give the events' `src_local`
+//! and `dst_local` (`T` true, `F` false, unset or absent: left to the
+//! configured home networks).
 //!
 //! UDP: `SF` (both sides sent) is `Established`, `S0` `Unanswered`, `SHR`
 //! `Unsolicited`. ICMP echo requests (`id.orig_p` 8, or 128 for ICMPv6) are
@@ -18,21 +33,70 @@
 //! as Zeek's JSON writer can be set to use, are accepted too).
 
 use super::{read_lines, Emit, InputError, OnMalformed, Parsed, ReadStats};
-use crate::{Event, Outcome, Protocol, Timestamp};
+use crate::{Event, Outcome, Protocol, Technique, Timestamp};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::io::BufRead;
 use std::net::IpAddr;
 
-/// The outcome of a connection from its protocol and state, with the
-/// destination port to report (ICMP reports 0); `None` if it carries no attempt.
+/// What a TCP connection's `history` says, read in one pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct History {
+    /// The originator sent a SYN (`S`).
+    orig_syn: bool,
+    /// The originator acknowledged after the responder's SYN-ACK (`A` after
+    /// `h`): it completed the handshake.
+    completed: bool,
+    /// Only SYN-ACKs and RSTs, from either side, and at least one: replies
+    /// that answer nothing seen (backscatter).
+    replies_only: bool,
+}
+
+impl History {
+    fn read(h: &str) -> History {
+        let mut r = History::default();
+        let mut syn_ack = false;
+        let mut replies = false;
+        let mut other = false;
+        for c in h.bytes() {
+            match c {
+                b'S' => r.orig_syn = true,
+                b'h' => {
+                    syn_ack = true;
+                    replies = true;
+                }
+                b'A' => {
+                    r.completed |= syn_ack;
+                    other = true;
+                }
+                b'H' | b'r' | b'R' => replies = true,
+                // SYN, ACK, data, FIN, inconsistent or multi-flag segments:
+                // more than replies.
+                b's' | b'a' | b'd' | b'D' | b'f' | b'F' | b'i' | b'I' | b'q' | b'Q' => {
+                    other = true;
+                }
+                // `^` (flipped), checksum, gap, retransmission, window and
+                // other annotations of segments already lettered.
+                _ => {}
+            }
+        }
+        r.completed &= r.orig_syn;
+        r.replies_only = replies && !other && !r.orig_syn;
+        r
+    }
+}
+
+/// The outcome of a connection from its protocol, state and (TCP) history,
+/// with the destination port to report (ICMP reports 0) and the technique;
+/// `None` if it carries no attempt.
 fn outcome(
     proto: &str,
     state: &str,
+    history: Option<&str>,
     orig_p: u16,
     resp_p: u16,
     resp_pkts: u64,
-) -> Option<(Protocol, Outcome, u16)> {
+) -> Option<(Protocol, Outcome, u16, Technique)> {
     if proto.eq_ignore_ascii_case("tcp") {
         let o = match state {
             "S0" | "SH" => Outcome::Unanswered,
@@ -41,7 +105,20 @@ fn outcome(
             "RSTRH" | "SHR" => Outcome::Unsolicited,
             _ => return None,
         };
-        Some((Protocol::Tcp, o, resp_p))
+        let mut technique = Technique::Syn;
+        if let Some(h) = history {
+            let h = History::read(h);
+            if !h.orig_syn {
+                // Picked up midstream, whatever the state says; replies alone
+                // stay backscatter where the state says so too.
+                if !(o == Outcome::Unsolicited && h.replies_only) {
+                    return None;
+                }
+            } else if h.completed {
+                technique = Technique::Connect;
+            }
+        }
+        Some((Protocol::Tcp, o, resp_p, technique))
     } else if proto.eq_ignore_ascii_case("udp") {
         let o = match state {
             "SF" => Outcome::Established,
@@ -49,7 +126,7 @@ fn outcome(
             "SHR" => Outcome::Unsolicited,
             _ => return None,
         };
-        Some((Protocol::Udp, o, resp_p))
+        Some((Protocol::Udp, o, resp_p, Technique::Udp))
     } else if proto.eq_ignore_ascii_case("icmp") {
         // Zeek logs the ICMP type as the originator's "port".
         if orig_p != 8 && orig_p != 128 {
@@ -60,9 +137,18 @@ fn outcome(
         } else {
             Outcome::Unanswered
         };
-        Some((Protocol::Icmp, o, 0))
+        Some((Protocol::Icmp, o, 0, Technique::IcmpEcho))
     } else {
         None
+    }
+}
+
+/// A Zeek boolean as the TSV writer spells it.
+fn parse_bool(field: &str, s: &str) -> Result<bool, String> {
+    match s {
+        "T" => Ok(true),
+        "F" => Ok(false),
+        _ => Err(format!("{field} `{s}` is not T or F")),
     }
 }
 
@@ -94,22 +180,30 @@ struct Conn<'a> {
     resp_p: u16,
     proto: &'a str,
     state: &'a str,
+    /// `None` where the log has no history, or leaves it unset.
+    history: Option<&'a str>,
     resp_pkts: u64,
+    local_orig: Option<bool>,
+    local_resp: Option<bool>,
 }
 
 impl Conn<'_> {
     fn event(&self) -> Option<Event> {
-        let (proto, o, dst_port) = outcome(
+        let (proto, o, dst_port, technique) = outcome(
             self.proto,
             self.state,
+            self.history,
             self.orig_p,
             self.resp_p,
             self.resp_pkts,
         )?;
-        let mut ev = Event::new(self.ts, self.orig_h, self.resp_h, dst_port, proto, o);
+        let mut ev = Event::new(self.ts, self.orig_h, self.resp_h, dst_port, proto, o)
+            .with_technique(technique);
         if proto != Protocol::Icmp {
             ev.src_port = self.orig_p;
         }
+        ev.src_local = self.local_orig;
+        ev.dst_local = self.local_resp;
         Some(ev)
     }
 }
@@ -125,6 +219,9 @@ struct Columns {
     proto: usize,
     state: usize,
     resp_pkts: Option<usize>,
+    history: Option<usize>,
+    local_orig: Option<usize>,
+    local_resp: Option<usize>,
 }
 
 /// Header state of a tab-separated log.
@@ -238,6 +335,9 @@ impl Tsv {
                     proto: need("proto"),
                     state: need("conn_state"),
                     resp_pkts: find("resp_pkts"),
+                    history: find("history"),
+                    local_orig: find("local_orig"),
+                    local_resp: find("local_resp"),
                 });
             }
             _ => {}
@@ -247,7 +347,7 @@ impl Tsv {
 
     fn row(&self, line: &[u8]) -> Result<Option<Event>, String> {
         let c = self.columns.ok_or("data line before the #fields header")?;
-        let mut cells: [&[u8]; 8] = [b""; 8];
+        let mut cells: [&[u8]; 11] = [b""; 11];
         let want = [
             Some(c.ts),
             Some(c.orig_h),
@@ -257,6 +357,9 @@ impl Tsv {
             Some(c.proto),
             Some(c.state),
             c.resp_pkts,
+            c.history,
+            c.local_orig,
+            c.local_resp,
         ];
         let last = want.iter().flatten().copied().max().unwrap_or(0);
         let mut found = 0usize;
@@ -301,6 +404,9 @@ impl Tsv {
                     .parse()
                     .map_err(|_| format!("resp_pkts `{s}` is not a count"))?,
             },
+            history: text(8)?,
+            local_orig: text(9)?.map(|s| parse_bool("local_orig", s)).transpose()?,
+            local_resp: text(10)?.map(|s| parse_bool("local_resp", s)).transpose()?,
         };
         Ok(conn.event())
     }
@@ -332,6 +438,30 @@ struct JsonConn<'a> {
     #[serde(borrow)]
     conn_state: Option<Cow<'a, str>>,
     resp_pkts: Option<u64>,
+    #[serde(borrow)]
+    history: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    local_orig: Option<JsonBool<'a>>,
+    #[serde(borrow)]
+    local_resp: Option<JsonBool<'a>>,
+}
+
+/// A Zeek boolean in JSON: `true`/`false`, or the TSV spelling in a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum JsonBool<'a> {
+    Bool(bool),
+    #[serde(borrow)]
+    Text(Cow<'a, str>),
+}
+
+impl JsonBool<'_> {
+    fn get(&self, field: &str) -> Result<bool, String> {
+        match self {
+            JsonBool::Bool(b) => Ok(*b),
+            JsonBool::Text(s) => parse_bool(field, s),
+        }
+    }
 }
 
 fn json_row(line: &str) -> Result<Option<Event>, String> {
@@ -350,7 +480,18 @@ fn json_row(line: &str) -> Result<Option<Event>, String> {
         resp_p: j.resp_p,
         proto: &j.proto,
         state: j.conn_state.as_deref().unwrap_or(""),
+        history: j.history.as_deref(),
         resp_pkts: j.resp_pkts.unwrap_or(0),
+        local_orig: j
+            .local_orig
+            .as_ref()
+            .map(|b| b.get("local_orig"))
+            .transpose()?,
+        local_resp: j
+            .local_resp
+            .as_ref()
+            .map(|b| b.get("local_resp"))
+            .transpose()?,
     };
     Ok(conn.event())
 }
@@ -483,6 +624,136 @@ mod tests {
         );
         assert_eq!(out[1].ts, out[0].ts);
         assert_eq!(bad[0].0, 3);
+    }
+
+    const HEADER_HISTORY: &str = "#separator \\x09\n#unset_field\t-\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\tlocal_orig\tlocal_resp\thistory\tresp_pkts\n";
+
+    /// One TCP record with the history column: (outcome, technique), if any.
+    fn with_history(state: &str, history: &str) -> Option<(Outcome, Technique)> {
+        let text = format!(
+            "{HEADER_HISTORY}1.5\tC1\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t{state}\tT\tF\t{history}\t1\n"
+        );
+        let mut out = Vec::new();
+        let st = read_conn_log(text.as_bytes(), &mut |e| out.push(e)).unwrap();
+        assert_eq!((st.records, st.malformed), (1, 0));
+        out.first().map(|e| (e.outcome, e.technique))
+    }
+
+    #[test]
+    fn history_needs_an_originator_syn() {
+        use Outcome::*;
+        use Technique::{Connect, Syn};
+        let cases = [
+            // Originator SYN: conn_state decides, the handshake the technique.
+            ("S0", "S", Some((Unanswered, Syn))),
+            ("REJ", "Sr", Some((Refused, Syn))),
+            ("RSTOS0", "SR", Some((Refused, Syn))),
+            ("RSTO", "ShR", Some((Established, Syn))), // nmap -sS, open port
+            ("RSTO", "ShAR", Some((Established, Connect))), // nmap -sT
+            ("SF", "ShADadfF", Some((Established, Connect))),
+            ("SF", "SADadfF", Some((Established, Syn))), // SYN-ACK not seen
+            ("SH", "SF", Some((Unanswered, Syn))),
+            ("S1", "Sh", Some((Established, Syn))),
+            // Picked up midstream: no originator SYN, whatever the state.
+            ("SF", "DFa", None),
+            ("SF", "Dd", None),
+            ("SF", "hADadfF", None),
+            ("RSTO", "HdDaAfR", None),
+            ("RSTO", "DR", None),
+            ("SH", "Da", None),
+            ("S2", "hADdaF", None),
+            ("RSTOS0", "R", None),
+            ("RSTOS0", "dR", None),
+            ("REJ", "Ar", None),
+            ("SHR", "f", None),
+            ("SHR", "hADadf", None),
+            ("RSTRH", "Dr", None),
+            ("OTH", "h", None),
+            ("SHR", "hA", None), // the originator acknowledged: not replies alone
+            // A responder SYN is not the originator's.
+            ("S0", "s", None),
+            // Replies alone, where the state says backscatter.
+            ("RSTRH", "r", Some((Unsolicited, Syn))),
+            ("RSTRH", "hr", Some((Unsolicited, Syn))),
+            ("RSTRH", "^hr", Some((Unsolicited, Syn))),
+            ("SHR", "H", Some((Unsolicited, Syn))),
+            ("RSTRH", "Hr", Some((Unsolicited, Syn))),
+            ("RSTRH", "hR", Some((Unsolicited, Syn))),
+        ];
+        for (state, history, want) in cases {
+            assert_eq!(with_history(state, history), want, "{state} {history}");
+        }
+        // An unset history falls back on conn_state.
+        assert_eq!(with_history("S0", "-"), Some((Outcome::Unanswered, Syn)));
+        // Lower-case `a` after `h` is the responder's: not a completion.
+        assert_eq!(with_history("S1", "Sha"), Some((Outcome::Established, Syn)));
+        // `A` before the SYN-ACK does not complete the handshake.
+        assert_eq!(with_history("S1", "SAh"), Some((Outcome::Established, Syn)));
+    }
+
+    #[test]
+    fn without_history_conn_state_alone_decides() {
+        // HEADER has no history column: midstream states still read as now.
+        let (_, ev) = tsv("1.5\tC1\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\tSF\t5\n");
+        assert_eq!(
+            (ev[0].outcome, ev[0].technique),
+            (Outcome::Established, Technique::Syn)
+        );
+        assert_eq!((ev[0].src_local, ev[0].dst_local), (None, None));
+        let (_, ev) = tsv("1.5\tC1\t10.0.0.1\t4000\t10.0.0.2\t53\tudp\tS0\t0\n");
+        assert_eq!(ev[0].technique, Technique::Udp);
+    }
+
+    #[test]
+    fn locality_from_local_orig_and_local_resp() {
+        let row = |lo: &str, lr: &str| {
+            let text = format!(
+                "{HEADER_HISTORY}1.5\tC1\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\tS0\t{lo}\t{lr}\tS\t0\n"
+            );
+            let mut out = Vec::new();
+            let st = read_conn_log(text.as_bytes(), &mut |e| out.push(e)).unwrap();
+            (st, out)
+        };
+        let (_, ev) = row("T", "F");
+        assert_eq!(
+            (ev[0].src_local, ev[0].dst_local),
+            (Some(true), Some(false))
+        );
+        let (_, ev) = row("F", "T");
+        assert_eq!(
+            (ev[0].src_local, ev[0].dst_local),
+            (Some(false), Some(true))
+        );
+        let (_, ev) = row("-", "-");
+        assert_eq!((ev[0].src_local, ev[0].dst_local), (None, None));
+        let (st, ev) = row("yes", "T");
+        assert!(ev.is_empty());
+        assert_eq!(st.malformed, 1);
+    }
+
+    #[test]
+    fn json_history_and_locality() {
+        let line = |state: &str, history: &str, lo: &str| {
+            format!(
+                r#"{{"ts":1.0,"id.orig_h":"192.168.1.9","id.orig_p":42982,"id.resp_h":"45.33.32.156","id.resp_p":80,"proto":"tcp","conn_state":"{state}","local_orig":{lo},"history":"{history}"}}"#
+            )
+        };
+        let ev = json_row(&line("RSTO", "ShAR", "true")).unwrap().unwrap();
+        assert_eq!(
+            (ev.outcome, ev.technique, ev.src_local, ev.dst_local),
+            (Outcome::Established, Technique::Connect, Some(true), None)
+        );
+        assert_eq!(json_row(&line("SF", "DdAaFf", "false")).unwrap(), None);
+        let ev = json_row(&line("REJ", "Sr", "\"F\"")).unwrap().unwrap();
+        assert_eq!(
+            (ev.outcome, ev.technique, ev.src_local),
+            (Outcome::Refused, Technique::Syn, Some(false))
+        );
+        assert!(json_row(&line("REJ", "Sr", "3")).is_err());
+        // No history key: conn_state alone.
+        let no_history = line("SF", "x", "true").replace(r#","history":"x""#, "");
+        let ev = json_row(&no_history).unwrap().unwrap();
+        assert_eq!(ev.outcome, Outcome::Established);
     }
 
     #[test]

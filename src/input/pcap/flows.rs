@@ -7,16 +7,25 @@
 //! behind, recognised by its sequence number and dropped when reached; the
 //! queues are compacted when stale entries outnumber live ones.
 //!
-//! Settled flows (answered, refused, unanswered, or backscatter already
-//! reported) are remembered by their unordered endpoint pair for a while so
-//! that retransmitted SYNs, retransmitted SYN-ACKs, the RSTs that answer
-//! backscatter and later datagrams of a UDP conversation are not mistaken for
-//! new probes or new backscatter.
+//! Stealth probes (TCP segments that open no connection: FIN, NULL, Xmas,
+//! other flag sets without ACK, and ACK or FIN+ACK segments, which a
+//! connection also sends) are held in the same map without an `Attempt`, and
+//! reported once their outcome is known: an RST refuses any of them; silence
+//! (their timeout) or an ICMP unreachable leaves FIN, NULL, Xmas and other
+//! probes unanswered or refused, and ACK and Maimon segments nothing; any
+//! other answer shows a connection picked up midstream, and drops them.
+//!
+//! Settled flows (answered, refused, unanswered, backscatter already
+//! reported, connections picked up midstream) are remembered by their
+//! unordered endpoint pair for a while so that retransmitted SYNs,
+//! retransmitted SYN-ACKs, the RSTs that answer backscatter, the segments of
+//! a connection and later datagrams of a UDP conversation are not mistaken
+//! for new probes or new backscatter.
 
 use super::packet::{Packet, Quoted, Transport, TCP_ACK, TCP_RST, TCP_SYN};
 use super::PcapOptions;
 use crate::input::Emit;
-use crate::{Event, Outcome, Protocol, Timestamp};
+use crate::{Event, Outcome, Protocol, Technique, Timestamp};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -90,6 +99,63 @@ impl Key {
 #[derive(Clone, Copy)]
 struct Probe {
     seq: u64,
+    /// How it was sent; a stealth technique's probe is held: no `Attempt`
+    /// was reported for it.
+    technique: Technique,
+}
+
+/// What became of a probe: an answer from its target, or its timeout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    /// A TCP RST from the target.
+    Rst,
+    /// A TCP SYN-ACK from the target.
+    SynAck,
+    /// Another TCP segment from the target, or one with data or of a
+    /// connection from the prober itself.
+    Segment,
+    /// A UDP datagram or echo reply back.
+    Reply,
+    /// An ICMP destination unreachable quoting the probe.
+    Unreachable,
+    /// Its timeout passed, the tracker was full, or the capture ended.
+    Timeout,
+}
+
+/// What to do with a probe given an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// Report this outcome; the flow is settled.
+    Report(Outcome),
+    /// No probe after all (a connection picked up midstream, or an ACK or
+    /// Maimon segment nobody refused): report nothing; the flow is settled.
+    Drop,
+    /// Not an answer: keep waiting.
+    Wait,
+}
+
+fn fate(t: Technique, a: Answer) -> Fate {
+    use Technique::{Ack, Fin, Maimon, Null, TcpOther, Xmas};
+    let stealth = matches!(t, Fin | Null | Xmas | TcpOther);
+    let ack = matches!(t, Ack | Maimon);
+    match a {
+        Answer::Rst => Fate::Report(Outcome::Refused),
+        Answer::SynAck if stealth || ack => Fate::Drop,
+        Answer::SynAck | Answer::Reply => Fate::Report(Outcome::Established),
+        // A SYN answered otherwise (a challenge ACK): keep waiting, as before.
+        Answer::Segment if stealth || ack => Fate::Drop,
+        Answer::Segment => Fate::Wait,
+        Answer::Unreachable | Answer::Timeout if ack => Fate::Drop,
+        Answer::Unreachable => Fate::Report(Outcome::Refused),
+        Answer::Timeout => Fate::Report(Outcome::Unanswered),
+    }
+}
+
+/// A segment that opens no connection, held as a possible probe until its
+/// answer tells (`Attempt` is never reported for it).
+fn held(t: Technique) -> bool {
+    use Technique::{Ack, Fin, Maimon, Null, TcpOther, Xmas};
+    matches!(t, Fin | Null | Xmas | TcpOther | Ack | Maimon)
 }
 
 #[derive(Clone, Copy)]
@@ -195,6 +261,7 @@ impl<'a> Tracker<'a> {
                 sport,
                 dport,
                 flags,
+                data,
             } => {
                 let fwd = Key {
                     orig: p.src,
@@ -204,15 +271,13 @@ impl<'a> Tracker<'a> {
                     proto: Protocol::Tcp,
                 };
                 if flags & TCP_RST != 0 {
-                    self.answer(ts, fwd, Outcome::Refused)
+                    self.answer(ts, fwd, Answer::Rst)
                 } else if flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK {
-                    self.answer(ts, fwd, Outcome::Established)
+                    self.answer(ts, fwd, Answer::SynAck)
                 } else if flags & TCP_SYN != 0 {
-                    self.request(ts, fwd)
+                    self.request(ts, fwd, Technique::Syn)
                 } else {
-                    // Midstream: keeps a settled connection remembered.
-                    self.touch(fwd, ts);
-                    false
+                    self.segment(ts, fwd, flags, data)
                 }
             }
             Transport::Udp { sport, dport } => {
@@ -223,24 +288,24 @@ impl<'a> Tracker<'a> {
                     rport: dport,
                     proto: Protocol::Udp,
                 };
-                if self.settle(ts, fwd.reversed(), Outcome::Established) {
-                    return true;
+                if let Some(reported) = self.resolve(ts, fwd.reversed(), Answer::Reply) {
+                    return reported;
                 }
                 if is_group(p.dst) {
                     return false;
                 }
-                self.request(ts, fwd)
+                self.request(ts, fwd, Technique::Udp)
             }
             Transport::EchoRequest { id } => {
                 if is_group(p.dst) {
                     return false;
                 }
-                self.request(ts, echo(p.src, p.dst, id))
+                self.request(ts, echo(p.src, p.dst, id), Technique::IcmpEcho)
             }
             Transport::EchoReply { id } => {
                 let probe = echo(p.dst, p.src, id);
-                if self.settle(ts, probe, Outcome::Established) {
-                    return true;
+                if let Some(reported) = self.resolve(ts, probe, Answer::Reply) {
+                    return reported;
                 }
                 self.touch(probe, ts);
                 false
@@ -249,8 +314,9 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    /// A packet that may start a probe (SYN, datagram, echo request).
-    fn request(&mut self, ts: u64, key: Key) -> bool {
+    /// A packet that may start a probe (SYN, datagram, echo request, or a
+    /// stealth segment, which is held without an `Attempt`).
+    fn request(&mut self, ts: u64, key: Key, technique: Technique) -> bool {
         if self.touch(key, ts) {
             // More of a flow already settled.
             return false;
@@ -266,23 +332,26 @@ impl<'a> Tracker<'a> {
             // A retransmission.
             Entry::Occupied(_) => return false,
             Entry::Vacant(v) => {
-                v.insert(Probe { seq });
+                v.insert(Probe { seq, technique });
             }
         }
         self.seq = seq;
         let due = ts.saturating_add(self.timeouts[queue(key.proto)]);
         self.due[queue(key.proto)].push_back(Due { due, seq, key });
         self.compact();
-        self.event(ts, key, Outcome::Attempt);
+        if held(technique) {
+            return false;
+        }
+        self.event(ts, key, Outcome::Attempt, technique);
         true
     }
 
     /// A SYN-ACK or RST sent along `fwd`: the answer to a probe in the other
     /// direction, more of a known flow, or backscatter.
-    fn answer(&mut self, ts: u64, fwd: Key, outcome: Outcome) -> bool {
+    fn answer(&mut self, ts: u64, fwd: Key, answer: Answer) -> bool {
         let probe = fwd.reversed();
-        if self.settle(ts, probe, outcome) {
-            return true;
+        if let Some(reported) = self.resolve(ts, probe, answer) {
+            return reported;
         }
         if self.probes.contains_key(&fwd) || self.touch(fwd, ts) {
             // The originator giving up on its own probe, or a known flow.
@@ -290,9 +359,42 @@ impl<'a> Tracker<'a> {
         }
         // Answers no probe of its receiver: the receiver's address was spoofed
         // in a flood, and the event is reported from the receiver's side.
-        self.event(ts, probe, Outcome::Unsolicited);
+        let t = Technique::for_protocol(probe.proto);
+        self.event(ts, probe, Outcome::Unsolicited, t);
         self.remember(probe, ts);
         true
+    }
+
+    /// A TCP segment with neither SYN nor RST sent along `fwd`: more of a
+    /// known flow, an answer that shows a connection, or a stealth probe.
+    fn segment(&mut self, ts: u64, fwd: Key, flags: u8, data: bool) -> bool {
+        if self.touch(fwd, ts) {
+            // More of a settled flow or a known connection: the common case.
+            return false;
+        }
+        // The target of a probe answering with something that is neither a
+        // RST nor a SYN-ACK.
+        if self.resolve(ts, fwd.reversed(), Answer::Segment).is_some() {
+            return false;
+        }
+        let technique = Technique::from_tcp_flags(flags).filter(|t| held(*t));
+        if let Some(p) = self.probes.get(&fwd) {
+            // More from a prober: its probe again, or, for a stealth probe,
+            // data or a connection's segment that show it is a connection.
+            if held(p.technique) && (data || technique.is_none()) {
+                self.resolve(ts, fwd, Answer::Segment);
+            }
+            return false;
+        }
+        match technique {
+            Some(t) if !data => self.request(ts, fwd, t),
+            _ => {
+                // A connection picked up midstream: remember it, so that its
+                // segments and its RSTs are known as such.
+                self.remember(fwd, ts);
+                false
+            }
+        }
     }
 
     /// An ICMP destination unreachable from `from` quoting `q`.
@@ -304,26 +406,41 @@ impl<'a> Tracker<'a> {
             rport: q.dport,
             proto: q.proto,
         };
-        if self.settle(ts, key, Outcome::Refused) {
-            return true;
+        if let Some(reported) = self.resolve(ts, key, Answer::Unreachable) {
+            return reported;
         }
         // The quoted destination may have been rewritten on the way (NAT,
         // anonymised traces); a target refusing for itself is still known by
         // its own address.
-        if q.dst != from && self.settle(ts, Key { resp: from, ..key }, Outcome::Refused) {
-            return true;
+        if q.dst != from {
+            let to_sender = Key { resp: from, ..key };
+            if let Some(reported) = self.resolve(ts, to_sender, Answer::Unreachable) {
+                return reported;
+            }
         }
         false
     }
 
-    /// Reports `outcome` for the probe `key` if it is awaiting an answer.
-    fn settle(&mut self, ts: u64, key: Key, outcome: Outcome) -> bool {
-        if self.probes.remove(&key).is_none() {
-            return false;
+    /// Applies `answer` to the probe `key` if it is awaiting one: `None` if
+    /// there is no such probe, else whether an event was reported.
+    fn resolve(&mut self, ts: u64, key: Key, answer: Answer) -> Option<bool> {
+        let Entry::Occupied(e) = self.probes.entry(key) else {
+            return None;
+        };
+        let technique = e.get().technique;
+        let f = fate(technique, answer);
+        if f == Fate::Wait {
+            return Some(false);
         }
-        self.event(ts, key, outcome);
+        e.remove();
         self.remember(key, ts);
-        true
+        match f {
+            Fate::Report(outcome) => {
+                self.event(ts, key, outcome, technique);
+                Some(true)
+            }
+            _ => Some(false),
+        }
     }
 
     /// Refreshes the settled flow `key` belongs to; false if there is none.
@@ -387,7 +504,7 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    fn event(&mut self, ts: u64, key: Key, outcome: Outcome) {
+    fn event(&mut self, ts: u64, key: Key, outcome: Outcome, technique: Technique) {
         let (src_port, dst_port) = if key.proto == Protocol::Icmp {
             (0, 0)
         } else {
@@ -402,6 +519,7 @@ impl<'a> Tracker<'a> {
             outcome,
         );
         ev.src_port = src_port;
+        ev.technique = technique;
         (self.emit)(ev);
         self.counts.events += 1;
     }
@@ -435,14 +553,13 @@ impl<'a> Tracker<'a> {
                 break;
             };
             if Self::live(&self.probes, &d) {
-                self.probes.remove(&d.key);
-                self.event(d.due, d.key, Outcome::Unanswered);
-                self.remember(d.key, d.due);
+                self.resolve(d.due, d.key, Answer::Timeout);
             }
         }
     }
 
-    /// The tracker is full: the oldest probe is reported unanswered now.
+    /// The tracker is full: the oldest probe is reported unanswered now (a
+    /// held ACK or Maimon segment is dropped).
     fn evict_oldest(&mut self) {
         self.trim_fronts();
         let oldest = (0..3)
@@ -450,11 +567,10 @@ impl<'a> Tracker<'a> {
             .min();
         if let Some((_, i)) = oldest {
             if let Some(d) = self.due[i].pop_front() {
-                self.probes.remove(&d.key);
                 let ts = self.clock;
-                self.event(ts, d.key, Outcome::Unanswered);
-                self.remember(d.key, ts);
-                self.counts.evicted += 1;
+                if self.resolve(ts, d.key, Answer::Timeout) == Some(true) {
+                    self.counts.evicted += 1;
+                }
             }
         }
     }
@@ -496,13 +612,19 @@ impl<'a> Tracker<'a> {
     }
 
     /// The end of the capture: every probe still waiting is unanswered as of
-    /// the last packet.
+    /// the last packet (held ACK and Maimon segments are dropped).
     pub(crate) fn finish(&mut self) {
-        let mut rest: Vec<(u64, Key)> = self.probes.drain().map(|(k, p)| (p.seq, k)).collect();
-        rest.sort_unstable_by_key(|&(seq, _)| seq);
-        for (_, key) in rest {
-            self.event(self.clock, key, Outcome::Unanswered);
-            self.counts.flushed += 1;
+        let mut rest: Vec<(u64, Key, Technique)> = self
+            .probes
+            .drain()
+            .map(|(k, p)| (p.seq, k, p.technique))
+            .collect();
+        rest.sort_unstable_by_key(|&(seq, _, _)| seq);
+        for (_, key, technique) in rest {
+            if let Fate::Report(outcome) = fate(technique, Answer::Timeout) {
+                self.event(self.clock, key, outcome, technique);
+                self.counts.flushed += 1;
+            }
         }
         for q in &mut self.due {
             q.clear();
@@ -546,8 +668,18 @@ mod tests {
                 sport,
                 dport,
                 flags,
+                data: false,
             },
         }
+    }
+
+    /// A segment with payload.
+    fn tcp_data(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Packet {
+        let mut p = tcp(src, sport, dst, dport, flags);
+        if let Transport::Tcp { data, .. } = &mut p.transport {
+            *data = true;
+        }
+        p
     }
 
     fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> Packet {
@@ -647,6 +779,235 @@ mod tests {
                 ev(4.0, "192.0.2.8", "203.0.113.5", 80, Unsolicited),
             ]
         );
+    }
+
+    /// (µs, src, dst, dst_port, outcome, technique)
+    type Tev = (u64, String, String, u16, Outcome, Technique);
+
+    /// As [`run`], with each event's technique.
+    fn run_t(opts: PcapOptions, pkts: &[(f64, Packet)]) -> (Vec<Tev>, Counts) {
+        let mut out = Vec::new();
+        let mut sink = |e: Event| {
+            out.push((
+                e.ts.as_micros(),
+                e.src.to_string(),
+                e.dst.to_string(),
+                e.dst_port,
+                e.outcome,
+                e.technique,
+            ))
+        };
+        let counts = {
+            let mut t = Tracker::new(&opts, &mut sink);
+            for (s, p) in pkts {
+                let ts = (s * 1e6) as u64;
+                t.advance(ts);
+                t.packet(ts, p);
+            }
+            t.finish();
+            t.counts
+        };
+        (out, counts)
+    }
+
+    fn tev(ts: f64, src: &str, dst: &str, port: u16, o: Outcome, t: Technique) -> Tev {
+        ((ts * 1e6) as u64, src.into(), dst.into(), port, o, t)
+    }
+
+    const F: u8 = 0x01;
+    const P: u8 = 0x08;
+    const U: u8 = 0x20;
+
+    #[test]
+    fn stealth_probes_are_held_until_their_outcome() {
+        use Outcome::*;
+        use Technique::*;
+        let (s, t) = ("10.0.0.1", "10.0.0.2");
+        let (evs, c) = run_t(
+            PcapOptions::default(),
+            &[
+                // FIN refused: one event, no Attempt, not backscatter.
+                (0.0, tcp(s, 4000, t, 21, F)),
+                (0.001, tcp(t, 21, s, 4000, R | A)),
+                // NULL, retransmitted, never answered.
+                (0.1, tcp(s, 4001, t, 22, 0)),
+                // Xmas answered by an ACK, PSH alone by a SYN-ACK: midstream.
+                (0.2, tcp(s, 4002, t, 23, F | P | U)),
+                (0.21, tcp(t, 23, s, 4002, A)),
+                (0.3, tcp(s, 4003, t, 24, P)),
+                (0.31, tcp(t, 24, s, 4003, SA)),
+                // URG alone refused by an ICMP unreachable.
+                (0.4, tcp(s, 4004, t, 25, U)),
+                (
+                    0.41,
+                    Packet {
+                        src: ip(t),
+                        dst: ip(s),
+                        transport: Transport::Unreachable(Quoted {
+                            src: ip(s),
+                            dst: ip(t),
+                            sport: 4004,
+                            dport: 25,
+                            proto: Protocol::Tcp,
+                        }),
+                    },
+                ),
+                // A FIN with payload is no probe.
+                (0.5, tcp_data(s, 4005, t, 26, F)),
+                (1.1, tcp(s, 4001, t, 22, 0)),
+                // Xmas, still waiting when the capture ends.
+                (8.0, tcp(s, 4006, t, 27, F | P | U)),
+                (9.0, tcp(s, 4006, t, 27, F | P | U)),
+            ],
+        );
+        assert_eq!(
+            evs,
+            vec![
+                tev(0.001, s, t, 21, Refused, Fin),
+                tev(0.41, s, t, 25, Refused, TcpOther),
+                tev(5.1, s, t, 22, Unanswered, Null),
+                tev(9.0, s, t, 27, Unanswered, Xmas),
+            ]
+        );
+        assert_eq!((c.events, c.flushed), (4, 1));
+    }
+
+    #[test]
+    fn ack_and_maimon_are_probes_only_when_refused() {
+        use Outcome::*;
+        use Technique::*;
+        let (s, t) = ("10.0.0.1", "10.0.0.2");
+        let unreachable = |port| Packet {
+            src: ip(t),
+            dst: ip(s),
+            transport: Transport::Unreachable(Quoted {
+                src: ip(s),
+                dst: ip(t),
+                sport: 5000 + port,
+                dport: port,
+                proto: Protocol::Tcp,
+            }),
+        };
+        let (evs, c) = run_t(
+            PcapOptions::default(),
+            &[
+                (0.0, tcp(s, 5001, t, 1, A)),
+                (0.01, tcp(t, 1, s, 5001, R)),
+                (0.1, tcp(s, 5002, t, 2, F | A)),
+                (0.11, tcp(t, 2, s, 5002, R)),
+                // Silence, an unreachable, an ACK back: nothing.
+                (0.2, tcp(s, 5003, t, 3, A)),
+                (0.3, tcp(s, 5004, t, 4, F | A)),
+                (0.31, unreachable(4)),
+                (0.4, tcp(s, 5005, t, 5, A)),
+                (0.41, tcp(t, 5, s, 5005, A)),
+                // Silent at the end of the capture: nothing either.
+                (9.0, tcp(s, 5006, t, 6, F | A)),
+            ],
+        );
+        assert_eq!(
+            evs,
+            vec![
+                tev(0.01, s, t, 1, Refused, Ack),
+                tev(0.11, s, t, 2, Refused, Maimon),
+            ]
+        );
+        assert_eq!((c.events, c.flushed), (2, 0));
+    }
+
+    #[test]
+    fn connections_picked_up_midstream_make_no_probe() {
+        let (a, b) = ("10.0.0.5", "10.0.0.12");
+        let chat = [
+            (0.0, tcp_data(a, 41341, b, 8080, P | A)),
+            (0.01, tcp_data(b, 8080, a, 41341, P | A)),
+            (0.02, tcp(a, 41341, b, 8080, A)),
+            (0.5, tcp_data(a, 41341, b, 8080, P | A)),
+            (0.51, tcp(b, 8080, a, 41341, A)),
+            (0.52, tcp(a, 41341, b, 8080, F | A)),
+            (0.53, tcp(b, 8080, a, 41341, F | A)),
+            (0.54, tcp(a, 41341, b, 8080, A)),
+            // A late RST on the closed connection.
+            (0.6, tcp(b, 8080, a, 41341, R)),
+        ];
+        // First seen: a bare ACK from either side, then the other's data.
+        let push = [
+            (0.0, tcp(a, 55245, "10.0.0.13", 5000, A)),
+            (0.3, tcp_data("10.0.0.13", 5000, a, 55245, P | A)),
+            (0.31, tcp(a, 55245, "10.0.0.13", 5000, A)),
+            (1.0, tcp("10.0.0.13", 5000, a, 55245, A)),
+            (1.3, tcp_data(a, 55245, "10.0.0.13", 5000, P | A)),
+            (30.0, tcp(a, 55245, "10.0.0.13", 5000, R | A)),
+        ];
+        // A bare ACK, then the same side's data: a connection too.
+        let keepalive = [
+            (0.0, tcp(a, 40000, b, 22, A)),
+            (0.1, tcp_data(a, 40000, b, 22, P | A)),
+            (0.2, tcp(b, 22, a, 40000, R)),
+        ];
+        for pkts in [&chat[..], &push[..], &keepalive[..]] {
+            let (evs, c) = run_t(PcapOptions::default(), pkts);
+            assert!(evs.is_empty(), "{evs:?}");
+            assert_eq!(c.events, 0);
+        }
+    }
+
+    #[test]
+    fn backscatter_stays_unsolicited_beside_stealth_probes() {
+        use Outcome::*;
+        use Technique::*;
+        let (evs, _) = run_t(
+            PcapOptions::default(),
+            &[
+                (0.0, tcp("203.0.113.5", 80, "192.0.2.7", 1234, SA)),
+                (0.1, tcp("203.0.113.5", 80, "192.0.2.8", 999, R | A)),
+                // A FIN probe to 203.0.113.5 refused: not backscatter.
+                (0.2, tcp("192.0.2.9", 777, "203.0.113.5", 80, F)),
+                (0.3, tcp("203.0.113.5", 80, "192.0.2.9", 777, R | A)),
+            ],
+        );
+        assert_eq!(
+            evs,
+            vec![
+                tev(0.0, "192.0.2.7", "203.0.113.5", 80, Unsolicited, Syn),
+                tev(0.1, "192.0.2.8", "203.0.113.5", 80, Unsolicited, Syn),
+                tev(0.3, "192.0.2.9", "203.0.113.5", 80, Refused, Fin),
+            ]
+        );
+    }
+
+    #[test]
+    fn held_segments_count_against_the_bound() {
+        use Outcome::*;
+        use Technique::*;
+        let opts = PcapOptions {
+            max_flows: 2,
+            ..PcapOptions::default()
+        };
+        let (s, t) = ("10.0.0.1", "10.0.0.2");
+        let (evs, c) = run_t(
+            opts,
+            &[
+                (0.0, tcp(s, 1, t, 1, A)),
+                (0.1, tcp(s, 2, t, 2, F)),
+                // Full: the ACK is dropped silently, then the FIN reported.
+                (0.2, tcp(s, 3, t, 3, S)),
+                (0.3, tcp(s, 4, t, 4, 0)),
+                // The dropped ACK's RST: a flow settled, neither probe nor
+                // backscatter.
+                (0.4, tcp(t, 1, s, 1, R)),
+            ],
+        );
+        assert_eq!(
+            evs,
+            vec![
+                tev(0.2, s, t, 3, Attempt, Syn),
+                tev(0.3, s, t, 2, Unanswered, Fin),
+                tev(0.4, s, t, 3, Unanswered, Syn),
+                tev(0.4, s, t, 4, Unanswered, Null),
+            ]
+        );
+        assert_eq!((c.evicted, c.flushed), (1, 2));
     }
 
     #[test]
@@ -810,6 +1171,7 @@ mod tests {
                     sport,
                     dport: 80,
                     flags: S,
+                    data: false,
                 },
             };
             let rst = Packet {
@@ -819,6 +1181,7 @@ mod tests {
                     sport: 80,
                     dport: sport,
                     flags: R | A,
+                    data: false,
                 },
             };
             t.advance(ts);

@@ -45,6 +45,9 @@ pub(crate) enum Transport {
         sport: u16,
         dport: u16,
         flags: u8,
+        /// The segment carries payload, by the IP header's lengths (so a
+        /// capture cut short by its snapshot length still tells).
+        data: bool,
     },
     Udp {
         sport: u16,
@@ -197,7 +200,8 @@ fn ipv4(d: &[u8]) -> Decoded {
         // A later fragment: no transport header.
         return Irrelevant;
     }
-    transport(d[9], v4(&d[12..16]), v4(&d[16..20]), &d[ihl..end])
+    let claimed = if total == 0 { end } else { total } - ihl;
+    transport(d[9], v4(&d[12..16]), v4(&d[16..20]), &d[ihl..end], claimed)
 }
 
 fn ipv6(d: &[u8]) -> Decoded {
@@ -211,8 +215,15 @@ fn ipv6(d: &[u8]) -> Decoded {
     } else {
         (40 + payload).min(d.len())
     };
+    let claimed_end = if payload == 0 { end } else { 40 + payload };
     match ipv6_extensions(d[6], &d[..end]) {
-        Ok(Some((next, at))) => transport(next, v6(&d[8..24]), v6(&d[24..40]), &d[at..end]),
+        Ok(Some((next, at))) => transport(
+            next,
+            v6(&d[8..24]),
+            v6(&d[24..40]),
+            &d[at..end],
+            claimed_end.saturating_sub(at),
+        ),
         Ok(None) => Irrelevant,
         Err(()) => Malformed,
     }
@@ -251,16 +262,20 @@ fn ipv6_extensions(mut next: u8, d: &[u8]) -> Result<Option<(u8, usize)>, ()> {
     Ok(Some((next, at)))
 }
 
-fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8]) -> Decoded {
+/// Decodes the transport header `p` (as captured) of a segment whose IP
+/// header claims `claimed` bytes from its start.
+fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize) -> Decoded {
     let transport = match proto {
         IP_TCP => {
             if p.len() < 20 {
                 return Malformed;
             }
+            let header = (usize::from(p[12] >> 4) * 4).max(20);
             Transport::Tcp {
                 sport: be16(p, 0),
                 dport: be16(p, 2),
                 flags: p[13],
+                data: claimed > header,
             }
         }
         IP_UDP => {
@@ -401,12 +416,54 @@ mod tests {
             Transport::Tcp {
                 sport: 1000,
                 dport: 80,
-                flags: TCP_SYN
+                flags: TCP_SYN,
+                data: false,
             }
         );
         // Cut inside the tags and inside the TCP header.
         assert_eq!(decode(LINK_ETHERNET, &f[..16]), Malformed);
         assert_eq!(decode(LINK_ETHERNET, &f[..22 + 20 + 10]), Malformed);
+    }
+
+    fn tcp_data(link: u32, frame: &[u8]) -> bool {
+        match decode(link, frame) {
+            Decoded::Packet(Packet {
+                transport: Transport::Tcp { data, .. },
+                ..
+            }) => data,
+            other => panic!("not a TCP segment: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn payload_is_told_from_ip_lengths() {
+        // A bare FIN, padded to the Ethernet minimum: no payload.
+        let fin = ipv4_pkt(6, [10, 0, 0, 1], [10, 0, 0, 2], &tcp(1000, 80, 0x01));
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&fin);
+        f.extend_from_slice(&[0; 6]);
+        assert!(!tcp_data(LINK_ETHERNET, &f));
+        // Five bytes of data, then the same cut to the headers by a snapshot
+        // length: still data.
+        let mut seg = tcp(1000, 80, 0x18);
+        seg.extend_from_slice(b"hello");
+        let pkt = ipv4_pkt(6, [10, 0, 0, 1], [10, 0, 0, 2], &seg);
+        assert!(tcp_data(LINK_IPV4, &pkt));
+        assert!(tcp_data(LINK_IPV4, &pkt[..40]));
+        // Options lengthen the header, not the payload.
+        let mut opts = tcp(1000, 80, 0x10);
+        opts[12] = 0x80; // 32-byte header
+        opts.extend_from_slice(&[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+        assert!(!tcp_data(LINK_IPV4, &ipv4_pkt(6, [1; 4], [2; 4], &opts)));
+        // IPv6: by the payload length.
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 25, 6, 64];
+        v6.extend_from_slice(&[0; 32]);
+        v6.extend_from_slice(&seg);
+        assert!(tcp_data(LINK_IPV6, &v6));
+        v6[5] = 20;
+        assert!(!tcp_data(LINK_IPV6, &v6[..60]));
+        assert!(!tcp_data(LINK_IPV6, &v6));
     }
 
     #[test]
