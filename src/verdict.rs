@@ -97,11 +97,11 @@ impl Direction {
 
 /// A decision that a source sweeps or scans, describing one protocol's probes.
 ///
-/// Every count is of distinct first contacts up to `ts`: exact while small
-/// (up to 64 hosts, 64 ports and 32 probes), estimated above with a relative
-/// standard error under 5% for hosts and ports and 7% for probes, and never
-/// above the probes seen. A repeat of a (target, port) pair is never counted
-/// twice while the counts are exact.
+/// Every count is of distinct first contacts up to `ts`: exact up to 64 hosts,
+/// 64 ports and 64 probes, estimated above (HyperLogLog, relative standard
+/// error under 5%) and never above the probes seen. A repeat of a (target,
+/// port) pair never adds to them while they are exact, nor to the outcome
+/// counts for the first 32 outcomes.
 ///
 /// Fixed-size and `Copy`: the detector builds it on the stack and hands a
 /// reference to the callback, so delivering one never allocates.

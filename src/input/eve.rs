@@ -17,16 +17,26 @@
 //! | TCP | those stealth shapes with any other answer, or ACK / FIN+ACK unanswered | none (a connection picked up midstream) | |
 //! | TCP | client sent only RSTs (with ACK) and server no data, or client nothing and server SYN+ACK or RST | `Unsolicited` (backscatter) | |
 //! | TCP | client's first packets were SYN+ACKs, nothing came back | `Unsolicited` | |
-//! | TCP | `tcp_flags` `00`, no `tcp` object, other shapes | none | |
-//! | UDP | packets to client | `Established`, else `Unanswered` | `Udp` |
-//! | ICMP / IPv6-ICMP echo request | packets to client | `Established`, else `Unanswered` | `IcmpEcho` |
+//! | TCP | no session (`tcp_flags` `00`, no `tcp.state`): one segment from the client answered by one of the same size, neither larger than bare headers without options | `Refused` | `TcpOther` |
+//! | TCP | no session, any other shape; no `tcp` object | none | |
+//! | UDP | `flow.state` `established` (both directions seen) | `Established` | `Udp` |
+//! | UDP | not established, packets to the client (an ICMP error, which Suricata counts in the flow) | `Refused` | `Udp` |
+//! | UDP | nothing to the client | `Unanswered` | `Udp` |
+//! | ICMP / IPv6-ICMP echo request | as for UDP | as for UDP | `IcmpEcho` |
 //!
 //! Flags `00` on the client's side are not a NULL probe: Suricata (7.0.10 as
 //! configured by default, `stream.midstream: false`) keeps a TCP session, and
 //! so flags, only for flows that begin with a SYN, and writes `00` on both
 //! sides, with no `tcp.state`, for every flow that does not: FIN, NULL, Xmas,
-//! ACK and Maimon probes alike, and connections picked up midstream. Those
-//! records tell nothing of what the client sent, and give no event. With
+//! ACK and Maimon probes alike, and connections picked up midstream. Such a
+//! record still shows a stealth probe by its size: one packet from the client
+//! and one back, of equal size and no larger than headers without options,
+//! is a probe refused by RST (a closed port's answer to FIN, NULL, Xmas,
+//! Maimon and ACK probes alike), whose flags are unknown (`TcpOther`). A
+//! connection picked up midstream sends more, or data, and its ACKs and
+//! keepalives carry timestamps. An unanswered probe is not counted: a lone
+//! segment of a connection whose session Suricata no longer holds looks the
+//! same, so from EVE a stealth scan shows only its closed ports. With
 //! `stream.midstream: true` Suricata also keeps sessions begun by an ACK, so
 //! that ACK probes read as `10` to server and `04` to client (`Refused`, `Ack`);
 //! FIN, NULL, Xmas and Maimon probes still read `00`.
@@ -81,10 +91,14 @@ struct Record<'a> {
 
 #[derive(Deserialize)]
 struct Flow<'a> {
+    pkts_toserver: Option<u64>,
+    bytes_toserver: Option<u64>,
     pkts_toclient: Option<u64>,
     bytes_toclient: Option<u64>,
     #[serde(borrow)]
     start: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    state: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -95,6 +109,8 @@ struct Tcp<'a> {
     tcp_flags_ts: Option<Cow<'a, str>>,
     #[serde(borrow)]
     tcp_flags_tc: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    state: Option<Cow<'a, str>>,
 }
 
 fn flags(field: &str, v: &Option<Cow<'_, str>>) -> Result<u8, String> {
@@ -134,14 +150,26 @@ impl ToClient {
     }
 }
 
+/// The most bytes, as Suricata counts them (link layer included), of one TCP
+/// segment with no options and no data: Ethernet with two VLAN tags (22), the
+/// IP header (20 or 40) and the TCP header (20). Real stacks' ACKs of a
+/// connection carry timestamps (12 more bytes); nmap's probes and the RSTs
+/// that answer them carry none.
+fn bare_limit(rec: &Record<'_>) -> u64 {
+    let v6 = rec.src_ip.as_deref().is_some_and(|a| a.contains(':'));
+    22 + if v6 { 40 } else { 20 } + 20
+}
+
 /// The outcome and technique of a TCP flow from the flags each side sent;
 /// `None` when the flow shows no attempt (picked up midstream, one-sided
 /// traffic, or flags Suricata did not record).
 fn tcp_outcome(
     tcp: &Tcp<'_>,
-    pkts_toclient: u64,
-    bytes_toclient: Option<u64>,
+    flow: Option<&Flow<'_>>,
+    bare_limit: u64,
 ) -> Result<Option<(Outcome, Technique)>, String> {
+    let pkts_toclient = flow.and_then(|f| f.pkts_toclient).unwrap_or(0);
+    let bytes_toclient = flow.and_then(|f| f.bytes_toclient);
     let ts = flags("tcp_flags_ts", &tcp.tcp_flags_ts)?;
     let tc = flags("tcp_flags_tc", &tcp.tcp_flags_tc)?;
     let all = match &tcp.tcp_flags {
@@ -149,8 +177,17 @@ fn tcp_outcome(
         None => ts | tc,
     };
     if all == 0 {
-        // No session: Suricata recorded no flags at all (module doc).
-        return Ok(None);
+        // No session: Suricata recorded no flags at all (module doc). One
+        // segment each way, of equal size and no larger than bare headers
+        // without options, is a stealth probe refused by RST.
+        let probe = tcp.state.is_none()
+            && flow.is_some_and(|f| {
+                f.pkts_toserver == Some(1)
+                    && f.pkts_toclient == Some(1)
+                    && f.bytes_toserver == f.bytes_toclient
+                    && f.bytes_toserver.is_some_and(|b| b <= bare_limit)
+            });
+        return Ok(probe.then_some((Outcome::Refused, Technique::TcpOther)));
     }
     let to_client = ToClient {
         flags: tc,
@@ -260,16 +297,18 @@ pub fn eve_event(line: &str) -> Result<Option<Event>, String> {
     };
     let flow = rec.flow.as_ref();
     let pkts_toclient = flow.and_then(|f| f.pkts_toclient).unwrap_or(0);
-    let bytes_toclient = flow.and_then(|f| f.bytes_toclient);
-    let answered = if pkts_toclient > 0 {
-        Outcome::Established
-    } else {
-        Outcome::Unanswered
+    // Suricata counts an ICMP error about a UDP or ICMP flow among the flow's
+    // packets to the client, but only a reply makes the flow established;
+    // records without a state say only whether packets came back.
+    let answered = match (flow.and_then(|f| f.state.as_deref()), pkts_toclient) {
+        (_, 0) => Outcome::Unanswered,
+        (None | Some("established" | "closed"), _) => Outcome::Established,
+        (Some(_), _) => Outcome::Refused,
     };
     let (outcome, technique, dst_port) = match proto {
         Protocol::Tcp => match &rec.tcp {
             None => return Ok(None),
-            Some(tcp) => match tcp_outcome(tcp, pkts_toclient, bytes_toclient)? {
+            Some(tcp) => match tcp_outcome(tcp, flow, bare_limit(&rec))? {
                 None => return Ok(None),
                 Some((o, t)) => (o, t, rec.dest_port.unwrap_or(0)),
             },
@@ -432,8 +471,10 @@ mod tests {
         };
         let scanner = "10.10.0.1";
         let target = "10.20.0.10";
-        // nmap -sN: a closed port's RST and a silent port look the same as
-        // any flow without a session: flags 00, no tcp.state. Not probes.
+        // nmap -sN: flags 00 and no tcp.state, as for any flow without a
+        // session. A closed port's RST makes one bare segment each way: a
+        // probe refused, its flags unknown. A silent port's lone segment is
+        // no probe: a stale connection's segment looks the same.
         let null_closed = rec(
             scanner,
             63589,
@@ -442,7 +483,15 @@ mod tests {
             r#""pkts_toserver":1,"pkts_toclient":1,"bytes_toserver":54,"bytes_toclient":54,"state":"new""#,
             r#""tcp_flags":"00","tcp_flags_ts":"00","tcp_flags_tc":"00""#,
         );
-        assert_eq!(eve_event(&null_closed).unwrap(), None);
+        let ev = eve_event(&null_closed).unwrap().unwrap();
+        assert_eq!(
+            (ev.outcome, ev.technique),
+            (Outcome::Refused, Technique::TcpOther)
+        );
+        // The same shape with timestamps on both segments (66 bytes): a
+        // keepalive and its ACK, not a probe.
+        let keepalive = null_closed.replace(":54", ":66");
+        assert_eq!(eve_event(&keepalive).unwrap(), None);
         let null_silent = rec(
             scanner,
             63591,
