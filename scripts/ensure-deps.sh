@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian bookworm machine: Suricata
-# 7 from bookworm-backports (with plugin support), valgrind, pkg-config, jq, and a
-# pinned cbindgen. Idempotent: skips what is already there.
+# 7 from bookworm-backports (with plugin support), valgrind, pkg-config, jq,
+# tshark (the evaluation counts packets with it), python3, and a pinned
+# cbindgen. Idempotent: skips what is already there.
 set -euo pipefail
 
 CBINDGEN_VERSION=0.27.0
@@ -12,7 +13,7 @@ as_root() {
 
 need_apt=()
 command -v suricata >/dev/null || need_apt+=(suricata)
-for tool in valgrind pkg-config jq gcc g++; do
+for tool in valgrind pkg-config jq gcc g++ tshark python3; do
     command -v "$tool" >/dev/null || need_apt+=("$tool")
 done
 
@@ -34,6 +35,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     rest=()
     for p in "${need_apt[@]}"; do [ "$p" = suricata ] || rest+=("$p"); done
     if [ ${#rest[@]} -gt 0 ]; then
+        # tshark asks whether to let non-root users capture; the answer is no.
+        echo "wireshark-common wireshark-common/install-setuid boolean false" \
+            | as_root debconf-set-selections
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${rest[@]}"
     fi
     if ! command -v suricata >/dev/null; then
