@@ -154,7 +154,8 @@ impl Detector {
                 local: locality(ev.src_local, ev.dst_local),
                 src_lead,
                 dst_lead,
-                ..Probe::default()
+                h_src: 0,
+                pair: 0,
             },
             ev.src_port,
         )

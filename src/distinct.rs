@@ -129,6 +129,21 @@ impl<const W: usize> Distinct<W> {
         (estimate.round() as u32).max(W as u32 + 1)
     }
 
+    /// A count that rarely overstates: exact while exact; once dense, the
+    /// estimate less one standard error (1.04/√(8W), 4.6% with 512
+    /// registers), never below W+1. A verdict states what a source did at
+    /// least; an estimate alone overstates by more than 10% about one time in
+    /// fifty with 512 registers, this one about one time in a thousand (see
+    /// the tests' measured figures).
+    pub(crate) fn at_least(&self) -> u32 {
+        let n = self.count();
+        if self.is_exact() {
+            return n;
+        }
+        let se = 1.04 / ((8 * W) as f64).sqrt();
+        ((f64::from(n) * (1.0 - se)).round() as u32).max(W as u32 + 1)
+    }
+
     /// Replaces the W held items and the new `h` by the registers they set.
     #[cold]
     fn densify(&mut self, h: u32) {
@@ -262,6 +277,50 @@ mod tests {
         let rms = (rel.iter().map(|r| r * r).sum::<f64>() / trials as f64).sqrt();
         rel.sort_by(f64::total_cmp);
         (rms, rel[trials * 95 / 100 - 1])
+    }
+
+    /// For `at_least` with 512 registers: the share of trials that overstate
+    /// by more than 10%, and that understate by more than 10% and 15%.
+    fn lower_bound_errors(n: u32, trials: usize, seed: &mut u64) -> (f64, f64, f64) {
+        let (mut over, mut under10, mut under15) = (0, 0, 0);
+        for _ in 0..trials {
+            let mut d = Distinct::<64>::default();
+            for _ in 0..n {
+                d.insert(splitmix(seed) as u32);
+            }
+            let rel = (f64::from(d.at_least()) - f64::from(n)) / f64::from(n);
+            over += usize::from(rel > 0.10);
+            under10 += usize::from(rel < -0.10);
+            under15 += usize::from(rel < -0.15);
+        }
+        let t = trials as f64;
+        (over as f64 / t, under10 as f64 / t, under15 as f64 / t)
+    }
+
+    #[test]
+    fn at_least_rarely_overstates() {
+        let mut seed = 99;
+        let (mut over, mut total) = (0.0, 0.0);
+        for n in SIZES {
+            let t = trials(n);
+            let (o, u10, u15) = lower_bound_errors(n, t, &mut seed);
+            println!(
+                "at_least W=64 n={n:>6} trials={t:>4} over+10%={o:.4} under-10%={u10:.4} under-15%={u15:.4}"
+            );
+            assert!(u15 <= 0.05, "n={n}: {u15:.4} of estimates under by 15%");
+            over += o * t as f64;
+            total += t as f64;
+        }
+        assert!(
+            over / total <= 0.003,
+            "{:.4} overstate by 10%",
+            over / total
+        );
+        let mut d = Distinct::<64>::default();
+        for h in 0..40u32 {
+            d.insert(h.wrapping_mul(0x9E37_79B9));
+        }
+        assert_eq!(d.at_least(), 40, "exact while exact");
     }
 
     const SIZES: [u32; 9] = [65, 100, 200, 500, 1000, 2000, 5000, 20_000, 100_000];

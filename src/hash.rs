@@ -43,10 +43,13 @@ impl AddrHasher {
 
     /// The hash of a source tracked for one protocol (its
     /// [`index`](crate::Protocol)): a source's probes of each protocol are
-    /// counted apart.
+    /// counted apart. The protocol goes into the top byte of the address's
+    /// lower half, which is zero in every IPv4-mapped key; an IPv6 address
+    /// meets another's protocol there only if the two differ in that byte
+    /// alone.
     #[inline]
     pub(crate) fn source(&self, key: u128, proto: u8) -> u64 {
-        self.hash(key) ^ mix64(u64::from(proto) ^ self.0[2])
+        self.hash(key ^ (u128::from(proto) << 56))
     }
 
     /// The hash of a (source, target, service) triple, from the source's hash

@@ -495,10 +495,16 @@ impl Shard {
     fn shape(&self, slot: usize, ts: Timestamp, dst_home: bool) -> (Verdict, u32) {
         let r = self.table.get(slot);
         let e = self.pool.get(r.extra);
-        let probes = e.probes.count().max(1);
-        // Estimates above the exact range are capped by the probes seen.
-        let hosts = e.hosts.count().clamp(1, probes);
-        let ports = e.ports.count().clamp(1, probes);
+        // Above the exact range, counts a verdict can stand by: estimates
+        // that rarely overstate. Outcomes are counted once per pair (per
+        // dedup period above 32 of them), so where their total lies within
+        // the estimate's range it is the better count of probes.
+        let failed = e.refused.saturating_add(e.unanswered);
+        let outcomes = failed.saturating_add(e.succeeded);
+        let low = e.probes.at_least().max(1);
+        let probes = outcomes.clamp(low, e.probes.count().max(low));
+        let hosts = e.hosts.at_least().clamp(1, probes);
+        let ports = e.ports.at_least().clamp(1, probes);
         let dst_home = match e.to_home.cmp(&e.to_away) {
             std::cmp::Ordering::Greater => true,
             std::cmp::Ordering::Less => false,
@@ -522,11 +528,9 @@ impl Shard {
         v.proto = proto;
         v.targets = hosts;
         v.ports_count = ports;
-        // Outcomes are counted once per pair while the evidence holds its
-        // pairs, and once per dedup period above that: never more than the
-        // probes they answer.
-        v.failed = e.refused.saturating_add(e.unanswered).min(probes);
-        v.succeeded = e.succeeded.min(probes);
+        // Never more outcomes than the probes they answer.
+        v.failed = failed.min(probes);
+        v.succeeded = e.succeeded.min(probes - v.failed);
         v.unanswered = e.unanswered.min(v.failed);
         v.probes = probes;
         v.first_seen = self.abs(r.first_seen);

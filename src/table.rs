@@ -63,7 +63,7 @@ impl Record {
     /// True if the record has made no first contact within its timeout.
     #[inline]
     pub(crate) fn idle(&self, now: u32, t: Timeouts) -> bool {
-        idle(self.last_seen, now, t.of(self.llr))
+        idle(self.last_seen, now, self.llr, t)
     }
 
     /// A fresh record for the source with fingerprint `fp`, seen first at `now`.
@@ -81,7 +81,7 @@ impl Record {
 
 /// How long records are kept without a first contact: sources whose walk
 /// leans towards "scanner" (`llr` above 0) for `suspect` seconds, others for
-/// `idle`. Keeping suspects longer lets slow scans add up; benign sources,
+/// `idle` (never longer than `suspect`). Keeping suspects longer lets slow scans add up; benign sources,
 /// most of the table, still make room after `idle`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Timeouts {
@@ -89,21 +89,14 @@ pub(crate) struct Timeouts {
     pub suspect: u32,
 }
 
-impl Timeouts {
-    /// The timeout of a record whose walk stands at `llr`.
-    #[inline(always)]
-    pub(crate) fn of(self, llr: i16) -> u32 {
-        if llr > 0 {
-            self.suspect
-        } else {
-            self.idle
-        }
-    }
-}
-
-#[inline]
-fn idle(last_seen: u32, now: u32, timeout: u32) -> bool {
-    now.saturating_sub(last_seen) > timeout
+/// True if a record last seen at `last_seen`, whose walk stands at `llr`, has
+/// outlived its timeout at `now`. The suspect timeout is never the shorter, so
+/// a source seen within the idle timeout (nearly every visit) costs one
+/// comparison, as before suspects were kept longer.
+#[inline(always)]
+fn idle(last_seen: u32, now: u32, llr: i16, t: Timeouts) -> bool {
+    let age = now.saturating_sub(last_seen);
+    age > t.idle && (llr <= 0 || age > t.suspect)
 }
 
 /// The fingerprint of a source hash: its low 32 bits, never 0.
@@ -238,7 +231,7 @@ impl Table {
             return None;
         }
         let w = hit.trailing_zeros() as usize % WAYS;
-        if idle(bucket.last_seen[w], now, t.of(bucket.llr[w])) {
+        if idle(bucket.last_seen[w], now, bucket.llr[w], t) {
             return None;
         }
         bucket.last_seen[w] = bucket.last_seen[w].max(now);
@@ -310,7 +303,7 @@ impl Table {
     #[inline(always)]
     pub(crate) fn is_idle(&self, i: usize, now: u32, t: Timeouts) -> bool {
         let (b, w) = (&self.buckets[i / WAYS], i % WAYS);
-        idle(b.last_seen[w], now, t.of(b.llr[w]))
+        idle(b.last_seen[w], now, b.llr[w], t)
     }
 
     /// Record `i` was seen at `now`.

@@ -98,8 +98,9 @@ impl Direction {
 /// A decision that a source sweeps or scans, describing one protocol's probes.
 ///
 /// Every count is of distinct first contacts up to `ts`: exact up to 64 hosts,
-/// 64 ports and 64 probes, estimated above (HyperLogLog, relative standard
-/// error under 5%) and never above the probes seen. A repeat of a (target,
+/// 64 ports and 64 probes; above, what the source did at least (HyperLogLog
+/// estimates less one standard error, which overstate by more than 10% about
+/// one time in 7,000), never above the probes seen. A repeat of a (target,
 /// port) pair never adds to them while they are exact, nor to the outcome
 /// counts for the first 32 outcomes.
 ///

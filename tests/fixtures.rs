@@ -231,20 +231,15 @@ fn replies_and_midstream_connections_are_no_probes() {
     }
 }
 
-/// The same scans from Suricata's EVE of the same captures: FIN probes leave
-/// flows without flags (Suricata keeps no session without a SYN), but the 85
-/// refused ones are one bare segment each way. The TCP and UDP scans of the
-/// mixed capture keep their own verdicts; UDP flows that only got an ICMP
-/// error stay `new` and are refusals, not answers.
+/// The same scans from Suricata's EVE of the same captures. FIN probes leave
+/// flows without flags (Suricata keeps no session without a SYN), the same
+/// record as backscatter's SYN-ACK answered by RST: no verdict. The TCP and
+/// UDP scans of the mixed capture keep their own verdicts; UDP flows that only
+/// got an ICMP error stay `new` and are refusals, not answers.
 #[test]
 fn eve_of_the_same_scans() {
     let (all, _) = detect("stealth-fin.eve.json");
-    let (decided, finals) = split(&all);
-    assert_eq!(
-        (s(decided[0], "kind"), s(decided[0], "technique")),
-        ("port_scan", "tcp_other")
-    );
-    assert_eq!(n(finals[0], "failed"), 85, "{}", finals[0]);
+    assert!(all.is_empty(), "{all:?}");
     let (all, _) = detect("mixed-sS-sU-PE.eve.json");
     let (_, finals) = split(&all);
     let u = finals.iter().find(|v| s(v, "proto") == "udp").unwrap();

@@ -264,7 +264,8 @@ impl sw_event {
                 local: 0,
                 src_lead: src.1,
                 dst_lead: dst.1,
-                ..Probe::default()
+                h_src: 0,
+                pair: 0,
             },
             self.src_port,
         )

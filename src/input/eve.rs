@@ -17,8 +17,7 @@
 //! | TCP | those stealth shapes with any other answer, or ACK / FIN+ACK unanswered | none (a connection picked up midstream) | |
 //! | TCP | client sent only RSTs (with ACK) and server no data, or client nothing and server SYN+ACK or RST | `Unsolicited` (backscatter) | |
 //! | TCP | client's first packets were SYN+ACKs, nothing came back | `Unsolicited` | |
-//! | TCP | no session (`tcp_flags` `00`, no `tcp.state`): one segment from the client answered by one of the same size, neither larger than bare headers without options | `Refused` | `TcpOther` |
-//! | TCP | no session, any other shape; no `tcp` object | none | |
+//! | TCP | no session (`tcp_flags` `00`, no `tcp.state`), or no `tcp` object | none | |
 //! | UDP | `flow.state` `established` (both directions seen) | `Established` | `Udp` |
 //! | UDP | not established, packets to the client (an ICMP error, which Suricata counts in the flow) | `Refused` | `Udp` |
 //! | UDP | nothing to the client | `Unanswered` | `Udp` |
@@ -28,15 +27,12 @@
 //! configured by default, `stream.midstream: false`) keeps a TCP session, and
 //! so flags, only for flows that begin with a SYN, and writes `00` on both
 //! sides, with no `tcp.state`, for every flow that does not: FIN, NULL, Xmas,
-//! ACK and Maimon probes alike, and connections picked up midstream. Such a
-//! record still shows a stealth probe by its size: one packet from the client
-//! and one back, of equal size and no larger than headers without options,
-//! is a probe refused by RST (a closed port's answer to FIN, NULL, Xmas,
-//! Maimon and ACK probes alike), whose flags are unknown (`TcpOther`). A
-//! connection picked up midstream sends more, or data, and its ACKs and
-//! keepalives carry timestamps. An unanswered probe is not counted: a lone
-//! segment of a connection whose session Suricata no longer holds looks the
-//! same, so from EVE a stealth scan shows only its closed ports. With
+//! ACK and Maimon probes alike, connections picked up midstream, and
+//! backscatter: a FIN probe refused by RST and a spoofed flood's SYN-ACK
+//! answered by RST are the same record, one packet each way of 60 bytes on
+//! Ethernet. Those records tell nothing of what the client sent, and give no
+//! event: from EVE as Suricata writes it by default, stealth scans are not
+//! seen. With
 //! `stream.midstream: true` Suricata also keeps sessions begun by an ACK, so
 //! that ACK probes read as `10` to server and `04` to client (`Refused`, `Ack`);
 //! FIN, NULL, Xmas and Maimon probes still read `00`.
@@ -91,8 +87,6 @@ struct Record<'a> {
 
 #[derive(Deserialize)]
 struct Flow<'a> {
-    pkts_toserver: Option<u64>,
-    bytes_toserver: Option<u64>,
     pkts_toclient: Option<u64>,
     bytes_toclient: Option<u64>,
     #[serde(borrow)]
@@ -109,8 +103,6 @@ struct Tcp<'a> {
     tcp_flags_ts: Option<Cow<'a, str>>,
     #[serde(borrow)]
     tcp_flags_tc: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    state: Option<Cow<'a, str>>,
 }
 
 fn flags(field: &str, v: &Option<Cow<'_, str>>) -> Result<u8, String> {
@@ -150,23 +142,12 @@ impl ToClient {
     }
 }
 
-/// The most bytes, as Suricata counts them (link layer included), of one TCP
-/// segment with no options and no data: Ethernet with two VLAN tags (22), the
-/// IP header (20 or 40) and the TCP header (20). Real stacks' ACKs of a
-/// connection carry timestamps (12 more bytes); nmap's probes and the RSTs
-/// that answer them carry none.
-fn bare_limit(rec: &Record<'_>) -> u64 {
-    let v6 = rec.src_ip.as_deref().is_some_and(|a| a.contains(':'));
-    22 + if v6 { 40 } else { 20 } + 20
-}
-
 /// The outcome and technique of a TCP flow from the flags each side sent;
 /// `None` when the flow shows no attempt (picked up midstream, one-sided
 /// traffic, or flags Suricata did not record).
 fn tcp_outcome(
     tcp: &Tcp<'_>,
     flow: Option<&Flow<'_>>,
-    bare_limit: u64,
 ) -> Result<Option<(Outcome, Technique)>, String> {
     let pkts_toclient = flow.and_then(|f| f.pkts_toclient).unwrap_or(0);
     let bytes_toclient = flow.and_then(|f| f.bytes_toclient);
@@ -177,17 +158,8 @@ fn tcp_outcome(
         None => ts | tc,
     };
     if all == 0 {
-        // No session: Suricata recorded no flags at all (module doc). One
-        // segment each way, of equal size and no larger than bare headers
-        // without options, is a stealth probe refused by RST.
-        let probe = tcp.state.is_none()
-            && flow.is_some_and(|f| {
-                f.pkts_toserver == Some(1)
-                    && f.pkts_toclient == Some(1)
-                    && f.bytes_toserver == f.bytes_toclient
-                    && f.bytes_toserver.is_some_and(|b| b <= bare_limit)
-            });
-        return Ok(probe.then_some((Outcome::Refused, Technique::TcpOther)));
+        // No session: Suricata recorded no flags at all (module doc).
+        return Ok(None);
     }
     let to_client = ToClient {
         flags: tc,
@@ -308,7 +280,7 @@ pub fn eve_event(line: &str) -> Result<Option<Event>, String> {
     let (outcome, technique, dst_port) = match proto {
         Protocol::Tcp => match &rec.tcp {
             None => return Ok(None),
-            Some(tcp) => match tcp_outcome(tcp, flow, bare_limit(&rec))? {
+            Some(tcp) => match tcp_outcome(tcp, flow)? {
                 None => return Ok(None),
                 Some((o, t)) => (o, t, rec.dest_port.unwrap_or(0)),
             },
@@ -471,10 +443,8 @@ mod tests {
         };
         let scanner = "10.10.0.1";
         let target = "10.20.0.10";
-        // nmap -sN: flags 00 and no tcp.state, as for any flow without a
-        // session. A closed port's RST makes one bare segment each way: a
-        // probe refused, its flags unknown. A silent port's lone segment is
-        // no probe: a stale connection's segment looks the same.
+        // nmap -sN: a closed port's RST and a silent port look the same as
+        // any flow without a session: flags 00, no tcp.state. Not probes.
         let null_closed = rec(
             scanner,
             63589,
@@ -483,15 +453,7 @@ mod tests {
             r#""pkts_toserver":1,"pkts_toclient":1,"bytes_toserver":54,"bytes_toclient":54,"state":"new""#,
             r#""tcp_flags":"00","tcp_flags_ts":"00","tcp_flags_tc":"00""#,
         );
-        let ev = eve_event(&null_closed).unwrap().unwrap();
-        assert_eq!(
-            (ev.outcome, ev.technique),
-            (Outcome::Refused, Technique::TcpOther)
-        );
-        // The same shape with timestamps on both segments (66 bytes): a
-        // keepalive and its ACK, not a probe.
-        let keepalive = null_closed.replace(":54", ":66");
-        assert_eq!(eve_event(&keepalive).unwrap(), None);
+        assert_eq!(eve_event(&null_closed).unwrap(), None);
         let null_silent = rec(
             scanner,
             63591,

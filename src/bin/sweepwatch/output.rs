@@ -29,7 +29,8 @@
 //! Times are RFC 3339 in UTC with microseconds, such as
 //! `2021-06-06T14:38:55.855844Z`. Counts are of distinct first contacts of the
 //! verdict's protocol up to `ts`: exact up to 64 hosts, 64 ports and 64
-//! probes, estimated above (relative standard error under 5%). Fields may be
+//! probes; above, estimates of what the source did at least (they overstate
+//! by more than 10% about one time in 7,000). Fields may be
 //! added at the end in later versions; existing ones keep their names, types
 //! and meaning.
 
