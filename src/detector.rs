@@ -418,7 +418,7 @@ impl Detector {
     pub fn flush(&self) -> Result<(), Error> {
         refuse_reentry()?;
         for i in 0..self.shards.len() {
-            self.lock(i).flush(&mut |v| self.deliver(v));
+            self.lock(i).flush(&self.settings, &mut |v| self.deliver(v));
         }
         Ok(())
     }

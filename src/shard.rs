@@ -580,17 +580,22 @@ impl Shard {
     }
 
     /// Delivers the final extent of every source reported in its current
-    /// episode: its evidence as it stands, whether or not it grew.
-    pub(crate) fn flush(&self, sink: &mut dyn FnMut(&Verdict)) {
+    /// episode: its evidence as it stands, whether or not it grew. A source
+    /// whose verdict belongs to an earlier episode (its reporting history is
+    /// kept while the suppression period runs) has no extent worth stating
+    /// until its new evidence reaches `min_targets` again.
+    pub(crate) fn flush(&self, s: &Settings, sink: &mut dyn FnMut(&Verdict)) {
         for i in 0..self.table.capacity() {
             let r = self.table.get(i);
             if !r.occupied() || r.extra == 0 || self.pool.get(r.extra).reported == 0 {
                 continue;
             }
             let last = self.abs(r.last_seen);
-            let (mut v, _) = self.shape(i, last, false);
-            v.is_final = true;
-            sink(&v);
+            let (mut v, size) = self.shape(i, last, false);
+            if size >= s.min_targets {
+                v.is_final = true;
+                sink(&v);
+            }
         }
     }
 

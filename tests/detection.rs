@@ -925,3 +925,49 @@ fn the_engines_locality_overrides_the_home_networks() {
     let (verdicts, _) = run(Config::default(), &events);
     assert_eq!(verdicts[0].direction, Direction::External);
 }
+
+/// A final extent states the current episode's evidence: a source reported,
+/// then forgotten past its timeout while its verdict still suppresses repeats,
+/// has no extent to state until it scans again.
+#[test]
+fn a_final_extent_is_of_the_current_episode() {
+    let src: IpAddr = "203.0.113.61".parse().unwrap();
+    let cfg = Config {
+        idle_timeout_secs: 60,
+        suspect_timeout_secs: 60,
+        dedup_secs: 30,
+        ..Config::default()
+    };
+    let p = Prober::new(src, Protocol::Tcp, false, 0.0);
+    let mut events = Vec::new();
+    for port in 1..=8u16 {
+        p.send(
+            &mut events,
+            f64::from(port),
+            v4(10, 8, 0, 1),
+            port,
+            Outcome::Refused,
+        );
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let det = Detector::new(cfg, move |v| sink.lock().unwrap().push(*v)).unwrap();
+    for e in &events {
+        det.observe(e).unwrap();
+    }
+    det.flush().unwrap();
+    {
+        let v = seen.lock().unwrap();
+        let last = v.last().unwrap();
+        assert!(last.is_final);
+        assert_eq!(last.ports_count, 8);
+    }
+    // Five minutes later, one more probe: a new episode of one port.
+    let mut later = Vec::new();
+    p.send(&mut later, 300.0, v4(10, 8, 0, 1), 9, Outcome::Refused);
+    det.observe(&later[0]).unwrap();
+    let before = seen.lock().unwrap().len();
+    det.flush().unwrap();
+    let after = seen.lock().unwrap();
+    assert_eq!(after.len(), before, "{after:?}");
+}
