@@ -20,7 +20,7 @@ fn fold(a: u64, b: u64) -> u64 {
 /// detector so that an attacker cannot aim sources at one bucket, nor targets
 /// at one bit of a sketch.
 #[derive(Clone, Debug)]
-pub(crate) struct AddrHasher([u64; 4]);
+pub(crate) struct AddrHasher([u64; 4], [u64; 4]);
 
 impl AddrHasher {
     /// Keys from `seed`, or random ones when it is `None`.
@@ -30,7 +30,8 @@ impl AddrHasher {
             std::collections::hash_map::RandomState::new().hash_one(0x5357_u64)
         });
         // Odd keys: a multiplication by an even key would drop a bit.
-        AddrHasher([1, 2, 3, 4].map(|i| mix64(seed ^ mix64(i)) | 1))
+        let protocols = [0, 5, 6, 7].map(|i| if i == 0 { 0 } else { mix64(seed ^ mix64(i)) });
+        AddrHasher([1, 2, 3, 4].map(|i| mix64(seed ^ mix64(i)) | 1), protocols)
     }
 
     /// One folded multiplication (foldhash's construction for one word): the
@@ -43,13 +44,11 @@ impl AddrHasher {
 
     /// The hash of a source tracked for one protocol (its
     /// [`index`](crate::Protocol)): a source's probes of each protocol are
-    /// counted apart. The protocol goes into the top byte of the address's
-    /// lower half, which is zero in every IPv4-mapped key; an IPv6 address
-    /// meets another's protocol there only if the two differ in that byte
-    /// alone.
+    /// counted apart. The address's hash with a keyed word per protocol
+    /// (none for TCP): one load and one exclusive or, on every event.
     #[inline]
     pub(crate) fn source(&self, key: u128, proto: u8) -> u64 {
-        self.hash(key ^ (u128::from(proto) << 56))
+        self.hash(key) ^ self.1[usize::from(proto & 3)]
     }
 
     /// The hash of a (source, target, service) triple, from the source's hash
@@ -85,6 +84,21 @@ mod tests {
             h.pair(1, a, 0),
             "seed"
         );
+    }
+
+    #[test]
+    fn each_protocol_of_a_source_has_its_own_hash() {
+        let h = AddrHasher::new(Some(3));
+        let a = 0xffff_c0a8_0101u128;
+        let hs: Vec<u64> = (0..4).map(|p| h.source(a, p)).collect();
+        for i in 0..4 {
+            for j in i + 1..4 {
+                assert_ne!(hs[i], hs[j], "{i} {j}");
+                // The fingerprint (low 32 bits) and the buckets differ too.
+                assert_ne!(hs[i] as u32, hs[j] as u32, "{i} {j}");
+            }
+        }
+        assert_eq!(hs[0], h.hash(a), "TCP costs nothing");
     }
 
     #[test]

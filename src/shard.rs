@@ -88,6 +88,62 @@ impl Probe {
     }
 }
 
+/// What a source's evidence shows, in the counts a verdict states.
+struct Extent {
+    kind: Kind,
+    direction: Direction,
+    proto: Protocol,
+    hosts: u32,
+    ports: u32,
+    probes: u32,
+    failed: u32,
+    /// The count its kind is judged by: ports for a scan, hosts otherwise.
+    size: u32,
+}
+
+impl Extent {
+    /// The extent of `e`; `dst_home` breaks a tie between probes to home and
+    /// elsewhere.
+    fn of(e: &Extra, dst_home: bool) -> Extent {
+        // Above the exact range, counts a verdict can stand by: estimates
+        // that rarely overstate. Outcomes are counted once per pair (per
+        // dedup period above 32 of them), so where their total lies within
+        // the estimate's range it is the better count of probes.
+        let failed = e.refused.saturating_add(e.unanswered);
+        let outcomes = failed.saturating_add(e.succeeded);
+        let low = e.probes.at_least().max(1);
+        let probes = outcomes.clamp(low, e.probes.count().max(low));
+        let hosts = e.hosts.at_least().clamp(1, probes);
+        let ports = e.ports.at_least().clamp(1, probes);
+        let dst_home = match e.to_home.cmp(&e.to_away) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => dst_home,
+        };
+        let direction = Direction::of(e.src_home, dst_home);
+        let proto = Protocol::from_index(e.proto);
+        let (kind, size) = if ports > hosts {
+            (Kind::PortScan, ports)
+        } else if direction == Direction::Outbound {
+            (Kind::OutboundSweep, hosts)
+        } else if proto == Protocol::Icmp {
+            (Kind::IcmpSweep, hosts)
+        } else {
+            (Kind::PortSweep, hosts)
+        };
+        Extent {
+            kind,
+            direction,
+            proto,
+            hosts,
+            ports,
+            probes,
+            failed,
+            size,
+        }
+    }
+}
+
 /// The 32 bits of a 64-bit hash that the distinct counters take.
 #[inline]
 fn top32(h: u64) -> u32 {
@@ -259,15 +315,9 @@ impl Shard {
         let mut fresh = Record::fresh(old.fp, now);
         if self.suppressing(&old, now, s) {
             let e = self.pool.get_mut(old.extra);
-            *e = Extra {
-                owner: slot as u32,
-                key: e.key,
-                proto: e.proto,
-                last_report: e.last_report,
-                last_targets: e.last_targets,
-                reported: e.reported,
-                ..Extra::default()
-            };
+            let (key, proto) = (e.key, e.proto);
+            let (reported, last, size) = (e.reported, e.last_report, e.last_targets);
+            e.keep_reports(slot as u32, key, proto, reported, last, size);
             fresh.extra = old.extra;
         } else {
             self.pool.release(old.extra);
@@ -495,44 +545,19 @@ impl Shard {
     fn shape(&self, slot: usize, ts: Timestamp, dst_home: bool) -> (Verdict, u32) {
         let r = self.table.get(slot);
         let e = self.pool.get(r.extra);
-        // Above the exact range, counts a verdict can stand by: estimates
-        // that rarely overstate. Outcomes are counted once per pair (per
-        // dedup period above 32 of them), so where their total lies within
-        // the estimate's range it is the better count of probes.
-        let failed = e.refused.saturating_add(e.unanswered);
-        let outcomes = failed.saturating_add(e.succeeded);
-        let low = e.probes.at_least().max(1);
-        let probes = outcomes.clamp(low, e.probes.count().max(low));
-        let hosts = e.hosts.at_least().clamp(1, probes);
-        let ports = e.ports.at_least().clamp(1, probes);
-        let dst_home = match e.to_home.cmp(&e.to_away) {
-            std::cmp::Ordering::Greater => true,
-            std::cmp::Ordering::Less => false,
-            std::cmp::Ordering::Equal => dst_home,
-        };
-        let direction = Direction::of(e.src_home, dst_home);
-        let proto = Protocol::from_index(e.proto);
-        let (kind, size) = if ports > hosts {
-            (Kind::PortScan, ports)
-        } else if direction == Direction::Outbound {
-            (Kind::OutboundSweep, hosts)
-        } else if proto == Protocol::Icmp {
-            (Kind::IcmpSweep, hosts)
-        } else {
-            (Kind::PortSweep, hosts)
-        };
+        let x = Extent::of(e, dst_home);
         let mut v = Verdict::empty();
-        v.kind = kind;
+        v.kind = x.kind;
         v.src = key_addr(e.key);
-        v.direction = direction;
-        v.proto = proto;
-        v.targets = hosts;
-        v.ports_count = ports;
+        v.direction = x.direction;
+        v.proto = x.proto;
+        v.targets = x.hosts;
+        v.ports_count = x.ports;
         // Never more outcomes than the probes they answer.
-        v.failed = failed.min(probes);
-        v.succeeded = e.succeeded.min(probes - v.failed);
+        v.failed = x.failed.min(x.probes);
+        v.succeeded = e.succeeded.min(x.probes - v.failed);
         v.unanswered = e.unanswered.min(v.failed);
-        v.probes = probes;
+        v.probes = x.probes;
         v.first_seen = self.abs(r.first_seen);
         v.ts = ts;
         v.score = f32::from(r.llr) / crate::config::WALK_SCALE as f32;
@@ -543,7 +568,7 @@ impl Shard {
             *o = key_addr(*k);
         }
         v.n_sample = n as u8;
-        (v, size)
+        (v, x.size)
     }
 
     /// The scanner hypothesis holds for the source at `slot`: report it if its
@@ -556,14 +581,16 @@ impl Shard {
         dst_home: bool,
         sink: &mut dyn FnMut(&Verdict),
     ) {
-        let (v, size) = self.shape(slot, ts, dst_home);
+        let extra = self.table.get(slot).extra;
+        // Kind and size first: most calls, for a scanner reported already,
+        // end here without building a verdict.
+        let Extent { kind, size, .. } = Extent::of(self.pool.get(extra), dst_home);
         if size < s.min_targets {
             return;
         }
-        let extra = self.table.get(slot).extra;
         let now = self.now;
-        let e = self.pool.get_mut(extra);
-        if e.reported & v.kind.bit() != 0 {
+        let e = self.pool.get(extra);
+        if e.reported & kind.bit() != 0 {
             // Again once the suppression period has passed, if it grew; or
             // at once when it grew tenfold.
             let stale = now.saturating_sub(e.last_report) >= s.suppress && size > e.last_targets;
@@ -572,7 +599,9 @@ impl Shard {
                 return;
             }
         }
-        e.reported |= v.kind.bit();
+        let (v, _) = self.shape(slot, ts, dst_home);
+        let e = self.pool.get_mut(extra);
+        e.reported |= kind.bit();
         e.last_report = now;
         e.last_targets = size;
         self.c.verdicts += 1;
