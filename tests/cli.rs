@@ -620,3 +620,27 @@ fn bundled_sample_gives_the_nmap_sweep_and_scan_only() {
     assert_eq!(sample(scan)[0], "192.168.56.10".parse::<IpAddr>().unwrap());
     assert!(n(scan, "failed") >= 5);
 }
+
+/// Without home networks of the user's own, Zeek's `local_orig` and
+/// `local_resp` say which hosts are at home. In ctu-normal day 2, every record
+/// of 45.155.205.48 (a slow Internet scanner) has `local_orig` F and
+/// `local_resp` T (`awk -F'\t' '$3=="45.155.205.48"{print $13, $14}' | sort -u`),
+/// and 147.32.0.0/16 is outside the default home networks: Zeek's word makes
+/// its scan inbound. Home networks given on the command line replace it.
+#[test]
+fn zeek_locality_decides_home_unless_home_networks_are_given() {
+    let Some(log) = data("ctu-normal/normal42-day2.conn.log") else {
+        return;
+    };
+    let direction = |extra: &[&str]| {
+        let (out, verdicts) = detect_json(extra, &[&log]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mine = from(&verdicts, "45.155.205.48");
+        assert!(!mine.is_empty(), "{verdicts:?}");
+        assert!(mine.iter().all(|v| s(v, "kind") == "port_scan"), "{mine:?}");
+        s(mine[0], "direction").to_string()
+    };
+    assert_eq!(direction(&[]), "inbound");
+    assert_eq!(direction(&["--home-net", "10.0.0.0/8"]), "external");
+    assert_eq!(direction(&["--home-net", "147.32.0.0/16"]), "inbound");
+}

@@ -971,3 +971,34 @@ fn a_final_extent_is_of_the_current_episode() {
     let after = seen.lock().unwrap();
     assert_eq!(after.len(), before, "{after:?}");
 }
+
+/// Counts above the exact range on the shape real sweeps have: 2,000
+/// consecutive hosts of one subnet, one port. The final extent states at
+/// most what was done, and not much less.
+#[test]
+fn a_sweep_of_two_thousand_hosts_is_counted_within_its_error() {
+    let src: IpAddr = "203.0.113.66".parse().unwrap();
+    let p = Prober::new(src, Protocol::Tcp, true, 0.5);
+    let mut events = Vec::new();
+    for i in 0..2000u32 {
+        let dst = IpAddr::V4(std::net::Ipv4Addr::from(0xC0A8_1400 + i));
+        p.send(&mut events, f64::from(i) * 0.01, dst, 23, Outcome::Refused);
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let det = Detector::new(Config::default(), move |v| sink.lock().unwrap().push(*v)).unwrap();
+    for e in by_time(events) {
+        det.observe(&e).unwrap();
+    }
+    det.flush().unwrap();
+    let v = *seen.lock().unwrap().last().unwrap();
+    assert!(v.is_final);
+    for (what, n) in [
+        ("targets", v.targets),
+        ("probes", v.probes),
+        ("failed", v.failed),
+    ] {
+        assert!((1700..=2000).contains(&n), "{what} {n}: {v:?}");
+    }
+    assert_eq!(v.ports_count, 1);
+}
