@@ -148,6 +148,17 @@ impl<const W: usize> Distinct<W> {
         ((f64::from(n) * (1.0 - se)).round() as u32).max(W as u32 + 1)
     }
 
+    /// The other end of [`at_least`](Self::at_least)'s range: exact while
+    /// exact; once dense, the estimate plus one standard error.
+    pub(crate) fn at_most(&self) -> u32 {
+        let n = self.count();
+        if self.is_exact() {
+            return n;
+        }
+        let se = 1.04 / ((8 * W) as f64).sqrt();
+        (f64::from(n) * (1.0 + se)).round() as u32
+    }
+
     /// Replaces the W held items and the new `h` by the registers they set.
     #[cold]
     fn densify(&mut self, h: u32) {

@@ -108,11 +108,11 @@ impl Extent {
         // Above the exact range, counts a verdict can stand by: estimates
         // that rarely overstate. Outcomes are counted once per pair (per
         // dedup period above 32 of them), so where their total lies within
-        // the estimate's range it is the better count of probes.
+        // a standard error of the estimate it is the better count of probes.
         let failed = e.refused.saturating_add(e.unanswered);
         let outcomes = failed.saturating_add(e.succeeded);
         let low = e.probes.at_least().max(1);
-        let probes = outcomes.clamp(low, e.probes.count().max(low));
+        let probes = outcomes.clamp(low, e.probes.at_most().max(low));
         let hosts = e.hosts.at_least().clamp(1, probes);
         let ports = e.ports.at_least().clamp(1, probes);
         let dst_home = match e.to_home.cmp(&e.to_away) {
