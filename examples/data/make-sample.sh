@@ -40,40 +40,9 @@ ADDRESS_MAP=(
     "10.99.0.0/24:192.168.56.0/24"
 )
 
-for tool in ip tcpdump nmap tcprewrite curl python3; do
-    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
-done
-[[ $(id -u) -eq 0 ]] || { echo "must run as root (network namespaces, raw sockets)" >&2; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-
-cleanup() {
-    local pid
-    # Background processes live in the namespaces; deleting a namespace does not
-    # stop them, so stop them first.
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    pids=()
-    ip netns del "$NS_SCAN" 2>/dev/null || true
-    ip netns del "$NS_TGT" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# A previous run that was killed hard may have left namespaces behind.
-ip netns del "$NS_SCAN" 2>/dev/null || true
-ip netns del "$NS_TGT" 2>/dev/null || true
-
-# Background processes are started with a plain `ip netns exec` (which execs the
-# command) rather than these functions, so that $! is the process itself.
-in_scan() { ip netns exec "$NS_SCAN" "$@"; }
-in_tgt() { ip netns exec "$NS_TGT" "$@"; }
+# Tool and root checks, $work, $pids, cleanup on exit, in_scan and in_tgt.
+# shellcheck source=../../scripts/netns.sh
+. "$here/../../scripts/netns.sh" ip tcpdump nmap tcprewrite curl python3
 
 # --- topology -----------------------------------------------------------------
 ip netns add "$NS_SCAN"

@@ -1,0 +1,45 @@
+# Shared by the scripts that make captures of real tools in network namespaces
+# (examples/data/make-sample.sh, tests/data/fixtures/make-fixtures.sh). Source
+# it after setting NS_SCAN and NS_TGT, naming the tools the script needs:
+#
+#   . scripts/netns.sh ip tcpdump nmap
+#
+# It checks the tools and root, makes a work folder ($work), keeps the
+# background processes' pids ($pids) and, on exit, stops them and removes both
+# namespaces and the work folder. in_scan and in_tgt run a command in either
+# namespace.
+
+for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
+done
+[[ $(id -u) -eq 0 ]] || { echo "must run as root (network namespaces, raw sockets)" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+
+cleanup() {
+    local pid
+    # Background processes live in the namespaces; deleting a namespace does not
+    # stop them, so stop them first.
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    pids=()
+    ip netns del "$NS_SCAN" 2>/dev/null || true
+    ip netns del "$NS_TGT" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A previous run that was killed hard may have left namespaces behind.
+ip netns del "$NS_SCAN" 2>/dev/null || true
+ip netns del "$NS_TGT" 2>/dev/null || true
+
+# Background processes are started with a plain `ip netns exec` (which execs the
+# command) rather than these functions, so that $! is the process itself.
+in_scan() { ip netns exec "$NS_SCAN" "$@"; }
+in_tgt() { ip netns exec "$NS_TGT" "$@"; }
