@@ -524,3 +524,27 @@ fn byte_order_mark_does_not_spoil_the_first_record() {
     let st = read_conn_log(BOM_ZEEK.as_bytes(), &mut |_| n += 1).unwrap();
     assert_eq!((st.events, st.malformed, n), (1, 0, 2));
 }
+
+#[test]
+fn zeek_header_with_a_huge_separator_is_an_error() {
+    // 10 KB of separator, then many rows: splitting them by it would be
+    // quadratic. The header is refused before any row is split.
+    let mut text = format!("#separator {}\n", "\\x7c".repeat(2_560));
+    text.push_str("#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\tconn_state\n");
+    for _ in 0..2_000 {
+        text.push_str(&"a".repeat(500));
+        text.push('\n');
+    }
+    for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
+        let s = sniff(&bytes[..]).unwrap();
+        assert_eq!(s.format, Format::ZeekTsv);
+        let mut bad = 0;
+        let err = s
+            .read(&Default::default(), &mut |_| {}, &mut |_, _| bad += 1)
+            .unwrap_err();
+        assert_eq!(err.location, "line 1");
+        assert!(err.message.contains("#separator"), "{err}");
+        assert!(err.message.contains("2560 bytes"), "{err}");
+        assert_eq!(bad, 0);
+    }
+}
