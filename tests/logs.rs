@@ -468,3 +468,83 @@ fn eve_of_stealth_scans_and_midstream_tells_no_probe() {
         assert!(events.is_empty());
     }
 }
+
+/// An EVE flow record (a refused SYN) and a Zeek TSV log of one refused
+/// attempt, each written behind a UTF-8 byte-order mark.
+const BOM_EVE: &str = concat!(
+    "\u{feff}",
+    r#"{"event_type":"flow","src_ip":"10.0.0.1","src_port":1234,"dest_ip":"10.0.0.2","dest_port":80,"proto":"TCP","flow":{"pkts_toserver":1,"pkts_toclient":1,"start":"2021-06-06T16:38:55.855844+0200"},"tcp":{"tcp_flags_ts":"02","tcp_flags_tc":"14"}}"#,
+    "\n"
+);
+const BOM_ZEEK: &str = concat!(
+    "\u{feff}#separator \\x09\n",
+    "#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\n",
+    "1700000000.5\t10.0.0.1\t50000\t10.0.0.2\t22\ttcp\tREJ\n"
+);
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+#[test]
+fn byte_order_mark_does_not_spoil_the_first_record() {
+    for (text, format) in [(BOM_EVE, Format::Eve), (BOM_ZEEK, Format::ZeekTsv)] {
+        assert!(text.as_bytes().starts_with(b"\xef\xbb\xbf"));
+        // Through the sniffer, plain and gzip.
+        for (bytes, gz) in [
+            (text.as_bytes().to_vec(), false),
+            (gzip(text.as_bytes()), true),
+        ] {
+            let s = sniff(&bytes[..]).unwrap();
+            assert_eq!((s.format, s.gzip), (format, gz));
+            let mut out = Vec::new();
+            let mut bad = Vec::new();
+            let st = s
+                .read(&Default::default(), &mut |e| out.push(e), &mut |n, why| {
+                    bad.push((n, why.to_string()))
+                })
+                .unwrap();
+            assert_eq!(bad, vec![], "{format} gzip {gz}");
+            assert_eq!((st.records, st.events, st.malformed), (1, 1, 0));
+            assert_eq!(out[0].outcome, Outcome::Refused);
+        }
+        // The stream the sniffer hands on starts after the mark.
+        let s = sniff(text.as_bytes()).unwrap();
+        let mut back = String::new();
+        std::io::Read::read_to_string(&mut s.into_reader(), &mut back).unwrap();
+        assert_eq!(back, text.trim_start_matches('\u{feff}'));
+    }
+    // Straight into the readers, without the sniffer.
+    let mut n = 0;
+    let st = read_eve(BOM_EVE.as_bytes(), &mut |_| n += 1).unwrap();
+    assert_eq!((st.events, st.malformed, n), (1, 0, 1));
+    let st = read_conn_log(BOM_ZEEK.as_bytes(), &mut |_| n += 1).unwrap();
+    assert_eq!((st.events, st.malformed, n), (1, 0, 2));
+}
+
+#[test]
+fn zeek_header_with_a_huge_separator_is_an_error() {
+    // 10 KB of separator, then many rows: splitting them by it would be
+    // quadratic. The header is refused before any row is split.
+    let mut text = format!("#separator {}\n", "\\x7c".repeat(2_560));
+    text.push_str("#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\tconn_state\n");
+    for _ in 0..2_000 {
+        text.push_str(&"a".repeat(500));
+        text.push('\n');
+    }
+    for bytes in [text.as_bytes().to_vec(), gzip(text.as_bytes())] {
+        let s = sniff(&bytes[..]).unwrap();
+        assert_eq!(s.format, Format::ZeekTsv);
+        let mut bad = 0;
+        let err = s
+            .read(&Default::default(), &mut |_| {}, &mut |_, _| bad += 1)
+            .unwrap_err();
+        assert_eq!(err.location, "line 1");
+        assert!(err.message.contains("#separator"), "{err}");
+        assert!(err.message.contains("2560 bytes"), "{err}");
+        assert_eq!(bad, 0);
+    }
+}

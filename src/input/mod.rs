@@ -67,9 +67,13 @@ pub type OnMalformed<'a> = &'a mut dyn FnMut(u64, &str);
 /// exhaust it.
 pub(crate) const MAX_LINE: usize = 1 << 20;
 
+/// The UTF-8 byte-order mark, which may open a text file.
+pub(crate) const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// A line of input as the line reader hands it out.
 pub(crate) struct Line<'a> {
-    /// The line without its terminator (`\n` or `\r\n`), cut at [`MAX_LINE`].
+    /// The line without its terminator (`\n` or `\r\n`), cut at [`MAX_LINE`];
+    /// the first line without a leading UTF-8 byte-order mark.
     pub bytes: &'a [u8],
     /// True if the line was longer than [`MAX_LINE`].
     pub overlong: bool,
@@ -126,6 +130,11 @@ impl<R: BufRead> LineReader<R> {
             return Ok(None);
         }
         self.number += 1;
+        if self.number == 1 && self.buf.starts_with(UTF8_BOM) {
+            // A byte-order mark some editors and Windows tools put before
+            // text: not part of the first record.
+            self.buf.drain(..UTF8_BOM.len());
+        }
         if !overlong && self.buf.last() == Some(&b'\r') {
             self.buf.pop();
         }

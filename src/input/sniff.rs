@@ -11,9 +11,12 @@
 //! | `#separator` | Zeek tab-separated log |
 //! | `{` … with `event_type` | Suricata EVE JSON |
 //! | `{` … with `id.orig_h` or `conn_state` | Zeek JSON log |
+//!
+//! A UTF-8 byte-order mark before a text format is dropped: the stream handed
+//! on starts at its first record.
 
 use super::pcap::{read_capture, PcapOptions};
-use super::{eve, zeek, Emit, InputError, OnMalformed, ReadStats};
+use super::{eve, zeek, Emit, InputError, OnMalformed, ReadStats, UTF8_BOM};
 use flate2::read::MultiGzDecoder;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
@@ -159,7 +162,16 @@ fn decided(prefix: &[u8]) -> bool {
 }
 
 fn strip_bom(b: &[u8]) -> &[u8] {
-    b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b)
+    b.strip_prefix(UTF8_BOM).unwrap_or(b)
+}
+
+/// Drops a UTF-8 byte-order mark from the start of a text format, so that the
+/// reader sees its first record as written. Binary formats are left alone.
+fn drop_bom(format: Format, prefix: &mut Vec<u8>) {
+    let text = !matches!(format, Format::Pcap | Format::PcapNg);
+    if text && prefix.starts_with(UTF8_BOM) {
+        prefix.drain(..UTF8_BOM.len());
+    }
 }
 
 /// What a prefix holds, or why it is none of the known formats.
@@ -266,7 +278,7 @@ pub fn sniff<'r, R: Read + 'r>(mut r: R) -> Result<Sniffed<'r>, InputError> {
     if prefix.starts_with(&GZIP_MAGIC) {
         let inner = MultiGzDecoder::new(Cursor::new(prefix).chain(r));
         let mut inner = BufReader::with_capacity(BUF_SIZE, inner);
-        let inner_prefix = read_prefix(&mut inner).map_err(|e| InputError {
+        let mut inner_prefix = read_prefix(&mut inner).map_err(|e| InputError {
             location: "byte 0".into(),
             message: format!("bad gzip data: {e}"),
         })?;
@@ -274,6 +286,7 @@ pub fn sniff<'r, R: Read + 'r>(mut r: R) -> Result<Sniffed<'r>, InputError> {
             location: "byte 0".into(),
             message: format!("{m} (inside gzip)"),
         })?;
+        drop_bom(format, &mut inner_prefix);
         return Ok(Sniffed {
             format,
             gzip: true,
@@ -287,6 +300,8 @@ pub fn sniff<'r, R: Read + 'r>(mut r: R) -> Result<Sniffed<'r>, InputError> {
         location: "byte 0".into(),
         message,
     })?;
+    let mut prefix = prefix;
+    drop_bom(format, &mut prefix);
     Ok(Sniffed {
         format,
         gzip: false,

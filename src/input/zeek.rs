@@ -224,6 +224,13 @@ struct Columns {
     local_resp: Option<usize>,
 }
 
+/// Most bytes a `#separator` or `#set_separator` may have (after unescaping).
+/// Zeek writes one character; a long separator would make splitting every
+/// line cost its length times the separator's.
+const MAX_SEPARATOR: usize = 8;
+/// Most columns a `#fields` line may name (a conn.log has about 20).
+const MAX_FIELDS: usize = 1024;
+
 /// Header state of a tab-separated log.
 struct Tsv {
     sep: Vec<u8>,
@@ -262,6 +269,20 @@ fn unescape(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A `#separator` or `#set_separator` value, unescaped and within
+/// [`MAX_SEPARATOR`] bytes.
+fn separator(name: &str, raw: &[u8]) -> Result<Vec<u8>, String> {
+    let sep = unescape(raw);
+    if sep.len() > MAX_SEPARATOR {
+        return Err(format!(
+            "{name} is {} bytes after unescaping; at most {MAX_SEPARATOR} are accepted \
+             (Zeek writes one character)",
+            sep.len()
+        ));
+    }
+    Ok(sep)
+}
+
 fn split<'a>(line: &'a [u8], sep: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
     let mut rest = Some(line);
     std::iter::from_fn(move || {
@@ -271,6 +292,9 @@ fn split<'a>(line: &'a [u8], sep: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 
             return Some(r);
         }
         // Nearly always one byte (a tab): a byte scan, not slice comparisons.
+        // Longer separators are compared at each position, which costs the
+        // line's length times theirs: linear only because `separator` holds
+        // them to MAX_SEPARATOR bytes.
         let found = match sep {
             [b] => r.iter().position(|c| c == b),
             _ => r.windows(sep.len()).position(|w| w == sep),
@@ -294,7 +318,10 @@ impl Tsv {
     fn directive(&mut self, line: &[u8]) -> Result<(), String> {
         if let Some(rest) = line.strip_prefix(b"#separator") {
             let rest = rest.strip_prefix(b" ").unwrap_or(rest);
-            self.sep = unescape(rest);
+            self.sep = separator("#separator", rest)?;
+            if self.sep.is_empty() {
+                return Err("#separator is empty".into());
+            }
             return Ok(());
         }
         let mut parts = split(line, &self.sep);
@@ -303,8 +330,18 @@ impl Tsv {
             b"#unset_field" => {
                 self.unset = parts.next().unwrap_or(b"-").to_vec();
             }
+            b"#set_separator" => {
+                // Not used (no needed field is a set), but held to the same
+                // bound: a header that breaks it is not Zeek's.
+                separator("#set_separator", parts.next().unwrap_or_default())?;
+            }
             b"#fields" => {
-                let names: Vec<&[u8]> = parts.collect();
+                let names: Vec<&[u8]> = parts.by_ref().take(MAX_FIELDS).collect();
+                if names.len() == MAX_FIELDS && parts.next().is_some() {
+                    return Err(format!(
+                        "#fields names more than {MAX_FIELDS} columns: not a conn.log"
+                    ));
+                }
                 let find = |n: &str| names.iter().position(|f| *f == n.as_bytes());
                 let required = [
                     "ts",
@@ -501,7 +538,10 @@ fn json_row(line: &str) -> Result<Option<Event>, String> {
 /// connection that carries an attempt; malformed lines are skipped and counted.
 ///
 /// # Errors
-/// An I/O error, or a `#fields` header without the fields a conn.log has.
+/// An I/O error, a `#fields` header without the fields a conn.log has, or a
+/// header beyond the bounds that keep reading linear: a `#separator` (or
+/// `#set_separator`) longer than 8 bytes after unescaping, an empty
+/// `#separator`, or `#fields` naming more than 1,024 columns.
 ///
 /// # Examples
 /// ```
@@ -754,6 +794,57 @@ mod tests {
         let no_history = line("SF", "x", "true").replace(r#","history":"x""#, "");
         let ev = json_row(&no_history).unwrap().unwrap();
         assert_eq!(ev.outcome, Outcome::Established);
+    }
+
+    fn header_error(text: &str) -> InputError {
+        let mut n = 0;
+        let err = read_conn_log(text.as_bytes(), &mut |_| n += 1).unwrap_err();
+        assert_eq!(n, 0);
+        err
+    }
+
+    #[test]
+    fn header_bounds_are_errors_naming_the_bound() {
+        // A 10 KB separator: splitting by it would cost length x separator.
+        let long = "\\x09".repeat(2_500) + "|";
+        let text = format!("#separator {long}\n#fields\tts\n1.0\n");
+        let err = header_error(&text);
+        assert_eq!(err.location, "line 1");
+        assert!(err.message.contains("#separator"), "{err}");
+        assert!(err.message.contains("2501 bytes"), "{err}");
+        // Nine bytes after unescaping is one too many; eight read as usual.
+        let err = header_error(&format!("#separator {}\n", "\\x09".repeat(9)));
+        assert!(err.message.contains("#separator"), "{err}");
+        let err = header_error("#separator \n");
+        assert!(err.message.contains("#separator"), "{err}");
+        let sep = "\t".repeat(8);
+        let text = format!(
+            "#separator {}\n#fields{sep}ts{sep}id.orig_h{sep}id.resp_h{sep}id.resp_p{sep}proto{sep}conn_state\n\
+             1.0{sep}10.0.0.1{sep}10.0.0.2{sep}22{sep}tcp{sep}REJ\n",
+            "\\x09".repeat(8)
+        );
+        let st = read_conn_log(text.as_bytes(), &mut |_| {}).unwrap();
+        assert_eq!((st.events, st.malformed), (1, 0));
+
+        let err = header_error(&format!(
+            "#separator \\x09\n#set_separator\t{}\n",
+            ",".repeat(9)
+        ));
+        assert_eq!(err.location, "line 2");
+        assert!(err.message.contains("#set_separator"), "{err}");
+
+        let many: String = (0..MAX_FIELDS).map(|i| format!("\tf{i}")).collect();
+        let text = format!("#separator \\x09\n#fields\tts{many}\n");
+        let err = header_error(&text);
+        assert_eq!(err.location, "line 2");
+        assert!(err.message.contains("#fields"), "{err}");
+        assert!(err.message.contains(&MAX_FIELDS.to_string()), "{err}");
+        // Exactly the bound, with the needed fields, is a conn.log.
+        let some: String = (0..MAX_FIELDS - 6).map(|i| format!("\tf{i}")).collect();
+        let text = format!(
+            "#separator \\x09\n#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\tconn_state{some}\n"
+        );
+        read_conn_log(text.as_bytes(), &mut |_| {}).unwrap();
     }
 
     #[test]

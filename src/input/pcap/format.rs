@@ -194,6 +194,8 @@ enum Kind {
     Pcap {
         nanos: bool,
         link: u32,
+        /// The file header's snaplen: no record may be longer (0: no bound).
+        snaplen: u32,
     },
     Ng,
 }
@@ -248,17 +250,31 @@ impl<R: Read> Capture<R> {
                 };
                 // The upper bits of the link-type field carry FCS information.
                 let link = endian.u32(h, 20) & 0xffff;
+                let snaplen = endian.u32(h, 16);
                 self.src.take(24);
                 self.endian = endian;
-                self.kind = Kind::Pcap { nanos, link };
+                self.kind = Kind::Pcap {
+                    nanos,
+                    link,
+                    snaplen,
+                };
                 self.next()
             }
-            Kind::Pcap { nanos, link } => self.pcap_record(nanos, link),
+            Kind::Pcap {
+                nanos,
+                link,
+                snaplen,
+            } => self.pcap_record(nanos, link, snaplen),
             Kind::Ng => self.ng_block(),
         }
     }
 
-    fn pcap_record(&mut self, nanos: bool, link: u32) -> Result<Next<'_>, InputError> {
+    fn pcap_record(
+        &mut self,
+        nanos: bool,
+        link: u32,
+        snaplen: u32,
+    ) -> Result<Next<'_>, InputError> {
         let endian = self.endian;
         let at = self.src.pos;
         match self.src.fill(16)? {
@@ -274,6 +290,17 @@ impl<R: Read> Capture<R> {
             return Err(error(
                 at,
                 format!("pcap record claims {caplen} captured bytes; the file is corrupt"),
+            ));
+        }
+        // Believed, such a length would swallow the records after it and
+        // pass for a capture cut short.
+        if snaplen != 0 && caplen > snaplen as usize {
+            return Err(error(
+                at,
+                format!(
+                    "pcap record claims {caplen} captured bytes, more than the file's \
+                     snaplen {snaplen}; the file is corrupt"
+                ),
             ));
         }
         if self.src.fill(16 + caplen)? < 16 + caplen {
@@ -369,6 +396,16 @@ impl<R: Read> Capture<R> {
                     let Some(iface) = interfaces.get(id) else {
                         return Ok(Next::BadPacket);
                     };
+                    if iface.snaplen != 0 && caplen > iface.snaplen as usize {
+                        return Err(error(
+                            at,
+                            format!(
+                                "pcapng packet claims {caplen} captured bytes, more than its \
+                                 interface's snaplen {}; the file is corrupt",
+                                iface.snaplen
+                            ),
+                        ));
+                    }
                     if caplen > body.len() - 20 {
                         return Ok(Next::BadPacket);
                     }
