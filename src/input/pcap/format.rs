@@ -194,7 +194,8 @@ enum Kind {
     Pcap {
         nanos: bool,
         link: u32,
-        /// The file header's snaplen: no record may be longer (0: no bound).
+        /// The file header's snaplen (0: no bound): a record claiming more
+        /// than it and more than the file holds is corrupt, not cut short.
         snaplen: u32,
     },
     Ng,
@@ -292,18 +293,21 @@ impl<R: Read> Capture<R> {
                 format!("pcap record claims {caplen} captured bytes; the file is corrupt"),
             ));
         }
-        // Believed, such a length would swallow the records after it and
-        // pass for a capture cut short.
-        if snaplen != 0 && caplen > snaplen as usize {
-            return Err(error(
-                at,
-                format!(
-                    "pcap record claims {caplen} captured bytes, more than the file's \
-                     snaplen {snaplen}; the file is corrupt"
-                ),
-            ));
-        }
         if self.src.fill(16 + caplen)? < 16 + caplen {
+            // A length past the file's end is a capture cut short, unless the
+            // header says no record is that long: then the length is
+            // corrupt, and believing it would drop the rest of the file
+            // silently. A record over the snaplen that is really there is
+            // read, as libpcap reads it.
+            if snaplen != 0 && caplen > snaplen as usize {
+                return Err(error(
+                    at,
+                    format!(
+                        "pcap record claims {caplen} captured bytes, more than the file's \
+                         snaplen {snaplen} and more than the file holds; the file is corrupt"
+                    ),
+                ));
+            }
             return Ok(Next::Truncated(at));
         }
         let ts = secs * 1_000_000 + if nanos { frac / 1000 } else { frac };
@@ -396,16 +400,6 @@ impl<R: Read> Capture<R> {
                     let Some(iface) = interfaces.get(id) else {
                         return Ok(Next::BadPacket);
                     };
-                    if iface.snaplen != 0 && caplen > iface.snaplen as usize {
-                        return Err(error(
-                            at,
-                            format!(
-                                "pcapng packet claims {caplen} captured bytes, more than its \
-                                 interface's snaplen {}; the file is corrupt",
-                                iface.snaplen
-                            ),
-                        ));
-                    }
                     if caplen > body.len() - 20 {
                         return Ok(Next::BadPacket);
                     }
