@@ -67,6 +67,13 @@
 #define SW_MAX_VERDICT_SAMPLE 4
 
 /**
+ * The longest configuration text [`from_toml_str`](Config::from_toml_str)
+ * reads: 1 MiB. A real configuration is a few kilobytes, and parsing
+ * takes tens of times the text's size in memory.
+ */
+#define Config_MAX_TOML_BYTES (1 << 20)
+
+/**
  * Where the source and its targets sit relative to the home networks
  * (sw_verdict.direction).
  */
@@ -231,6 +238,12 @@ enum sw_result
    * handle remains usable, but the call may have been carried out partly.
    */
   SW_RESULT_PANIC = 5,
+  /**
+   * The detector's memory could not be allocated: `memory_bytes` is more
+   * than the machine's physical memory or than it will map. Nothing was
+   * created; try a smaller `memory_bytes`.
+   */
+  SW_RESULT_NO_MEMORY = 6,
 };
 #ifndef __cplusplus
 typedef uint32_t sw_result;
@@ -434,10 +447,11 @@ typedef struct sw_verdict {
  * is valid only until the callback returns; copy the struct to keep it.
  *
  * The callback must not unwind or longjmp out (a C++ exception escaping it
- * aborts the process). It may call any sw_config_ function and create other
- * detectors, but calls into any detector (observe, batch, advance, stats)
- * return SW_RESULT_REENTRANT instead of deadlocking, and sw_detector_free()
- * does nothing.
+ * aborts the process). It may call any sw_config_ function, and create, feed
+ * and free other detectors. Calls into the detector delivering to it (observe,
+ * batch, advance, flush, stats), or into a detector whose callback it runs
+ * inside, return SW_RESULT_REENTRANT instead of deadlocking, and
+ * sw_detector_free() of such a detector does nothing.
  */
 typedef void (*sw_verdict_callback)(void *user_data, const struct sw_verdict *verdict);
 
@@ -590,7 +604,7 @@ void sw_config_free(struct sw_config *config);
  * `*config_out` receives a new configuration to free with sw_config_free().
  *
  * On failure returns SW_RESULT_INVALID_CONFIG (unparsable TOML, unknown key,
- * value out of range) or SW_RESULT_INVALID_ARGUMENT (not UTF-8), leaves
+ * value out of range, text over 1 MiB, which is refused unparsed) or SW_RESULT_INVALID_ARGUMENT (not UTF-8), leaves
  * `*config_out` unchanged, and writes a NUL-terminated message naming the
  * problem into `err_buf` (at most `err_len` bytes, cut to fit), for example
  * "invalid configuration: min_targets: 1 must be between 2 and 1000000".
@@ -825,8 +839,10 @@ sw_result sw_config_clear_hash_seed(struct sw_config *config);
  *
  * Returns SW_RESULT_NULL_PARAMETER if `config`, `callback` or `detector_out`
  * is NULL, SW_RESULT_INVALID_CONFIG if a configuration value is out of range
- * (sw_result_message() names the field). `*detector_out` is written only on
- * success. Thread-safe.
+ * (sw_result_message() names the field), SW_RESULT_NO_MEMORY if
+ * `memory_bytes` is more than the machine's physical memory or cannot be
+ * allocated (the process carries on). `*detector_out` is written only on
+ * success. Thread-safe; may be called from a verdict callback.
  *
  * # Safety
  * `config` must be a live configuration not being changed by another thread;
@@ -843,8 +859,10 @@ sw_result sw_detector_new(const struct sw_config *config,
  * Frees a detector and all its memory. NULL is a no-op.
  *
  * Not thread-safe: no other call on this detector may be running or start.
- * Called from a verdict callback it does nothing, since the detector is busy
- * delivering; free it after the feeding call returns.
+ * Called from a verdict callback of this detector (or from a callback running
+ * inside one of its callbacks) it does nothing, since the detector is busy
+ * delivering; free it after the feeding call returns. A callback may free
+ * other detectors, such as one it created.
  *
  * # Safety
  * `detector` must be NULL or a detector from sw_detector_new(), not used again.

@@ -162,9 +162,25 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The longest configuration text [`from_toml_str`](Config::from_toml_str)
+    /// reads: 1 MiB. A real configuration is a few kilobytes, and parsing
+    /// takes tens of times the text's size in memory.
+    pub const MAX_TOML_BYTES: usize = 1 << 20;
+
     /// Parses a TOML document; missing fields keep their defaults. The result is
-    /// validated: an error names the offending field.
+    /// validated: an error names the offending field. Text longer than
+    /// [`MAX_TOML_BYTES`](Config::MAX_TOML_BYTES) is refused unread.
     pub fn from_toml_str(text: &str) -> Result<Config, Error> {
+        if text.len() > Config::MAX_TOML_BYTES {
+            return Err(Error::config(
+                "toml",
+                format!(
+                    "the text is {} bytes, over the limit of {} bytes (1 MiB)",
+                    text.len(),
+                    Config::MAX_TOML_BYTES
+                ),
+            ));
+        }
         let cfg: Config = toml::from_str(text).map_err(|e| {
             // One line: the message also reaches C callers and log files.
             let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
@@ -466,6 +482,14 @@ mod tests {
             "false_alarm_probability"
         );
         assert_eq!(field_of("memory_bytes = 10"), "memory_bytes");
+        // Text over 1 MiB is refused before parsing, naming the limit.
+        let mut big = "min_targets = 5\n".to_string();
+        big.push_str(&"#".repeat(Config::MAX_TOML_BYTES));
+        let e = Config::from_toml_str(&big).unwrap_err().to_string();
+        assert!(e.contains("1048576 bytes (1 MiB)"), "{e}");
+        let mut fits = "min_targets = 5\n#".to_string();
+        fits.push_str(&"x".repeat(Config::MAX_TOML_BYTES - fits.len()));
+        assert!(Config::from_toml_str(&fits).is_ok());
         assert_eq!(field_of("memory_bytes = 131071"), "memory_bytes");
         assert!(Config::from_toml_str("memory_bytes = 131072\nshards = 1").is_ok());
         assert_eq!(field_of("shards = 0"), "shards");

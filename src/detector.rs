@@ -13,33 +13,45 @@ use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard};
 
 thread_local! {
-    /// Set while this thread runs a verdict callback: a call back into any
-    /// detector then is refused instead of deadlocking on the held shard.
-    static DELIVERING: Cell<bool> = const { Cell::new(false) };
+    /// The innermost verdict callback running on this thread: the detector
+    /// delivering to it, and the frames of the callbacks it runs inside. A call
+    /// back into a detector in this chain is refused instead of deadlocking on
+    /// its held shard; other detectors may be created, fed and freed.
+    static DELIVERING: Cell<*const Frame> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Clears [`DELIVERING`] even if the callback unwinds.
-struct Delivering;
-
-impl Delivering {
-    fn enter() -> Delivering {
-        DELIVERING.with(|d| d.set(true));
-        Delivering
-    }
+/// One verdict callback in progress on this thread, on the stack of
+/// [`Detector::deliver`].
+struct Frame {
+    /// The delivering detector's address.
+    detector: *const Detector,
+    /// The callback this one runs inside, or null.
+    outer: *const Frame,
 }
+
+/// Restores [`DELIVERING`] to the enclosing frame even if the callback unwinds.
+struct Delivering(*const Frame);
 
 impl Drop for Delivering {
     fn drop(&mut self) {
-        DELIVERING.with(|d| d.set(false));
+        DELIVERING.with(|d| d.set(self.0));
     }
 }
 
-fn refuse_reentry() -> Result<(), Error> {
-    if DELIVERING.with(|d| d.get()) {
-        Err(Error::Reentrant)
-    } else {
-        Ok(())
+/// Whether this thread is running a verdict callback of `detector`, at any
+/// depth.
+pub(crate) fn is_delivering(detector: *const Detector) -> bool {
+    let mut f = DELIVERING.with(|d| d.get());
+    while !f.is_null() {
+        // SAFETY: every frame in the chain lives on this thread's stack, below
+        // the callback now running, until its Delivering guard unlinks it.
+        let frame = unsafe { &*f };
+        if frame.detector == detector {
+            return true;
+        }
+        f = frame.outer;
     }
+    false
 }
 
 /// A shard on its own cache lines, so that threads locking neighbours do not
@@ -68,8 +80,9 @@ const CACHED_SHARD_BYTES: u64 = 1 << 20;
 /// verdicts never allocates. A detector is `Send + Sync`: several threads may feed
 /// it at once. Sources are partitioned into [`Config::shards`] shards, each
 /// behind its own lock; the verdict callback runs on the thread whose event
-/// decided, while that shard's lock is held. A callback that calls back into any
-/// detector gets [`Error::Reentrant`].
+/// decided, while that shard's lock is held. A callback that calls back into the
+/// detector delivering to it (or one whose callback it runs inside) gets
+/// [`Error::Reentrant`]; it may create, feed and drop other detectors.
 ///
 /// # Examples
 /// ```
@@ -113,21 +126,36 @@ impl Detector {
     /// Validates `config`, allocates all state, and remembers `on_verdict`, which
     /// receives each verdict synchronously. The verdict reference is valid only
     /// during the call; copy it (it is `Copy`) to keep it.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if a configuration value is out of range;
+    /// [`Error::NoMemory`] if `memory_bytes` is more than the machine's
+    /// physical memory or cannot be allocated (never an abort).
     pub fn new<F>(config: Config, on_verdict: F) -> Result<Detector, Error>
     where
         F: Fn(&Verdict) + Send + Sync + 'static,
     {
         let settings = Settings::compile(&config)?;
+        let no_memory = Error::NoMemory {
+            bytes: settings.memory_bytes,
+        };
+        // Pages are touched now, so memory that maps but cannot be backed
+        // would bring the OOM killer rather than an error: ask no more than
+        // the machine has.
+        if physical_memory().is_some_and(|m| settings.memory_bytes > m) {
+            return Err(no_memory);
+        }
         let per_shard = settings.memory_bytes / u64::from(settings.shards);
         let shards: Box<[Padded]> = (0..settings.shards)
             .map(|_| {
-                let shard = Shard::with_bytes(per_shard);
-                Padded {
+                let shard = Shard::try_with_bytes(per_shard)?;
+                Ok(Padded {
                     hint: shard.hint(),
                     shard: Mutex::new(shard),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, Error>>()
+            .map_err(|_| no_memory)?;
         let prefetch = shards[0].hint.bytes() > CACHED_SHARD_BYTES;
         Ok(Detector {
             settings,
@@ -194,7 +222,7 @@ impl Detector {
     /// Feeds one event.
     ///
     /// # Errors
-    /// [`Error::Reentrant`] if called from inside a verdict callback.
+    /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     #[inline]
     pub fn observe(&self, ev: &Event) -> Result<(), Error> {
         self.observe_probe(&self.probe(ev))
@@ -203,15 +231,32 @@ impl Detector {
     /// [`observe`](Detector::observe) for an event already made a probe.
     #[inline]
     pub(crate) fn observe_probe(&self, p: &Probe) -> Result<(), Error> {
-        refuse_reentry()?;
+        self.refuse_reentry()?;
         let mut shard = self.lock(self.shard_of(p.h_src));
         shard.observe(&self.settings, p, &mut |v| self.deliver(v));
         Ok(())
     }
 
     fn deliver(&self, v: &Verdict) {
-        let _guard = Delivering::enter();
+        let outer = DELIVERING.with(|d| d.get());
+        let frame = Frame {
+            detector: self,
+            outer,
+        };
+        DELIVERING.with(|d| d.set(&frame));
+        let _guard = Delivering(outer);
         (self.sink)(v);
+    }
+
+    /// Refuses a call from a verdict callback of this detector.
+    #[inline]
+    fn refuse_reentry(&self) -> Result<(), Error> {
+        // The common case reads one null pointer.
+        if is_delivering(self) {
+            Err(Error::Reentrant)
+        } else {
+            Ok(())
+        }
     }
 
     /// Feeds many events; the same verdicts and counters as feeding them one by
@@ -240,7 +285,7 @@ impl Detector {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Reentrant`] if called from inside a verdict callback.
+    /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     pub fn observe_batch(&self, events: &[Event]) -> Result<(), Error> {
         self.observe_batch_with(events, |ev| self.probe(ev))
     }
@@ -252,7 +297,7 @@ impl Detector {
         items: &[T],
         probe: impl Fn(&T) -> Probe,
     ) -> Result<(), Error> {
-        refuse_reentry()?;
+        self.refuse_reentry()?;
         if !self.prefetch && self.shards.len() == 1 {
             // Nothing to prefetch and no shards to sort: one lock per step.
             for chunk in items.chunks(BATCH) {
@@ -377,9 +422,9 @@ impl Detector {
     /// it at most every few seconds, and only when traffic is idle.
     ///
     /// # Errors
-    /// [`Error::Reentrant`] if called from inside a verdict callback.
+    /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     pub fn advance(&self, now: Timestamp) -> Result<(), Error> {
-        refuse_reentry()?;
+        self.refuse_reentry()?;
         for i in 0..self.shards.len() {
             self.lock(i).advance(&self.settings, now);
         }
@@ -414,9 +459,9 @@ impl Detector {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Reentrant`] if called from inside a verdict callback.
+    /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     pub fn flush(&self) -> Result<(), Error> {
-        refuse_reentry()?;
+        self.refuse_reentry()?;
         for i in 0..self.shards.len() {
             self.lock(i).flush(&self.settings, &mut |v| self.deliver(v));
         }
@@ -426,13 +471,40 @@ impl Detector {
     /// A snapshot of the counters, summed over the shards.
     ///
     /// # Errors
-    /// [`Error::Reentrant`] if called from inside a verdict callback.
+    /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     pub fn stats(&self) -> Result<Stats, Error> {
-        refuse_reentry()?;
+        self.refuse_reentry()?;
         let mut st = Stats::default();
         for i in 0..self.shards.len() {
             self.lock(i).add_stats(&mut st);
         }
         Ok(st)
     }
+}
+
+/// The machine's physical memory in bytes, where the system says.
+#[cfg(all(
+    any(target_os = "linux", target_os = "macos", target_os = "freebsd"),
+    not(miri)
+))]
+fn physical_memory() -> Option<u64> {
+    // SAFETY: sysconf has no preconditions.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if pages <= 0 || size <= 0 {
+        return None;
+    }
+    Some((pages as u64).saturating_mul(size as u64))
+}
+
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "macos", target_os = "freebsd"),
+    not(miri)
+)))]
+fn physical_memory() -> Option<u64> {
+    None
 }

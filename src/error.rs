@@ -17,6 +17,13 @@ pub enum Error {
     /// The call was refused and nothing changed; feed events after the callback
     /// returns instead.
     Reentrant,
+    /// The detector's memory could not be allocated: `bytes` (the configured
+    /// `memory_bytes`) is more than the machine has or will map. Nothing was
+    /// created; try a smaller `memory_bytes`.
+    NoMemory {
+        /// The bytes asked for.
+        bytes: u64,
+    },
 }
 
 impl Error {
@@ -36,6 +43,10 @@ impl fmt::Display for Error {
             }
             Error::Reentrant => f.write_str(
                 "the detector was called from its own verdict callback; the call was refused",
+            ),
+            Error::NoMemory { bytes } => write!(
+                f,
+                "out of memory: memory_bytes: {bytes} bytes cannot be allocated on this machine"
             ),
         }
     }

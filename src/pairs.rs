@@ -63,17 +63,21 @@ pub(crate) struct PairFilter {
 }
 
 impl PairFilter {
-    pub(crate) fn with_bytes(bytes: u64) -> PairFilter {
+    /// A filter of at least one block that fits in `bytes` (when it can).
+    ///
+    /// # Errors
+    /// [`Error::NoMemory`](crate::Error::NoMemory) if the memory cannot be had.
+    pub(crate) fn with_bytes(bytes: u64) -> Result<PairFilter, crate::Error> {
         let n = (bytes / std::mem::size_of::<Block>() as u64).max(1);
-        PairFilter {
-            blocks: Zeroed::new(n as usize),
+        Ok(PairFilter {
+            blocks: Zeroed::new(n as usize)?,
             inserted: 0,
             limit: n * FILL_PER_WORD,
             period: u32::MAX,
             now: 0,
             deadline: u32::MAX,
             rotations: 0,
-        }
+        })
     }
 
     pub(crate) fn bytes(&self) -> u64 {
@@ -208,7 +212,7 @@ mod tests {
 
     #[test]
     fn attempt_then_outcome_counts_once() {
-        let mut f = PairFilter::with_bytes(1 << 16);
+        let mut f = PairFilter::with_bytes(1 << 16).unwrap();
         assert_eq!(
             f.mark(h(1), false),
             Marked {
@@ -249,7 +253,7 @@ mod tests {
 
     #[test]
     fn false_repeats_stay_rare_at_the_fill_limit() {
-        let mut f = PairFilter::with_bytes(1 << 16);
+        let mut f = PairFilter::with_bytes(1 << 16).unwrap();
         let n = f.limit;
         let mut repeats = 0;
         for i in 0..n {
@@ -263,7 +267,7 @@ mod tests {
 
     #[test]
     fn a_full_generation_turns_over_at_once() {
-        let mut f = PairFilter::with_bytes(1 << 12);
+        let mut f = PairFilter::with_bytes(1 << 12).unwrap();
         f.start(0, 1800);
         let mut i = 0;
         while f.rotations == 0 {
@@ -280,7 +284,7 @@ mod tests {
 
     #[test]
     fn an_outcome_after_a_turnover_is_remembered_with_its_attempt() {
-        let mut f = PairFilter::with_bytes(1 << 12);
+        let mut f = PairFilter::with_bytes(1 << 12).unwrap();
         f.start(0, 100);
         assert!(f.mark(h(9), false).new_probe);
         f.tick(100);
@@ -297,7 +301,7 @@ mod tests {
 
     #[test]
     fn pairs_are_forgotten_after_two_periods() {
-        let mut f = PairFilter::with_bytes(1 << 12);
+        let mut f = PairFilter::with_bytes(1 << 12).unwrap();
         f.start(0, 100);
         assert!(f.mark(h(5), true).new_outcome);
         f.tick(99);

@@ -151,16 +151,27 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    pub(crate) fn with_bytes(bytes: u64) -> Pool {
+    /// A pool of as many entries as fit in `bytes` (at least one).
+    ///
+    /// # Errors
+    /// [`Error::NoMemory`](crate::Error::NoMemory) if the memory cannot be had.
+    pub(crate) fn with_bytes(bytes: u64) -> Result<Pool, crate::Error> {
         // Each entry costs its record and its slot in the free list.
         let each = (std::mem::size_of::<Extra>() + 2) as u64;
         let n = ((bytes / each) as usize).clamp(1, MAX_EXTRAS);
-        Pool {
-            entries: Zeroed::new(n),
-            // Filled once; pushes never exceed the capacity, so never reallocate.
-            free: (0..n as u16).rev().collect(),
+        let entries = Zeroed::new(n)?;
+        // Filled once; pushes never exceed the capacity, so never reallocate.
+        let mut free = Vec::new();
+        free.try_reserve_exact(n)
+            .map_err(|_| crate::Error::NoMemory {
+                bytes: (n * 2) as u64,
+            })?;
+        free.extend((0..n as u16).rev());
+        Ok(Pool {
+            entries,
+            free,
             hand: 0,
-        }
+        })
     }
 
     pub(crate) fn bytes(&self) -> u64 {
@@ -258,8 +269,8 @@ mod tests {
 
     #[test]
     fn a_full_pool_steals_from_the_least_suspicious() {
-        let mut pool = Pool::with_bytes(2 * (std::mem::size_of::<Extra>() as u64 + 2));
-        let mut t = Table::with_bytes(2 * 64);
+        let mut pool = Pool::with_bytes(2 * (std::mem::size_of::<Extra>() as u64 + 2)).unwrap();
+        let mut t = Table::with_bytes(2 * 64).unwrap();
         for i in 0..3 {
             t.set(i, Record::fresh(i as u32 + 1, 0));
         }

@@ -228,19 +228,29 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    pub(crate) fn with_bytes(bytes: u64) -> Shard {
+    /// A shard whose table, filter and pool share `bytes`.
+    ///
+    /// # Errors
+    /// [`Error::NoMemory`](crate::Error::NoMemory) if the memory cannot be had.
+    pub(crate) fn try_with_bytes(bytes: u64) -> Result<Shard, crate::Error> {
         let filter = (bytes / 16 * FILTER_SIXTEENTHS).max((bytes / 4).min(MIN_FILTER_BYTES));
         let pool = bytes / 16 * POOL_SIXTEENTHS;
         let table = (bytes / 16 * TABLE_SIXTEENTHS).min(bytes - filter - pool);
-        Shard {
-            table: Table::with_bytes(table),
-            filter: PairFilter::with_bytes(filter),
-            pool: Pool::with_bytes(pool),
+        Ok(Shard {
+            table: Table::with_bytes(table)?,
+            filter: PairFilter::with_bytes(filter)?,
+            pool: Pool::with_bytes(pool)?,
             epoch: None,
             second: (0, 0),
             now: 0,
             c: Counters::default(),
-        }
+        })
+    }
+
+    /// [`try_with_bytes`](Self::try_with_bytes) for tests, which have the memory.
+    #[cfg(test)]
+    pub(crate) fn with_bytes(bytes: u64) -> Shard {
+        Shard::try_with_bytes(bytes).expect("test shard memory")
     }
 
     /// Seconds since the shard's epoch. Events mostly arrive in the second of

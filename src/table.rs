@@ -175,12 +175,15 @@ pub(crate) struct Table {
 
 impl Table {
     /// A table of at least two buckets that fits in `bytes` (when it can).
-    pub(crate) fn with_bytes(bytes: u64) -> Table {
+    ///
+    /// # Errors
+    /// [`Error::NoMemory`](crate::Error::NoMemory) if the memory cannot be had.
+    pub(crate) fn with_bytes(bytes: u64) -> Result<Table, crate::Error> {
         let n = (bytes / BUCKET_BYTES).max(2);
-        Table {
-            buckets: Zeroed::new(n as usize),
+        Ok(Table {
+            buckets: Zeroed::new(n as usize)?,
             n,
-        }
+        })
     }
 
     pub(crate) fn bytes(&self) -> u64 {
@@ -336,7 +339,7 @@ mod tests {
 
     #[test]
     fn sources_fill_the_emptier_bucket_then_make_room() {
-        let mut t = Table::with_bytes(4 * 64);
+        let mut t = Table::with_bytes(4 * 64).unwrap();
         assert_eq!(t.capacity(), 16);
         let b = (4, 12);
         let mut placed = Vec::new();
@@ -368,7 +371,7 @@ mod tests {
 
     #[test]
     fn the_two_buckets_spread_a_full_table_evenly() {
-        let mut t = Table::with_bytes(1024 * 64);
+        let mut t = Table::with_bytes(1024 * 64).unwrap();
         let mut h = 0x1234_5678_9ABC_DEF0u64;
         let mut stored = 0;
         let n = t.capacity() * 9 / 10;

@@ -6,6 +6,7 @@
 //! where every TLB miss walks two page tables. Pages are touched at
 //! construction, so observing never faults memory in.
 
+use crate::error::Error;
 use std::ops::{Deref, DerefMut};
 
 /// Types whose all-zero bit pattern is a valid value.
@@ -45,12 +46,19 @@ const HUGE: usize = 2 << 20;
 impl<T: Zeroable> Zeroed<T> {
     /// `len` zeroed values.
     ///
-    /// # Panics
-    /// If the memory cannot be had, as `vec!` does.
+    /// # Errors
+    /// [`Error::NoMemory`] if the memory cannot be had (the size overflows, or
+    /// the kernel refuses the mapping): never an abort.
     #[cfg(all(target_os = "linux", not(miri)))]
-    pub(crate) fn new(len: usize) -> Self {
-        let bytes = len.max(1) * std::mem::size_of::<T>().max(1);
-        let mapped = bytes + HUGE;
+    pub(crate) fn new(len: usize) -> Result<Self, Error> {
+        let no_memory = || Error::NoMemory {
+            bytes: (len as u64).saturating_mul(std::mem::size_of::<T>() as u64),
+        };
+        let bytes = len
+            .max(1)
+            .checked_mul(std::mem::size_of::<T>().max(1))
+            .ok_or_else(no_memory)?;
+        let mapped = bytes.checked_add(HUGE).ok_or_else(no_memory)?;
         // SAFETY: an anonymous private mapping has no preconditions; the result is
         // checked before use.
         let base = unsafe {
@@ -64,9 +72,7 @@ impl<T: Zeroable> Zeroed<T> {
             )
         };
         if base == libc::MAP_FAILED {
-            std::alloc::handle_alloc_error(
-                std::alloc::Layout::from_size_align(bytes, HUGE).expect("layout"),
-            );
+            return Err(no_memory());
         }
         let start = (base as usize).next_multiple_of(HUGE);
         let ptr = start as *mut T;
@@ -83,25 +89,34 @@ impl<T: Zeroable> Zeroed<T> {
                 off += 4096;
             }
         }
-        Zeroed {
+        Ok(Zeroed {
             inner: Inner {
                 ptr,
                 len,
                 base,
                 mapped,
             },
-        }
+        })
     }
 
+    /// `len` zeroed values.
+    ///
+    /// # Errors
+    /// [`Error::NoMemory`] if the memory cannot be had: never an abort.
     #[cfg(not(all(target_os = "linux", not(miri))))]
-    pub(crate) fn new(len: usize) -> Self {
+    pub(crate) fn new(len: usize) -> Result<Self, Error> {
         // SAFETY: T is Zeroable, so zeroed memory is a valid T.
         let zero: T = unsafe { std::mem::zeroed() };
-        Zeroed {
+        let mut data = Vec::new();
+        data.try_reserve_exact(len).map_err(|_| Error::NoMemory {
+            bytes: (len as u64).saturating_mul(std::mem::size_of::<T>() as u64),
+        })?;
+        data.resize(len, zero);
+        Ok(Zeroed {
             inner: Inner {
-                data: vec![zero; len].into_boxed_slice(),
+                data: data.into_boxed_slice(),
             },
-        }
+        })
     }
 }
 
@@ -151,7 +166,7 @@ mod tests {
     #[test]
     fn arrays_start_zeroed_and_keep_writes() {
         for len in [0usize, 1, 1000, 3 << 20] {
-            let mut a: Zeroed<u32> = Zeroed::new(len);
+            let mut a: Zeroed<u32> = Zeroed::new(len).unwrap();
             assert_eq!(a.len(), len);
             assert!(a.iter().all(|x| *x == 0));
             if len > 0 {
@@ -159,5 +174,22 @@ mod tests {
                 assert_eq!(a[len - 1], 7);
             }
         }
+    }
+
+    #[test]
+    fn memory_that_cannot_be_had_is_an_error_not_an_abort() {
+        // 1 TiB: more than this machine's memory and swap, so the kernel
+        // refuses the mapping at once without touching a page.
+        let len = (1usize << 40) / std::mem::size_of::<u32>();
+        match Zeroed::<u32>::new(len) {
+            Err(Error::NoMemory { bytes }) => assert_eq!(bytes, 1 << 40),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("a 1 TiB array was allocated"),
+        }
+        // A size that overflows the address space.
+        assert!(matches!(
+            Zeroed::<u32>::new(usize::MAX / 2),
+            Err(Error::NoMemory { .. })
+        ));
     }
 }

@@ -511,6 +511,117 @@ fn calls_from_the_callback_are_reentrant() {
     assert!(message(sw_result::Reentrant).contains("verdict callback"));
 }
 
+/// What the nesting callback saw: the detector delivering to it, and the
+/// results of its calls.
+struct Nesting {
+    outer: *const sw_detector,
+    inner_verdicts: Mutex<Vec<sw_verdict>>,
+    results: Mutex<Vec<sw_result>>,
+}
+
+unsafe extern "C" fn nest(user_data: *mut c_void, _verdict: *const sw_verdict) {
+    // SAFETY: user_data is the test's live `Nesting`.
+    let n = unsafe { &*user_data.cast::<Nesting>() };
+    let sink: Sink = Mutex::new(Vec::new());
+    let events = c_events(&sweep());
+    let mut st = sw_stats::default();
+    // SAFETY: handles used as documented; the inner detector is freed here,
+    // before `sink` goes.
+    let got = unsafe {
+        let inner = detector(&sink);
+        let got = [
+            sw_detector_observe_batch(inner, events.as_ptr(), events.len()),
+            sw_detector_advance(inner, T0),
+            sw_detector_flush(inner),
+            sw_detector_stats(inner, &mut st),
+            // The outer detector is still delivering: refused.
+            sw_detector_observe(n.outer, &events[0]),
+            sw_detector_stats(n.outer, &mut st),
+        ];
+        sw_detector_free(inner);
+        got
+    };
+    n.inner_verdicts
+        .lock()
+        .unwrap()
+        .extend(sink.into_inner().unwrap());
+    n.results.lock().unwrap().extend(got);
+}
+
+#[test]
+fn a_callback_may_create_feed_and_free_another_detector() {
+    let mut nesting = Nesting {
+        outer: ptr::null(),
+        inner_verdicts: Mutex::new(Vec::new()),
+        results: Mutex::new(Vec::new()),
+    };
+    // SAFETY: handles used as documented; `nesting` outlives the detector and,
+    // while the detector lives, is reached only through `ud`.
+    unsafe {
+        let cfg = sw_config_new();
+        let mut det = ptr::null_mut();
+        let r = ptr::addr_of_mut!(nesting);
+        assert_eq!(
+            sw_detector_new(cfg, Some(nest), r.cast(), &mut det),
+            sw_result::Ok
+        );
+        sw_config_free(cfg);
+        (*r).outer = det;
+        for e in c_events(&sweep()) {
+            assert_eq!(sw_detector_observe(det, &e), sw_result::Ok);
+        }
+        assert_eq!(stats(det).verdicts, 1);
+        sw_detector_free(det);
+    }
+    let results = nesting.results.into_inner().unwrap();
+    use sw_result::{Ok as Fine, Reentrant};
+    assert_eq!(results, vec![Fine, Fine, Fine, Fine, Reentrant, Reentrant]);
+    // The inner detector decided the sweep and reported its final extent.
+    let inner = nesting.inner_verdicts.into_inner().unwrap();
+    assert_eq!(inner.len(), 2, "{inner:?}");
+    assert_eq!((inner[0].is_final, inner[1].is_final), (0, 1));
+}
+
+#[test]
+fn memory_the_machine_lacks_is_no_memory_not_an_abort() {
+    const TIB: u64 = 1 << 40;
+    // The Rust API: an error, and the process lives on.
+    let cfg = Config {
+        memory_bytes: TIB,
+        ..rust_config()
+    };
+    let e = Detector::new(cfg, |_| {}).unwrap_err();
+    assert_eq!(e, sweepwatch::Error::NoMemory { bytes: TIB });
+    assert!(e.to_string().contains("memory_bytes"), "{e}");
+    // The C ABI: SW_RESULT_NO_MEMORY, and `*detector_out` untouched.
+    let sink: Sink = Mutex::new(Vec::new());
+    // SAFETY: handles used as documented.
+    unsafe {
+        let cfg = sw_config_new();
+        assert_eq!(sw_config_set_memory_bytes(cfg, TIB), sw_result::Ok);
+        let mut det = ptr::NonNull::<sw_detector>::dangling().as_ptr();
+        let before = det;
+        assert_eq!(
+            sw_detector_new(cfg, Some(collect), user_data(&sink), &mut det),
+            sw_result::NoMemory
+        );
+        assert_eq!(det, before);
+        sw_config_free(cfg);
+    }
+    assert_eq!(sw_result::NoMemory as u32, 6);
+    assert_eq!(sw_result::from_u32(6), Some(sw_result::NoMemory));
+    let m = message(sw_result::NoMemory);
+    assert!(
+        m.contains("out of memory") && m.contains("memory_bytes"),
+        "{m}"
+    );
+    // A detector of plausible size still works afterwards.
+    let det = detector(&sink);
+    assert_eq!(stats(det).events, 0);
+    // SAFETY: freed once.
+    unsafe { sw_detector_free(det) };
+}
+
 #[test]
 fn result_messages_fit_the_buffer() {
     let mut buf = [0x55 as c_char; 8];

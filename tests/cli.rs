@@ -530,6 +530,38 @@ fn config_file_and_flags_combine() {
 }
 
 #[test]
+fn memory_the_machine_lacks_exits_2_naming_memory() {
+    let cfg = scratch("huge-memory.toml");
+    std::fs::write(&cfg, "memory_bytes = 1099511627776\n").unwrap();
+    let out = run(&[
+        Path::new("detect"),
+        Path::new("--config"),
+        &cfg,
+        Path::new("/dev/null"),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("memory_bytes"), "{err}");
+}
+
+#[test]
+fn a_config_file_over_1_mib_is_refused_unread() {
+    let cfg = scratch("huge.toml");
+    let mut text = "min_targets = 5\n".to_string();
+    text.push_str(&"#".repeat(64 << 20));
+    std::fs::write(&cfg, text).unwrap();
+    let out = run(&[
+        Path::new("detect"),
+        Path::new("--config"),
+        &cfg,
+        Path::new("/dev/null"),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("1048576 bytes (1 MiB)"), "{err}");
+}
+
+#[test]
 fn table_output_by_default() {
     let Some(log) = data("slips/port-scans-vertical/conn.log") else {
         return;

@@ -83,7 +83,7 @@ pub unsafe extern "C" fn sw_config_free(config: *mut sw_config) {
 /// `*config_out` receives a new configuration to free with sw_config_free().
 ///
 /// On failure returns SW_RESULT_INVALID_CONFIG (unparsable TOML, unknown key,
-/// value out of range) or SW_RESULT_INVALID_ARGUMENT (not UTF-8), leaves
+/// value out of range, text over 1 MiB, which is refused unparsed) or SW_RESULT_INVALID_ARGUMENT (not UTF-8), leaves
 /// `*config_out` unchanged, and writes a NUL-terminated message naming the
 /// problem into `err_buf` (at most `err_len` bytes, cut to fit), for example
 /// "invalid configuration: min_targets: 1 must be between 2 and 1000000".

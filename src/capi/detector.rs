@@ -8,6 +8,7 @@ use super::panic;
 use super::result::{fail, sw_result};
 use super::stats::sw_stats;
 use super::verdict::sw_verdict;
+use crate::detector::is_delivering;
 use crate::{Detector, Error, Verdict};
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -37,10 +38,11 @@ impl Handle for sw_detector {
 /// is valid only until the callback returns; copy the struct to keep it.
 ///
 /// The callback must not unwind or longjmp out (a C++ exception escaping it
-/// aborts the process). It may call any sw_config_ function and create other
-/// detectors, but calls into any detector (observe, batch, advance, stats)
-/// return SW_RESULT_REENTRANT instead of deadlocking, and sw_detector_free()
-/// does nothing.
+/// aborts the process). It may call any sw_config_ function, and create, feed
+/// and free other detectors. Calls into the detector delivering to it (observe,
+/// batch, advance, flush, stats), or into a detector whose callback it runs
+/// inside, return SW_RESULT_REENTRANT instead of deadlocking, and
+/// sw_detector_free() of such a detector does nothing.
 pub type sw_verdict_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, verdict: *const sw_verdict)>;
 
@@ -61,28 +63,9 @@ impl UserData {
 }
 
 thread_local! {
-    /// True while this thread runs a verdict callback, so sw_detector_free()
-    /// can refuse to free a detector whose shard lock is held.
-    static IN_CALLBACK: Cell<bool> = const { Cell::new(false) };
     /// Set when delivering a verdict panicked, so the feeding call reports
     /// SW_RESULT_PANIC although the detector carried on.
     static DELIVERY_PANICKED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Clears [`IN_CALLBACK`] however the callback ends.
-struct InCallback;
-
-impl InCallback {
-    fn enter() -> InCallback {
-        IN_CALLBACK.with(|c| c.set(true));
-        InCallback
-    }
-}
-
-impl Drop for InCallback {
-    fn drop(&mut self) {
-        IN_CALLBACK.with(|c| c.set(false));
-    }
 }
 
 /// Converts a verdict and calls the C callback. A panic here is caught rather
@@ -95,7 +78,6 @@ fn deliver(
 ) {
     let r = catch_unwind(AssertUnwindSafe(|| {
         let out = sw_verdict::from(v);
-        let _guard = InCallback::enter();
         // SAFETY: sw_detector_new's caller promised that `callback` may be called
         // with `user_data` from any feeding thread; `out` outlives the call.
         unsafe { callback(user_data.get(), &out) };
@@ -129,8 +111,15 @@ fn feeding(f: impl FnOnce() -> Result<(), Error>) -> Result<(), sw_result> {
 /// Records a core error as the thread's last error.
 fn core_error(e: Error) -> sw_result {
     match e {
-        Error::Reentrant => fail(sw_result::Reentrant, "called from a verdict callback"),
+        Error::Reentrant => fail(
+            sw_result::Reentrant,
+            "called from a verdict callback of this detector",
+        ),
         e @ Error::Config { .. } => config_error(&e),
+        Error::NoMemory { bytes } => fail(
+            sw_result::NoMemory,
+            format!("memory_bytes: {bytes} bytes cannot be allocated on this machine"),
+        ),
     }
 }
 
@@ -151,8 +140,10 @@ unsafe fn detector_ref<'a>(detector: *const sw_detector) -> Result<&'a Detector,
 ///
 /// Returns SW_RESULT_NULL_PARAMETER if `config`, `callback` or `detector_out`
 /// is NULL, SW_RESULT_INVALID_CONFIG if a configuration value is out of range
-/// (sw_result_message() names the field). `*detector_out` is written only on
-/// success. Thread-safe.
+/// (sw_result_message() names the field), SW_RESULT_NO_MEMORY if
+/// `memory_bytes` is more than the machine's physical memory or cannot be
+/// allocated (the process carries on). `*detector_out` is written only on
+/// success. Thread-safe; may be called from a verdict callback.
 ///
 /// # Safety
 /// `config` must be a live configuration not being changed by another thread;
@@ -175,7 +166,7 @@ pub unsafe extern "C" fn sw_detector_new(
         }
         let user_data = UserData(user_data);
         let det = Detector::new(cfg.clone(), move |v| deliver(callback, &user_data, v))
-            .map_err(|e| config_error(&e))?;
+            .map_err(core_error)?;
         // SAFETY: checked non-NULL; the caller provides a writable pointer.
         unsafe { detector_out.write(into_handle(det)) };
         Ok(())
@@ -185,15 +176,17 @@ pub unsafe extern "C" fn sw_detector_new(
 /// Frees a detector and all its memory. NULL is a no-op.
 ///
 /// Not thread-safe: no other call on this detector may be running or start.
-/// Called from a verdict callback it does nothing, since the detector is busy
-/// delivering; free it after the feeding call returns.
+/// Called from a verdict callback of this detector (or from a callback running
+/// inside one of its callbacks) it does nothing, since the detector is busy
+/// delivering; free it after the feeding call returns. A callback may free
+/// other detectors, such as one it created.
 ///
 /// # Safety
 /// `detector` must be NULL or a detector from sw_detector_new(), not used again.
 #[no_mangle]
 pub unsafe extern "C" fn sw_detector_free(detector: *mut sw_detector) {
     panic::boundary(|| {
-        if IN_CALLBACK.with(|c| c.get()) {
+        if is_delivering(detector.cast::<Detector>()) {
             return;
         }
         // SAFETY: the caller hands over `detector`, which came from into_handle,

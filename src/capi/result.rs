@@ -30,6 +30,10 @@ pub enum sw_result {
     /// The library panicked (a bug). The panic was caught at the boundary; the
     /// handle remains usable, but the call may have been carried out partly.
     Panic = 5,
+    /// The detector's memory could not be allocated: `memory_bytes` is more
+    /// than the machine's physical memory or than it will map. Nothing was
+    /// created; try a smaller `memory_bytes`.
+    NoMemory = 6,
 }
 
 impl sw_result {
@@ -42,6 +46,7 @@ impl sw_result {
             3 => sw_result::InvalidConfig,
             4 => sw_result::Reentrant,
             5 => sw_result::Panic,
+            6 => sw_result::NoMemory,
             _ => return None,
         })
     }
@@ -57,6 +62,9 @@ impl sw_result {
                 "the detector was called from its own verdict callback; the call was refused"
             }
             sw_result::Panic => "internal error: a panic was caught at the library boundary",
+            sw_result::NoMemory => {
+                "out of memory: the detector's memory_bytes could not be allocated"
+            }
         }
     }
 }

@@ -268,6 +268,59 @@ static void reentrant_callback(void) {
     sw_detector_free(r.det);
 }
 
+/* What the nesting callback got from a detector it created, fed and freed. */
+struct nesting {
+    sw_detector *outer;
+    sw_result created, fed, stats, outer_stats;
+    unsigned inner_verdicts;
+};
+
+static void nest(void *user_data, const sw_verdict *v) {
+    struct nesting *n = user_data;
+    sw_detector *inner = NULL;
+    sw_stats st;
+    (void)v;
+    inner = new_detector(count_verdict, &n->inner_verdicts);
+    n->created = inner != NULL ? SW_RESULT_OK : SW_RESULT_PANIC;
+    for (uint8_t host = 1; host <= 10; host++) {
+        sw_event ev = refused(host);
+        n->fed = sw_detector_observe(inner, &ev);
+    }
+    n->stats = sw_detector_stats(inner, &st);
+    n->outer_stats = sw_detector_stats(n->outer, &st);
+    sw_detector_free(inner); /* frees: only the delivering detector is busy */
+}
+
+static void nested_detector(void) {
+    struct nesting n;
+    memset(&n, 0, sizeof n);
+    n.outer = new_detector(nest, &n);
+    for (uint8_t host = 1; host <= 10; host++) {
+        sw_event ev = refused(host);
+        sw_detector_observe(n.outer, &ev);
+    }
+    expect_result(n.created, SW_RESULT_OK, "a callback creates another detector");
+    expect_result(n.fed, SW_RESULT_OK, "a callback feeds another detector");
+    expect_result(n.stats, SW_RESULT_OK, "a callback reads another detector's stats");
+    expect_true(n.inner_verdicts == 1, "the other detector delivers its verdict");
+    expect_result(n.outer_stats, SW_RESULT_REENTRANT, "the delivering detector refuses");
+    sw_detector_free(n.outer);
+}
+
+static void no_memory(void) {
+    sw_config *cfg = sw_config_new();
+    sw_detector *det = NULL;
+    unsigned verdicts = 0;
+    /* 1 TiB: valid, but more than the machine has: an error, not an abort. */
+    expect_result(sw_config_set_memory_bytes(cfg, (uint64_t)1 << 40), SW_RESULT_OK,
+                  "1 TiB is a valid memory_bytes");
+    expect_result(sw_detector_new(cfg, count_verdict, &verdicts, &det), SW_RESULT_NO_MEMORY,
+                  "detector_new(1 TiB)");
+    expect_true(det == NULL, "detector_new leaves *out unchanged when out of memory");
+    expect_message(SW_RESULT_NO_MEMORY, "memory_bytes", "message names memory_bytes");
+    sw_config_free(cfg);
+}
+
 static void messages(void) {
     char buf[64];
     size_t n = 0;
@@ -290,6 +343,8 @@ int main(void) {
     bad_events();
     bad_config();
     reentrant_callback();
+    nested_detector();
+    no_memory();
     messages();
     printf("%d checks, %d failed\n", checks, failures);
     return failures;

@@ -125,14 +125,29 @@ fn usage_error(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// A configuration file's text: at most [`Config::MAX_TOML_BYTES`] are read,
+/// so a huge file is refused without being loaded.
+fn read_config(path: &std::path::Path) -> Result<String, String> {
+    let limit = Config::MAX_TOML_BYTES;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > limit {
+        return Err(format!(
+            "over the limit of {limit} bytes (1 MiB) for a configuration file"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
 /// The detector's configuration, and whether the home networks were left at
 /// their defaults (then an engine's own locality of hosts decides).
 fn config_of(args: &DetectArgs) -> Result<(Config, bool), String> {
     let mut cfg = match &args.config {
         None => Config::default(),
         Some(path) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = read_config(path).map_err(|e| format!("{}: {e}", path.display()))?;
             Config::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
     };
