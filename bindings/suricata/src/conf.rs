@@ -137,6 +137,20 @@ pub fn read<T: ConfTree>(
     let sw = tree.child(eve, "sweepwatch");
     let value = |key: &str| sw.and_then(|n| tree.child_value(n, key));
     if let Some(n) = sw {
+        // Its keys are looked up by name, so anything but a mapping would
+        // otherwise be ignored without a word. An empty value (`sweepwatch:`
+        // with every key commented out) is YAML's null: no settings.
+        let found = match tree.child_value(eve, "sweepwatch") {
+            Some(v) if !v.trim().is_empty() => Some(format!("the value {v:?}")),
+            _ if tree.child(n, "0").is_some() => Some("a list".to_string()),
+            _ => None,
+        };
+        if let Some(found) = found {
+            return Err(format!(
+                "sweepwatch: expected a mapping of keys (such as `min-targets: 5`), \
+                 found {found}; `filetype: sweepwatch` alone enables the plugin"
+            ));
+        }
         // Unknown keys cannot be listed through Suricata's API, but the likely
         // misspelling (TOML's underscores) can be looked for.
         for (key, _) in KEYS.iter().filter(|(k, _)| k.contains('-')) {
@@ -174,8 +188,16 @@ pub fn read<T: ConfTree>(
     };
 
     let mut set = HashSet::new();
-    let home_from = if let Some(list) = sw.map(|n| list(tree, n, "home-net")).transpose()?.flatten()
+    let home = sw.map(|n| list(tree, n, "home-net")).transpose()?.flatten();
+    if home
+        .as_ref()
+        .is_some_and(|items| items.iter().all(|s| s.trim().is_empty()))
     {
+        return Err("sweepwatch.home-net: empty; give at least one CIDR block, \
+                    or leave the key out (the default is Suricata's HOME_NET)"
+            .to_string());
+    }
+    let home_from = if let Some(list) = home {
         set.insert("home-net");
         cfg.home_networks = list;
         HomeSource::Yaml
@@ -698,6 +720,58 @@ pub(crate) mod tests {
             let err = opts(&t).unwrap_err();
             assert!(err.starts_with(want), "{path}={v}: {err}");
         }
+    }
+
+    #[test]
+    fn sweepwatch_must_be_a_mapping() {
+        let scalar = MapTree::default().node("eve").set("eve.sweepwatch", "yes");
+        let list = MapTree::default()
+            .node("eve")
+            .set("eve.sweepwatch.0", "home-net")
+            .set("eve.sweepwatch.1", "10.0.0.0/8");
+        for (t, found) in [(scalar, "found the value \"yes\""), (list, "found a list")] {
+            let err = opts(&t).unwrap_err();
+            assert!(
+                err.starts_with("sweepwatch: expected a mapping") && err.contains(found),
+                "{err}"
+            );
+        }
+        // `sweepwatch:` with nothing under it (YAML null) sets nothing.
+        let t = MapTree::default().node("eve").set("eve.sweepwatch", "");
+        assert_eq!(opts(&t).unwrap().0.detector, Config::default());
+    }
+
+    #[test]
+    fn an_empty_home_net_is_an_error() {
+        let base = || {
+            MapTree::default()
+                .node("eve")
+                .node("eve.sweepwatch")
+                .set("vars.address-groups.HOME_NET", "[192.168.0.0/16]")
+        };
+        let cases = [
+            ("\"\"", base().set("eve.sweepwatch.home-net", "")),
+            ("\"[]\"", base().set("eve.sweepwatch.home-net", "[ ]")),
+            ("\", \"", base().set("eve.sweepwatch.home-net", " , ")),
+            ("[]", base().node("eve.sweepwatch.home-net")),
+            (
+                "[\"\", \" \"]",
+                base()
+                    .set("eve.sweepwatch.home-net.0", "")
+                    .set("eve.sweepwatch.home-net.1", " "),
+            ),
+        ];
+        for (what, t) in cases {
+            let err = opts(&t).unwrap_err();
+            assert!(
+                err.starts_with("sweepwatch.home-net: empty"),
+                "{what}: {err}"
+            );
+        }
+        // Left out, it is HOME_NET's.
+        let (o, _) = opts(&base()).unwrap();
+        assert_eq!(o.home_from, HomeSource::HomeNet);
+        assert_eq!(o.detector.home_networks, ["192.168.0.0/16"]);
     }
 
     #[test]
