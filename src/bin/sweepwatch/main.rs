@@ -36,9 +36,6 @@ use sweepwatch::input::pcap::PcapOptions;
 use sweepwatch::input::sniff::sniff;
 use sweepwatch::{AllowRule, Cidr, Config, Detector, Event, Verdict};
 
-/// Fixed hash seed, so that two runs over the same input evict and decide
-/// exactly alike.
-const HASH_SEED: u64 = 0x5ee9_7a7c_4b1d_2024;
 /// Events handed to the detector at once: large enough to amortise locking and
 /// prefetch, small enough to stay in cache.
 const BATCH: usize = 1024;
@@ -102,6 +99,13 @@ struct DetectArgs {
     #[arg(long, value_name = "EVENTS", default_value_t = 1 << 20)]
     reorder_window: usize,
 
+    /// Seed of the hashes that place sources in memory, for replays that
+    /// evict and estimate exactly alike [default: random, or --config's
+    /// hash_seed]. Unsafe on live traffic: who knows the seed can choose
+    /// addresses that crowd one bucket and push a scanner out.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
     /// Writes verdicts as JSON Lines instead of a table.
     #[arg(long)]
     json: bool,
@@ -159,8 +163,8 @@ fn config_of(args: &DetectArgs) -> Result<(Config, bool), String> {
     if let Some(n) = args.min_targets {
         cfg.min_targets = n;
     }
-    if cfg.hash_seed.is_none() {
-        cfg.hash_seed = Some(HASH_SEED);
+    if let Some(seed) = args.seed {
+        cfg.hash_seed = Some(seed);
     }
     let default_home = cfg.home_networks == Config::default().home_networks;
     Ok((cfg, default_home))
