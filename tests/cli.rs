@@ -538,26 +538,10 @@ fn config_file_and_flags_combine() {
     assert_eq!(s(&verdicts[0], "direction"), "external");
 }
 
-#[test]
-fn memory_the_machine_lacks_exits_2_naming_memory() {
-    let cfg = scratch("huge-memory.toml");
-    std::fs::write(&cfg, "memory_bytes = 1099511627776\n").unwrap();
-    let out = run(&[
-        Path::new("detect"),
-        Path::new("--config"),
-        &cfg,
-        Path::new("/dev/null"),
-    ]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("memory_bytes"), "{err}");
-}
-
-#[test]
-fn a_config_file_over_1_mib_is_refused_unread() {
-    let cfg = scratch("huge.toml");
-    let mut text = "min_targets = 5\n".to_string();
-    text.push_str(&"#".repeat(64 << 20));
+/// Exit status and standard error of `detect --config FILE /dev/null` with
+/// `text` as the file.
+fn detect_with_config(name: &str, text: &str) -> (Option<i32>, String) {
+    let cfg = scratch(name);
     std::fs::write(&cfg, text).unwrap();
     let out = run(&[
         Path::new("detect"),
@@ -565,8 +549,22 @@ fn a_config_file_over_1_mib_is_refused_unread() {
         &cfg,
         Path::new("/dev/null"),
     ]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn memory_the_machine_lacks_exits_2_naming_memory() {
+    let (code, err) = detect_with_config("huge-memory.toml", "memory_bytes = 1099511627776\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("memory_bytes"), "{err}");
+}
+
+#[test]
+fn a_config_file_over_1_mib_is_refused_unread() {
+    let mut text = "min_targets = 5\n".to_string();
+    text.push_str(&"#".repeat(64 << 20));
+    let (code, err) = detect_with_config("huge.toml", &text);
+    assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("1048576 bytes (1 MiB)"), "{err}");
 }
 

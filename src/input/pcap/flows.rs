@@ -701,27 +701,12 @@ mod tests {
     /// Feeds packets (time in seconds, packet) and returns the events as
     /// (µs, src, dst, dst_port, outcome) plus the counts.
     fn run(opts: PcapOptions, pkts: &[(f64, Packet)]) -> (Vec<Ev>, Counts) {
-        let mut out = Vec::new();
-        let mut sink = |e: Event| {
-            out.push((
-                e.ts.as_micros(),
-                e.src.to_string(),
-                e.dst.to_string(),
-                e.dst_port,
-                e.outcome,
-            ))
-        };
-        let counts = {
-            let mut t = Tracker::new(&opts, &mut sink);
-            for (s, p) in pkts {
-                let ts = (s * 1e6) as u64;
-                t.advance(ts);
-                t.packet(ts, p);
-            }
-            t.finish();
-            t.counts
-        };
-        (out, counts)
+        let (evs, counts) = run_t(opts, pkts);
+        let evs = evs
+            .into_iter()
+            .map(|(ts, src, dst, port, outcome, _)| (ts, src, dst, port, outcome))
+            .collect();
+        (evs, counts)
     }
 
     fn ev(ts: f64, src: &str, dst: &str, port: u16, o: Outcome) -> Ev {
