@@ -7,7 +7,7 @@
 # It checks the tools and root, makes a work folder ($work), keeps the
 # background processes' pids ($pids) and, on exit, stops them and removes both
 # namespaces and the work folder. in_scan and in_tgt run a command in either
-# namespace.
+# namespace; make_link creates both, joined by a veth pair.
 
 for tool in "$@"; do
     command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
@@ -43,3 +43,21 @@ ip netns del "$NS_TGT" 2>/dev/null || true
 # command) rather than these functions, so that $! is the process itself.
 in_scan() { ip netns exec "$NS_SCAN" "$@"; }
 in_tgt() { ip netns exec "$NS_TGT" "$@"; }
+
+# make_link SCAN_IF TGT_IF NN: both namespaces, joined by a veth pair SCAN_IF
+# (in NS_SCAN) <-> TGT_IF (in NS_TGT) with fixed, locally administered MACs
+# 02:00:5e:00:NN:01 and :02, so that reruns differ only in timing; no IPv6
+# autoconfiguration chatter; every link up.
+make_link() {
+    local ns
+    ip netns add "$NS_SCAN"
+    ip netns add "$NS_TGT"
+    ip link add "$1" netns "$NS_SCAN" address "02:00:5e:00:$3:01" type veth \
+        peer name "$2" netns "$NS_TGT" address "02:00:5e:00:$3:02"
+    for ns in "$NS_SCAN" "$NS_TGT"; do
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        ip netns exec "$ns" ip link set lo up
+    done
+    in_scan ip link set "$1" up
+    in_tgt ip link set "$2" up
+}

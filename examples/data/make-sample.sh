@@ -45,19 +45,7 @@ ADDRESS_MAP=(
 . "$here/../../scripts/netns.sh" ip tcpdump nmap tcprewrite curl python3
 
 # --- topology -----------------------------------------------------------------
-ip netns add "$NS_SCAN"
-ip netns add "$NS_TGT"
-# Fixed, locally administered MACs so that reruns differ only in timing.
-ip link add sw-scan netns "$NS_SCAN" address 02:00:5e:00:00:01 type veth \
-    peer name sw-tgt netns "$NS_TGT" address 02:00:5e:00:00:02
-
-for ns in "$NS_SCAN" "$NS_TGT"; do
-    # No IPv6 autoconfiguration chatter in the capture.
-    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    ip netns exec "$ns" ip link set lo up
-done
-in_scan ip link set sw-scan up
-in_tgt ip link set sw-tgt up
+make_link sw-scan sw-tgt 00
 
 in_scan ip addr add "$SCANNER/24" dev sw-scan
 in_scan ip addr add "$CLIENT/24" dev sw-scan
