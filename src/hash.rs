@@ -1,5 +1,7 @@
 //! The seeded hashes that place sources, pairs and targets in memory.
 
+use siphasher::sip::SipHasher13;
+
 /// Mixes all 64 bits of `z` into all 64 (splitmix64's finaliser).
 #[inline]
 pub(crate) fn mix64(mut z: u64) -> u64 {
@@ -15,40 +17,63 @@ fn fold(a: u64, b: u64) -> u64 {
     (p as u64) ^ ((p >> 64) as u64)
 }
 
-/// A seeded hash of 128-bit addresses: a folded multiplication (the
-/// construction of foldhash and ahash's fallback), with keys drawn at random per
-/// detector so that an attacker cannot aim sources at one bucket, nor targets
-/// at one bit of a sketch.
+/// The keyed hashes of addresses. Sources are hashed with SipHash-1-3, a
+/// keyed function designed so that whoever does not know the key can neither
+/// aim addresses at one bucket nor make one address hash like another; the
+/// keys are drawn at random per detector unless a seed fixes them for a replay.
+/// Pairs and targets are hashed from the source's hash with a keyed folded
+/// multiplication (foldhash's construction): their inputs already include a
+/// secret.
 #[derive(Clone, Debug)]
-pub(crate) struct AddrHasher([u64; 4], [u64; 4]);
+pub(crate) struct AddrHasher {
+    /// One SipHash-1-3 key per protocol index (sources are tracked per
+    /// protocol), and one more for a source's second identity.
+    sources: [SipHasher13; 5],
+    /// Keys of the folded multiplications (odd: a multiplication by an even
+    /// key would drop a bit).
+    folds: [u64; 4],
+}
 
 impl AddrHasher {
     /// Keys from `seed`, or random ones when it is `None`.
     pub(crate) fn new(seed: Option<u64>) -> AddrHasher {
-        let seed = seed.unwrap_or_else(|| {
+        let random = std::collections::hash_map::RandomState::new();
+        let key = |i: u64| -> u64 {
             use std::hash::BuildHasher;
-            std::collections::hash_map::RandomState::new().hash_one(0x5357_u64)
-        });
-        // Odd keys: a multiplication by an even key would drop a bit.
-        let protocols = [0, 5, 6, 7].map(|i| if i == 0 { 0 } else { mix64(seed ^ mix64(i)) });
-        AddrHasher([1, 2, 3, 4].map(|i| mix64(seed ^ mix64(i)) | 1), protocols)
+            match seed {
+                Some(seed) => mix64(seed ^ mix64(i)),
+                None => random.hash_one(i),
+            }
+        };
+        AddrHasher {
+            sources: [0, 1, 2, 3, 4]
+                .map(|i| SipHasher13::new_with_keys(key(10 + 2 * i), key(11 + 2 * i))),
+            folds: [1, 2, 3, 4].map(|i| key(i) | 1),
+        }
     }
 
-    /// One folded multiplication (foldhash's construction for one word): the
-    /// high half of the product mixes every input bit, and folding it into the
-    /// low half spreads that over all 64 bits.
+    /// A keyed hash of one address, for counting targets in the evidence.
     #[inline]
     pub(crate) fn hash(&self, key: u128) -> u64 {
-        fold((key as u64) ^ self.0[0], ((key >> 64) as u64) ^ self.0[1])
+        fold(
+            (key as u64) ^ self.folds[0],
+            ((key >> 64) as u64) ^ self.folds[1],
+        )
     }
 
     /// The hash of a source tracked for one protocol (its
     /// [`index`](crate::Protocol)): a source's probes of each protocol are
-    /// counted apart. The address's hash with a keyed word per protocol
-    /// (none for TCP): one load and one exclusive or, on every event.
+    /// counted apart, each under its own key.
     #[inline]
     pub(crate) fn source(&self, key: u128, proto: u8) -> u64 {
-        self.hash(key) ^ self.1[usize::from(proto & 3)]
+        self.sources[usize::from(proto & 3)].hash(&key.to_le_bytes())
+    }
+
+    /// A source's second identity, independent of the first: where it is
+    /// tracked when another address's evidence holds its first.
+    #[inline]
+    pub(crate) fn second(&self, key: u128, proto: u8) -> u64 {
+        self.sources[4].hash(&(key ^ u128::from(proto)).to_le_bytes())
     }
 
     /// The hash of a (source, target, service) triple, from the source's hash
@@ -56,10 +81,10 @@ impl AddrHasher {
     /// half (zero for IPv4) folded in by a keyed one.
     #[inline]
     pub(crate) fn pair(&self, h_src: u64, dst: u128, service: u64) -> u64 {
-        let dst = (dst as u64) ^ ((dst >> 64) as u64).wrapping_mul(self.0[3]);
+        let dst = (dst as u64) ^ ((dst >> 64) as u64).wrapping_mul(self.folds[3]);
         fold(
             h_src ^ service.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            dst ^ self.0[2],
+            dst ^ self.folds[2],
         )
     }
 }
@@ -98,7 +123,7 @@ mod tests {
                 assert_ne!(hs[i] as u32, hs[j] as u32, "{i} {j}");
             }
         }
-        assert_eq!(hs[0], h.hash(a), "TCP costs nothing");
+        assert_ne!(h.second(a, 0), hs[0], "a second identity");
     }
 
     #[test]

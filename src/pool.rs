@@ -65,6 +65,13 @@ pub(crate) struct Extra {
 }
 
 impl Extra {
+    /// True if this evidence is that of source `key`'s probes of protocol
+    /// `proto`.
+    #[inline]
+    pub(crate) fn is_of(&self, key: u128, proto: u8) -> bool {
+        self.key == key && self.proto == proto
+    }
+
     /// Empties the record for source `key`'s probes of protocol `proto`,
     /// owned by table record `owner`. Writes only what an empty record reads:
     /// the counters' headers, not the kilobyte of items and registers behind

@@ -188,6 +188,8 @@ struct Counters {
     expired: u64,
     heavy_denied: u64,
     verdicts: u64,
+    turned_away: u64,
+    collisions: u64,
 }
 
 /// The addresses and sizes of a shard's table and filter. Both are allocated
@@ -406,14 +408,8 @@ impl Shard {
         sink: &mut dyn FnMut(&Verdict),
     ) {
         let mut marked = self.filter.record(look);
-        let fp = fp_of(hx.h_src);
-        let (slot, mut llr, extra) = match self.table.visit(hx.h_src, fp, now, s.timeouts) {
-            Some(found) => found,
-            None => {
-                let i = self.place(s, hx.h_src, fp, now);
-                let r = self.table.get(i);
-                (i, r.llr, r.extra)
-            }
+        let Some((slot, mut llr, extra)) = self.record_of(s, hx, hx.h_src, now) else {
+            return;
         };
 
         // A source with nothing failed to remember needs no evidence unless this
@@ -445,13 +441,93 @@ impl Shard {
         self.gather(s, hx, slot, marked, llr, now, sink);
     }
 
+    /// The record of `hx`'s source under hash `h` (its index, walk and pool
+    /// link), placing it if need be. A record whose evidence names another
+    /// address (or protocol) belongs to a source whose hash collides with
+    /// this one's: the source is tracked under its second identity instead,
+    /// so colliding sources never share evidence or a verdict's name. `None`
+    /// if the source was turned away, or both its identities are taken.
+    #[inline(always)]
+    fn record_of(
+        &mut self,
+        s: &Settings,
+        hx: &Probe,
+        h: u64,
+        now: u32,
+    ) -> Option<(usize, i16, u16)> {
+        let found = self.find_or_place(s, hx, h, now)?;
+        if found.2 == 0 || self.pool.get(found.2).is_of(hx.src, hx.proto.index()) {
+            return Some(found);
+        }
+        self.second_record(s, hx, h, now)
+    }
+
+    /// The live record of hash `h` (its index, walk and pool link), else one
+    /// placed for it.
+    #[inline(always)]
+    fn find_or_place(
+        &mut self,
+        s: &Settings,
+        hx: &Probe,
+        h: u64,
+        now: u32,
+    ) -> Option<(usize, i16, u16)> {
+        if let Some(found) = self.table.visit(h, fp_of(h), now, s.timeouts) {
+            return Some(found);
+        }
+        let i = self.place(s, hx, h, now)?;
+        let r = self.table.get(i);
+        Some((i, r.llr, r.extra))
+    }
+
+    /// [`record_of`](Self::record_of) under the source's second identity,
+    /// after its first (hash `first`) was found holding another's evidence.
+    #[cold]
+    #[inline(never)]
+    fn second_record(
+        &mut self,
+        s: &Settings,
+        hx: &Probe,
+        first: u64,
+        now: u32,
+    ) -> Option<(usize, i16, u16)> {
+        self.c.collisions += 1;
+        let h = s.hasher.second(hx.src, hx.proto.index());
+        if h == first {
+            return None;
+        }
+        let found = self.find_or_place(s, hx, h, now)?;
+        // Both identities taken by others: a collision of two independent
+        // keyed hashes, which nobody can aim at without the keys.
+        (found.2 == 0 || self.pool.get(found.2).is_of(hx.src, hx.proto.index())).then_some(found)
+    }
+
+    /// True if the record at `i` may be pushed out for a newcomer whose event
+    /// is `hx`: a source holding evidence (a pool entry) stays while it has
+    /// been reported, or while its walk has more evidence of scanning than
+    /// the newcomer's first event can bring (one failure's step).
+    fn yields_to(&self, i: usize, hx: &Probe, now: u32, s: &Settings) -> bool {
+        let r = self.table.get(i);
+        if r.extra == 0 || r.idle(now, s.timeouts) {
+            return true;
+        }
+        let newcomer = if hx.outcome.is_failure() {
+            s.walk.fail_step
+        } else {
+            0
+        };
+        self.pool.get(r.extra).reported == 0 && r.llr <= newcomer
+    }
+
     /// The record for a source not found live in its first bucket: found in
     /// its second, a fresh episode for an idle one, a vacant record, or room
-    /// made by eviction.
+    /// made by eviction; `None` (turned away) when the least valuable record
+    /// of both buckets has more evidence than the newcomer.
     #[inline(never)]
-    fn place(&mut self, s: &Settings, h_src: u64, fp: u32, now: u32) -> usize {
+    fn place(&mut self, s: &Settings, hx: &Probe, h_src: u64, now: u32) -> Option<usize> {
+        let fp = fp_of(h_src);
         let buckets = self.table.buckets_of(h_src);
-        match self.table.locate(fp, buckets) {
+        Some(match self.table.locate(fp, buckets) {
             Slot::Found(i) => {
                 if self.table.is_idle(i, now, s.timeouts) {
                     self.restart(i, now, s);
@@ -467,6 +543,10 @@ impl Shard {
             }
             Slot::Full => {
                 let i = self.table.victim(buckets, |r| self.worth(r, now, s));
+                if !self.yields_to(i, hx, now, s) {
+                    self.c.turned_away += 1;
+                    return None;
+                }
                 if self.table.is_idle(i, now, s.timeouts) {
                     self.c.expired += 1;
                 } else {
@@ -476,7 +556,7 @@ impl Shard {
                 self.table.set(i, Record::fresh(fp, now));
                 i
             }
-        }
+        })
     }
 
     /// Adds a probe to the evidence of the source at `slot`, taking a pool
@@ -680,8 +760,13 @@ impl Shard {
         st.verdicts += c.verdicts;
         st.memory_bytes += self.table.bytes() + self.filter.bytes() + self.pool.bytes();
         st.filter_rotations += self.filter.rotations;
+        st.turned_away += c.turned_away;
+        st.collisions += c.collisions;
     }
 }
+
+#[cfg(test)]
+mod hostile_tests;
 
 #[cfg(test)]
 mod tests {

@@ -40,4 +40,11 @@ pub struct Stats {
     pub memory_bytes: u64,
     /// Times the first-contact filter retired a generation.
     pub filter_rotations: u64,
+    /// New sources not tracked because both their buckets held sources with
+    /// more evidence than the newcomer's first event (see the README's
+    /// "Eviction" section).
+    pub turned_away: u64,
+    /// Events of a source whose record, found by its hash, holds another
+    /// address's evidence: the source was tracked under its second identity.
+    pub collisions: u64,
 }

@@ -35,6 +35,12 @@ pub struct sw_stats {
     pub memory_bytes: u64,
     /// Times the first-contact filter retired a generation.
     pub filter_rotations: u64,
+    /// New sources not tracked because both their buckets held sources with
+    /// more evidence than the newcomer's first event.
+    pub turned_away: u64,
+    /// Events of a source whose record, found by its hash, holds another
+    /// address's evidence: the source was tracked under its second identity.
+    pub collisions: u64,
 }
 
 impl From<Stats> for sw_stats {
@@ -54,6 +60,8 @@ impl From<Stats> for sw_stats {
             verdicts: s.verdicts,
             memory_bytes: s.memory_bytes,
             filter_rotations: s.filter_rotations,
+            turned_away: s.turned_away,
+            collisions: s.collisions,
         }
     }
 }
