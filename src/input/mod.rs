@@ -36,6 +36,10 @@ pub struct ReadStats {
     /// Byte offset where a capture ended inside a record, if it did: the events
     /// before it were emitted.
     pub truncated_at: Option<u64>,
+    /// Probes of a capture that its flow tracker reported `Unanswered` before
+    /// their timeout because it was full ([`pcap::PcapOptions::max_flows`]);
+    /// 0 for logs, whose engine tracked the flows.
+    pub tracker_full: u64,
 }
 
 /// A reader's failure: where in the input, and what.

@@ -66,6 +66,15 @@ use packet::Decoded;
 use std::io::Read;
 
 /// Timeouts and bounds of the flow tracker.
+///
+/// # Examples
+/// ```
+/// use sweepwatch::input::pcap::PcapOptions;
+/// // A tracker held to 16 MiB.
+/// let opts = PcapOptions::with_memory_bytes(16 << 20);
+/// assert!(opts.memory_bytes() <= 16 << 20);
+/// assert!(opts.max_flows > 20_000);
+/// ```
 #[derive(Clone, Debug)]
 pub struct PcapOptions {
     /// Seconds of capture time after which an unanswered TCP SYN or stealth
@@ -76,19 +85,51 @@ pub struct PcapOptions {
     /// The same for an ICMP echo request.
     pub icmp_timeout_secs: u32,
     /// The most probes awaiting an answer at once; when a new probe finds the
-    /// tracker full, the oldest one is reported `Unanswered` early. Also the
-    /// most settled flows remembered to recognise retransmissions.
+    /// tracker full, the oldest one is reported `Unanswered` early (counted
+    /// in [`ReadStats::tracker_full`]). Also the most settled flows
+    /// remembered to recognise retransmissions; when full, the one settled
+    /// longest ago is forgotten. [`memory_bytes`](Self::memory_bytes) tells
+    /// what a count costs; [`with_memory_bytes`](Self::with_memory_bytes)
+    /// finds the count for a budget.
     pub max_flows: usize,
 }
 
-impl Default for PcapOptions {
-    fn default() -> Self {
+impl PcapOptions {
+    /// The default tracker budget: 64 MiB, the detector's default.
+    pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
+
+    /// Default timeouts, and as many flows as a tracker within `bytes` holds
+    /// (at least one).
+    pub fn with_memory_bytes(bytes: u64) -> PcapOptions {
+        // The largest count whose worst case fits: costs rise with the count.
+        let (mut lo, mut hi) = (1u64, bytes / 64 + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if flows::tracker_bytes(mid) <= bytes {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
         PcapOptions {
             tcp_timeout_secs: 5,
             udp_timeout_secs: 5,
             icmp_timeout_secs: 5,
-            max_flows: 1 << 20,
+            max_flows: usize::try_from(lo).unwrap_or(usize::MAX),
         }
+    }
+
+    /// The most heap bytes the tracker takes with these options: its tables
+    /// are allocated at full size when reading starts, its queues grow to at
+    /// most their share.
+    pub fn memory_bytes(&self) -> u64 {
+        flows::tracker_bytes(self.max_flows as u64)
+    }
+}
+
+impl Default for PcapOptions {
+    fn default() -> Self {
+        PcapOptions::with_memory_bytes(Self::DEFAULT_MEMORY_BYTES)
     }
 }
 
@@ -173,7 +214,10 @@ pub fn read_capture_detailed<R: Read>(
     emit: Emit,
 ) -> Result<CaptureStats, InputError> {
     let mut cap = Capture::open(r)?;
-    let mut tracker = flows::Tracker::new(opts, emit);
+    let mut tracker = flows::Tracker::try_new(opts, emit).map_err(|message| InputError {
+        location: "options".to_string(),
+        message,
+    })?;
     let mut st = ReadStats::default();
     loop {
         match cap.next()? {
@@ -210,6 +254,7 @@ pub fn read_capture_detailed<R: Read>(
     }
     tracker.finish();
     st.events = tracker.counts.events;
+    st.tracker_full = tracker.counts.evicted;
     Ok(CaptureStats {
         read: st,
         evicted: tracker.counts.evicted,
@@ -490,7 +535,8 @@ mod tests {
                     skipped: 4, // ACK, retransmission, ARP, midstream
                     malformed: 0,
                     events: 6,
-                    truncated_at: None
+                    truncated_at: None,
+                    tracker_full: 0,
                 }
             );
         }

@@ -95,9 +95,18 @@ struct DetectArgs {
     min_targets: Option<u32>,
 
     /// Events held back to put inputs in time order before detection (engines
-    /// log connections when they end; 0 feeds events as read).
-    #[arg(long, value_name = "EVENTS", default_value_t = 1 << 20)]
-    reorder_window: usize,
+    /// log connections when they end; 0 feeds events as read). Each costs
+    /// at most 112 bytes (the event, and room to sort it).
+    #[arg(long, value_name = "EVENTS", default_value_t = 1 << 20,
+        value_parser = clap::value_parser!(u64).range(0..=1 << 28))]
+    reorder_window: u64,
+
+    /// Memory of the flow tracker that pairs a capture's probes with their
+    /// answers, in MiB; when full, its oldest probe is reported unanswered
+    /// early (the summary counts them) [default: 64].
+    #[arg(long, value_name = "MIB", default_value_t = 64,
+        value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    flow_memory: u64,
 
     /// Seed of the hashes that place sources in memory, for replays that
     /// evict and estimate exactly alike [default: random, or --config's
@@ -199,15 +208,21 @@ impl<'a> Feeder<'a> {
         verdicts: &'a Mutex<Vec<Verdict>>,
         out: Output,
         engine_locality: bool,
-    ) -> Self {
-        Feeder {
+    ) -> Result<Self, String> {
+        // All of it now, so that the window never grows past its size; pages
+        // are only touched as it fills.
+        let mut pending = Vec::new();
+        pending
+            .try_reserve_exact(window.max(BATCH))
+            .map_err(|_| format!("--reorder-window {window}: the memory cannot be had"))?;
+        Ok(Feeder {
             det,
-            pending: Vec::with_capacity(window.clamp(BATCH, 1 << 16)),
+            pending,
             window,
             verdicts,
             out,
             engine_locality,
-        }
+        })
     }
 
     fn push(&mut self, mut ev: Event) {
@@ -360,6 +375,14 @@ fn read_input(
                     stats.malformed - SHOWN_MALFORMED
                 );
             }
+            if stats.tracker_full > 0 {
+                eprintln!(
+                    "sweepwatch: warning: {name}: the flow tracker was full ({} flows); \
+                     {} probes were reported unanswered before their timeout \
+                     (raise --flow-memory)",
+                    pcap.max_flows, stats.tracker_full
+                );
+            }
             if let Some(at) = stats.truncated_at {
                 eprintln!(
                     "sweepwatch: warning: {name}: capture truncated at byte {at}; \
@@ -405,14 +428,17 @@ fn detect(args: &DetectArgs) -> ExitCode {
     }));
 
     let show_progress = !args.quiet && io::stderr().is_terminal();
-    let pcap = PcapOptions::default();
-    let mut feeder = Feeder::new(
+    let pcap = PcapOptions::with_memory_bytes(args.flow_memory << 20);
+    let mut feeder = match Feeder::new(
         &det,
-        args.reorder_window,
+        args.reorder_window as usize,
         &verdicts,
         Output::new(args.json),
         engine_locality,
-    );
+    ) {
+        Ok(f) => f,
+        Err(e) => return usage_error(&e),
+    };
     let started = Instant::now();
     let mut reports = Vec::with_capacity(args.inputs.len());
     for path in &args.inputs {
@@ -437,7 +463,7 @@ fn detect(args: &DetectArgs) -> ExitCode {
         let stats = det.stats().unwrap_or_default();
         eprint!(
             "{}",
-            summary::render(&reports, &stats, &out, started.elapsed())
+            summary::render(&reports, &stats, &pcap, &out, started.elapsed())
         );
     }
     if reports.iter().any(|r| r.error.is_some()) {

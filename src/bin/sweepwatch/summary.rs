@@ -4,6 +4,7 @@
 use crate::output::Output;
 use std::fmt::Write;
 use std::time::Duration;
+use sweepwatch::input::pcap::PcapOptions;
 use sweepwatch::input::sniff::Format;
 use sweepwatch::input::ReadStats;
 use sweepwatch::Stats;
@@ -59,7 +60,13 @@ fn count(n: u64) -> String {
 }
 
 /// The summary text, ending in a newline.
-pub fn render(reports: &[FileReport], st: &Stats, out: &Output, elapsed: Duration) -> String {
+pub fn render(
+    reports: &[FileReport],
+    st: &Stats,
+    pcap: &PcapOptions,
+    out: &Output,
+    elapsed: Duration,
+) -> String {
     let mut s = String::new();
     let name_w = reports
         .iter()
@@ -104,12 +111,27 @@ pub fn render(reports: &[FileReport], st: &Stats, out: &Output, elapsed: Duratio
             }
         }
     }
+    let captures: Vec<&ReadStats> = reports
+        .iter()
+        .filter(|r| matches!(r.format, Some(Format::Pcap | Format::PcapNg)))
+        .filter_map(|r| r.stats.as_ref())
+        .collect();
+    if !captures.is_empty() {
+        let _ = writeln!(
+            s,
+            "capture flow tracker: room for {} flows in {:.1} MiB, probes reported early when full {}",
+            count(pcap.max_flows as u64),
+            pcap.memory_bytes() as f64 / f64::from(1 << 20),
+            count(captures.iter().map(|r| r.tracker_full).sum())
+        );
+    }
     let _ = writeln!(
         s,
-        "sources tracked: {} (room for {}), evicted {}, unsolicited replies {}, repeated outcomes {}",
+        "sources tracked: {} (room for {}), evicted {}, turned away {}, unsolicited replies {}, repeated outcomes {}",
         count(st.sources),
         count(st.capacity),
         count(st.evicted),
+        count(st.turned_away),
         count(st.unsolicited),
         count(st.duplicates)
     );

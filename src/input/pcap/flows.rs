@@ -37,8 +37,41 @@ type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 /// inactivity timeout, and well past TCP's SYN retransmission schedule.
 const SETTLED_IDLE_US: u64 = 60_000_000;
 
-/// Queue entries are compacted when they exceed twice the live probes plus this.
+/// Queue entries are compacted when they exceed the live probes plus this.
 const COMPACT_SLACK: usize = 1024;
+
+/// Heap bytes of a hash table reserved for `items` entries of `entry` bytes:
+/// a power of two of buckets at most 7/8 full, each with its entry and one
+/// control byte, and one group of control bytes more.
+fn table_bytes(items: u64, entry: u64) -> u64 {
+    let buckets = if items < 4 {
+        4
+    } else if items < 8 {
+        8
+    } else {
+        (items.saturating_mul(8) / 7).next_power_of_two()
+    };
+    buckets.saturating_mul(entry + 1).saturating_add(16)
+}
+
+/// The most heap bytes a tracker of `max` flows takes: both tables, reserved
+/// at twice `max` so they never grow; the settled flows' queue, reserved at
+/// `max`; and the probe queues, within `max` live entries and as many stale
+/// ones plus slack each, at twice that while growing.
+pub(crate) fn tracker_bytes(max: u64) -> u64 {
+    let due = std::mem::size_of::<Due>() as u64;
+    let probe = std::mem::size_of::<(Key, Probe)>() as u64;
+    let settled = std::mem::size_of::<(Key, Settled)>() as u64;
+    let twice = max.saturating_mul(2);
+    let queues = max.saturating_add(1).saturating_mul(due).saturating_add(
+        twice
+            .saturating_add(4 * COMPACT_SLACK as u64)
+            .saturating_mul(2 * due),
+    );
+    table_bytes(twice, probe)
+        .saturating_add(table_bytes(twice, settled))
+        .saturating_add(queues)
+}
 
 /// One direction of a flow: for ICMP echo, `oport` is the echo identifier and
 /// `rport` 0.
@@ -213,7 +246,13 @@ fn is_group(a: IpAddr) -> bool {
 }
 
 impl<'a> Tracker<'a> {
-    pub(crate) fn new(opts: &PcapOptions, emit: Emit<'a>) -> Self {
+    /// A tracker whose flow tables are allocated at their full size now, so
+    /// that they never grow: its memory is bounded by
+    /// [`PcapOptions::memory_bytes`] from the start.
+    ///
+    /// # Errors
+    /// The memory for `max_flows` cannot be had.
+    pub(crate) fn try_new(opts: &PcapOptions, emit: Emit<'a>) -> Result<Self, String> {
         let us = |s: u32| u64::from(s) * 1_000_000;
         let timeouts = [
             us(opts.tcp_timeout_secs),
@@ -221,21 +260,39 @@ impl<'a> Tracker<'a> {
             us(opts.icmp_timeout_secs),
         ];
         let max = opts.max_flows.max(1);
-        // Reserve modestly: a huge `max_flows` should not cost memory up front.
-        let cap = max.min(1 << 12);
-        Tracker {
+        let no_memory = |_| {
+            format!(
+                "the flow tracker's {} flows ({} bytes) cannot be allocated",
+                max,
+                opts.memory_bytes()
+            )
+        };
+        // Twice the room: a table fuller than half, with deleted entries,
+        // would grow when it rehashes, instead of rehashing in place.
+        let mut probes = Map::with_hasher(ahash::RandomState::new());
+        probes.try_reserve(2 * max).map_err(no_memory)?;
+        let mut settled = Map::with_hasher(ahash::RandomState::new());
+        settled.try_reserve(2 * max).map_err(no_memory)?;
+        let mut settled_due = VecDeque::new();
+        settled_due.try_reserve(max + 1).map_err(no_memory)?;
+        Ok(Tracker {
             timeouts,
             settled_idle: timeouts.iter().copied().fold(SETTLED_IDLE_US, u64::max),
             max,
-            probes: Map::with_capacity_and_hasher(cap, ahash::RandomState::new()),
+            probes,
             due: Default::default(),
-            settled: Map::with_capacity_and_hasher(cap, ahash::RandomState::new()),
-            settled_due: VecDeque::new(),
+            settled,
+            settled_due,
             seq: 0,
             clock: 0,
             emit,
             counts: Counts::default(),
-        }
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn new(opts: &PcapOptions, emit: Emit<'a>) -> Self {
+        Tracker::try_new(opts, emit).expect("test tracker memory")
     }
 
     /// The latest capture time seen, in microseconds.
@@ -600,13 +657,19 @@ impl<'a> Tracker<'a> {
     }
 
     /// Answered probes leave their queue entries behind; rebuild the queues
-    /// once those outnumber the live ones, which keeps memory bounded by
-    /// `max_flows` at an amortised constant cost per probe.
+    /// once those outnumber the live ones, and give back room a queue no
+    /// longer needs, which keeps the queues within twice `max_flows` entries
+    /// at an amortised constant cost per probe.
     fn compact(&mut self) {
         let queued: usize = self.due.iter().map(VecDeque::len).sum();
-        if queued > 2 * self.probes.len() + COMPACT_SLACK {
+        if queued > self.probes.len() + COMPACT_SLACK {
             for q in &mut self.due {
                 q.retain(|d| Self::live(&self.probes, d));
+            }
+        }
+        for q in &mut self.due {
+            if q.capacity() > 2 * q.len() + COMPACT_SLACK {
+                q.shrink_to(q.len() + COMPACT_SLACK / 2);
             }
         }
     }
@@ -614,20 +677,25 @@ impl<'a> Tracker<'a> {
     /// The end of the capture: every probe still waiting is unanswered as of
     /// the last packet (held ACK and Maimon segments are dropped).
     pub(crate) fn finish(&mut self) {
-        let mut rest: Vec<(u64, Key, Technique)> = self
-            .probes
-            .drain()
-            .map(|(k, p)| (p.seq, k, p.technique))
-            .collect();
-        rest.sort_unstable_by_key(|&(seq, _, _)| seq);
-        for (_, key, technique) in rest {
-            if let Fate::Report(outcome) = fate(technique, Answer::Timeout) {
-                self.event(self.clock, key, outcome, technique);
+        // Oldest first, across the queues, as `evict_oldest` takes them.
+        loop {
+            let next = (0..3)
+                .filter_map(|i| self.due[i].front().map(|d| (d.seq, i)))
+                .min();
+            let Some((_, i)) = next else { break };
+            let Some(d) = self.due[i].pop_front() else {
+                break;
+            };
+            if !Self::live(&self.probes, &d) {
+                continue;
+            }
+            let Some(p) = self.probes.remove(&d.key) else {
+                continue;
+            };
+            if let Fate::Report(outcome) = fate(p.technique, Answer::Timeout) {
+                self.event(self.clock, d.key, outcome, p.technique);
                 self.counts.flushed += 1;
             }
-        }
-        for q in &mut self.due {
-            q.clear();
         }
     }
 
