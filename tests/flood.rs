@@ -182,9 +182,9 @@ fn the_command_finds_a_slow_scanner_in_a_flood_within_its_budgets() {
     let last = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
+        .rev()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["src"] == scanner.as_str() && v["final"] == true)
-        .last()
+        .find(|v| v["src"] == scanner.as_str() && v["final"] == true)
         .expect("the scanner is reported");
     let targets = last["targets"].as_u64().unwrap();
     assert_eq!(last["kind"], "port_sweep");
