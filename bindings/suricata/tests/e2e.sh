@@ -17,7 +17,8 @@
 #      alone (seen with backscatter.trace);
 #   4. threaded EVE mode: per-thread files that together hold the same records;
 #   5. a bad setting fails the output's Init with a `sweepwatch:` message, which
-#      stops Suricata's start-up when init errors are fatal.
+#      stops Suricata's start-up when init errors are fatal;
+#   6. memory the machine lacks stops start-up the same way, never an abort.
 #
 # Usage: bindings/suricata/tests/e2e.sh
 # Environment: SURICATA (default: suricata), SWEEPWATCH_DATA (default:
@@ -191,5 +192,23 @@ for mode in plain fatal; do
 done
 echo "   $(grep '^sweepwatch: bad' "$work/bad-plain.log")"
 echo "   Suricata stopped, with and without --init-errors-fatal"
+
+echo "== memory the machine lacks"
+# 1 TiB passes validation but cannot be had here: a clean start-up failure
+# with a message, never an abort.
+printf 'memory_bytes = 1099511627776\n' >"$work/huge.toml"
+sw_config=$work/huge.toml
+render "$work/huge.yaml" "[10.0.0.0/8]" sweepwatch no
+sw_config=
+mkdir -p "$work/huge"
+rc=0
+"$suricata" -r "$bss/port_scan.pcap" -c "$work/huge.yaml" -l "$work/huge" -k none \
+    >"$work/huge.log" 2>&1 || rc=$?
+[[ $rc -ne 0 ]] || fail "Suricata started with memory_bytes of 1 TiB"
+[[ $rc -lt 128 ]] || fail "Suricata died of signal $((rc - 128)) (see $work/huge.log)"
+grep -q '^sweepwatch: .*memory' "$work/huge.log" ||
+    fail "no clear message for 1 TiB of memory (see $work/huge.log)"
+echo "   $(grep '^sweepwatch: .*memory' "$work/huge.log" | head -1)"
+echo "   Suricata stopped with exit status $rc"
 
 echo "PASS: Suricata plugin end-to-end"
