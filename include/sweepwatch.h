@@ -74,6 +74,11 @@
 #define Config_MAX_TOML_BYTES (1 << 20)
 
 /**
+ * The default tracker budget: 64 MiB, the detector's default.
+ */
+#define PcapOptions_DEFAULT_MEMORY_BYTES (64 << 20)
+
+/**
  * Where the source and its targets sit relative to the home networks
  * (sw_verdict.direction).
  */
@@ -569,6 +574,16 @@ typedef struct sw_stats {
    * Times the first-contact filter retired a generation.
    */
   uint64_t filter_rotations;
+  /**
+   * New sources not tracked because both their buckets held sources with
+   * more evidence than the newcomer's first event.
+   */
+  uint64_t turned_away;
+  /**
+   * Events of a source whose record, found by its hash, holds another
+   * address's evidence: the source was tracked under its second identity.
+   */
+  uint64_t collisions;
 } sw_stats;
 
 #ifdef __cplusplus
