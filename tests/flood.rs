@@ -93,6 +93,7 @@ fn the_library_finds_a_slow_scanner_in_a_flood_within_its_budget() {
 
     let found = found.lock().unwrap();
     let last = found.last().expect("the scanner is reported");
+    eprintln!("scanner's final extent: {last:?}");
     assert!(last.is_final, "{found:?}");
     assert_eq!(last.kind, Kind::PortSweep);
     // Never more than it did; most of it despite the flood.
@@ -186,6 +187,7 @@ fn the_command_finds_a_slow_scanner_in_a_flood_within_its_budgets() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .find(|v| v["src"] == scanner.as_str() && v["final"] == true)
         .expect("the scanner is reported");
+    eprintln!("scanner's final extent: {last}");
     let targets = last["targets"].as_u64().unwrap();
     assert_eq!(last["kind"], "port_sweep");
     assert!(targets <= u64::from(PROBES), "{last}");

@@ -27,6 +27,10 @@ mod reorder;
 
 use ffi::{ConfNode, SCEveFileType, SCPlugin};
 use output::{log, Output, SharedSink};
+
+// The flow-record step of `Write`, for the fuzz targets in `fuzz/` at the
+// repository root, which link this crate as an rlib.
+pub use output::{flow_event, Parse, Seen};
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

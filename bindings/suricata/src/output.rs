@@ -181,12 +181,42 @@ pub struct Output {
     lost: AtomicU64,
 }
 
-/// What the detection step made of a record.
-enum Seen {
+/// What the plugin makes of one EVE record (see [`flow_event`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Seen {
+    /// Not a `flow` record (or detection is off): only passed through.
     NotFlow,
+    /// A `flow` record that carries no connection attempt.
     Flow,
-    Event,
+    /// A `flow` record and the detector event it gives.
+    Event(Event),
+    /// A `flow` record the EVE reader rejected (or that is not UTF-8).
     Malformed,
+}
+
+/// Picks out a `flow` record and turns it into a detector event: the step
+/// `Write` runs on every EVE record before the detector sees it.
+///
+/// `rec` is one record as Suricata hands it over (trailing newlines are
+/// ignored); `prefix` is the configured `prefix`, stripped from the start
+/// when present; `parse` turns the record's text into an event (the plugin
+/// passes `sweepwatch::input::eve::eve_event`). Only records whose top-level
+/// `event_type` is `flow` are parsed; every other record is
+/// [`Seen::NotFlow`]. Never panics unless `parse` does.
+pub fn flow_event(rec: &[u8], prefix: &[u8], parse: Parse) -> Seen {
+    let rec = trim_newlines(rec);
+    let rec = rec.strip_prefix(prefix).unwrap_or(rec);
+    if event_type(rec) != Some(b"flow") {
+        return Seen::NotFlow;
+    }
+    let Ok(text) = std::str::from_utf8(rec) else {
+        return Seen::Malformed;
+    };
+    match parse(text) {
+        Ok(Some(ev)) => Seen::Event(ev),
+        Ok(None) => Seen::Flow,
+        Err(_) => Seen::Malformed,
+    }
 }
 
 impl Output {
@@ -290,7 +320,7 @@ impl Output {
         let tally = Tally {
             records: 1,
             flows: u64::from(!matches!(seen, Seen::NotFlow)),
-            events: u64::from(matches!(seen, Seen::Event)),
+            events: u64::from(matches!(seen, Seen::Event(_))),
             malformed: u64::from(matches!(seen, Seen::Malformed)),
             ..Tally::default()
         };
@@ -322,29 +352,19 @@ impl Output {
         let Some(det) = &self.detector else {
             return Seen::NotFlow;
         };
-        let rec = rec.strip_prefix(self.prefix.as_bytes()).unwrap_or(rec);
-        if event_type(rec) != Some(b"flow") {
-            return Seen::NotFlow;
-        }
-        let Ok(text) = std::str::from_utf8(rec) else {
-            return Seen::Malformed;
-        };
-        match (self.parse)(text) {
-            Ok(Some(ev)) => {
-                // `Reentrant` is impossible here: this is not a verdict callback.
-                match &self.reorder {
-                    None => {
-                        let _ = det.observe(&ev);
-                    }
-                    Some(r) => r.lock().unwrap_or_else(|e| e.into_inner()).push(ev, |e| {
-                        let _ = det.observe(e);
-                    }),
+        let seen = flow_event(rec, self.prefix.as_bytes(), self.parse);
+        if let Seen::Event(ev) = seen {
+            // `Reentrant` is impossible here: this is not a verdict callback.
+            match &self.reorder {
+                None => {
+                    let _ = det.observe(&ev);
                 }
-                Seen::Event
+                Some(r) => r.lock().unwrap_or_else(|e| e.into_inner()).push(ev, |e| {
+                    let _ = det.observe(e);
+                }),
             }
-            Ok(None) => Seen::Flow,
-            Err(_) => Seen::Malformed,
         }
+        seen
     }
 
     /// Feeds the events still held for reordering to the detector, then asks
