@@ -829,8 +829,10 @@ sw_result sw_config_set_theta(struct sw_config *config, double theta0, double th
 sw_result sw_config_set_error_rates(struct sw_config *config, double detection, double false_alarm);
 
 /**
- * Sets the seed of the hashes that place sources in memory, so that replays
- * under memory pressure evict exactly alike. By default the seed is random.
+ * Sets the seed of the keyed hashes that place sources in memory, so that
+ * replays under memory pressure evict exactly alike. By default the seed is
+ * random and secret; a known seed is unsafe on live traffic, where it lets
+ * senders choose addresses that crowd one bucket.
  *
  * # Safety
  * `config` must be NULL or a live configuration not in use elsewhere.

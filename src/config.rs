@@ -126,8 +126,10 @@ pub struct Config {
     /// Independent partitions of the sources, each behind its own lock, so that
     /// several threads can feed one detector.
     pub shards: u32,
-    /// Seed for the hashes that place sources in memory; random when absent. Set it
-    /// to make replays under memory pressure evict exactly alike.
+    /// Seed of the keyed hashes (SipHash-1-3) that place sources in memory;
+    /// random and secret when absent. Set it to make replays under memory
+    /// pressure evict and estimate exactly alike; unsafe on live traffic, where
+    /// whoever knows it can choose addresses that crowd one bucket.
     pub hash_seed: Option<u64>,
 }
 

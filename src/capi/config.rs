@@ -489,8 +489,10 @@ pub unsafe extern "C" fn sw_config_set_error_rates(
     }
 }
 
-/// Sets the seed of the hashes that place sources in memory, so that replays
-/// under memory pressure evict exactly alike. By default the seed is random.
+/// Sets the seed of the keyed hashes that place sources in memory, so that
+/// replays under memory pressure evict exactly alike. By default the seed is
+/// random and secret; a known seed is unsafe on live traffic, where it lets
+/// senders choose addresses that crowd one bucket.
 ///
 /// # Safety
 /// `config` must be NULL or a live configuration not in use elsewhere.
