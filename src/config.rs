@@ -126,7 +126,7 @@ pub struct Config {
     /// Independent partitions of the sources, each behind its own lock, so that
     /// several threads can feed one detector.
     pub shards: u32,
-    /// Seed of the keyed hashes (SipHash-1-3) that place sources in memory;
+    /// Seed of the keyed hashes (aHash) that place sources in memory;
     /// random and secret when absent. Set it to make replays under memory
     /// pressure evict and estimate exactly alike; unsafe on live traffic, where
     /// whoever knows it can choose addresses that crowd one bucket.
