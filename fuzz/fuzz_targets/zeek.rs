@@ -2,29 +2,12 @@
 //! `read_conn_log_reporting`.
 #![no_main]
 
+#[path = "../common/lines.rs"]
+mod lines;
+
 use libfuzzer_sys::fuzz_target;
 use sweepwatch::input::zeek::read_conn_log_reporting;
 
 fuzz_target!(|data: &[u8]| {
-    let mut emitted = 0u64;
-    let mut reported = 0u64;
-    let mut last_line = 0u64;
-    let result = read_conn_log_reporting(data, &mut |_| emitted += 1, &mut |line, _why| {
-        assert!(
-            line > last_line,
-            "line {line} reported after line {last_line}"
-        );
-        last_line = line;
-        reported += 1;
-    });
-    let Ok(st) = result else {
-        return;
-    };
-    assert_eq!(st.events, emitted, "events counted and emitted differ");
-    assert_eq!(
-        st.malformed, reported,
-        "malformed counted and reported differ"
-    );
-    assert_eq!(st.records, st.events + st.skipped, "{st:?}");
-    assert!(st.malformed <= st.skipped, "{st:?}");
+    lines::check(|d, emit, bad| read_conn_log_reporting(d, emit, bad), data);
 });

@@ -128,6 +128,23 @@ fn mate(h: u64, fp: u32) -> u64 {
     (h & !0xFFFF_FFFF) | u64::from(fp)
 }
 
+/// `n` spoofed sources in the buckets of `h`, one failure each, at `secs`.
+fn newcomers(s: &Settings, h: u64, n: u32, secs: u64) -> Vec<Probe> {
+    (0..n)
+        .map(|i| {
+            let src = format!("198.51.100.{}", i + 1);
+            probe(
+                s,
+                mate(h, 500 + i),
+                &src,
+                3000 + i,
+                Outcome::Unanswered,
+                secs,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn newcomers_never_push_out_a_source_with_more_evidence() {
     let s = settings();
@@ -150,17 +167,7 @@ fn newcomers_never_push_out_a_source_with_more_evidence() {
             ));
         }
     }
-    for n in 0..81u32 {
-        let src = format!("198.51.100.{}", n + 1);
-        probes.push(probe(
-            &s,
-            mate(h, 500 + n),
-            &src,
-            3000 + n,
-            Outcome::Unanswered,
-            3,
-        ));
-    }
+    probes.extend(newcomers(&s, h, 81, 3));
     probes.extend_from_slice(&scan[2..]);
     let (verdicts, shard) = run(&s, &probes);
     let own: Vec<&Verdict> = verdicts
@@ -184,17 +191,7 @@ fn a_source_with_one_failure_yields_to_a_newcomer_with_as_much() {
     let s = settings();
     let h = 0x5151_0000_0000_0001;
     let mut probes = scan(&s, h)[..1].to_vec();
-    for n in 0..8u32 {
-        let src = format!("198.51.100.{}", n + 1);
-        probes.push(probe(
-            &s,
-            mate(h, 500 + n),
-            &src,
-            3000 + n,
-            Outcome::Unanswered,
-            1,
-        ));
-    }
+    probes.extend(newcomers(&s, h, 8, 1));
     let (_, shard) = run(&s, &probes);
     let mut st = Stats::default();
     shard.add_stats(&mut st);
