@@ -1,6 +1,6 @@
 //! # sweepwatch-suricata
 //!
-//! A Suricata 7 plugin: an EVE output file type named `sweepwatch` that writes
+//! A Suricata 7.0 and 8.0 plugin: an EVE output file type named `sweepwatch` that writes
 //! every EVE record on to a file, unchanged, and feeds `flow` records to one
 //! [`sweepwatch::Detector`]. Each verdict is written to the same file as an EVE
 //! record of `event_type: "sweep"`.
@@ -14,9 +14,10 @@
 //! ```
 //!
 //! Entry points are `extern "C"` functions Suricata calls through the
-//! [`ffi::SCPlugin`] and [`ffi::SCEveFileType`] tables; each one catches
+//! [`ffi::SCPlugin7`] or [`ffi::SCPlugin8`] and the matching EVE file type
+//! tables, chosen at load by the functions the running Suricata exports; each one catches
 //! panics, which must not unwind into C. Messages go to stderr with a
-//! `sweepwatch:` prefix (Suricata 7 offers plugins no simple logging call).
+//! `sweepwatch:` prefix.
 //! See `README.md` for the configuration keys.
 
 mod conf;
@@ -25,7 +26,7 @@ mod output;
 mod record;
 mod reorder;
 
-use ffi::{ConfNode, SCEveFileType, SCPlugin};
+use ffi::{Api, Callbacks, ConfNode, Major, SCPlugin7, SCPlugin8};
 use output::{log, Output, SharedSink};
 
 // The flow-record step of `Write`, for the fuzz targets in `fuzz/` at the
@@ -33,24 +34,44 @@ use output::{log, Output, SharedSink};
 pub use output::{flow_event, Parse, Seen};
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::OnceLock;
 
 /// The file type name `filetype:` selects.
 const NAME: &CStr = c"sweepwatch";
+const LICENSE: &CStr = c"MIT OR Apache-2.0";
+const AUTHOR: &CStr = c"The sweepwatch developers";
 
-/// [`SCPlugin`] holds raw pointers, which are not `Sync`; these point to
-/// string literals and are never written.
-struct Registration(SCPlugin);
+/// The registration tables hold raw pointers, which are not `Sync`; these
+/// point to string literals and are never written.
+struct Registration<T>(T);
 
 // SAFETY: the pointers are to `'static` C string literals and the function
-// pointer is immutable; nothing in the table is ever mutated.
-unsafe impl Sync for Registration {}
+// pointer is immutable; nothing in the tables is ever mutated.
+unsafe impl<T> Sync for Registration<T> {}
 
-static PLUGIN: Registration = Registration(SCPlugin {
+static PLUGIN7: Registration<SCPlugin7> = Registration(SCPlugin7 {
     name: NAME.as_ptr(),
-    license: c"MIT OR Apache-2.0".as_ptr(),
-    author: c"The sweepwatch developers".as_ptr(),
+    license: LICENSE.as_ptr(),
+    author: AUTHOR.as_ptr(),
     init: Some(plugin_init),
 });
+
+static PLUGIN8: Registration<SCPlugin8> = Registration(SCPlugin8 {
+    version: ffi::API_VERSION_8_0,
+    suricata_version: c"8.0".as_ptr(),
+    name: NAME.as_ptr(),
+    plugin_version: c"0.1.0".as_ptr(),
+    license: LICENSE.as_ptr(),
+    author: AUTHOR.as_ptr(),
+    init: Some(plugin_init),
+});
+
+/// Suricata's functions, found when Suricata asks for the registration.
+static API: OnceLock<Option<Api>> = OnceLock::new();
+
+fn api() -> Option<&'static Api> {
+    API.get_or_init(Api::resolve).as_ref()
+}
 
 /// Runs `f`, turning a panic into `on_panic` and a message: unwinding into
 /// Suricata's C frames would abort the process.
@@ -65,30 +86,38 @@ fn guard<R>(what: &str, on_panic: R, f: impl FnOnce() -> R) -> R {
 }
 
 /// The symbol Suricata looks up after loading the plugin: a pointer to a
-/// static table that lives as long as the library is loaded.
+/// static table, in the layout of the running release, that lives as long as
+/// the library is loaded.
 #[no_mangle]
-pub extern "C" fn SCPluginRegister() -> *mut SCPlugin {
-    // Suricata 7's prototype returns a mutable pointer; it never writes
+pub extern "C" fn SCPluginRegister() -> *mut c_void {
+    // Both releases' prototypes return a mutable pointer; neither writes
     // through it.
-    std::ptr::addr_of!(PLUGIN.0).cast_mut()
+    match api().map(|a| a.major) {
+        Some(Major::V8) => std::ptr::addr_of!(PLUGIN8.0).cast_mut().cast(),
+        // In 7.0, or anything else: the 7.0 table, whose Init then says why
+        // nothing was registered.
+        _ => std::ptr::addr_of!(PLUGIN7.0).cast_mut().cast(),
+    }
 }
 
 /// Called once by Suricata after loading: registers the EVE file type.
 unsafe extern "C" fn plugin_init() {
     guard("plugin initialisation", (), || {
-        // Suricata links the table into its list (the two trailing pointers)
-        // and keeps it for the life of the process, so it is leaked on purpose.
-        let table = Box::into_raw(Box::new(SCEveFileType {
-            name: NAME.as_ptr(),
-            init: Some(eve_init),
-            write: Some(eve_write),
-            deinit: Some(eve_deinit),
-            thread_init: Some(eve_thread_init),
-            thread_deinit: Some(eve_thread_deinit),
-            entries: [std::ptr::null_mut(); 2],
-        }));
-        // SAFETY: `table` is a valid, never-freed SCEveFileType in 7.0's layout.
-        if !unsafe { register(table) } {
+        let Some(api) = api() else {
+            log(format_args!(
+                "this Suricata exports neither 7.0's nor 8.0's plugin functions; \
+                 the EVE file type \"sweepwatch\" is not available"
+            ));
+            return;
+        };
+        let callbacks = Callbacks {
+            init: eve_init,
+            write: eve_write,
+            deinit: eve_deinit,
+            thread_init: eve_thread_init,
+            thread_deinit: eve_thread_deinit,
+        };
+        if !api.register(NAME, callbacks) {
             log(format_args!(
                 "Suricata refused to register the EVE file type \"sweepwatch\""
             ));
@@ -96,71 +125,42 @@ unsafe extern "C" fn plugin_init() {
     })
 }
 
-/// Hands the file type to Suricata.
-///
-/// # Safety
-/// `table` must point to a valid [`SCEveFileType`] that is never freed.
-#[cfg(not(test))]
-unsafe fn register(table: *mut SCEveFileType) -> bool {
-    // SAFETY: forwarded from the caller.
-    unsafe { ffi::SCRegisterEveFileType(table) }
-}
-
-/// Unit tests run without Suricata.
-#[cfg(test)]
-unsafe fn register(_table: *mut SCEveFileType) -> bool {
-    true
-}
-
-/// Suricata's configuration through its exported lookup functions.
-#[cfg(not(test))]
-struct Suricata;
-
-#[cfg(not(test))]
 fn owned(p: *const c_char) -> Option<String> {
     // SAFETY: Suricata's lookups return NULL or a NUL-terminated string owned
     // by the configuration tree, which outlives Init.
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
-#[cfg(not(test))]
+/// Suricata's configuration through its exported lookup functions.
+struct Suricata(&'static Api);
+
 impl conf::ConfTree for Suricata {
     type Node = *const ConfNode;
 
     fn child(&self, node: *const ConfNode, key: &str) -> Option<*const ConfNode> {
         let key = std::ffi::CString::new(key).ok()?;
         // SAFETY: `node` is the node Suricata passed to Init or one found
-        // from it; `key` is NUL-terminated and lives across the call.
-        let p = unsafe { ffi::ConfNodeLookupChild(node, key.as_ptr()) };
-        (!p.is_null()).then_some(p.cast_const())
+        // from it.
+        let p = unsafe { self.0.child(node, &key) };
+        (!p.is_null()).then_some(p)
     }
 
     fn child_value(&self, node: *const ConfNode, key: &str) -> Option<String> {
         let key = std::ffi::CString::new(key).ok()?;
         // SAFETY: as in `child`.
-        owned(unsafe { ffi::ConfNodeLookupChildValue(node, key.as_ptr()) })
+        owned(unsafe { self.0.child_value(node, &key) })
     }
 
     fn global(&self, name: &str) -> Option<String> {
         let name = std::ffi::CString::new(name).ok()?;
-        let mut v: *const c_char = std::ptr::null();
-        // SAFETY: `name` is NUL-terminated; `v` is a valid out-pointer.
-        (unsafe { ffi::ConfGet(name.as_ptr(), &mut v) } == 1)
-            .then(|| owned(v))
-            .flatten()
+        owned(self.0.global(&name))
     }
 }
 
-#[cfg(not(test))]
 fn read_options(conf: *const ConfNode) -> Result<(conf::Options, Vec<String>), String> {
-    // SAFETY: no arguments; returns NULL or Suricata's static log directory.
-    let dir = owned(unsafe { ffi::ConfigGetLogDirectory() }).unwrap_or_else(|| ".".into());
-    conf::read(&Suricata, conf, std::path::Path::new(&dir))
-}
-
-#[cfg(test)]
-fn read_options(_conf: *const ConfNode) -> Result<(conf::Options, Vec<String>), String> {
-    Err("no Suricata configuration in unit tests".into())
+    let api = api().ok_or("not running inside Suricata 7.0 or 8.0")?;
+    let dir = owned(api.log_directory()).unwrap_or_else(|| ".".into());
+    conf::read(&Suricata(api), conf, std::path::Path::new(&dir))
 }
 
 /// `SCEveFileType::Init`: reads the settings, builds the detector and opens
@@ -319,18 +319,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registration_table_matches_suricata_7() {
-        // name, four function pointers... in 7.0: 6 pointers plus TAILQ_ENTRY.
-        assert_eq!(
-            std::mem::size_of::<SCEveFileType>(),
-            8 * std::mem::size_of::<usize>()
-        );
-        assert_eq!(
-            std::mem::size_of::<SCPlugin>(),
-            4 * std::mem::size_of::<usize>()
-        );
+    fn registration_tables_match_suricata_7_and_8() {
+        let word = std::mem::size_of::<usize>();
+        // A name, five function pointers and a TAILQ_ENTRY, in either order.
+        assert_eq!(std::mem::size_of::<ffi::SCEveFileType7>(), 8 * word);
+        assert_eq!(std::mem::size_of::<ffi::SCEveFileType8>(), 8 * word);
+        assert_eq!(std::mem::size_of::<SCPlugin7>(), 4 * word);
+        // 8.0: the API version, five strings and Init.
+        assert_eq!(std::mem::size_of::<SCPlugin8>(), 8 + 6 * word);
+        assert_eq!(std::mem::offset_of!(ffi::SCEveFileType8, write), 3 * word);
+        assert_eq!(std::mem::offset_of!(ffi::SCEveFileType7, write), 2 * word);
+        // Outside Suricata nothing resolves: the 7.0 table, and Init says so.
+        assert!(api().is_none());
         // SAFETY: the static table's strings are NUL-terminated literals.
-        let p = unsafe { &*SCPluginRegister() };
+        let p = unsafe { &*SCPluginRegister().cast::<SCPlugin7>() };
         assert_eq!(unsafe { CStr::from_ptr(p.name) }, c"sweepwatch");
         unsafe { plugin_init() };
     }
