@@ -16,5 +16,15 @@ cargo build --release --quiet
 scripts/eval.sh
 scripts/check-header.sh
 scripts/c-tests.sh
-bindings/suricata/tests/e2e.sh
+# The Suricata plugin end to end in 7.0 and in 8.0 (from a trixie folder made
+# once by scripts/suricata8.sh): both must give the same verdicts.
+verdicts=$(mktemp -d)
+trap 'rm -rf "$verdicts"' EXIT
+VERDICTS_OUT=$verdicts/7.0 bindings/suricata/tests/e2e.sh
+VERDICTS_OUT=$verdicts/8.0 SURICATA=$PWD/scripts/suricata8 bindings/suricata/tests/e2e.sh
+if ! diff -u "$verdicts/7.0" "$verdicts/8.0"; then
+    echo "FAIL: the plugin's verdicts differ between Suricata 7.0 and 8.0" >&2
+    exit 1
+fi
+echo "the plugin's $(wc -l <"$verdicts/7.0") verdicts are the same in Suricata 7.0 and 8.0"
 echo "all tests passed"

@@ -46,7 +46,10 @@ impl Window {
     }
 }
 
-/// An event and its arrival number, which keeps equal times in arrival order.
+/// An event and its arrival number. Equal times are ordered by the event's
+/// addresses and port, so that the order Suricata logs flows in (its flow
+/// hash is seeded at random) does not change which ports a verdict lists;
+/// arrival breaks what ties remain.
 struct Held {
     seq: u64,
     ev: Event,
@@ -68,7 +71,8 @@ impl PartialOrd for Held {
 
 impl Ord for Held {
     fn cmp(&self, o: &Self) -> Ordering {
-        (self.ev.ts, self.seq).cmp(&(o.ev.ts, o.seq))
+        let key = |h: &Held| (h.ev.ts, h.ev.src, h.ev.dst, h.ev.dst_port, h.seq);
+        key(self).cmp(&key(o))
     }
 }
 

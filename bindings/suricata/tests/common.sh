@@ -13,14 +13,17 @@ fail() {
     exit 1
 }
 
-# Checks the tools, and that Suricata is 7.0: the plugin ABI differs in 8.
+# Checks the tools, and that Suricata is 7.0 or 8.0, the releases the plugin
+# supports; sets $suricata_version (e.g. 8.0.8).
 need_tools() {
     local tool version
     for tool in "$suricata" jq cargo "$@"; do
         command -v "$tool" >/dev/null || fail "$tool is not installed"
     done
     version=$("$suricata" -V 2>&1 || true)
-    [[ $version == *"version 7.0."* ]] || fail "$suricata is not Suricata 7.0: $version"
+    [[ $version =~ version\ ([78]\.0\.[0-9]+) ]] ||
+        fail "$suricata is not Suricata 7.0 or 8.0: $version"
+    suricata_version=${BASH_REMATCH[1]}
 }
 
 build_plugin() {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end test of the Suricata 7 plugin.
+# End-to-end test of the Suricata plugin, in Suricata 7.0 or 8.0.
 #
 # Builds the plugin (release), then runs `suricata -r` on each capture twice,
 # once with the `regular` EVE file type and once with `sweepwatch`, and checks:
@@ -21,7 +21,9 @@
 #   6. memory the machine lacks stops start-up the same way, never an abort.
 #
 # Usage: bindings/suricata/tests/e2e.sh
-# Environment: SURICATA (default: suricata), SWEEPWATCH_DATA (default:
+# Environment: SURICATA (default: suricata; scripts/suricata8 runs 8.0 from
+# its trixie folder), VERDICTS_OUT (a file each capture's verdicts are
+# appended to: "capture src kind ports technique final"), SWEEPWATCH_DATA (default:
 # ../shared/data beside the repository), CARGO_TARGET_DIR (default:
 # target-suricata in the repository), KEEP=1 keeps the work directory.
 set -euo pipefail
@@ -97,6 +99,11 @@ check_capture() {
     local got
     got=$(verdicts "$plug")
     echo "$got" | sed '/^$/d; s/^/   verdict: /'
+    if [[ -n ${VERDICTS_OUT:-} ]]; then
+        cat "$plug"/eve*.json | jq -r --arg c "$name" 'select(.event_type == "sweep")
+            | "\($c) \(.src) \(.kind) \(.ports | map(tostring) | join(",")) \(.technique) \(.final)"' \
+            >>"$VERDICTS_OUT"
+    fi
     local want src kinds port scanners=()
     for want in "$@"; do
         read -r src kinds port <<<"$want"
