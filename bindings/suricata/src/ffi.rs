@@ -147,6 +147,7 @@ type RegisterFn = unsafe extern "C" fn(file_type: *mut c_void) -> bool;
 type LookupFn = unsafe extern "C" fn(node: *const ConfNode, name: *const c_char) -> *mut c_void;
 type GetFn = unsafe extern "C" fn(name: *const c_char, vptr: *mut *const c_char) -> c_int;
 type LogDirFn = unsafe extern "C" fn() -> *const c_char;
+type FlagFn = unsafe extern "C" fn(flag: *mut c_int);
 
 /// Suricata's functions this plugin calls, found in the running executable
 /// (which exports them: it is linked with `-rdynamic`).
@@ -165,6 +166,9 @@ pub struct Api {
     get: GetFn,
     /// `(SC)ConfigGetLogDirectory`: the log directory.
     log_dir: LogDirFn,
+    /// `OutputRegisterFileRotationFlag` and `OutputUnregisterFileRotationFlag`
+    /// (both releases): an `int` Suricata sets to 1 on SIGHUP.
+    rotation: Option<(FlagFn, FlagFn)>,
 }
 
 /// The address of `name` in the running process, if it exports one.
@@ -200,6 +204,15 @@ impl Api {
             ),
         ];
         let register = symbol(c"SCRegisterEveFileType")?;
+        let rotation = symbol(c"OutputRegisterFileRotationFlag")
+            .zip(symbol(c"OutputUnregisterFileRotationFlag"))
+            // SAFETY: both take an `int *` and return nothing.
+            .map(|(r, u)| unsafe {
+                (
+                    std::mem::transmute::<*mut c_void, FlagFn>(r),
+                    std::mem::transmute::<*mut c_void, FlagFn>(u),
+                )
+            });
         names
             .into_iter()
             .find_map(|(major, [child, value, get, dir])| {
@@ -216,6 +229,7 @@ impl Api {
                         lookup_child_value: std::mem::transmute::<*mut c_void, LookupFn>(value),
                         get: std::mem::transmute::<*mut c_void, GetFn>(get),
                         log_dir: std::mem::transmute::<*mut c_void, LogDirFn>(dir),
+                        rotation,
                     })
                 }
             })
@@ -282,6 +296,32 @@ impl Api {
             v
         } else {
             std::ptr::null()
+        }
+    }
+
+    /// Asks Suricata to set `*flag` to 1 on SIGHUP; false if it cannot.
+    ///
+    /// # Safety
+    /// `flag` must stay valid until [`unwatch_rotation`](Self::unwatch_rotation).
+    pub unsafe fn watch_rotation(&self, flag: *mut c_int) -> bool {
+        match self.rotation {
+            // SAFETY: forwarded from the caller.
+            Some((register, _)) => unsafe {
+                register(flag);
+                true
+            },
+            None => false,
+        }
+    }
+
+    /// Undoes [`watch_rotation`](Self::watch_rotation).
+    ///
+    /// # Safety
+    /// `flag` must be a flag passed to `watch_rotation`.
+    pub unsafe fn unwatch_rotation(&self, flag: *mut c_int) {
+        if let Some((_, unregister)) = self.rotation {
+            // SAFETY: forwarded from the caller.
+            unsafe { unregister(flag) }
         }
     }
 

@@ -217,8 +217,18 @@ unsafe extern "C" fn eve_init(
                 opts.path.display()
             ));
         }
+        let out = Box::new(out);
+        // SAFETY: the flag lives in the boxed output until Deinit, which
+        // unregisters it first. `api()` is set: Init read the options through it.
+        let watched = api().is_some_and(|a| unsafe { a.watch_rotation(out.rotation_flag()) });
+        if !watched {
+            log(format_args!(
+                "SIGHUP will not reopen {}",
+                out.path().display()
+            ));
+        }
         // SAFETY: `init_data` is a valid out-pointer (checked non-NULL above).
-        unsafe { *init_data = Box::into_raw(Box::new(out)).cast() };
+        unsafe { *init_data = Box::into_raw(out).cast() };
         0
     })
 }
@@ -310,6 +320,10 @@ unsafe extern "C" fn eve_deinit(init_data: *mut c_void) {
         }
         // SAFETY: `init_data` is the box Init made; Deinit is the last call.
         let out = unsafe { Box::from_raw(init_data.cast::<Output>()) };
+        if let Some(api) = api() {
+            // SAFETY: the flag Init registered, still alive in `out`.
+            unsafe { api.unwatch_rotation(out.rotation_flag()) };
+        }
         log(format_args!("{}", out.finish()));
     })
 }

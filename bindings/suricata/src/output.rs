@@ -25,7 +25,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
 use sweepwatch::{Detector, Event, Verdict};
 
@@ -53,6 +53,8 @@ pub struct Sink {
     prefix: Arc<str>,
     tally: Tally,
     reported_error: bool,
+    /// The output's rotation count when this file was opened.
+    generation: u64,
 }
 
 /// Counters for the summary line.
@@ -112,7 +114,31 @@ impl Sink {
             prefix,
             tally: Tally::default(),
             reported_error: false,
+            generation: 0,
         })
+    }
+
+    /// Reopens the file by its name if the output was rotated since it was
+    /// opened: after `mv eve.json eve.json.1` and a SIGHUP, records go to a
+    /// new `eve.json`. Buffered records go to the old file first; if the new
+    /// one cannot be opened, writing goes on into the old.
+    fn follow_rotation(&mut self, generation: u64) {
+        if self.generation == generation {
+            return;
+        }
+        self.generation = generation;
+        let _ = self.flush();
+        match OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+        {
+            Ok(f) => self.file = f,
+            Err(e) => log(format_args!(
+                "reopening {} after SIGHUP: {e}; writing on into the old file",
+                self.path.display()
+            )),
+        }
     }
 
     /// Appends one record and the verdicts it decided; writes when the buffer
@@ -179,6 +205,12 @@ pub struct Output {
     panics: AtomicU64,
     /// Records dropped because no file could be opened for them.
     lost: AtomicU64,
+    /// Set to 1 by Suricata on SIGHUP (once registered, see
+    /// [`rotation_flag`](Self::rotation_flag)); boxed so that its address
+    /// stays put.
+    rotate: Box<AtomicI32>,
+    /// SIGHUPs seen so far: each file reopens when it falls behind.
+    rotations: AtomicU64,
 }
 
 /// What the plugin makes of one EVE record (see [`flow_event`]).
@@ -249,6 +281,8 @@ impl Output {
             threads: Mutex::new(Vec::new()),
             panics: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            rotate: Box::new(AtomicI32::new(0)),
+            rotations: AtomicU64::new(0),
         };
         if !threaded {
             out.shared()?;
@@ -270,6 +304,21 @@ impl Output {
             })
             .as_ref()
             .map_err(|e| e.clone())
+    }
+
+    /// The `int` Suricata sets to 1 on SIGHUP, to register with
+    /// `OutputRegisterFileRotationFlag`; valid while the output lives.
+    pub fn rotation_flag(&self) -> *mut std::ffi::c_int {
+        self.rotate.as_ptr()
+    }
+
+    /// The rotation count, advanced when Suricata has flagged a SIGHUP.
+    fn rotation(&self) -> u64 {
+        if self.rotate.load(Ordering::Relaxed) != 0 && self.rotate.swap(0, Ordering::AcqRel) != 0 {
+            self.rotations.fetch_add(1, Ordering::AcqRel) + 1
+        } else {
+            self.rotations.load(Ordering::Acquire)
+        }
     }
 
     /// The output file's path.
@@ -337,7 +386,9 @@ impl Output {
                 }
             },
         };
+        let generation = self.rotation();
         let mut sink = lock(sink);
+        sink.follow_rotation(generation);
         PENDING.with(|p| match p.try_borrow_mut() {
             Ok(mut pending) => {
                 let r = sink.push(Some(rec), &pending, &tally);

@@ -18,7 +18,9 @@
 #   4. threaded EVE mode: per-thread files that together hold the same records;
 #   5. a bad setting fails the output's Init with a `sweepwatch:` message, which
 #      stops Suricata's start-up when init errors are fatal;
-#   6. memory the machine lacks stops start-up the same way, never an abort.
+#   6. memory the machine lacks stops start-up the same way, never an abort;
+#   7. after `mv eve.json eve.json.1` and SIGHUP, records go on in a new
+#      eve.json, none lost or repeated.
 #
 # Usage: bindings/suricata/tests/e2e.sh
 # Environment: SURICATA (default: suricata; scripts/suricata8 runs 8.0 from
@@ -32,7 +34,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 data=${SWEEPWATCH_DATA:-$(cd "$repo/.." && pwd)/shared/data}
 
-need_tools
+need_tools nmap
 [[ -d $data/bro-simple-scan ]] || fail "test captures not found in $data/bro-simple-scan (set SWEEPWATCH_DATA)"
 build_plugin
 
@@ -181,6 +183,50 @@ verdicts "$work/threaded.plugin" | grep -q '^176\.192\.150\.3 port_sweep 445$' |
 echo "   $(ls "$work/threaded.plugin"/eve.*.json | wc -l) per-thread files, records unchanged, verdict present"
 
 sw_config=
+echo "== rotation by SIGHUP"
+# Suricata listens on the loopback interface (SIGHUP reopens logs in live
+# modes only) and logs its stats once a second; eve.json is moved away and
+# Suricata sent SIGHUP, then nmap scans 127.0.0.1. Every record the plugin
+# received is in one of the two files, once, and the new file holds the
+# scan's verdict.
+rot=$work/rotate
+mkdir -p "$rot"
+render "$rot.yaml" "[127.0.0.0/8]" sweepwatch no
+sed -i -e 's/^  enabled: no$/  enabled: yes\n  interval: 1/' \
+    -e 's/^        - netflow$/        - netflow\n        - stats/' "$rot.yaml"
+"$suricata" -i lo -c "$rot.yaml" -l "$rot" -k none >"$rot.log" 2>&1 &
+pid=$!
+# wait_lines FILE N: until FILE has N lines (30 s at most).
+wait_lines() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [[ -f $1 && $(wc -l <"$1") -ge $2 ]] && return 0
+        kill -0 "$pid" 2>/dev/null || fail "Suricata stopped (see $rot.log)"
+        sleep 0.1
+    done
+    fail "$1 did not reach $2 lines (see $rot.log)"
+}
+wait_lines "$rot/eve.json" 2
+mv "$rot/eve.json" "$rot/eve.json.1"
+kill -HUP "$pid"
+wait_lines "$rot/eve.json" 2
+nmap -n -Pn -sS -p 1-200 -T4 127.0.0.1 >"$rot.nmap" 2>&1 || fail "nmap failed (see $rot.nmap)"
+sleep 1
+kill -TERM "$pid"
+wait "$pid" || true
+for f in eve.json.1 eve.json; do
+    jq -e . "$rot/$f" >/dev/null || fail "rotation: $f holds a line that is not JSON"
+done
+dups=$(cat "$rot/eve.json.1" "$rot/eve.json" | LC_ALL=C sort | uniq -d | wc -l)
+[[ $dups == 0 ]] || fail "rotation: $dups records written twice"
+received=$(sed -nE 's/^sweepwatch: .*: ([0-9]+) records, .*/\1/p' "$rot.log")
+written=$(cat "$rot/eve.json.1" "$rot/eve.json" | grep -vc '"event_type":"sweep"')
+[[ $received == "$written" ]] ||
+    fail "rotation: the plugin received ${received:-?} records, the two files hold $written"
+verdicts "$rot" | grep -q '^127\.0\.0\.1 port_scan ' ||
+    fail "rotation: no port_scan verdict for 127.0.0.1 in the new file"
+echo "   $(wc -l <"$rot/eve.json.1") records before SIGHUP, $(wc -l <"$rot/eve.json") after, none lost or repeated"
+
 echo "== bad configuration"
 # A bad value stops Suricata's start-up with a message naming the key, whether
 # or not init errors are fatal, and nothing is written.
