@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian bookworm machine: Suricata
 # 7 from bookworm-backports (with plugin support), valgrind, pkg-config, jq,
-# tshark (the evaluation counts packets with it), python3, and a pinned
+# tshark (the evaluation counts packets with it), python3, nmap and
+# debootstrap (the plugin tests: a live scan, and Suricata 8 in a trixie
+# folder, scripts/suricata8.sh), and a pinned
 # cbindgen. Idempotent: skips what is already there.
 set -euo pipefail
 
@@ -13,7 +15,7 @@ as_root() {
 
 need_apt=()
 command -v suricata >/dev/null || need_apt+=(suricata)
-for tool in valgrind pkg-config jq gcc g++ tshark python3; do
+for tool in valgrind pkg-config jq gcc g++ tshark python3 nmap debootstrap; do
     command -v "$tool" >/dev/null || need_apt+=("$tool")
 done
 
