@@ -81,6 +81,9 @@ pub struct Options {
     /// How flow events are put back in time order (`reorder-secs`,
     /// `reorder-events`).
     pub reorder: Window,
+    /// False when `sweepwatch.write-flows` is `no`: flow records feed the
+    /// detector but are not written (other records and verdicts are).
+    pub write_flows: bool,
 }
 
 /// Events held at most for reordering, by default: 16 MiB of heap.
@@ -89,8 +92,9 @@ pub const DEFAULT_REORDER_EVENTS: usize = 1 << 18;
 pub const DEFAULT_REORDER_SECS: u64 = 60;
 
 /// Keys of the `sweepwatch` node, with the detector field each one sets.
-const KEYS: [(&str, &str); 12] = [
+const KEYS: [(&str, &str); 13] = [
     ("enabled", ""),
+    ("write-flows", ""),
     ("config", ""),
     ("home-net", "home_networks"),
     ("allow", "allow"),
@@ -117,6 +121,21 @@ pub fn read<T: ConfTree>(
     let filename = tree
         .child_value(eve, "filename")
         .unwrap_or_else(|| "eve.json".to_string());
+    // Suricata's `regular` type expands strftime patterns and rotates by
+    // itself; this type reopens on SIGHUP only, so both are refused rather
+    // than silently ignored.
+    if filename.contains('%') {
+        return Err(format!(
+            "filename: {filename:?}: strftime patterns are not supported by the \
+             sweepwatch file type; rotate with SIGHUP (logrotate) instead"
+        ));
+    }
+    if let Some(v) = tree.child_value(eve, "rotate-interval") {
+        return Err(format!(
+            "rotate-interval: {v:?} is not supported by the sweepwatch file type; \
+             rotate with SIGHUP (logrotate) instead"
+        ));
+    }
     let path = if Path::new(&filename).is_absolute() {
         PathBuf::from(&filename)
     } else {
@@ -168,6 +187,24 @@ pub fn read<T: ConfTree>(
             boolean(&v).ok_or_else(|| format!("sweepwatch.enabled: {v:?} is not yes or no"))?
         }
     };
+    let write_flows = match value("write-flows") {
+        None => true,
+        Some(v) => {
+            boolean(&v).ok_or_else(|| format!("sweepwatch.write-flows: {v:?} is not yes or no"))?
+        }
+    };
+    if detect {
+        // Detection reads flow records only: without them it would run idle.
+        if let Ok(Some(types)) = list(tree, eve, "types") {
+            if !types.iter().any(|t| t == "flow") {
+                notes.push(
+                    "warning: `flow` is not among this eve-log output's types, so the \
+                     detector gets no events; add `- flow` to `types`"
+                        .to_string(),
+                );
+            }
+        }
+    }
 
     let mut toml_path = None;
     let mut toml_home = false;
@@ -305,6 +342,7 @@ pub fn read<T: ConfTree>(
             prefix,
             home_from,
             reorder,
+            write_flows,
         },
         notes,
     ))
@@ -571,6 +609,38 @@ pub(crate) mod tests {
             }
         );
         assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn strftime_names_and_rotate_interval_are_refused() {
+        let t = MapTree::default().set("eve.filename", "eve-%Y%m%d.json");
+        let e = opts(&t).unwrap_err();
+        assert!(e.starts_with("filename: ") && e.contains("SIGHUP"), "{e}");
+        let t = MapTree::default().set("eve.rotate-interval", "1h");
+        let e = opts(&t).unwrap_err();
+        assert!(e.starts_with("rotate-interval: "), "{e}");
+    }
+
+    #[test]
+    fn a_detector_without_flow_records_is_warned_about() {
+        let t = MapTree::default()
+            .set("eve.types.0", "alert")
+            .set("eve.types.1", "dns");
+        let (_, notes) = opts(&t).unwrap();
+        assert!(notes.iter().any(|n| n.contains("`flow`")), "{notes:?}");
+        let t = t.set("eve.types.2", "flow");
+        assert!(opts(&t).unwrap().1.is_empty());
+        // Nothing to warn about when detection is off.
+        let t = MapTree::default()
+            .set("eve.types.0", "alert")
+            .set("eve.sweepwatch.enabled", "no");
+        assert!(opts(&t).unwrap().1.is_empty());
+        let t = MapTree::default().set("eve.sweepwatch.write-flows", "no");
+        assert!(!opts(&t).unwrap().0.write_flows);
+        let t = MapTree::default().set("eve.sweepwatch.write-flows", "maybe");
+        assert!(opts(&t)
+            .unwrap_err()
+            .starts_with("sweepwatch.write-flows: "));
     }
 
     #[test]

@@ -125,6 +125,15 @@ unsafe extern "C" fn plugin_init() {
     })
 }
 
+/// The plugin's version and the plugin ABI it runs with, for the start-up line.
+fn release() -> String {
+    let abi = match api().map(|a| a.major) {
+        Some(Major::V8) => "8.0",
+        _ => "7.0",
+    };
+    format!("{} in Suricata {abi}:", env!("CARGO_PKG_VERSION"))
+}
+
 fn owned(p: *const c_char) -> Option<String> {
     // SAFETY: Suricata's lookups return NULL or a NUL-terminated string owned
     // by the configuration tree, which outlives Init.
@@ -198,7 +207,8 @@ unsafe extern "C" fn eve_init(
         let c = &opts.detector;
         if opts.detect {
             log(format_args!(
-                "EVE records to {}{}; home networks from {}: {}; min-targets {}, memory {} MiB; {}",
+                "{} EVE records to {}{}; home networks from {}: {}; min-targets {}, memory {} MiB; {}",
+                release(),
                 opts.path.display(),
                 if threaded {
                     " (one file per thread)"
@@ -213,7 +223,8 @@ unsafe extern "C" fn eve_init(
             ));
         } else {
             log(format_args!(
-                "EVE records to {}; detection disabled (sweepwatch.enabled: no)",
+                "{} EVE records to {}; detection disabled (sweepwatch.enabled: no)",
+                release(),
                 opts.path.display()
             ));
         }

@@ -197,6 +197,8 @@ pub struct Output {
     /// `None` when reordering is off.
     reorder: Option<Mutex<Reorder>>,
     parse: Parse,
+    /// Whether flow records are written as well as detected on.
+    write_flows: bool,
     /// The file named by `filename`: every write in non-threaded mode; in
     /// threaded mode only writes that come without thread data.
     shared: OnceLock<Result<SharedSink, String>>,
@@ -277,6 +279,7 @@ impl Output {
             detector,
             reorder: (!opts.reorder.is_off()).then(|| Mutex::new(Reorder::new(opts.reorder))),
             parse,
+            write_flows: opts.write_flows,
             shared: OnceLock::new(),
             threads: Mutex::new(Vec::new()),
             panics: AtomicU64::new(0),
@@ -389,13 +392,14 @@ impl Output {
         let generation = self.rotation();
         let mut sink = lock(sink);
         sink.follow_rotation(generation);
+        let rec = (self.write_flows || matches!(seen, Seen::NotFlow)).then_some(rec);
         PENDING.with(|p| match p.try_borrow_mut() {
             Ok(mut pending) => {
-                let r = sink.push(Some(rec), &pending, &tally);
+                let r = sink.push(rec, &pending, &tally);
                 pending.clear();
                 r
             }
-            Err(_) => sink.push(Some(rec), &[], &tally),
+            Err(_) => sink.push(rec, &[], &tally),
         })
     }
 
@@ -620,7 +624,33 @@ mod tests {
                 micros: 0,
                 max_events: 0,
             },
+            write_flows: true,
         }
+    }
+
+    #[test]
+    fn flows_can_feed_detection_without_being_written() {
+        let path = tmp("noflows");
+        let opts = Options {
+            write_flows: false,
+            ..options(&path)
+        };
+        let out = Output::new(&opts, false, fake_parse).unwrap();
+        let stats = "{\"timestamp\":\"x\",\"event_type\":\"stats\",\"stats\":{}}";
+        out.write(stats.as_bytes(), None).unwrap();
+        for i in 1..=8 {
+            out.write(flow(i, "refused").as_bytes(), None).unwrap();
+        }
+        out.finish();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], stats);
+        assert!(!text.contains("\"event_type\":\"flow\""), "{text}");
+        // The verdict and the final extent, from flows never written.
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[1..]
+            .iter()
+            .all(|l| l.contains("\"event_type\":\"sweep\"")));
     }
 
     fn flow(i: u8, how: &str) -> String {

@@ -246,6 +246,28 @@ done
 echo "   $(grep '^sweepwatch: bad' "$work/bad-plain.log")"
 echo "   Suricata stopped, with and without --init-errors-fatal"
 
+echo "== start-up checks"
+# No `flow` among the types: Suricata runs, with a warning. A strftime file
+# name: start-up stops with a message naming the key.
+render "$work/noflow.yaml" "[10.0.0.0/8]" sweepwatch no
+sed -i '/^        - flow$/d' "$work/noflow.yaml"
+mkdir -p "$work/noflow"
+"$suricata" -r "$bss/port_scan.pcap" -c "$work/noflow.yaml" -l "$work/noflow" -k none \
+    >"$work/noflow.log" 2>&1 || fail "Suricata failed without flow records (see $work/noflow.log)"
+grep -q '^sweepwatch: warning: `flow` is not among' "$work/noflow.log" ||
+    fail "no warning when flow records are not logged (see $work/noflow.log)"
+render "$work/strftime.yaml" "[10.0.0.0/8]" sweepwatch no
+sed -i 's/^      filename: eve.json$/      filename: eve-%Y.json/' "$work/strftime.yaml"
+mkdir -p "$work/strftime"
+if "$suricata" -r "$bss/port_scan.pcap" -c "$work/strftime.yaml" -l "$work/strftime" -k none \
+    >"$work/strftime.log" 2>&1; then
+    fail "Suricata started with a strftime file name"
+fi
+grep -q '^sweepwatch: bad configuration: filename: ' "$work/strftime.log" ||
+    fail "no clear message for a strftime file name (see $work/strftime.log)"
+echo "   $(grep '^sweepwatch: warning' "$work/noflow.log")"
+echo "   $(grep '^sweepwatch: bad' "$work/strftime.log")"
+
 echo "== memory the machine lacks"
 # 1 TiB passes validation but cannot be had here: a clean start-up failure
 # with a message, never an abort.
