@@ -84,6 +84,9 @@ pub struct Options {
     /// False when `sweepwatch.write-flows` is `no`: flow records feed the
     /// detector but are not written (other records and verdicts are).
     pub write_flows: bool,
+    /// Suricata's `sensor-name`, written as `host` in sweep records as
+    /// Suricata writes it in its own.
+    pub host: Option<String>,
 }
 
 /// Events held at most for reordering, by default: 16 MiB of heap.
@@ -343,6 +346,7 @@ pub fn read<T: ConfTree>(
             home_from,
             reorder,
             write_flows,
+            host: tree.global("sensor-name").filter(|h| !h.is_empty()),
         },
         notes,
     ))
@@ -637,6 +641,9 @@ pub(crate) mod tests {
         assert!(opts(&t).unwrap().1.is_empty());
         let t = MapTree::default().set("eve.sweepwatch.write-flows", "no");
         assert!(!opts(&t).unwrap().0.write_flows);
+        assert_eq!(opts(&t).unwrap().0.host, None);
+        let t = t.set("sensor-name", "edge-1");
+        assert_eq!(opts(&t).unwrap().0.host.as_deref(), Some("edge-1"));
         let t = MapTree::default().set("eve.sweepwatch.write-flows", "maybe");
         assert!(opts(&t)
             .unwrap_err()

@@ -51,6 +51,7 @@ pub struct Sink {
     buf: Vec<u8>,
     limit: usize,
     prefix: Arc<str>,
+    host: Option<Arc<str>>,
     tally: Tally,
     reported_error: bool,
     /// The output's rotation count when this file was opened.
@@ -98,7 +99,13 @@ fn lock(s: &Mutex<Sink>) -> MutexGuard<'_, Sink> {
 }
 
 impl Sink {
-    fn open(path: &Path, append: bool, limit: usize, prefix: Arc<str>) -> io::Result<Sink> {
+    fn open(
+        path: &Path,
+        append: bool,
+        limit: usize,
+        prefix: Arc<str>,
+        host: Option<Arc<str>>,
+    ) -> io::Result<Sink> {
         let mut o = OpenOptions::new();
         o.create(true);
         if append {
@@ -112,6 +119,7 @@ impl Sink {
             buf: Vec::with_capacity(limit.max(4096) + 4096),
             limit,
             prefix,
+            host,
             tally: Tally::default(),
             reported_error: false,
             generation: 0,
@@ -152,7 +160,7 @@ impl Sink {
         }
         for v in verdicts {
             self.buf.extend_from_slice(self.prefix.as_bytes());
-            push_verdict(&mut self.buf, v);
+            push_verdict(&mut self.buf, v, self.host.as_deref());
         }
         let extents = verdicts.iter().filter(|v| v.is_final).count() as u64;
         self.tally.extents += extents;
@@ -192,6 +200,7 @@ pub struct Output {
     append: bool,
     buffer_size: usize,
     prefix: Arc<str>,
+    host: Option<Arc<str>>,
     threaded: bool,
     detector: Option<Detector>,
     /// `None` when reordering is off.
@@ -275,6 +284,7 @@ impl Output {
             append: opts.append,
             buffer_size: opts.buffer_size,
             prefix: Arc::from(opts.prefix.as_str()),
+            host: opts.host.as_deref().map(Arc::from),
             threaded,
             detector,
             reorder: (!opts.reorder.is_off()).then(|| Mutex::new(Reorder::new(opts.reorder))),
@@ -301,6 +311,7 @@ impl Output {
                     self.append,
                     self.buffer_size,
                     Arc::clone(&self.prefix),
+                    self.host.clone(),
                 )
                 .map(|s| Arc::new(Mutex::new(s)))
                 .map_err(|e| format!("cannot open {}: {e}", self.path.display()))
@@ -341,6 +352,7 @@ impl Output {
             self.append,
             self.buffer_size,
             Arc::clone(&self.prefix),
+            self.host.clone(),
         )
         .map(|s| Arc::new(Mutex::new(s)))
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
@@ -625,6 +637,7 @@ mod tests {
                 max_events: 0,
             },
             write_flows: true,
+            host: None,
         }
     }
 

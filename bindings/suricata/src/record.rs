@@ -1,8 +1,8 @@
 //! Verdicts as EVE records of `event_type: "sweep"`.
 //!
 //! ```json
-//! {"timestamp":"2017-09-10T17:52:38.063805+0000","event_type":"sweep",
-//!  "src_ip":"176.192.150.3","kind":"port_sweep","src":"176.192.150.3",
+//! {"timestamp":"2017-09-10T17:52:38.063805+0000","host":"sensor-1","event_type":"sweep",
+//!  "src_ip":"176.192.150.3","dest_ip":"192.168.27.86","kind":"port_sweep","src":"176.192.150.3",
 //!  "direction":"inbound","proto":"tcp","ports":[445],"targets":5,
 //!  "ports_count":1,"failed":5,"succeeded":0,"unanswered":5,"probes":5,
 //!  "first_seen":"2017-09-10T17:52:28.000000Z","ts":"2017-09-10T17:52:38.063805Z",
@@ -12,24 +12,52 @@
 //!
 //! `timestamp` is written the way Suricata writes its own (local time with a
 //! numeric offset, microseconds) so that the record sorts and parses with the
-//! rest of the file; the fields after `src_ip` are the library's JSON form of
-//! a verdict (`sweepwatch::format`), as the `sweepwatch` command writes them.
+//! rest of the file; `host` is Suricata's `sensor-name` when one is set, as in
+//! Suricata's records; `dest_ip` is the first host of the sample (the scanned
+//! host of a port scan, the latest failed target of a sweep) when there is
+//! one; the fields after it are the library's JSON form of a verdict
+//! (`sweepwatch::format`), as the `sweepwatch` command writes them.
 
 use std::fmt::Write as _;
 use sweepwatch::{Timestamp, Verdict};
 
-/// Appends `v` as one EVE line, newline included, to `out`.
-pub fn push_verdict(out: &mut Vec<u8>, v: &Verdict) {
-    // Formatting into a String cannot fail; the record is ASCII throughout.
+/// Appends `v` as one EVE line, newline included, to `out`; `host` is
+/// Suricata's `sensor-name`, when set.
+pub fn push_verdict(out: &mut Vec<u8>, v: &Verdict, host: Option<&str>) {
+    // Formatting into a String cannot fail.
     let mut s = String::with_capacity(512);
-    let _ = write_verdict(&mut s, v);
+    let _ = write_verdict(&mut s, v, host);
     out.extend_from_slice(s.as_bytes());
 }
 
-fn write_verdict(s: &mut String, v: &Verdict) -> std::fmt::Result {
+/// `text` as a JSON string, quotes included.
+fn json_string(s: &mut String, text: &str) -> std::fmt::Result {
+    s.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => write!(s, "\\u{:04x}", u32::from(c))?,
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    Ok(())
+}
+
+fn write_verdict(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Result {
     s.push_str("{\"timestamp\":\"");
     suricata_time(s, v.ts)?;
-    write!(s, "\",\"event_type\":\"sweep\",\"src_ip\":\"{}\",", v.src)?;
+    s.push('"');
+    if let Some(host) = host {
+        s.push_str(",\"host\":");
+        json_string(s, host)?;
+    }
+    write!(s, ",\"event_type\":\"sweep\",\"src_ip\":\"{}\",", v.src)?;
+    // The scanned host of a port scan; for a sweep, its latest failed target.
+    if let Some(dst) = v.sample().first() {
+        write!(s, "\"dest_ip\":\"{dst}\",")?;
+    }
     // The rest is the library's one JSON form of a verdict.
     sweepwatch::format::write_json_fields(s, v);
     s.push_str("}\n");
@@ -120,13 +148,13 @@ mod tests {
         v.n_sample = 1;
         v.score = 5.5;
         let mut out = Vec::new();
-        push_verdict(&mut out, &v);
+        push_verdict(&mut out, &v, None);
         let line = String::from_utf8(out).unwrap();
         assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
         let tail = line.split_once(",\"event_type\"").unwrap().1;
         assert_eq!(
             tail,
-            ":\"sweep\",\"src_ip\":\"192.168.2.154\",\"kind\":\"port_scan\",\"src\":\"192.168.2.154\",\
+            ":\"sweep\",\"src_ip\":\"192.168.2.154\",\"dest_ip\":\"192.168.2.22\",\"kind\":\"port_scan\",\"src\":\"192.168.2.154\",\
              \"direction\":\"inbound\",\"proto\":\"tcp\",\"ports\":[22,80,443],\"targets\":1,\
              \"ports_count\":6,\"failed\":5,\"succeeded\":0,\"unanswered\":1,\"probes\":6,\
              \"first_seen\":\"2017-07-14T02:40:00.000000Z\",\"ts\":\"2017-07-14T02:40:03.250000Z\",\
@@ -134,7 +162,17 @@ mod tests {
         );
         v.score = f32::INFINITY;
         let mut out = Vec::new();
-        push_verdict(&mut out, &v);
-        assert!(String::from_utf8(out).unwrap().contains("\"score\":null,"));
+        push_verdict(&mut out, &v, Some("sensor \"1\"\\a\u{1}"));
+        let line = String::from_utf8(out).unwrap();
+        assert!(line.contains("\"score\":null,"));
+        assert!(
+            line.contains(",\"host\":\"sensor \\\"1\\\"\\\\a\\u0001\",\"event_type\""),
+            "{line}"
+        );
+        // No sample, no dest_ip.
+        v.n_sample = 0;
+        let mut out = Vec::new();
+        push_verdict(&mut out, &v, None);
+        assert!(!String::from_utf8(out).unwrap().contains("dest_ip"));
     }
 }
