@@ -6,7 +6,8 @@ pkg=$(dirname "$here")
 repo=$(cd "$pkg/../.." && pwd)
 suricata=${SURICATA:-suricata}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target-suricata}
-plugin=$CARGO_TARGET_DIR/release/libsweepwatch_suricata.so
+# The tests load the plugin as install.sh installs it (stripped), staged here.
+plugin=$CARGO_TARGET_DIR/staging/usr/local/lib/suricata/libsweepwatch_suricata.so
 
 fail() {
     echo "FAIL: $*" >&2
@@ -27,9 +28,9 @@ need_tools() {
 }
 
 build_plugin() {
-    echo "== building the plugin"
-    (cd "$pkg" && cargo build --release --quiet) || fail "cargo build"
-    [[ -f $plugin ]] || fail "no $plugin after the build"
+    echo "== building and installing the plugin (install.sh, staged)"
+    DESTDIR=$CARGO_TARGET_DIR/staging "$pkg/install.sh" /usr/local >/dev/null || fail "install.sh"
+    [[ -f $plugin ]] || fail "no $plugin after install.sh"
 }
 
 # render OUT HOME_NET FILETYPE [THREADED=no] [MIN_TARGETS=5] [TIMEOUT=604800] [DETECT=yes]
