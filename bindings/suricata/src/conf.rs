@@ -13,6 +13,7 @@
 //! Suricata's `ConfNode` is opaque to plugins, so the tree is read through the
 //! [`ConfTree`] trait: Suricata's lookup functions in the plugin, a map in tests.
 
+use crate::record::Style;
 use crate::reorder::Window;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -87,6 +88,9 @@ pub struct Options {
     /// Suricata's `sensor-name`, written as `host` in sweep records as
     /// Suricata writes it in its own.
     pub host: Option<String>,
+    /// How decided verdicts are written (`sweepwatch.records`: `sweep`, the
+    /// default, or `alert`).
+    pub style: Style,
 }
 
 /// Events held at most for reordering, by default: 16 MiB of heap.
@@ -95,9 +99,10 @@ pub const DEFAULT_REORDER_EVENTS: usize = 1 << 18;
 pub const DEFAULT_REORDER_SECS: u64 = 60;
 
 /// Keys of the `sweepwatch` node, with the detector field each one sets.
-const KEYS: [(&str, &str); 13] = [
+const KEYS: [(&str, &str); 14] = [
     ("enabled", ""),
     ("write-flows", ""),
+    ("records", ""),
     ("config", ""),
     ("home-net", "home_networks"),
     ("allow", "allow"),
@@ -189,6 +194,11 @@ pub fn read<T: ConfTree>(
         Some(v) => {
             boolean(&v).ok_or_else(|| format!("sweepwatch.enabled: {v:?} is not yes or no"))?
         }
+    };
+    let style = match value("records").as_deref().map(str::trim) {
+        None | Some("sweep") => Style::Sweep,
+        Some("alert") => Style::Alert,
+        Some(v) => return Err(format!("sweepwatch.records: {v:?} is not sweep or alert")),
     };
     let write_flows = match value("write-flows") {
         None => true,
@@ -347,6 +357,7 @@ pub fn read<T: ConfTree>(
             reorder,
             write_flows,
             host: tree.global("sensor-name").filter(|h| !h.is_empty()),
+            style,
         },
         notes,
     ))
@@ -644,6 +655,11 @@ pub(crate) mod tests {
         assert_eq!(opts(&t).unwrap().0.host, None);
         let t = t.set("sensor-name", "edge-1");
         assert_eq!(opts(&t).unwrap().0.host.as_deref(), Some("edge-1"));
+        assert_eq!(opts(&t).unwrap().0.style, Style::Sweep);
+        let t = t.set("eve.sweepwatch.records", "alert");
+        assert_eq!(opts(&t).unwrap().0.style, Style::Alert);
+        let t = t.set("eve.sweepwatch.records", "alerts");
+        assert!(opts(&t).unwrap_err().starts_with("sweepwatch.records: "));
         let t = MapTree::default().set("eve.sweepwatch.write-flows", "maybe");
         assert!(opts(&t)
             .unwrap_err()

@@ -17,7 +17,7 @@
 //! So the reorder and shard locks are never held together with a file lock.
 
 use crate::conf::Options;
-use crate::record::push_verdict;
+use crate::record::{push_verdict, Style};
 use crate::reorder::Reorder;
 use memchr::memmem;
 use std::cell::RefCell;
@@ -52,6 +52,7 @@ pub struct Sink {
     limit: usize,
     prefix: Arc<str>,
     host: Option<Arc<str>>,
+    style: Style,
     tally: Tally,
     reported_error: bool,
     /// The output's rotation count when this file was opened.
@@ -105,6 +106,7 @@ impl Sink {
         limit: usize,
         prefix: Arc<str>,
         host: Option<Arc<str>>,
+        style: Style,
     ) -> io::Result<Sink> {
         let mut o = OpenOptions::new();
         o.create(true);
@@ -120,6 +122,7 @@ impl Sink {
             limit,
             prefix,
             host,
+            style,
             tally: Tally::default(),
             reported_error: false,
             generation: 0,
@@ -160,7 +163,7 @@ impl Sink {
         }
         for v in verdicts {
             self.buf.extend_from_slice(self.prefix.as_bytes());
-            push_verdict(&mut self.buf, v, self.host.as_deref());
+            push_verdict(&mut self.buf, v, self.host.as_deref(), self.style);
         }
         let extents = verdicts.iter().filter(|v| v.is_final).count() as u64;
         self.tally.extents += extents;
@@ -201,6 +204,7 @@ pub struct Output {
     buffer_size: usize,
     prefix: Arc<str>,
     host: Option<Arc<str>>,
+    style: Style,
     threaded: bool,
     detector: Option<Detector>,
     /// `None` when reordering is off.
@@ -285,6 +289,7 @@ impl Output {
             buffer_size: opts.buffer_size,
             prefix: Arc::from(opts.prefix.as_str()),
             host: opts.host.as_deref().map(Arc::from),
+            style: opts.style,
             threaded,
             detector,
             reorder: (!opts.reorder.is_off()).then(|| Mutex::new(Reorder::new(opts.reorder))),
@@ -312,6 +317,7 @@ impl Output {
                     self.buffer_size,
                     Arc::clone(&self.prefix),
                     self.host.clone(),
+                    self.style,
                 )
                 .map(|s| Arc::new(Mutex::new(s)))
                 .map_err(|e| format!("cannot open {}: {e}", self.path.display()))
@@ -353,6 +359,7 @@ impl Output {
             self.buffer_size,
             Arc::clone(&self.prefix),
             self.host.clone(),
+            self.style,
         )
         .map(|s| Arc::new(Mutex::new(s)))
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
@@ -638,6 +645,7 @@ mod tests {
             },
             write_flows: true,
             host: None,
+            style: Style::Sweep,
         }
     }
 

@@ -19,15 +19,99 @@
 //! (`sweepwatch::format`), as the `sweepwatch` command writes them.
 
 use std::fmt::Write as _;
-use sweepwatch::{Timestamp, Verdict};
+use sweepwatch::{Kind, Protocol, Timestamp, Verdict};
+
+/// How decided verdicts are written (`sweepwatch.records`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Style {
+    /// `event_type: "sweep"` records (the default).
+    #[default]
+    Sweep,
+    /// `event_type: "alert"` records that SIEM alert views list, with the
+    /// verdict in a `sweep` object. Final extents stay sweep records: they
+    /// summarise, they do not alert again.
+    Alert,
+}
+
+/// First signature id of the alerts: one per kind, in [`Kind::ALL`] order
+/// (9410001 port sweep, 9410002 port scan, 9410003 outbound sweep, 9410004
+/// ICMP sweep), in the range Emerging Threats leaves to local rules.
+pub const SID_BASE: u32 = 9_410_000;
+
+/// The alert's signature, severity and id for a kind. Severity follows
+/// Suricata's `network-scan` classification (3), except that an outbound
+/// sweep, a home host looking for victims, is 2.
+fn signature(kind: Kind) -> (&'static str, u8, u32) {
+    let sid = SID_BASE + 1 + Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0) as u32;
+    match kind {
+        Kind::PortSweep => ("SWEEPWATCH Port sweep: one port across many hosts", 3, sid),
+        Kind::PortScan => ("SWEEPWATCH Port scan: many ports of one host", 3, sid),
+        Kind::OutboundSweep => (
+            "SWEEPWATCH Outbound sweep: a home host's first contacts mostly fail",
+            2,
+            sid,
+        ),
+        Kind::IcmpSweep => (
+            "SWEEPWATCH ICMP sweep: echo requests across many hosts",
+            3,
+            sid,
+        ),
+    }
+}
+
+/// Suricata's name for a protocol in `proto`, if it has one here.
+fn suricata_proto(p: Protocol, v6: bool) -> Option<&'static str> {
+    match p {
+        Protocol::Tcp => Some("TCP"),
+        Protocol::Udp => Some("UDP"),
+        Protocol::Icmp if v6 => Some("IPv6-ICMP"),
+        Protocol::Icmp => Some("ICMP"),
+        _ => None,
+    }
+}
 
 /// Appends `v` as one EVE line, newline included, to `out`; `host` is
 /// Suricata's `sensor-name`, when set.
-pub fn push_verdict(out: &mut Vec<u8>, v: &Verdict, host: Option<&str>) {
+pub fn push_verdict(out: &mut Vec<u8>, v: &Verdict, host: Option<&str>, style: Style) {
     // Formatting into a String cannot fail.
-    let mut s = String::with_capacity(512);
-    let _ = write_verdict(&mut s, v, host);
+    let mut s = String::with_capacity(768);
+    let _ = if style == Style::Alert && !v.is_final {
+        write_alert(&mut s, v, host)
+    } else {
+        write_verdict(&mut s, v, host)
+    };
     out.extend_from_slice(s.as_bytes());
+}
+
+/// A decided verdict as a Suricata alert record, the verdict itself in `sweep`.
+fn write_alert(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Result {
+    s.push_str("{\"timestamp\":\"");
+    suricata_time(s, v.ts)?;
+    s.push('"');
+    if let Some(host) = host {
+        s.push_str(",\"host\":");
+        json_string(s, host)?;
+    }
+    write!(s, ",\"event_type\":\"alert\",\"src_ip\":\"{}\"", v.src)?;
+    if let Some(dst) = v.sample().first() {
+        write!(s, ",\"dest_ip\":\"{dst}\"")?;
+        if let Some(&port) = v.ports().first().filter(|_| v.kind == Kind::PortSweep) {
+            write!(s, ",\"dest_port\":{port}")?;
+        }
+    }
+    if let Some(p) = suricata_proto(v.proto, v.src.is_ipv6()) {
+        write!(s, ",\"proto\":\"{p}\"")?;
+    }
+    let (text, severity, sid) = signature(v.kind);
+    write!(
+        s,
+        ",\"alert\":{{\"action\":\"allowed\",\"gid\":1,\"signature_id\":{sid},\"rev\":1,\
+         \"signature\":\"{text}\",\"category\":\"Detection of a Network Scan\",\
+         \"severity\":{severity}}},\"sweep\":{{"
+    )?;
+    sweepwatch::format::write_json_fields(s, v);
+    s.push_str("}}\n");
+    Ok(())
 }
 
 /// `text` as a JSON string, quotes included.
@@ -148,7 +232,7 @@ mod tests {
         v.n_sample = 1;
         v.score = 5.5;
         let mut out = Vec::new();
-        push_verdict(&mut out, &v, None);
+        push_verdict(&mut out, &v, None, Style::Sweep);
         let line = String::from_utf8(out).unwrap();
         assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
         let tail = line.split_once(",\"event_type\"").unwrap().1;
@@ -162,7 +246,7 @@ mod tests {
         );
         v.score = f32::INFINITY;
         let mut out = Vec::new();
-        push_verdict(&mut out, &v, Some("sensor \"1\"\\a\u{1}"));
+        push_verdict(&mut out, &v, Some("sensor \"1\"\\a\u{1}"), Style::Sweep);
         let line = String::from_utf8(out).unwrap();
         assert!(line.contains("\"score\":null,"));
         assert!(
@@ -172,7 +256,43 @@ mod tests {
         // No sample, no dest_ip.
         v.n_sample = 0;
         let mut out = Vec::new();
-        push_verdict(&mut out, &v, None);
+        push_verdict(&mut out, &v, None, Style::Sweep);
         assert!(!String::from_utf8(out).unwrap().contains("dest_ip"));
+    }
+
+    #[test]
+    fn alerts_carry_the_signature_and_the_verdict() {
+        let mut v = Verdict::empty();
+        v.kind = Kind::PortScan;
+        v.src = "192.168.2.154".parse().unwrap();
+        v.proto = Protocol::Tcp;
+        v.sample_list[0] = "192.168.2.22".parse().unwrap();
+        v.n_sample = 1;
+        let mut out = Vec::new();
+        push_verdict(&mut out, &v, Some("s1"), Style::Alert);
+        let line = String::from_utf8(out).unwrap();
+        let tail = line.split_once(",\"host\"").unwrap().1;
+        assert!(
+            tail.starts_with(
+                ":\"s1\",\"event_type\":\"alert\",\"src_ip\":\"192.168.2.154\",\
+                 \"dest_ip\":\"192.168.2.22\",\"proto\":\"TCP\",\"alert\":{\"action\":\"allowed\",\
+                 \"gid\":1,\"signature_id\":9410002,\"rev\":1,\
+                 \"signature\":\"SWEEPWATCH Port scan: many ports of one host\",\
+                 \"category\":\"Detection of a Network Scan\",\"severity\":3},\
+                 \"sweep\":{\"kind\":\"port_scan\",\"src\":\"192.168.2.154\","
+            ),
+            "{line}"
+        );
+        assert!(line.ends_with("}}\n"), "{line}");
+        // Final extents stay sweep records.
+        v.is_final = true;
+        let mut out = Vec::new();
+        push_verdict(&mut out, &v, None, Style::Alert);
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("\"event_type\":\"sweep\""));
+        // One id per kind.
+        let sids: Vec<u32> = Kind::ALL.iter().map(|k| signature(*k).2).collect();
+        assert_eq!(sids, [9_410_001, 9_410_002, 9_410_003, 9_410_004]);
     }
 }

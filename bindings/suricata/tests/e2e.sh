@@ -251,6 +251,29 @@ done
 echo "   $(grep '^sweepwatch: bad' "$work/bad-plain.log")"
 echo "   Suricata stopped, with and without --init-errors-fatal"
 
+echo "== alert records"
+# records: alert writes decided verdicts as Suricata alerts (the verdict in
+# `sweep`), which alert views list; the final extent stays a sweep record.
+render "$work/alert.yaml" "[192.168.2.22/32]" sweepwatch no
+sed -i 's/^        hash-seed: 1$/        hash-seed: 1\n        records: alert/' "$work/alert.yaml"
+mkdir -p "$work/alert"
+"$suricata" -r "$bss/port_scan.pcap" -c "$work/alert.yaml" -l "$work/alert" -k none \
+    >"$work/alert.log" 2>&1 || fail "alert records: Suricata failed (see $work/alert.log)"
+alerts=$(jq -c 'select(.event_type == "alert")' "$work/alert/eve.json")
+[[ -n $alerts ]] || fail "alert records: none written"
+bad=$(echo "$alerts" | jq -c 'select((
+        .alert.signature_id == 9410002 and .alert.gid == 1 and .alert.rev == 1
+        and .alert.category == "Detection of a Network Scan" and .alert.severity == 3
+        and (.alert.signature | startswith("SWEEPWATCH Port scan"))
+        and .src_ip == "192.168.2.154" and .dest_ip == "192.168.2.22" and .proto == "TCP"
+        and .host == "sweepwatch-e2e" and .sweep.kind == "port_scan"
+        and .sweep.src == .src_ip and .sweep.final == false
+    ) | not)')
+[[ -z $bad ]] || fail "alert records: unexpected alert: $bad"
+jq -e 'select(.event_type == "sweep") | .final == true' "$work/alert/eve.json" >/dev/null ||
+    fail "alert records: no final extent as a sweep record"
+echo "   $(echo "$alerts" | wc -l) alert(s): $(echo "$alerts" | jq -r '.alert.signature' | sort -u)"
+
 echo "== start-up checks"
 # No `flow` among the types: Suricata runs, with a warning. A strftime file
 # name: start-up stops with a message naming the key.
