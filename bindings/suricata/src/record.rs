@@ -85,16 +85,8 @@ pub fn push_verdict(out: &mut Vec<u8>, v: &Verdict, host: Option<&str>, style: S
 
 /// A decided verdict as a Suricata alert record, the verdict itself in `sweep`.
 fn write_alert(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Result {
-    s.push_str("{\"timestamp\":\"");
-    suricata_time(s, v.ts)?;
-    s.push('"');
-    if let Some(host) = host {
-        s.push_str(",\"host\":");
-        json_string(s, host)?;
-    }
-    write!(s, ",\"event_type\":\"alert\",\"src_ip\":\"{}\"", v.src)?;
-    if let Some(dst) = v.sample().first() {
-        write!(s, ",\"dest_ip\":\"{dst}\"")?;
+    header(s, v, host, "alert")?;
+    if !v.sample().is_empty() {
         if let Some(&port) = v.ports().first().filter(|_| v.kind == Kind::PortSweep) {
             write!(s, ",\"dest_port\":{port}")?;
         }
@@ -129,7 +121,10 @@ fn json_string(s: &mut String, text: &str) -> std::fmt::Result {
     Ok(())
 }
 
-fn write_verdict(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Result {
+/// The fields both record types start with, as Suricata orders its own:
+/// `timestamp`, `host`, `event_type`, `src_ip` and `dest_ip` (the scanned
+/// host of a port scan; for a sweep, its latest failed target).
+fn header(s: &mut String, v: &Verdict, host: Option<&str>, event_type: &str) -> std::fmt::Result {
     s.push_str("{\"timestamp\":\"");
     suricata_time(s, v.ts)?;
     s.push('"');
@@ -137,11 +132,20 @@ fn write_verdict(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::R
         s.push_str(",\"host\":");
         json_string(s, host)?;
     }
-    write!(s, ",\"event_type\":\"sweep\",\"src_ip\":\"{}\",", v.src)?;
-    // The scanned host of a port scan; for a sweep, its latest failed target.
+    write!(
+        s,
+        ",\"event_type\":\"{event_type}\",\"src_ip\":\"{}\"",
+        v.src
+    )?;
     if let Some(dst) = v.sample().first() {
-        write!(s, "\"dest_ip\":\"{dst}\",")?;
+        write!(s, ",\"dest_ip\":\"{dst}\"")?;
     }
+    Ok(())
+}
+
+fn write_verdict(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Result {
+    header(s, v, host, "sweep")?;
+    s.push(',');
     // The rest is the library's one JSON form of a verdict.
     sweepwatch::format::write_json_fields(s, v);
     s.push_str("}\n");
