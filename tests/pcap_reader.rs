@@ -582,5 +582,5 @@ fn throughput_on_synthetic_capture() {
     assert_eq!(counts[&Outcome::Attempt], probes + 64);
     assert_eq!(counts[&Outcome::Refused], probes / 2);
     assert_eq!(counts[&Outcome::Unanswered], probes / 2 + 64);
-    assert_eq!(st.evicted, 0);
+    assert_eq!(st.read.tracker_full, 0);
 }

@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let r = st.read;
     assert_eq!(r.events, emitted, "events counted and emitted differ");
     assert!(r.malformed <= r.skipped && r.skipped <= r.records, "{r:?}");
-    assert!(st.evicted + st.flushed <= r.events, "{st:?}");
+    assert!(r.tracker_full + st.flushed <= r.events, "{st:?}");
     if let Some(at) = r.truncated_at {
         assert!(
             at <= data.len() as u64,

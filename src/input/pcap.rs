@@ -137,12 +137,11 @@ impl Default for PcapOptions {
 /// flow tracker's.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CaptureStats {
-    /// Packets read, skipped and malformed, and events emitted.
+    /// Packets read, skipped and malformed, events emitted, and probes
+    /// reported early because the tracker was full
+    /// ([`tracker_full`](ReadStats::tracker_full); held ACK and Maimon
+    /// segments given up for room are not counted, as they report nothing).
     pub read: ReadStats,
-    /// Probes reported `Unanswered` before their timeout because the tracker
-    /// was full ([`PcapOptions::max_flows`]); held ACK and Maimon segments
-    /// given up for room are not counted, as they report nothing.
-    pub evicted: u64,
     /// Probes still awaiting an answer at the end of the capture, reported
     /// `Unanswered` at the latest packet time seen (held ACK and Maimon
     /// segments are not probes then, and are not counted).
@@ -257,7 +256,6 @@ pub fn read_capture_detailed<R: Read>(
     st.tracker_full = tracker.counts.evicted;
     Ok(CaptureStats {
         read: st,
-        evicted: tracker.counts.evicted,
         flushed: tracker.counts.flushed,
     })
 }
