@@ -59,6 +59,18 @@ run() {
     fi
 }
 
+# variant NAME SED_SCRIPT: runs Suricata with the plugin on port_scan.pcap
+# into $work/NAME, its configuration edited by SED_SCRIPT (none if empty);
+# sets $rc to Suricata's exit status.
+variant() {
+    render "$work/$1.yaml" "[192.168.2.22/32]" sweepwatch no
+    [[ -z $2 ]] || sed -i "$2" "$work/$1.yaml"
+    mkdir -p "$work/$1"
+    rc=0
+    "$suricata" -r "$bss/port_scan.pcap" -c "$work/$1.yaml" -l "$work/$1" -k none \
+        >"$work/$1.log" 2>&1 || rc=$?
+}
+
 # Every record except sweep verdicts, byte for byte but without flow_id, sorted.
 passed_through() {
     cat "$1"/eve*.json | grep -v '"event_type":"sweep"' | sed -E 's/"flow_id":[0-9]+,//' | LC_ALL=C sort
@@ -254,11 +266,8 @@ echo "   Suricata stopped, with and without --init-errors-fatal"
 echo "== alert records"
 # records: alert writes decided verdicts as Suricata alerts (the verdict in
 # `sweep`), which alert views list; the final extent stays a sweep record.
-render "$work/alert.yaml" "[192.168.2.22/32]" sweepwatch no
-sed -i 's/^        hash-seed: 1$/        hash-seed: 1\n        records: alert/' "$work/alert.yaml"
-mkdir -p "$work/alert"
-"$suricata" -r "$bss/port_scan.pcap" -c "$work/alert.yaml" -l "$work/alert" -k none \
-    >"$work/alert.log" 2>&1 || fail "alert records: Suricata failed (see $work/alert.log)"
+variant alert 's/^        hash-seed: 1$/        hash-seed: 1\n        records: alert/'
+[[ $rc == 0 ]] || fail "alert records: Suricata failed (see $work/alert.log)"
 alerts=$(jq -c 'select(.event_type == "alert")' "$work/alert/eve.json")
 [[ -n $alerts ]] || fail "alert records: none written"
 bad=$(echo "$alerts" | jq -c 'select((
@@ -277,20 +286,12 @@ echo "   $(echo "$alerts" | wc -l) alert(s): $(echo "$alerts" | jq -r '.alert.si
 echo "== start-up checks"
 # No `flow` among the types: Suricata runs, with a warning. A strftime file
 # name: start-up stops with a message naming the key.
-render "$work/noflow.yaml" "[10.0.0.0/8]" sweepwatch no
-sed -i '/^        - flow$/d' "$work/noflow.yaml"
-mkdir -p "$work/noflow"
-"$suricata" -r "$bss/port_scan.pcap" -c "$work/noflow.yaml" -l "$work/noflow" -k none \
-    >"$work/noflow.log" 2>&1 || fail "Suricata failed without flow records (see $work/noflow.log)"
+variant noflow '/^        - flow$/d'
+[[ $rc == 0 ]] || fail "Suricata failed without flow records (see $work/noflow.log)"
 grep -q '^sweepwatch: warning: `flow` is not among' "$work/noflow.log" ||
     fail "no warning when flow records are not logged (see $work/noflow.log)"
-render "$work/strftime.yaml" "[10.0.0.0/8]" sweepwatch no
-sed -i 's/^      filename: eve.json$/      filename: eve-%Y.json/' "$work/strftime.yaml"
-mkdir -p "$work/strftime"
-if "$suricata" -r "$bss/port_scan.pcap" -c "$work/strftime.yaml" -l "$work/strftime" -k none \
-    >"$work/strftime.log" 2>&1; then
-    fail "Suricata started with a strftime file name"
-fi
+variant strftime 's/^      filename: eve.json$/      filename: eve-%Y.json/'
+[[ $rc != 0 ]] || fail "Suricata started with a strftime file name"
 grep -q '^sweepwatch: bad configuration: filename: ' "$work/strftime.log" ||
     fail "no clear message for a strftime file name (see $work/strftime.log)"
 echo "   $(grep '^sweepwatch: warning' "$work/noflow.log")"
@@ -301,12 +302,8 @@ echo "== memory the machine lacks"
 # with a message, never an abort.
 printf 'memory_bytes = 1099511627776\n' >"$work/huge.toml"
 sw_config=$work/huge.toml
-render "$work/huge.yaml" "[10.0.0.0/8]" sweepwatch no
+variant huge ''
 sw_config=
-mkdir -p "$work/huge"
-rc=0
-"$suricata" -r "$bss/port_scan.pcap" -c "$work/huge.yaml" -l "$work/huge" -k none \
-    >"$work/huge.log" 2>&1 || rc=$?
 [[ $rc -ne 0 ]] || fail "Suricata started with memory_bytes of 1 TiB"
 [[ $rc -lt 128 ]] || fail "Suricata died of signal $((rc - 128)) (see $work/huge.log)"
 grep -q '^sweepwatch: .*memory' "$work/huge.log" ||
