@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian bookworm machine: Suricata
 # 7 from bookworm-backports (with plugin support), valgrind, pkg-config, jq,
-# tshark (the evaluation counts packets with it), python3, nmap and
+# tshark (the evaluation counts packets with it), python3 with jsonschema
+# (EVE records against Suricata's schema), nmap and
 # debootstrap (the plugin tests: a live scan, and Suricata 8 in a trixie
 # folder, scripts/suricata8.sh), and a pinned
 # cbindgen. Idempotent: skips what is already there.
@@ -18,6 +19,8 @@ command -v suricata >/dev/null || need_apt+=(suricata)
 for tool in valgrind pkg-config jq gcc g++ tshark python3 nmap debootstrap; do
     command -v "$tool" >/dev/null || need_apt+=("$tool")
 done
+# The plugin tests validate EVE records against Suricata's schema.
+python3 -c 'import jsonschema' 2>/dev/null || need_apt+=(python3-jsonschema)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then

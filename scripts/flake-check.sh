@@ -28,8 +28,9 @@ for ((i = 1; i <= runs; i++)); do
         rm -f "$log"
     else
         failed_runs=$((failed_runs + 1))
-        # libtest prints "    name" under "failures:" and "test name ... FAILED".
-        names=$(grep -E '^test .* FAILED$' "$log" | sed -E 's/^test (.*) \.\.\. FAILED$/\1/' | sort -u | tr '\n' ' ')
+        # libtest lists the failed tests' names, indented, under "failures:".
+        names=$(awk '/^failures:$/ { f = 1; next } f && /^    [^ ]/ { print $1; next } { f = 0 }' "$log" |
+            sort -u | tr '\n' ' ')
         echo "run $i of $runs failed: ${names:-see $log} (output: $log)"
     fi
 done

@@ -44,9 +44,9 @@
 //! The event's time is `flow.start`: the probe's time, not the record's, which
 //! is written only at flow timeout.
 
+use super::json_scan::{self, Cursor};
 use super::{read_lines, Emit, InputError, OnMalformed, Parsed, ReadStats};
 use crate::{Event, Outcome, Protocol, Technique, Timestamp};
-use serde::Deserialize;
 use std::borrow::Cow;
 use std::io::BufRead;
 use std::net::IpAddr;
@@ -64,45 +64,107 @@ const FLAGS: u8 = 0x3f;
 /// header with timestamps (32) come to 94.
 const MAX_BARE_SEGMENT: u64 = 100;
 
-#[derive(Deserialize)]
+/// The fields of a record that decide its event; every other field is skipped.
+#[derive(Default)]
 struct Record<'a> {
-    #[serde(borrow)]
     event_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     src_ip: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     dest_ip: Option<Cow<'a, str>>,
     src_port: Option<u16>,
     dest_port: Option<u16>,
-    #[serde(borrow)]
     proto: Option<Cow<'a, str>>,
     icmp_type: Option<u32>,
-    #[serde(borrow)]
     flow: Option<Flow<'a>>,
-    #[serde(borrow)]
     tcp: Option<Tcp<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct Flow<'a> {
     pkts_toclient: Option<u64>,
     bytes_toclient: Option<u64>,
-    #[serde(borrow)]
     start: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     state: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Default)]
 struct Tcp<'a> {
-    #[serde(borrow)]
     tcp_flags: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     tcp_flags_ts: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     tcp_flags_tc: Option<Cow<'a, str>>,
+}
+
+/// Reads one field into `slot`, refusing a second occurrence of the key.
+fn once<'a, T>(
+    c: &mut Cursor<'a>,
+    slot: &mut Option<T>,
+    read: impl FnOnce(&mut Cursor<'a>) -> json_scan::Result<Option<T>>,
+) -> json_scan::Result<()> {
+    if slot.is_some() {
+        return c.err("duplicate field");
+    }
+    *slot = read(c)?;
+    Ok(())
+}
+
+fn port(c: &mut Cursor<'_>) -> json_scan::Result<Option<u16>> {
+    Ok(c.opt_uint(u64::from(u16::MAX))?.map(|n| n as u16))
+}
+
+fn count(c: &mut Cursor<'_>) -> json_scan::Result<Option<u64>> {
+    c.opt_uint(u64::MAX)
+}
+
+/// An object read by `inner`, or `null`.
+fn nested<'a, T: Default>(
+    c: &mut Cursor<'a>,
+    mut inner: impl FnMut(&mut Cursor<'a>, &'a str, &mut T) -> json_scan::Result<()>,
+) -> json_scan::Result<Option<T>> {
+    if c.null()? {
+        return Ok(None);
+    }
+    let mut v = T::default();
+    c.fields(|c, k| inner(c, k, &mut v))?;
+    Ok(Some(v))
+}
+
+/// The fields of one EVE record that decide its event, in one pass over the
+/// text (see [`json_scan`]).
+fn record(line: &str) -> json_scan::Result<Record<'_>> {
+    let mut c = Cursor::new(line);
+    let mut r = Record::default();
+    c.fields(|c, key| match key {
+        "event_type" => once(c, &mut r.event_type, Cursor::opt_str),
+        "timestamp" => once(c, &mut r.timestamp, Cursor::opt_str),
+        "src_ip" => once(c, &mut r.src_ip, Cursor::opt_str),
+        "dest_ip" => once(c, &mut r.dest_ip, Cursor::opt_str),
+        "src_port" => once(c, &mut r.src_port, port),
+        "dest_port" => once(c, &mut r.dest_port, port),
+        "proto" => once(c, &mut r.proto, Cursor::opt_str),
+        "icmp_type" => once(c, &mut r.icmp_type, |c| {
+            Ok(c.opt_uint(u64::from(u32::MAX))?.map(|n| n as u32))
+        }),
+        "flow" => once(c, &mut r.flow, |c| {
+            nested(c, |c, k, f: &mut Flow<'_>| match k {
+                "pkts_toclient" => once(c, &mut f.pkts_toclient, count),
+                "bytes_toclient" => once(c, &mut f.bytes_toclient, count),
+                "start" => once(c, &mut f.start, Cursor::opt_str),
+                "state" => once(c, &mut f.state, Cursor::opt_str),
+                _ => c.skip(),
+            })
+        }),
+        "tcp" => once(c, &mut r.tcp, |c| {
+            nested(c, |c, k, t: &mut Tcp<'_>| match k {
+                "tcp_flags" => once(c, &mut t.tcp_flags, Cursor::opt_str),
+                "tcp_flags_ts" => once(c, &mut t.tcp_flags_ts, Cursor::opt_str),
+                "tcp_flags_tc" => once(c, &mut t.tcp_flags_tc, Cursor::opt_str),
+                _ => c.skip(),
+            })
+        }),
+        _ => c.skip(),
+    })?;
+    c.end()?;
+    Ok(r)
 }
 
 fn flags(field: &str, v: &Option<Cow<'_, str>>) -> Result<u8, String> {
@@ -251,7 +313,7 @@ fn no_syn(ts: u8, tc: ToClient) -> Option<(Outcome, Technique)> {
 /// assert!(eve_event("{\"event_type\":").is_err());
 /// ```
 pub fn eve_event(line: &str) -> Result<Option<Event>, String> {
-    let rec: Record<'_> = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let rec = record(line).map_err(|e| format!("invalid JSON: {e}"))?;
     if rec.event_type.as_deref() != Some("flow") {
         return Ok(None);
     }
@@ -559,5 +621,98 @@ mod tests {
         );
         assert_eq!(bad, vec![3]);
         assert_eq!(events.len(), 1);
+    }
+
+    /// Every real EVE record: the fields the one-pass reader picks out are
+    /// the ones `serde_json`'s full tree holds, and every cut of a record is
+    /// refused as `serde_json` refuses it.
+    #[test]
+    fn one_pass_reader_agrees_with_a_full_parse_on_real_records() {
+        use serde_json::Value;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<_> = std::fs::read_dir(root.join("tests/data/fixtures"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".eve.json"))
+            .collect();
+        let slips = root.join("../shared/data/slips/test6-malicious.suricata.json");
+        if slips.exists() {
+            files.push(slips);
+        }
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        let num = |v: Option<&Value>| v.and_then(Value::as_u64);
+        let (mut lines, mut flows) = (0, 0);
+        for path in &files {
+            for line in std::fs::read_to_string(path).unwrap().lines() {
+                lines += 1;
+                let tree: Value = serde_json::from_str(line).unwrap();
+                let r = record(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                let s = |c: &Option<Cow<'_, str>>| c.as_deref().map(str::to_string);
+                assert_eq!(s(&r.event_type), text(tree.get("event_type")));
+                assert_eq!(s(&r.timestamp), text(tree.get("timestamp")));
+                assert_eq!(s(&r.src_ip), text(tree.get("src_ip")));
+                assert_eq!(s(&r.dest_ip), text(tree.get("dest_ip")));
+                assert_eq!(s(&r.proto), text(tree.get("proto")));
+                assert_eq!(r.src_port.map(u64::from), num(tree.get("src_port")));
+                assert_eq!(r.dest_port.map(u64::from), num(tree.get("dest_port")));
+                assert_eq!(r.icmp_type.map(u64::from), num(tree.get("icmp_type")));
+                let flow = tree.get("flow");
+                assert_eq!(r.flow.is_some(), flow.is_some(), "{line}");
+                if let (Some(f), Some(v)) = (&r.flow, flow) {
+                    flows += 1;
+                    assert_eq!(f.pkts_toclient, num(v.get("pkts_toclient")));
+                    assert_eq!(f.bytes_toclient, num(v.get("bytes_toclient")));
+                    assert_eq!(s(&f.start), text(v.get("start")));
+                    assert_eq!(s(&f.state), text(v.get("state")));
+                }
+                let tcp = tree.get("tcp");
+                assert_eq!(r.tcp.is_some(), tcp.is_some(), "{line}");
+                if let (Some(t), Some(v)) = (&r.tcp, tcp) {
+                    assert_eq!(s(&t.tcp_flags), text(v.get("tcp_flags")));
+                    assert_eq!(s(&t.tcp_flags_ts), text(v.get("tcp_flags_ts")));
+                    assert_eq!(s(&t.tcp_flags_tc), text(v.get("tcp_flags_tc")));
+                }
+                // Every proper prefix that is not the whole record less
+                // trailing space is refused by both.
+                if lines % 50 == 0 {
+                    for cut in 0..line.trim_end().len() {
+                        if line.is_char_boundary(cut) {
+                            assert!(record(&line[..cut]).is_err(), "{}", &line[..cut]);
+                            assert!(serde_json::from_str::<Value>(&line[..cut]).is_err());
+                        }
+                    }
+                }
+            }
+        }
+        assert!(lines > 100 && flows > 50, "{lines} lines, {flows} flows");
+    }
+
+    #[test]
+    fn fields_of_the_wrong_type_or_given_twice_are_malformed() {
+        let flow = r#"{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","dest_port":53,"proto":"UDP","flow":{"pkts_toclient":1,"start":"2021-06-06T16:38:55Z"}}"#;
+        assert!(eve_event(flow).unwrap().is_some());
+        for bad in [
+            flow.replace("53", "\"53\""),
+            flow.replace("53", "65536"),
+            flow.replace("53", "-53"),
+            flow.replace("\"pkts_toclient\":1", "\"pkts_toclient\":1.5"),
+            flow.replace("\"UDP\"", "17"),
+            flow.replace("\"proto\"", "\"src_ip\":\"10.0.0.3\",\"proto\""),
+            flow.replace("{\"pkts", "[{\"pkts")
+                .replace("Z\"}}", "Z\"}]}"),
+        ] {
+            assert!(
+                eve_event(&bad).unwrap_err().starts_with("invalid JSON"),
+                "{bad}"
+            );
+        }
+        // Escapes in a needed field are decoded; null is as if absent.
+        let escaped = flow.replace("10.0.0.2", "10.0.0\\u002e2");
+        assert_eq!(
+            eve_event(&escaped).unwrap().unwrap().dst.to_string(),
+            "10.0.0.2"
+        );
+        let nulled = flow.replace("\"dest_port\":53", "\"dest_port\":null");
+        assert_eq!(eve_event(&nulled).unwrap().unwrap().dst_port, 0);
     }
 }

@@ -18,6 +18,7 @@ use std::fmt;
 use std::io::{self, BufRead};
 
 pub mod eve;
+mod json_scan;
 pub mod pcap;
 pub mod sniff;
 pub mod zeek;
@@ -231,10 +232,10 @@ pub(crate) fn parse_datetime(s: &str) -> Option<Timestamp> {
     let b = s.trim().as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let part = b.get(r)?;
-        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(part).ok()?.parse().ok()
+        // At most four digits each: no overflow.
+        part.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
     };
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;

@@ -2,12 +2,13 @@
 //!
 //! ```json
 //! {"timestamp":"2017-09-10T17:52:38.063805+0000","host":"sensor-1","event_type":"sweep",
-//!  "src_ip":"176.192.150.3","dest_ip":"192.168.27.86","kind":"port_sweep","src":"176.192.150.3",
+//!  "src_ip":"176.192.150.3","dest_ip":"192.168.27.86","proto":"TCP",
+//!  "sweep":{"kind":"port_sweep","src":"176.192.150.3",
 //!  "direction":"inbound","proto":"tcp","ports":[445],"targets":5,
 //!  "ports_count":1,"failed":5,"succeeded":0,"unanswered":5,"probes":5,
 //!  "first_seen":"2017-09-10T17:52:28.000000Z","ts":"2017-09-10T17:52:38.063805Z",
 //!  "sample":["192.168.27.86","10.10.11.49"],"score":5.55,"technique":"syn",
-//!  "final":false}
+//!  "final":false}}
 //! ```
 //!
 //! `timestamp` is written the way Suricata writes its own (local time with a
@@ -15,8 +16,11 @@
 //! rest of the file; `host` is Suricata's `sensor-name` when one is set, as in
 //! Suricata's records; `dest_ip` is the first host of the sample (the scanned
 //! host of a port scan, the latest failed target of a sweep) when there is
-//! one; the fields after it are the library's JSON form of a verdict
-//! (`sweepwatch::format`), as the `sweepwatch` command writes them.
+//! one; `proto` is Suricata's name of the protocol. The verdict itself is the
+//! `sweep` object, in the library's JSON form (`sweepwatch::format`), as the
+//! `sweepwatch` command writes it: EVE keeps each event type's own fields in
+//! an object named after the type, and Suricata's schema admits no others at
+//! the top.
 
 use std::fmt::Write as _;
 use sweepwatch::{Kind, Protocol, Timestamp, Verdict};
@@ -91,19 +95,41 @@ fn write_alert(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Res
             write!(s, ",\"dest_port\":{port}")?;
         }
     }
-    if let Some(p) = suricata_proto(v.proto, v.src.is_ipv6()) {
-        write!(s, ",\"proto\":\"{p}\"")?;
-    }
+    proto(s, v)?;
     let (text, severity, sid) = signature(v.kind);
     write!(
         s,
         ",\"alert\":{{\"action\":\"allowed\",\"gid\":1,\"signature_id\":{sid},\"rev\":1,\
          \"signature\":\"{text}\",\"category\":\"Detection of a Network Scan\",\
-         \"severity\":{severity}}},\"sweep\":{{"
+         \"severity\":{severity}}}"
     )?;
+    sweep_object(s, v);
+    Ok(())
+}
+
+/// A verdict as a record of its own type, `sweep`.
+fn write_verdict(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Result {
+    header(s, v, host, "sweep")?;
+    proto(s, v)?;
+    sweep_object(s, v);
+    Ok(())
+}
+
+/// `proto` as Suricata writes it, when the protocol has a name there.
+fn proto(s: &mut String, v: &Verdict) -> std::fmt::Result {
+    match suricata_proto(v.proto, v.src.is_ipv6()) {
+        Some(p) => write!(s, ",\"proto\":\"{p}\""),
+        None => Ok(()),
+    }
+}
+
+/// The verdict in the library's one JSON form, as the record's `sweep`
+/// object (EVE keeps each type's own fields in an object named after it),
+/// and the record's end.
+fn sweep_object(s: &mut String, v: &Verdict) {
+    s.push_str(",\"sweep\":{");
     sweepwatch::format::write_json_fields(s, v);
     s.push_str("}}\n");
-    Ok(())
 }
 
 /// `text` as a JSON string, quotes included.
@@ -140,15 +166,6 @@ fn header(s: &mut String, v: &Verdict, host: Option<&str>, event_type: &str) -> 
     if let Some(dst) = v.sample().first() {
         write!(s, ",\"dest_ip\":\"{dst}\"")?;
     }
-    Ok(())
-}
-
-fn write_verdict(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Result {
-    header(s, v, host, "sweep")?;
-    s.push(',');
-    // The rest is the library's one JSON form of a verdict.
-    sweepwatch::format::write_json_fields(s, v);
-    s.push_str("}\n");
     Ok(())
 }
 
@@ -242,11 +259,12 @@ mod tests {
         let tail = line.split_once(",\"event_type\"").unwrap().1;
         assert_eq!(
             tail,
-            ":\"sweep\",\"src_ip\":\"192.168.2.154\",\"dest_ip\":\"192.168.2.22\",\"kind\":\"port_scan\",\"src\":\"192.168.2.154\",\
+            ":\"sweep\",\"src_ip\":\"192.168.2.154\",\"dest_ip\":\"192.168.2.22\",\"proto\":\"TCP\",\
+             \"sweep\":{\"kind\":\"port_scan\",\"src\":\"192.168.2.154\",\
              \"direction\":\"inbound\",\"proto\":\"tcp\",\"ports\":[22,80,443],\"targets\":1,\
              \"ports_count\":6,\"failed\":5,\"succeeded\":0,\"unanswered\":1,\"probes\":6,\
              \"first_seen\":\"2017-07-14T02:40:00.000000Z\",\"ts\":\"2017-07-14T02:40:03.250000Z\",\
-             \"sample\":[\"192.168.2.22\"],\"score\":5.5,\"technique\":\"syn\",\"final\":false}\n"
+             \"sample\":[\"192.168.2.22\"],\"score\":5.5,\"technique\":\"syn\",\"final\":false}}\n"
         );
         v.score = f32::INFINITY;
         let mut out = Vec::new();

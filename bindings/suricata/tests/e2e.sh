@@ -20,7 +20,11 @@
 #      stops Suricata's start-up when init errors are fatal;
 #   6. memory the machine lacks stops start-up the same way, never an abort;
 #   7. after `mv eve.json eve.json.1` and SIGHUP, records go on in a new
-#      eve.json, none lost or repeated.
+#      eve.json, none lost or repeated;
+#   8. every record the plugin writes (passed through, sweep and alert)
+#      matches Suricata's own EVE schema for the release (etc/schema.json, in
+#      $SWEEPWATCH_DATA/suricata-schema), extended only with the plugin's
+#      `sweep` object (../sweep.schema.json).
 #
 # Usage: bindings/suricata/tests/e2e.sh
 # Environment: SURICATA (default: suricata; scripts/suricata8 runs 8.0 from
@@ -36,6 +40,13 @@ data=${SWEEPWATCH_DATA:-$(cd "$repo/.." && pwd)/shared/data}
 
 need_tools nmap
 [[ -d $data/bro-simple-scan ]] || fail "test captures not found in $data/bro-simple-scan (set SWEEPWATCH_DATA)"
+# Suricata's etc/schema.json of the release: 8.0.6's is the newest 8.0 one kept.
+case $suricata_version in
+    7.0.*) schema=$data/suricata-schema/schema-7.0.10.json ;;
+    *) schema=$data/suricata-schema/schema-8.0.6.json ;;
+esac
+[[ -f $schema ]] || fail "Suricata's EVE schema not found: $schema"
+python3 -c 'import jsonschema' 2>/dev/null || fail "the python3 jsonschema module is not installed"
 build_plugin
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sweepwatch-e2e.XXXXXX")
@@ -78,25 +89,27 @@ passed_through() {
 
 # One line per verdict: "src kind port,port,..."
 verdicts() {
-    cat "$1"/eve*.json | jq -r 'select(.event_type == "sweep") | "\(.src) \(.kind) \(.ports | map(tostring) | join(","))"'
+    cat "$1"/eve*.json | jq -r 'select(.event_type == "sweep") | .sweep | "\(.src) \(.kind) \(.ports | map(tostring) | join(","))"'
 }
 
 # Sweep records missing a field or with a field in the wrong format.
 malformed_sweeps() {
     cat "$1"/eve*.json | jq -c 'select(.event_type == "sweep") | select((
         (.timestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}[+-][0-9]{4}$"))
-        and (.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"))
-        and (.first_seen | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"))
-        and .src_ip == .src
         and .host == "sweepwatch-e2e"
-        and (if (.sample | length) > 0 then .dest_ip == .sample[0] else has("dest_ip") | not end)
-        and (.kind | IN("port_sweep", "port_scan", "outbound_sweep", "icmp_sweep"))
-        and (.direction | IN("inbound", "outbound", "internal", "external"))
-        and (.proto | IN("tcp", "udp", "icmp", "other"))
-        and (.ports | type == "array" and length > 0)
-        and ([.targets, .ports_count, .failed, .succeeded, .unanswered, .probes, .score]
-             | all(type == "number"))
-        and (.sample | type == "array")
+        and .src_ip == .sweep.src
+        and (if (.sweep.sample | length) > 0 then .dest_ip == .sweep.sample[0] else has("dest_ip") | not end)
+        and .proto == ({"tcp": "TCP", "udp": "UDP", "icmp": (if (.src_ip | contains(":")) then "IPv6-ICMP" else "ICMP" end)}[.sweep.proto])
+        and (.sweep | (
+            (.ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"))
+            and (.first_seen | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"))
+            and (.kind | IN("port_sweep", "port_scan", "outbound_sweep", "icmp_sweep"))
+            and (.direction | IN("inbound", "outbound", "internal", "external"))
+            and (.proto | IN("tcp", "udp", "icmp", "other"))
+            and (.ports | type == "array" and length > 0)
+            and ([.targets, .ports_count, .failed, .succeeded, .unanswered, .probes, .score]
+                 | all(type == "number"))
+            and (.sample | type == "array")))
     ) | not)'
 }
 
@@ -120,7 +133,7 @@ check_capture() {
     echo "$got" | sed '/^$/d; s/^/   verdict: /'
     if [[ -n ${VERDICTS_OUT:-} ]]; then
         cat "$plug"/eve*.json | jq -r --arg c "$name" 'select(.event_type == "sweep")
-            | "\($c) \(.src) \(.kind) \(.ports | map(tostring) | join(",")) \(.technique) \(.final)"' \
+            | .sweep | "\($c) \(.src) \(.kind) \(.ports | map(tostring) | join(",")) \(.technique) \(.final)"' \
             >>"$VERDICTS_OUT"
     fi
     local want src kinds port scanners=()
@@ -155,6 +168,13 @@ check_capture() {
         fail "$name: passed-through records differ from the regular file type's ($n_plug vs $n_reg)"
     fi
     echo "   $n_plug records passed through unchanged, $(echo "$got" | sed '/^$/d' | wc -l) verdicts"
+    validate "$plug"/eve*.json
+}
+
+# validate FILE...: every record matches Suricata's own EVE schema for the
+# release under test, extended with the plugin's `sweep` object only.
+validate() {
+    echo "   $(python3 "$here/validate-eve.py" "$schema" "$@")" || fail "records that do not match $schema"
 }
 
 bss=$data/bro-simple-scan
@@ -279,9 +299,10 @@ bad=$(echo "$alerts" | jq -c 'select((
         and .sweep.src == .src_ip and .sweep.final == false
     ) | not)')
 [[ -z $bad ]] || fail "alert records: unexpected alert: $bad"
-jq -e 'select(.event_type == "sweep") | .final == true' "$work/alert/eve.json" >/dev/null ||
+jq -e 'select(.event_type == "sweep") | .sweep.final == true' "$work/alert/eve.json" >/dev/null ||
     fail "alert records: no final extent as a sweep record"
 echo "   $(echo "$alerts" | wc -l) alert(s): $(echo "$alerts" | jq -r '.alert.signature' | sort -u)"
+validate "$work/alert/eve.json"
 
 echo "== start-up checks"
 # No `flow` among the types: Suricata runs, with a warning. A strftime file
