@@ -94,16 +94,13 @@ struct Tcp<'a> {
     tcp_flags_tc: Option<Cow<'a, str>>,
 }
 
-/// Reads one field into `slot`, refusing a second occurrence of the key.
-fn once<'a, T>(
-    c: &mut Cursor<'a>,
-    slot: &mut Option<T>,
-    read: impl FnOnce(&mut Cursor<'a>) -> json_scan::Result<Option<T>>,
-) -> json_scan::Result<()> {
+/// Stores a field's value, refusing a second occurrence of its key.
+#[inline]
+fn set<T>(c: &mut Cursor<'_>, slot: &mut Option<T>, v: Option<T>) -> json_scan::Result<()> {
     if slot.is_some() {
-        return c.err("duplicate field");
+        return c.fail("duplicate field");
     }
-    *slot = read(c)?;
+    *slot = v;
     Ok(())
 }
 
@@ -111,60 +108,118 @@ fn port(c: &mut Cursor<'_>) -> json_scan::Result<Option<u16>> {
     Ok(c.opt_uint(u64::from(u16::MAX))?.map(|n| n as u16))
 }
 
-fn count(c: &mut Cursor<'_>) -> json_scan::Result<Option<u64>> {
-    c.opt_uint(u64::MAX)
+/// Whether the value at the cursor is `null` (consumed) rather than an
+/// object (opened), for a nested object that may be either.
+fn open_or_null(c: &mut Cursor<'_>) -> json_scan::Result<bool> {
+    if c.null()? {
+        return Ok(false);
+    }
+    c.object()?;
+    Ok(true)
 }
 
-/// An object read by `inner`, or `null`.
-fn nested<'a, T: Default>(
-    c: &mut Cursor<'a>,
-    mut inner: impl FnMut(&mut Cursor<'a>, &'a str, &mut T) -> json_scan::Result<()>,
-) -> json_scan::Result<Option<T>> {
-    if c.null()? {
+fn flow<'a>(c: &mut Cursor<'a>) -> json_scan::Result<Option<Flow<'a>>> {
+    if !open_or_null(c)? {
         return Ok(None);
     }
-    let mut v = T::default();
-    c.fields(|c, k| inner(c, k, &mut v))?;
-    Ok(Some(v))
+    let mut f = Flow::default();
+    while let Some(key) = c.key()? {
+        match key {
+            "pkts_toclient" => {
+                let v = c.opt_uint(u64::MAX)?;
+                set(c, &mut f.pkts_toclient, v)?
+            }
+            "bytes_toclient" => {
+                let v = c.opt_uint(u64::MAX)?;
+                set(c, &mut f.bytes_toclient, v)?
+            }
+            "start" => {
+                let v = c.opt_str()?;
+                set(c, &mut f.start, v)?
+            }
+            "state" => {
+                let v = c.opt_str()?;
+                set(c, &mut f.state, v)?
+            }
+            _ => c.skip()?,
+        }
+    }
+    Ok(Some(f))
+}
+
+fn tcp<'a>(c: &mut Cursor<'a>) -> json_scan::Result<Option<Tcp<'a>>> {
+    if !open_or_null(c)? {
+        return Ok(None);
+    }
+    let mut t = Tcp::default();
+    while let Some(key) = c.key()? {
+        let slot = match key {
+            "tcp_flags" => &mut t.tcp_flags,
+            "tcp_flags_ts" => &mut t.tcp_flags_ts,
+            "tcp_flags_tc" => &mut t.tcp_flags_tc,
+            _ => {
+                c.skip()?;
+                continue;
+            }
+        };
+        let v = c.opt_str()?;
+        set(c, slot, v)?;
+    }
+    Ok(Some(t))
 }
 
 /// The fields of one EVE record that decide its event, in one pass over the
 /// text (see [`json_scan`]).
-fn record(line: &str) -> json_scan::Result<Record<'_>> {
+fn record<'a>(line: &'a str) -> Result<Record<'a>, String> {
     let mut c = Cursor::new(line);
     let mut r = Record::default();
-    c.fields(|c, key| match key {
-        "event_type" => once(c, &mut r.event_type, Cursor::opt_str),
-        "timestamp" => once(c, &mut r.timestamp, Cursor::opt_str),
-        "src_ip" => once(c, &mut r.src_ip, Cursor::opt_str),
-        "dest_ip" => once(c, &mut r.dest_ip, Cursor::opt_str),
-        "src_port" => once(c, &mut r.src_port, port),
-        "dest_port" => once(c, &mut r.dest_port, port),
-        "proto" => once(c, &mut r.proto, Cursor::opt_str),
-        "icmp_type" => once(c, &mut r.icmp_type, |c| {
-            Ok(c.opt_uint(u64::from(u32::MAX))?.map(|n| n as u32))
-        }),
-        "flow" => once(c, &mut r.flow, |c| {
-            nested(c, |c, k, f: &mut Flow<'_>| match k {
-                "pkts_toclient" => once(c, &mut f.pkts_toclient, count),
-                "bytes_toclient" => once(c, &mut f.bytes_toclient, count),
-                "start" => once(c, &mut f.start, Cursor::opt_str),
-                "state" => once(c, &mut f.state, Cursor::opt_str),
-                _ => c.skip(),
-            })
-        }),
-        "tcp" => once(c, &mut r.tcp, |c| {
-            nested(c, |c, k, t: &mut Tcp<'_>| match k {
-                "tcp_flags" => once(c, &mut t.tcp_flags, Cursor::opt_str),
-                "tcp_flags_ts" => once(c, &mut t.tcp_flags_ts, Cursor::opt_str),
-                "tcp_flags_tc" => once(c, &mut t.tcp_flags_tc, Cursor::opt_str),
-                _ => c.skip(),
-            })
-        }),
-        _ => c.skip(),
-    })?;
-    c.end()?;
-    Ok(r)
+    let walk = |c: &mut Cursor<'a>, r: &mut Record<'a>| -> json_scan::Result<()> {
+        c.object()?;
+        while let Some(key) = c.key()? {
+            match key {
+                "event_type" | "timestamp" | "src_ip" | "dest_ip" | "proto" => {
+                    let slot = match key {
+                        "event_type" => &mut r.event_type,
+                        "timestamp" => &mut r.timestamp,
+                        "src_ip" => &mut r.src_ip,
+                        "dest_ip" => &mut r.dest_ip,
+                        _ => &mut r.proto,
+                    };
+                    let v = c.opt_str()?;
+                    set(c, slot, v)?
+                }
+                "src_port" => {
+                    let v = port(c)?;
+                    set(c, &mut r.src_port, v)?
+                }
+                "dest_port" => {
+                    let v = port(c)?;
+                    set(c, &mut r.dest_port, v)?
+                }
+                "icmp_type" => {
+                    let v = c.opt_uint(u64::from(u32::MAX))?.map(|n| n as u32);
+                    set(c, &mut r.icmp_type, v)?
+                }
+                "flow" => {
+                    let v = flow(c)?;
+                    set(c, &mut r.flow, v)?
+                }
+                "tcp" => {
+                    let v = tcp(c)?;
+                    set(c, &mut r.tcp, v)?
+                }
+                _ => c.skip()?,
+            }
+        }
+        c.end()
+    };
+    match walk(&mut c, &mut r) {
+        Ok(()) => Ok(r),
+        Err(json_scan::Stop) => {
+            let (at, what) = c.error();
+            Err(format!("invalid JSON: {what} at byte {at}"))
+        }
+    }
 }
 
 fn flags(field: &str, v: &Option<Cow<'_, str>>) -> Result<u8, String> {
@@ -179,8 +234,41 @@ fn addr(field: &str, v: &Option<Cow<'_, str>>) -> Result<IpAddr, String> {
     let s = v
         .as_deref()
         .ok_or_else(|| format!("flow record without {field}"))?;
-    s.parse()
-        .map_err(|_| format!("{field} `{s}` is not an IP address"))
+    ipv4(s)
+        .map(IpAddr::V4)
+        .or_else(|| s.parse().ok())
+        .ok_or_else(|| format!("{field} `{s}` is not an IP address"))
+}
+
+/// A dotted-quad IPv4 address as the standard library reads it (four
+/// decimal parts of at most three digits, no leading zeros, each at most
+/// 255), in a fraction of its time; `None` for anything else, which then
+/// goes to the standard parser.
+fn ipv4(s: &str) -> Option<std::net::Ipv4Addr> {
+    let mut parts = [0u8; 4];
+    let (mut k, mut n, mut digits, mut lead_zero) = (0usize, 0u16, 0u8, false);
+    for &c in s.as_bytes() {
+        if c == b'.' {
+            if digits == 0 || k == 3 {
+                return None;
+            }
+            parts[k] = u8::try_from(n).ok()?;
+            (k, n, digits) = (k + 1, 0, 0);
+            continue;
+        }
+        let d = c.wrapping_sub(b'0');
+        if d > 9 || digits == 3 || (digits == 1 && lead_zero) {
+            return None;
+        }
+        lead_zero = digits == 0 && d == 0;
+        n = n * 10 + u16::from(d);
+        digits += 1;
+    }
+    if k != 3 || digits == 0 {
+        return None;
+    }
+    parts[3] = u8::try_from(n).ok()?;
+    Some(parts.into())
 }
 
 /// What the server sent to the client, as far as the record tells.
@@ -313,7 +401,7 @@ fn no_syn(ts: u8, tc: ToClient) -> Option<(Outcome, Technique)> {
 /// assert!(eve_event("{\"event_type\":").is_err());
 /// ```
 pub fn eve_event(line: &str) -> Result<Option<Event>, String> {
-    let rec = record(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let rec = record(line)?;
     if rec.event_type.as_deref() != Some("flow") {
         return Ok(None);
     }
@@ -714,5 +802,34 @@ mod tests {
         );
         let nulled = flow.replace("\"dest_port\":53", "\"dest_port\":null");
         assert_eq!(eve_event(&nulled).unwrap().unwrap().dst_port, 0);
+    }
+
+    #[test]
+    fn dotted_quads_read_as_the_standard_library_reads_them() {
+        for s in [
+            "10.0.0.1",
+            "255.255.255.255",
+            "0.0.0.0",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            "1.2.3.4 ",
+            "a.b.c.d",
+            "1.2.3.-4",
+            "::1",
+            "1000.1.1.1",
+            "",
+            "1.2.3.00",
+            "1.2.3.0",
+            "10.20.30.040",
+            ".1.2.3",
+            "1.2.3.",
+            "192.168.001.1",
+        ] {
+            let std = s.parse::<std::net::Ipv4Addr>().ok();
+            assert_eq!(ipv4(s), std, "{s:?}");
+        }
     }
 }

@@ -433,8 +433,8 @@ impl Output {
                 None => {
                     let _ = det.observe(&ev);
                 }
-                Some(r) => r.lock().unwrap_or_else(|e| e.into_inner()).push(ev, |e| {
-                    let _ = det.observe(e);
+                Some(r) => r.lock().unwrap_or_else(|e| e.into_inner()).push(ev, |b| {
+                    let _ = det.observe_batch(b);
                 }),
             }
         }
@@ -451,8 +451,8 @@ impl Output {
         };
         let result = catch_unwind(AssertUnwindSafe(|| {
             if let Some(r) = &self.reorder {
-                r.lock().unwrap_or_else(|e| e.into_inner()).drain(|e| {
-                    let _ = det.observe(e);
+                r.lock().unwrap_or_else(|e| e.into_inner()).drain(|b| {
+                    let _ = det.observe_batch(b);
                 });
             }
             let _ = det.flush();

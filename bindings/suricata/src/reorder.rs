@@ -5,10 +5,12 @@
 //! arrive out of order. The detector's decisions (which kind a source is
 //! reported as, when it was first seen) follow capture time, so events are
 //! held in a heap and released oldest first once capture time has moved on
-//! by the window, or when the heap is full, or at shutdown.
+//! by the window, or when the heap is full, or at shutdown; released events
+//! reach the detector [`BATCH`] at a time.
 
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::net::IpAddr;
 use sweepwatch::Event;
 
 /// How long events are held.
@@ -46,40 +48,58 @@ impl Window {
     }
 }
 
-/// An event and its arrival number. Equal times are ordered by the event's
-/// addresses and port, so that the order Suricata logs flows in (its flow
-/// hash is seeded at random) does not change which ports a verdict lists;
-/// arrival breaks what ties remain.
-struct Held {
+/// How many released events are handed to the detector at once: its batch
+/// path overlaps the memory reads of consecutive events, which one event at a
+/// time cannot.
+pub const BATCH: usize = 32;
+
+/// A held event's place in the order, 24 bytes: its capture time, then a
+/// fixed (unkeyed) hash of its addresses and port, so that the order Suricata
+/// logs flows of equal time in (its flow hash is seeded at random) does not
+/// change which ports a verdict lists; then arrival. The event itself waits in
+/// the slab at `slot`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    ts: u64,
+    tie: u64,
     seq: u64,
-    ev: Event,
 }
 
-impl PartialEq for Held {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
+/// A fixed mix of the fields that order events of equal time (FNV-1a over
+/// the addresses, then a final avalanche). Unkeyed on purpose: the same
+/// events sort the same way in every run and every Suricata release.
+fn tie(ev: &Event) -> u64 {
+    fn bytes(h: &mut u64, b: &[u8]) {
+        for &x in b {
+            *h = (*h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3);
+        }
     }
-}
-
-impl Eq for Held {}
-
-impl PartialOrd for Held {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
+    fn ip(h: &mut u64, a: &IpAddr) {
+        match a {
+            IpAddr::V4(a) => bytes(h, &a.octets()),
+            IpAddr::V6(a) => bytes(h, &a.octets()),
+        }
     }
-}
-
-impl Ord for Held {
-    fn cmp(&self, o: &Self) -> Ordering {
-        let key = |h: &Held| (h.ev.ts, h.ev.src, h.ev.dst, h.ev.dst_port, h.seq);
-        key(self).cmp(&key(o))
-    }
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    ip(&mut h, &ev.src);
+    ip(&mut h, &ev.dst);
+    bytes(&mut h, &ev.dst_port.to_le_bytes());
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
 }
 
 /// The heap of held events.
 pub struct Reorder {
     window: Window,
-    heap: BinaryHeap<Reverse<Held>>,
+    /// Keys and slots, smallest first: 32 bytes an entry, so that sifting
+    /// touches little memory.
+    heap: BinaryHeap<Reverse<(Key, u32)>>,
+    /// The held events, by slot.
+    slab: Vec<Event>,
+    free: Vec<u32>,
+    /// Released events not yet handed over.
+    batch: Vec<Event>,
     seq: u64,
     newest: u64,
 }
@@ -90,31 +110,65 @@ impl Reorder {
         Reorder {
             window,
             heap: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            batch: Vec::with_capacity(BATCH),
             seq: 0,
             newest: 0,
         }
     }
 
-    /// Adds `ev` and calls `release` for each event now due, oldest first.
-    pub fn push(&mut self, ev: Event, mut release: impl FnMut(&Event)) {
+    /// Adds `ev`, moves every event now due to the batch, oldest first, and
+    /// calls `release` with the batch whenever it holds [`BATCH`] events.
+    pub fn push(&mut self, ev: Event, mut release: impl FnMut(&[Event])) {
         self.seq += 1;
-        self.newest = self.newest.max(ev.ts.as_micros());
-        self.heap.push(Reverse(Held { seq: self.seq, ev }));
-        while let Some(Reverse(top)) = self.heap.peek() {
-            let due = top.ev.ts.as_micros().saturating_add(self.window.micros) <= self.newest;
+        let ts = ev.ts.as_micros();
+        self.newest = self.newest.max(ts);
+        let key = Key {
+            ts,
+            tie: tie(&ev),
+            seq: self.seq,
+        };
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = ev;
+                i
+            }
+            None => {
+                self.slab.push(ev);
+                // At most `max_events + 1` slots are ever in use.
+                u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.heap.push(Reverse((key, slot)));
+        while let Some(Reverse((top, _))) = self.heap.peek() {
+            let due = top.ts.saturating_add(self.window.micros) <= self.newest;
             if !due && self.heap.len() <= self.window.max_events {
                 break;
             }
-            if let Some(Reverse(h)) = self.heap.pop() {
-                release(&h.ev);
+            self.pop_one(&mut release);
+        }
+    }
+
+    fn pop_one(&mut self, release: &mut impl FnMut(&[Event])) {
+        if let Some(Reverse((_, slot))) = self.heap.pop() {
+            self.batch.push(self.slab[slot as usize]);
+            self.free.push(slot);
+            if self.batch.len() >= BATCH {
+                release(&self.batch);
+                self.batch.clear();
             }
         }
     }
 
-    /// Releases every held event, oldest first.
-    pub fn drain(&mut self, mut release: impl FnMut(&Event)) {
-        while let Some(Reverse(h)) = self.heap.pop() {
-            release(&h.ev);
+    /// Releases every held event, oldest first, and the batch.
+    pub fn drain(&mut self, mut release: impl FnMut(&[Event])) {
+        while !self.heap.is_empty() {
+            self.pop_one(&mut release);
+        }
+        if !self.batch.is_empty() {
+            release(&self.batch);
+            self.batch.clear();
         }
     }
 }
@@ -142,20 +196,58 @@ mod tests {
             max_events: 100,
         });
         let mut out = Vec::new();
+        let mut due = Vec::new();
         for (t, p) in [(105, 1), (100, 2), (103, 3), (100, 4), (112, 5)] {
-            r.push(ev(t, p), |e| out.push(e.dst_port));
+            r.push(ev(t, p), |b| out.extend(b.iter().map(|e| e.dst_port)));
+            due.push(r.batch.len());
         }
-        // 112 arrived: events at or before 102 are due.
-        assert_eq!(out, [2, 4]);
-        r.drain(|e| out.push(e.dst_port));
-        assert_eq!(out, [2, 4, 3, 1, 5]);
-        assert!(r.heap.is_empty());
+        // 112 arrived: events at or before 102 are due, waiting in the batch.
+        assert_eq!(due, [0, 0, 0, 0, 2]);
+        assert!(out.is_empty());
+        r.drain(|b| out.extend(b.iter().map(|e| e.dst_port)));
+        // Equal times (ports 2 and 4 at 100) go by the fixed tie hash.
+        let (first, second) = if tie(&ev(100, 2)) < tie(&ev(100, 4)) {
+            (2, 4)
+        } else {
+            (4, 2)
+        };
+        assert_eq!(out, [first, second, 3, 1, 5]);
+        assert!(r.heap.is_empty() && r.batch.is_empty());
     }
 
     #[test]
     fn held_events_are_small() {
-        // DEFAULT_REORDER_EVENTS entries then take at most 16 MiB.
-        assert!(std::mem::size_of::<Reverse<Held>>() <= 64);
+        // DEFAULT_REORDER_EVENTS entries then take at most 24 MiB: heap
+        // entry, slab slot and free-list slot.
+        let each = std::mem::size_of::<Reverse<(Key, u32)>>()
+            + std::mem::size_of::<Event>()
+            + std::mem::size_of::<u32>();
+        assert!(each <= 96, "{each}");
+    }
+
+    #[test]
+    fn full_batches_are_released_as_they_fill() {
+        let mut r = Reorder::new(Window {
+            micros: 1,
+            max_events: 1000,
+        });
+        let mut sizes = Vec::new();
+        let mut order = Vec::new();
+        for t in 0..(2 * BATCH as u64 + 5) {
+            r.push(ev(t, t as u16), |b| {
+                sizes.push(b.len());
+                order.extend(b.iter().map(|e| e.ts.as_secs()));
+            });
+        }
+        assert_eq!(sizes, [BATCH, BATCH]);
+        r.drain(|b| {
+            sizes.push(b.len());
+            order.extend(b.iter().map(|e| e.ts.as_secs()));
+        });
+        assert_eq!(sizes, [BATCH, BATCH, 5]);
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        // Slots are reused: the slab never held more than the window needs.
+        assert!(r.slab.len() <= 3, "{}", r.slab.len());
     }
 
     #[test]
@@ -166,10 +258,15 @@ mod tests {
         });
         let mut out = Vec::new();
         for (t, p) in [(30, 1), (10, 2), (20, 3), (5, 4)] {
-            r.push(ev(t, p), |e| out.push(e.dst_port));
+            r.push(ev(t, p), |b| out.extend(b.iter().map(|e| e.dst_port)));
         }
-        assert_eq!(out, [2, 4]);
-        r.drain(|e| out.push(e.dst_port));
+        // Two were released (waiting in the batch), two are held.
+        assert_eq!(
+            r.batch.iter().map(|e| e.dst_port).collect::<Vec<_>>(),
+            [2, 4]
+        );
+        assert_eq!(r.heap.len(), 2);
+        r.drain(|b| out.extend(b.iter().map(|e| e.dst_port)));
         assert_eq!(out, [2, 4, 3, 1]);
     }
 }
