@@ -30,6 +30,17 @@ pub(crate) struct Stop;
 
 pub(crate) type Result<T> = std::result::Result<T, Stop>;
 
+/// Bit 7 set in each byte of `w` (little-endian) that equals `c`: exact for
+/// the lowest such byte, which is all that callers use (a borrow may also
+/// mark bytes above a match).
+#[inline(always)]
+fn byte_mask(w: u64, c: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & HIGH
+}
+
 /// The offset of the first `"` or `\` in `b`, or `b.len()`.
 ///
 /// Eight bytes a step (SWAR): EVE's strings are short (keys, addresses,
@@ -37,18 +48,10 @@ pub(crate) type Result<T> = std::result::Result<T, Stop>;
 /// costs twice the instructions.
 #[inline(always)]
 fn quote_or_backslash(b: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Bit 7 of each byte equal to `c` (exact for the lowest such byte, which
-    // is all that is used).
-    let find = |w: u64, c: u8| {
-        let x = w ^ (ONES * u64::from(c));
-        x.wrapping_sub(ONES) & !x & HIGH
-    };
     let mut i = 0;
     while let Some(chunk) = b.get(i..i + 8) {
         let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let m = find(w, b'"') | find(w, b'\\');
+        let m = byte_mask(w, b'"') | byte_mask(w, b'\\');
         if m != 0 {
             return i + (m.trailing_zeros() / 8) as usize;
         }
@@ -171,7 +174,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Opens the object at the cursor, for [`key`](Self::key) to walk.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn object(&mut self) -> Result<()> {
         if self.peek() != b'{' {
             return self.fail("expected an object");
@@ -184,9 +187,12 @@ impl<'a> Cursor<'a> {
     /// The next key of the object being walked, with its `:` consumed, or
     /// `None` at the object's end (consumed). Its value must be consumed
     /// next, by a value reader or [`skip`](Self::skip).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn key(&mut self) -> Result<Option<&'a str>> {
         let opened = std::mem::take(&mut self.opened);
+        if let Some(key) = self.compact_key(opened) {
+            return Ok(Some(key));
+        }
         match self.peek() {
             b'}' => {
                 self.i += 1;
@@ -209,9 +215,48 @@ impl<'a> Cursor<'a> {
         Ok(Some(key))
     }
 
+    /// The common case of [`key`](Self::key) without its general checks: a
+    /// key written compactly, as Suricata writes them (`,"key":`, or
+    /// `"key":` right after `{`), at most 15 bytes long and free of escapes.
+    /// `None` sends everything else down the general path.
+    #[inline(always)]
+    fn compact_key(&mut self, opened: bool) -> Option<&'a str> {
+        let b = self.text.as_bytes();
+        let quote = self.i + usize::from(!opened);
+        if !(opened || b.get(self.i) == Some(&b',')) || b.get(quote) != Some(&b'"') {
+            return None;
+        }
+        let start = quote + 1;
+        let mut len = None;
+        for step in [0, 8] {
+            let w = u64::from_le_bytes(b.get(start + step..start + step + 8)?.try_into().ok()?);
+            let (q, bs) = (byte_mask(w, b'"'), byte_mask(w, b'\\'));
+            if bs != 0 && (q == 0 || bs.trailing_zeros() < q.trailing_zeros()) {
+                return None;
+            }
+            if q != 0 {
+                len = Some(step + (q.trailing_zeros() / 8) as usize);
+                break;
+            }
+        }
+        let end = start + len?;
+        if b.get(end + 1) != Some(&b':') {
+            return None;
+        }
+        self.i = end + 2;
+        // Both ends are ASCII quotes, so these are char boundaries.
+        Some(&self.text[start..end])
+    }
+
     /// Skips one value of any type, checking its syntax.
+    #[inline(always)]
     pub(crate) fn skip(&mut self) -> Result<()> {
-        self.skip_at(0)
+        // Most skipped values are numbers, strings and literals: no call.
+        match self.peek() {
+            b'"' => self.raw_string().map(drop),
+            b'0'..=b'9' | b'-' => self.number().map(drop),
+            _ => self.skip_at(0),
+        }
     }
 
     fn skip_at(&mut self, depth: u32) -> Result<()> {
@@ -264,7 +309,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Whether the value at the cursor is `null`, which it then consumes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn null(&mut self) -> Result<bool> {
         if self.peek() == b'n' {
             self.literal(b"null")?;
@@ -276,7 +321,7 @@ impl<'a> Cursor<'a> {
 
     /// A string or `null`; escapes are decoded (rare in EVE: no address,
     /// time or flag field has them).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn opt_str(&mut self) -> Result<Option<Cow<'a, str>>> {
         match self.peek() {
             b'"' => {
@@ -299,7 +344,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A non-negative integer no larger than `max`, or `null`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn opt_uint(&mut self, max: u64) -> Result<Option<u64>> {
         if self.null()? {
             return Ok(None);

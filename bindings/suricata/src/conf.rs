@@ -211,7 +211,7 @@ pub fn read<T: ConfTree>(
         if let Ok(Some(types)) = list(tree, eve, "types") {
             if !types.iter().any(|t| t == "flow") {
                 notes.push(
-                    "warning: `flow` is not among this eve-log output's types, so the \
+                    "`flow` is not among this eve-log output's types, so the \
                      detector gets no events; add `- flow` to `types`"
                         .to_string(),
                 );

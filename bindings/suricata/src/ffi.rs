@@ -172,7 +172,7 @@ pub struct Api {
 }
 
 /// The address of `name` in the running process, if it exports one.
-fn symbol(name: &CStr) -> Option<*mut c_void> {
+pub fn symbol(name: &CStr) -> Option<*mut c_void> {
     // SAFETY: `name` is NUL-terminated; RTLD_DEFAULT searches the executable
     // and the libraries loaded with it.
     let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };

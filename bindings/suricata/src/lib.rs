@@ -22,12 +22,14 @@
 
 mod conf;
 mod ffi;
+mod log;
 mod output;
 mod record;
 mod reorder;
 
 use ffi::{Api, Callbacks, ConfNode, Major, SCPlugin7, SCPlugin8};
-use output::{log, Output, SharedSink};
+use log::{log, Level};
+use output::{Output, SharedSink};
 
 // The flow-record step of `Write`, for the fuzz targets in `fuzz/` at the
 // repository root, which link this crate as an rlib.
@@ -79,7 +81,7 @@ fn guard<R>(what: &str, on_panic: R, f: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(_) => {
-            log(format_args!("internal error in {what}"));
+            log(Level::Error, format_args!("internal error in {what}"));
             on_panic
         }
     }
@@ -104,10 +106,13 @@ pub extern "C" fn SCPluginRegister() -> *mut c_void {
 unsafe extern "C" fn plugin_init() {
     guard("plugin initialisation", (), || {
         let Some(api) = api() else {
-            log(format_args!(
-                "this Suricata exports neither 7.0's nor 8.0's plugin functions; \
+            log(
+                Level::Error,
+                format_args!(
+                    "this Suricata exports neither 7.0's nor 8.0's plugin functions; \
                  the EVE file type \"sweepwatch\" is not available"
-            ));
+                ),
+            );
             return;
         };
         let callbacks = Callbacks {
@@ -118,9 +123,10 @@ unsafe extern "C" fn plugin_init() {
             thread_deinit: eve_thread_deinit,
         };
         if !api.register(NAME, callbacks) {
-            log(format_args!(
-                "Suricata refused to register the EVE file type \"sweepwatch\""
-            ));
+            log(
+                Level::Error,
+                format_args!("Suricata refused to register the EVE file type \"sweepwatch\""),
+            );
         }
     })
 }
@@ -184,29 +190,34 @@ unsafe extern "C" fn eve_init(
 ) -> c_int {
     guard("Init", -1, || {
         if conf.is_null() || init_data.is_null() {
-            log(format_args!("Init called without configuration"));
+            log(
+                Level::Error,
+                format_args!("Init called without configuration"),
+            );
             return -1;
         }
         let (opts, notes) = match read_options(conf) {
             Ok(r) => r,
             Err(e) => {
-                log(format_args!("bad configuration: {e}"));
+                log(Level::Error, format_args!("bad configuration: {e}"));
                 std::process::exit(1);
             }
         };
         for n in &notes {
-            log(format_args!("{n}"));
+            log(Level::Warning, format_args!("{n}"));
         }
         let out = match Output::new(&opts, threaded, sweepwatch::input::eve::eve_event) {
             Ok(o) => o,
             Err(e) => {
-                log(format_args!("cannot start: {e}"));
+                log(Level::Error, format_args!("cannot start: {e}"));
                 std::process::exit(1);
             }
         };
         let c = &opts.detector;
         if opts.detect {
-            log(format_args!(
+            log(
+                Level::Notice,
+                format_args!(
                 "{} EVE records to {}{}; home networks from {}: {}; min-targets {}, memory {} MiB; {}",
                 release(),
                 opts.path.display(),
@@ -222,21 +233,24 @@ unsafe extern "C" fn eve_init(
                 opts.reorder.describe()
             ));
         } else {
-            log(format_args!(
-                "{} EVE records to {}; detection disabled (sweepwatch.enabled: no)",
-                release(),
-                opts.path.display()
-            ));
+            log(
+                Level::Notice,
+                format_args!(
+                    "{} EVE records to {}; detection disabled (sweepwatch.enabled: no)",
+                    release(),
+                    opts.path.display()
+                ),
+            );
         }
         let out = Box::new(out);
         // SAFETY: the flag lives in the boxed output until Deinit, which
         // unregisters it first. `api()` is set: Init read the options through it.
         let watched = api().is_some_and(|a| unsafe { a.watch_rotation(out.rotation_flag()) });
         if !watched {
-            log(format_args!(
-                "SIGHUP will not reopen {}",
-                out.path().display()
-            ));
+            log(
+                Level::Warning,
+                format_args!("SIGHUP will not reopen {}", out.path().display()),
+            );
         }
         // SAFETY: `init_data` is a valid out-pointer (checked non-NULL above).
         unsafe { *init_data = Box::into_raw(out).cast() };
@@ -296,10 +310,13 @@ unsafe extern "C" fn eve_thread_init(
             Ok(None) => std::ptr::null_mut(),
             Err(e) => {
                 // Writes from this thread then go to the shared file.
-                log(format_args!(
-                    "{e}; this thread writes to {} instead",
-                    out.path().display()
-                ));
+                log(
+                    Level::Warning,
+                    format_args!(
+                        "{e}; this thread writes to {} instead",
+                        out.path().display()
+                    ),
+                );
                 std::ptr::null_mut()
             }
         };
@@ -335,7 +352,7 @@ unsafe extern "C" fn eve_deinit(init_data: *mut c_void) {
             // SAFETY: the flag Init registered, still alive in `out`.
             unsafe { api.unwatch_rotation(out.rotation_flag()) };
         }
-        log(format_args!("{}", out.finish()));
+        log(Level::Notice, format_args!("{}", out.finish()));
     })
 }
 

@@ -17,6 +17,7 @@
 //! So the reorder and shard locks are never held together with a file lock.
 
 use crate::conf::Options;
+use crate::log::{log, Level};
 use crate::record::{push_verdict, Style};
 use crate::reorder::Reorder;
 use memchr::memmem;
@@ -36,12 +37,6 @@ pub type Parse = fn(&str) -> Result<Option<Event>, String>;
 thread_local! {
     /// Verdicts delivered on this thread and not yet written.
     static PENDING: RefCell<Vec<Verdict>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Writes to stderr, where Suricata's console log also goes. Never panics:
-/// it runs inside the panic boundary's own error path.
-pub fn log(msg: std::fmt::Arguments<'_>) {
-    let _ = writeln!(io::stderr().lock(), "sweepwatch: {msg}");
 }
 
 /// One output file and what went through it.
@@ -145,10 +140,13 @@ impl Sink {
             .open(&self.path)
         {
             Ok(f) => self.file = f,
-            Err(e) => log(format_args!(
-                "reopening {} after SIGHUP: {e}; writing on into the old file",
-                self.path.display()
-            )),
+            Err(e) => log(
+                Level::Error,
+                format_args!(
+                    "reopening {} after SIGHUP: {e}; writing on into the old file",
+                    self.path.display()
+                ),
+            ),
         }
     }
 
@@ -187,10 +185,13 @@ impl Sink {
             self.tally.write_errors += 1;
             if !self.reported_error {
                 self.reported_error = true;
-                log(format_args!(
-                    "writing {}: {e} (further errors are only counted)",
-                    self.path.display()
-                ));
+                log(
+                    Level::Error,
+                    format_args!(
+                        "writing {}: {e} (further errors are only counted)",
+                        self.path.display()
+                    ),
+                );
             }
         }
         r
@@ -381,9 +382,12 @@ impl Output {
                 // The record is still written: the EVE log stays complete even
                 // if detection fails.
                 if self.panics.fetch_add(1, Ordering::Relaxed) == 0 {
-                    log(format_args!(
-                        "detection failed on a record; it was passed through unexamined"
-                    ));
+                    log(
+                        Level::Error,
+                        format_args!(
+                            "detection failed on a record; it was passed through unexamined"
+                        ),
+                    );
                 }
                 Seen::Flow
             }
@@ -402,7 +406,7 @@ impl Output {
                 Err(e) => {
                     // Only in threaded mode, after a thread's own file failed too.
                     if self.lost.fetch_add(1, Ordering::Relaxed) == 0 {
-                        log(format_args!("records lost: {e}"));
+                        log(Level::Error, format_args!("records lost: {e}"));
                     }
                     return Err(io::Error::other(e));
                 }
@@ -458,9 +462,10 @@ impl Output {
             let _ = det.flush();
         }));
         if result.is_err() {
-            log(format_args!(
-                "detection failed on the events held at shutdown"
-            ));
+            log(
+                Level::Error,
+                format_args!("detection failed on the events held at shutdown"),
+            );
         }
         PENDING.with(|p| {
             let Ok(mut pending) = p.try_borrow_mut() else {
@@ -477,7 +482,10 @@ impl Output {
                 Ok(s) => {
                     let _ = lock(s).push(None, &pending, &Tally::default());
                 }
-                Err(e) => log(format_args!("{} verdicts lost: {e}", pending.len())),
+                Err(e) => log(
+                    Level::Error,
+                    format_args!("{} verdicts lost: {e}", pending.len()),
+                ),
             }
             pending.clear();
         });

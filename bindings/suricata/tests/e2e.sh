@@ -124,8 +124,9 @@ check_capture() {
     run "$name.plugin" "$pcap" "$home" sweepwatch no
     local reg=$work/$name.regular plug=$work/$name.plugin
 
-    grep -q '^sweepwatch: .* records, .* flows .* verdicts' "$plug.log" ||
-        fail "$name: no sweepwatch summary line in Suricata's output ($plug.log)"
+    # Through Suricata's own log: its level and module before the message.
+    grep -Eq '^[A-Za-z]+: sweepwatch: .* records, .* flows .* verdicts' "$plug.log" ||
+        fail "$name: no sweepwatch summary line in Suricata's log ($plug.log)"
     [[ -z $(verdicts "$reg") ]] || fail "$name: sweep records in the run without the plugin"
 
     local got
@@ -256,7 +257,7 @@ for f in eve.json.1 eve.json; do
 done
 dups=$(cat "$rot/eve.json.1" "$rot/eve.json" | LC_ALL=C sort | uniq -d | wc -l)
 [[ $dups == 0 ]] || fail "rotation: $dups records written twice"
-received=$(sed -nE 's/^sweepwatch: .*: ([0-9]+) records, .*/\1/p' "$rot.log")
+received=$(sed -nE 's/^.*sweepwatch: .*: ([0-9]+) records, .*/\1/p' "$rot.log")
 written=$(cat "$rot/eve.json.1" "$rot/eve.json" | grep -vc '"event_type":"sweep"')
 [[ $received == "$written" ]] ||
     fail "rotation: the plugin received ${received:-?} records, the two files hold $written"
@@ -276,11 +277,11 @@ for mode in plain fatal; do
         >"$work/bad-$mode.log" 2>&1; then
         fail "Suricata ($mode) started with min-targets: 1"
     fi
-    grep -q '^sweepwatch: bad configuration: sweepwatch.min-targets: ' "$work/bad-$mode.log" ||
+    grep -Eq '^[A-Za-z]+: sweepwatch: bad configuration: sweepwatch.min-targets: ' "$work/bad-$mode.log" ||
         fail "no clear message for min-targets: 1 (see $work/bad-$mode.log)"
     [[ ! -s $work/bad-$mode/eve.json ]] || fail "records written despite the bad configuration"
 done
-echo "   $(grep '^sweepwatch: bad' "$work/bad-plain.log")"
+echo "   $(grep 'sweepwatch: bad' "$work/bad-plain.log")"
 echo "   Suricata stopped, with and without --init-errors-fatal"
 
 echo "== alert records"
@@ -309,14 +310,14 @@ echo "== start-up checks"
 # name: start-up stops with a message naming the key.
 variant noflow '/^        - flow$/d'
 [[ $rc == 0 ]] || fail "Suricata failed without flow records (see $work/noflow.log)"
-grep -q '^sweepwatch: warning: `flow` is not among' "$work/noflow.log" ||
+grep -Eq '^[A-Za-z]+: sweepwatch: `flow` is not among' "$work/noflow.log" ||
     fail "no warning when flow records are not logged (see $work/noflow.log)"
 variant strftime 's/^      filename: eve.json$/      filename: eve-%Y.json/'
 [[ $rc != 0 ]] || fail "Suricata started with a strftime file name"
-grep -q '^sweepwatch: bad configuration: filename: ' "$work/strftime.log" ||
+grep -Eq '^[A-Za-z]+: sweepwatch: bad configuration: filename: ' "$work/strftime.log" ||
     fail "no clear message for a strftime file name (see $work/strftime.log)"
-echo "   $(grep '^sweepwatch: warning' "$work/noflow.log")"
-echo "   $(grep '^sweepwatch: bad' "$work/strftime.log")"
+echo "   $(grep 'sweepwatch: `flow` is not among' "$work/noflow.log")"
+echo "   $(grep 'sweepwatch: bad' "$work/strftime.log")"
 
 echo "== memory the machine lacks"
 # 1 TiB passes validation but cannot be had here: a clean start-up failure
@@ -327,9 +328,9 @@ variant huge ''
 sw_config=
 [[ $rc -ne 0 ]] || fail "Suricata started with memory_bytes of 1 TiB"
 [[ $rc -lt 128 ]] || fail "Suricata died of signal $((rc - 128)) (see $work/huge.log)"
-grep -q '^sweepwatch: .*memory' "$work/huge.log" ||
+grep -Eq '^[A-Za-z]+: sweepwatch: .*memory' "$work/huge.log" ||
     fail "no clear message for 1 TiB of memory (see $work/huge.log)"
-echo "   $(grep '^sweepwatch: .*memory' "$work/huge.log" | head -1)"
+echo "   $(grep 'sweepwatch: .*memory' "$work/huge.log" | head -1)"
 echo "   Suricata stopped with exit status $rc"
 
 echo "PASS: Suricata plugin end-to-end"
