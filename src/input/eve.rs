@@ -67,6 +67,8 @@ const MAX_BARE_SEGMENT: u64 = 100;
 /// The fields of a record that decide its event; every other field is skipped.
 #[derive(Default)]
 struct Record<'a> {
+    flow_id: Option<u64>,
+    vlan: Option<Vlans>,
     event_type: Option<Cow<'a, str>>,
     timestamp: Option<Cow<'a, str>>,
     src_ip: Option<Cow<'a, str>>,
@@ -191,6 +193,23 @@ fn record<'a>(line: &'a str) -> Result<Record<'a>, String> {
                 "src_port" => {
                     let v = port(c)?;
                     set(c, &mut r.src_port, v)?
+                }
+                "flow_id" => {
+                    let v = c.opt_uint(u64::MAX)?;
+                    set(c, &mut r.flow_id, v)?
+                }
+                "vlan" => {
+                    let mut ids = Vlans::default();
+                    let v = if c.opt_array(|c| {
+                        let id = c.opt_uint(u64::from(u16::MAX))?;
+                        ids.push(id.map_or(0, |n| n as u16));
+                        Ok(())
+                    })? {
+                        Some(ids)
+                    } else {
+                        None
+                    };
+                    set(c, &mut r.vlan, v)?
                 }
                 "dest_port" => {
                     let v = port(c)?;
@@ -382,6 +401,71 @@ fn no_syn(ts: u8, tc: ToClient) -> Option<(Outcome, Technique)> {
     }
 }
 
+/// The VLAN ids of a flow, outermost first, as Suricata lists them in
+/// `vlan` (at most three layers; more are not kept).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Vlans {
+    ids: [u16; 3],
+    len: u8,
+}
+
+impl Vlans {
+    /// Appends one id, if there is room.
+    fn push(&mut self, id: u16) {
+        if let Some(slot) = self.ids.get_mut(usize::from(self.len)) {
+            *slot = id;
+            self.len += 1;
+        }
+    }
+
+    /// The ids, outermost first.
+    ///
+    /// # Examples
+    /// ```
+    /// use sweepwatch::input::eve::eve_flow;
+    /// let line = r#"{"flow_id":7,"event_type":"flow","vlan":[10,20],"src_ip":"10.0.0.1",
+    ///   "dest_ip":"10.0.0.2","dest_port":53,"proto":"UDP","flow":{"pkts_toclient":0,
+    ///   "start":"2021-06-06T16:38:55Z"}}"#;
+    /// let (_, ids) = eve_flow(line).unwrap().unwrap();
+    /// assert_eq!(ids.vlan.ids(), &[10, 20]);
+    /// ```
+    pub fn ids(&self) -> &[u16] {
+        &self.ids[..usize::from(self.len)]
+    }
+}
+
+/// How Suricata names the flow an event came from, for records about it:
+/// its `flow_id` and `vlan`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowIds {
+    /// The record's `flow_id`, if it had one.
+    pub flow_id: Option<u64>,
+    /// The record's `vlan` ids (empty without them).
+    pub vlan: Vlans,
+}
+
+/// [`eve_event`], with the ids of the flow the event came from.
+///
+/// # Examples
+/// ```
+/// use sweepwatch::input::eve::eve_flow;
+/// let line = r#"{"flow_id":1234,"event_type":"flow","src_ip":"203.0.113.5",
+///   "dest_ip":"192.168.1.129","dest_port":445,"proto":"TCP",
+///   "flow":{"pkts_toclient":1,"start":"2021-06-06T17:34:31.140759+0200"},
+///   "tcp":{"tcp_flags_ts":"02","tcp_flags_tc":"14"}}"#;
+/// let (ev, ids) = eve_flow(line).unwrap().unwrap();
+/// assert_eq!((ev.dst_port, ids.flow_id), (445, Some(1234)));
+/// assert!(ids.vlan.ids().is_empty());
+/// ```
+pub fn eve_flow(line: &str) -> Result<Option<(Event, FlowIds)>, String> {
+    let rec = record(line)?;
+    let ids = FlowIds {
+        flow_id: rec.flow_id,
+        vlan: rec.vlan.unwrap_or_default(),
+    };
+    Ok(event(rec)?.map(|ev| (ev, ids)))
+}
+
 /// Maps one EVE record (one JSON line) to an event: `Ok(None)` for records that
 /// are not flows or carry no attempt (midstream pickups), `Err` for malformed JSON
 /// or a flow record without usable addresses or times.
@@ -401,7 +485,11 @@ fn no_syn(ts: u8, tc: ToClient) -> Option<(Outcome, Technique)> {
 /// assert!(eve_event("{\"event_type\":").is_err());
 /// ```
 pub fn eve_event(line: &str) -> Result<Option<Event>, String> {
-    let rec = record(line)?;
+    event(record(line)?)
+}
+
+/// The event of a record's fields, if it is a flow with an attempt.
+fn event(rec: Record<'_>) -> Result<Option<Event>, String> {
     if rec.event_type.as_deref() != Some("flow") {
         return Ok(None);
     }
@@ -744,6 +832,16 @@ mod tests {
                 assert_eq!(r.src_port.map(u64::from), num(tree.get("src_port")));
                 assert_eq!(r.dest_port.map(u64::from), num(tree.get("dest_port")));
                 assert_eq!(r.icmp_type.map(u64::from), num(tree.get("icmp_type")));
+                assert_eq!(r.flow_id, num(tree.get("flow_id")));
+                let vlan: Option<Vec<u64>> = tree
+                    .get("vlan")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_u64).collect());
+                assert_eq!(
+                    r.vlan
+                        .map(|v| v.ids().iter().map(|&n| u64::from(n)).collect()),
+                    vlan
+                );
                 let flow = tree.get("flow");
                 assert_eq!(r.flow.is_some(), flow.is_some(), "{line}");
                 if let (Some(f), Some(v)) = (&r.flow, flow) {
@@ -788,6 +886,9 @@ mod tests {
             flow.replace("\"proto\"", "\"src_ip\":\"10.0.0.3\",\"proto\""),
             flow.replace("{\"pkts", "[{\"pkts")
                 .replace("Z\"}}", "Z\"}]}"),
+            flow.replace("{\"event_type", "{\"vlan\":[1,\"2\"],\"event_type"),
+            flow.replace("{\"event_type", "{\"vlan\":[1,],\"event_type"),
+            flow.replace("{\"event_type", "{\"flow_id\":-1,\"event_type"),
         ] {
             assert!(
                 eve_event(&bad).unwrap_err().starts_with("invalid JSON"),
@@ -802,6 +903,14 @@ mod tests {
         );
         let nulled = flow.replace("\"dest_port\":53", "\"dest_port\":null");
         assert_eq!(eve_event(&nulled).unwrap().unwrap().dst_port, 0);
+        // Ids: four VLAN layers keep the outer three; none at all is empty.
+        let tagged = flow.replace(
+            "{\"event_type",
+            "{\"flow_id\":9,\"vlan\":[1,2,3,4],\"event_type",
+        );
+        let (_, ids) = eve_flow(&tagged).unwrap().unwrap();
+        assert_eq!((ids.flow_id, ids.vlan.ids()), (Some(9), &[1, 2, 3][..]));
+        assert_eq!(eve_flow(flow).unwrap().unwrap().1, FlowIds::default());
     }
 
     #[test]

@@ -300,6 +300,36 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// An array or `null`, calling `item` to consume each element in turn;
+    /// `false` for `null`.
+    pub(crate) fn opt_array(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<()>,
+    ) -> Result<bool> {
+        if self.null()? {
+            return Ok(false);
+        }
+        if self.peek() != b'[' {
+            return self.fail("expected an array");
+        }
+        self.i += 1;
+        if self.peek() == b']' {
+            self.i += 1;
+            return Ok(true);
+        }
+        loop {
+            item(self)?;
+            match self.peek() {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Ok(true);
+                }
+                _ => return self.fail("expected `,` or `]`"),
+            }
+        }
+    }
+
     /// Checks that only whitespace is left.
     pub(crate) fn end(&mut self) -> Result<()> {
         match self.peek() {

@@ -10,7 +10,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::path::Path;
-use sweepwatch::input::eve::eve_event;
+use sweepwatch::input::eve::eve_flow;
 use sweepwatch::{Config, Detector};
 use sweepwatch_suricata::{flow_event, Seen};
 
@@ -50,7 +50,7 @@ fn record_path(c: &mut Criterion) {
     g.bench_function("non_flow", |b| {
         b.iter(|| {
             for r in &others {
-                black_box(flow_event(r.as_bytes(), b"", eve_event));
+                black_box(flow_event(r.as_bytes(), b"", eve_flow));
             }
         })
     });
@@ -58,7 +58,7 @@ fn record_path(c: &mut Criterion) {
     g.bench_function("flow_parse", |b| {
         b.iter(|| {
             for r in &flows {
-                black_box(flow_event(r.as_bytes(), b"", eve_event));
+                black_box(flow_event(r.as_bytes(), b"", eve_flow));
             }
         })
     });
@@ -75,7 +75,7 @@ fn record_path(c: &mut Criterion) {
     g.bench_function("flow_parse_and_observe", |b| {
         b.iter(|| {
             for r in &flows {
-                if let Seen::Event(ev) = flow_event(r.as_bytes(), b"", eve_event) {
+                if let Seen::Event(ev, _) = flow_event(r.as_bytes(), b"", eve_flow) {
                     let _ = det.observe(&ev);
                 }
             }

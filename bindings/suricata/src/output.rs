@@ -28,15 +28,48 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
+use sweepwatch::input::eve::FlowIds;
 use sweepwatch::{Detector, Event, Verdict};
 
-/// Turns one EVE record into a detector event (`sweepwatch::input::eve::eve_event`
-/// in the plugin; a stand-in in tests).
-pub type Parse = fn(&str) -> Result<Option<Event>, String>;
+/// Turns one EVE record into a detector event and the ids of its flow
+/// (`sweepwatch::input::eve::eve_flow` in the plugin; a stand-in in tests).
+pub type Parse = fn(&str) -> Result<Option<(Event, FlowIds)>, String>;
+
+/// A verdict waiting to be written, with the ids of the flow that decided
+/// it (none for final extents, which no flow decides).
+pub type Pending = (Verdict, Option<FlowIds>);
 
 thread_local! {
     /// Verdicts delivered on this thread and not yet written.
-    static PENDING: RefCell<Vec<Verdict>> = const { RefCell::new(Vec::new()) };
+    static PENDING: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Gives the verdicts delivered on this thread since `from` the ids of the
+/// flow that decided each: the latest of `events` from the verdict's source
+/// and protocol at the verdict's time.
+fn attribute(from: usize, events: &[Event], ids: &[FlowIds]) {
+    PENDING.with(|p| {
+        let Ok(mut pending) = p.try_borrow_mut() else {
+            return;
+        };
+        for (v, slot) in pending.iter_mut().skip(from) {
+            *slot = events
+                .iter()
+                .zip(ids)
+                .rev()
+                .find(|(e, _)| e.src == v.src && e.proto == v.proto && e.ts == v.ts)
+                .map(|(_, id)| *id);
+        }
+    });
+}
+
+/// Feeds `events` to the detector and gives the verdicts they decide the ids
+/// of their flows.
+fn observe(det: &Detector, events: &[Event], ids: &[FlowIds]) {
+    let from = PENDING.with(|p| p.try_borrow().map_or(0, |p| p.len()));
+    // `Reentrant` is impossible here: this is not a verdict callback.
+    let _ = det.observe_batch(events);
+    attribute(from, events, ids);
 }
 
 /// One output file and what went through it.
@@ -153,17 +186,23 @@ impl Sink {
     /// Appends one record and the verdicts it decided; writes when the buffer
     /// passes its limit (at once by default), so lines are never split
     /// between writes.
-    fn push(&mut self, rec: Option<&[u8]>, verdicts: &[Verdict], seen: &Tally) -> io::Result<()> {
+    fn push(&mut self, rec: Option<&[u8]>, verdicts: &[Pending], seen: &Tally) -> io::Result<()> {
         self.tally.add(seen);
         if let Some(rec) = rec {
             self.buf.extend_from_slice(rec);
             self.buf.push(b'\n');
         }
-        for v in verdicts {
+        for (v, ids) in verdicts {
             self.buf.extend_from_slice(self.prefix.as_bytes());
-            push_verdict(&mut self.buf, v, self.host.as_deref(), self.style);
+            push_verdict(
+                &mut self.buf,
+                v,
+                ids.as_ref(),
+                self.host.as_deref(),
+                self.style,
+            );
         }
-        let extents = verdicts.iter().filter(|v| v.is_final).count() as u64;
+        let extents = verdicts.iter().filter(|(v, _)| v.is_final).count() as u64;
         self.tally.extents += extents;
         self.tally.verdicts += verdicts.len() as u64 - extents;
         if self.buf.len() > self.limit {
@@ -236,8 +275,8 @@ pub enum Seen {
     NotFlow,
     /// A `flow` record that carries no connection attempt.
     Flow,
-    /// A `flow` record and the detector event it gives.
-    Event(Event),
+    /// A `flow` record, the detector event it gives and its flow's ids.
+    Event(Event, FlowIds),
     /// A `flow` record the EVE reader rejected (or that is not UTF-8).
     Malformed,
 }
@@ -248,7 +287,7 @@ pub enum Seen {
 /// `rec` is one record as Suricata hands it over (trailing newlines are
 /// ignored); `prefix` is the configured `prefix`, stripped from the start
 /// when present; `parse` turns the record's text into an event (the plugin
-/// passes `sweepwatch::input::eve::eve_event`). Only records whose top-level
+/// passes `sweepwatch::input::eve::eve_flow`). Only records whose top-level
 /// `event_type` is `flow` are parsed; every other record is
 /// [`Seen::NotFlow`]. Never panics unless `parse` does.
 pub fn flow_event(rec: &[u8], prefix: &[u8], parse: Parse) -> Seen {
@@ -261,7 +300,7 @@ pub fn flow_event(rec: &[u8], prefix: &[u8], parse: Parse) -> Seen {
         return Seen::Malformed;
     };
     match parse(text) {
-        Ok(Some(ev)) => Seen::Event(ev),
+        Ok(Some((ev, ids))) => Seen::Event(ev, ids),
         Ok(None) => Seen::Flow,
         Err(_) => Seen::Malformed,
     }
@@ -275,7 +314,7 @@ impl Output {
             let det = Detector::new(opts.detector.clone(), |v| {
                 PENDING.with(|p| {
                     if let Ok(mut p) = p.try_borrow_mut() {
-                        p.push(*v);
+                        p.push((*v, None));
                     }
                 })
             })
@@ -395,7 +434,7 @@ impl Output {
         let tally = Tally {
             records: 1,
             flows: u64::from(!matches!(seen, Seen::NotFlow)),
-            events: u64::from(matches!(seen, Seen::Event(_))),
+            events: u64::from(matches!(seen, Seen::Event(..))),
             malformed: u64::from(matches!(seen, Seen::Malformed)),
             ..Tally::default()
         };
@@ -431,15 +470,13 @@ impl Output {
             return Seen::NotFlow;
         };
         let seen = flow_event(rec, self.prefix.as_bytes(), self.parse);
-        if let Seen::Event(ev) = seen {
-            // `Reentrant` is impossible here: this is not a verdict callback.
+        if let Seen::Event(ev, ids) = seen {
             match &self.reorder {
-                None => {
-                    let _ = det.observe(&ev);
-                }
-                Some(r) => r.lock().unwrap_or_else(|e| e.into_inner()).push(ev, |b| {
-                    let _ = det.observe_batch(b);
-                }),
+                None => observe(det, &[ev], &[ids]),
+                Some(r) => r
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(ev, ids, |b, ids| observe(det, b, ids)),
             }
         }
         seen
@@ -455,9 +492,9 @@ impl Output {
         };
         let result = catch_unwind(AssertUnwindSafe(|| {
             if let Some(r) = &self.reorder {
-                r.lock().unwrap_or_else(|e| e.into_inner()).drain(|b| {
-                    let _ = det.observe_batch(b);
-                });
+                r.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .drain(|b, ids| observe(det, b, ids));
             }
             let _ = det.flush();
         }));
@@ -594,7 +631,7 @@ mod tests {
 
     /// Reads the made-up flow records of these tests: `dest_ip`, `dest_port`,
     /// and `"refused"` or `"boom"` markers.
-    fn fake_parse(line: &str) -> Result<Option<Event>, String> {
+    fn fake_parse(line: &str) -> Result<Option<(Event, FlowIds)>, String> {
         if line.contains("boom") {
             panic!("boom");
         }
@@ -616,14 +653,19 @@ mod tests {
         } else {
             Outcome::Established
         };
-        Ok(Some(Event::new(
+        let ids = FlowIds {
+            flow_id: field("flow_id").and_then(|f| f.parse().ok()),
+            ..FlowIds::default()
+        };
+        let ev = Event::new(
             Timestamp::from_secs(1_700_000_000),
             "203.0.113.9".parse().unwrap(),
             dst,
             port,
             Protocol::Tcp,
             outcome,
-        )))
+        );
+        Ok(Some((ev, ids)))
     }
 
     fn tmp(name: &str) -> PathBuf {
@@ -731,6 +773,9 @@ mod tests {
             "verdict after the fifth refusal: {text}"
         );
         assert!(lines[sweeps[0]].contains("\"kind\":\"port_sweep\",\"src\":\"203.0.113.9\""));
+        // The verdict names the deciding flow; the final extent none.
+        assert!(lines[sweeps[0]].contains("\"flow_id\":5,"), "{text}");
+        assert!(!lines[sweeps[1]].contains("flow_id"), "{text}");
         assert!(
             summary.contains(
                 "11 records, 10 flows (8 attempts, 1 unreadable), 1 verdicts, 1 final extents"
@@ -745,20 +790,26 @@ mod tests {
         format!("{{\"event_type\":\"flow\",\"t\":{secs},\"dst\":{dst},\"port\":{port}}}")
     }
 
-    fn timed_parse(line: &str) -> Result<Option<Event>, String> {
+    fn timed_parse(line: &str) -> Result<Option<(Event, FlowIds)>, String> {
         let num = |k: &str| -> u64 {
             let rest = line.split(&format!("\"{k}\":")).nth(1).unwrap();
             let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap();
             rest[..end].parse().unwrap()
         };
-        Ok(Some(Event::new(
+        let ev = Event::new(
             Timestamp::from_secs(num("t")),
             "203.0.113.9".parse().unwrap(),
             std::net::Ipv4Addr::new(10, 0, 0, num("dst") as u8).into(),
             num("port") as u16,
             Protocol::Tcp,
             Outcome::Refused,
-        )))
+        );
+        // The flow's id is its time, so a verdict's says which flow decided.
+        let ids = FlowIds {
+            flow_id: Some(num("t")),
+            ..FlowIds::default()
+        };
+        Ok(Some((ev, ids)))
     }
 
     #[test]
@@ -787,6 +838,9 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         let sweep = lines[lines.len() - 2];
+        // Decided at the fifth probe in time order, whose flow it names,
+        // although that flow arrived fourth.
+        assert!(sweep.contains("\"flow_id\":1700000004,"), "{sweep}");
         assert!(
             sweep.contains("\"first_seen\":\"2023-11-14T22:13:20.000000Z\",\"ts\":\"2023-11-14T22:13:24.000000Z\""),
             "{sweep}"
@@ -929,11 +983,11 @@ mod tests {
         let t = std::time::Instant::now();
         let events = flow_lines
             .iter()
-            .filter(|l| matches!(sweepwatch::input::eve::eve_event(l), Ok(Some(_))))
+            .filter(|l| matches!(sweepwatch::input::eve::eve_flow(l), Ok(Some(_))))
             .count();
         let ns = t.elapsed().as_nanos() as f64;
         eprintln!(
-            "eve_event alone: {events} events from {flows} flow records: {:.0} ns per flow record",
+            "eve_flow alone: {events} events from {flows} flow records: {:.0} ns per flow record",
             ns / flows as f64
         );
         let off = Window {
@@ -956,7 +1010,7 @@ mod tests {
                 home_networks: vec!["10.0.0.0/8".into()],
                 ..Config::default()
             };
-            let out = Output::new(&o, false, sweepwatch::input::eve::eve_event).unwrap();
+            let out = Output::new(&o, false, sweepwatch::input::eve::eve_flow).unwrap();
             let t = std::time::Instant::now();
             for l in &lines {
                 out.write(l.as_bytes(), None).unwrap();

@@ -23,6 +23,7 @@
 //! the top.
 
 use std::fmt::Write as _;
+use sweepwatch::input::eve::FlowIds;
 use sweepwatch::{Kind, Protocol, Timestamp, Verdict};
 
 /// How decided verdicts are written (`sweepwatch.records`).
@@ -74,22 +75,30 @@ fn suricata_proto(p: Protocol, v6: bool) -> Option<&'static str> {
     }
 }
 
-/// Appends `v` as one EVE line, newline included, to `out`; `host` is
+/// Appends `v` as one EVE line, newline included, to `out`; `ids` are those
+/// of the flow that decided it (none for a final extent); `host` is
 /// Suricata's `sensor-name`, when set.
-pub fn push_verdict(out: &mut Vec<u8>, v: &Verdict, host: Option<&str>, style: Style) {
+pub fn push_verdict(
+    out: &mut Vec<u8>,
+    v: &Verdict,
+    ids: Option<&FlowIds>,
+    host: Option<&str>,
+    style: Style,
+) {
     // Formatting into a String cannot fail.
     let mut s = String::with_capacity(768);
+    let head = Head { ids, host };
     let _ = if style == Style::Alert && !v.is_final {
-        write_alert(&mut s, v, host)
+        write_alert(&mut s, v, head)
     } else {
-        write_verdict(&mut s, v, host)
+        write_verdict(&mut s, v, head)
     };
     out.extend_from_slice(s.as_bytes());
 }
 
 /// A decided verdict as a Suricata alert record, the verdict itself in `sweep`.
-fn write_alert(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Result {
-    header(s, v, host, "alert")?;
+fn write_alert(s: &mut String, v: &Verdict, head: Head<'_>) -> std::fmt::Result {
+    header(s, v, head, "alert")?;
     if !v.sample().is_empty() {
         if let Some(&port) = v.ports().first().filter(|_| v.kind == Kind::PortSweep) {
             write!(s, ",\"dest_port\":{port}")?;
@@ -108,8 +117,8 @@ fn write_alert(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Res
 }
 
 /// A verdict as a record of its own type, `sweep`.
-fn write_verdict(s: &mut String, v: &Verdict, host: Option<&str>) -> std::fmt::Result {
-    header(s, v, host, "sweep")?;
+fn write_verdict(s: &mut String, v: &Verdict, head: Head<'_>) -> std::fmt::Result {
+    header(s, v, head, "sweep")?;
     proto(s, v)?;
     sweep_object(s, v);
     Ok(())
@@ -147,22 +156,38 @@ fn json_string(s: &mut String, text: &str) -> std::fmt::Result {
     Ok(())
 }
 
+/// What the common header says besides the verdict: the deciding flow's ids
+/// and the sensor's name.
+#[derive(Clone, Copy)]
+struct Head<'a> {
+    ids: Option<&'a FlowIds>,
+    host: Option<&'a str>,
+}
+
 /// The fields both record types start with, as Suricata orders its own:
-/// `timestamp`, `host`, `event_type`, `src_ip` and `dest_ip` (the scanned
-/// host of a port scan; for a sweep, its latest failed target).
-fn header(s: &mut String, v: &Verdict, host: Option<&str>, event_type: &str) -> std::fmt::Result {
+/// `timestamp`, `flow_id` (of the deciding flow), `host`, `event_type`,
+/// `vlan` (the deciding flow's), `src_ip` and `dest_ip` (the scanned host of
+/// a port scan; for a sweep, its latest failed target).
+fn header(s: &mut String, v: &Verdict, head: Head<'_>, event_type: &str) -> std::fmt::Result {
     s.push_str("{\"timestamp\":\"");
     suricata_time(s, v.ts)?;
     s.push('"');
-    if let Some(host) = host {
+    if let Some(id) = head.ids.and_then(|i| i.flow_id) {
+        write!(s, ",\"flow_id\":{id}")?;
+    }
+    if let Some(host) = head.host {
         s.push_str(",\"host\":");
         json_string(s, host)?;
     }
-    write!(
-        s,
-        ",\"event_type\":\"{event_type}\",\"src_ip\":\"{}\"",
-        v.src
-    )?;
+    write!(s, ",\"event_type\":\"{event_type}\"")?;
+    if let Some(vlan) = head.ids.map(|i| i.vlan.ids()).filter(|v| !v.is_empty()) {
+        s.push_str(",\"vlan\":[");
+        for (i, id) in vlan.iter().enumerate() {
+            write!(s, "{}{id}", if i > 0 { "," } else { "" })?;
+        }
+        s.push(']');
+    }
+    write!(s, ",\"src_ip\":\"{}\"", v.src)?;
     if let Some(dst) = v.sample().first() {
         write!(s, ",\"dest_ip\":\"{dst}\"")?;
     }
@@ -253,7 +278,7 @@ mod tests {
         v.n_sample = 1;
         v.score = 5.5;
         let mut out = Vec::new();
-        push_verdict(&mut out, &v, None, Style::Sweep);
+        push_verdict(&mut out, &v, None, None, Style::Sweep);
         let line = String::from_utf8(out).unwrap();
         assert!(line.ends_with("}\n") && line.matches('\n').count() == 1);
         let tail = line.split_once(",\"event_type\"").unwrap().1;
@@ -268,17 +293,39 @@ mod tests {
         );
         v.score = f32::INFINITY;
         let mut out = Vec::new();
-        push_verdict(&mut out, &v, Some("sensor \"1\"\\a\u{1}"), Style::Sweep);
+        push_verdict(
+            &mut out,
+            &v,
+            None,
+            Some("sensor \"1\"\\a\u{1}"),
+            Style::Sweep,
+        );
         let line = String::from_utf8(out).unwrap();
         assert!(line.contains("\"score\":null,"));
         assert!(
             line.contains(",\"host\":\"sensor \\\"1\\\"\\\\a\\u0001\",\"event_type\""),
             "{line}"
         );
+        // The deciding flow's id and VLANs go where Suricata puts its own.
+        let tagged = sweepwatch::input::eve::eve_flow(
+            r#"{"flow_id":77,"event_type":"flow","vlan":[5,6],"src_ip":"10.0.0.1",
+            "dest_ip":"10.0.0.2","dest_port":53,"proto":"UDP","flow":{"start":"2021-06-06T16:38:55Z"}}"#,
+        )
+        .unwrap()
+        .unwrap()
+        .1;
+        let mut out = Vec::new();
+        push_verdict(&mut out, &v, Some(&tagged), None, Style::Sweep);
+        let line = String::from_utf8(out).unwrap();
+        let tail = line.split_once("+").unwrap().1;
+        assert!(
+            tail.contains("\",\"flow_id\":77,\"event_type\":\"sweep\",\"vlan\":[5,6],\"src_ip\""),
+            "{line}"
+        );
         // No sample, no dest_ip.
         v.n_sample = 0;
         let mut out = Vec::new();
-        push_verdict(&mut out, &v, None, Style::Sweep);
+        push_verdict(&mut out, &v, None, None, Style::Sweep);
         assert!(!String::from_utf8(out).unwrap().contains("dest_ip"));
     }
 
@@ -291,7 +338,7 @@ mod tests {
         v.sample_list[0] = "192.168.2.22".parse().unwrap();
         v.n_sample = 1;
         let mut out = Vec::new();
-        push_verdict(&mut out, &v, Some("s1"), Style::Alert);
+        push_verdict(&mut out, &v, None, Some("s1"), Style::Alert);
         let line = String::from_utf8(out).unwrap();
         let tail = line.split_once(",\"host\"").unwrap().1;
         assert!(
@@ -309,7 +356,7 @@ mod tests {
         // Final extents stay sweep records.
         v.is_final = true;
         let mut out = Vec::new();
-        push_verdict(&mut out, &v, None, Style::Alert);
+        push_verdict(&mut out, &v, None, None, Style::Alert);
         assert!(String::from_utf8(out)
             .unwrap()
             .contains("\"event_type\":\"sweep\""));

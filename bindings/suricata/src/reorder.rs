@@ -11,6 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::IpAddr;
+use sweepwatch::input::eve::FlowIds;
 use sweepwatch::Event;
 
 /// How long events are held.
@@ -95,11 +96,12 @@ pub struct Reorder {
     /// Keys and slots, smallest first: 32 bytes an entry, so that sifting
     /// touches little memory.
     heap: BinaryHeap<Reverse<(Key, u32)>>,
-    /// The held events, by slot.
-    slab: Vec<Event>,
+    /// The held events and their flows' ids, by slot.
+    slab: Vec<(Event, FlowIds)>,
     free: Vec<u32>,
-    /// Released events not yet handed over.
+    /// Released events not yet handed over, and their flows' ids.
     batch: Vec<Event>,
+    batch_ids: Vec<FlowIds>,
     seq: u64,
     newest: u64,
 }
@@ -113,14 +115,16 @@ impl Reorder {
             slab: Vec::new(),
             free: Vec::new(),
             batch: Vec::with_capacity(BATCH),
+            batch_ids: Vec::with_capacity(BATCH),
             seq: 0,
             newest: 0,
         }
     }
 
-    /// Adds `ev`, moves every event now due to the batch, oldest first, and
-    /// calls `release` with the batch whenever it holds [`BATCH`] events.
-    pub fn push(&mut self, ev: Event, mut release: impl FnMut(&[Event])) {
+    /// Adds `ev` (with its flow's `ids`), moves every event now due to the
+    /// batch, oldest first, and calls `release` with the batch and its ids
+    /// whenever it holds [`BATCH`] events.
+    pub fn push(&mut self, ev: Event, ids: FlowIds, mut release: impl FnMut(&[Event], &[FlowIds])) {
         self.seq += 1;
         let ts = ev.ts.as_micros();
         self.newest = self.newest.max(ts);
@@ -131,11 +135,11 @@ impl Reorder {
         };
         let slot = match self.free.pop() {
             Some(i) => {
-                self.slab[i as usize] = ev;
+                self.slab[i as usize] = (ev, ids);
                 i
             }
             None => {
-                self.slab.push(ev);
+                self.slab.push((ev, ids));
                 // At most `max_events + 1` slots are ever in use.
                 u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
             }
@@ -150,25 +154,31 @@ impl Reorder {
         }
     }
 
-    fn pop_one(&mut self, release: &mut impl FnMut(&[Event])) {
+    fn pop_one(&mut self, release: &mut impl FnMut(&[Event], &[FlowIds])) {
         if let Some(Reverse((_, slot))) = self.heap.pop() {
-            self.batch.push(self.slab[slot as usize]);
+            let (ev, ids) = self.slab[slot as usize];
+            self.batch.push(ev);
+            self.batch_ids.push(ids);
             self.free.push(slot);
             if self.batch.len() >= BATCH {
-                release(&self.batch);
-                self.batch.clear();
+                self.release(release);
             }
         }
     }
 
+    fn release(&mut self, release: &mut impl FnMut(&[Event], &[FlowIds])) {
+        release(&self.batch, &self.batch_ids);
+        self.batch.clear();
+        self.batch_ids.clear();
+    }
+
     /// Releases every held event, oldest first, and the batch.
-    pub fn drain(&mut self, mut release: impl FnMut(&[Event])) {
+    pub fn drain(&mut self, mut release: impl FnMut(&[Event], &[FlowIds])) {
         while !self.heap.is_empty() {
             self.pop_one(&mut release);
         }
         if !self.batch.is_empty() {
-            release(&self.batch);
-            self.batch.clear();
+            self.release(&mut release);
         }
     }
 }
@@ -198,13 +208,15 @@ mod tests {
         let mut out = Vec::new();
         let mut due = Vec::new();
         for (t, p) in [(105, 1), (100, 2), (103, 3), (100, 4), (112, 5)] {
-            r.push(ev(t, p), |b| out.extend(b.iter().map(|e| e.dst_port)));
+            r.push(ev(t, p), FlowIds::default(), |b, _| {
+                out.extend(b.iter().map(|e| e.dst_port))
+            });
             due.push(r.batch.len());
         }
         // 112 arrived: events at or before 102 are due, waiting in the batch.
         assert_eq!(due, [0, 0, 0, 0, 2]);
         assert!(out.is_empty());
-        r.drain(|b| out.extend(b.iter().map(|e| e.dst_port)));
+        r.drain(|b, _| out.extend(b.iter().map(|e| e.dst_port)));
         // Equal times (ports 2 and 4 at 100) go by the fixed tie hash.
         let (first, second) = if tie(&ev(100, 2)) < tie(&ev(100, 4)) {
             (2, 4)
@@ -217,12 +229,12 @@ mod tests {
 
     #[test]
     fn held_events_are_small() {
-        // DEFAULT_REORDER_EVENTS entries then take at most 24 MiB: heap
-        // entry, slab slot and free-list slot.
+        // DEFAULT_REORDER_EVENTS entries then take at most 32 MiB: heap
+        // entry, slab slot (event and flow ids) and free-list slot.
         let each = std::mem::size_of::<Reverse<(Key, u32)>>()
-            + std::mem::size_of::<Event>()
+            + std::mem::size_of::<(Event, FlowIds)>()
             + std::mem::size_of::<u32>();
-        assert!(each <= 96, "{each}");
+        assert!(each <= 128, "{each}");
     }
 
     #[test]
@@ -234,13 +246,13 @@ mod tests {
         let mut sizes = Vec::new();
         let mut order = Vec::new();
         for t in 0..(2 * BATCH as u64 + 5) {
-            r.push(ev(t, t as u16), |b| {
+            r.push(ev(t, t as u16), FlowIds::default(), |b, _| {
                 sizes.push(b.len());
                 order.extend(b.iter().map(|e| e.ts.as_secs()));
             });
         }
         assert_eq!(sizes, [BATCH, BATCH]);
-        r.drain(|b| {
+        r.drain(|b, _| {
             sizes.push(b.len());
             order.extend(b.iter().map(|e| e.ts.as_secs()));
         });
@@ -258,7 +270,9 @@ mod tests {
         });
         let mut out = Vec::new();
         for (t, p) in [(30, 1), (10, 2), (20, 3), (5, 4)] {
-            r.push(ev(t, p), |b| out.extend(b.iter().map(|e| e.dst_port)));
+            r.push(ev(t, p), FlowIds::default(), |b, _| {
+                out.extend(b.iter().map(|e| e.dst_port))
+            });
         }
         // Two were released (waiting in the batch), two are held.
         assert_eq!(
@@ -266,7 +280,7 @@ mod tests {
             [2, 4]
         );
         assert_eq!(r.heap.len(), 2);
-        r.drain(|b| out.extend(b.iter().map(|e| e.dst_port)));
+        r.drain(|b, _| out.extend(b.iter().map(|e| e.dst_port)));
         assert_eq!(out, [2, 4, 3, 1]);
     }
 }

@@ -113,6 +113,16 @@ malformed_sweeps() {
     ) | not)'
 }
 
+# Decided verdicts whose flow_id is not that of a flow record from the same
+# source in the same output (final extents name no flow).
+unnamed_flows() {
+    cat "$1"/eve*.json | jq -sc '
+        (map(select(.event_type == "flow") | {key: (.flow_id | tostring), value: .src_ip})
+         | from_entries) as $flows
+        | .[] | select(.event_type == "sweep" and .sweep.final == false)
+        | select($flows[(.flow_id // -1) | tostring] != .src_ip)'
+}
+
 # compare NAME PCAP HOME_NET EXPECTED...: EXPECTED items are "src kinds port",
 # kinds an alternation (port_sweep|outbound_sweep), port "-" for any.
 check_capture() {
@@ -156,6 +166,8 @@ check_capture() {
     local bad
     bad=$(malformed_sweeps "$plug")
     [[ -z $bad ]] || fail "$name: sweep record with missing or malformed fields: $bad"
+    bad=$(unnamed_flows "$plug")
+    [[ -z $bad ]] || fail "$name: decided verdicts whose flow_id names no flow of their source: $bad"
 
     jq -e . "$plug"/eve.json >/dev/null || fail "$name: the plugin's output is not one JSON record per line"
     passed_through "$reg" >"$reg.records"

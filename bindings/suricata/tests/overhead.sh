@@ -8,9 +8,15 @@
 # and prints a Markdown table of wall-clock (median and fastest) and CPU
 # seconds. On a shared machine the fastest run is the least disturbed one.
 #
+# With INSTRUCTIONS=1 it runs each configuration once under callgrind instead
+# and prints the instructions each executed, all threads together: a count
+# that, unlike time on a shared machine, varies by about 1% between runs.
+# Use a smaller capture for that (PACKETS=120000 takes about a minute a run).
+#
 # Usage: bindings/suricata/tests/overhead.sh
 # Environment: RUNS (default 5), PACKETS (default 1200000), CAPTURE (default
-# /tmp/sweepwatch-overhead.pcap, generated if absent), KEEP=1 keeps the work
+# /tmp/sweepwatch-overhead.pcap, or /tmp/sweepwatch-overhead-PACKETS.pcap for
+# another PACKETS; generated if absent), INSTRUCTIONS=1, KEEP=1 keeps the work
 # directory, plus those of e2e.sh.
 set -euo pipefail
 
@@ -18,10 +24,21 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 runs=${RUNS:-5}
 packets=${PACKETS:-1200000}
-capture=${CAPTURE:-/tmp/sweepwatch-overhead.pcap}
+default_capture=/tmp/sweepwatch-overhead.pcap
+[[ $packets == 1200000 ]] || default_capture=/tmp/sweepwatch-overhead-$packets.pcap
+capture=${CAPTURE:-$default_capture}
+instructions=${INSTRUCTIONS:-0}
 
 need_tools python3
 [[ -x /usr/bin/time ]] || fail "/usr/bin/time is not installed"
+if [[ $instructions == 1 ]]; then
+    command -v valgrind >/dev/null || fail "valgrind is not installed"
+    # callgrind must start the binary itself, not a wrapper such as
+    # scripts/suricata8 (whose chroot has no valgrind).
+    [[ $(head -c 4 "$(command -v "$suricata")") == $'\x7fELF' ]] ||
+        fail "INSTRUCTIONS=1 needs a Suricata binary, not a wrapper: $suricata"
+    runs=1
+fi
 build_plugin
 
 if [[ ! -f $capture ]]; then
@@ -41,6 +58,29 @@ configs=(regular passthrough sweepwatch)
 render "$work/regular.yaml" "[10.0.0.0/8]" regular no 5 30
 render "$work/passthrough.yaml" "[10.0.0.0/8]" sweepwatch no 5 30 no
 render "$work/sweepwatch.yaml" "[10.0.0.0/8]" sweepwatch no 5 30 yes
+
+if [[ $instructions == 1 ]]; then
+    echo "== each configuration once under callgrind on $capture"
+    echo
+    echo "| configuration | instructions | vs regular | EVE lines | verdicts |"
+    echo "|---|---|---|---|---|"
+    base=
+    for c in "${configs[@]}"; do
+        out=$work/$c
+        mkdir -p "$out"
+        valgrind --tool=callgrind --callgrind-out-file="$out.cg" \
+            "$suricata" -r "$capture" -c "$work/$c.yaml" -l "$out" -k none >"$out.log" 2>&1 ||
+            { cat "$out.log" >&2; fail "$c failed under callgrind"; }
+        n=$(sed -nE 's/.*Collected : ([0-9]+).*/\1/p' "$out.log")
+        [[ -n $n ]] || fail "no instruction count in $out.log"
+        base=${base:-$n}
+        printf '| %s | %s | %+.1f%% | %s | %s |\n' "$c" "$n" "$(echo "($n / $base - 1) * 100" | bc -l)" \
+            "$(wc -l <"$out/eve.json")" "$(grep -c '"event_type":"sweep"' "$out/eve.json" || true)"
+    done
+    echo
+    echo "Suricata: $("$suricata" -V 2>&1 | head -1); capture: $(basename "$capture"), $(stat -c %s "$capture") bytes"
+    exit 0
+fi
 
 echo "== $runs runs of each configuration on $capture"
 for ((i = 1; i <= runs; i++)); do
