@@ -558,8 +558,17 @@ impl Output {
         );
         if let Some(Ok(st)) = self.detector.as_ref().map(|d| d.stats()) {
             line.push_str(&format!(
-                "; detector: {} sources tracked, {} evicted",
-                st.sources, st.evicted
+                "; detector: {} sources tracked, {} evicted, {} turned away",
+                st.sources, st.evicted, st.turned_away
+            ));
+        }
+        let early = self
+            .reorder
+            .as_ref()
+            .map_or(0, |r| r.lock().unwrap_or_else(|e| e.into_inner()).early());
+        if early > 0 {
+            line.push_str(&format!(
+                "; {early} flow events released before their reorder window (reorder-events full)"
             ));
         }
         if self.detector.is_none() {
@@ -835,6 +844,11 @@ mod tests {
             "{summary}"
         );
         assert!(summary.contains("1 verdicts, 1 final extents"), "{summary}");
+        assert!(summary.contains("0 evicted, 0 turned away"), "{summary}");
+        assert!(
+            !summary.contains("before their reorder window"),
+            "{summary}"
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         let sweep = lines[lines.len() - 2];

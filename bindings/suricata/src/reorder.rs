@@ -104,6 +104,8 @@ pub struct Reorder {
     batch_ids: Vec<FlowIds>,
     seq: u64,
     newest: u64,
+    /// Events released before their window passed because the heap was full.
+    early: u64,
 }
 
 impl Reorder {
@@ -118,6 +120,7 @@ impl Reorder {
             batch_ids: Vec::with_capacity(BATCH),
             seq: 0,
             newest: 0,
+            early: 0,
         }
     }
 
@@ -147,8 +150,11 @@ impl Reorder {
         self.heap.push(Reverse((key, slot)));
         while let Some(Reverse((top, _))) = self.heap.peek() {
             let due = top.ts.saturating_add(self.window.micros) <= self.newest;
-            if !due && self.heap.len() <= self.window.max_events {
-                break;
+            if !due {
+                if self.heap.len() <= self.window.max_events {
+                    break;
+                }
+                self.early += 1;
             }
             self.pop_one(&mut release);
         }
@@ -170,6 +176,12 @@ impl Reorder {
         release(&self.batch, &self.batch_ids);
         self.batch.clear();
         self.batch_ids.clear();
+    }
+
+    /// Events released before their window passed because `max_events`
+    /// were held: their order may be off, which the summary reports.
+    pub fn early(&self) -> u64 {
+        self.early
     }
 
     /// Releases every held event, oldest first, and the batch.
@@ -280,6 +292,7 @@ mod tests {
             [2, 4]
         );
         assert_eq!(r.heap.len(), 2);
+        assert_eq!(r.early(), 2);
         r.drain(|b, _| out.extend(b.iter().map(|e| e.dst_port)));
         assert_eq!(out, [2, 4, 3, 1]);
     }
