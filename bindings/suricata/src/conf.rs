@@ -93,7 +93,7 @@ pub struct Options {
     pub style: Style,
 }
 
-/// Events held at most for reordering, by default: 16 MiB of heap.
+/// Events held at most for reordering, by default: at most 32 MiB.
 pub const DEFAULT_REORDER_EVENTS: usize = 1 << 18;
 /// Seconds of capture time events are held when reading live traffic.
 pub const DEFAULT_REORDER_SECS: u64 = 60;
