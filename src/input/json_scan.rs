@@ -3,10 +3,9 @@
 //! syntax as it goes, without building a tree or copying strings.
 //!
 //! The EVE reader needs fifteen fields of a flow record about 600 bytes long;
-//! deserialising the whole record with `serde_json` cost about 16,000
-//! instructions a record, most of them spent on fields that are then
-//! ignored; this walk costs a fraction of that (see the README's *Reading
-//! EVE* note for the measured figures).
+//! deserialising the whole record with `serde_json` spent most of its time on
+//! fields that are then ignored, and this walk costs well under half of that
+//! (the README's *Reading EVE flow records* has the measured figures).
 //!
 //! The caller drives it: [`Cursor::object`] opens an object, [`Cursor::key`]
 //! reads the next key (or says the object ended), and one of the value
