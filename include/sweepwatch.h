@@ -437,8 +437,10 @@ typedef struct sw_verdict {
    */
   uint8_t technique;
   /**
-   * 1 for a final extent (delivered by sw_detector_flush): the source's
-   * evidence as it stands after a verdict; 0 for a verdict as decided.
+   * 1 for a final extent: the source's evidence as its episode ended, after
+   * a verdict (delivered when the source comes back after idling past its
+   * timeout, is pushed out, goes idle under sw_detector_advance, or by
+   * sw_detector_flush); 0 for a verdict as decided.
    */
   uint8_t is_final;
 } sw_verdict;
@@ -925,8 +927,9 @@ sw_result sw_detector_observe_batch(const struct sw_detector *detector,
 /**
  * Tells the detector that capture time has reached `now_us` (microseconds since the Unix
  * epoch) although no events came: sources idle past their timeout are
- * forgotten. Its cost grows with the memory budget: call it every few seconds
- * at most, when traffic is idle.
+ * forgotten, and the final extent of each reported one goes to the verdict
+ * callback, on the calling thread. Its cost grows with the memory budget:
+ * call it every few seconds at most, when traffic is idle.
  *
  * Returns SW_RESULT_NULL_PARAMETER if `detector` is NULL, SW_RESULT_REENTRANT
  * from a verdict callback. Thread-safe.
@@ -938,7 +941,8 @@ sw_result sw_detector_advance(const struct sw_detector *detector, uint64_t now_u
 
 /**
  * Delivers to the verdict callback, on the calling thread, the final extent of
- * every source reported in its current episode: an sw_verdict with `is_final`
+ * every source reported in its current episode (earlier episodes' extents
+ * were delivered as they ended): an sw_verdict with `is_final`
  * 1 and the counts as they stand, so a scan that grew after its verdict is
  * reported as it ended. Call it at the end of a capture, or now and then on
  * live traffic; the detector's state is unchanged. Its cost is a pass over the

@@ -418,21 +418,26 @@ impl Detector {
 
     /// Tells the detector that capture time has reached `now` although no events
     /// came: sources idle since their timeout are forgotten and the first-contact
-    /// filter turns over. Its cost is proportional to the memory budget, so call
-    /// it at most every few seconds, and only when traffic is idle.
+    /// filter turns over. A reported source idle past its timeout has ended its
+    /// episode, and its final extent goes to the verdict callback now (as it
+    /// does when the source comes back later, or is pushed out). Its cost is
+    /// proportional to the memory budget, so call it at most every few seconds,
+    /// and only when traffic is idle.
     ///
     /// # Errors
     /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     pub fn advance(&self, now: Timestamp) -> Result<(), Error> {
         self.refuse_reentry()?;
         for i in 0..self.shards.len() {
-            self.lock(i).advance(&self.settings, now);
+            self.lock(i)
+                .advance(&self.settings, now, &mut |v| self.deliver(v));
         }
         Ok(())
     }
 
     /// Delivers to the verdict callback the final extent of every source
-    /// reported in its current episode: a [`Verdict`] with
+    /// reported in its current episode (earlier episodes' extents were
+    /// delivered when they ended): a [`Verdict`] with
     /// [`is_final`](Verdict::is_final) set and the counts as they stand, so a
     /// scan that grew after its verdict is reported as it ended. Call it at
     /// the end of a capture, or now and then on live traffic; the detector's

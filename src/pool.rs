@@ -60,6 +60,8 @@ pub(crate) struct Extra {
     pub proto: u8,
     /// Whether the source was at home at its latest probe.
     pub src_home: bool,
+    /// A verdict was delivered in this episode and its final extent not yet.
+    pub extent_due: bool,
     /// The latest distinct failed targets, newest first.
     pub sample: [u128; MAX_VERDICT_SAMPLE],
 }
@@ -111,6 +113,7 @@ impl Extra {
         self.n_sample = 0;
         self.proto = proto;
         self.src_home = false;
+        self.extent_due = false;
     }
 
     /// Puts `target` first among the most recent distinct failed targets, so a

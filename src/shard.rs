@@ -331,20 +331,29 @@ impl Shard {
     }
 
     /// Starts a new episode for a source idle past its timeout: the old evidence
-    /// has gone stale, but a recent verdict still suppresses repeats.
-    fn restart(&mut self, slot: usize, now: u32, s: &Settings) {
+    /// has gone stale (its final extent is delivered first, if it was
+    /// reported), but a recent verdict still suppresses repeats.
+    fn restart(&mut self, slot: usize, now: u32, s: &Settings, sink: &mut dyn FnMut(&Verdict)) {
+        self.close(s, slot, sink);
         let old = self.table.get(slot);
         let mut fresh = Record::fresh(old.fp, now);
         if self.suppressing(&old, now, s) {
-            let e = self.pool.get_mut(old.extra);
-            let (key, proto) = (e.key, e.proto);
-            let (reported, last, size) = (e.reported, e.last_report, e.last_targets);
-            e.keep_reports(slot as u32, key, proto, reported, last, size);
+            self.forget_evidence(slot);
             fresh.extra = old.extra;
         } else {
             self.pool.release(old.extra);
         }
         self.table.set(slot, fresh);
+    }
+
+    /// Empties the evidence of the source at `slot`, keeping its reporting
+    /// history: its episode has ended.
+    fn forget_evidence(&mut self, slot: usize) {
+        let extra = self.table.get(slot).extra;
+        let e = self.pool.get_mut(extra);
+        let (key, proto) = (e.key, e.proto);
+        let (reported, last, size) = (e.reported, e.last_report, e.last_targets);
+        e.keep_reports(slot as u32, key, proto, reported, last, size);
     }
 
     /// Feeds one probe. A repeat of a pair already known (most events) is
@@ -408,7 +417,7 @@ impl Shard {
         sink: &mut dyn FnMut(&Verdict),
     ) {
         let mut marked = self.filter.record(look);
-        let Some((slot, mut llr, extra)) = self.record_of(s, hx, hx.h_src, now) else {
+        let Some((slot, mut llr, extra)) = self.record_of(s, hx, hx.h_src, now, sink) else {
             return;
         };
 
@@ -454,12 +463,13 @@ impl Shard {
         hx: &Probe,
         h: u64,
         now: u32,
+        sink: &mut dyn FnMut(&Verdict),
     ) -> Option<(usize, i16, u16)> {
-        let found = self.find_or_place(s, hx, h, now)?;
+        let found = self.find_or_place(s, hx, h, now, sink)?;
         if found.2 == 0 || self.pool.get(found.2).is_of(hx.src, hx.proto.index()) {
             return Some(found);
         }
-        self.second_record(s, hx, h, now)
+        self.second_record(s, hx, h, now, sink)
     }
 
     /// The live record of hash `h` (its index, walk and pool link), else one
@@ -471,11 +481,12 @@ impl Shard {
         hx: &Probe,
         h: u64,
         now: u32,
+        sink: &mut dyn FnMut(&Verdict),
     ) -> Option<(usize, i16, u16)> {
         if let Some(found) = self.table.visit(h, fp_of(h), now, s.timeouts) {
             return Some(found);
         }
-        let i = self.place(s, hx, h, now)?;
+        let i = self.place(s, hx, h, now, sink)?;
         let r = self.table.get(i);
         Some((i, r.llr, r.extra))
     }
@@ -490,13 +501,14 @@ impl Shard {
         hx: &Probe,
         first: u64,
         now: u32,
+        sink: &mut dyn FnMut(&Verdict),
     ) -> Option<(usize, i16, u16)> {
         self.c.collisions += 1;
         let h = s.hasher.second(hx.src, hx.proto.index());
         if h == first {
             return None;
         }
-        let found = self.find_or_place(s, hx, h, now)?;
+        let found = self.find_or_place(s, hx, h, now, sink)?;
         // Both identities taken by others: a collision of two independent
         // keyed hashes, which nobody can aim at without the keys.
         (found.2 == 0 || self.pool.get(found.2).is_of(hx.src, hx.proto.index())).then_some(found)
@@ -524,13 +536,20 @@ impl Shard {
     /// made by eviction; `None` (turned away) when the least valuable record
     /// of both buckets has more evidence than the newcomer.
     #[inline(never)]
-    fn place(&mut self, s: &Settings, hx: &Probe, h_src: u64, now: u32) -> Option<usize> {
+    fn place(
+        &mut self,
+        s: &Settings,
+        hx: &Probe,
+        h_src: u64,
+        now: u32,
+        sink: &mut dyn FnMut(&Verdict),
+    ) -> Option<usize> {
         let fp = fp_of(h_src);
         let buckets = self.table.buckets_of(h_src);
         Some(match self.table.locate(fp, buckets) {
             Slot::Found(i) => {
                 if self.table.is_idle(i, now, s.timeouts) {
-                    self.restart(i, now, s);
+                    self.restart(i, now, s, sink);
                 } else {
                     self.table.touch(i, now);
                 }
@@ -552,6 +571,7 @@ impl Shard {
                 } else {
                     self.c.evicted += 1;
                 }
+                self.close(s, i, sink);
                 self.clear(i);
                 self.table.set(i, Record::fresh(fp, now));
                 i
@@ -704,8 +724,26 @@ impl Shard {
         e.reported |= kind.bit();
         e.last_report = now;
         e.last_targets = size;
+        e.extent_due = true;
         self.c.verdicts += 1;
         sink(&v);
+    }
+
+    /// Ends the episode of the source at `slot`: delivers its final extent if
+    /// a verdict was delivered in it and no extent since.
+    fn close(&mut self, s: &Settings, slot: usize, sink: &mut dyn FnMut(&Verdict)) {
+        let r = self.table.get(slot);
+        if !r.occupied() || r.extra == 0 || !self.pool.get(r.extra).extent_due {
+            return;
+        }
+        let (mut v, size) = self.shape(slot, self.abs(r.last_seen), false);
+        self.pool.get_mut(r.extra).extent_due = false;
+        // Evidence only grows within an episode, so this holds; the check
+        // keeps extents and verdicts to one rule.
+        if size >= s.min_targets {
+            v.is_final = true;
+            sink(&v);
+        }
     }
 
     /// Delivers the final extent of every source reported in its current
@@ -728,18 +766,28 @@ impl Shard {
         }
     }
 
-    /// Forgets sources idle at `ts` and turns the filter over if its period passed.
-    pub(crate) fn advance(&mut self, s: &Settings, ts: Timestamp) {
+    /// Forgets sources idle at `ts` and turns the filter over if its period
+    /// passed. A reported source idle past its timeout has ended its episode:
+    /// its final extent goes to `sink` then, even while its reporting history
+    /// is kept for the suppression period.
+    pub(crate) fn advance(&mut self, s: &Settings, ts: Timestamp, sink: &mut dyn FnMut(&Verdict)) {
         if self.epoch.is_none() {
             return;
         }
         let now = self.clock(ts, s);
         for i in 0..self.table.capacity() {
             let r = self.table.get(i);
-            if r.occupied() && r.idle(now, s.timeouts) && !self.suppressing(&r, now, s) {
+            if !r.occupied() || !r.idle(now, s.timeouts) {
+                continue;
+            }
+            self.close(s, i, sink);
+            if !self.suppressing(&r, now, s) {
                 self.clear(i);
                 self.c.live -= 1;
                 self.c.expired += 1;
+            } else {
+                // Its episode is over; only the reporting history stays.
+                self.forget_evidence(i);
             }
         }
     }

@@ -149,8 +149,11 @@ pub struct Verdict {
     pub score: f32,
     /// The technique most of the probes used.
     pub technique: Technique,
-    /// True for a final extent ([`Detector::flush`](crate::Detector::flush)):
-    /// the source's evidence as it stands, after a verdict was reported.
+    /// True for a final extent: the source's evidence as its episode ended,
+    /// after a verdict was reported, delivered when the source comes back
+    /// after idling past its timeout, is pushed out, goes idle under
+    /// [`Detector::advance`](crate::Detector::advance), or by
+    /// [`Detector::flush`](crate::Detector::flush).
     pub is_final: bool,
 }
 

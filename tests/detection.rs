@@ -7,7 +7,8 @@ use common::*;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use sweepwatch::{
-    AllowRule, Config, Detector, Direction, Event, Kind, Outcome, Protocol, Technique, Verdict,
+    AllowRule, Config, Detector, Direction, Event, Kind, Outcome, Protocol, Technique, Timestamp,
+    Verdict,
 };
 
 fn only(verdicts: &[Verdict], src: &str, kind: Kind) -> Verdict {
@@ -1021,4 +1022,87 @@ fn a_sweep_of_two_thousand_hosts_is_counted_within_its_error() {
     }
     assert!(v.failed <= 2000 && v.failed <= v.probes, "{v:?}");
     assert_eq!(v.ports_count, 1);
+}
+
+/// Refused probes from `src` to `n` ports of `dst`, one a second from `t0`.
+fn refused_ports(src: IpAddr, dst: IpAddr, t0: f64, ports: std::ops::Range<u16>) -> Vec<Event> {
+    ports
+        .enumerate()
+        .map(|(i, p)| ev(t0 + i as f64, src, dst, p, Protocol::Tcp, Outcome::Refused))
+        .collect()
+}
+
+#[test]
+fn an_episode_ends_with_its_final_extent_when_its_source_comes_back() {
+    // A port scan of 20 ports, two days of silence (past the suspect
+    // timeout), then a scan of 8 more: the first episode's extent is
+    // delivered as the second begins, before anything of the second.
+    let (scanner, target) = (ip("203.0.113.40"), ip("192.168.1.20"));
+    let mut events = refused_ports(scanner, target, 0.0, 1..21);
+    events.extend(refused_ports(scanner, target, 2.0 * 86_400.0, 100..108));
+    let config = Config {
+        hash_seed: Some(1),
+        ..Config::default()
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::clone(&seen);
+    let det = Detector::new(config, move |v| out.lock().unwrap().push(*v)).unwrap();
+    let mut before_return = 0;
+    for e in &events {
+        if e.dst_port == 100 {
+            before_return = seen.lock().unwrap().len();
+        }
+        det.observe(e).unwrap();
+    }
+    det.flush().unwrap();
+    let v = seen.lock().unwrap().clone();
+    let shape: Vec<(bool, u32)> = v.iter().map(|v| (v.is_final, v.ports_count)).collect();
+    // Decided at 5; the first episode's extent (20 ports) as the source
+    // returns; decided again at 5 ports of the second (the first verdict's
+    // size, 5, is no longer suppressing after two days); its extent at the end.
+    assert_eq!(
+        shape,
+        [(false, 5), (true, 20), (false, 5), (true, 8)],
+        "{v:#?}"
+    );
+    assert_eq!(
+        before_return, 1,
+        "nothing before the return but the verdict"
+    );
+    assert_eq!(v[1].ts, Timestamp::from_secs(T0 + 19));
+}
+
+#[test]
+fn advance_delivers_an_idle_reported_source_s_extent_once() {
+    let (scanner, target) = (ip("203.0.113.41"), ip("192.168.1.21"));
+    let config = Config {
+        hash_seed: Some(1),
+        ..Config::default()
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::clone(&seen);
+    let det = Detector::new(config, move |v| out.lock().unwrap().push(*v)).unwrap();
+    for e in refused_ports(scanner, target, 0.0, 1..31) {
+        det.observe(&e).unwrap();
+    }
+    let count = |final_: bool| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v.is_final == final_)
+            .count()
+    };
+    assert_eq!((count(false), count(true)), (1, 0));
+    // Still within its timeout: nothing ends.
+    det.advance(Timestamp::from_secs(T0 + 3600)).unwrap();
+    assert_eq!(count(true), 0);
+    // Past it (a suspect is remembered a day): the extent, once, with all
+    // 30 ports; neither a later advance nor the flush repeats it.
+    det.advance(Timestamp::from_secs(T0 + 2 * 86_400)).unwrap();
+    det.advance(Timestamp::from_secs(T0 + 3 * 86_400)).unwrap();
+    det.flush().unwrap();
+    let v = seen.lock().unwrap().clone();
+    assert_eq!(count(true), 1, "{v:#?}");
+    assert_eq!(v[1].ports_count, 30);
+    assert!(v[1].is_final);
 }

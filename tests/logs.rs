@@ -548,3 +548,78 @@ fn zeek_header_with_a_huge_separator_is_an_error() {
         assert_eq!(bad, 0);
     }
 }
+
+const CTU_MALWARE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/ctu-malware/botnet4.conn.log"
+);
+
+/// The ten-day log of a peer-to-peer bot: every episode in which 10.0.2.19 is
+/// reported ends with a final extent of its own, delivered before any verdict
+/// of its next episode, under several seeds; and it is reported as an
+/// outbound sweep.
+#[test]
+fn every_reported_episode_of_the_ten_day_bot_ends_with_its_extent() {
+    use std::sync::{Arc, Mutex};
+    use sweepwatch::{Config, Detector, Kind};
+    let Some(path) = data(CTU_MALWARE) else {
+        return;
+    };
+    let (_, mut events) = read_with(&path, zeek);
+    // Zeek writes a connection when it ends: detect in start-time order.
+    events.sort_by_key(|e| e.ts);
+    let bot: IpAddr = "10.0.2.19".parse().unwrap();
+    // The whole log under five seeds, and cut at 800,000 s and 860,000 s of
+    // its relative time (where its last extents used to go missing).
+    let runs = (1..=5)
+        .map(|seed| (seed, u64::MAX))
+        .chain([(1, 800_000), (1, 860_000)]);
+    for (seed, cut) in runs {
+        let events: Vec<Event> = events
+            .iter()
+            .copied()
+            .filter(|e| e.ts.as_secs() < cut)
+            .collect();
+        let config = Config {
+            home_networks: vec!["10.0.2.0/24".into()],
+            hash_seed: Some(seed),
+            ..Config::default()
+        };
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let out = Arc::clone(&seen);
+        let det = Detector::new(config, move |v| out.lock().unwrap().push(*v)).unwrap();
+        for e in &events {
+            det.observe(e).unwrap();
+        }
+        det.flush().unwrap();
+        let v = seen.lock().unwrap().clone();
+        assert!(!v.is_empty(), "seed {seed}, cut {cut}: no verdict");
+        assert!(v.iter().all(|v| v.src == bot), "seed {seed}: {v:#?}");
+        assert!(
+            v.iter().any(|v| v.kind == Kind::OutboundSweep),
+            "seed {seed}: no outbound sweep"
+        );
+        // Per protocol, the stream alternates: verdicts of an episode, then
+        // its extent. So every decided verdict has an extent after it before
+        // the next extent or the end, and every extent follows a verdict.
+        for proto in [Protocol::Tcp, Protocol::Udp] {
+            let finals: Vec<bool> = v
+                .iter()
+                .filter(|v| v.proto == proto)
+                .map(|v| v.is_final)
+                .collect();
+            if finals.is_empty() {
+                continue;
+            }
+            assert_eq!(
+                finals.last(),
+                Some(&true),
+                "seed {seed} {proto:?}: {finals:?}"
+            );
+            assert!(
+                finals.windows(2).all(|w| !(w[0] && w[1])) && !finals[0],
+                "seed {seed} {proto:?}: an extent without a verdict before it: {finals:?}"
+            );
+        }
+    }
+}

@@ -258,8 +258,9 @@ pub unsafe extern "C" fn sw_detector_observe_batch(
 
 /// Tells the detector that capture time has reached `now_us` (microseconds since the Unix
 /// epoch) although no events came: sources idle past their timeout are
-/// forgotten. Its cost grows with the memory budget: call it every few seconds
-/// at most, when traffic is idle.
+/// forgotten, and the final extent of each reported one goes to the verdict
+/// callback, on the calling thread. Its cost grows with the memory budget:
+/// call it every few seconds at most, when traffic is idle.
 ///
 /// Returns SW_RESULT_NULL_PARAMETER if `detector` is NULL, SW_RESULT_REENTRANT
 /// from a verdict callback. Thread-safe.
@@ -279,7 +280,8 @@ pub unsafe extern "C" fn sw_detector_advance(
 }
 
 /// Delivers to the verdict callback, on the calling thread, the final extent of
-/// every source reported in its current episode: an sw_verdict with `is_final`
+/// every source reported in its current episode (earlier episodes' extents
+/// were delivered as they ended): an sw_verdict with `is_final`
 /// 1 and the counts as they stand, so a scan that grew after its verdict is
 /// reported as it ended. Call it at the end of a capture, or now and then on
 /// live traffic; the detector's state is unchanged. Its cost is a pass over the

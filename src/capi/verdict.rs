@@ -109,8 +109,10 @@ pub struct sw_verdict {
     pub score: f32,
     /// A sw_technique value: the technique most of the probes used.
     pub technique: u8,
-    /// 1 for a final extent (delivered by sw_detector_flush): the source's
-    /// evidence as it stands after a verdict; 0 for a verdict as decided.
+    /// 1 for a final extent: the source's evidence as its episode ended, after
+    /// a verdict (delivered when the source comes back after idling past its
+    /// timeout, is pushed out, goes idle under sw_detector_advance, or by
+    /// sw_detector_flush); 0 for a verdict as decided.
     pub is_final: u8,
 }
 

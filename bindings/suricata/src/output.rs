@@ -52,7 +52,8 @@ fn attribute(from: usize, events: &[Event], ids: &[FlowIds]) {
         let Ok(mut pending) = p.try_borrow_mut() else {
             return;
         };
-        for (v, slot) in pending.iter_mut().skip(from) {
+        // Final extents end an episode; no flow decided them.
+        for (v, slot) in pending.iter_mut().skip(from).filter(|(v, _)| !v.is_final) {
             *slot = events
                 .iter()
                 .zip(ids)

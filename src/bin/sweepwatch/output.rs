@@ -24,7 +24,7 @@
 //! | `sample` | array of strings | some targets whose first contact failed (at most 4) |
 //! | `score` | number | log-likelihood ratio of "scanner" over "benign", in nats (decides at ln 99 ≈ 4.6) |
 //! | `technique` | string | how most probes were sent, in nmap's vocabulary: `syn`, `connect`, `fin`, `null`, `xmas`, `maimon`, `ack`, `tcp_other`, `udp`, `icmp_echo`, `ip_protocol` |
-//! | `final` | bool | `false` for a verdict as decided; `true` for a source's final extent, printed after the last input for every source reported |
+//! | `final` | bool | `false` for a verdict as decided; `true` for a source's final extent, printed when its episode ends (it idles past its timeout and comes back, is pushed out, or the input ends) for every episode reported |
 //!
 //! Times are RFC 3339 in UTC with microseconds, such as
 //! `2021-06-06T14:38:55.855844Z`. Counts are of distinct first contacts of the
