@@ -1024,6 +1024,19 @@ fn a_sweep_of_two_thousand_hosts_is_counted_within_its_error() {
     assert_eq!(v.ports_count, 1);
 }
 
+/// A detector under seed 1 (these tests replay exact streams) and the
+/// verdicts it delivers.
+fn collecting() -> (Detector, Arc<Mutex<Vec<Verdict>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::clone(&seen);
+    let config = Config {
+        hash_seed: Some(1),
+        ..Config::default()
+    };
+    let det = Detector::new(config, move |v| out.lock().unwrap().push(*v)).unwrap();
+    (det, seen)
+}
+
 /// Refused probes from `src` to `n` ports of `dst`, one a second from `t0`.
 fn refused_ports(src: IpAddr, dst: IpAddr, t0: f64, ports: std::ops::Range<u16>) -> Vec<Event> {
     ports
@@ -1040,13 +1053,7 @@ fn an_episode_ends_with_its_final_extent_when_its_source_comes_back() {
     let (scanner, target) = (ip("203.0.113.40"), ip("192.168.1.20"));
     let mut events = refused_ports(scanner, target, 0.0, 1..21);
     events.extend(refused_ports(scanner, target, 2.0 * 86_400.0, 100..108));
-    let config = Config {
-        hash_seed: Some(1),
-        ..Config::default()
-    };
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let out = Arc::clone(&seen);
-    let det = Detector::new(config, move |v| out.lock().unwrap().push(*v)).unwrap();
+    let (det, seen) = collecting();
     let mut before_return = 0;
     for e in &events {
         if e.dst_port == 100 {
@@ -1075,13 +1082,7 @@ fn an_episode_ends_with_its_final_extent_when_its_source_comes_back() {
 #[test]
 fn advance_delivers_an_idle_reported_source_s_extent_once() {
     let (scanner, target) = (ip("203.0.113.41"), ip("192.168.1.21"));
-    let config = Config {
-        hash_seed: Some(1),
-        ..Config::default()
-    };
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let out = Arc::clone(&seen);
-    let det = Detector::new(config, move |v| out.lock().unwrap().push(*v)).unwrap();
+    let (det, seen) = collecting();
     for e in refused_ports(scanner, target, 0.0, 1..31) {
         det.observe(&e).unwrap();
     }
