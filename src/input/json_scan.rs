@@ -275,22 +275,7 @@ impl<'a> Cursor<'a> {
                 if depth >= MAX_DEPTH {
                     return self.fail("nested too deeply");
                 }
-                self.i += 1;
-                if self.peek() == b']' {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.skip_at(depth + 1)?;
-                    match self.peek() {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return self.fail("expected `,` or `]`"),
-                    }
-                }
+                self.opt_array(|c| c.skip_at(depth + 1)).map(drop)
             }
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
