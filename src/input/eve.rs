@@ -127,19 +127,19 @@ fn flow<'a>(c: &mut Cursor<'a>) -> json_scan::Result<Option<Flow<'a>>> {
     let mut f = Flow::default();
     while let Some(key) = c.key()? {
         match key {
-            "pkts_toclient" => {
+            b"pkts_toclient" => {
                 let v = c.opt_uint(u64::MAX)?;
                 set(c, &mut f.pkts_toclient, v)?
             }
-            "bytes_toclient" => {
+            b"bytes_toclient" => {
                 let v = c.opt_uint(u64::MAX)?;
                 set(c, &mut f.bytes_toclient, v)?
             }
-            "start" => {
+            b"start" => {
                 let v = c.opt_str()?;
                 set(c, &mut f.start, v)?
             }
-            "state" => {
+            b"state" => {
                 let v = c.opt_str()?;
                 set(c, &mut f.state, v)?
             }
@@ -156,9 +156,9 @@ fn tcp<'a>(c: &mut Cursor<'a>) -> json_scan::Result<Option<Tcp<'a>>> {
     let mut t = Tcp::default();
     while let Some(key) = c.key()? {
         let slot = match key {
-            "tcp_flags" => &mut t.tcp_flags,
-            "tcp_flags_ts" => &mut t.tcp_flags_ts,
-            "tcp_flags_tc" => &mut t.tcp_flags_tc,
+            b"tcp_flags" => &mut t.tcp_flags,
+            b"tcp_flags_ts" => &mut t.tcp_flags_ts,
+            b"tcp_flags_tc" => &mut t.tcp_flags_tc,
             _ => {
                 c.skip()?;
                 continue;
@@ -179,26 +179,26 @@ fn record<'a>(line: &'a str) -> Result<Record<'a>, String> {
         c.object()?;
         while let Some(key) = c.key()? {
             match key {
-                "event_type" | "timestamp" | "src_ip" | "dest_ip" | "proto" => {
+                b"event_type" | b"timestamp" | b"src_ip" | b"dest_ip" | b"proto" => {
                     let slot = match key {
-                        "event_type" => &mut r.event_type,
-                        "timestamp" => &mut r.timestamp,
-                        "src_ip" => &mut r.src_ip,
-                        "dest_ip" => &mut r.dest_ip,
+                        b"event_type" => &mut r.event_type,
+                        b"timestamp" => &mut r.timestamp,
+                        b"src_ip" => &mut r.src_ip,
+                        b"dest_ip" => &mut r.dest_ip,
                         _ => &mut r.proto,
                     };
                     let v = c.opt_str()?;
                     set(c, slot, v)?
                 }
-                "src_port" => {
+                b"src_port" => {
                     let v = port(c)?;
                     set(c, &mut r.src_port, v)?
                 }
-                "flow_id" => {
+                b"flow_id" => {
                     let v = c.opt_uint(u64::MAX)?;
                     set(c, &mut r.flow_id, v)?
                 }
-                "vlan" => {
+                b"vlan" => {
                     let mut ids = Vlans::default();
                     let v = if c.opt_array(|c| {
                         let id = c.opt_uint(u64::from(u16::MAX))?;
@@ -211,19 +211,19 @@ fn record<'a>(line: &'a str) -> Result<Record<'a>, String> {
                     };
                     set(c, &mut r.vlan, v)?
                 }
-                "dest_port" => {
+                b"dest_port" => {
                     let v = port(c)?;
                     set(c, &mut r.dest_port, v)?
                 }
-                "icmp_type" => {
+                b"icmp_type" => {
                     let v = c.opt_uint(u64::from(u32::MAX))?.map(|n| n as u32);
                     set(c, &mut r.icmp_type, v)?
                 }
-                "flow" => {
+                b"flow" => {
                     let v = flow(c)?;
                     set(c, &mut r.flow, v)?
                 }
-                "tcp" => {
+                b"tcp" => {
                     let v = tcp(c)?;
                     set(c, &mut r.tcp, v)?
                 }
@@ -264,30 +264,32 @@ fn addr(field: &str, v: &Option<Cow<'_, str>>) -> Result<IpAddr, String> {
 /// 255), in a fraction of its time; `None` for anything else, which then
 /// goes to the standard parser.
 fn ipv4(s: &str) -> Option<std::net::Ipv4Addr> {
+    let b = s.as_bytes();
     let mut parts = [0u8; 4];
-    let (mut k, mut n, mut digits, mut lead_zero) = (0usize, 0u16, 0u8, false);
-    for &c in s.as_bytes() {
-        if c == b'.' {
-            if digits == 0 || k == 3 {
+    let mut i = 0;
+    for (k, part) in parts.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
                 return None;
             }
-            parts[k] = u8::try_from(n).ok()?;
-            (k, n, digits) = (k + 1, 0, 0);
-            continue;
+            i += 1;
         }
-        let d = c.wrapping_sub(b'0');
-        if d > 9 || digits == 3 || (digits == 1 && lead_zero) {
+        let start = i;
+        let mut n = 0u32;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 || i - start == 3 {
+                break;
+            }
+            n = n * 10 + u32::from(d);
+            i += 1;
+        }
+        if i == start || (i - start > 1 && b[start] == b'0') {
             return None;
         }
-        lead_zero = digits == 0 && d == 0;
-        n = n * 10 + u16::from(d);
-        digits += 1;
+        *part = u8::try_from(n).ok()?;
     }
-    if k != 3 || digits == 0 {
-        return None;
-    }
-    parts[3] = u8::try_from(n).ok()?;
-    Some(parts.into())
+    (i == b.len()).then(|| parts.into())
 }
 
 /// What the server sent to the client, as far as the record tells.

@@ -40,6 +40,18 @@ fn byte_mask(w: u64, c: u8) -> u64 {
     x.wrapping_sub(ONES) & !x & HIGH
 }
 
+/// Bit 7 set in each byte of `w` that is not an ASCII digit: exact for the
+/// lowest such byte (as for [`byte_mask`]).
+#[inline(always)]
+fn not_digits(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Digits become 0..=9; adding 0x76 to the low seven bits sets bit 7 of
+    // every byte from 10 up, without a carry into the next byte.
+    let x = w ^ 0x3030_3030_3030_3030;
+    (((x & LOW7) + 0x7676_7676_7676_7676) | x) & HIGH
+}
+
 /// The offset of the first `"` or `\` in `b`, or `b.len()`.
 ///
 /// Eight bytes a step (SWAR): EVE's strings are short (keys, addresses,
@@ -113,6 +125,17 @@ impl<'a> Cursor<'a> {
     /// its quotes, and whether it holds escapes.
     #[inline(always)]
     fn raw_string(&mut self) -> Result<(&'a str, bool)> {
+        let (start, end, escaped) = self.string_span()?;
+        // Both ends are next to ASCII quotes, so these are char boundaries.
+        Ok((&self.text[start..end], escaped))
+    }
+
+    /// Where the raw text of the string at the cursor starts and ends, and
+    /// whether it holds escapes; the cursor moves past its closing quote.
+    /// Skipping a string needs no slice of the text (whose boundary checks
+    /// cost as much as the scan of a short string).
+    #[inline(always)]
+    fn string_span(&mut self) -> Result<(usize, usize, bool)> {
         let b = self.text.as_bytes();
         let start = self.i + 1;
         let mut j = start;
@@ -122,8 +145,7 @@ impl<'a> Cursor<'a> {
             match b.get(j) {
                 Some(b'"') => {
                     self.i = j + 1;
-                    // Both ends are ASCII quotes, so these are char boundaries.
-                    return Ok((&self.text[start..j], escaped));
+                    return Ok((start, j, escaped));
                 }
                 Some(_) => {
                     escaped = true;
@@ -149,18 +171,28 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The text of a number at the cursor (its characters, not its grammar).
+    /// Moves past the number at the cursor, checking its characters, not
+    /// its grammar.
     #[inline(always)]
-    fn number(&mut self) -> Result<&'a str> {
+    fn number(&mut self) -> Result<()> {
         let b = self.text.as_bytes();
         let start = self.i;
+        // Most numbers are integers: their digits eight at a time first.
+        while let Some(chunk) = b.get(self.i..self.i + 8) {
+            let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            let other = not_digits(w);
+            self.i += (other.trailing_zeros() / 8) as usize;
+            if other != 0 {
+                break;
+            }
+        }
         while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = b.get(self.i) {
             self.i += 1;
         }
         if self.i == start {
             return self.fail("expected a value");
         }
-        Ok(&self.text[start..self.i])
+        Ok(())
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<()> {
@@ -187,7 +219,7 @@ impl<'a> Cursor<'a> {
     /// `None` at the object's end (consumed). Its value must be consumed
     /// next, by a value reader or [`skip`](Self::skip).
     #[inline(always)]
-    pub(crate) fn key(&mut self) -> Result<Option<&'a str>> {
+    pub(crate) fn key(&mut self) -> Result<Option<&'a [u8]>> {
         let opened = std::mem::take(&mut self.opened);
         if let Some(key) = self.compact_key(opened) {
             return Ok(Some(key));
@@ -206,12 +238,12 @@ impl<'a> Cursor<'a> {
             b'"' if opened => {}
             _ => return self.fail("expected `,` or `}`"),
         }
-        let (key, _) = self.raw_string()?;
+        let (text, _) = self.raw_string()?;
         if self.peek() != b':' {
             return self.fail("expected `:`");
         }
         self.i += 1;
-        Ok(Some(key))
+        Ok(Some(text.as_bytes()))
     }
 
     /// The common case of [`key`](Self::key) without its general checks: a
@@ -219,68 +251,74 @@ impl<'a> Cursor<'a> {
     /// `"key":` right after `{`), at most 15 bytes long and free of escapes.
     /// `None` sends everything else down the general path.
     #[inline(always)]
-    fn compact_key(&mut self, opened: bool) -> Option<&'a str> {
+    fn compact_key(&mut self, opened: bool) -> Option<&'a [u8]> {
         let b = self.text.as_bytes();
-        let quote = self.i + usize::from(!opened);
-        if !(opened || b.get(self.i) == Some(&b',')) || b.get(quote) != Some(&b'"') {
+        // One bounds check for the whole key: `,"` or `"`, up to 15 bytes,
+        // `":`. Keys near the end of the text take the general path.
+        let at = self.i + usize::from(!opened);
+        let win: &[u8; 20] = b.get(at.checked_sub(1)?..at + 19)?.try_into().ok()?;
+        if !(opened || win[0] == b',') || win[1] != b'"' {
             return None;
         }
-        let start = quote + 1;
-        let mut len = None;
-        for step in [0, 8] {
-            let w = u64::from_le_bytes(b.get(start + step..start + step + 8)?.try_into().ok()?);
+        let load = |k: usize| u64::from_le_bytes(win[k..k + 8].try_into().expect("eight bytes"));
+        // The offset of the closing quote in `w`, if no backslash comes first.
+        let quote_in = |w: u64| -> Option<Option<u32>> {
             let (q, bs) = (byte_mask(w, b'"'), byte_mask(w, b'\\'));
-            if bs != 0 && (q == 0 || bs.trailing_zeros() < q.trailing_zeros()) {
+            let (q, bs) = (q.trailing_zeros(), bs.trailing_zeros());
+            if bs < q {
                 return None;
             }
-            if q != 0 {
-                len = Some(step + (q.trailing_zeros() / 8) as usize);
-                break;
-            }
-        }
-        let end = start + len?;
-        if b.get(end + 1) != Some(&b':') {
+            Some((q < 64).then_some(q / 8))
+        };
+        let w0 = load(2);
+        let len = match quote_in(w0)? {
+            Some(n) => n as usize,
+            None => 8 + quote_in(load(10))?? as usize,
+        };
+        // len <= 15, so 3 + len < 20.
+        if win[3 + len] != b':' {
             return None;
         }
-        self.i = end + 2;
-        // Both ends are ASCII quotes, so these are char boundaries.
-        Some(&self.text[start..end])
+        let start = at + 1;
+        self.i = start + len + 2;
+        Some(&b[start..start + len])
     }
 
     /// Skips one value of any type, checking its syntax.
     #[inline(always)]
     pub(crate) fn skip(&mut self) -> Result<()> {
-        // Most skipped values are numbers, strings and literals: no call.
-        match self.peek() {
-            b'"' => self.raw_string().map(drop),
-            b'0'..=b'9' | b'-' => self.number().map(drop),
-            _ => self.skip_at(0),
-        }
+        self.skip_in(0)
     }
 
-    fn skip_at(&mut self, depth: u32) -> Result<()> {
+    /// [`skip`](Self::skip) at nesting `depth`. Scalars, most of what is
+    /// skipped, are handled in line; only objects and arrays make a call.
+    #[inline(always)]
+    fn skip_in(&mut self, depth: u32) -> Result<()> {
         match self.peek() {
-            b'"' => self.raw_string().map(drop),
-            b'{' => {
-                if depth >= MAX_DEPTH {
-                    return self.fail("nested too deeply");
-                }
-                self.object()?;
-                while self.key()?.is_some() {
-                    self.skip_at(depth + 1)?;
-                }
-                Ok(())
-            }
-            b'[' => {
-                if depth >= MAX_DEPTH {
-                    return self.fail("nested too deeply");
-                }
-                self.opt_array(|c| c.skip_at(depth + 1)).map(drop)
-            }
+            b'"' => self.string_span().map(drop),
+            b'0'..=b'9' | b'-' => self.number(),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
-            _ => self.number().map(drop),
+            _ => self.skip_container(depth),
+        }
+    }
+
+    #[inline(never)]
+    fn skip_container(&mut self, depth: u32) -> Result<()> {
+        if depth >= MAX_DEPTH {
+            return self.fail("nested too deeply");
+        }
+        match self.peek() {
+            b'{' => {
+                self.object()?;
+                while self.key()?.is_some() {
+                    self.skip_in(depth + 1)?;
+                }
+                Ok(())
+            }
+            b'[' => self.opt_array(|c| c.skip_in(depth + 1)).map(drop),
+            _ => self.fail("expected a value"),
         }
     }
 
@@ -363,30 +401,35 @@ impl<'a> Cursor<'a> {
         if self.null()? {
             return Ok(None);
         }
+        let b = self.text.as_bytes();
         let at = self.i;
-        let text = self.number()?;
         let mut n: u64 = 0;
-        for c in text.bytes() {
+        let mut j = at;
+        // Digits are read and checked in one pass.
+        while let Some(&c) = b.get(j) {
             let digit = c.wrapping_sub(b'0');
             if digit > 9 {
-                self.i = at;
-                return self.fail("expected an unsigned integer");
+                break;
             }
             n = match n
                 .checked_mul(10)
                 .and_then(|n| n.checked_add(u64::from(digit)))
             {
                 Some(n) => n,
-                None => {
-                    self.i = at;
-                    return self.fail("integer out of range");
-                }
+                None => return self.fail("integer out of range"),
             };
+            j += 1;
+        }
+        if let Some(b'-' | b'+' | b'.' | b'e' | b'E') = b.get(j) {
+            return self.fail("expected an unsigned integer");
+        }
+        if j == at {
+            return self.fail("expected a value");
         }
         if n > max {
-            self.i = at;
             return self.fail("integer out of range");
         }
+        self.i = j;
         Ok(Some(n))
     }
 }
@@ -402,7 +445,7 @@ mod tests {
         let mut walk = || -> Result<()> {
             c.object()?;
             while let Some(k) = c.key()? {
-                out.push(k.to_string());
+                out.push(String::from_utf8_lossy(k).into_owned());
                 c.skip()?;
             }
             c.end()
@@ -423,6 +466,41 @@ mod tests {
         for k in 0..20 {
             let key = format!("{}\\\"{}", "x".repeat(k), "y".repeat(19 - k));
             assert_eq!(keys(&format!("{{\"{key}\":1}}")).unwrap(), [key]);
+        }
+    }
+
+    #[test]
+    fn not_digits_marks_exactly_the_non_digits() {
+        for v in 0..=255u8 {
+            for pos in 0..8 {
+                let mut bytes = [b'7'; 8];
+                bytes[pos] = v;
+                let m = not_digits(u64::from_le_bytes(bytes));
+                let want = if v.is_ascii_digit() {
+                    0
+                } else {
+                    0x80 << (8 * pos)
+                };
+                assert_eq!(m, want, "byte {v:#x} at {pos}");
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_of_every_length_end_where_they_end() {
+        for len in 1..=20 {
+            let digits = "9".repeat(len);
+            for (tail, ok) in [
+                ("}", true),
+                (",\"b\":1}", true),
+                (" }", true),
+                ("x}", false),
+            ] {
+                let text = format!("{{\"a\":{digits}{tail}");
+                assert_eq!(keys(&text).is_ok(), ok, "{text}");
+            }
+            let text = format!("{{\"a\":-{digits}.5e+3,\"b\":{digits}}}");
+            assert_eq!(keys(&text).unwrap(), ["a", "b"]);
         }
     }
 
@@ -463,6 +541,7 @@ mod tests {
             let mut c = Cursor::new(text);
             c.object().unwrap();
             while let Some(k) = c.key().unwrap() {
+                let k = std::str::from_utf8(k).unwrap();
                 if k != key {
                     c.skip().unwrap();
                     continue;

@@ -229,7 +229,12 @@ pub(crate) fn tally(
 /// fractional digits (microseconds kept). Suricata writes the offset without a
 /// colon, which strict RFC 3339 parsers reject, hence this parser.
 pub(crate) fn parse_datetime(s: &str) -> Option<Timestamp> {
-    let b = s.trim().as_bytes();
+    // Trimming only when needed: engines write no spaces around times.
+    let s = match s.as_bytes() {
+        [first, .., last] if first.is_ascii_digit() && last.is_ascii_alphanumeric() => s,
+        _ => s.trim(),
+    };
+    let b = s.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
         let part = b.get(r)?;
         // At most four digits each: no overflow.
@@ -266,7 +271,7 @@ pub(crate) fn parse_datetime(s: &str) -> Option<Timestamp> {
     let offset_secs: i64 = match b.get(i) {
         Some(b'Z' | b'z') if i + 1 == b.len() => 0,
         Some(sign @ (b'+' | b'-')) => {
-            let rest = &s.trim()[i + 1..];
+            let rest = &s[i + 1..];
             let (h, m) = match rest.len() {
                 4 => (num(i + 1..i + 3)?, num(i + 3..i + 5)?),
                 5 if rest.as_bytes()[2] == b':' => (num(i + 1..i + 3)?, num(i + 4..i + 6)?),
