@@ -434,7 +434,18 @@ impl Shard {
         if marked.new_outcome {
             let w = s.walk;
             let failure = hx.outcome.is_failure();
-            let step = if failure { w.fail_step } else { w.success_step };
+            let step = if failure {
+                w.fail_step
+            } else if hx.proto == Protocol::Icmp {
+                // An answered ping says only that a host is up, which is what
+                // a ping sweep looks for; unlike a served connection it shows
+                // no benign purpose. Taken in the order the pings were sent, a
+                // sweep of a LAN whose hosts are mostly up would otherwise
+                // never decide.
+                0
+            } else {
+                w.success_step
+            };
             llr = llr.saturating_add(step);
             if llr <= w.lower {
                 // Benign accepted: the test starts over (TRW restarts its walk).

@@ -42,14 +42,22 @@ fn with(evs: &[Event], outcome: Outcome) -> Vec<Event> {
 /// backscatter comes without an attempt.
 fn check_pairing(evs: &[Event]) {
     let mut open: HashMap<(IpAddr, u16, IpAddr, u16, Protocol), usize> = HashMap::new();
+    let mut sent = HashMap::new();
     for e in evs {
         let k = (e.src, e.src_port, e.dst, e.dst_port, e.proto);
         match e.outcome {
-            Outcome::Attempt => *open.entry(k).or_default() += 1,
+            Outcome::Attempt => {
+                *open.entry(k).or_default() += 1;
+                sent.entry(k).or_insert_with(Vec::new).push(e.ts);
+            }
             Outcome::Unsolicited => {}
             _ => {
                 let n = open.get_mut(&k).filter(|n| **n > 0);
                 *n.unwrap_or_else(|| panic!("outcome without attempt: {e:?}")) -= 1;
+                // An outcome carries its attempt's send time, so that the
+                // reorder window puts outcomes in the order probes were sent.
+                let times: &Vec<_> = &sent[&k];
+                assert!(times.contains(&e.ts), "outcome at another time: {e:?}");
             }
         }
     }
@@ -235,8 +243,10 @@ fn icmp_echo_sweep() {
         .collect();
     assert!(answered.len() >= 10 && answered.is_subset(&hosts));
     check_pairing(&evs);
-    // Events come out in time order for this ordered capture.
-    assert!(evs.windows(2).all(|w| w[0].ts <= w[1].ts));
+    // Attempts come out in capture order; outcomes when they are known, at
+    // their attempts' times.
+    let attempt_times: Vec<_> = attempts.iter().map(|e| e.ts).collect();
+    assert!(attempt_times.windows(2).all(|w| w[0] <= w[1]));
 }
 
 #[test]

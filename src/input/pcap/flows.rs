@@ -132,6 +132,12 @@ impl Key {
 #[derive(Clone, Copy)]
 struct Probe {
     seq: u64,
+    /// When it was sent: its outcome is reported at this time, not when the
+    /// answer or the timeout came, so that outcomes reach the detector (after
+    /// the reorder window) in the order the probes were made. Answers come
+    /// in milliseconds and timeouts seconds later; reported at their own
+    /// times, a burst would read as all its answers and then all its failures.
+    sent: u64,
     /// How it was sent; a stealth technique's probe is held: no `Attempt`
     /// was reported for it.
     technique: Technique,
@@ -389,7 +395,11 @@ impl<'a> Tracker<'a> {
             // A retransmission.
             Entry::Occupied(_) => return false,
             Entry::Vacant(v) => {
-                v.insert(Probe { seq, technique });
+                v.insert(Probe {
+                    seq,
+                    sent: ts,
+                    technique,
+                });
             }
         }
         self.seq = seq;
@@ -484,7 +494,9 @@ impl<'a> Tracker<'a> {
         let Entry::Occupied(e) = self.probes.entry(key) else {
             return None;
         };
-        let technique = e.get().technique;
+        let Probe {
+            technique, sent, ..
+        } = *e.get();
         let f = fate(technique, answer);
         if f == Fate::Wait {
             return Some(false);
@@ -493,7 +505,7 @@ impl<'a> Tracker<'a> {
         self.remember(key, ts);
         match f {
             Fate::Report(outcome) => {
-                self.event(ts, key, outcome, technique);
+                self.event(sent, key, outcome, technique);
                 Some(true)
             }
             _ => Some(false),
@@ -674,8 +686,8 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    /// The end of the capture: every probe still waiting is unanswered as of
-    /// the last packet (held ACK and Maimon segments are dropped).
+    /// The end of the capture: every probe still waiting is unanswered (held
+    /// ACK and Maimon segments are dropped), reported at its send time.
     pub(crate) fn finish(&mut self) {
         // Oldest first, across the queues, as `evict_oldest` takes them.
         loop {
@@ -693,7 +705,7 @@ impl<'a> Tracker<'a> {
                 continue;
             };
             if let Fate::Report(outcome) = fate(p.technique, Answer::Timeout) {
-                self.event(self.clock, d.key, outcome, p.technique);
+                self.event(p.sent, d.key, outcome, p.technique);
                 self.counts.flushed += 1;
             }
         }
@@ -803,11 +815,11 @@ mod tests {
             evs,
             vec![
                 ev(0.0, "10.0.0.1", "10.0.0.2", 22, Attempt),
-                ev(0.1, "10.0.0.1", "10.0.0.2", 22, Established),
+                ev(0.0, "10.0.0.1", "10.0.0.2", 22, Established),
                 ev(0.3, "10.0.0.1", "10.0.0.3", 22, Attempt),
-                ev(0.4, "10.0.0.1", "10.0.0.3", 22, Refused),
+                ev(0.3, "10.0.0.1", "10.0.0.3", 22, Refused),
                 ev(1.0, "10.0.0.1", "10.0.0.4", 22, Attempt),
-                ev(6.0, "10.0.0.1", "10.0.0.4", 22, Unanswered),
+                ev(1.0, "10.0.0.1", "10.0.0.4", 22, Unanswered),
             ]
         );
         assert_eq!(c.events, 6);
@@ -916,10 +928,11 @@ mod tests {
         assert_eq!(
             evs,
             vec![
-                tev(0.001, s, t, 21, Refused, Fin),
-                tev(0.41, s, t, 25, Refused, TcpOther),
-                tev(5.1, s, t, 22, Unanswered, Null),
-                tev(9.0, s, t, 27, Unanswered, Xmas),
+                tev(0.0, s, t, 21, Refused, Fin),
+                tev(0.4, s, t, 25, Refused, TcpOther),
+                // Its retransmission at 1.1 s changes neither send time nor deadline.
+                tev(0.1, s, t, 22, Unanswered, Null),
+                tev(8.0, s, t, 27, Unanswered, Xmas),
             ]
         );
         assert_eq!((c.events, c.flushed), (4, 1));
@@ -961,8 +974,8 @@ mod tests {
         assert_eq!(
             evs,
             vec![
-                tev(0.01, s, t, 1, Refused, Ack),
-                tev(0.11, s, t, 2, Refused, Maimon),
+                tev(0.0, s, t, 1, Refused, Ack),
+                tev(0.1, s, t, 2, Refused, Maimon),
             ]
         );
         assert_eq!((c.events, c.flushed), (2, 0));
@@ -1024,7 +1037,7 @@ mod tests {
             vec![
                 tev(0.0, "192.0.2.7", "203.0.113.5", 80, Unsolicited, Syn),
                 tev(0.1, "192.0.2.8", "203.0.113.5", 80, Unsolicited, Syn),
-                tev(0.3, "192.0.2.9", "203.0.113.5", 80, Refused, Fin),
+                tev(0.2, "192.0.2.9", "203.0.113.5", 80, Refused, Fin),
             ]
         );
     }
@@ -1055,9 +1068,9 @@ mod tests {
             evs,
             vec![
                 tev(0.2, s, t, 3, Attempt, Syn),
-                tev(0.3, s, t, 2, Unanswered, Fin),
-                tev(0.4, s, t, 3, Unanswered, Syn),
-                tev(0.4, s, t, 4, Unanswered, Null),
+                tev(0.1, s, t, 2, Unanswered, Fin),
+                tev(0.2, s, t, 3, Unanswered, Syn),
+                tev(0.3, s, t, 4, Unanswered, Null),
             ]
         );
         assert_eq!((c.evicted, c.flushed), (1, 2));
@@ -1081,7 +1094,7 @@ mod tests {
             evs,
             vec![
                 ev(0.0, "10.0.0.1", "10.0.0.53", 53, Attempt),
-                ev(1.0, "10.0.0.1", "10.0.0.53", 53, Established),
+                ev(0.0, "10.0.0.1", "10.0.0.53", 53, Established),
                 ev(3.0, "10.0.0.1", "10.0.0.54", 161, Attempt),
                 // End of capture: flushed at the last packet's time.
                 ev(3.0, "10.0.0.1", "10.0.0.54", 161, Unanswered),
@@ -1119,9 +1132,9 @@ mod tests {
             evs,
             vec![
                 ev(0.0, "10.0.0.1", "10.0.0.9", 80, Attempt),
-                ev(0.1, "10.0.0.1", "10.0.0.9", 80, Refused),
+                ev(0.0, "10.0.0.1", "10.0.0.9", 80, Refused),
                 ev(1.0, "10.0.0.1", "10.0.0.9", 80, Attempt),
-                ev(1.1, "10.0.0.1", "10.0.0.9", 80, Refused),
+                ev(1.0, "10.0.0.1", "10.0.0.9", 80, Refused),
             ]
         );
     }
@@ -1143,7 +1156,8 @@ mod tests {
             ],
         );
         assert_eq!(c.evicted, 1);
-        assert_eq!(evs[2], ev(0.2, "10.0.0.1", "10.0.0.2", 80, Unanswered));
+        // Reported when the third probe came, at its own send time.
+        assert_eq!(evs[2], ev(0.0, "10.0.0.1", "10.0.0.2", 80, Unanswered));
         assert_eq!(evs[3], ev(0.2, "10.0.0.1", "10.0.0.4", 80, Attempt));
         assert_eq!(evs[4].4, Unsolicited);
         assert_eq!(c.flushed, 2);
@@ -1194,11 +1208,15 @@ mod tests {
                 (20.0, tcp("10.0.0.9", 1, "10.0.0.8", 1, A)),
             ],
         );
-        let ts: Vec<u64> = evs.iter().map(|e| e.0).collect();
-        assert_eq!(ts, vec![0, 0, 0, 2_000_000, 5_000_000, 10_000_000]);
+        // Deadlines pass in their order (UDP at 2 s, ICMP at 5 s, TCP at
+        // 10 s); each outcome carries its probe's send time.
         assert_eq!(
-            evs[4],
-            ev(5.0, "10.0.0.1", "10.0.0.7", 0, Outcome::Unanswered)
+            evs[3..],
+            [
+                ev(0.0, "10.0.0.1", "10.0.0.3", 53, Outcome::Unanswered),
+                ev(0.0, "10.0.0.1", "10.0.0.7", 0, Outcome::Unanswered),
+                ev(0.0, "10.0.0.1", "10.0.0.2", 80, Outcome::Unanswered),
+            ]
         );
     }
 
