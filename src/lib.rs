@@ -45,6 +45,7 @@ mod event;
 pub mod format;
 mod hash;
 mod net;
+pub mod order;
 mod pairs;
 mod pool;
 mod prefetch;

@@ -14,9 +14,9 @@
 //! [`ConfTree`] trait: Suricata's lookup functions in the plugin, a map in tests.
 
 use crate::record::Style;
-use crate::reorder::Window;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use sweepwatch::order::Window;
 use sweepwatch::{AllowRule, Cidr, Config, Error};
 
 /// Read access to Suricata's configuration tree.
@@ -93,7 +93,26 @@ pub struct Options {
     pub style: Style,
 }
 
-/// Events held at most for reordering, by default: at most 32 MiB.
+/// A few words on how flow events are ordered, for the start-up message.
+pub fn describe_window(w: &Window) -> String {
+    if w.is_off() {
+        "flow events in arrival order".to_string()
+    } else if w.micros == u64::MAX {
+        format!(
+            "flow events sorted until the end (at most {} held)",
+            w.max_events
+        )
+    } else {
+        format!(
+            "flow events held {} s for ordering (at most {})",
+            w.micros / 1_000_000,
+            w.max_events
+        )
+    }
+}
+
+/// Events held at most for reordering, by default: about 30 MiB, reserved
+/// at start-up.
 pub const DEFAULT_REORDER_EVENTS: usize = 1 << 18;
 /// Seconds of capture time events are held when reading live traffic.
 pub const DEFAULT_REORDER_SECS: u64 = 60;

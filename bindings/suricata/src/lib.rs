@@ -25,7 +25,6 @@ mod ffi;
 mod log;
 mod output;
 mod record;
-mod reorder;
 
 use ffi::{Api, Callbacks, ConfNode, Major, SCPlugin7, SCPlugin8};
 use log::{log, Level};
@@ -230,7 +229,7 @@ unsafe extern "C" fn eve_init(
                 c.home_networks.join(", "),
                 c.min_targets,
                 c.memory_bytes >> 20,
-                opts.reorder.describe()
+                conf::describe_window(&opts.reorder)
             ));
         } else {
             log(

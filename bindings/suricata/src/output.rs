@@ -19,7 +19,6 @@
 use crate::conf::Options;
 use crate::log::{log, Level};
 use crate::record::{push_verdict, Style};
-use crate::reorder::Reorder;
 use memchr::memmem;
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
@@ -29,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
 use sweepwatch::input::eve::FlowIds;
+use sweepwatch::order::Reorder;
 use sweepwatch::{Detector, Event, Verdict};
 
 /// Turns one EVE record into a detector event and the ids of its flow
@@ -249,7 +249,7 @@ pub struct Output {
     threaded: bool,
     detector: Option<Detector>,
     /// `None` when reordering is off.
-    reorder: Option<Mutex<Reorder>>,
+    reorder: Option<Mutex<Reorder<FlowIds>>>,
     parse: Parse,
     /// Whether flow records are written as well as detected on.
     write_flows: bool,
@@ -324,6 +324,15 @@ impl Output {
         } else {
             None
         };
+        let reorder = match opts.reorder.is_off() {
+            true => None,
+            false => Some(Mutex::new(Reorder::new(opts.reorder).ok_or_else(|| {
+                format!(
+                    "sweepwatch.reorder-events {}: the memory cannot be had",
+                    opts.reorder.max_events
+                )
+            })?)),
+        };
         let out = Output {
             path: opts.path.clone(),
             append: opts.append,
@@ -333,7 +342,7 @@ impl Output {
             style: opts.style,
             threaded,
             detector,
-            reorder: (!opts.reorder.is_off()).then(|| Mutex::new(Reorder::new(opts.reorder))),
+            reorder,
             parse,
             write_flows: opts.write_flows,
             shared: OnceLock::new(),
@@ -635,8 +644,8 @@ fn event_type(rec: &[u8]) -> Option<&[u8]> {
 mod tests {
     use super::*;
     use crate::conf::HomeSource;
-    use crate::reorder::Window;
     use std::net::IpAddr;
+    use sweepwatch::order::Window;
     use sweepwatch::{Config, Outcome, Protocol, Timestamp};
 
     /// Reads the made-up flow records of these tests: `dest_ip`, `dest_port`,

@@ -34,11 +34,9 @@ use std::time::Instant;
 use summary::FileReport;
 use sweepwatch::input::pcap::PcapOptions;
 use sweepwatch::input::sniff::sniff;
+use sweepwatch::order::{Reorder, Window};
 use sweepwatch::{AllowRule, Cidr, Config, Detector, Event, Verdict};
 
-/// Events handed to the detector at once: large enough to amortise locking and
-/// prefetch, small enough to stay in cache.
-const BATCH: usize = 1024;
 /// Malformed lines reported per input; the rest are only counted.
 const SHOWN_MALFORMED: u64 = 5;
 
@@ -191,8 +189,8 @@ fn config_of(args: &DetectArgs) -> Result<(Config, bool), String> {
 /// fewer than `window / 2` positions back in place at a bounded memory cost.
 struct Feeder<'a> {
     det: &'a Detector,
-    pending: Vec<Event>,
-    window: usize,
+    /// Events held until their window passes, released in time order.
+    order: Reorder,
     verdicts: &'a Mutex<Vec<Verdict>>,
     out: Output,
     /// Whether events keep the engine's own locality of their hosts (Zeek's
@@ -209,16 +207,16 @@ impl<'a> Feeder<'a> {
         out: Output,
         engine_locality: bool,
     ) -> Result<Self, String> {
-        // All of it now, so that the window never grows past its size; pages
-        // are only touched as it fills.
-        let mut pending = Vec::new();
-        pending
-            .try_reserve_exact(window.max(BATCH))
-            .map_err(|_| format!("--reorder-window {window}: the memory cannot be had"))?;
+        // A window of events, not of time: a file is read as fast as it
+        // comes, and its events are held until `window` newer ones arrived.
+        let order = Reorder::new(Window {
+            micros: u64::MAX,
+            max_events: window,
+        })
+        .ok_or_else(|| format!("--reorder-window {window}: the memory cannot be had"))?;
         Ok(Feeder {
             det,
-            pending,
-            window,
+            order,
             verdicts,
             out,
             engine_locality,
@@ -230,28 +228,21 @@ impl<'a> Feeder<'a> {
             ev.src_local = None;
             ev.dst_local = None;
         }
-        self.pending.push(ev);
-        if self.window == 0 {
-            if self.pending.len() >= BATCH {
-                self.release(self.pending.len());
-            }
-        } else if self.pending.len() >= self.window {
-            // Stable and adaptive: nearly sorted input costs little more than a
-            // pass, and equal times keep their input order.
-            self.pending.sort_by_key(|e| e.ts);
-            self.release(self.pending.len() / 2);
+        let det = self.det;
+        let mut fed = false;
+        self.order.push(ev, (), |batch, _| {
+            // The only error is a call from inside a verdict callback, which
+            // this program never makes.
+            let _ = det.observe_batch(batch);
+            fed = true;
+        });
+        if fed {
+            self.deliver();
         }
     }
 
-    /// Feeds the oldest `n` pending events (all of them, in time order, for
-    /// [`Feeder::finish`]) and delivers the verdicts.
-    fn release(&mut self, n: usize) {
-        for chunk in self.pending[..n].chunks(BATCH) {
-            // The only error is a call from inside a verdict callback, which this
-            // program never makes.
-            let _ = self.det.observe_batch(chunk);
-        }
-        self.pending.drain(..n);
+    /// Writes the verdicts the detector decided so far.
+    fn deliver(&mut self) {
         let ready = std::mem::take(&mut *self.verdicts.lock().unwrap_or_else(|e| e.into_inner()));
         for v in &ready {
             self.out.verdict(v);
@@ -260,20 +251,22 @@ impl<'a> Feeder<'a> {
 
     /// At the end of an input: without a window, nothing is held back past it.
     fn end_of_input(&mut self) {
-        if self.window == 0 {
-            self.release(self.pending.len());
-        }
+        let det = self.det;
+        self.order.flush(|batch, _| {
+            let _ = det.observe_batch(batch);
+        });
+        self.deliver();
     }
 
     /// Feeds everything still held back, then delivers the final extent of
     /// every source reported.
     fn finish(&mut self) {
-        if self.window > 0 {
-            self.pending.sort_by_key(|e| e.ts);
-        }
-        self.release(self.pending.len());
+        let det = self.det;
+        self.order.drain(|batch, _| {
+            let _ = det.observe_batch(batch);
+        });
         let _ = self.det.flush();
-        self.release(0);
+        self.deliver();
     }
 }
 
