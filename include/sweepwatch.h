@@ -5,7 +5,8 @@
  * Usage: build an sw_config (sw_config_new() and setters, or
  * sw_config_from_toml()), create an sw_detector with a verdict callback, feed
  * it sw_event structs with sw_detector_observe() or sw_detector_observe_batch(),
- * and free both. Every fallible call returns an sw_result; sw_result_message()
+ * call sw_detector_flush() at the end of the input (events wait in an ordering
+ * window until then, see sw_config_set_reorder()), and free both. Every fallible call returns an sw_result; sw_result_message()
  * renders it, with the detail of the calling thread's last failure.
  *
  * Conventions: handles are opaque and owned by the caller from _new until
@@ -44,6 +45,20 @@
  * Patch version of the library this header belongs to.
  */
 #define SW_VERSION_PATCH 0
+
+/**
+ * Seconds of event time a C ABI detector holds events by default, to feed
+ * them in the order their probes were made: longer than the outcome timeouts
+ * of engines' connection tables (Suricata's `flow-timeouts` for new flows,
+ * Zeek's attempt timeouts), which decide when an unanswered probe is known.
+ */
+#define SW_DEFAULT_REORDER_SECS 60
+
+/**
+ * Events a C ABI detector holds at most by default (about 6 MiB, reserved
+ * when the detector is made).
+ */
+#define SW_DEFAULT_REORDER_EVENTS (1 << 16)
 
 /**
  * The `family` value of an IPv4 address: the address is in the first 4 bytes
@@ -318,6 +333,11 @@ typedef uint8_t sw_technique;
 #endif // __cplusplus
 
 /**
+ * How long events are held.
+ */
+typedef struct Window Window;
+
+/**
  * A detector configuration: home networks, allow-list, thresholds, time limits
  * and memory. sw_config_new() gives the defaults, which work without changes.
  *
@@ -334,11 +354,14 @@ typedef struct sw_config sw_config;
  * A detector: finds sources that sweep or scan, from one event at a time, in
  * fixed memory allocated by sw_detector_new().
  *
+ * Events are first held in a window that puts them back in the order their
+ * probes were made (sw_config_set_reorder()), then fed to the sequential test.
+ *
  * Thread safety: sw_detector_observe(), sw_detector_observe_batch(),
  * sw_detector_advance() and sw_detector_stats() may be called from several
  * threads at once on one detector (sources are split into shards, each behind
- * its own lock). sw_detector_free() must not run concurrently with any other
- * call on the same detector.
+ * its own lock; the ordering window has one lock). sw_detector_free() must
+ * not run concurrently with any other call on the same detector.
  */
 typedef struct sw_detector sw_detector;
 
@@ -475,8 +498,12 @@ typedef void (*sw_verdict_callback)(void *user_data, const struct sw_verdict *ve
  */
 typedef struct sw_event {
   /**
-   * Capture time of the probe or of its outcome, in microseconds since the
-   * Unix epoch. The detector never reads the clock: replays decide alike.
+   * Capture time of the probe, in microseconds since the Unix epoch; for
+   * an outcome, the time its probe was sent where the engine knows it (the
+   * ordering window then feeds outcomes in the order their probes were
+   * made, however late each was known; see sw_config_set_reorder()), else
+   * the time of the outcome. The detector never reads the clock: replays
+   * decide alike.
    */
   uint64_t ts_us;
   /**
@@ -587,6 +614,8 @@ typedef struct sw_stats {
    */
   uint64_t collisions;
 } sw_stats;
+
+
 
 #ifdef __cplusplus
 extern "C" {
@@ -850,6 +879,33 @@ sw_result sw_config_set_hash_seed(struct sw_config *config, uint64_t seed);
 sw_result sw_config_clear_hash_seed(struct sw_config *config);
 
 /**
+ * Sets how the detector puts events back in the order their probes were
+ * made before its sequential test reads them: events are held until event
+ * time has moved `window_secs` past them (or `max_events` are held, when
+ * the oldest goes early), then fed oldest first.
+ *
+ * Why: engines learn an answer in milliseconds but an unanswered probe only
+ * at its timeout, and connection logs are written when connections end. Fed
+ * as they come, a burst of first contacts reads as its answers and then its
+ * failures, and a peer-to-peer client whose contacts are mostly answered is
+ * reported as a sweeper. Give each outcome event the time its probe was sent
+ * (sw_event.ts_us) and the window puts them back in order.
+ *
+ * The default, SW_DEFAULT_REORDER_SECS (60) and SW_DEFAULT_REORDER_EVENTS
+ * (65,536, about 6 MiB reserved by sw_detector_new()), suits engines that
+ * report outcomes when they are known. Verdicts come when their deciding
+ * event leaves the window, during a later feeding call, sw_detector_advance()
+ * or sw_detector_flush(). Feeding threads then share one lock for the window.
+ * `window_secs` or `max_events` 0 turns ordering off: events go straight to
+ * the sequential test, and verdicts come during the call that fed them; do
+ * that only when outcomes arrive in the order their probes were sent.
+ *
+ * # Safety
+ * `config` must be NULL or a live configuration not in use elsewhere.
+ */
+sw_result sw_config_set_reorder(struct sw_config *config, uint64_t window_secs, size_t max_events);
+
+/**
  * Creates a detector from `config` (copied: free or reuse it afterwards),
  * allocating all its memory now. Each verdict goes to `callback` with
  * `user_data`, on the thread that fed the deciding event; see
@@ -875,7 +931,9 @@ sw_result sw_detector_new(const struct sw_config *config,
                           struct sw_detector **detector_out);
 
 /**
- * Frees a detector and all its memory. NULL is a no-op.
+ * Frees a detector and all its memory. NULL is a no-op. Events still held
+ * in its ordering window are dropped: call sw_detector_flush() first at the
+ * end of an input.
  *
  * Not thread-safe: no other call on this detector may be running or start.
  * Called from a verdict callback of this detector (or from a callback running
@@ -889,8 +947,10 @@ sw_result sw_detector_new(const struct sw_config *config,
 void sw_detector_free(struct sw_detector *detector);
 
 /**
- * Feeds one event. Verdicts it completes reach the callback before this call
- * returns.
+ * Feeds one event: into the ordering window (sw_config_set_reorder()), from
+ * which the events it makes due go to the sequential test; with ordering off,
+ * straight to it. Verdicts those events complete reach the callback before
+ * this call returns.
  *
  * Returns SW_RESULT_NULL_PARAMETER if `detector` or `event` is NULL,
  * SW_RESULT_INVALID_ARGUMENT if the event is malformed (family not 4 or 6,
@@ -926,7 +986,8 @@ sw_result sw_detector_observe_batch(const struct sw_detector *detector,
 
 /**
  * Tells the detector that capture time has reached `now_us` (microseconds since the Unix
- * epoch) although no events came: sources idle past their timeout are
+ * epoch) although no events came: events whose ordering window has passed
+ * are fed, sources idle past their timeout are
  * forgotten, and the final extent of each reported one goes to the verdict
  * callback, on the calling thread. Its cost grows with the memory budget:
  * call it every few seconds at most, when traffic is idle.
@@ -940,7 +1001,8 @@ sw_result sw_detector_observe_batch(const struct sw_detector *detector,
 sw_result sw_detector_advance(const struct sw_detector *detector, uint64_t now_us);
 
 /**
- * Delivers to the verdict callback, on the calling thread, the final extent of
+ * Feeds every event still held in the ordering window (as at the end of a
+ * capture), then delivers to the verdict callback, on the calling thread, the final extent of
  * every source reported in its current episode (earlier episodes' extents
  * were delivered as they ended): an sw_verdict with `is_final`
  * 1 and the counts as they stand, so a scan that grew after its verdict is

@@ -138,6 +138,7 @@ if build threads examples/c/threads.c; then
         '^events=320 verdicts=5$' '^OK: '
 fi
 build bad_input tests/c/bad_input.c && run bad_input '^[0-9]+ checks, 0 failed$'
+build order tests/c/order.c && run order '^[0-9]+ checks, 0 failed$'
 
 step "C++17 includes the header twice"
 if $CXX -std=c++17 -Wall -Wextra -Wpedantic -Werror "${cflags[@]}" tests/c/header_cxx.cpp \

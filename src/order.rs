@@ -62,7 +62,7 @@ impl Window {
 
 /// How many released events are handed over at once: the detector's batch
 /// path overlaps the memory reads of consecutive events.
-pub const BATCH: usize = 32;
+const BATCH: usize = 32;
 
 /// A held event's place in the order: its time, then a fixed (unkeyed) hash
 /// of its addresses and port, so that the order in which an engine logs
@@ -76,43 +76,68 @@ struct Key {
     seq: u64,
 }
 
-/// A fixed mix of the fields that order events of equal time (FNV-1a over
-/// the addresses and port, then an avalanche). Unkeyed on purpose: the same
-/// events sort the same way in every run.
-fn tie(ev: &Event) -> u64 {
-    fn bytes(h: &mut u64, b: &[u8]) {
-        for &x in b {
-            *h = (*h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    fn ip(h: &mut u64, a: &IpAddr) {
-        match a {
-            IpAddr::V4(a) => bytes(h, &a.octets()),
-            IpAddr::V6(a) => bytes(h, &a.octets()),
-        }
-    }
+/// What [`Reorder`] holds: an event with its probe's time and a fixed order
+/// among events of equal time.
+pub trait Timed: Copy {
+    /// When the probe was sent, in microseconds since the Unix epoch.
+    fn micros(&self) -> u64;
+    /// Orders events of equal time: the same events must give the same value
+    /// in every run (no keyed hash).
+    fn tie(&self) -> u64;
+}
+
+/// FNV-1a over `parts`, then an avalanche: a fixed (unkeyed) mix for
+/// [`Timed::tie`], so that the same events sort the same way in every run.
+pub(crate) fn fixed_mix(parts: &[&[u8]]) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
-    ip(&mut h, &ev.src);
-    ip(&mut h, &ev.dst);
-    bytes(&mut h, &ev.dst_port.to_le_bytes());
+    for b in parts {
+        for &x in *b {
+            h = (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^ (h >> 33)
 }
 
-/// Events held in time order, each with a payload `T` of the caller's (the
-/// Suricata plugin keeps its flow's ids there). All memory is reserved by
-/// [`Reorder::new`]: holding and releasing events allocates nothing.
-pub struct Reorder<T: Copy = ()> {
+/// The address's bytes as [`fixed_mix`] reads them: IPv4 as 4 bytes.
+fn octets(a: &IpAddr) -> ([u8; 16], usize) {
+    match a {
+        IpAddr::V4(a) => {
+            let mut b = [0; 16];
+            b[..4].copy_from_slice(&a.octets());
+            (b, 4)
+        }
+        IpAddr::V6(a) => (a.octets(), 16),
+    }
+}
+
+impl Timed for Event {
+    fn micros(&self) -> u64 {
+        self.ts.as_micros()
+    }
+
+    /// The addresses and destination port.
+    fn tie(&self) -> u64 {
+        let ((s, sn), (d, dn)) = (octets(&self.src), octets(&self.dst));
+        fixed_mix(&[&s[..sn], &d[..dn], &self.dst_port.to_le_bytes()])
+    }
+}
+
+/// Events (`E`, by default [`Event`]) held in time order, each with a payload
+/// `T` of the caller's (the Suricata plugin keeps its flow's ids there). All
+/// memory is reserved by [`Reorder::new`]: holding and releasing events
+/// allocates nothing.
+pub struct Reorder<T: Copy, E: Timed = Event> {
     window: Window,
     /// Keys and slots, smallest first: 32 bytes an entry, so that sifting
     /// touches little memory.
     heap: BinaryHeap<Reverse<(Key, u32)>>,
     /// The held events and their payloads, by slot.
-    slab: Vec<(Event, T)>,
+    slab: Vec<(E, T)>,
     free: Vec<u32>,
     /// Released events not yet handed over, and their payloads.
-    batch: Vec<Event>,
+    batch: Vec<E>,
     batch_extra: Vec<T>,
     seq: u64,
     newest: u64,
@@ -120,12 +145,12 @@ pub struct Reorder<T: Copy = ()> {
     early: u64,
 }
 
-impl<T: Copy> Reorder<T> {
+impl<T: Copy, E: Timed> Reorder<T, E> {
     /// An empty buffer with room for `window.max_events` events (about 100
     /// bytes each with a small payload), reserved now; `None` if that memory
     /// cannot be had. A window that [is off](Window::is_off) reserves nothing
     /// and passes events straight through.
-    pub fn new(window: Window) -> Option<Reorder<T>> {
+    pub fn new(window: Window) -> Option<Reorder<T, E>> {
         let cap = if window.is_off() {
             0
         } else {
@@ -159,17 +184,17 @@ impl<T: Copy> Reorder<T> {
     /// Adds `ev` with its payload, moves every event now due to the batch,
     /// oldest first, and calls `release` with the batch and its payloads
     /// whenever it holds [`BATCH`] events (with the window off, at once).
-    pub fn push(&mut self, ev: Event, extra: T, mut release: impl FnMut(&[Event], &[T])) {
+    pub fn push(&mut self, ev: E, extra: T, mut release: impl FnMut(&[E], &[T])) {
         if self.window.is_off() {
             release(&[ev], &[extra]);
             return;
         }
         self.seq += 1;
-        let ts = ev.ts.as_micros();
+        let ts = ev.micros();
         self.newest = self.newest.max(ts);
         let key = Key {
             ts,
-            tie: tie(&ev),
+            tie: ev.tie(),
             seq: self.seq,
         };
         let slot = match self.free.pop() {
@@ -189,12 +214,12 @@ impl<T: Copy> Reorder<T> {
 
     /// Event time has reached `ts` without events (an idle sensor): releases
     /// what is due by then. Call [`flush`](Self::flush) to hand over the batch.
-    pub fn advance(&mut self, ts: Timestamp, mut release: impl FnMut(&[Event], &[T])) {
+    pub fn advance(&mut self, ts: Timestamp, mut release: impl FnMut(&[E], &[T])) {
         self.newest = self.newest.max(ts.as_micros());
         self.release_due(&mut release);
     }
 
-    fn release_due(&mut self, release: &mut impl FnMut(&[Event], &[T])) {
+    fn release_due(&mut self, release: &mut impl FnMut(&[E], &[T])) {
         while let Some(Reverse((top, _))) = self.heap.peek() {
             let due = top.ts.saturating_add(self.window.micros) <= self.newest;
             if !due {
@@ -207,7 +232,7 @@ impl<T: Copy> Reorder<T> {
         }
     }
 
-    fn pop_one(&mut self, release: &mut impl FnMut(&[Event], &[T])) {
+    fn pop_one(&mut self, release: &mut impl FnMut(&[E], &[T])) {
         if let Some(Reverse((_, slot))) = self.heap.pop() {
             let (ev, extra) = self.slab[slot as usize];
             self.batch.push(ev);
@@ -219,21 +244,21 @@ impl<T: Copy> Reorder<T> {
         }
     }
 
-    fn hand_over(&mut self, release: &mut impl FnMut(&[Event], &[T])) {
+    fn hand_over(&mut self, release: &mut impl FnMut(&[E], &[T])) {
         release(&self.batch, &self.batch_extra);
         self.batch.clear();
         self.batch_extra.clear();
     }
 
     /// Hands over the events released but still waiting in the batch.
-    pub fn flush(&mut self, mut release: impl FnMut(&[Event], &[T])) {
+    pub fn flush(&mut self, mut release: impl FnMut(&[E], &[T])) {
         if !self.batch.is_empty() {
             self.hand_over(&mut release);
         }
     }
 
     /// Releases every held event, oldest first, and hands over the batch.
-    pub fn drain(&mut self, mut release: impl FnMut(&[Event], &[T])) {
+    pub fn drain(&mut self, mut release: impl FnMut(&[E], &[T])) {
         while !self.heap.is_empty() {
             self.pop_one(&mut release);
         }
@@ -295,7 +320,7 @@ mod tests {
         assert!(out.is_empty());
         r.drain(ports(&mut out));
         // Equal times (ports 2 and 4 at 100) go by the fixed tie hash.
-        let (first, second) = if tie(&ev(100, 2)) < tie(&ev(100, 4)) {
+        let (first, second) = if ev(100, 2).tie() < ev(100, 4).tie() {
             (2, 4)
         } else {
             (4, 2)

@@ -25,10 +25,23 @@ fn user_data(sink: &Sink) -> *mut c_void {
 }
 
 /// A detector with a fixed seed whose verdicts go to `sink`.
+/// A configuration whose detector feeds events to the sequential test as they
+/// come, so that a verdict arrives during the call that decided it: these
+/// tests check what the test makes of events in a given order. The ordering
+/// window has its own tests (`tests/order.rs`).
+fn unordered_config() -> *mut sw_config {
+    unsafe {
+        let cfg = sw_config_new();
+        assert!(!cfg.is_null());
+        assert_eq!(sw_config_set_reorder(cfg, 0, 0), sw_result::Ok);
+        cfg
+    }
+}
+
 fn detector(sink: &Sink) -> *mut sw_detector {
     // SAFETY: handles are used as documented and the config freed once.
     unsafe {
-        let cfg = sw_config_new();
+        let cfg = unordered_config();
         assert!(!cfg.is_null());
         assert_eq!(sw_config_set_memory_bytes(cfg, 4 << 20), sw_result::Ok);
         assert_eq!(sw_config_set_shards(cfg, 2), sw_result::Ok);
@@ -148,7 +161,7 @@ fn null_handles_and_pointers_are_refused() {
         assert!(det.is_null());
 
         let sink = Sink::default();
-        let cfg = sw_config_new();
+        let cfg = unordered_config();
         assert_eq!(
             sw_config_add_home_net(cfg, ptr::null()),
             sw_result::NullParameter
@@ -405,7 +418,7 @@ fn not_utf8_is_an_invalid_argument() {
     let bytes = CString::new(vec![b'1', 0xff, b'/', b'8']).unwrap();
     // SAFETY: valid handles and strings.
     unsafe {
-        let cfg = sw_config_new();
+        let cfg = unordered_config();
         assert_eq!(
             sw_config_add_home_net(cfg, bytes.as_ptr()),
             sw_result::InvalidArgument
@@ -420,7 +433,7 @@ fn allow_list_and_ignores_apply() {
     let sink = Sink::default();
     // SAFETY: handles used as documented.
     let det = unsafe {
-        let cfg = sw_config_new();
+        let cfg = unordered_config();
         let net = CString::new("203.0.113.0/24").unwrap();
         let ports = [22u16];
         assert_eq!(
@@ -489,7 +502,7 @@ fn calls_from_the_callback_are_reentrant() {
     // SAFETY: handles used as documented; `reentry` outlives the detector and,
     // while the detector lives, is reached only through `ud`.
     unsafe {
-        let cfg = sw_config_new();
+        let cfg = unordered_config();
         let mut det = ptr::null_mut();
         let r = ptr::addr_of_mut!(reentry);
         let ud = r.cast::<c_void>();
@@ -558,7 +571,7 @@ fn a_callback_may_create_feed_and_free_another_detector() {
     // SAFETY: handles used as documented; `nesting` outlives the detector and,
     // while the detector lives, is reached only through `ud`.
     unsafe {
-        let cfg = sw_config_new();
+        let cfg = unordered_config();
         let mut det = ptr::null_mut();
         let r = ptr::addr_of_mut!(nesting);
         assert_eq!(
@@ -597,7 +610,7 @@ fn memory_the_machine_lacks_is_no_memory_not_an_abort() {
     let sink: Sink = Mutex::new(Vec::new());
     // SAFETY: handles used as documented.
     unsafe {
-        let cfg = sw_config_new();
+        let cfg = unordered_config();
         assert_eq!(sw_config_set_memory_bytes(cfg, TIB), sw_result::Ok);
         let mut det = ptr::NonNull::<sw_detector>::dangling().as_ptr();
         let before = det;
@@ -673,7 +686,7 @@ fn messages_are_cut_at_character_boundaries() {
     let blk = CString::new("fé80::/10").unwrap();
     // SAFETY: valid handle and string.
     unsafe {
-        let cfg = sw_config_new();
+        let cfg = unordered_config();
         assert_eq!(
             sw_config_add_ignore_net(cfg, blk.as_ptr()),
             sw_result::InvalidConfig
@@ -769,7 +782,7 @@ fn reply_ports_techniques_and_final_extents() {
         let sink = Sink::default();
         // SAFETY: handles used as documented; arrays readable for their length.
         unsafe {
-            let cfg = sw_config_new();
+            let cfg = unordered_config();
             if clear {
                 assert_eq!(sw_config_clear_reply_ports(cfg), sw_result::Ok);
             }

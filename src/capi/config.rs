@@ -5,6 +5,7 @@ use super::ffi::{
 };
 use super::panic;
 use super::result::{fail, message, sw_result};
+use crate::order::Window;
 use crate::{AllowRule, Cidr, Config, Error};
 use std::ffi::c_char;
 
@@ -21,8 +22,37 @@ pub struct sw_config {
     _private: [u8; 0],
 }
 
+/// Seconds of event time a C ABI detector holds events by default, to feed
+/// them in the order their probes were made: longer than the outcome timeouts
+/// of engines' connection tables (Suricata's `flow-timeouts` for new flows,
+/// Zeek's attempt timeouts), which decide when an unanswered probe is known.
+pub const SW_DEFAULT_REORDER_SECS: u64 = 60;
+/// Events a C ABI detector holds at most by default (about 6 MiB, reserved
+/// when the detector is made).
+pub const SW_DEFAULT_REORDER_EVENTS: usize = 1 << 16;
+
+/// What a configuration handle holds: the core's configuration, and the
+/// window in which the C ABI's detector puts events in time order.
+#[derive(Clone)]
+pub(crate) struct CConfig {
+    pub(crate) core: Config,
+    pub(crate) order: Window,
+}
+
+impl Default for CConfig {
+    fn default() -> Self {
+        CConfig {
+            core: Config::default(),
+            order: Window {
+                micros: SW_DEFAULT_REORDER_SECS * 1_000_000,
+                max_events: SW_DEFAULT_REORDER_EVENTS,
+            },
+        }
+    }
+}
+
 impl Handle for sw_config {
-    type Target = Config;
+    type Target = CConfig;
 }
 
 /// Runs `f` on the configuration behind `config`.
@@ -36,7 +66,7 @@ unsafe fn with_config(
     panic::run(|| {
         // SAFETY: per this function's contract.
         let cfg = unsafe { borrow_mut(config) }.ok_or_else(|| null("config"))?;
-        f(cfg)
+        f(&mut cfg.core)
     })
 }
 
@@ -62,7 +92,7 @@ fn config_detail(e: &Error) -> String {
 /// sw_config_free(). Returns NULL only if the library panicked.
 #[no_mangle]
 pub extern "C" fn sw_config_new() -> *mut sw_config {
-    panic::boundary(|| into_handle(Config::default()))
+    panic::boundary(|| into_handle(CConfig::default()))
 }
 
 /// Frees a configuration. NULL is a no-op.
@@ -108,6 +138,10 @@ pub unsafe extern "C" fn sw_config_from_toml(
         let text = unsafe { utf8(toml, "toml") }?;
         let cfg = Config::from_toml_str(text)
             .map_err(|e| fail(sw_result::InvalidConfig, config_detail(&e)))?;
+        let cfg = CConfig {
+            core: cfg,
+            ..CConfig::default()
+        };
         // SAFETY: checked non-NULL; the caller provides a writable pointer.
         unsafe { config_out.write(into_handle(cfg)) };
         Ok(())
@@ -131,7 +165,8 @@ pub unsafe extern "C" fn sw_config_validate(config: *const sw_config) -> sw_resu
     panic::run(|| {
         // SAFETY: the caller provides a live configuration or NULL.
         let cfg = unsafe { borrow(config) }.ok_or_else(|| null("config"))?;
-        cfg.validate()
+        cfg.core
+            .validate()
             .map_err(|e| fail(sw_result::InvalidConfig, config_detail(&e)))
     })
 }
@@ -522,11 +557,51 @@ pub unsafe extern "C" fn sw_config_clear_hash_seed(config: *mut sw_config) -> sw
     }
 }
 
+/// Sets how the detector puts events back in the order their probes were
+/// made before its sequential test reads them: events are held until event
+/// time has moved `window_secs` past them (or `max_events` are held, when
+/// the oldest goes early), then fed oldest first.
+///
+/// Why: engines learn an answer in milliseconds but an unanswered probe only
+/// at its timeout, and connection logs are written when connections end. Fed
+/// as they come, a burst of first contacts reads as its answers and then its
+/// failures, and a peer-to-peer client whose contacts are mostly answered is
+/// reported as a sweeper. Give each outcome event the time its probe was sent
+/// (sw_event.ts_us) and the window puts them back in order.
+///
+/// The default, SW_DEFAULT_REORDER_SECS (60) and SW_DEFAULT_REORDER_EVENTS
+/// (65,536, about 6 MiB reserved by sw_detector_new()), suits engines that
+/// report outcomes when they are known. Verdicts come when their deciding
+/// event leaves the window, during a later feeding call, sw_detector_advance()
+/// or sw_detector_flush(). Feeding threads then share one lock for the window.
+/// `window_secs` or `max_events` 0 turns ordering off: events go straight to
+/// the sequential test, and verdicts come during the call that fed them; do
+/// that only when outcomes arrive in the order their probes were sent.
+///
+/// # Safety
+/// `config` must be NULL or a live configuration not in use elsewhere.
+#[no_mangle]
+pub unsafe extern "C" fn sw_config_set_reorder(
+    config: *mut sw_config,
+    window_secs: u64,
+    max_events: usize,
+) -> sw_result {
+    panic::run(|| {
+        // SAFETY: per this function's contract.
+        let cfg = unsafe { borrow_mut(config) }.ok_or_else(|| null("config"))?;
+        cfg.order = Window {
+            micros: window_secs.saturating_mul(1_000_000),
+            max_events,
+        };
+        Ok(())
+    })
+}
+
 /// The configuration behind a handle, for sw_detector_new().
 ///
 /// # Safety
 /// `config` must be NULL or a live configuration not being changed elsewhere.
-pub(crate) unsafe fn config_ref<'a>(config: *const sw_config) -> Result<&'a Config, sw_result> {
+pub(crate) unsafe fn config_ref<'a>(config: *const sw_config) -> Result<&'a CConfig, sw_result> {
     // SAFETY: per this function's contract.
     unsafe { borrow(config) }.ok_or_else(|| null("config"))
 }

@@ -9,25 +9,62 @@ use super::result::{fail, sw_result};
 use super::stats::sw_stats;
 use super::verdict::sw_verdict;
 use crate::detector::is_delivering;
-use crate::{Detector, Error, Verdict};
+use crate::order::Reorder;
+use crate::{Detector, Error, Timestamp, Verdict};
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
 
 /// A detector: finds sources that sweep or scan, from one event at a time, in
 /// fixed memory allocated by sw_detector_new().
 ///
+/// Events are first held in a window that puts them back in the order their
+/// probes were made (sw_config_set_reorder()), then fed to the sequential test.
+///
 /// Thread safety: sw_detector_observe(), sw_detector_observe_batch(),
 /// sw_detector_advance() and sw_detector_stats() may be called from several
 /// threads at once on one detector (sources are split into shards, each behind
-/// its own lock). sw_detector_free() must not run concurrently with any other
-/// call on the same detector.
+/// its own lock; the ordering window has one lock). sw_detector_free() must
+/// not run concurrently with any other call on the same detector.
 pub struct sw_detector {
     _private: [u8; 0],
 }
 
+/// What a detector handle holds: the core's detector and, unless turned
+/// off, the window that orders events before it.
+pub(crate) struct Fed {
+    det: Detector,
+    order: Option<Mutex<Reorder<(), sw_event>>>,
+}
+
 impl Handle for sw_detector {
-    type Target = Detector;
+    type Target = Fed;
+}
+
+impl Fed {
+    /// Runs `step` on the ordering window, feeding what it releases to the
+    /// detector; `None` when ordering is off. A call from one of this
+    /// detector's verdict callbacks is refused before the window's lock is
+    /// taken (the callback runs with it held).
+    fn ordered(
+        &self,
+        step: impl FnOnce(&mut Reorder<(), sw_event>, &mut dyn FnMut(&[sw_event], &[()])),
+    ) -> Option<Result<(), Error>> {
+        let order = self.order.as_ref()?;
+        if is_delivering(&self.det) {
+            return Some(Err(Error::Reentrant));
+        }
+        let mut r = order.lock().unwrap_or_else(|e| e.into_inner());
+        let det = &self.det;
+        let mut result = Ok(());
+        step(&mut r, &mut |batch, _| {
+            if let Err(e) = det.observe_batch_with(batch, |ev| ev.probe(det)) {
+                result = Err(e);
+            }
+        });
+        Some(result)
+    }
 }
 
 /// Receives each verdict, synchronously, on the thread whose event decided it,
@@ -127,7 +164,7 @@ fn core_error(e: Error) -> sw_result {
 ///
 /// # Safety
 /// `detector` must be NULL or a live detector handle.
-unsafe fn detector_ref<'a>(detector: *const sw_detector) -> Result<&'a Detector, sw_result> {
+unsafe fn detector_ref<'a>(detector: *const sw_detector) -> Result<&'a Fed, sw_result> {
     // SAFETY: per this function's contract.
     unsafe { borrow(detector) }.ok_or_else(|| null("detector"))
 }
@@ -165,15 +202,29 @@ pub unsafe extern "C" fn sw_detector_new(
             return Err(null("detector_out"));
         }
         let user_data = UserData(user_data);
-        let det = Detector::new(cfg.clone(), move |v| deliver(callback, &user_data, v))
+        let order = match cfg.order.is_off() {
+            true => None,
+            false => Some(Mutex::new(Reorder::new(cfg.order).ok_or_else(|| {
+                fail(
+                    sw_result::NoMemory,
+                    format!(
+                        "reorder max_events: {} events cannot be held in this machine's memory",
+                        cfg.order.max_events
+                    ),
+                )
+            })?)),
+        };
+        let det = Detector::new(cfg.core.clone(), move |v| deliver(callback, &user_data, v))
             .map_err(core_error)?;
         // SAFETY: checked non-NULL; the caller provides a writable pointer.
-        unsafe { detector_out.write(into_handle(det)) };
+        unsafe { detector_out.write(into_handle(Fed { det, order })) };
         Ok(())
     })
 }
 
-/// Frees a detector and all its memory. NULL is a no-op.
+/// Frees a detector and all its memory. NULL is a no-op. Events still held
+/// in its ordering window are dropped: call sw_detector_flush() first at the
+/// end of an input.
 ///
 /// Not thread-safe: no other call on this detector may be running or start.
 /// Called from a verdict callback of this detector (or from a callback running
@@ -186,8 +237,11 @@ pub unsafe extern "C" fn sw_detector_new(
 #[no_mangle]
 pub unsafe extern "C" fn sw_detector_free(detector: *mut sw_detector) {
     panic::boundary(|| {
-        if is_delivering(detector.cast::<Detector>()) {
-            return;
+        // SAFETY: the caller provides a live detector or NULL.
+        if let Some(fed) = unsafe { borrow::<sw_detector>(detector) } {
+            if is_delivering(&fed.det) {
+                return;
+            }
         }
         // SAFETY: the caller hands over `detector`, which came from into_handle,
         // and no other call on it is running.
@@ -195,8 +249,10 @@ pub unsafe extern "C" fn sw_detector_free(detector: *mut sw_detector) {
     })
 }
 
-/// Feeds one event. Verdicts it completes reach the callback before this call
-/// returns.
+/// Feeds one event: into the ordering window (sw_config_set_reorder()), from
+/// which the events it makes due go to the sequential test; with ordering off,
+/// straight to it. Verdicts those events complete reach the callback before
+/// this call returns.
 ///
 /// Returns SW_RESULT_NULL_PARAMETER if `detector` or `event` is NULL,
 /// SW_RESULT_INVALID_ARGUMENT if the event is malformed (family not 4 or 6,
@@ -218,7 +274,10 @@ pub unsafe extern "C" fn sw_detector_observe(
         let ev = unsafe { event.as_ref() }.ok_or_else(|| null("event"))?;
         ev.check()
             .map_err(|e| fail(sw_result::InvalidArgument, format!("event: {e}")))?;
-        feeding(|| det.observe_probe(&ev.probe(det)))
+        feeding(|| {
+            det.ordered(|r, feed| r.push(*ev, (), feed))
+                .unwrap_or_else(|| det.det.observe_probe(&ev.probe(&det.det)))
+        })
     })
 }
 
@@ -252,12 +311,20 @@ pub unsafe extern "C" fn sw_detector_observe_batch(
             ev.check()
                 .map_err(|e| fail(sw_result::InvalidArgument, format!("events[{i}]: {e}")))?;
         }
-        feeding(|| det.observe_batch_with(events, |ev| ev.probe(det)))
+        feeding(|| {
+            det.ordered(|r, feed| {
+                for ev in events {
+                    r.push(*ev, (), &mut *feed);
+                }
+            })
+            .unwrap_or_else(|| det.det.observe_batch_with(events, |ev| ev.probe(&det.det)))
+        })
     })
 }
 
 /// Tells the detector that capture time has reached `now_us` (microseconds since the Unix
-/// epoch) although no events came: sources idle past their timeout are
+/// epoch) although no events came: events whose ordering window has passed
+/// are fed, sources idle past their timeout are
 /// forgotten, and the final extent of each reported one goes to the verdict
 /// callback, on the calling thread. Its cost grows with the memory budget:
 /// call it every few seconds at most, when traffic is idle.
@@ -275,11 +342,20 @@ pub unsafe extern "C" fn sw_detector_advance(
     panic::run(|| {
         // SAFETY: the caller provides a live detector or NULL.
         let det = unsafe { detector_ref(detector) }?;
-        feeding(|| det.advance(crate::Timestamp::from_micros(now_us)))
+        let now = Timestamp::from_micros(now_us);
+        feeding(|| {
+            det.ordered(|r, feed| {
+                r.advance(now, &mut *feed);
+                r.flush(feed);
+            })
+            .unwrap_or(Ok(()))?;
+            det.det.advance(now)
+        })
     })
 }
 
-/// Delivers to the verdict callback, on the calling thread, the final extent of
+/// Feeds every event still held in the ordering window (as at the end of a
+/// capture), then delivers to the verdict callback, on the calling thread, the final extent of
 /// every source reported in its current episode (earlier episodes' extents
 /// were delivered as they ended): an sw_verdict with `is_final`
 /// 1 and the counts as they stand, so a scan that grew after its verdict is
@@ -297,7 +373,10 @@ pub unsafe extern "C" fn sw_detector_flush(detector: *const sw_detector) -> sw_r
     panic::run(|| {
         // SAFETY: the caller provides a live detector or NULL.
         let det = unsafe { detector_ref(detector) }?;
-        feeding(|| det.flush())
+        feeding(|| {
+            det.ordered(|r, feed| r.drain(feed)).unwrap_or(Ok(()))?;
+            det.det.flush()
+        })
     })
 }
 
@@ -321,7 +400,7 @@ pub unsafe extern "C" fn sw_detector_stats(
         if stats_out.is_null() {
             return Err(null("stats_out"));
         }
-        let stats = det.stats().map_err(core_error)?;
+        let stats = det.det.stats().map_err(core_error)?;
         // SAFETY: checked non-NULL; the caller provides a writable sw_stats.
         unsafe { stats_out.write(sw_stats::from(stats)) };
         Ok(())

@@ -114,8 +114,12 @@ fn technique(v: u8) -> Option<Technique> {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct sw_event {
-    /// Capture time of the probe or of its outcome, in microseconds since the
-    /// Unix epoch. The detector never reads the clock: replays decide alike.
+    /// Capture time of the probe, in microseconds since the Unix epoch; for
+    /// an outcome, the time its probe was sent where the engine knows it (the
+    /// ordering window then feeds outcomes in the order their probes were
+    /// made, however late each was known; see sw_config_set_reorder()), else
+    /// the time of the outcome. The detector never reads the clock: replays
+    /// decide alike.
     pub ts_us: u64,
     /// The originator of the attempt.
     pub src_addr: [u8; 16],
@@ -287,6 +291,22 @@ impl sw_event {
             return Err(EventError::Technique(self.technique));
         }
         Ok(())
+    }
+}
+
+impl crate::order::Timed for sw_event {
+    fn micros(&self) -> u64 {
+        self.ts_us
+    }
+
+    /// The addresses and destination port, as [`Event`]'s.
+    fn tie(&self) -> u64 {
+        let n = if self.family == SW_FAMILY_IPV4 { 4 } else { 16 };
+        crate::order::fixed_mix(&[
+            &self.src_addr[..n],
+            &self.dst_addr[..n],
+            &self.dst_port.to_le_bytes(),
+        ])
     }
 }
 

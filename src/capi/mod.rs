@@ -40,9 +40,14 @@
 //!         ev.outcome = sw_outcome::Refused as u8;
 //!         assert_eq!(sw_detector_observe(det, &ev), sw_result::Ok);
 //!     }
+//!     // Events wait in the ordering window until event time moves on; at the
+//!     // end of the input, flush feeds them (and reports final extents).
+//!     assert_eq!(verdicts, 0);
+//!     assert_eq!(sw_detector_flush(det), sw_result::Ok);
 //!     sw_detector_free(det);
 //! }
-//! assert_eq!(verdicts, 1);
+//! // The verdict as decided, then the source's final extent.
+//! assert_eq!(verdicts, 2);
 //! ```
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -21,7 +21,7 @@ int main() {
     unsigned verdicts = 0;
     // A lambda without captures converts to the callback's function pointer.
     sw_verdict_callback cb = [](void *user_data, const sw_verdict *v) {
-        if (v->kind == SW_KIND_PORT_SWEEP) {
+        if (v->kind == SW_KIND_PORT_SWEEP && !v->is_final) {
             ++*static_cast<unsigned *>(user_data);
         }
     };
@@ -44,6 +44,10 @@ int main() {
         if (sw_detector_observe(det, &ev) != SW_RESULT_OK) {
             return 1;
         }
+    }
+    // Held in the ordering window until flushed; final extents are not counted.
+    if (sw_detector_flush(det) != SW_RESULT_OK) {
+        return 1;
     }
     sw_detector_free(det);
     std::printf("C++: %u verdict(s)\n", verdicts);

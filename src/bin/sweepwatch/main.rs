@@ -190,7 +190,7 @@ fn config_of(args: &DetectArgs) -> Result<(Config, bool), String> {
 struct Feeder<'a> {
     det: &'a Detector,
     /// Events held until their window passes, released in time order.
-    order: Reorder,
+    order: Reorder<()>,
     verdicts: &'a Mutex<Vec<Verdict>>,
     out: Output,
     /// Whether events keep the engine's own locality of their hosts (Zeek's
