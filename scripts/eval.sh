@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Judges `sweepwatch detect --json` on real captures and logs against expectations
 # written from the traffic itself (scripts/eval-cases.tsv), and checks every verdict's
-# counts against the raw input (scripts/evidence.py).
+# counts against the raw input (scripts/evidence.py). For each expected verdict it
+# also prints how many probes the source had made when it was decided (the
+# verdict's `probes`), and their median and maximum over all such cases.
 #
 # Usage: scripts/eval.sh [CASES.tsv]
 #   SWEEPWATCH=path/to/sweepwatch  binary to judge (default target/release/sweepwatch)
@@ -134,7 +136,7 @@ def judge(c, verdicts):
             continue
         if tech != "-" and v.get("technique") != tech:
             continue
-        return True, ""
+        return True, v.get("probes")
     mine = [v for v in verdicts if v["src"] == src]
     mine.sort(key=lambda v: (v.get("proto") != proto, v.get("kind") != kind, v.get("direction") != direction))
     if not mine:
@@ -144,6 +146,7 @@ def judge(c, verdicts):
     return False, seen(mine, 6) + (f" ({nf} of them final)" if nf else "")
 
 right = total = skipped = 0
+to_decide = []
 for c in cases:
     key = (c["path"], c["homes"])
     if key not in runs:
@@ -157,7 +160,10 @@ for c in cases:
     else:
         ok, what = judge(c, r["verdicts"])
     right += ok
-    print(("ok    " if ok else "WRONG ") + c["desc"] + ("" if ok else f"  -- seen: {what}"))
+    if ok and isinstance(what, int):
+        to_decide.append(what)
+        what = f"  (decided at {what} probes)"
+    print(("ok    " if ok else "WRONG ") + c["desc"] + (what or "" if ok else f"  -- seen: {what}"))
 
 # ---- evidence: one more case per run ----------------------------------------
 for (path, homes), r in runs.items():
@@ -182,6 +188,11 @@ for (path, homes), r in runs.items():
         for l in bad:
             print(f"        {l}")
 
+if to_decide:
+    d = sorted(to_decide)
+    mid = len(d) // 2
+    median = d[mid] if len(d) % 2 else (d[mid - 1] + d[mid]) / 2
+    print(f"probes to decide: median {median}, max {d[-1]} over {len(d)} expected verdicts")
 print(f"skipped: {skipped} cases whose file is missing (not counted)")
 print(f"{right}/{total} right")
 sys.exit(0 if right == total else 1)
