@@ -122,7 +122,19 @@ impl Extent {
         };
         let direction = Direction::of(e.src_home, dst_home);
         let proto = Protocol::from_index(e.proto);
-        let (kind, size) = if ports > hosts {
+        // Many ports of few hosts is a port scan; a source touching many
+        // hosts is a sweep. While both counts are exact they are compared as
+        // they stand; once either is an estimate (a few percent off, and
+        // keyed by the hash seed), ports must be at least twice the hosts, a
+        // margin of many standard errors, so that a source touching about as
+        // many hosts as ports (a peer-to-peer client, a worm picking hosts
+        // and ports at random) is a sweep under every seed.
+        let scan = if e.hosts.is_exact() && e.ports.is_exact() {
+            ports > hosts
+        } else {
+            u64::from(ports) >= 2 * u64::from(hosts)
+        };
+        let (kind, size) = if scan {
             (Kind::PortScan, ports)
         } else if direction == Direction::Outbound {
             (Kind::OutboundSweep, hosts)

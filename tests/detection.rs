@@ -1107,3 +1107,89 @@ fn advance_delivers_an_idle_reported_source_s_extent_once() {
     assert_eq!(v[1].ports_count, 30);
     assert!(v[1].is_final);
 }
+
+/// A verdict's kind follows from what the source did, not from the hash seed:
+/// many ports of few hosts is a port scan, a source touching about as many
+/// hosts as ports is a sweep, whatever small error the estimates above 64
+/// items carry. Three sources, each under 20 seeds.
+#[test]
+fn kinds_hold_across_seeds() {
+    let mut rng = Rng(7);
+    let mut events = Vec::new();
+    // A home host probing 400 external (host, port) pairs at random, each
+    // host and each port new: about 400 of each, both estimates.
+    let worm = v4(10, 0, 0, 7);
+    for i in 0..400u32 {
+        let t = f64::from(i) * 0.5;
+        let port = 1024 + (rng.below(60_000) as u16);
+        events.push(ev(
+            t,
+            worm,
+            rng.external(),
+            port,
+            Protocol::Tcp,
+            Outcome::Unanswered,
+        ));
+    }
+    // An outside host probing 100 ports on each of 10 home hosts, host after
+    // host: ports (an estimate) ten times the hosts (exact).
+    let scanner = ip("203.0.113.9");
+    for i in 0..1000u32 {
+        let (host, port) = ((i / 100) as u8, (i % 100) as u16);
+        let t = f64::from(i) * 0.2;
+        events.push(ev(
+            t,
+            scanner,
+            v4(10, 1, 0, 1 + host),
+            1 + port,
+            Protocol::Tcp,
+            Outcome::Refused,
+        ));
+    }
+    // An outside host probing 150 home hosts, each on a port of its own.
+    let sprayer = ip("198.51.100.9");
+    for i in 0..150u32 {
+        let t = f64::from(i) * 0.3;
+        let dst = v4(10, 2, (i / 200) as u8, (1 + i % 200) as u8);
+        events.push(ev(
+            t,
+            sprayer,
+            dst,
+            2000 + i as u16 * 7,
+            Protocol::Tcp,
+            Outcome::Refused,
+        ));
+    }
+    let events = by_time(events);
+    let mut runs = Vec::new();
+    for seed in 1..=20 {
+        let config = Config {
+            hash_seed: Some(seed),
+            ..Config::default()
+        };
+        let (verdicts, _) = run(config, &events);
+        let kinds = |src: IpAddr| -> Vec<Kind> {
+            verdicts
+                .iter()
+                .filter(|v| v.src == src)
+                .map(|v| v.kind)
+                .collect()
+        };
+        let (w, s, p) = (kinds(worm), kinds(scanner), kinds(sprayer));
+        assert!(
+            !w.is_empty() && w.iter().all(|&k| k == Kind::OutboundSweep),
+            "seed {seed}: {w:?}"
+        );
+        assert!(
+            !s.is_empty() && s.iter().all(|&k| k == Kind::PortScan),
+            "seed {seed}: {s:?}"
+        );
+        assert!(
+            !p.is_empty() && p.iter().all(|&k| k == Kind::PortSweep),
+            "seed {seed}: {p:?}"
+        );
+        runs.push((w.len(), s.len(), p.len()));
+    }
+    // Reported as often under every seed (at 5, 50 and 500 of its size).
+    assert!(runs.windows(2).all(|r| r[0] == r[1]), "{runs:?}");
+}
