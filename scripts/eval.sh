@@ -160,10 +160,11 @@ for c in cases:
     else:
         ok, what = judge(c, r["verdicts"])
     right += ok
+    note = ""
     if ok and isinstance(what, int):
         to_decide.append(what)
-        what = f"  (decided at {what} probes)"
-    print(("ok    " if ok else "WRONG ") + c["desc"] + (what or "" if ok else f"  -- seen: {what}"))
+        note = f"  (decided at {what} probes)"
+    print(("ok    " if ok else "WRONG ") + c["desc"] + (note if ok else f"  -- seen: {what}"))
 
 # ---- evidence: one more case per run ----------------------------------------
 for (path, homes), r in runs.items():

@@ -101,6 +101,18 @@ impl<const W: usize> Distinct<W> {
             .then(|| self.words[..usize::from(self.n)].contains(&h))
     }
 
+    /// Where `h` is held, while exact: `Some(Some(i))`, its place among the
+    /// items in the order they were added (a place never changes while
+    /// exact); `Some(None)` if it was not added; `None` once dense.
+    #[inline]
+    pub(crate) fn position(&self, h: u32) -> Option<Option<usize>> {
+        self.is_exact().then(|| {
+            self.words[..usize::from(self.n)]
+                .iter()
+                .position(|&w| w == h)
+        })
+    }
+
     #[inline]
     pub(crate) fn is_exact(&self) -> bool {
         self.n != DENSE

@@ -107,7 +107,7 @@ impl Extent {
     fn of(e: &Extra, dst_home: bool) -> Extent {
         // Above the exact range, counts a verdict can stand by: estimates
         // that rarely overstate. Outcomes are counted once per pair (per
-        // dedup period above 32 of them), so where their total lies within
+        // dedup period above 64 pairs), so where their total lies within
         // a standard error of the estimate it is the better count of probes.
         let failed = e.refused.saturating_add(e.unanswered);
         let outcomes = failed.saturating_add(e.succeeded);
@@ -438,10 +438,14 @@ impl Shard {
         let mut evidence = extra != 0;
         if evidence && marked.new_outcome {
             // The filter forgets pairs after a dedup period or two; the
-            // evidence knows exactly which pairs were resolved while they are
-            // few, so a retry hours later is no new first contact.
-            let resolved = &self.pool.get(extra).resolved;
-            marked.new_outcome = resolved.contains(evidence_pair(hx.pair)) != Some(true);
+            // evidence knows exactly which pairs were resolved while it holds
+            // them all (64), so a retry hours later is no new first contact.
+            let e = self.pool.get(extra);
+            marked.new_outcome = match e.probes.position(evidence_pair(hx.pair)) {
+                Some(Some(i)) => e.resolved & (1 << i) == 0,
+                // Not probed yet, or too many pairs to know: the filter's say.
+                Some(None) | None => true,
+            };
         }
         if marked.new_outcome {
             let w = s.walk;
@@ -667,7 +671,9 @@ impl Shard {
         if !counted {
             return;
         }
-        e.resolved.insert(pair);
+        if let Some(Some(i)) = e.probes.position(pair) {
+            e.resolved |= 1 << i;
+        }
         match hx.outcome {
             Outcome::Established => e.succeeded = e.succeeded.saturating_add(1),
             Outcome::Refused => e.refused = e.refused.saturating_add(1),

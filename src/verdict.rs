@@ -102,7 +102,7 @@ impl Direction {
 /// estimates less one standard error, which overstate by more than 10% about
 /// one time in 7,000), never above the probes seen. A repeat of a (target,
 /// port) pair never adds to them while they are exact, nor to the outcome
-/// counts for the first 32 outcomes.
+/// counts while the source has probed at most 64 pairs.
 ///
 /// Fixed-size and `Copy`: the detector builds it on the stack and hands a
 /// reference to the callback, so delivering one never allocates.

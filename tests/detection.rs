@@ -1193,3 +1193,64 @@ fn kinds_hold_across_seeds() {
     // Reported as often under every seed (at 5, 50 and 500 of its size).
     assert!(runs.windows(2).all(|r| r[0] == r[1]), "{runs:?}");
 }
+
+/// A source whose first contacts reach 60 pairs, a third answered, retrying
+/// its failed pairs every hour for a day (as a peer-to-peer bot retries its
+/// peers): every pair's outcome counts once, so its counts never exceed the
+/// distinct pairs that failed and were answered, as a recount of the traffic
+/// shows (40 and 20).
+#[test]
+fn hourly_retries_of_sixty_pairs_count_once_each() {
+    let bot = v4(10, 0, 0, 19);
+    let peer = |i: u8| v4(198, 51, 100, 1 + i);
+    let mut events = Vec::new();
+    for hour in 0..24u32 {
+        for i in 0..60u8 {
+            let answered = i % 3 == 0;
+            if hour > 0 && answered {
+                continue;
+            }
+            let outcome = if answered {
+                Outcome::Established
+            } else {
+                Outcome::Unanswered
+            };
+            let t = f64::from(hour) * 3600.0 + f64::from(i) * 10.0;
+            events.push(ev(
+                t,
+                bot,
+                peer(i),
+                6000 + u16::from(i),
+                Protocol::Udp,
+                outcome,
+            ));
+        }
+    }
+    let failed_pairs = (0..60u8).filter(|i| i % 3 != 0).count() as u32;
+    let answered_pairs = 60 - failed_pairs;
+    let (verdicts, _) = run(Config::default(), &events);
+    assert!(!verdicts.is_empty());
+    for v in &verdicts {
+        assert!(
+            v.failed <= failed_pairs && v.succeeded <= answered_pairs,
+            "{v:?}"
+        );
+        assert!(v.probes <= 60 && v.targets <= 60, "{v:?}");
+    }
+    // The extent as it stands at the end: every pair once, counted from the
+    // first failure on (the first peer, answered before it, is not among them).
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let det = Detector::new(Config::default(), move |v| sink.lock().unwrap().push(*v)).unwrap();
+    for e in &events {
+        det.observe(e).unwrap();
+    }
+    det.flush().unwrap();
+    let last = *seen.lock().unwrap().last().unwrap();
+    assert!(last.is_final);
+    assert_eq!(
+        (last.failed, last.succeeded, last.probes),
+        (failed_pairs, answered_pairs - 1, 59),
+        "{last:?}"
+    );
+}
