@@ -33,9 +33,13 @@ use std::net::IpAddr;
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 
-/// How long a settled flow is remembered after its last packet: Zeek's UDP
-/// inactivity timeout, and well past TCP's SYN retransmission schedule.
-const SETTLED_IDLE_US: u64 = 60_000_000;
+/// How long a settled flow is remembered after its last packet (the memory
+/// bound still applies): long enough that a server's or a cloud's late close
+/// of a connection its client abandoned minutes earlier is known as the close
+/// of a flow, not taken for a stealth probe. Load balancers and brokers close
+/// idle connections after 4 to 10 minutes (AWS's 350 s, Azure's 4 minutes,
+/// the 335 to 605 s seen from a smart-lock hub's cloud).
+const SETTLED_IDLE_US: u64 = 900_000_000;
 
 /// Queue entries are compacted when they exceed the live probes plus this.
 const COMPACT_SLACK: usize = 1024;
@@ -195,6 +199,16 @@ fn fate(t: Technique, a: Answer) -> Fate {
 fn held(t: Technique) -> bool {
     use Technique::{Ack, Fin, Maimon, Null, TcpOther, Xmas};
     matches!(t, Fin | Null | Xmas | TcpOther | Ack | Maimon)
+}
+
+/// Whether a stealth-looking segment along `fwd` is rather the late close of
+/// a connection the tracker no longer remembers: a FIN, ACK or FIN+ACK from a
+/// lower port to a higher one, as a server's close goes to its client's
+/// ephemeral port. nmap's FIN, ACK and Maimon probes come from a high source
+/// port to the ports they probe; NULL, Xmas and other flag sets no
+/// connection sends stay probes whatever their ports.
+fn late_close(fwd: Key, t: Technique) -> bool {
+    matches!(t, Technique::Fin | Technique::Ack | Technique::Maimon) && fwd.oport < fwd.rport
 }
 
 #[derive(Clone, Copy)]
@@ -454,7 +468,7 @@ impl<'a> Tracker<'a> {
             return false;
         }
         match technique {
-            Some(t) if !data => self.request(ts, fwd, t),
+            Some(t) if !data && !late_close(fwd, t) => self.request(ts, fwd, t),
             _ => {
                 // A connection picked up midstream: remember it, so that its
                 // segments and its RSTs are known as such.
@@ -939,6 +953,43 @@ mod tests {
     }
 
     #[test]
+    fn late_closes_of_forgotten_connections_are_no_probes() {
+        use Outcome::*;
+        let (hub, cloud) = ("10.0.0.5", "192.0.2.80");
+        let (evs, c) = run(
+            PcapOptions::default(),
+            &[
+                // A connection, idle after its last packet at 1 s...
+                (0.0, tcp(hub, 49200, cloud, 8883, S)),
+                (0.05, tcp(cloud, 8883, hub, 49200, SA)),
+                (0.1, tcp(hub, 49200, cloud, 8883, A)),
+                (1.0, tcp(cloud, 8883, hub, 49200, A)),
+                // ...closed by the cloud 7 minutes later; the hub, which
+                // dropped it, answers RST.
+                (421.0, tcp(cloud, 8883, hub, 49200, F | A)),
+                (421.01, tcp(hub, 49200, cloud, 8883, R)),
+                // A connection from before the capture, closed the same way.
+                (430.0, tcp(cloud, 8883, hub, 49201, F | A)),
+                (430.01, tcp(hub, 49201, cloud, 8883, R)),
+                (431.0, tcp(cloud, 443, hub, 52000, A)),
+                (431.01, tcp(hub, 52000, cloud, 443, R)),
+                // A Maimon probe from a high port to a service port still is one.
+                (440.0, tcp(cloud, 41000, hub, 22, F | A)),
+                (440.01, tcp(hub, 22, cloud, 41000, R)),
+            ],
+        );
+        assert_eq!(
+            evs,
+            vec![
+                ev(0.0, hub, cloud, 8883, Attempt),
+                ev(0.0, hub, cloud, 8883, Established),
+                ev(440.0, cloud, hub, 22, Refused),
+            ]
+        );
+        assert_eq!(c.events, 3);
+    }
+
+    #[test]
     fn ack_and_maimon_are_probes_only_when_refused() {
         use Outcome::*;
         use Technique::*;
@@ -1229,10 +1280,10 @@ mod tests {
         let mut n = 0u64;
         let mut sink = |_: Event| n += 1;
         let mut t = Tracker::new(&opts, &mut sink);
-        // 100k refused probes within one timeout, all from distinct ports, and
-        // spread over a few minutes so settled flows age out too.
+        // 100k refused probes, all from distinct ports, spread over 2,000 s
+        // so that settled flows age out too.
         for i in 0..100_000u32 {
-            let ts = u64::from(i) * 2_000;
+            let ts = u64::from(i) * 20_000;
             let sport = (i % 60_000) as u16;
             let dst = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
             let syn = Packet {
@@ -1260,8 +1311,8 @@ mod tests {
             t.packet(ts, &rst);
         }
         assert_eq!(t.pending(), 0);
-        // Stale probe entries are compacted; settled flows live 60 s (30k).
-        assert!(t.queued() < 40_000, "{}", t.queued());
+        // Stale probe entries are compacted; settled flows live 900 s (45k).
+        assert!(t.queued() < 55_000, "{}", t.queued());
         t.finish();
         drop(t);
         assert_eq!(n, 200_000);
