@@ -183,7 +183,7 @@ impl<T: Copy, E: Timed> Reorder<T, E> {
 
     /// Adds `ev` with its payload, moves every event now due to the batch,
     /// oldest first, and calls `release` with the batch and its payloads
-    /// whenever it holds [`BATCH`] events (with the window off, at once).
+    /// whenever it holds 32 events (with the window off, at once).
     pub fn push(&mut self, ev: E, extra: T, mut release: impl FnMut(&[E], &[T])) {
         if self.window.is_off() {
             release(&[ev], &[extra]);

@@ -21,6 +21,7 @@
 //! | UDP | `flow.state` `established` (both directions seen) | `Established` | `Udp` |
 //! | UDP | not established, packets to the client (an ICMP error, which Suricata counts in the flow) | `Refused` | `Udp` |
 //! | UDP | nothing to the client | `Unanswered` | `Udp` |
+//! | UDP to traceroute's ports 33434–33534 | any | none: their answers tell of the path, and flow records do not say which ICMP error answered | |
 //! | ICMP / IPv6-ICMP echo request | as for UDP | as for UDP | `IcmpEcho` |
 //!
 //! Flags `00` on the client's side are not a NULL probe: Suricata (7.0.10 as
@@ -525,7 +526,15 @@ fn event(rec: Record<'_>) -> Result<Option<Event>, String> {
                 Some((o, t)) => (o, t, rec.dest_port.unwrap_or(0)),
             },
         },
-        Protocol::Udp => (answered, Technique::Udp, rec.dest_port.unwrap_or(0)),
+        Protocol::Udp => {
+            let port = rec.dest_port.unwrap_or(0);
+            if super::traceroute_port(port) {
+                // Suricata counts a router's time exceeded among the flow's
+                // packets to the client, as it does a port unreachable.
+                return Ok(None);
+            }
+            (answered, Technique::Udp, port)
+        }
         _ => match rec.icmp_type {
             // Echo request (ICMP 8, ICMPv6 128); other ICMP flows carry no probe.
             Some(8 | 128) => (answered, Technique::IcmpEcho, 0),
@@ -569,6 +578,25 @@ pub fn read_eve_reporting<R: BufRead>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traceroute_ports_make_no_probe() {
+        // A UDP flow answered by an ICMP error, which Suricata counts to the
+        // client whether it was a router's time exceeded or the target's port
+        // unreachable.
+        let line = |port: u16| {
+            format!(
+                r#"{{"event_type":"flow","src_ip":"10.0.0.1","src_port":50000,"dest_ip":"192.0.2.9",
+                "dest_port":{port},"proto":"UDP","flow":{{"pkts_toserver":1,"pkts_toclient":1,
+                "start":"2021-06-06T16:38:55.855844+0200","state":"new"}}}}"#
+            )
+        };
+        for port in [33434, 33500, 33534] {
+            assert!(eve_event(&line(port)).unwrap().is_none(), "{port}");
+        }
+        let ev = eve_event(&line(33535)).unwrap().unwrap();
+        assert_eq!(ev.outcome, Outcome::Refused);
+    }
 
     fn flow_line(ts: &str, tc: &str, toclient: u64, bytes: Option<u64>) -> String {
         let bytes = bytes.map_or(String::new(), |b| format!(r#","bytes_toclient":{b}"#));

@@ -224,6 +224,18 @@ pub(crate) fn tally(
     }
 }
 
+/// The UDP ports of traceroute's probes: IANA's `traceroute` port 33434 and
+/// the hundred above it, where Unix traceroute sends by default. Their
+/// answers (time exceeded from routers, port unreachable from the target)
+/// tell of the path, not of a service, so no reader makes a probe of them.
+/// Flow logs do not say which ICMP error answered a flow, so for EVE and
+/// Zeek this is the only way to tell; captures also drop any probe a router
+/// answered with time exceeded, whatever its port. *Evasion:* UDP probes of
+/// these ports are not seen.
+pub(crate) fn traceroute_port(port: u16) -> bool {
+    (33434..=33534).contains(&port)
+}
+
 /// Parses an RFC 3339 / ISO 8601 date and time as engines write it:
 /// `2021-06-06T16:38:55.855844+0200`, `…+02:00` or `…Z`, with any number of
 /// fractional digits (microseconds kept). Suricata writes the offset without a

@@ -27,7 +27,9 @@
 //! configured home networks).
 //!
 //! UDP: `SF` (both sides sent) is `Established`, `S0` `Unanswered`, `SHR`
-//! `Unsolicited`. ICMP echo requests (`id.orig_p` 8, or 128 for ICMPv6) are
+//! `Unsolicited`; records to traceroute's ports 33434–33534 make none (their
+//! answers tell of the path; Zeek logs a router's time exceeded as a record
+//! of its own). ICMP echo requests (`id.orig_p` 8, or 128 for ICMPv6) are
 //! `Established` when the responder sent packets, else `Unanswered`, with port 0;
 //! other ICMP records are skipped. Times are epoch seconds (ISO 8601 strings,
 //! as Zeek's JSON writer can be set to use, are accepted too).
@@ -120,6 +122,10 @@ fn outcome(
         }
         Some((Protocol::Tcp, o, resp_p, technique))
     } else if proto.eq_ignore_ascii_case("udp") {
+        if super::traceroute_port(resp_p) {
+            // Zeek logs a router's time exceeded as a record of its own.
+            return None;
+        }
         let o = match state {
             "SF" => Outcome::Established,
             "S0" => Outcome::Unanswered,
@@ -625,6 +631,22 @@ mod tests {
         // ICMP types other than echo request carry no probe.
         let (_, ev) = tsv("1.5\tC1\t10.0.0.1\t3\t10.0.0.2\t1\ticmp\tOTH\t0\n");
         assert!(ev.is_empty());
+    }
+
+    #[test]
+    fn traceroute_ports_make_no_probe() {
+        // Unix traceroute's probes, unanswered in the log (the routers'
+        // time exceeded are records of their own), and one reaching the
+        // target; the same datagram to another port is a probe.
+        let (st, ev) = tsv("1.5\tC1\t10.0.0.1\t50000\t192.0.2.9\t33434\tudp\tS0\t0\n\
+             1.6\tC2\t10.0.0.1\t50000\t192.0.2.9\t33460\tudp\tS0\t0\n\
+             1.7\tC3\t10.0.0.1\t50000\t192.0.2.9\t33534\tudp\tSF\t1\n\
+             1.8\tC4\t10.0.0.1\t50000\t192.0.2.9\t33535\tudp\tS0\t0\n");
+        assert_eq!((st.records, st.events, st.skipped), (4, 1, 3));
+        assert_eq!(
+            (ev[0].dst_port, ev[0].outcome),
+            (33535, Outcome::Unanswered)
+        );
     }
 
     #[test]

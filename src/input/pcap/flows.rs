@@ -163,6 +163,9 @@ enum Answer {
     Unreachable,
     /// Its timeout passed, the tracker was full, or the capture ended.
     Timeout,
+    /// An ICMP time exceeded from a router on the path: the probe never
+    /// reached its target, which it then tells nothing about.
+    TimeExceeded,
 }
 
 /// What to do with a probe given an answer.
@@ -191,6 +194,7 @@ fn fate(t: Technique, a: Answer) -> Fate {
         Answer::Unreachable | Answer::Timeout if ack => Fate::Drop,
         Answer::Unreachable => Fate::Report(Outcome::Refused),
         Answer::Timeout => Fate::Report(Outcome::Unanswered),
+        Answer::TimeExceeded => Fate::Drop,
     }
 }
 
@@ -388,6 +392,7 @@ impl<'a> Tracker<'a> {
                 false
             }
             Transport::Unreachable(q) => self.unreachable(ts, p.src, q),
+            Transport::TimeExceeded(q) => self.time_exceeded(ts, q),
         }
     }
 
@@ -396,6 +401,11 @@ impl<'a> Tracker<'a> {
     fn request(&mut self, ts: u64, key: Key, technique: Technique) -> bool {
         if self.touch(key, ts) {
             // More of a flow already settled.
+            return false;
+        }
+        if key.proto == Protocol::Udp && crate::input::traceroute_port(key.rport) {
+            // A traceroute probe: its answers tell of the path, not of a service.
+            self.remember(key, ts);
             return false;
         }
         if self.probes.len() >= self.max {
@@ -500,6 +510,19 @@ impl<'a> Tracker<'a> {
             }
         }
         false
+    }
+
+    /// An ICMP time exceeded quoting a probe (traceroute, mtr, path probing):
+    /// the probe is dropped, neither a failure nor a success.
+    fn time_exceeded(&mut self, ts: u64, q: Quoted) -> bool {
+        let key = Key {
+            orig: q.src,
+            resp: q.dst,
+            oport: q.sport,
+            rport: q.dport,
+            proto: q.proto,
+        };
+        self.resolve(ts, key, Answer::TimeExceeded).unwrap_or(false)
     }
 
     /// Applies `answer` to the probe `key` if it is awaiting one: `None` if
@@ -1149,6 +1172,62 @@ mod tests {
                 ev(3.0, "10.0.0.1", "10.0.0.54", 161, Attempt),
                 // End of capture: flushed at the last packet's time.
                 ev(3.0, "10.0.0.1", "10.0.0.54", 161, Unanswered),
+            ]
+        );
+    }
+
+    #[test]
+    fn probes_a_router_answers_with_time_exceeded_tell_nothing() {
+        use Outcome::*;
+        let (host, target, router) = ("10.0.0.1", "192.0.2.9", "10.0.0.254");
+        let exceeded = |dport, proto| Packet {
+            src: ip(router),
+            dst: ip(host),
+            transport: Transport::TimeExceeded(Quoted {
+                src: ip(host),
+                dst: ip(target),
+                sport: 50_000,
+                dport,
+                proto,
+            }),
+        };
+        let refused = |dport| Packet {
+            src: ip(target),
+            dst: ip(host),
+            transport: Transport::Unreachable(Quoted {
+                src: ip(host),
+                dst: ip(target),
+                sport: 50_000,
+                dport,
+                proto: Protocol::Udp,
+            }),
+        };
+        let (evs, _) = run(
+            PcapOptions::default(),
+            &[
+                // Path probing on ports of its own (mtr -u, Skype): a router
+                // answers the short-lived ones, the target the last.
+                (0.0, udp(host, 50_000, target, 40_001)),
+                (0.01, exceeded(40_001, Protocol::Udp)),
+                (0.1, udp(host, 50_000, target, 40_002)),
+                (0.12, refused(40_002)),
+                // tcptraceroute: a SYN a router answers.
+                (0.2, tcp(host, 50_000, target, 80, S)),
+                (0.21, exceeded(80, Protocol::Tcp)),
+                // Unix traceroute's own ports: no probe at all, whoever answers.
+                (0.3, udp(host, 50_000, target, 33_434)),
+                (0.31, exceeded(33_434, Protocol::Udp)),
+                (0.4, udp(host, 50_000, target, 33_440)),
+                (0.41, refused(33_440)),
+            ],
+        );
+        assert_eq!(
+            evs,
+            vec![
+                ev(0.0, host, target, 40_001, Attempt),
+                ev(0.1, host, target, 40_002, Attempt),
+                ev(0.1, host, target, 40_002, Refused),
+                ev(0.2, host, target, 80, Attempt),
             ]
         );
     }

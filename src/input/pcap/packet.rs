@@ -61,6 +61,9 @@ pub(crate) enum Transport {
     },
     /// ICMP destination unreachable, with the flow of the packet it quotes.
     Unreachable(Quoted),
+    /// ICMP time exceeded in transit (a router on the path dropped the
+    /// packet, as traceroute makes them do), with the flow it quotes.
+    TimeExceeded(Quoted),
 }
 
 /// The flow of the packet an ICMP error quotes, as its sender saw it: for an
@@ -297,6 +300,13 @@ fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize) -> D
                 (IP_ICMP, 0) | (IP_ICMPV6, 129) => Transport::EchoReply { id },
                 (IP_ICMP, 3) | (IP_ICMPV6, 1) => match quoted(&p[8..]) {
                     Ok(Some(q)) => Transport::Unreachable(q),
+                    Ok(None) => return Irrelevant,
+                    Err(()) => return Malformed,
+                },
+                // Time exceeded in transit (code 0); reassembly time-outs
+                // (code 1) say nothing of a path.
+                (IP_ICMP, 11) | (IP_ICMPV6, 3) if p[1] == 0 => match quoted(&p[8..]) {
+                    Ok(Some(q)) => Transport::TimeExceeded(q),
                     Ok(None) => return Irrelevant,
                     Err(()) => return Malformed,
                 },
@@ -542,6 +552,18 @@ mod tests {
                 proto: Protocol::Udp
             })
         );
+        // Time exceeded in transit quotes the same way; in reassembly it is
+        // no answer to anything.
+        let mut te = icmp.clone();
+        te[..2].copy_from_slice(&[11, 0]);
+        let pkt = ipv4_pkt(1, [10, 0, 0, 254], [10, 0, 0, 1], &te);
+        let Decoded::Packet(d) = decode(LINK_IPV4, &pkt) else {
+            panic!("not decoded")
+        };
+        assert!(matches!(d.transport, Transport::TimeExceeded(q) if q.dport == 53));
+        te[1] = 1;
+        let pkt = ipv4_pkt(1, [10, 0, 0, 254], [10, 0, 0, 1], &te);
+        assert!(matches!(decode(LINK_IPV4, &pkt), Decoded::Irrelevant));
         // A quote cut inside its IP header.
         let mut short = vec![3, 1, 0, 0, 0, 0, 0, 0];
         short.extend_from_slice(&probe[..12]);
