@@ -27,7 +27,10 @@ pub const DEFAULT_IGNORE_NETWORKS: [&str; 3] = ["224.0.0.0/4", "255.255.255.255/
 /// reply whose request the engine did not pair with it (an SSDP or mDNS answer
 /// to a multicast query, a DNS or NTP answer seen without its query), never a
 /// probe: DNS 53, DHCP 67, NTP 123, NetBIOS 137 and 138, SNMP 161, QUIC 443,
-/// SSDP 1900, STUN 3478, WS-Discovery 3702, mDNS 5353, LLMNR 5355.
+/// SSDP 1900, STUN 3478, WS-Discovery 3702, mDNS 5353, LLMNR 5355. A
+/// datagram from one of them to the same port is that protocol's peer
+/// traffic (ntpd asks its servers from port 123 to port 123, NetBIOS and
+/// mDNS speak port to port), never a probe either.
 pub const DEFAULT_REPLY_PORTS: [u16; 12] = [
     53, 67, 123, 137, 138, 161, 443, 1900, 3478, 3702, 5353, 5355,
 ];
@@ -430,10 +433,13 @@ impl Settings {
     }
 
     /// True if a UDP datagram from `src_port` to `dst_port` is a reply that
-    /// answers an unseen request rather than a probe.
+    /// answers an unseen request, or the peer traffic of a protocol whose
+    /// both ends use its port (ntpd's queries from 123 to 123), rather than a
+    /// probe.
     #[inline(always)]
     pub(crate) fn is_reply(&self, src_port: u16, dst_port: u16) -> bool {
-        dst_port >= EPHEMERAL_PORTS && self.port_flags[usize::from(src_port)] & REPLY_SRC != 0
+        (dst_port >= EPHEMERAL_PORTS || dst_port == src_port)
+            && self.port_flags[usize::from(src_port)] & REPLY_SRC != 0
     }
 
     /// True if an attempt from `src` to `dst_port` is allow-listed.

@@ -1254,3 +1254,43 @@ fn hourly_retries_of_sixty_pairs_count_once_each() {
         "{last:?}"
     );
 }
+
+/// An NTP client (ntpd) trying 15 pool servers, 12 of which do not answer:
+/// it asks from port 123 to port 123, peer traffic of NTP, and is not
+/// reported. The same 15 datagrams from an ephemeral port (a scanner looking
+/// for NTP servers) are an outbound sweep of 123/udp.
+#[test]
+fn an_ntp_client_trying_pool_servers_is_no_sweeper() {
+    let client = v4(10, 0, 0, 30);
+    let pool = |i: u8| v4(198, 51, 100, 100 + i);
+    let events = |src_port: u16| -> Vec<Event> {
+        (0..15u8)
+            .map(|i| {
+                let outcome = if i % 5 == 0 {
+                    Outcome::Established
+                } else {
+                    Outcome::Unanswered
+                };
+                let mut e = ev(
+                    f64::from(i) * 2.0,
+                    client,
+                    pool(i),
+                    123,
+                    Protocol::Udp,
+                    outcome,
+                );
+                e.src_port = src_port;
+                e
+            })
+            .collect()
+    };
+    let (verdicts, stats) = run(Config::default(), &events(123));
+    assert!(verdicts.is_empty(), "{verdicts:?}");
+    assert_eq!(stats.unsolicited, 15);
+    let (verdicts, _) = run(Config::default(), &events(40_123));
+    assert_eq!(verdicts.len(), 1, "{verdicts:?}");
+    assert_eq!(
+        (verdicts[0].kind, verdicts[0].ports()),
+        (Kind::OutboundSweep, &[123u16][..])
+    );
+}
