@@ -751,7 +751,9 @@ sw_result sw_config_clear_ignores(struct sw_config *config);
 /**
  * Adds a reply port: UDP datagrams from source port `port` to a port of 1024
  * or above are replies to an unseen request (an SSDP answer to a multicast
- * M-SEARCH, a DNS answer whose query was not seen), never probes. The
+ * M-SEARCH, a DNS answer whose query was not seen), never probes; so are
+ * datagrams from `port` to `port` (the protocol's peer traffic, such as
+ * ntpd's queries from 123 to 123). The
  * defaults are DNS 53, DHCP 67, NTP 123, NetBIOS 137 and 138, SNMP 161,
  * QUIC 443, SSDP 1900, STUN 3478, WS-Discovery 3702, mDNS 5353 and LLMNR
  * 5355.
