@@ -86,8 +86,10 @@ pub struct Config {
     /// [`DEFAULT_IGNORE_NETWORKS`].
     pub ignore_networks: Vec<String>,
     /// UDP source ports whose datagrams to a port of 1024 or above are replies,
-    /// not probes. Default: [`DEFAULT_REPLY_PORTS`]. A scanner that sends from
-    /// one of these ports (nmap `-g 53`) to high UDP ports evades this rule.
+    /// and to the same port that protocol's peer traffic, not probes.
+    /// Default: [`DEFAULT_REPLY_PORTS`]. A scanner that sends from one of
+    /// these ports (nmap `-g 53`) to high UDP ports, or to that same port,
+    /// evades this rule.
     pub reply_ports: Vec<u16>,
     /// Fewest distinct targets (hosts for sweeps, ports for scans) before a
     /// verdict. Default 5: the test the sequential walk adds decides in 4–5.
