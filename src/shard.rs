@@ -462,12 +462,11 @@ impl Shard {
             } else {
                 w.success_step
             };
-            llr = llr.saturating_add(step);
-            if llr <= w.lower {
-                // Benign accepted: the test starts over (TRW restarts its walk).
-                llr = 0;
-            }
-            llr = llr.min(w.upper);
+            // Held between the bounds rather than started over at the lower
+            // one: a source whose first contacts are mostly answered (a
+            // peer-to-peer client) keeps that evidence, and a run of failures
+            // must outweigh it before it decides.
+            llr = llr.saturating_add(step).clamp(w.lower, w.upper);
             self.table.set_llr(slot, llr);
             evidence |= failure;
         }
@@ -733,8 +732,20 @@ impl Shard {
         let extra = self.table.get(slot).extra;
         // Kind and size first: most calls, for a scanner reported already,
         // end here without building a verdict.
-        let Extent { kind, size, .. } = Extent::of(self.pool.get(extra), dst_home);
+        let Extent {
+            kind,
+            size,
+            proto,
+            failed,
+            ..
+        } = Extent::of(self.pool.get(extra), dst_home);
         if size < s.min_targets {
+            return;
+        }
+        // A scanner's first contacts mostly fail; one whose evidence holds
+        // more answered contacts than failed ones is not reported, however
+        // its walk ran (answered pings are no evidence either way).
+        if proto != Protocol::Icmp && self.pool.get(extra).succeeded > failed {
             return;
         }
         let now = self.now;

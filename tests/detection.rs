@@ -1294,3 +1294,53 @@ fn an_ntp_client_trying_pool_servers_is_no_sweeper() {
         (Kind::OutboundSweep, &[123u16][..])
     );
 }
+
+/// First contacts of a home host to external peers, one a second, each a new
+/// host: `pattern` says which fail ('F') and which are answered ('S').
+fn peer_contacts(pattern: &str) -> Vec<Event> {
+    let client = v4(10, 0, 0, 40);
+    pattern
+        .bytes()
+        .enumerate()
+        .map(|(i, c)| {
+            let outcome = if c == b'F' {
+                Outcome::Unanswered
+            } else {
+                Outcome::Established
+            };
+            let dst = v4(198, 18, (i / 250) as u8, (1 + i % 250) as u8);
+            ev(i as f64, client, dst, 6881, Protocol::Tcp, outcome)
+        })
+        .collect()
+}
+
+/// Answers are kept: a host whose first 30 contacts were answered and whose
+/// next 6 fail is not reported (the walk stays at its lower bound rather than
+/// starting over there, so the failures must first outweigh the answers); 8
+/// failures more than answers are.
+#[test]
+fn answers_before_failures_keep_counting() {
+    let quiet = format!("{}{}", "S".repeat(30), "F".repeat(6));
+    let (v, _) = run(Config::default(), &peer_contacts(&quiet));
+    assert!(v.is_empty(), "{v:?}");
+    let loud = format!("{}{}", "S".repeat(30), "F".repeat(8));
+    let (v, _) = run(Config::default(), &peer_contacts(&loud));
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].kind, Kind::OutboundSweep);
+}
+
+/// A host whose evidence holds more answered first contacts than failed ones
+/// is not reported, however its walk ran; once failures are as many, it is.
+#[test]
+fn a_source_answered_more_often_than_not_is_not_reported() {
+    // One failure, ten answers (the walk held at its lower bound), then
+    // eight failures: the walk reaches its upper bound with 9 failed and 10
+    // answered in the evidence.
+    let mostly_answered = format!("F{}{}", "S".repeat(10), "F".repeat(8));
+    let (v, _) = run(Config::default(), &peer_contacts(&mostly_answered));
+    assert!(v.is_empty(), "{v:?}");
+    let then_failing = format!("{mostly_answered}F");
+    let (v, _) = run(Config::default(), &peer_contacts(&then_failing));
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!((v[0].failed, v[0].succeeded), (10, 10));
+}
