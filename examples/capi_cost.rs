@@ -4,20 +4,23 @@
 //!
 //! ```sh
 //! cargo build --release --no-default-features --example capi_cost
-//! for mode in none rust c_abi rust_batch c_abi_batch; do for n in 100000 200000; do
+//! for mode in none rust c_abi rust_batch c_abi_batch c_abi_unordered c_abi_batch_unordered; do
+//!   for n in 100000 200000; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/examples/capi_cost $mode $n 2>&1 | grep refs
 //! done; done
 //! ```
 //! The difference between the two sizes, divided by 100,000, is the cost of
 //! one event, set-up excluded; mode `none` gives the cost of making the events,
-//! to subtract.
+//! to subtract. The C ABI modes end with `sw_detector_flush`, which feeds the
+//! events its ordering window still holds; `_unordered` turns the window off.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::ptr;
 use sweepwatch::capi::{
-    sw_config_free, sw_config_new, sw_config_set_hash_seed, sw_detector_free, sw_detector_new,
-    sw_detector_observe, sw_detector_observe_batch, sw_event, sw_result,
+    sw_config_free, sw_config_new, sw_config_set_hash_seed, sw_config_set_reorder,
+    sw_detector_flush, sw_detector_free, sw_detector_new, sw_detector_observe,
+    sw_detector_observe_batch, sw_event, sw_result,
 };
 use sweepwatch::{Config, Detector, Event, Outcome, Protocol, Timestamp};
 
@@ -71,13 +74,16 @@ fn main() {
             unsafe {
                 let cfg = sw_config_new();
                 sw_config_set_hash_seed(cfg, 7);
+                if mode.ends_with("_unordered") {
+                    sw_config_set_reorder(cfg, 0, 0);
+                }
                 let mut det = ptr::null_mut();
                 assert_eq!(
                     sw_detector_new(cfg, Some(ignore), ptr::null_mut(), &mut det),
                     sw_result::Ok
                 );
                 sw_config_free(cfg);
-                if mode == "c_abi" {
+                if mode.starts_with("c_abi") && !mode.contains("batch") {
                     for e in &c_events {
                         assert_eq!(sw_detector_observe(det, e), sw_result::Ok);
                     }
@@ -89,6 +95,7 @@ fn main() {
                         );
                     }
                 }
+                assert_eq!(sw_detector_flush(det), sw_result::Ok);
                 sw_detector_free(det);
             }
         }

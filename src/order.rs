@@ -30,7 +30,7 @@
 
 use crate::{Event, Timestamp};
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::IpAddr;
 
 /// How long events are held.
@@ -86,29 +86,19 @@ pub trait Timed: Copy {
     fn tie(&self) -> u64;
 }
 
-/// FNV-1a over `parts`, then an avalanche: a fixed (unkeyed) mix for
-/// [`Timed::tie`], so that the same events sort the same way in every run.
-pub(crate) fn fixed_mix(parts: &[&[u8]]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in parts {
-        for &x in *b {
-            h = (h ^ u64::from(x)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^ (h >> 33)
+/// A fixed (unkeyed) mix of two addresses (IPv4 as its 32-bit value) and a
+/// port for [`Timed::tie`]: the same events sort the same way in every run.
+/// Two rounds of a 64-bit finaliser, a few instructions an event.
+pub(crate) fn fixed_tie(src: u128, dst: u128, port: u16) -> u64 {
+    let a = crate::hash::mix64(src as u64 ^ ((src >> 64) as u64).rotate_left(29));
+    let b = dst as u64 ^ ((dst >> 64) as u64).rotate_left(43) ^ (u64::from(port) << 48);
+    crate::hash::mix64(a ^ b.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15)
 }
 
-/// The address's bytes as [`fixed_mix`] reads them: IPv4 as 4 bytes.
-fn octets(a: &IpAddr) -> ([u8; 16], usize) {
+fn bits(a: &IpAddr) -> u128 {
     match a {
-        IpAddr::V4(a) => {
-            let mut b = [0; 16];
-            b[..4].copy_from_slice(&a.octets());
-            (b, 4)
-        }
-        IpAddr::V6(a) => (a.octets(), 16),
+        IpAddr::V4(a) => u128::from(u32::from(*a)),
+        IpAddr::V6(a) => u128::from(*a),
     }
 }
 
@@ -119,8 +109,7 @@ impl Timed for Event {
 
     /// The addresses and destination port.
     fn tie(&self) -> u64 {
-        let ((s, sn), (d, dn)) = (octets(&self.src), octets(&self.dst));
-        fixed_mix(&[&s[..sn], &d[..dn], &self.dst_port.to_le_bytes()])
+        fixed_tie(bits(&self.src), bits(&self.dst), self.dst_port)
     }
 }
 
@@ -130,8 +119,12 @@ impl Timed for Event {
 /// allocates nothing.
 pub struct Reorder<T: Copy, E: Timed = Event> {
     window: Window,
-    /// Keys and slots, smallest first: 32 bytes an entry, so that sifting
-    /// touches little memory.
+    /// Keys and slots of the events that came in order (each after the one
+    /// before in the order), oldest first: most events do, and cost a push
+    /// and a pop at the ends.
+    run: VecDeque<(Key, u32)>,
+    /// Keys and slots of the others, smallest first: 32 bytes an entry, so
+    /// that sifting touches little memory.
     heap: BinaryHeap<Reverse<(Key, u32)>>,
     /// The held events and their payloads, by slot.
     slab: Vec<(E, T)>,
@@ -156,15 +149,18 @@ impl<T: Copy, E: Timed> Reorder<T, E> {
         } else {
             window.max_events
         };
+        let mut run = VecDeque::new();
         let mut heap = Vec::new();
         let mut slab = Vec::new();
         let mut free = Vec::new();
         // One more than the bound: an event is pushed before the oldest leaves.
+        run.try_reserve_exact(cap + usize::from(cap > 0)).ok()?;
         heap.try_reserve_exact(cap + usize::from(cap > 0)).ok()?;
         slab.try_reserve_exact(cap + usize::from(cap > 0)).ok()?;
         free.try_reserve_exact(cap + usize::from(cap > 0)).ok()?;
         Some(Reorder {
             window,
+            run,
             heap: BinaryHeap::from(heap),
             slab,
             free,
@@ -208,8 +204,28 @@ impl<T: Copy, E: Timed> Reorder<T, E> {
                 u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
             }
         };
-        self.heap.push(Reverse((key, slot)));
+        match self.run.back() {
+            Some((last, _)) if *last > key => self.heap.push(Reverse((key, slot))),
+            _ => self.run.push_back((key, slot)),
+        }
         self.release_due(&mut release);
+    }
+
+    /// The oldest held event's key, and whether it heads the run (else the
+    /// heap).
+    fn oldest(&self) -> Option<(Key, bool)> {
+        match (self.run.front(), self.heap.peek()) {
+            (Some((r, _)), Some(Reverse((h, _)))) => {
+                Some(if r < h { (*r, true) } else { (*h, false) })
+            }
+            (Some((r, _)), None) => Some((*r, true)),
+            (None, Some(Reverse((h, _)))) => Some((*h, false)),
+            (None, None) => None,
+        }
+    }
+
+    fn held(&self) -> usize {
+        self.run.len() + self.heap.len()
     }
 
     /// Event time has reached `ts` without events (an idle sensor): releases
@@ -220,20 +236,25 @@ impl<T: Copy, E: Timed> Reorder<T, E> {
     }
 
     fn release_due(&mut self, release: &mut impl FnMut(&[E], &[T])) {
-        while let Some(Reverse((top, _))) = self.heap.peek() {
+        while let Some((top, in_run)) = self.oldest() {
             let due = top.ts.saturating_add(self.window.micros) <= self.newest;
             if !due {
-                if self.heap.len() <= self.window.max_events {
+                if self.held() <= self.window.max_events {
                     break;
                 }
                 self.early += 1;
             }
-            self.pop_one(release);
+            self.pop_one(in_run, release);
         }
     }
 
-    fn pop_one(&mut self, release: &mut impl FnMut(&[E], &[T])) {
-        if let Some(Reverse((_, slot))) = self.heap.pop() {
+    fn pop_one(&mut self, in_run: bool, release: &mut impl FnMut(&[E], &[T])) {
+        let slot = if in_run {
+            self.run.pop_front().map(|(_, slot)| slot)
+        } else {
+            self.heap.pop().map(|Reverse((_, slot))| slot)
+        };
+        if let Some(slot) = slot {
             let (ev, extra) = self.slab[slot as usize];
             self.batch.push(ev);
             self.batch_extra.push(extra);
@@ -259,15 +280,15 @@ impl<T: Copy, E: Timed> Reorder<T, E> {
 
     /// Releases every held event, oldest first, and hands over the batch.
     pub fn drain(&mut self, mut release: impl FnMut(&[E], &[T])) {
-        while !self.heap.is_empty() {
-            self.pop_one(&mut release);
+        while let Some((_, in_run)) = self.oldest() {
+            self.pop_one(in_run, &mut release);
         }
         self.flush(release);
     }
 
     /// Events held now (released ones waiting in the batch included).
     pub fn len(&self) -> usize {
-        self.heap.len() + self.batch.len()
+        self.held() + self.batch.len()
     }
 
     /// True when no event is held.
@@ -351,11 +372,12 @@ mod tests {
 
     #[test]
     fn held_events_are_small() {
-        // Heap entry, slab slot (event and no payload) and free-list slot.
-        let each = std::mem::size_of::<Reverse<(Key, u32)>>()
+        // Run and heap entries (room for all in either), slab slot (event
+        // and no payload) and free-list slot.
+        let each = 2 * std::mem::size_of::<Reverse<(Key, u32)>>()
             + std::mem::size_of::<(Event, ())>()
             + std::mem::size_of::<u32>();
-        assert!(each <= 104, "{each}");
+        assert!(each <= 136, "{each}");
     }
 
     #[test]
@@ -397,7 +419,7 @@ mod tests {
             r.batch.iter().map(|e| e.dst_port).collect::<Vec<_>>(),
             [2, 4]
         );
-        assert_eq!(r.heap.len(), 2);
+        assert_eq!(r.held(), 2);
         assert_eq!(r.early(), 2);
         r.drain(ports(&mut out));
         assert_eq!(out, [2, 4, 3, 1]);

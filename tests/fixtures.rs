@@ -19,15 +19,13 @@ fn fixture(name: &str) -> PathBuf {
 /// 10.20.0.0/16 FILE` (verdicts as decided, then final extents) and standard
 /// error. The fixed seed makes counts above 64, which are estimates, repeat.
 fn detect(name: &str) -> (Vec<Value>, String) {
+    detect_home(name, "10.20.0.0/16")
+}
+
+/// [`detect`] with another home network.
+fn detect_home(name: &str, home: &str) -> (Vec<Value>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sweepwatch"))
-        .args([
-            "detect",
-            "--json",
-            "--seed",
-            "1",
-            "--home-net",
-            "10.20.0.0/16",
-        ])
+        .args(["detect", "--json", "--seed", "1", "--home-net", home])
         .arg(fixture(name))
         .output()
         .unwrap();
@@ -281,4 +279,32 @@ fn the_seed_is_random_unless_given() {
         runs.len() > 1,
         "four runs without --seed printed alike: {runs:?}"
     );
+}
+
+/// Benign traffic that fails often, made by `make-p2p-fixtures.sh`:
+///
+/// - `p2p-swarm`: a peer-to-peer client contacts 50 peers over TCP and UDP, a
+///   third of them gone, while 20 peers contact it (`count-fixtures.sh`:
+///   TCP SYN to 50 peers, SYN-ACK from 34, RST from 8; UDP to 50, answered
+///   by 34, port unreachable from 8; 20 peers connecting to port 51413);
+/// - `late-close`: a cloud closes 10 connections its hub abandoned, 70 to
+///   250 s after each went idle; the hub answers each FIN+ACK with RST (10 of
+///   each).
+///
+/// Neither host scans: no verdict, in the capture or in Suricata's EVE of it,
+/// whether the client is at home or not.
+#[test]
+fn peer_to_peer_clients_and_late_closes_are_no_scans() {
+    for file in [
+        "p2p-swarm.pcap",
+        "p2p-swarm.eve.json",
+        "late-close.pcap",
+        "late-close.eve.json",
+    ] {
+        for home in ["10.10.0.0/24", "10.20.0.0/16"] {
+            let (all, err) = detect_home(file, home);
+            assert!(all.is_empty(), "{file}, home {home}: {all:?}");
+            assert!(err.contains("verdicts: none"), "{file}: {err}");
+        }
+    }
 }

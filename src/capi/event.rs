@@ -301,12 +301,14 @@ impl crate::order::Timed for sw_event {
 
     /// The addresses and destination port, as [`Event`]'s.
     fn tie(&self) -> u64 {
-        let n = if self.family == SW_FAMILY_IPV4 { 4 } else { 16 };
-        crate::order::fixed_mix(&[
-            &self.src_addr[..n],
-            &self.dst_addr[..n],
-            &self.dst_port.to_le_bytes(),
-        ])
+        let bits = |b: &[u8; 16]| {
+            if self.family == SW_FAMILY_IPV4 {
+                u128::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            } else {
+                u128::from_be_bytes(*b)
+            }
+        };
+        crate::order::fixed_tie(bits(&self.src_addr), bits(&self.dst_addr), self.dst_port)
     }
 }
 
