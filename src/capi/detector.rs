@@ -274,9 +274,11 @@ pub unsafe extern "C" fn sw_detector_observe(
         let ev = unsafe { event.as_ref() }.ok_or_else(|| null("event"))?;
         ev.check()
             .map_err(|e| fail(sw_result::InvalidArgument, format!("event: {e}")))?;
-        feeding(|| {
-            det.ordered(|r, feed| r.push(*ev, (), feed))
-                .unwrap_or_else(|| det.det.observe_probe(&ev.probe(&det.det)))
+        feeding(|| match det.order {
+            None => det.det.observe_probe(&ev.probe(&det.det)),
+            Some(_) => det
+                .ordered(|r, feed| r.push(*ev, (), feed))
+                .unwrap_or(Ok(())),
         })
     })
 }
@@ -311,13 +313,15 @@ pub unsafe extern "C" fn sw_detector_observe_batch(
             ev.check()
                 .map_err(|e| fail(sw_result::InvalidArgument, format!("events[{i}]: {e}")))?;
         }
-        feeding(|| {
-            det.ordered(|r, feed| {
-                for ev in events {
-                    r.push(*ev, (), &mut *feed);
-                }
-            })
-            .unwrap_or_else(|| det.det.observe_batch_with(events, |ev| ev.probe(&det.det)))
+        feeding(|| match det.order {
+            None => det.det.observe_batch_with(events, |ev| ev.probe(&det.det)),
+            Some(_) => det
+                .ordered(|r, feed| {
+                    for ev in events {
+                        r.push(*ev, (), &mut *feed);
+                    }
+                })
+                .unwrap_or(Ok(())),
         })
     })
 }
