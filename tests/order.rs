@@ -303,3 +303,22 @@ fn the_burst_is_spread_as_described() {
     }
     assert!(decided);
 }
+
+/// The same inputs are committed in `tests/data/fixtures/burst/` for
+/// `scripts/eval.sh`; this keeps them the bytes the generators above write.
+#[test]
+fn the_committed_burst_files_are_these() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fixtures/burst");
+    let files: [(&str, Vec<u8>); 6] = [
+        ("burst.pcap", burst_capture(true)),
+        ("burst-failures.pcap", burst_capture(false)),
+        ("burst.conn.log", burst_conn_log(true).into_bytes()),
+        ("burst-failures.conn.log", burst_conn_log(false).into_bytes()),
+        ("burst.eve.json", burst_eve(true).into_bytes()),
+        ("burst-failures.eve.json", burst_eve(false).into_bytes()),
+    ];
+    for (name, bytes) in files {
+        let committed = std::fs::read(dir.join(name)).unwrap_or_default();
+        assert!(committed == bytes, "{name} differs from its generator");
+    }
+}
