@@ -111,7 +111,7 @@ pub fn describe_window(w: &Window) -> String {
     }
 }
 
-/// Events held at most for reordering, by default: about 30 MiB, reserved
+/// Events held at most for reordering, by default: about 37 MiB, reserved
 /// at start-up.
 pub const DEFAULT_REORDER_EVENTS: usize = 1 << 18;
 /// Seconds of capture time events are held when reading live traffic.
