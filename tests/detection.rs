@@ -1228,7 +1228,7 @@ fn hourly_retries_of_sixty_pairs_count_once_each() {
     }
     let failed_pairs = (0..60u8).filter(|i| i % 3 != 0).count() as u32;
     let answered_pairs = 60 - failed_pairs;
-    let (verdicts, _) = run(Config::default(), &events);
+    let (verdicts, _) = run(seeded(), &events);
     assert!(!verdicts.is_empty());
     for v in &verdicts {
         assert!(
@@ -1241,7 +1241,7 @@ fn hourly_retries_of_sixty_pairs_count_once_each() {
     // first failure on (the first peer, answered before it, is not among them).
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
-    let det = Detector::new(Config::default(), move |v| sink.lock().unwrap().push(*v)).unwrap();
+    let det = Detector::new(seeded(), move |v| sink.lock().unwrap().push(*v)).unwrap();
     for e in &events {
         det.observe(e).unwrap();
     }
@@ -1284,15 +1284,25 @@ fn an_ntp_client_trying_pool_servers_is_no_sweeper() {
             })
             .collect()
     };
-    let (verdicts, stats) = run(Config::default(), &events(123));
+    let (verdicts, stats) = run(seeded(), &events(123));
     assert!(verdicts.is_empty(), "{verdicts:?}");
     assert_eq!(stats.unsolicited, 15);
-    let (verdicts, _) = run(Config::default(), &events(40_123));
+    let (verdicts, _) = run(seeded(), &events(40_123));
     assert_eq!(verdicts.len(), 1, "{verdicts:?}");
     assert_eq!(
         (verdicts[0].kind, verdicts[0].ports()),
         (Kind::OutboundSweep, &[123u16][..])
     );
+}
+
+/// The default configuration with a fixed hash seed, for tests that assert
+/// exact counts: under a random seed the first-contact filter's rare false
+/// "seen" (about one key in 500) could drop an outcome.
+fn seeded() -> Config {
+    Config {
+        hash_seed: Some(1),
+        ..Config::default()
+    }
 }
 
 /// First contacts of a home host to external peers, one a second, each a new
@@ -1321,10 +1331,10 @@ fn peer_contacts(pattern: &str) -> Vec<Event> {
 #[test]
 fn answers_before_failures_keep_counting() {
     let quiet = format!("{}{}", "S".repeat(30), "F".repeat(6));
-    let (v, _) = run(Config::default(), &peer_contacts(&quiet));
+    let (v, _) = run(seeded(), &peer_contacts(&quiet));
     assert!(v.is_empty(), "{v:?}");
     let loud = format!("{}{}", "S".repeat(30), "F".repeat(8));
-    let (v, _) = run(Config::default(), &peer_contacts(&loud));
+    let (v, _) = run(seeded(), &peer_contacts(&loud));
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(v[0].kind, Kind::OutboundSweep);
 }
@@ -1337,10 +1347,10 @@ fn a_source_answered_more_often_than_not_is_not_reported() {
     // eight failures: the walk reaches its upper bound with 9 failed and 10
     // answered in the evidence.
     let mostly_answered = format!("F{}{}", "S".repeat(10), "F".repeat(8));
-    let (v, _) = run(Config::default(), &peer_contacts(&mostly_answered));
+    let (v, _) = run(seeded(), &peer_contacts(&mostly_answered));
     assert!(v.is_empty(), "{v:?}");
     let then_failing = format!("{mostly_answered}F");
-    let (v, _) = run(Config::default(), &peer_contacts(&then_failing));
+    let (v, _) = run(seeded(), &peer_contacts(&then_failing));
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!((v[0].failed, v[0].succeeded), (10, 10));
 }

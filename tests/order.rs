@@ -313,7 +313,10 @@ fn the_committed_burst_files_are_these() {
         ("burst.pcap", burst_capture(true)),
         ("burst-failures.pcap", burst_capture(false)),
         ("burst.conn.log", burst_conn_log(true).into_bytes()),
-        ("burst-failures.conn.log", burst_conn_log(false).into_bytes()),
+        (
+            "burst-failures.conn.log",
+            burst_conn_log(false).into_bytes(),
+        ),
         ("burst.eve.json", burst_eve(true).into_bytes()),
         ("burst-failures.eve.json", burst_eve(false).into_bytes()),
     ];
