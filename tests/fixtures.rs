@@ -291,15 +291,22 @@ fn the_seed_is_random_unless_given() {
 ///   250 s after each went idle; the hub answers each FIN+ACK with RST (10 of
 ///   each).
 ///
-/// Neither host scans: no verdict, in the capture or in Suricata's EVE of it,
-/// whether the client is at home or not.
+/// - `traceroute`: one host traces the path to another through a router over
+///   UDP, ICMP and TCP (`count-fixtures.sh`: 16 UDP probes to ports
+///   33434-33449, 22 echo requests, 22 SYNs; 9 time exceeded from the
+///   router, 13 port unreachables from the target).
+///
+/// None of them scans: no verdict, in the capture or in Suricata's EVE of
+/// it, whether the client is at home or not.
 #[test]
-fn peer_to_peer_clients_and_late_closes_are_no_scans() {
+fn peer_to_peer_clients_late_closes_and_traceroute_are_no_scans() {
     for file in [
         "p2p-swarm.pcap",
         "p2p-swarm.eve.json",
         "late-close.pcap",
         "late-close.eve.json",
+        "traceroute.pcap",
+        "traceroute.eve.json",
     ] {
         for home in ["10.10.0.0/24", "10.20.0.0/16"] {
             let (all, err) = detect_home(file, home);
