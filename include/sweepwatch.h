@@ -55,8 +55,8 @@
 #define SW_DEFAULT_REORDER_SECS 60
 
 /**
- * Events a C ABI detector holds at most by default (about 6 MiB, reserved
- * when the detector is made).
+ * Events a C ABI detector holds at most by default (116 bytes each, about
+ * 7 MiB, reserved when the detector is made).
  */
 #define SW_DEFAULT_REORDER_EVENTS (1 << 16)
 
@@ -894,7 +894,7 @@ sw_result sw_config_clear_hash_seed(struct sw_config *config);
  * (sw_event.ts_us) and the window puts them back in order.
  *
  * The default, SW_DEFAULT_REORDER_SECS (60) and SW_DEFAULT_REORDER_EVENTS
- * (65,536, about 6 MiB reserved by sw_detector_new()), suits engines that
+ * (65,536, about 7 MiB reserved by sw_detector_new()), suits engines that
  * report outcomes when they are known. Verdicts come when their deciding
  * event leaves the window, during a later feeding call, sw_detector_advance()
  * or sw_detector_flush(). Feeding threads then share one lock for the window.

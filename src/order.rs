@@ -28,10 +28,10 @@
 //! assert_eq!(out.iter().map(|e| e.dst_port).collect::<Vec<_>>(), [80, 443]);
 //! ```
 
+use crate::net::addr_key;
 use crate::{Event, Timestamp};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::net::IpAddr;
 
 /// How long events are held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,20 +86,13 @@ pub trait Timed: Copy {
     fn tie(&self) -> u64;
 }
 
-/// A fixed (unkeyed) mix of two addresses (IPv4 as its 32-bit value) and a
-/// port for [`Timed::tie`]: the same events sort the same way in every run.
+/// A fixed (unkeyed) mix of two address keys (as the detector stores them)
+/// and a port for [`Timed::tie`]: the same events sort the same way in every run.
 /// Two rounds of a 64-bit finaliser, a few instructions an event.
 pub(crate) fn fixed_tie(src: u128, dst: u128, port: u16) -> u64 {
     let a = crate::hash::mix64(src as u64 ^ ((src >> 64) as u64).rotate_left(29));
     let b = dst as u64 ^ ((dst >> 64) as u64).rotate_left(43) ^ (u64::from(port) << 48);
     crate::hash::mix64(a ^ b.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15)
-}
-
-fn bits(a: &IpAddr) -> u128 {
-    match a {
-        IpAddr::V4(a) => u128::from(u32::from(*a)),
-        IpAddr::V6(a) => u128::from(*a),
-    }
 }
 
 impl Timed for Event {
@@ -109,7 +102,7 @@ impl Timed for Event {
 
     /// The addresses and destination port.
     fn tie(&self) -> u64 {
-        fixed_tie(bits(&self.src), bits(&self.dst), self.dst_port)
+        fixed_tie(addr_key(self.src), addr_key(self.dst), self.dst_port)
     }
 }
 
@@ -170,11 +163,6 @@ impl<T: Copy, E: Timed> Reorder<T, E> {
             newest: 0,
             early: 0,
         })
-    }
-
-    /// The window it was made with.
-    pub fn window(&self) -> Window {
-        self.window
     }
 
     /// Adds `ev` with its payload, moves every event now due to the batch,

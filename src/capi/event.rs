@@ -299,16 +299,11 @@ impl crate::order::Timed for sw_event {
         self.ts_us
     }
 
-    /// The addresses and destination port, as [`Event`]'s.
+    /// The addresses' keys and destination port, as [`Event`]'s (only
+    /// checked events are held, so their family is known).
     fn tie(&self) -> u64 {
-        let bits = |b: &[u8; 16]| {
-            if self.family == SW_FAMILY_IPV4 {
-                u128::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-            } else {
-                u128::from_be_bytes(*b)
-            }
-        };
-        crate::order::fixed_tie(bits(&self.src_addr), bits(&self.dst_addr), self.dst_port)
+        let ((src, _), (dst, _)) = self.keys().unwrap_or_default();
+        crate::order::fixed_tie(src, dst, self.dst_port)
     }
 }
 
