@@ -61,3 +61,53 @@ make_link() {
     in_scan ip link set "$1" up
     in_tgt ip link set "$2" up
 }
+
+# wait_for FILE PATTERN: polls (up to 30 s) until a background process writes
+# PATTERN to FILE, its sign of readiness.
+wait_for() {
+    local i
+    for i in $(seq 300); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "timed out waiting for '$2' in $1:" >&2
+    cat "$1" >&2 || true
+    return 1
+}
+
+# eve_of OUT NAME...: Suricata's EVE flow log of each $work/NAME.pcap (its
+# built-in defaults plus one EVE output with flow records only), copied with
+# the capture to OUT/NAME.pcap and OUT/NAME.eve.json.
+eve_of() {
+    local out=$1 name
+    shift
+    cat >"$work/suricata.yaml" <<'YAML'
+%YAML 1.1
+---
+outputs:
+  - eve-log:
+      enabled: yes
+      filetype: regular
+      filename: eve.json
+      types:
+        - flow
+stats:
+  enabled: no
+logging:
+  default-log-level: warning
+  outputs:
+    - console:
+        enabled: yes
+YAML
+    for name in "$@"; do
+        rm -rf "$work/eve"
+        mkdir "$work/eve"
+        suricata -c "$work/suricata.yaml" -r "$work/$name.pcap" -k none -S /dev/null \
+            -l "$work/eve" >"$work/eve.log" 2>&1 || { cat "$work/eve.log" >&2; return 1; }
+        cp "$work/$name.pcap" "$out/$name.pcap"
+        cp "$work/eve/eve.json" "$out/$name.eve.json"
+        echo "wrote $name.pcap ($(stat -c %s "$out/$name.pcap") bytes," \
+            "$(tcpdump -nr "$out/$name.pcap" 2>/dev/null | wc -l) packets)," \
+            "$name.eve.json ($(wc -l <"$out/$name.eve.json") flow records)" >&2
+    done
+}
