@@ -447,7 +447,9 @@ typedef struct sw_verdict {
   uint32_t unanswered;
   /**
    * Distinct (target, port) attempts seen from the source when deciding,
-   * including those whose outcome is not known yet.
+   * including those whose outcome is not known yet; at least `failed +
+   * succeeded`. Within an episode (same source, protocol and
+   * `first_seen_us`) no count of a later verdict is below an earlier one's.
    */
   uint32_t probes;
   /**

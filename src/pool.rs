@@ -9,7 +9,7 @@ use crate::distinct::Distinct;
 use crate::event::Technique;
 use crate::sketch::TopPorts;
 use crate::table::{Table, Timeouts};
-use crate::verdict::MAX_VERDICT_SAMPLE;
+use crate::verdict::{Verdict, MAX_VERDICT_SAMPLE};
 use crate::zeroed::{Zeroable, Zeroed};
 
 /// Distinct target hosts: exact up to 64, then HyperLogLog with 512 registers.
@@ -65,8 +65,36 @@ pub(crate) struct Extra {
     pub src_home: bool,
     /// A verdict was delivered in this episode and its final extent not yet.
     pub extent_due: bool,
+    /// The largest counts delivered in this episode, below which no later
+    /// verdict's estimates may fall.
+    pub shown: Shown,
     /// The latest distinct failed targets, newest first.
     pub sample: [u128; MAX_VERDICT_SAMPLE],
+}
+
+/// Counts a source's verdicts have stated in its current episode: its
+/// evidence only grows, so no later verdict states less, whatever an
+/// estimate does as it takes more items.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Shown {
+    pub hosts: u32,
+    pub ports: u32,
+    pub probes: u32,
+    pub failed: u32,
+    pub succeeded: u32,
+}
+
+impl Shown {
+    /// The counts `v` states.
+    pub(crate) fn of(v: &Verdict) -> Shown {
+        Shown {
+            hosts: v.targets,
+            ports: v.ports_count,
+            probes: v.probes,
+            failed: v.failed,
+            succeeded: v.succeeded,
+        }
+    }
 }
 
 impl Extra {
@@ -117,6 +145,7 @@ impl Extra {
         self.proto = proto;
         self.src_home = false;
         self.extent_due = false;
+        self.shown = Shown::default();
     }
 
     /// Puts `target` first among the most recent distinct failed targets, so a
@@ -260,9 +289,9 @@ mod tests {
     use crate::table::Record;
 
     #[test]
-    fn an_evidence_record_is_about_fifteen_cache_lines() {
+    fn an_evidence_record_is_sixteen_cache_lines() {
         // The README and the configuration docs state this size.
-        assert_eq!(std::mem::size_of::<Extra>(), 976);
+        assert_eq!(std::mem::size_of::<Extra>(), 1008);
     }
 
     #[test]

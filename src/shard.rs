@@ -6,7 +6,7 @@ use crate::event::{Outcome, Protocol, Technique, Timestamp};
 use crate::hash::mix64;
 use crate::net::key_addr;
 use crate::pairs::{Look, Marked, PairFilter};
-use crate::pool::{Extra, Pool};
+use crate::pool::{Extra, Pool, Shown};
 use crate::stats::Stats;
 use crate::table::{fp_of, Record, Slot, Table};
 use crate::verdict::{Direction, Kind, Verdict, MAX_VERDICT_SAMPLE};
@@ -699,13 +699,21 @@ impl Shard {
         v.src = key_addr(e.key);
         v.direction = x.direction;
         v.proto = x.proto;
-        v.targets = x.hosts;
-        v.ports_count = x.ports;
-        // Never more outcomes than the probes they answer.
-        v.failed = x.failed.min(x.probes);
-        v.succeeded = e.succeeded.min(x.probes - v.failed);
+        // Each count holds at least what an earlier verdict of the episode
+        // stated: estimates may dip as they take more items, but an earlier
+        // lower bound of evidence that has only grown is still one.
+        // Outcomes are counted, never derived from each other; above the
+        // exact range a pair answered again after the filter's dedup period
+        // counts again, so they are capped by the probes they answer,
+        // failures first.
+        let shown = e.shown;
+        let probes = x.probes.max(shown.probes);
+        v.failed = shown.failed.max(x.failed.min(probes - shown.succeeded));
+        v.succeeded = shown.succeeded.max(e.succeeded.min(probes - v.failed));
         v.unanswered = e.unanswered.min(v.failed);
-        v.probes = x.probes;
+        v.probes = probes;
+        v.targets = x.hosts.max(shown.hosts);
+        v.ports_count = x.ports.max(shown.ports);
         v.first_seen = self.abs(r.first_seen);
         v.ts = ts;
         v.score = f32::from(r.llr) / crate::config::WALK_SCALE as f32;
@@ -761,6 +769,7 @@ impl Shard {
         }
         let (v, _) = self.shape(slot, ts, dst_home);
         let e = self.pool.get_mut(extra);
+        e.shown = Shown::of(&v);
         e.reported |= kind.bit();
         e.last_report = now;
         e.last_targets = size;
@@ -777,7 +786,9 @@ impl Shard {
             return;
         }
         let (mut v, size) = self.shape(slot, self.abs(r.last_seen), false);
-        self.pool.get_mut(r.extra).extent_due = false;
+        let e = self.pool.get_mut(r.extra);
+        e.extent_due = false;
+        e.shown = Shown::of(&v);
         // Evidence only grows within an episode, so this holds; the check
         // keeps extents and verdicts to one rule.
         if size >= s.min_targets {

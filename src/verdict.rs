@@ -133,7 +133,9 @@ pub struct Verdict {
     /// First contacts that got no answer (a subset of `failed`).
     pub unanswered: u32,
     /// Distinct (target, port) attempts seen from the source when deciding,
-    /// including those whose outcome is not known yet.
+    /// including those whose outcome is not known yet; at least `failed +
+    /// succeeded`. Within an episode no count of a later verdict is below an
+    /// earlier one's.
     pub probes: u32,
     /// When the source was first seen in this episode (second resolution).
     pub first_seen: Timestamp,

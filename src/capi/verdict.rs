@@ -102,7 +102,9 @@ pub struct sw_verdict {
     /// First contacts that got no answer (a subset of `failed`).
     pub unanswered: u32,
     /// Distinct (target, port) attempts seen from the source when deciding,
-    /// including those whose outcome is not known yet.
+    /// including those whose outcome is not known yet; at least `failed +
+    /// succeeded`. Within an episode (same source, protocol and
+    /// `first_seen_us`) no count of a later verdict is below an earlier one's.
     pub probes: u32,
     /// Log-likelihood ratio of "scanner" against "benign" when deciding, in
     /// nats; the default decision threshold is ln 99, about 4.6.
