@@ -47,6 +47,7 @@ for n, raw in enumerate(open(table, encoding="utf-8"), 1):
     if len(cols) < 3:
         die(f"{table}:{n}: need FILE<TAB>HOME<TAB>EXPECTATION[<TAB>WHY]")
     path, home, expect = cols[0].strip(), cols[1].strip(), cols[2].split()
+    # HOME may also carry command options, those entries that start with `--`.
     homes = tuple(h for h in home.split(",") if h and h != "-")
     ok = (expect and (
         (expect[0] == "silent-all" and len(expect) == 1)
@@ -71,7 +72,7 @@ for c in cases:
     # A fixed seed: estimates above 64 and evictions repeat run to run.
     cmd = [binary, "detect", "--json", "-q", "--seed", "1"]
     for h in c["homes"]:
-        cmd += ["--home-net", h]
+        cmd += [h] if h.startswith("--") else ["--home-net", h]
     cmd.append(resolve(c["path"]))
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
@@ -175,7 +176,8 @@ for (path, homes), r in runs.items():
         continue
     cmd = [sys.executable, evidence]
     for h in homes:
-        cmd += ["--home-net", h]
+        if not h.startswith("--"):
+            cmd += ["--home-net", h]
     p = subprocess.run(cmd + [resolve(path)], input=r["out"].encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     lines = p.stdout.decode(errors="replace").splitlines()
     bad = [l for l in lines if l.startswith("VIOLATION")]

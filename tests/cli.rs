@@ -273,12 +273,15 @@ fn notice(rel: &str) -> Option<Notice> {
     })
 }
 
-fn check_capture(pcap: &str, notice_log: &str, home: &[&str]) {
+/// Checks sweepwatch's verdict on `pcap` against bro-simple-scan's notice;
+/// `extra` adds options (`--pending-unanswered` for captures that hold the
+/// probes alone).
+fn check_capture(pcap: &str, notice_log: &str, home: &[&str], extra: &[&str]) {
     let Some(path) = data(pcap) else { return };
     let Some(want) = notice(notice_log) else {
         return;
     };
-    let mut extra = vec!["--min-targets", "5"];
+    let mut extra = [&["--min-targets", "5"][..], extra].concat();
     for h in home {
         extra.extend(["--home-net", h]);
     }
@@ -320,6 +323,7 @@ fn capture_445_scan() {
         "bro-simple-scan/445_scan.pcap",
         "bro-simple-scan/test_445_scan.notice.log",
         &["192.168.0.0/16", "10.10.0.0/16"],
+        &[],
     );
 }
 
@@ -329,24 +333,51 @@ fn capture_multiport_scan() {
         "bro-simple-scan/multiport_scan.pcap",
         "bro-simple-scan/test_mutiport_scan.notice.log",
         &["192.168.0.0/16", "10.10.0.0/16"],
+        &[],
     );
 }
 
+/// A capture that holds the probes alone gives no verdict: every probe is
+/// still within its answer window when it ends, so no outcome is known. The
+/// summary counts them; `--pending-unanswered` reports them unanswered.
+fn probes_alone(pcap: &str, home: &str, probes: u64) {
+    let Some(path) = data(pcap) else { return };
+    let (out, verdicts) = detect_json(&["--min-targets", "5", "--home-net", home], &[&path]);
+    assert!(out.status.success(), "{pcap}: {}", stderr(&out));
+    assert!(verdicts.is_empty(), "{pcap}: {verdicts:?}");
+    let err = stderr(&out);
+    assert_eq!(
+        summary_count(&err, "within their answer window at the end"),
+        probes,
+        "{err}"
+    );
+}
+
+// Both captures hold ten SYNs of one source within 0.2 ms and nothing else:
+//   tshark -r X.pcap -T fields -e frame.time_relative -e tcp.flags.str
 #[test]
 fn capture_port_scan() {
+    probes_alone("bro-simple-scan/port_scan.pcap", "192.168.2.22/32", 10);
     check_capture(
         "bro-simple-scan/port_scan.pcap",
         "bro-simple-scan/test_port_scan.notice.log",
         &["192.168.2.22/32"],
+        &["--pending-unanswered"],
     );
 }
 
 #[test]
 fn capture_scan_with_zero_windows() {
+    probes_alone(
+        "bro-simple-scan/scan_with_zero_windows.pcap",
+        "10.0.0.0/24",
+        10,
+    );
     check_capture(
         "bro-simple-scan/scan_with_zero_windows.pcap",
         "bro-simple-scan/test_port_scan_with_zero_windows.notice.log",
         &["10.0.0.0/24"],
+        &["--pending-unanswered"],
     );
 }
 
@@ -355,7 +386,22 @@ fn icmp_echo_sweep_capture() {
     let Some(pcap) = data("slips/test12-icmp-portscan.pcap") else {
         return;
     };
+    // The capture lasts 1.6 s, less than the 5 s an echo request waits, so
+    // the 14 requests no target answered (by identifier) have no outcome:
+    //   tshark -r X -Y 'icmp.type==8' -T fields -e ip.dst -e icmp.ident
+    //   tshark -r X -Y 'icmp.type==0' -T fields -e ip.src -e icmp.ident
+    // give 25 requests and 12 replies, 11 from the target of a request with
+    // their identifier.
     let (out, verdicts) = detect_json(&[], &[&pcap]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(verdicts.is_empty(), "{verdicts:?}");
+    let err = stderr(&out);
+    assert_eq!(
+        summary_count(&err, "within their answer window at the end"),
+        14,
+        "{err}"
+    );
+    let (out, verdicts) = detect_json(&["--pending-unanswered"], &[&pcap]);
     assert!(out.status.success(), "{}", stderr(&out));
     verdicts.iter().for_each(check_contract);
     assert_eq!(verdicts.len(), 1, "{verdicts:?}");
@@ -434,7 +480,8 @@ fn gzip_input_reads_like_plain() {
         return;
     };
     let gz = gzip(&pcap, "port_scan.pcap.gz");
-    let (out, verdicts) = detect_json(&["--home-net", "192.168.2.22/32"], &[&gz]);
+    let opts = ["--home-net", "192.168.2.22/32", "--pending-unanswered"];
+    let (out, verdicts) = detect_json(&opts, &[&gz]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(verdicts.len(), 1, "{}", stderr(&out));
     assert_eq!(s(&verdicts[0], "src"), "192.168.2.154");
@@ -682,4 +729,50 @@ fn zeek_locality_decides_home_unless_home_networks_are_given() {
     assert_eq!(direction(&[]), "inbound");
     assert_eq!(direction(&["--home-net", "10.0.0.0/8"]), "external");
     assert_eq!(direction(&["--home-net", "147.32.0.0/16"]), "inbound");
+}
+
+/// The first `n` records of a little-endian classic pcap, and the rest, as
+/// two captures with the same file header: a capture rotated after record `n`.
+fn split_pcap(b: &[u8], n: usize) -> (Vec<u8>, Vec<u8>) {
+    assert_eq!(&b[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "little-endian pcap");
+    let mut at = 24;
+    for _ in 0..n {
+        let incl = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + incl;
+    }
+    let first = b[..at].to_vec();
+    let mut second = b[..24].to_vec();
+    second.extend_from_slice(&b[at..]);
+    (first, second)
+}
+
+#[test]
+fn the_parts_of_a_rotated_capture_read_in_one_run_pair_like_the_whole() {
+    // Record 30 of the sample is a SYN from 203.0.113.66 to 192.168.56.13:22,
+    // record 31 its SYN-ACK:
+    //   tshark -r examples/data/sample.pcap -Y 'frame.number>=30 && frame.number<=31'
+    let whole = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/sample.pcap");
+    let (first, second) = split_pcap(&std::fs::read(&whole).unwrap(), 30);
+    let (a, b) = (scratch("sample.part1.pcap"), scratch("sample.part2.pcap"));
+    std::fs::write(&a, first).unwrap();
+    std::fs::write(&b, second).unwrap();
+    let seed = ["--seed", "1"];
+    let (whole_out, whole_v) = detect_json_all(&seed, &[&whole]);
+    let (parts_out, parts_v) = detect_json_all(&seed, &[&a, &b]);
+    assert!(parts_out.status.success(), "{}", stderr(&parts_out));
+    assert!(!whole_v.is_empty());
+    assert_eq!(parts_v, whole_v);
+    let counts = |out: &Output| {
+        let err = stderr(out);
+        (
+            summary_count(&err, "unsolicited replies"),
+            summary_count(&err, "within their answer window at the end"),
+        )
+    };
+    assert_eq!(counts(&parts_out), counts(&whole_out));
+    // Read in two runs, the SYN-ACK answers no probe of the second part.
+    let (second_out, _) = detect_json_all(&seed, &[&b]);
+    assert_eq!(counts(&second_out).0, 1, "{}", stderr(&second_out));
+    let (first_out, _) = detect_json_all(&seed, &[&a]);
+    assert!(counts(&first_out).1 >= 1, "{}", stderr(&first_out));
 }

@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
     let r = st.read;
     assert_eq!(r.events, emitted, "events counted and emitted differ");
     assert!(r.malformed <= r.skipped && r.skipped <= r.records, "{r:?}");
-    assert!(r.tracker_full + st.flushed <= r.events, "{st:?}");
+    // Probes reported early made their attempt and their outcome; pending
+    // ones made at most their attempt.
+    assert!(r.tracker_full <= r.events, "{st:?}");
     if let Some(at) = r.truncated_at {
         assert!(
             at <= data.len() as u64,

@@ -37,7 +37,9 @@
 //! Retransmitted probes, repeated answers and the rest of a flow whose outcome
 //! is known produce nothing. Datagrams and echo requests to multicast or
 //! limited-broadcast addresses are not probes. Probes still waiting at the end
-//! of the capture are `Unanswered` at the latest packet time seen. An ICMP
+//! of the input are within their answer window: the input holds neither
+//! their answer nor their timeout, so they get no outcome ([`CaptureReader`]
+//! also carries them from one capture into the next). An ICMP
 //! error whose quoted destination matches no probe is also tried against a
 //! probe to the error's sender, since address translation and anonymisation
 //! rewrite quoted headers.
@@ -92,6 +94,12 @@ pub struct PcapOptions {
     /// what a count costs; [`with_memory_bytes`](Self::with_memory_bytes)
     /// finds the count for a budget.
     pub max_flows: usize,
+    /// What a probe still within its answer window when the input ends
+    /// becomes. `false` (the default): nothing, as the input holds neither
+    /// its answer nor its timeout ([`CaptureReader::finish`]). `true`:
+    /// `Unanswered`, as Zeek's conn.log marks such connections (`S0`); for
+    /// captures filtered down to the probes, whose answers were never kept.
+    pub pending_unanswered: bool,
 }
 
 impl PcapOptions {
@@ -116,6 +124,7 @@ impl PcapOptions {
             udp_timeout_secs: 5,
             icmp_timeout_secs: 5,
             max_flows: usize::try_from(lo).unwrap_or(usize::MAX),
+            pending_unanswered: false,
         }
     }
 
@@ -142,10 +151,9 @@ pub struct CaptureStats {
     /// ([`tracker_full`](ReadStats::tracker_full); held ACK and Maimon
     /// segments given up for room are not counted, as they report nothing).
     pub read: ReadStats,
-    /// Probes still awaiting an answer at the end of the capture, reported
-    /// `Unanswered` at the latest packet time seen (held ACK and Maimon
-    /// segments are not probes then, and are not counted).
-    pub flushed: u64,
+    /// Probes still within their answer window at the end of the capture:
+    /// left out, neither answered nor failed (see [`CaptureReader::finish`]).
+    pub pending: u64,
 }
 
 /// Reads a decompressed pcap or pcapng stream and emits one event per probe and
@@ -156,7 +164,7 @@ pub struct CaptureStats {
 /// reports) and packets whose headers cannot be decoded are
 /// counted as skipped, the latter also as malformed. A capture that ends
 /// inside a record is not an error: everything before the record is emitted,
-/// pending probes are flushed, the partial record counts as one malformed
+/// the partial record counts as one malformed
 /// record, and [`truncated_at`](ReadStats::truncated_at) holds the offset
 /// where it starts.
 ///
@@ -189,10 +197,10 @@ pub struct CaptureStats {
 /// let mut events = Vec::new();
 /// let stats = read_capture(&cap[..], &PcapOptions::default(), &mut |e| events.push(e)).unwrap();
 /// assert_eq!(stats.records, 1);
-/// // The SYN, then, at the end of the capture, no answer.
+/// // The SYN; the capture ends within its answer window, so no outcome.
 /// assert_eq!(events[0].outcome, Outcome::Attempt);
 /// assert_eq!(events[0].dst_port, 22);
-/// assert_eq!(events[1].outcome, Outcome::Unanswered);
+/// assert_eq!(events.len(), 1);
 /// ```
 pub fn read_capture<R: Read>(
     r: R,
@@ -212,52 +220,121 @@ pub fn read_capture_detailed<R: Read>(
     opts: &PcapOptions,
     emit: Emit,
 ) -> Result<CaptureStats, InputError> {
-    let mut cap = Capture::open(r)?;
-    let mut tracker = flows::Tracker::try_new(opts, emit).map_err(|message| InputError {
-        location: "options".to_string(),
-        message,
-    })?;
-    let mut st = ReadStats::default();
-    loop {
-        match cap.next()? {
-            Next::Packet { ts, link, data } => {
-                st.records += 1;
-                let ts = ts.unwrap_or_else(|| tracker.clock());
-                tracker.advance(ts);
-                let used = match packet::decode(link, data) {
-                    Decoded::Packet(p) => tracker.packet(ts, &p),
-                    Decoded::Irrelevant => false,
-                    Decoded::Malformed => {
-                        st.malformed += 1;
-                        false
+    let mut captures = CaptureReader::new(opts)?;
+    let mut read = captures.read(r, emit)?;
+    let before = captures.tracker.counts.events;
+    let pending = captures.finish(emit);
+    read.events += captures.tracker.counts.events - before;
+    Ok(CaptureStats { read, pending })
+}
+
+/// Reads captures one after another as one: a probe near the end of one is
+/// answered, or times out, in the next, as for the parts of a capture rotated
+/// by size or time. [`read_capture`] is one capture read so.
+///
+/// # Examples
+/// ```
+/// use sweepwatch::input::pcap::{CaptureReader, PcapOptions};
+/// let mut captures = CaptureReader::new(&PcapOptions::default()).unwrap();
+/// let mut events = Vec::new();
+/// for part in [&[][..], &[][..]] {
+///     // Each part would be a pcap or pcapng stream; empty ones are refused.
+///     assert!(captures.read(part, &mut |e| events.push(e)).is_err());
+/// }
+/// // Probes still awaiting their answer when the input ends are left out.
+/// assert_eq!(captures.finish(&mut |e| events.push(e)), 0);
+/// ```
+pub struct CaptureReader {
+    tracker: flows::Tracker,
+}
+
+impl std::fmt::Debug for CaptureReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureReader")
+            .field("counts", &self.tracker.counts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaptureReader {
+    /// A reader whose flow tracker has all the memory `opts` gives it now.
+    ///
+    /// # Errors
+    /// That memory cannot be had (location `options`).
+    pub fn new(opts: &PcapOptions) -> Result<CaptureReader, InputError> {
+        let tracker = flows::Tracker::try_new(opts).map_err(|message| InputError {
+            location: "options".to_string(),
+            message,
+        })?;
+        Ok(CaptureReader { tracker })
+    }
+
+    /// Reads one decompressed pcap or pcapng stream, emitting its events as
+    /// [`read_capture`] does, except that probes still awaiting an answer at
+    /// its end stay pending for the next capture or for
+    /// [`finish`](Self::finish). Its counts are this capture's.
+    ///
+    /// # Errors
+    /// As [`read_capture`].
+    pub fn read<R: Read>(&mut self, r: R, emit: Emit) -> Result<ReadStats, InputError> {
+        let mut cap = Capture::open(r)?;
+        let tracker = &mut self.tracker;
+        let before = tracker.counts;
+        let mut st = ReadStats::default();
+        loop {
+            match cap.next()? {
+                Next::Packet { ts, link, data } => {
+                    st.records += 1;
+                    let ts = ts.unwrap_or_else(|| tracker.clock());
+                    tracker.advance(ts);
+                    let used = match packet::decode(link, data) {
+                        Decoded::Packet(p) => tracker.packet(ts, &p),
+                        Decoded::Irrelevant => false,
+                        Decoded::Malformed => {
+                            st.malformed += 1;
+                            false
+                        }
+                    };
+                    tracker.drain(emit);
+                    if !used {
+                        st.skipped += 1;
                     }
-                };
-                if !used {
+                }
+                Next::BadPacket => {
+                    st.records += 1;
                     st.skipped += 1;
+                    st.malformed += 1;
+                }
+                Next::End => break,
+                Next::Truncated(at) => {
+                    st.records += 1;
+                    st.skipped += 1;
+                    st.malformed += 1;
+                    st.truncated_at = Some(at);
+                    break;
                 }
             }
-            Next::BadPacket => {
-                st.records += 1;
-                st.skipped += 1;
-                st.malformed += 1;
-            }
-            Next::End => break,
-            Next::Truncated(at) => {
-                st.records += 1;
-                st.skipped += 1;
-                st.malformed += 1;
-                st.truncated_at = Some(at);
-                break;
-            }
         }
+        st.events = tracker.counts.events - before.events;
+        st.tracker_full = tracker.counts.evicted - before.evicted;
+        Ok(st)
     }
-    tracker.finish();
-    st.events = tracker.counts.events;
-    st.tracker_full = tracker.counts.evicted;
-    Ok(CaptureStats {
-        read: st,
-        flushed: tracker.counts.flushed,
-    })
+
+    /// The end of the input: emits the timeouts the capture's time has
+    /// passed but no later packet expired (in a capture whose time goes
+    /// backwards), and returns how many probes were still within their
+    /// answer window. The input holds neither their answer nor their
+    /// timeout, so they are left out: counted among the probes by the
+    /// `Attempt` each made, neither answered nor failed (unless
+    /// [`PcapOptions::pending_unanswered`] makes them `Unanswered`). Stealth
+    /// probes, held without an `Attempt` until their outcome is known, leave
+    /// nothing.
+    pub fn finish(&mut self, emit: Emit) -> u64 {
+        let before = self.tracker.counts.pending;
+        self.tracker.finish();
+        self.tracker.drain(emit);
+        self.tracker.counts.pending - before
+    }
 }
 
 #[cfg(test)]
@@ -569,11 +646,11 @@ mod tests {
                 stealth(0, 50000, 21, Refused, Technique::Fin),
                 stealth(300, 50000, 23, Refused, Technique::Null),
                 stealth(500, 50001, 80, Refused, Technique::Ack),
-                // Unanswered when the capture ends, sent at T0 + 200.
-                stealth(200, 50000, 22, Unanswered, Technique::Xmas),
+                // The Xmas at T0 + 200 is within its answer window when the
+                // capture ends: no outcome.
             ]
         );
-        assert_eq!((st.records, st.skipped, st.events), (10, 7, 4));
+        assert_eq!((st.records, st.skipped, st.events), (10, 7, 3));
     }
 
     #[test]
@@ -683,17 +760,8 @@ mod tests {
                     Icmp,
                     Established
                 ),
+                // Within its answer window when the capture ends: no outcome.
                 ev(T0 + 50, "192.168.7.2", 0, "192.168.7.6", 0, Icmp, Attempt),
-                // Flushed at the end, at the last packet's time.
-                ev(
-                    T0 + 50,
-                    "192.168.7.2",
-                    0,
-                    "192.168.7.6",
-                    0,
-                    Icmp,
-                    Unanswered
-                ),
             ]
         );
         assert_eq!((st.records, st.skipped), (7, 0));
@@ -766,8 +834,8 @@ mod tests {
                 ev(T0 + 5, "10.9.0.1", 1112, "10.9.0.2", 25, Tcp, Attempt),
                 // Its deadline passes in the next section.
                 ev(T0 + 5, "10.9.0.1", 1112, "10.9.0.2", 25, Tcp, Unanswered),
+                // Within its answer window when the capture ends.
                 ev(t10, "10.9.0.1", 5353, "10.9.0.3", 69, Udp, Attempt),
-                ev(t10, "10.9.0.1", 5353, "10.9.0.3", 69, Udp, Unanswered),
             ]
         );
         assert_eq!((st.records, st.skipped, st.malformed), (9, 1, 1));
@@ -858,8 +926,8 @@ mod tests {
             assert_eq!(st.truncated_at, Some(last as u64));
             assert_eq!(st.malformed, 1);
             assert_eq!(st.records, 6);
-            // Everything but the third probe, and the flush is at the last
-            // complete packet's time.
+            // Everything before the third probe; the capture is cut before
+            // its deadline.
             assert_eq!(evs, tcp_expected()[..4].to_vec());
         }
         // Inside the file header.
@@ -874,13 +942,8 @@ mod tests {
         epb(&mut ng, false, 0, T0 + 10, &frames[1].1);
         let (evs, st) = read(&ng[..ng.len() - 1]);
         assert_eq!(st.truncated_at, Some(at as u64));
-        assert_eq!(
-            evs,
-            vec![
-                tcp_expected()[0],
-                ev(T0, "10.1.0.5", 40000, "10.1.0.9", 22, Tcp, Unanswered)
-            ]
-        );
+        // The SYN, within its answer window where the capture is cut.
+        assert_eq!(evs, vec![tcp_expected()[0]]);
     }
 
     #[test]
@@ -894,7 +957,8 @@ mod tests {
             (T0 + 1, good.clone()),
         ];
         let (evs, st) = read(&pcap(true, false, 101, &pkts));
-        assert_eq!(evs.len(), 2);
+        // The SYN's attempt; the capture ends within its answer window.
+        assert_eq!(evs.len(), 1);
         assert_eq!((st.records, st.skipped, st.malformed), (5, 4, 4));
     }
 

@@ -15,7 +15,7 @@
 //! A UTF-8 byte-order mark before a text format is dropped: the stream handed
 //! on starts at its first record.
 
-use super::pcap::{read_capture, PcapOptions};
+use super::pcap::{read_capture, CaptureReader, PcapOptions};
 use super::{eve, zeek, Emit, InputError, OnMalformed, ReadStats, UTF8_BOM};
 use flate2::read::MultiGzDecoder;
 use std::fmt;
@@ -87,6 +87,33 @@ impl<'r> Sniffed<'r> {
     ) -> Result<ReadStats, InputError> {
         match self.format {
             Format::Pcap | Format::PcapNg => read_capture(self.reader, pcap, emit),
+            _ => self.read_continuing(&mut None, pcap, emit, on_malformed),
+        }
+    }
+
+    /// [`read`](Self::read) for one of several inputs read as one: a capture
+    /// is read by `captures` (made with `pcap` at the first capture), so that
+    /// its probes still awaiting an answer at its end carry over to the next
+    /// capture it reads. Call [`CaptureReader::finish`] once the input ends.
+    ///
+    /// # Errors
+    /// As the reader for the stream's format; for a capture also when the
+    /// flow tracker's memory cannot be had.
+    pub fn read_continuing(
+        self,
+        captures: &mut Option<CaptureReader>,
+        pcap: &PcapOptions,
+        emit: Emit,
+        on_malformed: OnMalformed,
+    ) -> Result<ReadStats, InputError> {
+        match self.format {
+            Format::Pcap | Format::PcapNg => {
+                let c = match captures {
+                    Some(c) => c,
+                    None => captures.insert(CaptureReader::new(pcap)?),
+                };
+                c.read(self.reader, emit)
+            }
             Format::ZeekTsv | Format::ZeekJson => {
                 zeek::read_conn_log_reporting(self.reader, emit, on_malformed)
             }

@@ -32,7 +32,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use summary::FileReport;
-use sweepwatch::input::pcap::PcapOptions;
+use sweepwatch::input::pcap::{CaptureReader, PcapOptions};
 use sweepwatch::input::sniff::sniff;
 use sweepwatch::order::{Reorder, Window};
 use sweepwatch::{AllowRule, Cidr, Config, Detector, Event, Verdict};
@@ -105,6 +105,14 @@ struct DetectArgs {
     #[arg(long, value_name = "MIB", default_value_t = 64,
         value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     flow_memory: u64,
+
+    /// Probes of a capture still within their answer window when the input
+    /// ends count as unanswered, as Zeek marks such connections (S0), instead
+    /// of being left out (the input holds neither their answer nor their
+    /// timeout). For captures filtered down to the probes, whose answers were
+    /// never kept.
+    #[arg(long)]
+    pending_unanswered: bool,
 
     /// Seed of the hashes that place sources in memory, for replays that
     /// evict and estimate exactly alike [default: random, or --config's
@@ -303,6 +311,7 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 fn read_input(
     path: &std::path::Path,
     feeder: &mut Feeder<'_>,
+    captures: &mut Option<CaptureReader>,
     pcap: &PcapOptions,
     show_progress: bool,
 ) -> FileReport {
@@ -356,7 +365,7 @@ fn read_input(
     // A reader that panics on input it did not foresee must not take the other
     // inputs down with it: the panic becomes this input's error.
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        sniffed.read(pcap, &mut |ev| feeder.push(ev), &mut on_malformed)
+        sniffed.read_continuing(captures, pcap, &mut |ev| feeder.push(ev), &mut on_malformed)
     }));
     feeder.end_of_input();
     bar.finish_and_clear();
@@ -421,7 +430,10 @@ fn detect(args: &DetectArgs) -> ExitCode {
     }));
 
     let show_progress = !args.quiet && io::stderr().is_terminal();
-    let pcap = PcapOptions::with_memory_bytes(args.flow_memory << 20);
+    let pcap = PcapOptions {
+        pending_unanswered: args.pending_unanswered,
+        ..PcapOptions::with_memory_bytes(args.flow_memory << 20)
+    };
     let mut feeder = match Feeder::new(
         &det,
         args.reorder_window as usize,
@@ -434,13 +446,26 @@ fn detect(args: &DetectArgs) -> ExitCode {
     };
     let started = Instant::now();
     let mut reports = Vec::with_capacity(args.inputs.len());
+    // One flow tracker for all captures: the parts of a rotated capture,
+    // given in order, pair a probe at the end of one with its answer in the
+    // next.
+    let mut captures = None;
     for path in &args.inputs {
-        reports.push(read_input(path, &mut feeder, &pcap, show_progress));
+        reports.push(read_input(
+            path,
+            &mut feeder,
+            &mut captures,
+            &pcap,
+            show_progress,
+        ));
         feeder.out.flush();
         if feeder.out.error().is_some() {
             break;
         }
     }
+    let pending = captures.as_mut().map_or(0, |c: &mut CaptureReader| {
+        c.finish(&mut |ev| feeder.push(ev))
+    });
     feeder.finish();
     let mut out = feeder.out;
     out.finish(args.quiet);
@@ -456,7 +481,7 @@ fn detect(args: &DetectArgs) -> ExitCode {
         let stats = det.stats().unwrap_or_default();
         eprint!(
             "{}",
-            summary::render(&reports, &stats, &pcap, &out, started.elapsed())
+            summary::render(&reports, &stats, &pcap, pending, &out, started.elapsed())
         );
     }
     if reports.iter().any(|r| r.error.is_some()) {

@@ -64,6 +64,7 @@ pub fn render(
     reports: &[FileReport],
     st: &Stats,
     pcap: &PcapOptions,
+    pending: u64,
     out: &Output,
     elapsed: Duration,
 ) -> String {
@@ -119,10 +120,17 @@ pub fn render(
     if !captures.is_empty() {
         let _ = writeln!(
             s,
-            "capture flow tracker: room for {} flows in {:.1} MiB, probes reported early when full {}",
+            "capture flow tracker: room for {} flows in {:.1} MiB, probes reported early when full {}, \
+             within their answer window at the end {} ({})",
             count(pcap.max_flows as u64),
             pcap.memory_bytes() as f64 / f64::from(1 << 20),
-            count(captures.iter().map(|r| r.tracker_full).sum())
+            count(captures.iter().map(|r| r.tracker_full).sum()),
+            count(pending),
+            if pcap.pending_unanswered {
+                "reported unanswered"
+            } else {
+                "no outcome; --pending-unanswered reports them unanswered"
+            }
         );
     }
     let _ = writeln!(

@@ -233,13 +233,16 @@ struct Due {
 pub(crate) struct Counts {
     pub events: u64,
     pub evicted: u64,
-    pub flushed: u64,
+    /// Probes still within their answer window when the input ended.
+    pub pending: u64,
 }
 
-pub(crate) struct Tracker<'a> {
+pub(crate) struct Tracker {
     timeouts: [u64; 3],
     settled_idle: u64,
     max: usize,
+    /// Probes pending at the end are reported `Unanswered`.
+    pending_unanswered: bool,
     probes: Map<Key, Probe>,
     /// Deadlines of probes, one queue per protocol (TCP, UDP, ICMP).
     due: [VecDeque<Due>; 3],
@@ -248,7 +251,9 @@ pub(crate) struct Tracker<'a> {
     seq: u64,
     /// The latest capture time seen.
     clock: u64,
-    emit: Emit<'a>,
+    /// Events made by the last packet (or deadline), for [`drain`](Self::drain):
+    /// the tracker outlives any one input's receiver.
+    out: Vec<Event>,
     pub counts: Counts,
 }
 
@@ -269,14 +274,14 @@ fn is_group(a: IpAddr) -> bool {
     }
 }
 
-impl<'a> Tracker<'a> {
+impl Tracker {
     /// A tracker whose flow tables are allocated at their full size now, so
     /// that they never grow: its memory is bounded by
     /// [`PcapOptions::memory_bytes`] from the start.
     ///
     /// # Errors
     /// The memory for `max_flows` cannot be had.
-    pub(crate) fn try_new(opts: &PcapOptions, emit: Emit<'a>) -> Result<Self, String> {
+    pub(crate) fn try_new(opts: &PcapOptions) -> Result<Self, String> {
         let us = |s: u32| u64::from(s) * 1_000_000;
         let timeouts = [
             us(opts.tcp_timeout_secs),
@@ -303,20 +308,30 @@ impl<'a> Tracker<'a> {
             timeouts,
             settled_idle: timeouts.iter().copied().fold(SETTLED_IDLE_US, u64::max),
             max,
+            pending_unanswered: opts.pending_unanswered,
             probes,
             due: Default::default(),
             settled,
             settled_due,
             seq: 0,
             clock: 0,
-            emit,
+            // A packet makes at most a few events.
+            out: Vec::with_capacity(16),
             counts: Counts::default(),
         })
     }
 
     #[cfg(test)]
-    pub(crate) fn new(opts: &PcapOptions, emit: Emit<'a>) -> Self {
-        Tracker::try_new(opts, emit).expect("test tracker memory")
+    pub(crate) fn new(opts: &PcapOptions) -> Self {
+        Tracker::try_new(opts).expect("test tracker memory")
+    }
+
+    /// Hands the events made since the last call to `emit`, in order.
+    #[inline]
+    pub(crate) fn drain(&mut self, emit: Emit) {
+        for ev in self.out.drain(..) {
+            emit(ev);
+        }
     }
 
     /// The latest capture time seen, in microseconds.
@@ -626,7 +641,7 @@ impl<'a> Tracker<'a> {
         );
         ev.src_port = src_port;
         ev.technique = technique;
-        (self.emit)(ev);
+        self.out.push(ev);
         self.counts.events += 1;
     }
 
@@ -723,8 +738,13 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    /// The end of the capture: every probe still waiting is unanswered (held
-    /// ACK and Maimon segments are dropped), reported at its send time.
+    /// The end of the input. A probe whose deadline the capture's time
+    /// passed is unanswered (in a capture whose time goes backwards, packets
+    /// after it in the file can be earlier, and did not expire it). A probe
+    /// still within its answer window is left out: the input holds neither
+    /// its answer nor its timeout, so it is neither answered nor failed, only
+    /// counted. Held ACK and Maimon segments are no probes yet and are dropped
+    /// uncounted. With `pending_unanswered` it is reported `Unanswered`.
     pub(crate) fn finish(&mut self) {
         // Oldest first, across the queues, as `evict_oldest` takes them.
         loop {
@@ -738,12 +758,18 @@ impl<'a> Tracker<'a> {
             if !Self::live(&self.probes, &d) {
                 continue;
             }
+            if d.due < self.clock {
+                self.resolve(d.due, d.key, Answer::Timeout);
+                continue;
+            }
             let Some(p) = self.probes.remove(&d.key) else {
                 continue;
             };
             if let Fate::Report(outcome) = fate(p.technique, Answer::Timeout) {
-                self.event(p.sent, d.key, outcome, p.technique);
-                self.counts.flushed += 1;
+                self.counts.pending += 1;
+                if self.pending_unanswered {
+                    self.event(p.sent, d.key, outcome, p.technique);
+                }
             }
         }
     }
@@ -900,13 +926,15 @@ mod tests {
             ))
         };
         let counts = {
-            let mut t = Tracker::new(&opts, &mut sink);
+            let mut t = Tracker::new(&opts);
             for (s, p) in pkts {
                 let ts = (s * 1e6) as u64;
                 t.advance(ts);
                 t.packet(ts, p);
+                t.drain(&mut sink);
             }
             t.finish();
+            t.drain(&mut sink);
             t.counts
         };
         (out, counts)
@@ -957,7 +985,8 @@ mod tests {
                 // A FIN with payload is no probe.
                 (0.5, tcp_data(s, 4005, t, 26, F)),
                 (1.1, tcp(s, 4001, t, 22, 0)),
-                // Xmas, still waiting when the capture ends.
+                // Xmas, still within its answer window when the capture
+                // ends: no outcome.
                 (8.0, tcp(s, 4006, t, 27, F | P | U)),
                 (9.0, tcp(s, 4006, t, 27, F | P | U)),
             ],
@@ -969,10 +998,9 @@ mod tests {
                 tev(0.4, s, t, 25, Refused, TcpOther),
                 // Its retransmission at 1.1 s changes neither send time nor deadline.
                 tev(0.1, s, t, 22, Unanswered, Null),
-                tev(8.0, s, t, 27, Unanswered, Xmas),
             ]
         );
-        assert_eq!((c.events, c.flushed), (4, 1));
+        assert_eq!((c.events, c.pending), (3, 1));
     }
 
     #[test]
@@ -1052,7 +1080,7 @@ mod tests {
                 tev(0.1, s, t, 2, Refused, Maimon),
             ]
         );
-        assert_eq!((c.events, c.flushed), (2, 0));
+        assert_eq!((c.events, c.pending), (2, 0));
     }
 
     #[test]
@@ -1143,11 +1171,10 @@ mod tests {
             vec![
                 tev(0.2, s, t, 3, Attempt, Syn),
                 tev(0.1, s, t, 2, Unanswered, Fin),
-                tev(0.2, s, t, 3, Unanswered, Syn),
-                tev(0.3, s, t, 4, Unanswered, Null),
             ]
         );
-        assert_eq!((c.evicted, c.flushed), (1, 2));
+        // The SYN and the NULL were within their answer window at the end.
+        assert_eq!((c.evicted, c.pending), (1, 2));
     }
 
     #[test]
@@ -1169,9 +1196,8 @@ mod tests {
             vec![
                 ev(0.0, "10.0.0.1", "10.0.0.53", 53, Attempt),
                 ev(0.0, "10.0.0.1", "10.0.0.53", 53, Established),
+                // Within its answer window at the end of the capture: no outcome.
                 ev(3.0, "10.0.0.1", "10.0.0.54", 161, Attempt),
-                // End of capture: flushed at the last packet's time.
-                ev(3.0, "10.0.0.1", "10.0.0.54", 161, Unanswered),
             ]
         );
     }
@@ -1290,7 +1316,8 @@ mod tests {
         assert_eq!(evs[2], ev(0.0, "10.0.0.1", "10.0.0.2", 80, Unanswered));
         assert_eq!(evs[3], ev(0.2, "10.0.0.1", "10.0.0.4", 80, Attempt));
         assert_eq!(evs[4].4, Unsolicited);
-        assert_eq!(c.flushed, 2);
+        // The UDP probe and the second SYN were awaiting answers at the end.
+        assert_eq!(c.pending, 2);
     }
 
     #[test]
@@ -1323,6 +1350,7 @@ mod tests {
             udp_timeout_secs: 2,
             icmp_timeout_secs: 5,
             max_flows: 100,
+            pending_unanswered: false,
         };
         let echo_req = Packet {
             src: ip("10.0.0.1"),
@@ -1358,7 +1386,7 @@ mod tests {
         };
         let mut n = 0u64;
         let mut sink = |_: Event| n += 1;
-        let mut t = Tracker::new(&opts, &mut sink);
+        let mut t = Tracker::new(&opts);
         // 100k refused probes, all from distinct ports, spread over 2,000 s
         // so that settled flows age out too.
         for i in 0..100_000u32 {
@@ -1388,6 +1416,7 @@ mod tests {
             t.advance(ts);
             t.packet(ts, &syn);
             t.packet(ts, &rst);
+            t.drain(&mut sink);
         }
         assert_eq!(t.pending(), 0);
         // Stale probe entries are compacted; settled flows live 900 s (45k).
