@@ -7,6 +7,8 @@
 #
 # Usage: scripts/eval.sh [CASES.tsv]
 #   SWEEPWATCH=path/to/sweepwatch  binary to judge (default target/release/sweepwatch)
+#   SEEDS=N  check the evidence of runs under hash seeds 1 to N (default 1; the
+#            cases are judged under seed 1); each seed adds one run per file
 #
 # Each distinct (file, home networks) of the table is run once; its output feeds both
 # the cases and the evidence check. Prints one line per case (`ok`, `WRONG` with what
@@ -20,6 +22,7 @@ export EVAL_REPO=$repo
 export EVAL_BIN=${SWEEPWATCH:-$repo/target/release/sweepwatch}
 export EVAL_CASES=${1:-$repo/scripts/eval-cases.tsv}
 export EVAL_EVIDENCE=$repo/scripts/evidence.py
+export EVAL_SEEDS=${SEEDS:-1}
 [ -f "$EVAL_CASES" ] || { echo "eval.sh: no case table $EVAL_CASES" >&2; exit 2; }
 exec python3 - <<'PY'
 import ipaddress, json, os, subprocess, sys
@@ -64,16 +67,12 @@ def resolve(path):
     return path if os.path.isabs(path) else os.path.normpath(os.path.join(repo, path))
 
 # ---- one detector run per (file, home networks) -------------------------------
-runs = {}
-for c in cases:
-    key = (c["path"], c["homes"])
-    if key in runs or not os.path.exists(resolve(c["path"])):
-        continue
+def detect(path, homes, seed):
     # A fixed seed: estimates above 64 and evictions repeat run to run.
-    cmd = [binary, "detect", "--json", "-q", "--seed", "1"]
-    for h in c["homes"]:
+    cmd = [binary, "detect", "--json", "-q", "--seed", str(seed)]
+    for h in homes:
         cmd += [h] if h.startswith("--") else ["--home-net", h]
-    cmd.append(resolve(c["path"]))
+    cmd.append(resolve(path))
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
         out, err, rc = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"), p.returncode
@@ -92,7 +91,15 @@ for c in cases:
             verdicts.append(v)
         except (ValueError, KeyError, TypeError):
             error = error or f"unparseable output line: {l[:100]}"
-    runs[key] = {"out": out, "verdicts": verdicts, "error": error}
+    return {"out": out, "verdicts": verdicts, "error": error}
+
+seeds = range(1, int(os.environ["EVAL_SEEDS"]) + 1)
+runs = {}
+for c in cases:
+    key = (c["path"], c["homes"])
+    if key in runs or not os.path.exists(resolve(c["path"])):
+        continue
+    runs[key] = detect(c["path"], c["homes"], 1)
 
 # ---- judging ----------------------------------------------------------------
 def brief(v):
@@ -167,14 +174,16 @@ for c in cases:
         note = f"  (decided at {what} probes)"
     print(("ok    " if ok else "WRONG ") + c["desc"] + (note if ok else f"  -- seen: {what}"))
 
-# ---- evidence: one more case per run ----------------------------------------
-for (path, homes), r in runs.items():
+# ---- evidence: one more case per run and seed ------------------------------
+# No tolerance: every count of every verdict is at most what the file holds.
+for ((path, homes), first), seed in ((item, seed) for item in runs.items() for seed in seeds):
+    r = first if seed == 1 else detect(path, homes, seed)
     total += 1
-    desc = f"evidence {path} [{','.join(homes) or '-'}]"
+    desc = f"evidence {path} [{','.join(homes) or '-'}]" + (f" seed {seed}" if len(seeds) > 1 else "")
     if r["error"]:
         print(f"WRONG {desc}  -- {r['error']}")
         continue
-    cmd = [sys.executable, evidence]
+    cmd = [sys.executable, evidence, "--strict"]
     for h in homes:
         if not h.startswith("--"):
             cmd += ["--home-net", h]

@@ -3,7 +3,7 @@
 
 Usage:
     sweepwatch detect --json [--home-net CIDR]... FILE > verdicts.jsonl
-    scripts/evidence.py [--home-net CIDR]... FILE < verdicts.jsonl
+    scripts/evidence.py [--strict] [--home-net CIDR]... FILE < verdicts.jsonl
     scripts/evidence.py --run [--home-net CIDR]... FILE     # runs $SWEEPWATCH itself
 
 FILE is a pcap/pcapng capture (read with `tshark -T fields`), a Zeek conn.log
@@ -46,9 +46,9 @@ The count is generous -- a superset of anything the detector may count:
             flow.state is `established` (an ICMP error counts as a to-client
             packet of the UDP flow it answers).
 
-Checks (a tolerance only above 16, since the detector's counts are exact up to
-at least 16 and estimates above: limit = exact if exact <= 16 else
-ceil(exact * 1.10)):
+Checks (by default a tolerance only above 16, since the detector's counts are
+exact up to at least 16 and estimates above: limit = exact if exact <= 16 else
+ceil(exact * 1.10); with --strict none: limit = exact):
 
     targets <= hosts_exact     ports_count <= ports_exact
     probes  <= pairs_exact     failed      <= failed_exact
@@ -142,7 +142,12 @@ def any_time_to_us(v):
     return epoch_to_us(v)
 
 
+STRICT = False
+
+
 def limit(exact):
+    if STRICT:
+        return exact
     return exact if exact <= TOLERANCE_ABOVE else (exact * 11 + 9) // 10
 
 
@@ -460,6 +465,9 @@ def parse_args(argv):
             sys.exit(0)
         if a == "--run":
             run = True
+        elif a == "--strict":
+            global STRICT
+            STRICT = True
         elif a == "--home-net":
             i += 1
             if i >= len(argv):

@@ -68,6 +68,10 @@ pub(crate) struct Extra {
     /// The largest counts delivered in this episode, below which no later
     /// verdict's estimates may fall.
     pub shown: Shown,
+    /// The first-contact filter's generations retired when this evidence
+    /// was taken (its low 32 bits): while none has been since, every outcome
+    /// counted was of a distinct pair.
+    pub since: u32,
     /// The latest distinct failed targets, newest first.
     pub sample: [u128; MAX_VERDICT_SAMPLE],
 }
@@ -291,7 +295,7 @@ mod tests {
     #[test]
     fn an_evidence_record_is_sixteen_cache_lines() {
         // The README and the configuration docs state this size.
-        assert_eq!(std::mem::size_of::<Extra>(), 1008);
+        assert_eq!(std::mem::size_of::<Extra>(), 1024);
     }
 
     #[test]

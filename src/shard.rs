@@ -103,16 +103,21 @@ struct Extent {
 
 impl Extent {
     /// The extent of `e`; `dst_home` breaks a tie between probes to home and
-    /// elsewhere.
-    fn of(e: &Extra, dst_home: bool) -> Extent {
-        // Above the exact range, counts a verdict can stand by: estimates
-        // that rarely overstate. Outcomes are counted once per pair (per
-        // dedup period above 64 pairs), so where their total lies within
-        // a standard error of the estimate it is the better count of probes.
+    /// elsewhere. `once_each`: every outcome counted was of a distinct pair.
+    fn of(e: &Extra, dst_home: bool, once_each: bool) -> Extent {
+        // Above the exact range, counts a verdict can stand by: lower bounds
+        // that overstate about once in ten thousand. Outcomes are counted once
+        // per pair while the pairs are held exactly; above 64 pairs, once per
+        // pair the first-contact filter has not forgotten. While it has
+        // forgotten none they count distinct pairs, so the probes are at
+        // least that many; after, they may count a pair twice, and the
+        // probes are the bound alone.
         let failed = e.refused.saturating_add(e.unanswered);
-        let outcomes = failed.saturating_add(e.succeeded);
         let low = e.probes.at_least().max(1);
-        let probes = outcomes.clamp(low, e.probes.at_most().max(low));
+        let probes = match once_each {
+            true => low.max(failed.saturating_add(e.succeeded)),
+            false => low,
+        };
         let hosts = e.hosts.at_least().clamp(1, probes);
         let ports = e.ports.at_least().clamp(1, probes);
         let dst_home = match e.to_home.cmp(&e.to_away) {
@@ -366,6 +371,7 @@ impl Shard {
         let (key, proto) = (e.key, e.proto);
         let (reported, last, size) = (e.reported, e.last_report, e.last_targets);
         e.keep_reports(slot as u32, key, proto, reported, last, size);
+        e.since = self.filter.rotations as u32;
     }
 
     /// Feeds one probe. A repeat of a pair already known (most events) is
@@ -633,6 +639,7 @@ impl Shard {
             ) {
                 Some(h) => {
                     self.table.set_extra(slot, h);
+                    self.pool.get_mut(h).since = self.filter.rotations as u32;
                     extra = h;
                 }
                 None => {
@@ -687,13 +694,20 @@ impl Shard {
         }
     }
 
+    /// Whether every outcome evidence `e` counted was of a distinct pair:
+    /// the first-contact filter has not retired a generation since the
+    /// evidence was taken, so it has forgotten none of the pairs counted.
+    fn once_each(&self, e: &Extra) -> bool {
+        self.filter.rotations as u32 == e.since
+    }
+
     /// What the evidence of the source at `slot` shows now, as a verdict (not
     /// yet delivered), with the size its kind is judged by. `dst_home` breaks
     /// a tie between probes to home and elsewhere.
     fn shape(&self, slot: usize, ts: Timestamp, dst_home: bool) -> (Verdict, u32) {
         let r = self.table.get(slot);
         let e = self.pool.get(r.extra);
-        let x = Extent::of(e, dst_home);
+        let x = Extent::of(e, dst_home, self.once_each(e));
         let mut v = Verdict::empty();
         v.kind = x.kind;
         v.src = key_addr(e.key);
@@ -746,7 +760,11 @@ impl Shard {
             proto,
             failed,
             ..
-        } = Extent::of(self.pool.get(extra), dst_home);
+        } = Extent::of(
+            self.pool.get(extra),
+            dst_home,
+            self.once_each(self.pool.get(extra)),
+        );
         if size < s.min_targets {
             return;
         }

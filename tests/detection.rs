@@ -993,7 +993,8 @@ fn a_final_extent_is_of_the_current_episode() {
 /// Counts above the exact range on the shape real sweeps have: 2,000
 /// consecutive hosts of one subnet, one port. The final extent is within the
 /// stated error of what was done (estimates above 64 are "at least" counts:
-/// they overstate by more than 10% about one time in 7,000). A fixed seed
+/// they overstate about once in ten thousand trials, and understate by 11%
+/// on average, by 20% at most in the README's measurements). A fixed seed
 /// keeps the run repeatable.
 #[test]
 fn a_sweep_of_two_thousand_hosts_is_counted_within_its_error() {
@@ -1018,7 +1019,7 @@ fn a_sweep_of_two_thousand_hosts_is_counted_within_its_error() {
     let v = *seen.lock().unwrap().last().unwrap();
     assert!(v.is_final);
     for (what, n) in [("targets", v.targets), ("probes", v.probes)] {
-        assert!((1700..=2200).contains(&n), "{what} {n}: {v:?}");
+        assert!((1600..=2000).contains(&n), "{what} {n}: {v:?}");
     }
     assert!(v.failed <= 2000 && v.failed <= v.probes, "{v:?}");
     assert_eq!(v.ports_count, 1);

@@ -63,9 +63,11 @@ fn split(all: &[Value]) -> (Vec<&Value>, Vec<&Value>) {
     all.iter().partition(|v| v["final"] == false)
 }
 
-/// Within the stated error of counts above 64 (95% of estimates within 9.1%).
+/// Within the stated error of a count above 64, a lower bound: not above
+/// the truth, and at most 20% below it (11% on average in the README's
+/// measurements).
 fn near(got: u64, truth: u64) -> bool {
-    got.abs_diff(truth) * 100 <= truth * 10
+    got <= truth && got * 100 >= truth * 80
 }
 
 /// nmap -sF, -sN, -sX against 100 ports of one host: every probe is a FIN,
