@@ -235,14 +235,44 @@ pub fn read_capture_detailed<R: Read>(
 /// # Examples
 /// ```
 /// use sweepwatch::input::pcap::{CaptureReader, PcapOptions};
+/// use sweepwatch::Outcome;
+///
+/// // A classic pcap of one raw-IPv4 TCP segment from `src` to `dst` (the
+/// // last octets of 192.0.2.x) with `flags`, at `secs`.
+/// fn part(secs: u32, src: u8, sport: u16, dst: u8, dport: u16, flags: u8) -> Vec<u8> {
+///     let mut cap = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+///     cap.extend_from_slice(&[0; 8]);
+///     cap.extend_from_slice(&65535u32.to_le_bytes());
+///     cap.extend_from_slice(&228u32.to_le_bytes()); // LINKTYPE_IPV4
+///     let mut pkt = vec![0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 192, 0, 2, src, 192, 0, 2, dst];
+///     pkt.extend_from_slice(&sport.to_be_bytes());
+///     pkt.extend_from_slice(&dport.to_be_bytes());
+///     pkt.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0x50, flags, 0, 0, 0, 0, 0, 0]);
+///     cap.extend_from_slice(&secs.to_le_bytes());
+///     cap.extend_from_slice(&0u32.to_le_bytes());
+///     cap.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
+///     cap.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
+///     cap.extend_from_slice(&pkt);
+///     cap
+/// }
+///
+/// // A SYN at the end of one part of a rotated capture, its SYN-ACK at the
+/// // start of the next.
+/// let first = part(1_700_000_000, 1, 40000, 2, 22, 0x02);
+/// let second = part(1_700_000_001, 2, 22, 1, 40000, 0x12);
 /// let mut captures = CaptureReader::new(&PcapOptions::default()).unwrap();
 /// let mut events = Vec::new();
-/// for part in [&[][..], &[][..]] {
-///     // Each part would be a pcap or pcapng stream; empty ones are refused.
-///     assert!(captures.read(part, &mut |e| events.push(e)).is_err());
-/// }
-/// // Probes still awaiting their answer when the input ends are left out.
+/// captures.read(&first[..], &mut |e| events.push(e)).unwrap();
+/// captures.read(&second[..], &mut |e| events.push(e)).unwrap();
 /// assert_eq!(captures.finish(&mut |e| events.push(e)), 0);
+/// let outcomes: Vec<Outcome> = events.iter().map(|e| e.outcome).collect();
+/// assert_eq!(outcomes, [Outcome::Attempt, Outcome::Established]);
+///
+/// // Read on its own, the first part ends within the SYN's answer window:
+/// // no outcome, and one probe pending.
+/// let mut alone = CaptureReader::new(&PcapOptions::default()).unwrap();
+/// alone.read(&first[..], &mut |_| {}).unwrap();
+/// assert_eq!(alone.finish(&mut |_| {}), 1);
 /// ```
 pub struct CaptureReader {
     tracker: flows::Tracker,

@@ -99,6 +99,24 @@ impl<'r> Sniffed<'r> {
     /// # Errors
     /// As the reader for the stream's format; for a capture also when the
     /// flow tracker's memory cannot be had.
+    ///
+    /// # Examples
+    /// ```
+    /// use sweepwatch::input::{pcap::PcapOptions, sniff::sniff};
+    /// let log = "#separator \\x09\n\
+    ///            #fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\tconn_state\n\
+    ///            1700000000.0\t203.0.113.5\t192.0.2.1\t22\ttcp\tREJ\n";
+    /// let (mut captures, mut events) = (None, Vec::new());
+    /// for input in [log, log] {
+    ///     let s = sniff(input.as_bytes()).unwrap();
+    ///     let pcap = PcapOptions::default();
+    ///     s.read_continuing(&mut captures, &pcap, &mut |e| events.push(e), &mut |_, _| {})
+    ///         .unwrap();
+    /// }
+    /// assert_eq!(events.len(), 2);
+    /// // No capture was read, so no flow tracker was made.
+    /// assert!(captures.is_none());
+    /// ```
     pub fn read_continuing(
         self,
         captures: &mut Option<CaptureReader>,
