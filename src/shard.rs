@@ -754,28 +754,24 @@ impl Shard {
         let extra = self.table.get(slot).extra;
         // Kind and size first: most calls, for a scanner reported already,
         // end here without building a verdict.
+        let e = self.pool.get(extra);
         let Extent {
             kind,
             size,
             proto,
             failed,
             ..
-        } = Extent::of(
-            self.pool.get(extra),
-            dst_home,
-            self.once_each(self.pool.get(extra)),
-        );
+        } = Extent::of(e, dst_home, self.once_each(e));
         if size < s.min_targets {
             return;
         }
         // A scanner's first contacts mostly fail; one whose evidence holds
         // more answered contacts than failed ones is not reported, however
         // its walk ran (answered pings are no evidence either way).
-        if proto != Protocol::Icmp && self.pool.get(extra).succeeded > failed {
+        if proto != Protocol::Icmp && e.succeeded > failed {
             return;
         }
         let now = self.now;
-        let e = self.pool.get(extra);
         if e.reported & kind.bit() != 0 {
             // Again once the suppression period has passed, if it grew; or
             // at once when it grew tenfold.

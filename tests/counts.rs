@@ -32,6 +32,20 @@ struct Counts {
     probes: u32,
 }
 
+/// The counts of a library or C ABI verdict, whose fields have the same names.
+macro_rules! counts_of {
+    ($v:expr) => {
+        Counts {
+            targets: $v.targets,
+            ports: $v.ports_count,
+            failed: $v.failed,
+            succeeded: $v.succeeded,
+            unanswered: $v.unanswered,
+            probes: $v.probes,
+        }
+    };
+}
+
 /// A verdict as far as these tests look: whose episode, and its counts.
 #[derive(Clone, Debug)]
 struct Seen {
@@ -185,14 +199,7 @@ fn rust_api(events: &[Event], hash: u64) -> Vec<Seen> {
     let det = Detector::new(config(hash), move |v| {
         sink.lock().unwrap().push(Seen {
             episode: format!("{} {:?} {}", v.src, v.proto, v.first_seen.as_micros()),
-            counts: Counts {
-                targets: v.targets,
-                ports: v.ports_count,
-                failed: v.failed,
-                succeeded: v.succeeded,
-                unanswered: v.unanswered,
-                probes: v.probes,
-            },
+            counts: counts_of!(v),
             is_final: v.is_final,
         })
     })
@@ -214,14 +221,7 @@ unsafe extern "C" fn collect(user_data: *mut c_void, v: *const sw_verdict) {
     let (sink, v) = unsafe { (&*user_data.cast::<CSink>(), *v) };
     sink.lock().unwrap().push(Seen {
         episode: format!("{:?} {} {}", v.src_addr, v.proto, v.first_seen_us),
-        counts: Counts {
-            targets: v.targets,
-            ports: v.ports_count,
-            failed: v.failed,
-            succeeded: v.succeeded,
-            unanswered: v.unanswered,
-            probes: v.probes,
-        },
+        counts: counts_of!(v),
         is_final: v.is_final != 0,
     });
 }

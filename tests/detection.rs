@@ -994,8 +994,8 @@ fn a_final_extent_is_of_the_current_episode() {
 /// consecutive hosts of one subnet, one port. The final extent is within the
 /// stated error of what was done (estimates above 64 are "at least" counts:
 /// they overstate about once in ten thousand trials, and understate by 11%
-/// on average, by 20% at most in the README's measurements). A fixed seed
-/// keeps the run repeatable.
+/// on average in the README's measurements). A fixed seed keeps the run
+/// repeatable.
 #[test]
 fn a_sweep_of_two_thousand_hosts_is_counted_within_its_error() {
     let src: IpAddr = "203.0.113.66".parse().unwrap();
