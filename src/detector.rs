@@ -200,7 +200,7 @@ impl Detector {
         }
         let hasher = &self.settings.hasher;
         p.h_src = hasher.source(p.src, p.proto.index());
-        let service = (u64::from(p.dst_port) << 2) | u64::from(p.proto.index());
+        let service = crate::hash::service(p.dst_port, p.proto.index());
         p.pair = hasher.pair(p.h_src, p.dst, service);
         p
     }

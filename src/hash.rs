@@ -79,7 +79,8 @@ impl AddrHasher {
         self.sources[4].hash_one(key ^ u128::from(proto))
     }
 
-    /// The hash of a (source, target, service) triple, from the source's hash
+    /// The hash of a (source, target, service) triple, `service` from
+    /// [`service`], from the source's hash
     /// and the target's address: one folded multiplication, the target's upper
     /// half (zero for IPv4) folded in by a keyed one.
     #[inline]
@@ -90,6 +91,13 @@ impl AddrHasher {
             dst ^ self.folds[2],
         )
     }
+}
+
+/// A destination port and protocol ([`Protocol::index`](crate::Protocol::index))
+/// as one service number for [`AddrHasher::pair`].
+#[inline]
+pub(crate) fn service(port: u16, proto: u8) -> u64 {
+    (u64::from(port) << 2) | u64::from(proto)
 }
 
 #[cfg(test)]

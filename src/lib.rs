@@ -51,6 +51,7 @@ mod pool;
 mod prefetch;
 mod shard;
 mod sketch;
+mod small;
 mod stats;
 mod table;
 mod verdict;

@@ -1,13 +1,17 @@
-//! A bounded pool of larger records for the few sources that look suspicious:
-//! their distinct targets and ports, counts, main ports, a sample of failed
-//! targets and their reporting history. A source takes one at its first failed
-//! first contact; its evidence counts from there. Records are about 1 KiB:
-//! the distinct counts are exact while small, so that decisions near the
-//! thresholds and the counts a verdict states never take a repeat for new.
+//! A bounded pool of evidence records for the few sources that look
+//! suspicious: their distinct targets and ports, counts, main ports, a
+//! sample of failed targets and their reporting history. A source takes a
+//! small record ([`Small`], 128 bytes) at its first failed first contact; its
+//! evidence counts from there. One that probes more than a few targets or
+//! ports, or is about to be reported, moves to a large record ([`Extra`],
+//! 1 KiB), whose distinct counts are exact up to 64 and estimated above.
+//! Both are exact while small, so that decisions near the thresholds and the
+//! counts a verdict states never take a repeat for new.
 
 use crate::distinct::Distinct;
 use crate::event::Technique;
 use crate::sketch::TopPorts;
+use crate::small::Small;
 use crate::table::{Table, Timeouts};
 use crate::verdict::{Verdict, MAX_VERDICT_SAMPLE};
 use crate::zeroed::{Zeroable, Zeroed};
@@ -102,13 +106,6 @@ impl Shown {
 }
 
 impl Extra {
-    /// True if this evidence is that of source `key`'s probes of protocol
-    /// `proto`.
-    #[inline]
-    pub(crate) fn is_of(&self, key: u128, proto: u8) -> bool {
-        self.key == key && self.proto == proto
-    }
-
     /// Empties the record for source `key`'s probes of protocol `proto`,
     /// owned by table record `owner`. Writes only what an empty record reads:
     /// the counters' headers, not the kilobyte of items and registers behind
@@ -184,72 +181,260 @@ impl Extra {
 // SAFETY: integers only.
 unsafe impl Zeroable for Extra {}
 
-/// Entries a pool may hold: the records store `index + 1` in a `u16`.
-pub(crate) const MAX_EXTRAS: usize = u16::MAX as usize;
+/// Small records a page holds: a page is one large record's size.
+const SLOTS: usize = 8;
 
-/// How many entries the clock hand inspects before giving up on a steal.
+/// Pages a pool may hold: the table stores a record's handle, `page * 8 +
+/// slot + 1`, in a `u16`.
+pub(crate) const MAX_PAGES: usize = u16::MAX as usize / SLOTS;
+
+/// How many records the clock hands inspect before giving up on a steal.
 const STEAL_SCAN: usize = 16;
 
+/// A kilobyte of the pool: one large record, or eight small ones. Which one
+/// a page holds is in its [`Meta`]; a page that changes kind is written
+/// whole, so each field read was written as what it is read as.
+#[derive(Clone, Copy)]
+#[repr(C)]
+union Page {
+    small: [Small; SLOTS],
+    large: Extra,
+}
+
+const _: () = assert!(std::mem::size_of::<Page>() == std::mem::size_of::<Extra>());
+const _: () = assert!(std::mem::size_of::<[Small; SLOTS]>() == std::mem::size_of::<Extra>());
+
+// SAFETY: integers only; all zero is a valid value of either field.
+unsafe impl Zeroable for Page {}
+
+/// What a page holds, and the free lists it is on.
+#[derive(Clone, Copy, Debug, Default)]
+struct Meta {
+    /// Holds a large record.
+    large: bool,
+    /// Small records in use, a bit a slot (none and not large: free).
+    used: u8,
+    /// On the list of pages with a free slot.
+    partial: bool,
+}
+
+/// The evidence pool: pages of 1 KiB that each hold one large record or
+/// eight small ones, so the split between the two follows the traffic. A
+/// source's table record holds the handle of its small or large record.
 pub(crate) struct Pool {
-    entries: Zeroed<Extra>,
+    pages: Zeroed<Page>,
+    meta: Vec<Meta>,
+    /// Free pages (every one of them, each once).
     free: Vec<u16>,
-    hand: usize,
+    /// Small pages that had a free slot when listed (each at most once).
+    partial: Vec<u16>,
+    /// Clock hands over the slots (small steals) and the pages (large ones).
+    hand_slot: usize,
+    hand_page: usize,
+    in_use: usize,
+}
+
+/// A vector of capacity `n`, which the pool's lists never exceed, so they
+/// never reallocate.
+fn with_capacity<T>(n: usize) -> Result<Vec<T>, crate::Error> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| crate::Error::NoMemory {
+        bytes: (n * std::mem::size_of::<T>()) as u64,
+    })?;
+    Ok(v)
+}
+
+/// The page and slot of a handle.
+#[inline]
+fn split(handle: u16) -> (usize, usize) {
+    let i = usize::from(handle) - 1;
+    (i / SLOTS, i % SLOTS)
+}
+
+/// The handle of a page's slot.
+#[inline]
+fn handle(page: usize, slot: usize) -> u16 {
+    (page * SLOTS + slot + 1) as u16
 }
 
 impl Pool {
-    /// A pool of as many entries as fit in `bytes` (at least one).
+    /// A pool of as many pages as fit in `bytes` (at least one).
     ///
     /// # Errors
     /// [`Error::NoMemory`](crate::Error::NoMemory) if the memory cannot be had.
     pub(crate) fn with_bytes(bytes: u64) -> Result<Pool, crate::Error> {
-        // Each entry costs its record and its slot in the free list.
-        let each = (std::mem::size_of::<Extra>() + 2) as u64;
-        let n = ((bytes / each) as usize).clamp(1, MAX_EXTRAS);
-        let entries = Zeroed::new(n)?;
-        // Filled once; pushes never exceed the capacity, so never reallocate.
-        let mut free = Vec::new();
-        free.try_reserve_exact(n)
-            .map_err(|_| crate::Error::NoMemory {
-                bytes: (n * 2) as u64,
-            })?;
+        // Each page costs itself, its meta and its places on the two lists.
+        let each = (std::mem::size_of::<Page>() + std::mem::size_of::<Meta>() + 4) as u64;
+        let n = ((bytes / each) as usize).clamp(1, MAX_PAGES);
+        let mut meta = with_capacity(n)?;
+        meta.resize(n, Meta::default());
+        let mut free = with_capacity(n)?;
         free.extend((0..n as u16).rev());
         Ok(Pool {
-            entries,
+            pages: Zeroed::new(n)?,
+            meta,
             free,
-            hand: 0,
+            partial: with_capacity(n)?,
+            hand_slot: 0,
+            hand_page: 0,
+            in_use: 0,
         })
     }
 
     pub(crate) fn bytes(&self) -> u64 {
-        (self.entries.len() * std::mem::size_of::<Extra>() + self.free.capacity() * 2) as u64
+        (self.pages.len() * std::mem::size_of::<Page>()
+            + self.meta.capacity() * std::mem::size_of::<Meta>()
+            + (self.free.capacity() + self.partial.capacity()) * 2) as u64
     }
 
+    /// Pages of 1 KiB in the pool.
+    #[cfg(test)]
+    pub(crate) fn pages(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// Sources holding evidence.
     pub(crate) fn in_use(&self) -> usize {
-        self.entries.len() - self.free.len()
+        self.in_use
     }
 
+    /// The small record of `handle`, if that is what it names.
     #[inline]
-    pub(crate) fn get(&self, handle: u16) -> &Extra {
-        &self.entries[usize::from(handle) - 1]
+    pub(crate) fn small(&self, handle: u16) -> Option<&Small> {
+        let (p, i) = split(handle);
+        let m = self.meta[p];
+        // SAFETY: the page holds small records (`used` is only set on them).
+        (!m.large && m.used & (1 << i) != 0).then(|| unsafe { &self.pages[p].small[i] })
     }
 
+    /// [`small`](Self::small), to change.
     #[inline]
-    pub(crate) fn get_mut(&mut self, handle: u16) -> &mut Extra {
-        &mut self.entries[usize::from(handle) - 1]
+    pub(crate) fn small_mut(&mut self, handle: u16) -> Option<&mut Small> {
+        let (p, i) = split(handle);
+        let m = self.meta[p];
+        // SAFETY: as in `small`.
+        (!m.large && m.used & (1 << i) != 0).then(|| unsafe { &mut self.pages[p].small[i] })
     }
 
-    /// Returns an entry to the pool.
+    /// The large record of `handle`, if that is what it names.
     #[inline]
-    pub(crate) fn release(&mut self, handle: u16) {
-        if handle != 0 {
-            self.free.push(handle - 1);
+    pub(crate) fn large(&self, handle: u16) -> Option<&Extra> {
+        let (p, i) = split(handle);
+        // SAFETY: the page holds a large record.
+        (self.meta[p].large && i == 0).then(|| unsafe { &self.pages[p].large })
+    }
+
+    /// [`large`](Self::large), to change.
+    #[inline]
+    pub(crate) fn large_mut(&mut self, handle: u16) -> Option<&mut Extra> {
+        let (p, i) = split(handle);
+        // SAFETY: as in `large`.
+        (self.meta[p].large && i == 0).then(|| unsafe { &mut self.pages[p].large })
+    }
+
+    /// True if `handle` holds the evidence of source `key`'s probes of
+    /// protocol `proto`.
+    #[inline]
+    pub(crate) fn is_of(&self, handle: u16, key: u128, proto: u8) -> bool {
+        match self.large(handle) {
+            Some(e) => e.key == key && e.proto == proto,
+            None => self.small(handle).is_some_and(|e| e.is_of(key, proto)),
         }
     }
 
-    /// A cleared entry for source `key`, whose record is at `owner`, taken from
-    /// the free list, else from an idle source or an unreported one that looks no
-    /// more suspicious than `llr` (which loses its entry): among equals the
-    /// clock hand takes the longest held.
+    /// Whether the source of `handle` was reported in its episode or
+    /// suppression period (only large records are).
+    #[inline]
+    pub(crate) fn reported(&self, handle: u16) -> bool {
+        handle != 0 && self.large(handle).is_some_and(|e| e.reported != 0)
+    }
+
+    /// The table record that owns `handle`'s record.
+    fn owner(&self, handle: u16) -> usize {
+        match self.large(handle) {
+            Some(e) => e.owner as usize,
+            None => self.small(handle).map_or(0, |e| e.owner as usize),
+        }
+    }
+
+    /// Returns a record to the pool.
+    #[inline]
+    pub(crate) fn release(&mut self, handle: u16) {
+        if handle == 0 {
+            return;
+        }
+        let (p, i) = split(handle);
+        let m = &mut self.meta[p];
+        if m.large {
+            m.large = false;
+        } else if m.used & (1 << i) != 0 {
+            m.used &= !(1 << i);
+            if m.used != 0 {
+                if !m.partial {
+                    m.partial = true;
+                    self.partial.push(p as u16);
+                }
+                self.in_use -= 1;
+                return;
+            }
+        } else {
+            return;
+        }
+        self.in_use -= 1;
+        self.free.push(p as u16);
+    }
+
+    /// A free small slot from the lists, if any.
+    fn free_slot(&mut self) -> Option<u16> {
+        while let Some(&p) = self.partial.last() {
+            let p = usize::from(p);
+            let m = &mut self.meta[p];
+            if m.large || m.used == 0 || m.used == u8::MAX {
+                // Listed when it had room; since filled, freed or turned large.
+                m.partial = false;
+                self.partial.pop();
+                continue;
+            }
+            let i = m.used.trailing_ones() as usize;
+            m.used |= 1 << i;
+            return Some(handle(p, i));
+        }
+        let p = usize::from(self.free.pop()?);
+        self.pages[p].small = [Small::default(); SLOTS];
+        let m = &mut self.meta[p];
+        m.used = 1;
+        if !m.partial {
+            m.partial = true;
+            self.partial.push(p as u16);
+        }
+        Some(handle(p, 0))
+    }
+
+    /// What keeping `handle`'s record is worth to its source, if a newcomer
+    /// whose walk stands at `llr` may take it: `i32::MIN` if the source is
+    /// idle, its walk if it is unreported and looks no more suspicious; None
+    /// if it must keep it.
+    fn cost(&self, handle: u16, llr: i16, table: &Table, now: u32, t: Timeouts) -> Option<i32> {
+        let victim = table.get(self.owner(handle));
+        if victim.idle(now, t) {
+            Some(i32::MIN)
+        } else if !self.reported(handle) && victim.llr <= llr {
+            Some(i32::from(victim.llr))
+        } else {
+            None
+        }
+    }
+
+    /// Takes `handle`'s record from its source, which loses its evidence.
+    fn evict(&mut self, handle: u16, table: &mut Table) {
+        table.set_extra(self.owner(handle), 0);
+        self.release(handle);
+    }
+
+    /// A cleared small record for source `key`, whose record is at `owner`:
+    /// a free one, else one taken from an idle source or an unreported one
+    /// that looks no more suspicious than `llr` (which loses its evidence):
+    /// among equals the clock hand takes the longest held.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn acquire(
         &mut self,
@@ -261,29 +446,113 @@ impl Pool {
         now: u32,
         t: Timeouts,
     ) -> Option<u16> {
-        let index = match self.free.pop() {
-            Some(i) => usize::from(i),
+        let h = match self.free_slot() {
+            Some(h) => h,
             None => {
-                let n = self.entries.len();
-                let mut found = None;
+                let n = self.pages.len() * SLOTS;
+                // The cheapest of the records the hand passes, so that a
+                // source whose answers pulled its walk down loses its
+                // evidence before one whose failures only add up slowly.
+                let mut found: Option<(i32, u16)> = None;
                 for _ in 0..STEAL_SCAN.min(n) {
-                    let i = self.hand;
-                    self.hand = (self.hand + 1) % n;
-                    let e = &self.entries[i];
-                    let victim = table.get(e.owner as usize);
-                    let cheap = e.reported == 0 && victim.llr <= llr;
-                    if victim.idle(now, t) || cheap {
-                        found = Some(i);
-                        break;
+                    let (p, i) = (self.hand_slot / SLOTS, self.hand_slot % SLOTS);
+                    // A large page is one record: the hand passes it whole.
+                    self.hand_slot = match self.meta[p].large {
+                        true => (p + 1) * SLOTS % n,
+                        false => (self.hand_slot + 1) % n,
+                    };
+                    let h = handle(p, if self.meta[p].large { 0 } else { i });
+                    if let Some(c) = self.cost(h, llr, table, now, t) {
+                        if found.map_or(true, |(best, _)| c < best) {
+                            found = Some((c, h));
+                        }
+                        if c == i32::MIN {
+                            break;
+                        }
                     }
                 }
-                let i = found?;
-                table.set_extra(self.entries[i].owner as usize, 0);
-                i
+                self.evict(found?.1, table);
+                self.free_slot()?
             }
         };
-        self.entries[index].start(owner as u32, key, proto);
-        Some(index as u16 + 1)
+        self.in_use += 1;
+        self.small_mut(h)?.start(owner as u32, key, proto);
+        Some(h)
+    }
+
+    /// Moves the source of small record `handle` to a large record: a free
+    /// page, else one taken from an idle source, an unreported one that
+    /// looks no more suspicious than `llr`, or eight small records' worth of
+    /// such sources. Returns the new handle, of a large record started empty
+    /// for the caller to fill, and releases the small one; None (nothing
+    /// changed) if no page could be had.
+    pub(crate) fn promote(
+        &mut self,
+        handle: u16,
+        llr: i16,
+        table: &mut Table,
+        now: u32,
+        t: Timeouts,
+    ) -> Option<u16> {
+        let (own, _) = split(handle);
+        let (owner, key, proto) = {
+            let e = self.small(handle)?;
+            (e.owner, e.key, e.proto)
+        };
+        let page = match self.free.pop() {
+            Some(p) => usize::from(p),
+            None => {
+                let n = self.pages.len();
+                // The page whose dearest record is cheapest.
+                let mut found: Option<(i32, usize)> = None;
+                for _ in 0..STEAL_SCAN.min(n) {
+                    let p = self.hand_page;
+                    self.hand_page = (self.hand_page + 1) % n;
+                    if p == own {
+                        continue;
+                    }
+                    let m = self.meta[p];
+                    let slots = if m.large { 1 } else { m.used };
+                    let mut dearest = Some(i32::MIN);
+                    for i in (0..SLOTS).filter(|i| slots & (1 << i) != 0) {
+                        let c = self.cost(self::handle(p, i), llr, table, now, t);
+                        dearest = dearest.zip(c).map(|(a, b)| a.max(b));
+                    }
+                    if let Some(c) = dearest {
+                        if found.map_or(true, |(best, _)| c < best) {
+                            found = Some((c, p));
+                        }
+                        if c == i32::MIN {
+                            break;
+                        }
+                    }
+                }
+                let p = found?.1;
+                if self.meta[p].large {
+                    self.evict(self::handle(p, 0), table);
+                } else {
+                    for i in 0..SLOTS {
+                        if self.meta[p].used & (1 << i) != 0 {
+                            self.evict(self::handle(p, i), table);
+                        }
+                    }
+                }
+                // Now free, and listed so: take it back off.
+                let at = self.free.iter().rposition(|f| usize::from(*f) == p)?;
+                self.free.swap_remove(at);
+                p
+            }
+        };
+        self.release(handle);
+        self.in_use += 1;
+        self.meta[page].large = true;
+        self.pages[page].large = Extra::default();
+        let large = self::handle(page, 0);
+        table.set_extra(owner as usize, large);
+        // SAFETY: just written as a large record.
+        let e = unsafe { &mut self.pages[page].large };
+        e.start(owner, key, proto);
+        Some(large)
     }
 }
 
@@ -313,31 +582,101 @@ mod tests {
         suspect: 600,
     };
 
-    #[test]
-    fn a_full_pool_steals_from_the_least_suspicious() {
-        let mut pool = Pool::with_bytes(2 * (std::mem::size_of::<Extra>() as u64 + 2)).unwrap();
-        let mut t = Table::with_bytes(2 * 64).unwrap();
-        for i in 0..3 {
+    const PAGE: u64 = (std::mem::size_of::<Page>() + std::mem::size_of::<Meta>() + 4) as u64;
+
+    /// A table of `n` fresh sources, source `i` with walk `llr[i]`.
+    fn sources(llr: &[i16]) -> Table {
+        let mut t = Table::with_bytes(64 * (llr.len() as u64).div_ceil(4)).unwrap();
+        for (i, l) in llr.iter().enumerate() {
             t.set(i, Record::fresh(i as u32 + 1, 0));
+            t.set_llr(i, *l);
         }
-        t.set_llr(0, 800);
-        t.set_llr(1, 100);
-        let a = pool.acquire(0, 10, 0, 800, &mut t, 0, T).unwrap();
-        t.set_extra(0, a);
-        pool.get_mut(a).reported = 1;
-        let b = pool.acquire(1, 11, 0, 100, &mut t, 0, T).unwrap();
-        t.set_extra(1, b);
-        assert_eq!(pool.in_use(), 2);
-        // Source 2 is as suspicious as source 1, less than reported source 0.
-        let c = pool.acquire(2, 12, 0, 100, &mut t, 0, T).unwrap();
-        assert_eq!(c, b);
-        assert_eq!(t.get(1).extra, 0, "the loser forgets its entry");
-        assert_eq!(t.get(0).extra, a);
-        assert_eq!((pool.get(c).owner, pool.get(c).key), (2, 12));
-        // Nobody is as benign as a walk at -1: no entry.
-        t.set_llr(2, 100);
-        assert!(pool.acquire(1, 11, 0, -1, &mut t, 0, T).is_none());
-        pool.release(c);
-        assert_eq!(pool.in_use(), 1);
+        t
+    }
+
+    #[test]
+    fn a_page_holds_eight_small_records_or_one_large() {
+        let mut pool = Pool::with_bytes(2 * PAGE).unwrap();
+        assert_eq!(pool.pages.len(), 2);
+        let mut t = sources(&[0; 17]);
+        let mut held = Vec::new();
+        for i in 0..16 {
+            let h = pool.acquire(i, i as u128, 0, 0, &mut t, 0, T).unwrap();
+            t.set_extra(i, h);
+            assert!(pool.small(h).is_some() && pool.large(h).is_none());
+            held.push(h);
+        }
+        assert_eq!(pool.in_use(), 16);
+        // Full, and nobody is as benign as a walk at -1.
+        assert!(pool.acquire(16, 16, 0, -1, &mut t, 0, T).is_none());
+        // Freeing one slot of each page leaves no free page: a promotion
+        // must take a page from eight sources.
+        pool.release(held[0]);
+        t.set_extra(0, 0);
+        pool.release(held[8]);
+        t.set_extra(8, 0);
+        assert!(pool.promote(held[1], -1, &mut t, 0, T).is_none());
+        assert!(
+            pool.small(held[1]).is_some(),
+            "a failed promotion changes nothing"
+        );
+        // Emptying the second page frees it whole.
+        for (i, h) in held.iter().enumerate().skip(9) {
+            pool.release(*h);
+            t.set_extra(i, 0);
+        }
+        let large = pool.promote(held[1], 0, &mut t, 0, T).unwrap();
+        assert_eq!(t.get(1).extra, large, "the source follows its record");
+        assert!(pool.small(held[1]).is_none());
+        let e = pool.large(large).unwrap();
+        assert_eq!((e.owner, e.key), (1, 1));
+        assert!(pool.is_of(large, 1, 0) && !pool.is_of(large, 2, 0));
+        assert_eq!(pool.in_use(), 7);
+    }
+
+    #[test]
+    fn a_steal_takes_the_least_suspicious_record() {
+        let mut pool = Pool::with_bytes(PAGE).unwrap();
+        let mut t = sources(&[800, 100, -300, 400, 500, 600, 700, 900, 100]);
+        for i in 0..8 {
+            let h = pool.acquire(i, i as u128, 0, 0, &mut t, 0, T).unwrap();
+            t.set_extra(i, h);
+        }
+        // Source 8 at 100 may take from sources 1 (100) and 2 (-300): the
+        // lower walk goes.
+        let h = pool.acquire(8, 8, 0, 100, &mut t, 0, T).unwrap();
+        assert_eq!(t.get(2).extra, 0, "the loser forgets its record");
+        assert_eq!(pool.small(h).unwrap().owner, 8);
+        t.set_extra(8, h);
+        assert!(pool.small(t.get(1).extra).is_some());
+    }
+
+    #[test]
+    fn a_promotion_takes_a_page_only_when_all_its_sources_may_lose() {
+        let mut pool = Pool::with_bytes(2 * PAGE).unwrap();
+        // Page 0: sources 0 to 7; page 1: sources 8 to 15, one of them
+        // (15) more suspicious than the newcomer at 500.
+        let mut walks = vec![100; 16];
+        walks[15] = 900;
+        let mut t = sources(&walks);
+        let mut held = Vec::new();
+        for i in 0..16 {
+            let h = pool.acquire(i, i as u128, 0, 0, &mut t, 0, T).unwrap();
+            t.set_extra(i, h);
+            held.push(h);
+        }
+        // Source 0 moves up: page 1 has a dearer source, so all of page 0
+        // but source 0 itself would be taken; its own page is never taken.
+        assert!(pool.promote(held[0], 500, &mut t, 0, T).is_none());
+        walks[15] = 100;
+        t.set_llr(15, 100);
+        let large = pool.promote(held[0], 500, &mut t, 0, T).unwrap();
+        for i in 8..16 {
+            assert_eq!(t.get(i).extra, 0, "source {i} lost its record");
+        }
+        assert_eq!(t.get(0).extra, large);
+        // A reported large record is kept from anyone.
+        pool.large_mut(large).unwrap().reported = 1;
+        assert!(pool.reported(large));
     }
 }

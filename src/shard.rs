@@ -3,10 +3,11 @@
 
 use crate::config::Settings;
 use crate::event::{Outcome, Protocol, Technique, Timestamp};
-use crate::hash::mix64;
+use crate::hash::{mix64, service};
 use crate::net::key_addr;
 use crate::pairs::{Look, Marked, PairFilter};
 use crate::pool::{Extra, Pool, Shown};
+use crate::small::{Place, PORTS};
 use crate::stats::Stats;
 use crate::table::{fp_of, Record, Slot, Table};
 use crate::verdict::{Direction, Kind, Verdict, MAX_VERDICT_SAMPLE};
@@ -177,6 +178,19 @@ fn evidence_pair(pair: u64) -> u32 {
     top32(mix64(pair))
 }
 
+/// A target's item in the evidence's distinct counters.
+#[inline]
+fn host_item(s: &Settings, dst: u128) -> u32 {
+    top32(mix64(s.hasher.hash(dst)))
+}
+
+/// A destination port's item in the evidence's distinct counters: ports of
+/// each protocol count apart.
+#[inline]
+fn port_item(s: &Settings, port: u16, proto: u8) -> u32 {
+    top32(mix64(u64::from(port) ^ s.hasher.hash(u128::from(proto))))
+}
+
 /// Share of each shard's memory: table 9/16, filter 2/16, pool 5/16. The pool
 /// gets more than the filter because every source with a failure wants an entry
 /// (most of them benign, with one refused connection), while a smaller filter
@@ -328,10 +342,11 @@ impl Shard {
     /// True while a reported source's suppression period runs: its reporting
     /// history must outlive its evidence, or a pause would repeat the verdict.
     fn suppressing(&self, r: &Record, now: u32, s: &Settings) -> bool {
-        r.extra != 0 && {
-            let e = self.pool.get(r.extra);
-            e.reported != 0 && now.saturating_sub(e.last_report) < s.suppress
-        }
+        r.extra != 0
+            && self
+                .pool
+                .large(r.extra)
+                .is_some_and(|e| e.reported != 0 && now.saturating_sub(e.last_report) < s.suppress)
     }
 
     /// How much a record is worth keeping when both its buckets are full:
@@ -340,7 +355,7 @@ impl Shard {
         if !r.occupied() {
             return i64::MIN;
         }
-        let reported = r.extra != 0 && self.pool.get(r.extra).reported != 0;
+        let reported = self.pool.reported(r.extra);
         if r.idle(now, s.timeouts) && !reported {
             return i64::MIN + 1;
         }
@@ -367,11 +382,13 @@ impl Shard {
     /// history: its episode has ended.
     fn forget_evidence(&mut self, slot: usize) {
         let extra = self.table.get(slot).extra;
-        let e = self.pool.get_mut(extra);
-        let (key, proto) = (e.key, e.proto);
-        let (reported, last, size) = (e.reported, e.last_report, e.last_targets);
-        e.keep_reports(slot as u32, key, proto, reported, last, size);
-        e.since = self.filter.rotations as u32;
+        let rotations = self.filter.rotations as u32;
+        if let Some(e) = self.pool.large_mut(extra) {
+            let (key, proto) = (e.key, e.proto);
+            let (reported, last, size) = (e.reported, e.last_report, e.last_targets);
+            e.keep_reports(slot as u32, key, proto, reported, last, size);
+            e.since = rotations;
+        }
     }
 
     /// Feeds one probe. A repeat of a pair already known (most events) is
@@ -446,11 +463,16 @@ impl Shard {
             // The filter forgets pairs after a dedup period or two; the
             // evidence knows exactly which pairs were resolved while it holds
             // them all (64), so a retry hours later is no new first contact.
-            let e = self.pool.get(extra);
-            marked.new_outcome = match e.probes.position(evidence_pair(hx.pair)) {
-                Some(Some(i)) => e.resolved & (1 << i) == 0,
-                // Not probed yet, or too many pairs to know: the filter's say.
-                Some(None) | None => true,
+            marked.new_outcome = match (self.pool.small(extra), self.pool.large(extra)) {
+                (Some(small), _) => small
+                    .known(hx.dst, hx.dst_port)
+                    .map_or(true, |bit| small.resolved & (1 << bit) == 0),
+                (_, Some(e)) => match e.probes.position(evidence_pair(hx.pair)) {
+                    Some(Some(i)) => e.resolved & (1 << i) == 0,
+                    // Not probed yet, or too many pairs to know: the filter's say.
+                    Some(None) | None => true,
+                },
+                (None, None) => true,
             };
         }
         if marked.new_outcome {
@@ -498,7 +520,7 @@ impl Shard {
         sink: &mut dyn FnMut(&Verdict),
     ) -> Option<(usize, i16, u16)> {
         let found = self.find_or_place(s, hx, h, now, sink)?;
-        if found.2 == 0 || self.pool.get(found.2).is_of(hx.src, hx.proto.index()) {
+        if found.2 == 0 || self.pool.is_of(found.2, hx.src, hx.proto.index()) {
             return Some(found);
         }
         self.second_record(s, hx, h, now, sink)
@@ -543,7 +565,7 @@ impl Shard {
         let found = self.find_or_place(s, hx, h, now, sink)?;
         // Both identities taken by others: a collision of two independent
         // keyed hashes, which nobody can aim at without the keys.
-        (found.2 == 0 || self.pool.get(found.2).is_of(hx.src, hx.proto.index())).then_some(found)
+        (found.2 == 0 || self.pool.is_of(found.2, hx.src, hx.proto.index())).then_some(found)
     }
 
     /// True if the record at `i` may be pushed out for a newcomer whose event
@@ -560,7 +582,7 @@ impl Shard {
         } else {
             0
         };
-        self.pool.get(r.extra).reported == 0 && r.llr <= newcomer
+        !self.pool.reported(r.extra) && r.llr <= newcomer
     }
 
     /// The record for a source not found live in its first bucket: found in
@@ -611,8 +633,9 @@ impl Shard {
         })
     }
 
-    /// Adds a probe to the evidence of the source at `slot`, taking a pool
-    /// entry at its first counted failure, and decides once the walk says so.
+    /// Adds a probe to the evidence of the source at `slot`, taking a small
+    /// record at its first counted failure and a large one once it outgrows
+    /// that, and decides once the walk says so.
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
     fn gather(
@@ -639,7 +662,6 @@ impl Shard {
             ) {
                 Some(h) => {
                     self.table.set_extra(slot, h);
-                    self.pool.get_mut(h).since = self.filter.rotations as u32;
                     extra = h;
                 }
                 None => {
@@ -650,7 +672,25 @@ impl Shard {
         }
 
         let dst_home = hx.dst_home(s);
-        let e = self.pool.get_mut(extra);
+        if self.pool.small(extra).is_some() {
+            let held = self.gather_small(s, hx, extra, counted, dst_home);
+            let due = held && counted && llr >= s.walk.upper && self.reportable(s, extra);
+            if held && !due {
+                return;
+            }
+            let Some(large) = self.promote(s, extra, llr, now) else {
+                self.c.heavy_denied += 1;
+                return;
+            };
+            extra = large;
+            if held {
+                self.decide(s, slot, hx.ts, dst_home, sink);
+                return;
+            }
+        }
+        let Some(e) = self.pool.large_mut(extra) else {
+            return;
+        };
         e.src_home = hx.src_home(s);
         let pair = evidence_pair(hx.pair);
         // Whether this (target, port) is new to the evidence: exactly while
@@ -662,10 +702,8 @@ impl Shard {
         if fresh {
             // An outcome whose attempt fell in an earlier episode is new here.
             e.probes.insert(pair);
-            e.hosts.insert(top32(mix64(s.hasher.hash(hx.dst))));
-            e.ports.insert(top32(mix64(
-                u64::from(hx.dst_port) ^ s.hasher.hash(u128::from(hx.proto.index())),
-            )));
+            e.hosts.insert(host_item(s, hx.dst));
+            e.ports.insert(port_item(s, hx.dst_port, hx.proto.index()));
             let t = &mut e.techniques[hx.technique.index()];
             *t = t.saturating_add(1);
             if dst_home {
@@ -694,6 +732,114 @@ impl Shard {
         }
     }
 
+    /// Adds a probe to the small record `extra`; false if the record cannot
+    /// hold its target or port, and is left as it was. `counted`: the probe
+    /// is an outcome not counted before.
+    fn gather_small(
+        &mut self,
+        s: &Settings,
+        hx: &Probe,
+        extra: u16,
+        counted: bool,
+        dst_home: bool,
+    ) -> bool {
+        let Some(e) = self.pool.small_mut(extra) else {
+            return false;
+        };
+        let Place::Bit(bit) = e.place(hx.dst, hx.dst_port) else {
+            return false;
+        };
+        e.src_home = hx.src_home(s);
+        if e.probed & (1 << bit) == 0 {
+            e.probed |= 1 << bit;
+            let t = &mut e.techniques[hx.technique.index()];
+            *t = t.saturating_add(1);
+            if dst_home {
+                e.to_home = e.to_home.saturating_add(1);
+            } else {
+                e.to_away = e.to_away.saturating_add(1);
+            }
+        }
+        // Its own pairs are known exactly, so an outcome counted is a new one.
+        if counted && e.resolved & (1 << bit) == 0 {
+            e.resolved |= 1 << bit;
+            match hx.outcome {
+                Outcome::Established => e.succeeded = e.succeeded.saturating_add(1),
+                Outcome::Refused => e.refused = e.refused.saturating_add(1),
+                _ => e.unanswered = e.unanswered.saturating_add(1),
+            }
+            if hx.outcome.is_failure() {
+                e.add_sample((bit as usize / PORTS) as u8);
+            }
+        }
+        true
+    }
+
+    /// Whether the small record `extra` holds enough to report: the size
+    /// its kind is judged by (both counts exact, so the larger) reaches
+    /// `min_targets`, and failures are no fewer than answers.
+    fn reportable(&self, s: &Settings, extra: u16) -> bool {
+        let Some(e) = self.pool.small(extra) else {
+            return false;
+        };
+        let size = u32::from(e.n_hosts.max(e.n_ports));
+        let icmp = e.proto == Protocol::Icmp.index();
+        size >= s.min_targets && (icmp || u32::from(e.succeeded) <= e.failed())
+    }
+
+    /// Moves the evidence of small record `extra` to a large record, taken
+    /// from the pool as a small one is: its handle, or None if none could
+    /// be had.
+    fn promote(&mut self, s: &Settings, extra: u16, llr: i16, now: u32) -> Option<u16> {
+        let small = *self.pool.small(extra)?;
+        let rotations = self.filter.rotations as u32;
+        let large = self
+            .pool
+            .promote(extra, llr, &mut self.table, now, s.timeouts)?;
+        let e = self.pool.large_mut(large)?;
+        // Its outcomes were counted once per pair, as the large record counts
+        // them while the filter forgets none.
+        e.since = rotations;
+        e.src_home = small.src_home;
+        e.refused = small.refused.into();
+        e.unanswered = small.unanswered.into();
+        e.succeeded = small.succeeded.into();
+        e.to_home = small.to_home.into();
+        e.to_away = small.to_away.into();
+        for (t, n) in e.techniques.iter_mut().zip(small.techniques) {
+            *t = n.into();
+        }
+        let hosts = &small.hosts[..usize::from(small.n_hosts)];
+        let ports = &small.ports[..usize::from(small.n_ports)];
+        let h_src = s.hasher.source(small.key, small.proto);
+        for (h, dst) in hosts.iter().enumerate() {
+            e.hosts.insert(host_item(s, *dst));
+            for (p, port) in ports.iter().enumerate() {
+                let bit = 1 << (h * PORTS + p);
+                if small.probed & bit == 0 {
+                    continue;
+                }
+                let pair = evidence_pair(s.hasher.pair(h_src, *dst, service(*port, small.proto)));
+                e.probes.insert(pair);
+                if small.resolved & bit != 0 {
+                    if let Some(Some(i)) = e.probes.position(pair) {
+                        e.resolved |= 1 << i;
+                    }
+                }
+            }
+        }
+        for (p, port) in ports.iter().enumerate() {
+            e.ports.insert(port_item(s, *port, small.proto));
+            for _ in 0..small.port_outcomes(p) {
+                e.top.add(*port);
+            }
+        }
+        for h in small.sample().rev() {
+            e.add_sample(small.hosts[h]);
+        }
+        Some(large)
+    }
+
     /// Whether every outcome evidence `e` counted was of a distinct pair:
     /// the first-contact filter has not retired a generation since the
     /// evidence was taken, so it has forgotten none of the pairs counted.
@@ -704,9 +850,9 @@ impl Shard {
     /// What the evidence of the source at `slot` shows now, as a verdict (not
     /// yet delivered), with the size its kind is judged by. `dst_home` breaks
     /// a tie between probes to home and elsewhere.
-    fn shape(&self, slot: usize, ts: Timestamp, dst_home: bool) -> (Verdict, u32) {
+    fn shape(&self, slot: usize, ts: Timestamp, dst_home: bool) -> Option<(Verdict, u32)> {
         let r = self.table.get(slot);
-        let e = self.pool.get(r.extra);
+        let e = self.pool.large(r.extra)?;
         let x = Extent::of(e, dst_home, self.once_each(e));
         let mut v = Verdict::empty();
         v.kind = x.kind;
@@ -738,7 +884,7 @@ impl Shard {
             *o = key_addr(*k);
         }
         v.n_sample = n as u8;
-        (v, x.size)
+        Some((v, x.size))
     }
 
     /// The scanner hypothesis holds for the source at `slot`: report it if its
@@ -754,7 +900,9 @@ impl Shard {
         let extra = self.table.get(slot).extra;
         // Kind and size first: most calls, for a scanner reported already,
         // end here without building a verdict.
-        let e = self.pool.get(extra);
+        let Some(e) = self.pool.large(extra) else {
+            return;
+        };
         let Extent {
             kind,
             size,
@@ -781,8 +929,12 @@ impl Shard {
                 return;
             }
         }
-        let (v, _) = self.shape(slot, ts, dst_home);
-        let e = self.pool.get_mut(extra);
+        let Some((v, _)) = self.shape(slot, ts, dst_home) else {
+            return;
+        };
+        let Some(e) = self.pool.large_mut(extra) else {
+            return;
+        };
         e.shown = Shown::of(&v);
         e.reported |= kind.bit();
         e.last_report = now;
@@ -796,11 +948,18 @@ impl Shard {
     /// a verdict was delivered in it and no extent since.
     fn close(&mut self, s: &Settings, slot: usize, sink: &mut dyn FnMut(&Verdict)) {
         let r = self.table.get(slot);
-        if !r.occupied() || r.extra == 0 || !self.pool.get(r.extra).extent_due {
+        if !r.occupied() || r.extra == 0 {
             return;
         }
-        let (mut v, size) = self.shape(slot, self.abs(r.last_seen), false);
-        let e = self.pool.get_mut(r.extra);
+        if !self.pool.large(r.extra).is_some_and(|e| e.extent_due) {
+            return;
+        }
+        let Some((mut v, size)) = self.shape(slot, self.abs(r.last_seen), false) else {
+            return;
+        };
+        let Some(e) = self.pool.large_mut(r.extra) else {
+            return;
+        };
         e.extent_due = false;
         e.shown = Shown::of(&v);
         // Evidence only grows within an episode, so this holds; the check
@@ -819,11 +978,13 @@ impl Shard {
     pub(crate) fn flush(&self, s: &Settings, sink: &mut dyn FnMut(&Verdict)) {
         for i in 0..self.table.capacity() {
             let r = self.table.get(i);
-            if !r.occupied() || r.extra == 0 || self.pool.get(r.extra).reported == 0 {
+            if !r.occupied() || !self.pool.reported(r.extra) {
                 continue;
             }
             let last = self.abs(r.last_seen);
-            let (mut v, size) = self.shape(i, last, false);
+            let Some((mut v, size)) = self.shape(i, last, false) else {
+                continue;
+            };
             if size >= s.min_targets {
                 v.is_final = true;
                 sink(&v);
@@ -904,6 +1065,17 @@ mod tests {
                 "{bytes}: {total} leaves budget unused"
             );
         }
+    }
+
+    #[test]
+    fn the_default_budget_gives_each_shard_the_documented_pool() {
+        // The README and the configuration docs state these figures.
+        let c = Config::default();
+        let shard = Shard::with_bytes(c.memory_bytes / u64::from(c.shards));
+        assert_eq!(shard.pool.pages(), 2_540);
+        let big = Shard::with_bytes(1 << 30);
+        assert_eq!(big.pool.pages(), crate::pool::MAX_PAGES);
+        assert_eq!(crate::pool::MAX_PAGES, 8_191);
     }
 
     #[test]
