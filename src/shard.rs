@@ -1072,7 +1072,7 @@ mod tests {
         // The README and the configuration docs state these figures.
         let c = Config::default();
         let shard = Shard::with_bytes(c.memory_bytes / u64::from(c.shards));
-        assert_eq!(shard.pool.pages(), 2_540);
+        assert_eq!(shard.pool.pages(), 2_542);
         let big = Shard::with_bytes(1 << 30);
         assert_eq!(big.pool.pages(), crate::pool::MAX_PAGES);
         assert_eq!(crate::pool::MAX_PAGES, 8_191);
