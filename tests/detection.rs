@@ -1355,3 +1355,64 @@ fn a_source_answered_more_often_than_not_is_not_reported() {
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!((v[0].failed, v[0].succeeded), (10, 10));
 }
+
+/// A source's first targets are counted in a small evidence record and move
+/// to a large one at its fifth target: the counts, the sample of failed
+/// targets, the main ports and which pairs were answered go with them, so a
+/// retry the first-contact filter has forgotten counts neither before the
+/// move nor after it. Expectations from the stream below: the verdict at the
+/// fifth target sees 6 pairs (5 targets, ports 22 and 23), 5 failed (one
+/// unanswered) and 1 answered; the final extent adds the sixth target.
+#[test]
+fn a_small_record_moves_to_a_large_one_whole() {
+    let scanner = v4(203, 0, 113, 7);
+    let host = |i: u8| v4(198, 51, 100, i);
+    let p = Prober::new(scanner, Protocol::Tcp, false, 0.0);
+    let mut events = Vec::new();
+    p.send(&mut events, 0.0, host(1), 22, Outcome::Refused);
+    p.send(&mut events, 1.0, host(2), 22, Outcome::Established);
+    p.send(&mut events, 2.0, host(3), 22, Outcome::Unanswered);
+    p.send(&mut events, 3.0, host(4), 22, Outcome::Refused);
+    // Host 1 fails again on another port: the latest failed target now.
+    p.send(&mut events, 4.0, host(1), 23, Outcome::Refused);
+    // The filter (10-second periods) has forgotten host 1's first pair by
+    // now: while small, the record knows it.
+    p.send(&mut events, 30.0, host(1), 22, Outcome::Refused);
+    // The fifth target moves the evidence to a large record and decides.
+    p.send(&mut events, 31.0, host(5), 22, Outcome::Refused);
+    // Forgotten again; the large record knows it from the small one.
+    p.send(&mut events, 60.0, host(1), 22, Outcome::Refused);
+    p.send(&mut events, 61.0, host(6), 22, Outcome::Refused);
+    let config = Config {
+        dedup_secs: 10,
+        hash_seed: Some(1),
+        ..Config::default()
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let det = Detector::new(config, move |v| sink.lock().unwrap().push(*v)).unwrap();
+    det.observe_batch(&events).unwrap();
+    det.flush().unwrap();
+    let verdicts = seen.lock().unwrap();
+    assert_eq!(
+        verdicts.len(),
+        2,
+        "a verdict and its final extent: {verdicts:#?}"
+    );
+    let (v, last) = (verdicts[0], verdicts[1]);
+    assert_eq!(
+        (v.kind, v.is_final, last.is_final),
+        (Kind::PortSweep, false, true)
+    );
+    assert_eq!(v.ts.as_secs() - T0, 31, "decided at the fifth target");
+    assert_eq!((v.targets, v.ports_count, v.probes), (5, 2, 6));
+    assert_eq!((v.failed, v.succeeded, v.unanswered), (5, 1, 1));
+    // Port 22 had five outcomes counted, port 23 one.
+    assert_eq!(v.ports(), [22, 23]);
+    // The latest distinct failed targets, newest first: host 1 failed after
+    // hosts 3 and 4, and its retries were not counted.
+    assert_eq!(v.sample(), [host(5), host(1), host(4), host(3)]);
+    assert_eq!((last.targets, last.ports_count, last.probes), (6, 2, 7));
+    assert_eq!((last.failed, last.succeeded, last.unanswered), (6, 1, 1));
+    assert_eq!(last.sample(), [host(6), host(5), host(1), host(4)]);
+}
