@@ -12,7 +12,7 @@ use crate::distinct::Distinct;
 use crate::event::Technique;
 use crate::sketch::TopPorts;
 use crate::small::Small;
-use crate::table::{Table, Timeouts};
+use crate::table::{Table, Timeouts, HANDLE_LIMIT};
 use crate::verdict::{Verdict, MAX_VERDICT_SAMPLE};
 use crate::zeroed::{Zeroable, Zeroed};
 
@@ -184,9 +184,9 @@ unsafe impl Zeroable for Extra {}
 /// Small records a page holds: a page is one large record's size.
 const SLOTS: usize = 8;
 
-/// Pages a pool may hold: the table stores a record's handle, `page * 8 +
-/// slot + 1`, in a `u16`.
-pub(crate) const MAX_PAGES: usize = u16::MAX as usize / SLOTS;
+/// Pages a pool may hold (128 MiB): the table stores a record's handle,
+/// `page * 8 + slot + 1`, in 20 bits.
+pub(crate) const MAX_PAGES: usize = (HANDLE_LIMIT as usize - 1) / SLOTS;
 
 /// How many records the clock hands inspect before giving up on a steal.
 const STEAL_SCAN: usize = 16;
@@ -225,9 +225,9 @@ pub(crate) struct Pool {
     pages: Zeroed<Page>,
     meta: Vec<Meta>,
     /// Free pages (every one of them, each once).
-    free: Vec<u16>,
+    free: Vec<u32>,
     /// Small pages that had a free slot when listed (each at most once).
-    partial: Vec<u16>,
+    partial: Vec<u32>,
     /// Clock hands over the slots (small steals) and the pages (large ones).
     hand_slot: usize,
     hand_page: usize,
@@ -246,15 +246,15 @@ fn with_capacity<T>(n: usize) -> Result<Vec<T>, crate::Error> {
 
 /// The page and slot of a handle.
 #[inline]
-fn split(handle: u16) -> (usize, usize) {
-    let i = usize::from(handle) - 1;
+fn split(handle: u32) -> (usize, usize) {
+    let i = handle as usize - 1;
     (i / SLOTS, i % SLOTS)
 }
 
 /// The handle of a page's slot.
 #[inline]
-fn handle(page: usize, slot: usize) -> u16 {
-    (page * SLOTS + slot + 1) as u16
+fn handle(page: usize, slot: usize) -> u32 {
+    (page * SLOTS + slot + 1) as u32
 }
 
 impl Pool {
@@ -264,12 +264,12 @@ impl Pool {
     /// [`Error::NoMemory`](crate::Error::NoMemory) if the memory cannot be had.
     pub(crate) fn with_bytes(bytes: u64) -> Result<Pool, crate::Error> {
         // Each page costs itself, its meta and its places on the two lists.
-        let each = (std::mem::size_of::<Page>() + std::mem::size_of::<Meta>() + 4) as u64;
+        let each = (std::mem::size_of::<Page>() + std::mem::size_of::<Meta>() + 8) as u64;
         let n = ((bytes / each) as usize).clamp(1, MAX_PAGES);
         let mut meta = with_capacity(n)?;
         meta.resize(n, Meta::default());
         let mut free = with_capacity(n)?;
-        free.extend((0..n as u16).rev());
+        free.extend((0..n as u32).rev());
         Ok(Pool {
             pages: Zeroed::new(n)?,
             meta,
@@ -284,7 +284,7 @@ impl Pool {
     pub(crate) fn bytes(&self) -> u64 {
         (self.pages.len() * std::mem::size_of::<Page>()
             + self.meta.capacity() * std::mem::size_of::<Meta>()
-            + (self.free.capacity() + self.partial.capacity()) * 2) as u64
+            + (self.free.capacity() + self.partial.capacity()) * 4) as u64
     }
 
     /// Pages of 1 KiB in the pool.
@@ -300,7 +300,7 @@ impl Pool {
 
     /// The small record of `handle`, if that is what it names.
     #[inline]
-    pub(crate) fn small(&self, handle: u16) -> Option<&Small> {
+    pub(crate) fn small(&self, handle: u32) -> Option<&Small> {
         let (p, i) = split(handle);
         let m = self.meta[p];
         // SAFETY: the page holds small records (`used` is only set on them).
@@ -309,7 +309,7 @@ impl Pool {
 
     /// [`small`](Self::small), to change.
     #[inline]
-    pub(crate) fn small_mut(&mut self, handle: u16) -> Option<&mut Small> {
+    pub(crate) fn small_mut(&mut self, handle: u32) -> Option<&mut Small> {
         let (p, i) = split(handle);
         let m = self.meta[p];
         // SAFETY: as in `small`.
@@ -318,7 +318,7 @@ impl Pool {
 
     /// The large record of `handle`, if that is what it names.
     #[inline]
-    pub(crate) fn large(&self, handle: u16) -> Option<&Extra> {
+    pub(crate) fn large(&self, handle: u32) -> Option<&Extra> {
         let (p, i) = split(handle);
         // SAFETY: the page holds a large record.
         (self.meta[p].large && i == 0).then(|| unsafe { &self.pages[p].large })
@@ -326,7 +326,7 @@ impl Pool {
 
     /// [`large`](Self::large), to change.
     #[inline]
-    pub(crate) fn large_mut(&mut self, handle: u16) -> Option<&mut Extra> {
+    pub(crate) fn large_mut(&mut self, handle: u32) -> Option<&mut Extra> {
         let (p, i) = split(handle);
         // SAFETY: as in `large`.
         (self.meta[p].large && i == 0).then(|| unsafe { &mut self.pages[p].large })
@@ -335,7 +335,7 @@ impl Pool {
     /// True if `handle` holds the evidence of source `key`'s probes of
     /// protocol `proto`.
     #[inline]
-    pub(crate) fn is_of(&self, handle: u16, key: u128, proto: u8) -> bool {
+    pub(crate) fn is_of(&self, handle: u32, key: u128, proto: u8) -> bool {
         match self.large(handle) {
             Some(e) => e.key == key && e.proto == proto,
             None => self.small(handle).is_some_and(|e| e.is_of(key, proto)),
@@ -345,12 +345,12 @@ impl Pool {
     /// Whether the source of `handle` was reported in its episode or
     /// suppression period (only large records are).
     #[inline]
-    pub(crate) fn reported(&self, handle: u16) -> bool {
+    pub(crate) fn reported(&self, handle: u32) -> bool {
         handle != 0 && self.large(handle).is_some_and(|e| e.reported != 0)
     }
 
     /// The table record that owns `handle`'s record.
-    fn owner(&self, handle: u16) -> usize {
+    fn owner(&self, handle: u32) -> usize {
         match self.large(handle) {
             Some(e) => e.owner as usize,
             None => self.small(handle).map_or(0, |e| e.owner as usize),
@@ -359,7 +359,7 @@ impl Pool {
 
     /// Returns a record to the pool.
     #[inline]
-    pub(crate) fn release(&mut self, handle: u16) {
+    pub(crate) fn release(&mut self, handle: u32) {
         if handle == 0 {
             return;
         }
@@ -372,7 +372,7 @@ impl Pool {
             if m.used != 0 {
                 if !m.partial {
                     m.partial = true;
-                    self.partial.push(p as u16);
+                    self.partial.push(p as u32);
                 }
                 self.in_use -= 1;
                 return;
@@ -381,13 +381,13 @@ impl Pool {
             return;
         }
         self.in_use -= 1;
-        self.free.push(p as u16);
+        self.free.push(p as u32);
     }
 
     /// A free small slot from the lists, if any.
-    fn free_slot(&mut self) -> Option<u16> {
+    fn free_slot(&mut self) -> Option<u32> {
         while let Some(&p) = self.partial.last() {
-            let p = usize::from(p);
+            let p = p as usize;
             let m = &mut self.meta[p];
             if m.large || m.used == 0 || m.used == u8::MAX {
                 // Listed when it had room; since filled, freed or turned large.
@@ -399,13 +399,13 @@ impl Pool {
             m.used |= 1 << i;
             return Some(handle(p, i));
         }
-        let p = usize::from(self.free.pop()?);
+        let p = self.free.pop()? as usize;
         self.pages[p].small = [Small::default(); SLOTS];
         let m = &mut self.meta[p];
         m.used = 1;
         if !m.partial {
             m.partial = true;
-            self.partial.push(p as u16);
+            self.partial.push(p as u32);
         }
         Some(handle(p, 0))
     }
@@ -414,7 +414,7 @@ impl Pool {
     /// whose walk stands at `llr` may take it: `i32::MIN` if the source is
     /// idle, its walk if it is unreported and looks no more suspicious; None
     /// if it must keep it.
-    fn cost(&self, handle: u16, llr: i16, table: &Table, now: u32, t: Timeouts) -> Option<i32> {
+    fn cost(&self, handle: u32, llr: i16, table: &Table, now: u32, t: Timeouts) -> Option<i32> {
         let victim = table.get(self.owner(handle));
         if victim.idle(now, t) {
             Some(i32::MIN)
@@ -426,7 +426,7 @@ impl Pool {
     }
 
     /// Takes `handle`'s record from its source, which loses its evidence.
-    fn evict(&mut self, handle: u16, table: &mut Table) {
+    fn evict(&mut self, handle: u32, table: &mut Table) {
         table.set_extra(self.owner(handle), 0);
         self.release(handle);
     }
@@ -445,7 +445,7 @@ impl Pool {
         table: &mut Table,
         now: u32,
         t: Timeouts,
-    ) -> Option<u16> {
+    ) -> Option<u32> {
         let h = match self.free_slot() {
             Some(h) => h,
             None => {
@@ -453,7 +453,7 @@ impl Pool {
                 // The cheapest of the records the hand passes, so that a
                 // source whose answers pulled its walk down loses its
                 // evidence before one whose failures only add up slowly.
-                let mut found: Option<(i32, u16)> = None;
+                let mut found: Option<(i32, u32)> = None;
                 for _ in 0..STEAL_SCAN.min(n) {
                     let (p, i) = (self.hand_slot / SLOTS, self.hand_slot % SLOTS);
                     // A large page is one record: the hand passes it whole.
@@ -488,19 +488,19 @@ impl Pool {
     /// changed) if no page could be had.
     pub(crate) fn promote(
         &mut self,
-        handle: u16,
+        handle: u32,
         llr: i16,
         table: &mut Table,
         now: u32,
         t: Timeouts,
-    ) -> Option<u16> {
+    ) -> Option<u32> {
         let (own, _) = split(handle);
         let (owner, key, proto) = {
             let e = self.small(handle)?;
             (e.owner, e.key, e.proto)
         };
         let page = match self.free.pop() {
-            Some(p) => usize::from(p),
+            Some(p) => p as usize,
             None => {
                 let n = self.pages.len();
                 // The page whose dearest record is cheapest.
@@ -538,7 +538,7 @@ impl Pool {
                     }
                 }
                 // Now free, and listed so: take it back off.
-                let at = self.free.iter().rposition(|f| usize::from(*f) == p)?;
+                let at = self.free.iter().rposition(|f| *f as usize == p)?;
                 self.free.swap_remove(at);
                 p
             }
@@ -582,7 +582,7 @@ mod tests {
         suspect: 600,
     };
 
-    const PAGE: u64 = (std::mem::size_of::<Page>() + std::mem::size_of::<Meta>() + 4) as u64;
+    const PAGE: u64 = (std::mem::size_of::<Page>() + std::mem::size_of::<Meta>() + 8) as u64;
 
     /// A table of `n` fresh sources, source `i` with walk `llr[i]`.
     fn sources(llr: &[i16]) -> Table {

@@ -518,7 +518,7 @@ impl Shard {
         h: u64,
         now: u32,
         sink: &mut dyn FnMut(&Verdict),
-    ) -> Option<(usize, i16, u16)> {
+    ) -> Option<(usize, i16, u32)> {
         let found = self.find_or_place(s, hx, h, now, sink)?;
         if found.2 == 0 || self.pool.is_of(found.2, hx.src, hx.proto.index()) {
             return Some(found);
@@ -536,7 +536,7 @@ impl Shard {
         h: u64,
         now: u32,
         sink: &mut dyn FnMut(&Verdict),
-    ) -> Option<(usize, i16, u16)> {
+    ) -> Option<(usize, i16, u32)> {
         if let Some(found) = self.table.visit(h, fp_of(h), now, s.timeouts) {
             return Some(found);
         }
@@ -556,7 +556,7 @@ impl Shard {
         first: u64,
         now: u32,
         sink: &mut dyn FnMut(&Verdict),
-    ) -> Option<(usize, i16, u16)> {
+    ) -> Option<(usize, i16, u32)> {
         self.c.collisions += 1;
         let h = s.hasher.second(hx.src, hx.proto.index());
         if h == first {
@@ -739,7 +739,7 @@ impl Shard {
         &mut self,
         s: &Settings,
         hx: &Probe,
-        extra: u16,
+        extra: u32,
         counted: bool,
         dst_home: bool,
     ) -> bool {
@@ -778,7 +778,7 @@ impl Shard {
     /// Whether the small record `extra` holds enough to report: the size
     /// its kind is judged by (both counts exact, so the larger) reaches
     /// `min_targets`, and failures are no fewer than answers.
-    fn reportable(&self, s: &Settings, extra: u16) -> bool {
+    fn reportable(&self, s: &Settings, extra: u32) -> bool {
         let Some(e) = self.pool.small(extra) else {
             return false;
         };
@@ -790,7 +790,7 @@ impl Shard {
     /// Moves the evidence of small record `extra` to a large record, taken
     /// from the pool as a small one is: its handle, or None if none could
     /// be had.
-    fn promote(&mut self, s: &Settings, extra: u16, llr: i16, now: u32) -> Option<u16> {
+    fn promote(&mut self, s: &Settings, extra: u32, llr: i16, now: u32) -> Option<u32> {
         let small = *self.pool.small(extra)?;
         let rotations = self.filter.rotations as u32;
         let large = self
@@ -1072,10 +1072,10 @@ mod tests {
         // The README and the configuration docs state these figures.
         let c = Config::default();
         let shard = Shard::with_bytes(c.memory_bytes / u64::from(c.shards));
-        assert_eq!(shard.pool.pages(), 2_542);
+        assert_eq!(shard.pool.pages(), 2_532);
         let big = Shard::with_bytes(1 << 30);
         assert_eq!(big.pool.pages(), crate::pool::MAX_PAGES);
-        assert_eq!(crate::pool::MAX_PAGES, 8_191);
+        assert_eq!(crate::pool::MAX_PAGES, 131_071);
     }
 
     #[test]

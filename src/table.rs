@@ -24,18 +24,45 @@ pub(crate) struct Record {
     /// 32 bits of the source's hash that the bucket choice does not use; 0 marks
     /// an empty record.
     pub fp: u32,
-    /// Seconds since the shard's epoch.
+    /// Seconds since the shard's epoch, up to [`FIRST_SEEN_MAX`].
     pub first_seen: u32,
     /// Seconds since the shard's epoch, of the latest first contact (repeats
     /// of known pairs do not read the record).
     pub last_seen: u32,
     /// Log-likelihood ratio of the sequential test, in 1/256 nat.
     pub llr: i16,
-    /// Index + 1 of the source's extra record in the pool, 0 if none.
-    pub extra: u16,
+    /// The handle of the source's evidence record in the pool (below
+    /// [`HANDLE_LIMIT`]), 0 if none.
+    pub extra: u32,
 }
 
-/// Four records, field by field: one cache line.
+/// Handles of evidence records are below this: 20 bits, the 16 of a
+/// bucket's `extra` and 4 on top of its `first_seen`.
+pub(crate) const HANDLE_LIMIT: u32 = 1 << 20;
+
+/// The latest first-seen time a record keeps (about 8.5 years after the
+/// shard's first event); later ones are stored as this. Its top 4 bits hold
+/// the evidence handle's.
+pub(crate) const FIRST_SEEN_MAX: u32 = (1 << 28) - 1;
+
+/// A bucket's `first_seen` and `extra` words for a first-seen time and an
+/// evidence handle.
+#[inline]
+fn pack(first_seen: u32, extra: u32) -> (u32, u16) {
+    (
+        first_seen.min(FIRST_SEEN_MAX) | ((extra >> 16) << 28),
+        extra as u16,
+    )
+}
+
+/// The evidence handle a bucket's `first_seen` and `extra` words hold.
+#[inline(always)]
+fn handle_of(first_seen: u32, extra: u16) -> u32 {
+    ((first_seen >> 28) << 16) | u32::from(extra)
+}
+
+/// Four records, field by field: one cache line. `first_seen` holds the
+/// evidence handle's top 4 bits above its own 28 ([`pack`]).
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(64))]
 struct Bucket {
@@ -226,7 +253,7 @@ impl Table {
         fp: u32,
         now: u32,
         t: Timeouts,
-    ) -> Option<(usize, i16, u16)> {
+    ) -> Option<(usize, i16, u32)> {
         let b = first_bucket(h, self.n);
         let bucket = &mut self.buckets[b];
         let hit = matches(bucket, fp);
@@ -238,7 +265,8 @@ impl Table {
             return None;
         }
         bucket.last_seen[w] = bucket.last_seen[w].max(now);
-        Some((b * WAYS + w, bucket.llr[w], bucket.extra[w]))
+        let extra = handle_of(bucket.first_seen[w], bucket.extra[w]);
+        Some((b * WAYS + w, bucket.llr[w], extra))
     }
 
     /// The record of the source with fingerprint `fp` in its buckets, else an
@@ -284,10 +312,10 @@ impl Table {
         let (b, w) = (&self.buckets[i / WAYS], i % WAYS);
         Record {
             fp: b.fp[w],
-            first_seen: b.first_seen[w],
+            first_seen: b.first_seen[w] & FIRST_SEEN_MAX,
             last_seen: b.last_seen[w],
             llr: b.llr[w],
-            extra: b.extra[w],
+            extra: handle_of(b.first_seen[w], b.extra[w]),
         }
     }
 
@@ -296,10 +324,9 @@ impl Table {
     pub(crate) fn set(&mut self, i: usize, r: Record) {
         let (b, w) = (&mut self.buckets[i / WAYS], i % WAYS);
         b.fp[w] = r.fp;
-        b.first_seen[w] = r.first_seen;
+        (b.first_seen[w], b.extra[w]) = pack(r.first_seen, r.extra);
         b.last_seen[w] = r.last_seen;
         b.llr[w] = r.llr;
-        b.extra[w] = r.extra;
     }
 
     /// True if record `i` made no first contact within its timeout of `now`.
@@ -322,10 +349,11 @@ impl Table {
         self.buckets[i / WAYS].llr[i % WAYS] = llr;
     }
 
-    /// Links record `i` to pool entry `extra` (0: none).
+    /// Links record `i` to the pool's record `extra` (0: none).
     #[inline]
-    pub(crate) fn set_extra(&mut self, i: usize, extra: u16) {
-        self.buckets[i / WAYS].extra[i % WAYS] = extra;
+    pub(crate) fn set_extra(&mut self, i: usize, extra: u32) {
+        let (b, w) = (&mut self.buckets[i / WAYS], i % WAYS);
+        (b.first_seen[w], b.extra[w]) = pack(b.first_seen[w] & FIRST_SEEN_MAX, extra);
     }
 }
 
@@ -367,6 +395,22 @@ mod tests {
         assert_eq!(t.get(v).fp, 1, "the least worth goes");
         // Other buckets are not looked at.
         assert!(matches!(t.locate(3, (0, 8)), Slot::Vacant(_)));
+    }
+
+    #[test]
+    fn records_keep_20_bit_handles_beside_their_first_seen_time() {
+        let mut t = Table::with_bytes(2 * 64).unwrap();
+        let mut r = Record::fresh(7, 1_700_000);
+        r.extra = HANDLE_LIMIT - 1;
+        t.set(5, r);
+        assert_eq!(t.get(5), r);
+        t.set_extra(5, 0x1_2345);
+        assert_eq!((t.get(5).first_seen, t.get(5).extra), (1_700_000, 0x1_2345));
+        t.set_extra(5, 0);
+        assert_eq!(t.get(5).extra, 0);
+        let late = Record::fresh(7, u32::MAX);
+        t.set(5, Record { extra: 3, ..late });
+        assert_eq!((t.get(5).first_seen, t.get(5).extra), (FIRST_SEEN_MAX, 3));
     }
 
     #[test]
