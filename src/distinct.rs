@@ -80,6 +80,15 @@ impl<const W: usize> Distinct<W> {
         }
     }
 
+    /// Items held exactly at most.
+    pub(crate) const CAPACITY: usize = W;
+
+    /// The items held, while exact; None once dense.
+    #[inline]
+    pub(crate) fn items(&self) -> Option<&[u32]> {
+        self.is_exact().then(|| &self.words[..usize::from(self.n)])
+    }
+
     /// Empties the counter. Only the count is written: the words behind it
     /// are read only once that many were written again.
     #[inline]

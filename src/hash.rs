@@ -10,6 +10,28 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Mixes all 32 bits of `h` into all 32 (MurmurHash3's finaliser): a
+/// bijection, undone by [`unmix32`].
+#[inline]
+pub(crate) fn mix32(mut h: u32) -> u32 {
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85EB_CA6B);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xC2B2_AE35);
+    h ^ (h >> 16)
+}
+
+/// The `h` that [`mix32`] mixed into `m`.
+#[inline]
+pub(crate) fn unmix32(mut m: u32) -> u32 {
+    m ^= m >> 16;
+    // Multiplicative inverses of the two odd constants, modulo 2^32.
+    m = m.wrapping_mul(0x7ED1_B41D);
+    m ^= (m >> 13) ^ (m >> 26);
+    m = m.wrapping_mul(0xA5CB_9243);
+    m ^ (m >> 16)
+}
+
 /// The 128-bit product of `a` and `b`, its halves folded together.
 #[inline]
 fn fold(a: u64, b: u64) -> u64 {
@@ -103,6 +125,20 @@ pub(crate) fn service(port: u16, proto: u8) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unmix32_undoes_mix32() {
+        assert_eq!(0x85EB_CA6Bu32.wrapping_mul(0xA5CB_9243), 1);
+        assert_eq!(0xC2B2_AE35u32.wrapping_mul(0x7ED1_B41D), 1);
+        let mut x = 0x1234_5678u32;
+        for i in 0..200_000u32 {
+            x = x.wrapping_mul(0x9E37_79B9).wrapping_add(i);
+            assert_eq!(unmix32(mix32(x)), x);
+        }
+        for port in 0..=u32::from(u16::MAX) {
+            assert_eq!(unmix32(mix32(port ^ 0xDEAD_BEEF)) ^ 0xDEAD_BEEF, port);
+        }
+    }
 
     #[test]
     fn pairs_differ_by_each_part() {

@@ -72,6 +72,11 @@ pub(crate) struct Extra {
     /// The largest counts delivered in this episode, below which no later
     /// verdict's estimates may fall.
     pub shown: Shown,
+    /// Destination ports counted in the port map (while it has one).
+    pub map_ports: u32,
+    /// Index + 1 of the pool's exact port map holding the ports, once
+    /// there were more than the counter holds exactly; 0 if none.
+    pub port_map: u16,
     /// The first-contact filter's generations retired when this evidence
     /// was taken (its low 32 bits): while none has been since, every outcome
     /// counted was of a distinct pair.
@@ -147,6 +152,8 @@ impl Extra {
         self.src_home = false;
         self.extent_due = false;
         self.shown = Shown::default();
+        self.port_map = 0;
+        self.map_ports = 0;
     }
 
     /// Puts `target` first among the most recent distinct failed targets, so a
@@ -187,6 +194,36 @@ const SLOTS: usize = 8;
 /// Pages a pool may hold (128 MiB): the table stores a record's handle,
 /// `page * 8 + slot + 1`, in 20 bits.
 pub(crate) const MAX_PAGES: usize = (HANDLE_LIMIT as usize - 1) / SLOTS;
+
+/// Pages for each exact port map: the pool keeps one map (8 KiB) for every
+/// 256 pages, at least one, for the few sources that probe more ports than a
+/// large record counts exactly.
+const PAGES_PER_MAP: u64 = 256;
+
+/// Every destination port, a bit each: 8 KiB.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(crate) struct PortMap([u64; 1024]);
+
+// SAFETY: integers only; zero is an empty map.
+unsafe impl Zeroable for PortMap {}
+
+impl PortMap {
+    /// Adds `port`; true if it was not there.
+    #[inline]
+    pub(crate) fn insert(&mut self, port: u16) -> bool {
+        let (w, b) = (usize::from(port / 64), port % 64);
+        let new = self.0[w] & (1 << b) == 0;
+        self.0[w] |= 1 << b;
+        new
+    }
+
+    /// Whether `port` was added.
+    #[cfg(test)]
+    pub(crate) fn contains(&self, port: u16) -> bool {
+        self.0[usize::from(port / 64)] & (1 << (port % 64)) != 0
+    }
+}
 
 /// How many records the clock hands inspect before giving up on a steal.
 const STEAL_SCAN: usize = 16;
@@ -232,6 +269,9 @@ pub(crate) struct Pool {
     hand_slot: usize,
     hand_page: usize,
     in_use: usize,
+    maps: Zeroed<PortMap>,
+    /// Free port maps, by index.
+    free_maps: Vec<u16>,
 }
 
 /// A vector of capacity `n`, which the pool's lists never exceed, so they
@@ -265,7 +305,12 @@ impl Pool {
     pub(crate) fn with_bytes(bytes: u64) -> Result<Pool, crate::Error> {
         // Each page costs itself, its meta and its places on the two lists.
         let each = (std::mem::size_of::<Page>() + std::mem::size_of::<Meta>() + 8) as u64;
-        let n = ((bytes / each) as usize).clamp(1, MAX_PAGES);
+        let map_each = (std::mem::size_of::<PortMap>() + 2) as u64;
+        let n_maps = (bytes / (PAGES_PER_MAP * each + map_each)).max(1) as usize;
+        let rest = bytes.saturating_sub(n_maps as u64 * map_each);
+        let n = ((rest / each) as usize).clamp(1, MAX_PAGES);
+        let mut free_maps = with_capacity(n_maps)?;
+        free_maps.extend((0..n_maps as u16).rev());
         let mut meta = with_capacity(n)?;
         meta.resize(n, Meta::default());
         let mut free = with_capacity(n)?;
@@ -278,19 +323,53 @@ impl Pool {
             hand_slot: 0,
             hand_page: 0,
             in_use: 0,
+            maps: Zeroed::new(n_maps)?,
+            free_maps,
         })
     }
 
     pub(crate) fn bytes(&self) -> u64 {
         (self.pages.len() * std::mem::size_of::<Page>()
             + self.meta.capacity() * std::mem::size_of::<Meta>()
-            + (self.free.capacity() + self.partial.capacity()) * 4) as u64
+            + (self.free.capacity() + self.partial.capacity()) * 4
+            + self.maps.len() * std::mem::size_of::<PortMap>()
+            + self.free_maps.capacity() * 2) as u64
+    }
+
+    /// An empty port map: its handle (index + 1), or None if all are taken.
+    pub(crate) fn take_map(&mut self) -> Option<u16> {
+        let i = self.free_maps.pop()?;
+        self.maps[usize::from(i)] = PortMap([0; 1024]);
+        Some(i + 1)
+    }
+
+    /// The port map of handle `m`.
+    #[inline]
+    pub(crate) fn map_mut(&mut self, m: u16) -> &mut PortMap {
+        &mut self.maps[usize::from(m) - 1]
+    }
+
+    /// Returns the port map of the large record `handle`, if it has one.
+    pub(crate) fn release_map(&mut self, handle: u32) {
+        if let Some(e) = self.large_mut(handle) {
+            let m = std::mem::take(&mut e.port_map);
+            e.map_ports = 0;
+            if m != 0 {
+                self.free_maps.push(m - 1);
+            }
+        }
     }
 
     /// Pages of 1 KiB in the pool.
     #[cfg(test)]
     pub(crate) fn pages(&self) -> usize {
         self.pages.len()
+    }
+
+    /// Exact port maps in the pool.
+    #[cfg(test)]
+    pub(crate) fn port_maps(&self) -> usize {
+        self.maps.len()
     }
 
     /// Sources holding evidence.
@@ -363,6 +442,7 @@ impl Pool {
         if handle == 0 {
             return;
         }
+        self.release_map(handle);
         let (p, i) = split(handle);
         let m = &mut self.meta[p];
         if m.large {
@@ -583,6 +663,8 @@ mod tests {
     };
 
     const PAGE: u64 = (std::mem::size_of::<Page>() + std::mem::size_of::<Meta>() + 8) as u64;
+    /// A pool's one port map, with its place on the free list.
+    const MAP: u64 = (std::mem::size_of::<PortMap>() + 2) as u64;
 
     /// A table of `n` fresh sources, source `i` with walk `llr[i]`.
     fn sources(llr: &[i16]) -> Table {
@@ -596,7 +678,7 @@ mod tests {
 
     #[test]
     fn a_page_holds_eight_small_records_or_one_large() {
-        let mut pool = Pool::with_bytes(2 * PAGE).unwrap();
+        let mut pool = Pool::with_bytes(2 * PAGE + MAP).unwrap();
         assert_eq!(pool.pages.len(), 2);
         let mut t = sources(&[0; 17]);
         let mut held = Vec::new();
@@ -635,8 +717,33 @@ mod tests {
     }
 
     #[test]
+    fn a_port_map_goes_back_with_its_record() {
+        let mut pool = Pool::with_bytes(2 * PAGE + MAP).unwrap();
+        assert_eq!(
+            (pool.maps.len(), pool.pages.len()),
+            (1, 2),
+            "at least one map"
+        );
+        let mut t = sources(&[0; 2]);
+        let h = pool.acquire(0, 0, 0, 0, &mut t, 0, T).unwrap();
+        t.set_extra(0, h);
+        let large = pool.promote(h, 0, &mut t, 0, T).unwrap();
+        let m = pool.take_map().unwrap();
+        assert!(pool.take_map().is_none(), "the only map is taken");
+        assert!(pool.map_mut(m).insert(4242));
+        assert!(!pool.map_mut(m).insert(4242));
+        pool.large_mut(large).unwrap().port_map = m;
+        pool.release(large);
+        let again = pool.take_map().unwrap();
+        assert!(
+            !pool.map_mut(again).contains(4242),
+            "a map comes back empty"
+        );
+    }
+
+    #[test]
     fn a_steal_takes_the_least_suspicious_record() {
-        let mut pool = Pool::with_bytes(PAGE).unwrap();
+        let mut pool = Pool::with_bytes(PAGE + MAP).unwrap();
         let mut t = sources(&[800, 100, -300, 400, 500, 600, 700, 900, 100]);
         for i in 0..8 {
             let h = pool.acquire(i, i as u128, 0, 0, &mut t, 0, T).unwrap();
@@ -653,7 +760,7 @@ mod tests {
 
     #[test]
     fn a_promotion_takes_a_page_only_when_all_its_sources_may_lose() {
-        let mut pool = Pool::with_bytes(2 * PAGE).unwrap();
+        let mut pool = Pool::with_bytes(2 * PAGE + MAP).unwrap();
         // Page 0: sources 0 to 7; page 1: sources 8 to 15, one of them
         // (15) more suspicious than the newcomer at 500.
         let mut walks = vec![100; 16];

@@ -3,10 +3,10 @@
 
 use crate::config::Settings;
 use crate::event::{Outcome, Protocol, Technique, Timestamp};
-use crate::hash::{mix64, service};
+use crate::hash::{mix32, mix64, service, unmix32};
 use crate::net::key_addr;
 use crate::pairs::{Look, Marked, PairFilter};
-use crate::pool::{Extra, Pool, Shown};
+use crate::pool::{Extra, Pool, Ports, Shown};
 use crate::small::{Place, PORTS};
 use crate::stats::Stats;
 use crate::table::{fp_of, Record, Slot, Table};
@@ -120,7 +120,13 @@ impl Extent {
             false => low,
         };
         let hosts = e.hosts.at_least().clamp(1, probes);
-        let ports = e.ports.at_least().clamp(1, probes);
+        // A port map counts every port exactly.
+        let ports_exact = e.port_map != 0 || e.ports.is_exact();
+        let ports = match e.port_map {
+            0 => e.ports.at_least(),
+            _ => e.map_ports,
+        }
+        .clamp(1, probes);
         let dst_home = match e.to_home.cmp(&e.to_away) {
             std::cmp::Ordering::Greater => true,
             std::cmp::Ordering::Less => false,
@@ -135,7 +141,7 @@ impl Extent {
         // margin of many standard errors, so that a source touching about as
         // many hosts as ports (a peer-to-peer client, a worm picking hosts
         // and ports at random) is a sweep under every seed.
-        let scan = if e.hosts.is_exact() && e.ports.is_exact() {
+        let scan = if e.hosts.is_exact() && ports_exact {
             ports > hosts
         } else {
             u64::from(ports) >= 2 * u64::from(hosts)
@@ -184,12 +190,29 @@ fn host_item(s: &Settings, dst: u128) -> u32 {
     top32(mix64(s.hasher.hash(dst)))
 }
 
-/// A destination port's item in the evidence's distinct counters: ports of
-/// each protocol count apart.
+/// A destination port's item in the evidence's distinct counters, under a
+/// secret key: mixed by a bijection, so that [`port_of`] gives the port back
+/// when the ports move to an exact map.
 #[inline]
-fn port_item(s: &Settings, port: u16, proto: u8) -> u32 {
-    top32(mix64(u64::from(port) ^ s.hasher.hash(u128::from(proto))))
+fn port_item(s: &Settings, port: u16) -> u32 {
+    mix32(u32::from(port) ^ port_key(s))
 }
+
+/// The port whose [`port_item`] is `item`.
+#[inline]
+fn port_of(s: &Settings, item: u32) -> u16 {
+    (unmix32(item) ^ port_key(s)) as u16
+}
+
+/// The secret that port items are keyed by.
+#[inline]
+fn port_key(s: &Settings) -> u32 {
+    top32(s.hasher.hash(PORT_KEY))
+}
+
+/// What [`port_key`] hashes: no address's key (addresses are IPv4-mapped or
+/// IPv6, never this).
+const PORT_KEY: u128 = 0x706f_7274;
 
 /// Share of each shard's memory: table 9/16, filter 2/16, pool 5/16. The pool
 /// gets more than the filter because every source with a failure wants an entry
@@ -383,6 +406,7 @@ impl Shard {
     fn forget_evidence(&mut self, slot: usize) {
         let extra = self.table.get(slot).extra;
         let rotations = self.filter.rotations as u32;
+        self.pool.release_map(extra);
         if let Some(e) = self.pool.large_mut(extra) {
             let (key, proto) = (e.key, e.proto);
             let (reported, last, size) = (e.reported, e.last_report, e.last_targets);
@@ -703,7 +727,6 @@ impl Shard {
             // An outcome whose attempt fell in an earlier episode is new here.
             e.probes.insert(pair);
             e.hosts.insert(host_item(s, hx.dst));
-            e.ports.insert(port_item(s, hx.dst_port, hx.proto.index()));
             let t = &mut e.techniques[hx.technique.index()];
             *t = t.saturating_add(1);
             if dst_home {
@@ -711,10 +734,14 @@ impl Shard {
             } else {
                 e.to_away = e.to_away.saturating_add(1);
             }
+            self.add_port(s, extra, hx.dst_port);
         }
         if !counted {
             return;
         }
+        let Some(e) = self.pool.large_mut(extra) else {
+            return;
+        };
         if let Some(Some(i)) = e.probes.position(pair) {
             e.resolved |= 1 << i;
         }
@@ -729,6 +756,50 @@ impl Shard {
         }
         if llr >= s.walk.upper {
             self.decide(s, slot, hx.ts, dst_home, sink);
+        }
+    }
+
+    /// Adds destination `port` to the ports of large record `extra`: to its
+    /// port map if it has one; past the counter's exact range, to a free
+    /// map, filled with the ports held so far; else to the counter.
+    fn add_port(&mut self, s: &Settings, extra: u32, port: u16) {
+        let item = port_item(s, port);
+        let Some(e) = self.pool.large_mut(extra) else {
+            return;
+        };
+        if e.port_map != 0 {
+            let m = e.port_map;
+            if self.pool.map_mut(m).insert(port) {
+                if let Some(e) = self.pool.large_mut(extra) {
+                    e.map_ports += 1;
+                }
+            }
+            return;
+        }
+        let mut held = [0u32; Ports::CAPACITY];
+        let full = match e.ports.items() {
+            Some(items) if items.len() == held.len() && !items.contains(&item) => {
+                held.copy_from_slice(items);
+                true
+            }
+            _ => false,
+        };
+        if full {
+            if let Some(m) = self.pool.take_map() {
+                let map = self.pool.map_mut(m);
+                for it in held {
+                    map.insert(port_of(s, it));
+                }
+                map.insert(port);
+                if let Some(e) = self.pool.large_mut(extra) {
+                    e.port_map = m;
+                    e.map_ports = held.len() as u32 + 1;
+                }
+                return;
+            }
+        }
+        if let Some(e) = self.pool.large_mut(extra) {
+            e.ports.insert(item);
         }
     }
 
@@ -829,7 +900,7 @@ impl Shard {
             }
         }
         for (p, port) in ports.iter().enumerate() {
-            e.ports.insert(port_item(s, *port, small.proto));
+            e.ports.insert(port_item(s, *port));
             for _ in 0..small.port_outcomes(p) {
                 e.top.add(*port);
             }
@@ -1072,7 +1143,8 @@ mod tests {
         // The README and the configuration docs state these figures.
         let c = Config::default();
         let shard = Shard::with_bytes(c.memory_bytes / u64::from(c.shards));
-        assert_eq!(shard.pool.pages(), 2_532);
+        assert_eq!(shard.pool.pages(), 2_461);
+        assert_eq!(shard.pool.port_maps(), 9);
         let big = Shard::with_bytes(1 << 30);
         assert_eq!(big.pool.pages(), crate::pool::MAX_PAGES);
         assert_eq!(crate::pool::MAX_PAGES, 131_071);

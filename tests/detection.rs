@@ -1416,3 +1416,55 @@ fn a_small_record_moves_to_a_large_one_whole() {
     assert_eq!((last.failed, last.succeeded, last.unanswered), (6, 1, 1));
     assert_eq!(last.sample(), [host(6), host(5), host(1), host(4)]);
 }
+
+/// Past 64 ports a source's ports move to an exact port map (the pool keeps
+/// one for every 256 pages, at least one): its `ports_count` is then the
+/// truth at any size. Without a free map the count is the estimate's lower
+/// bound. Expectations from the stream: each scanner probes 3,000 distinct
+/// ports of one host, each refused.
+#[test]
+fn ports_past_the_exact_range_are_exact_while_a_port_map_is_free() {
+    // 1 MiB in one shard: a pool of 320 KiB, one port map.
+    let config = Config {
+        memory_bytes: 1 << 20,
+        shards: 1,
+        hash_seed: Some(1),
+        ..Config::default()
+    };
+    let (first, second) = (v4(203, 0, 113, 1), v4(203, 0, 113, 2));
+    let mut events = Vec::new();
+    for (i, src) in [first, second].into_iter().enumerate() {
+        let p = Prober::new(src, Protocol::Tcp, false, 0.0);
+        for port in 1..=3000u16 {
+            let t = i as f64 * 100.0 + f64::from(port) / 100.0;
+            p.send(&mut events, t, v4(198, 51, 100, 9), port, Outcome::Refused);
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let det = Detector::new(config, move |v| sink.lock().unwrap().push(*v)).unwrap();
+    det.observe_batch(&events).unwrap();
+    det.flush().unwrap();
+    let verdicts = seen.lock().unwrap();
+    let last = |src| {
+        *verdicts
+            .iter()
+            .rfind(|v| v.src == src && v.is_final)
+            .unwrap_or_else(|| panic!("no final extent of {src}: {verdicts:#?}"))
+    };
+    let (a, b) = (last(first), last(second));
+    assert_eq!(
+        (a.kind, a.targets, a.ports_count),
+        (Kind::PortScan, 1, 3000)
+    );
+    // Every verdict of the mapped source states exactly the ports it had
+    // probed by then.
+    for v in verdicts.iter().filter(|v| v.src == first) {
+        let probed = events.iter().filter(|e| e.src == first && e.ts <= v.ts);
+        assert_eq!(v.ports_count as usize, probed.count(), "{v:?}");
+    }
+    // The second finds the map taken: a lower bound, below the truth
+    // under this seed (the bound is about 11% below it).
+    assert_eq!(b.kind, Kind::PortScan);
+    assert!(b.ports_count < 3000 && b.ports_count > 2000, "{b:?}");
+}
