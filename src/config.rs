@@ -124,7 +124,8 @@ pub struct Config {
     /// 16-byte source records (the default 64 MiB tracks 2,359,296 sources),
     /// 5/16 for the evidence of sources with failures (1 KiB pages of eight
     /// 128-byte records or one 1,024-byte record, for sources past 4 targets
-    /// or 7 ports: 20,256 pages in 64 MiB; at most 131,071 a shard), 2/16 for the
+    /// or 7 ports: 19,688 pages in 64 MiB, at most 131,071 a shard; and an
+    /// 8 KiB exact port map for every 256 pages), 2/16 for the
     /// first-contact filter. A shard under 512 KiB gives its filter up to a
     /// quarter (at most 64 KiB) from the table: so small a budget watches few
     /// sources, which make many pairs each.
