@@ -526,44 +526,96 @@ impl Pool {
         now: u32,
         t: Timeouts,
     ) -> Option<u32> {
-        let h = match self.free_slot() {
-            Some(h) => h,
-            None => {
-                let n = self.pages.len() * SLOTS;
-                // The cheapest of the records the hand passes, so that a
-                // source whose answers pulled its walk down loses its
-                // evidence before one whose failures only add up slowly.
-                let mut found: Option<(i32, u32)> = None;
-                for _ in 0..STEAL_SCAN.min(n) {
-                    let (p, i) = (self.hand_slot / SLOTS, self.hand_slot % SLOTS);
-                    // A large page is one record: the hand passes it whole.
-                    self.hand_slot = match self.meta[p].large {
-                        true => (p + 1) * SLOTS % n,
-                        false => (self.hand_slot + 1) % n,
-                    };
-                    let h = handle(p, if self.meta[p].large { 0 } else { i });
-                    if let Some(c) = self.cost(h, llr, table, now, t) {
-                        if found.map_or(true, |(best, _)| c < best) {
-                            found = Some((c, h));
-                        }
-                        if c == i32::MIN {
-                            break;
-                        }
-                    }
-                }
-                self.evict(found?.1, table);
-                self.free_slot()?
-            }
-        };
+        let h = self.slot_for(llr, table, now, t, [usize::MAX; 2])?;
         self.in_use += 1;
         self.small_mut(h)?.start(owner as u32, key, proto);
         Some(h)
     }
 
+    /// A small slot (taken, its record not yet written) for a source whose
+    /// walk stands at `llr`: a free one, else the cheapest of the records
+    /// the clock hand passes, taken from its source; never on the pages
+    /// `skip`.
+    fn slot_for(
+        &mut self,
+        llr: i16,
+        table: &mut Table,
+        now: u32,
+        t: Timeouts,
+        skip: [usize; 2],
+    ) -> Option<u32> {
+        if let Some(h) = self.free_slot() {
+            return Some(h);
+        }
+        let n = self.pages.len() * SLOTS;
+        // The cheapest of the records the hand passes, so that a source
+        // whose answers pulled its walk down loses its evidence before one
+        // whose failures only add up slowly.
+        let mut found: Option<(i32, u32)> = None;
+        for _ in 0..STEAL_SCAN.min(n) {
+            let (p, i) = (self.hand_slot / SLOTS, self.hand_slot % SLOTS);
+            let m = self.meta[p];
+            // A large page is one record: the hand passes it whole.
+            self.hand_slot = match m.large {
+                true => (p + 1) * SLOTS % n,
+                false => (self.hand_slot + 1) % n,
+            };
+            if skip.contains(&p) || (!m.large && m.used & (1 << i) == 0) {
+                continue;
+            }
+            let h = handle(p, if m.large { 0 } else { i });
+            if let Some(c) = self.cost(h, llr, table, now, t) {
+                if found.map_or(true, |(best, _)| c < best) {
+                    found = Some((c, h));
+                }
+                if c == i32::MIN {
+                    break;
+                }
+            }
+        }
+        self.evict(found?.1, table);
+        self.free_slot()
+    }
+
+    /// Empties small page `p` for a large record: each of its records
+    /// moves to another slot if it can, taking it (as a new record would)
+    /// from a source less suspicious than its own; only those that find
+    /// none lose their evidence. `own` is the page of the record being
+    /// promoted, whose record must stay where it is.
+    fn clear_page(&mut self, p: usize, own: usize, table: &mut Table, now: u32, t: Timeouts) {
+        // SAFETY: the page holds small records (the caller checked `large`).
+        let records = unsafe { self.pages[p].small };
+        let used = self.meta[p].used;
+        for i in (0..SLOTS).filter(|i| used & (1 << i) != 0) {
+            self.evict(handle(p, i), table);
+        }
+        // Free now and listed last: take it off, and keep the moves away.
+        if let Some(at) = self.free.iter().rposition(|f| *f as usize == p) {
+            self.free.swap_remove(at);
+        }
+        self.meta[p].large = true;
+        self.pages[p].large = Extra::default();
+        for (i, r) in records.iter().enumerate() {
+            if used & (1 << i) == 0 {
+                continue;
+            }
+            let llr = table.get(r.owner as usize).llr;
+            let Some(h) = self.slot_for(llr, table, now, t, [p, own]) else {
+                continue;
+            };
+            self.in_use += 1;
+            if let Some(e) = self.small_mut(h) {
+                *e = *r;
+            }
+            table.set_extra(r.owner as usize, h);
+        }
+    }
+
     /// Moves the source of small record `handle` to a large record: a free
     /// page, else one taken from an idle source, an unreported one that
-    /// looks no more suspicious than `llr`, or eight small records' worth of
-    /// such sources. Returns the new handle, of a large record started empty
+    /// looks no more suspicious than `llr`, or a page of small records all
+    /// of whose sources are such (they move elsewhere where they can:
+    /// [`clear_page`](Self::clear_page)). Returns the new handle, of a large record started empty
     /// for the caller to fill, and releases the small one; None (nothing
     /// changed) if no page could be had.
     pub(crate) fn promote(
@@ -610,16 +662,12 @@ impl Pool {
                 let p = found?.1;
                 if self.meta[p].large {
                     self.evict(self::handle(p, 0), table);
+                    // Now free, and listed so: take it back off.
+                    let at = self.free.iter().rposition(|f| *f as usize == p)?;
+                    self.free.swap_remove(at);
                 } else {
-                    for i in 0..SLOTS {
-                        if self.meta[p].used & (1 << i) != 0 {
-                            self.evict(self::handle(p, i), table);
-                        }
-                    }
+                    self.clear_page(p, own, table, now, t);
                 }
-                // Now free, and listed so: take it back off.
-                let at = self.free.iter().rposition(|f| *f as usize == p)?;
-                self.free.swap_remove(at);
                 p
             }
         };
@@ -714,6 +762,45 @@ mod tests {
         assert_eq!((e.owner, e.key), (1, 1));
         assert!(pool.is_of(large, 1, 0) && !pool.is_of(large, 2, 0));
         assert_eq!(pool.in_use(), 7);
+    }
+
+    #[test]
+    fn a_page_taken_for_a_large_record_moves_its_records_to_cheaper_places() {
+        let mut pool = Pool::with_bytes(3 * PAGE + MAP).unwrap();
+        // Page 0: the source moving up (0) and seven others; page 1: eight
+        // sources at 100; page 2: one at -500 and seven at 900.
+        let mut walks = vec![0; 8];
+        walks.extend([100; 8]);
+        walks.push(-500);
+        walks.extend([900; 7]);
+        let mut t = sources(&walks);
+        let mut held = Vec::new();
+        for i in 0..24 {
+            let h = pool.acquire(i, i as u128, 0, 0, &mut t, 0, T).unwrap();
+            t.set_extra(i, h);
+            held.push(h);
+        }
+        let large = pool.promote(held[0], 500, &mut t, 0, T).unwrap();
+        assert_eq!(
+            split(large).0,
+            1,
+            "page 1 is the one all of whose sources may give way"
+        );
+        // One of page 1's sources took the place of the source at -500; the
+        // others found no one cheaper and lost their evidence.
+        assert_eq!(t.get(16).extra, 0);
+        let kept: Vec<usize> = (8..16).filter(|&i| t.get(i).extra != 0).collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        let h = t.get(kept[0]).extra;
+        assert_eq!(split(h).0, 2);
+        let moved = pool.small(h).unwrap();
+        assert_eq!(
+            (moved.owner as usize, moved.key),
+            (kept[0], kept[0] as u128)
+        );
+        // 24 sources: page 1's eight left it, one found a place (whose
+        // source lost it), and source 0 holds a large record instead.
+        assert_eq!(pool.in_use(), 24 - 8 + 1 - 1);
     }
 
     #[test]
