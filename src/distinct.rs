@@ -164,8 +164,9 @@ impl<const W: usize> Distinct<W> {
     }
 
     /// A count that rarely overstates the truth (39 times in the README's
-    /// 561,500 trials of `bounds_over_many_trials`): exact while exact; once dense, the estimate less [`MARGIN`] standard
-    /// errors of the part estimated since conversion, never below W+1.
+    /// 561,500 trials of `bounds_over_many_trials`): exact while exact; once
+    /// dense, the estimate less [`MARGIN`] standard errors of the part
+    /// estimated since conversion, never below W+1.
     pub(crate) fn at_least(&self) -> u32 {
         let n = self.count();
         if self.is_exact() {

@@ -724,17 +724,25 @@ mod tests {
         t
     }
 
+    /// Small records for sources 0 to `n` - 1, in order: their handles.
+    fn take(pool: &mut Pool, t: &mut Table, n: usize) -> Vec<u32> {
+        (0..n)
+            .map(|i| {
+                let h = pool.acquire(i, i as u128, 0, 0, t, 0, T).unwrap();
+                t.set_extra(i, h);
+                h
+            })
+            .collect()
+    }
+
     #[test]
     fn a_page_holds_eight_small_records_or_one_large() {
         let mut pool = Pool::with_bytes(2 * PAGE + MAP).unwrap();
         assert_eq!(pool.pages.len(), 2);
         let mut t = sources(&[0; 17]);
-        let mut held = Vec::new();
-        for i in 0..16 {
-            let h = pool.acquire(i, i as u128, 0, 0, &mut t, 0, T).unwrap();
-            t.set_extra(i, h);
-            assert!(pool.small(h).is_some() && pool.large(h).is_none());
-            held.push(h);
+        let held = take(&mut pool, &mut t, 16);
+        for h in &held {
+            assert!(pool.small(*h).is_some() && pool.large(*h).is_none());
         }
         assert_eq!(pool.in_use(), 16);
         // Full, and nobody is as benign as a walk at -1.
@@ -774,12 +782,7 @@ mod tests {
         walks.push(-500);
         walks.extend([900; 7]);
         let mut t = sources(&walks);
-        let mut held = Vec::new();
-        for i in 0..24 {
-            let h = pool.acquire(i, i as u128, 0, 0, &mut t, 0, T).unwrap();
-            t.set_extra(i, h);
-            held.push(h);
-        }
+        let held = take(&mut pool, &mut t, 24);
         let large = pool.promote(held[0], 500, &mut t, 0, T).unwrap();
         assert_eq!(
             split(large).0,
@@ -832,10 +835,7 @@ mod tests {
     fn a_steal_takes_the_least_suspicious_record() {
         let mut pool = Pool::with_bytes(PAGE + MAP).unwrap();
         let mut t = sources(&[800, 100, -300, 400, 500, 600, 700, 900, 100]);
-        for i in 0..8 {
-            let h = pool.acquire(i, i as u128, 0, 0, &mut t, 0, T).unwrap();
-            t.set_extra(i, h);
-        }
+        take(&mut pool, &mut t, 8);
         // Source 8 at 100 may take from sources 1 (100) and 2 (-300): the
         // lower walk goes.
         let h = pool.acquire(8, 8, 0, 100, &mut t, 0, T).unwrap();
@@ -853,12 +853,7 @@ mod tests {
         let mut walks = vec![100; 16];
         walks[15] = 900;
         let mut t = sources(&walks);
-        let mut held = Vec::new();
-        for i in 0..16 {
-            let h = pool.acquire(i, i as u128, 0, 0, &mut t, 0, T).unwrap();
-            t.set_extra(i, h);
-            held.push(h);
-        }
+        let held = take(&mut pool, &mut t, 16);
         // Source 0 moves up: page 1 has a dearer source, so all of page 0
         // but source 0 itself would be taken; its own page is never taken.
         assert!(pool.promote(held[0], 500, &mut t, 0, T).is_none());

@@ -487,16 +487,18 @@ impl Shard {
             // The filter forgets pairs after a dedup period or two; the
             // evidence knows exactly which pairs were resolved while it holds
             // them all (64), so a retry hours later is no new first contact.
-            marked.new_outcome = match (self.pool.small(extra), self.pool.large(extra)) {
-                (Some(small), _) => small
+            marked.new_outcome = if let Some(small) = self.pool.small(extra) {
+                small
                     .known(hx.dst, hx.dst_port)
-                    .map_or(true, |bit| small.resolved & (1 << bit) == 0),
-                (_, Some(e)) => match e.probes.position(evidence_pair(hx.pair)) {
+                    .map_or(true, |bit| small.resolved & (1 << bit) == 0)
+            } else if let Some(e) = self.pool.large(extra) {
+                match e.probes.position(evidence_pair(hx.pair)) {
                     Some(Some(i)) => e.resolved & (1 << i) == 0,
                     // Not probed yet, or too many pairs to know: the filter's say.
                     Some(None) | None => true,
-                },
-                (None, None) => true,
+                }
+            } else {
+                true
             };
         }
         if marked.new_outcome {
@@ -764,43 +766,54 @@ impl Shard {
     /// map, filled with the ports held so far; else to the counter.
     fn add_port(&mut self, s: &Settings, extra: u32, port: u16) {
         let item = port_item(s, port);
-        let Some(e) = self.pool.large_mut(extra) else {
+        let Some(e) = self.pool.large(extra) else {
             return;
         };
-        if e.port_map != 0 {
-            let m = e.port_map;
-            if self.pool.map_mut(m).insert(port) {
-                if let Some(e) = self.pool.large_mut(extra) {
-                    e.map_ports += 1;
-                }
+        // Past the exact range: a new port beside a full list of held ones.
+        let mapped = e.port_map != 0
+            || (e
+                .ports
+                .items()
+                .is_some_and(|held| held.len() == Ports::CAPACITY && !held.contains(&item))
+                && self.map_ports(s, extra));
+        if !mapped {
+            if let Some(e) = self.pool.large_mut(extra) {
+                e.ports.insert(item);
             }
             return;
         }
-        let mut held = [0u32; Ports::CAPACITY];
-        let full = match e.ports.items() {
-            Some(items) if items.len() == held.len() && !items.contains(&item) => {
-                held.copy_from_slice(items);
-                true
-            }
-            _ => false,
+        let Some(m) = self.pool.large(extra).map(|e| e.port_map) else {
+            return;
         };
-        if full {
-            if let Some(m) = self.pool.take_map() {
-                let map = self.pool.map_mut(m);
-                for it in held {
-                    map.insert(port_of(s, it));
-                }
-                map.insert(port);
-                if let Some(e) = self.pool.large_mut(extra) {
-                    e.port_map = m;
-                    e.map_ports = held.len() as u32 + 1;
-                }
-                return;
+        if self.pool.map_mut(m).insert(port) {
+            if let Some(e) = self.pool.large_mut(extra) {
+                e.map_ports += 1;
             }
+        }
+    }
+
+    /// Moves the ports that large record `extra` holds exactly to a free
+    /// port map; false if none is free.
+    fn map_ports(&mut self, s: &Settings, extra: u32) -> bool {
+        let Some(held) = self.pool.large(extra).and_then(|e| e.ports.items()) else {
+            return false;
+        };
+        let held: [u32; Ports::CAPACITY] = match held.try_into() {
+            Ok(held) => held,
+            Err(_) => return false,
+        };
+        let Some(m) = self.pool.take_map() else {
+            return false;
+        };
+        let map = self.pool.map_mut(m);
+        for item in held {
+            map.insert(port_of(s, item));
         }
         if let Some(e) = self.pool.large_mut(extra) {
-            e.ports.insert(item);
+            e.port_map = m;
+            e.map_ports = held.len() as u32;
         }
+        true
     }
 
     /// Adds a probe to the small record `extra`; false if the record cannot

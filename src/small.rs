@@ -187,7 +187,7 @@ mod tests {
         for p in 23..23 + PORTS as u16 - 1 {
             assert!(matches!(s.place(1, p), Place::Bit(_)));
         }
-        assert_eq!(s.place(1, 80), Place::Full, "a sixth port");
+        assert_eq!(s.place(1, 80), Place::Full, "an eighth port");
         // Every cell of the grid has its own bit.
         let mut seen = 0u32;
         for h in 1..=HOSTS as u128 {

@@ -1388,12 +1388,7 @@ fn a_small_record_moves_to_a_large_one_whole() {
         hash_seed: Some(1),
         ..Config::default()
     };
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&seen);
-    let det = Detector::new(config, move |v| sink.lock().unwrap().push(*v)).unwrap();
-    det.observe_batch(&events).unwrap();
-    det.flush().unwrap();
-    let verdicts = seen.lock().unwrap();
+    let verdicts = run_flushed(config, &events);
     assert_eq!(
         verdicts.len(),
         2,
@@ -1440,12 +1435,7 @@ fn ports_past_the_exact_range_are_exact_while_a_port_map_is_free() {
             p.send(&mut events, t, v4(198, 51, 100, 9), port, Outcome::Refused);
         }
     }
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&seen);
-    let det = Detector::new(config, move |v| sink.lock().unwrap().push(*v)).unwrap();
-    det.observe_batch(&events).unwrap();
-    det.flush().unwrap();
-    let verdicts = seen.lock().unwrap();
+    let verdicts = run_flushed(config, &events);
     let last = |src| {
         *verdicts
             .iter()

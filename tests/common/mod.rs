@@ -123,6 +123,18 @@ pub fn run(config: Config, events: &[Event]) -> (Vec<Verdict>, sweepwatch::Stats
     (v, stats)
 }
 
+/// Runs `events` through a detector with `config` in one batch, then
+/// flushes it: its verdicts, final extents last.
+pub fn run_flushed(config: Config, events: &[Event]) -> Vec<Verdict> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let det = Detector::new(config, move |v| sink.lock().unwrap().push(*v)).unwrap();
+    det.observe_batch(events).unwrap();
+    det.flush().unwrap();
+    let v = seen.lock().unwrap().clone();
+    v
+}
+
 /// Benign background: home clients making successful connections to popular
 /// services, with the odd refused or silent one.
 pub fn background(rng: &mut Rng, out: &mut Vec<Event>, clients: u8, per_client: usize, span: f64) {
