@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates include/sweepwatch.h from src/capi/ with the pinned cbindgen and
+# Regenerates crates/sweepwatch-capi/include/sweepwatch.h from the C ABI crate with the pinned cbindgen and
 # fails if it differs from the checked-in header. With --write, updates it.
 #
 #   cargo install cbindgen --version 0.27.0 --locked
@@ -7,7 +7,7 @@
 set -eu
 
 CBINDGEN_VERSION=0.27.0
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../crates/sweepwatch-capi"
 
 if ! command -v cbindgen >/dev/null 2>&1; then
     echo "cbindgen not found: cargo install cbindgen --version $CBINDGEN_VERSION --locked" >&2
@@ -21,9 +21,9 @@ fi
 
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-# A single source file: cbindgen reads src/capi/ only, so public items of the
-# core never leak into the header.
-cbindgen --quiet --config cbindgen.toml --crate sweepwatch --output "$tmp"
+# The C ABI crate alone (parse_deps = false): public items of the core never
+# leak into the header.
+cbindgen --quiet --config cbindgen.toml --crate sweepwatch-capi --output "$tmp"
 
 if [ "${1:-}" = "--write" ]; then
     cp "$tmp" include/sweepwatch.h

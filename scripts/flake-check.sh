@@ -15,15 +15,13 @@ runs=${1:-5}
 logs=$(mktemp -d "${TMPDIR:-/tmp}/sweepwatch-flake.XXXXXX")
 
 # Build once, so that the runs measure only the tests.
-cargo test --all-features --no-run --quiet
-(cd bindings/suricata && cargo test --no-run --quiet)
+cargo test --workspace --no-run --quiet
 
 failed_runs=0
 for ((i = 1; i <= runs; i++)); do
     log=$logs/run-$i.log
     ok=1
-    cargo test --all-features --quiet >"$log" 2>&1 || ok=0
-    (cd bindings/suricata && cargo test --quiet) >>"$log" 2>&1 || ok=0
+    cargo test --workspace --quiet >"$log" 2>&1 || ok=0
     if [[ $ok == 1 ]]; then
         rm -f "$log"
     else

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Every test of the project: the Rust suites (core, readers, CLI, C ABI), the
-# flood tests, the evaluation on real captures and logs (scripts/eval.sh), the header check, the C examples and tests under sanitizers and valgrind, and the
+# Every test of the project: the Rust suites of every crate (core, C ABI,
+# readers, CLI, Suricata plugin), the layering check, the flood tests, the evaluation on real captures and logs (scripts/eval.sh), the header check, the C examples and tests under sanitizers and valgrind, and the
 # Suricata plugin end to end. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-deps.sh
-cargo test --all-features
+cargo test --workspace
+scripts/check-layers.sh
 # The 10-million-source floods, in release (slow in debug), one at a time so
 # each measures only its own memory.
-cargo test --release --all-features --test flood -- --ignored --test-threads=1
+cargo test --release -p sweepwatch-cli --test flood -- --ignored --test-threads=1
 # Verdicts on every real capture and log against expectations counted from
 # the traffic, and every verdict's counts against the raw file.
 cargo build --release --quiet

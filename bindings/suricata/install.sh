@@ -12,10 +12,10 @@ set -eu
 
 prefix=${1:-/usr/local}
 here=$(cd "$(dirname "$0")" && pwd)
-target=${CARGO_TARGET_DIR:-$here/target}
+target=${CARGO_TARGET_DIR:-$here/../../target}
 dest=${DESTDIR:-}$prefix/lib/suricata
 
-(cd "$here" && CARGO_TARGET_DIR=$target cargo build --release --quiet)
+(cd "$here" && CARGO_TARGET_DIR=$target cargo build --release --quiet -p sweepwatch-suricata)
 mkdir -p "$dest"
 # Strip a copy: the build keeps its debug information for profiling.
 strip --strip-unneeded -o "$dest/libsweepwatch_suricata.so.new" \

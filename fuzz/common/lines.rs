@@ -1,7 +1,7 @@
 //! The checks shared by the line readers' targets: whatever the input, the
 //! counts add up and malformed lines are reported once each, in order.
 
-use sweepwatch::input::{Emit, InputError, OnMalformed, ReadStats};
+use sweepwatch_input::{Emit, InputError, OnMalformed, ReadStats};
 
 /// Runs `read` (a line reader's entry point: events out, malformed lines
 /// reported) over `data` and checks its counts.

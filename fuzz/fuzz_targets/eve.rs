@@ -5,7 +5,7 @@
 mod lines;
 
 use libfuzzer_sys::fuzz_target;
-use sweepwatch::input::eve::read_eve_reporting;
+use sweepwatch_input::eve::read_eve_reporting;
 
 fuzz_target!(|data: &[u8]| {
     lines::check(|d, emit, bad| read_eve_reporting(d, emit, bad), data);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sweepwatch::input::pcap::{read_capture_detailed, PcapOptions};
+use sweepwatch_input::pcap::{read_capture_detailed, PcapOptions};
 
 fuzz_target!(|data: &[u8]| {
     let opts = PcapOptions {

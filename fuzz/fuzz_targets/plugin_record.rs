@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sweepwatch::input::eve::eve_flow;
+use sweepwatch_input::eve::eve_flow;
 use sweepwatch_suricata::{flow_event, Seen};
 
 const PREFIX: &[u8] = b"@cee: ";

@@ -10,8 +10,8 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;
-use sweepwatch::input::pcap::PcapOptions;
-use sweepwatch::input::sniff::{sniff, Format};
+use sweepwatch_input::pcap::PcapOptions;
+use sweepwatch_input::sniff::{sniff, Format};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {

@@ -6,7 +6,7 @@
 mod lines;
 
 use libfuzzer_sys::fuzz_target;
-use sweepwatch::input::zeek::read_conn_log_reporting;
+use sweepwatch_input::zeek::read_conn_log_reporting;
 
 fuzz_target!(|data: &[u8]| {
     lines::check(|d, emit, bad| read_conn_log_reporting(d, emit, bad), data);

@@ -10,8 +10,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 use std::path::Path;
-use sweepwatch::input::eve::eve_flow;
 use sweepwatch::{Config, Detector};
+use sweepwatch_input::eve::eve_flow;
 use sweepwatch_suricata::{flow_event, Seen};
 
 /// Every record of the fixtures' EVE files, and of Slips' Suricata log in

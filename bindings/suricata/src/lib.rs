@@ -205,7 +205,7 @@ unsafe extern "C" fn eve_init(
         for n in &notes {
             log(Level::Warning, format_args!("{n}"));
         }
-        let out = match Output::new(&opts, threaded, sweepwatch::input::eve::eve_flow) {
+        let out = match Output::new(&opts, threaded, sweepwatch_input::eve::eve_flow) {
             Ok(o) => o,
             Err(e) => {
                 log(Level::Error, format_args!("cannot start: {e}"));

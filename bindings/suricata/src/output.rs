@@ -27,12 +27,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
-use sweepwatch::input::eve::FlowIds;
 use sweepwatch::order::Reorder;
 use sweepwatch::{Detector, Event, Verdict};
+use sweepwatch_input::eve::FlowIds;
 
 /// Turns one EVE record into a detector event and the ids of its flow
-/// (`sweepwatch::input::eve::eve_flow` in the plugin; a stand-in in tests).
+/// (`sweepwatch_input::eve::eve_flow` in the plugin; a stand-in in tests).
 pub type Parse = fn(&str) -> Result<Option<(Event, FlowIds)>, String>;
 
 /// A verdict waiting to be written, with the ids of the flow that decided
@@ -288,7 +288,7 @@ pub enum Seen {
 /// `rec` is one record as Suricata hands it over (trailing newlines are
 /// ignored); `prefix` is the configured `prefix`, stripped from the start
 /// when present; `parse` turns the record's text into an event (the plugin
-/// passes `sweepwatch::input::eve::eve_flow`). Only records whose top-level
+/// passes `sweepwatch_input::eve::eve_flow`). Only records whose top-level
 /// `event_type` is `flow` are parsed; every other record is
 /// [`Seen::NotFlow`]. Never panics unless `parse` does.
 pub fn flow_event(rec: &[u8], prefix: &[u8], parse: Parse) -> Seen {
@@ -1007,7 +1007,7 @@ mod tests {
         let t = std::time::Instant::now();
         let events = flow_lines
             .iter()
-            .filter(|l| matches!(sweepwatch::input::eve::eve_flow(l), Ok(Some(_))))
+            .filter(|l| matches!(sweepwatch_input::eve::eve_flow(l), Ok(Some(_))))
             .count();
         let ns = t.elapsed().as_nanos() as f64;
         eprintln!(
@@ -1034,7 +1034,7 @@ mod tests {
                 home_networks: vec!["10.0.0.0/8".into()],
                 ..Config::default()
             };
-            let out = Output::new(&o, false, sweepwatch::input::eve::eve_flow).unwrap();
+            let out = Output::new(&o, false, sweepwatch_input::eve::eve_flow).unwrap();
             let t = std::time::Instant::now();
             for l in &lines {
                 out.write(l.as_bytes(), None).unwrap();

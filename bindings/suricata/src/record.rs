@@ -23,8 +23,8 @@
 //! the top.
 
 use std::fmt::Write as _;
-use sweepwatch::input::eve::FlowIds;
 use sweepwatch::{Kind, Protocol, Timestamp, Verdict};
+use sweepwatch_input::eve::FlowIds;
 
 /// How decided verdicts are written (`sweepwatch.records`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -307,7 +307,7 @@ mod tests {
             "{line}"
         );
         // The deciding flow's id and VLANs go where Suricata puts its own.
-        let tagged = sweepwatch::input::eve::eve_flow(
+        let tagged = sweepwatch_input::eve::eve_flow(
             r#"{"flow_id":77,"event_type":"flow","vlan":[5,6],"src_ip":"10.0.0.1",
             "dest_ip":"10.0.0.2","dest_port":53,"proto":"UDP","flow":{"start":"2021-06-06T16:38:55Z"}}"#,
         )

@@ -5,7 +5,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 pkg=$(dirname "$here")
 repo=$(cd "$pkg/../.." && pwd)
 suricata=${SURICATA:-suricata}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target-suricata}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target}
 # The tests load the plugin as install.sh installs it (stripped), staged here.
 plugin=$CARGO_TARGET_DIR/staging/usr/local/lib/suricata/libsweepwatch_suricata.so
 

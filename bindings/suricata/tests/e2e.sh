@@ -31,7 +31,7 @@
 # its trixie folder), VERDICTS_OUT (a file each capture's verdicts are
 # appended to: "capture src kind ports technique final"), SWEEPWATCH_DATA (default:
 # ../shared/data beside the repository), CARGO_TARGET_DIR (default:
-# target-suricata in the repository), KEEP=1 keeps the work directory.
+# target in the repository), KEEP=1 keeps the work directory.
 set -euo pipefail
 
 # shellcheck source=common.sh

@@ -1,0 +1,492 @@
+//! `sweepwatch`: finds port sweeps, port scans and outbound sweeps in captures
+//! (pcap, pcapng) and engine logs (Zeek `conn.log`, Suricata EVE JSON), plain or
+//! gzip-compressed, recognised from their content.
+//!
+//! ```text
+//! sweepwatch detect [--home-net CIDR]... [--allow CIDR]... [--config FILE]
+//!                   [--min-targets N] [--json] [--quiet] INPUT...
+//! ```
+//!
+//! All inputs feed one detector, in the order given, so a scan spread over
+//! several files is seen whole. Verdicts go to standard output (a table, or JSON
+//! Lines with `--json`: see [`output`] for the contract); progress, warnings and
+//! the summary go to standard error.
+//!
+//! Errors: an input that cannot be opened or whose format is unknown is reported
+//! with its name and skipped; the other inputs are still read, and the exit
+//! code is then 1. Malformed lines are skipped and counted, the first few
+//! reported as `file:line: message`. Exit codes: 0 success (with or without
+//! verdicts), 1 input errors, 2 usage or configuration errors.
+#![deny(missing_docs)]
+
+mod output;
+mod summary;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use output::Output;
+use std::io::{self, IsTerminal, Read};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use summary::FileReport;
+use sweepwatch::order::{Reorder, Window};
+use sweepwatch::{AllowRule, Cidr, Config, Detector, Event, Verdict};
+use sweepwatch_input::pcap::{CaptureReader, PcapOptions};
+use sweepwatch_input::sniff::sniff;
+
+/// Malformed lines reported per input; the rest are only counted.
+const SHOWN_MALFORMED: u64 = 5;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sweepwatch",
+    version,
+    about = "Finds port sweeps, port scans and outbound sweeps in captures and engine logs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Reads captures and logs and reports the sources that sweep or scan.
+    ///
+    /// Inputs may be pcap, pcapng, Zeek conn.log (tab-separated or JSON) or
+    /// Suricata EVE JSON, plain or gzip-compressed; the format is recognised from
+    /// the content. `-` reads standard input. An input that cannot be read is
+    /// reported and skipped, and the exit code is then 1.
+    #[command(after_long_help = "Exit status: 0 success, with or without verdicts; \
+        1 an input could not be read (the others were); 2 usage or configuration error.")]
+    Detect(DetectArgs),
+}
+
+#[derive(Args, Debug)]
+struct DetectArgs {
+    /// Captures or logs to read, in this order.
+    #[arg(value_name = "INPUT", required = true)]
+    inputs: Vec<PathBuf>,
+
+    /// A home network (repeatable). Replaces the default home networks (RFC 1918,
+    /// 100.64.0.0/10, fc00::/7) and those of --config. Without it (or home
+    /// networks in --config), a Zeek conn.log's local_orig and local_resp
+    /// columns, where present, say which hosts are at home.
+    #[arg(long = "home-net", value_name = "CIDR")]
+    home_net: Vec<Cidr>,
+
+    /// A source never reported, such as an authorised scanner (repeatable).
+    /// Added to the allow-list of --config.
+    #[arg(long, value_name = "CIDR")]
+    allow: Vec<Cidr>,
+
+    /// Detector configuration in TOML; the options above and --min-targets
+    /// override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Fewest distinct targets (hosts for sweeps, ports for scans) before a
+    /// verdict [default: 5, or --config's].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    min_targets: Option<u32>,
+
+    /// Events held back to put inputs in time order before detection (engines
+    /// log connections when they end; 0 feeds events as read). Each costs
+    /// at most 112 bytes (the event, and room to sort it).
+    #[arg(long, value_name = "EVENTS", default_value_t = 1 << 20,
+        value_parser = clap::value_parser!(u64).range(0..=1 << 28))]
+    reorder_window: u64,
+
+    /// Memory of the flow tracker that pairs a capture's probes with their
+    /// answers, in MiB; when full, its oldest probe is reported unanswered
+    /// early (the summary counts them) [default: 64].
+    #[arg(long, value_name = "MIB", default_value_t = 64,
+        value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    flow_memory: u64,
+
+    /// Probes of a capture still within their answer window when the input
+    /// ends count as unanswered, as Zeek marks such connections (S0), instead
+    /// of being left out (the input holds neither their answer nor their
+    /// timeout). For captures filtered down to the probes, whose answers were
+    /// never kept.
+    #[arg(long)]
+    pending_unanswered: bool,
+
+    /// Seed of the hashes that place sources in memory, for replays that
+    /// evict and estimate exactly alike [default: random, or --config's
+    /// hash_seed]. Unsafe on live traffic: who knows the seed can choose
+    /// addresses that crowd one bucket and push a scanner out.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
+    /// Writes verdicts as JSON Lines instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    /// Prints no progress and no summary (errors and warnings still go to
+    /// standard error).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Detect(args) => detect(&args),
+    }
+}
+
+/// A usage or configuration error: exit code 2.
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("sweepwatch: {msg}");
+    ExitCode::from(2)
+}
+
+/// A configuration file's text: at most [`Config::MAX_TOML_BYTES`] are read,
+/// so a huge file is refused without being loaded.
+fn read_config(path: &std::path::Path) -> Result<String, String> {
+    let limit = Config::MAX_TOML_BYTES;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > limit {
+        return Err(format!(
+            "over the limit of {limit} bytes (1 MiB) for a configuration file"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
+/// The detector's configuration, and whether the home networks were left at
+/// their defaults (then an engine's own locality of hosts decides).
+fn config_of(args: &DetectArgs) -> Result<(Config, bool), String> {
+    let mut cfg = match &args.config {
+        None => Config::default(),
+        Some(path) => {
+            let text = read_config(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Config::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+    };
+    if !args.home_net.is_empty() {
+        cfg.home_networks = args.home_net.iter().map(Cidr::to_string).collect();
+    }
+    cfg.allow
+        .extend(args.allow.iter().map(|c| AllowRule::Net(c.to_string())));
+    if let Some(n) = args.min_targets {
+        cfg.min_targets = n;
+    }
+    if let Some(seed) = args.seed {
+        cfg.hash_seed = Some(seed);
+    }
+    let default_home = cfg.home_networks == Config::default().home_networks;
+    Ok((cfg, default_home))
+}
+
+/// Puts events in time order within a bounded window, collects them into
+/// batches for the detector, and passes the verdicts they produce on to the
+/// output.
+///
+/// Engines log a connection when it ends, not when it starts, and some files
+/// (flow tables dumped at shutdown) are not in time order at all. The detector
+/// judges by the events' own times, so a forward jump past its idle timeout
+/// would split one scan into many short episodes. Holding back `window` events
+/// and releasing the older half, stably sorted, puts every event displaced by
+/// fewer than `window / 2` positions back in place at a bounded memory cost.
+struct Feeder<'a> {
+    det: &'a Detector,
+    /// Events held until their window passes, released in time order.
+    order: Reorder<()>,
+    verdicts: &'a Mutex<Vec<Verdict>>,
+    out: Output,
+    /// Whether events keep the engine's own locality of their hosts (Zeek's
+    /// `local_orig`, `local_resp`): only while the home networks are the
+    /// defaults, which the user's own configuration replaces.
+    engine_locality: bool,
+}
+
+impl<'a> Feeder<'a> {
+    fn new(
+        det: &'a Detector,
+        window: usize,
+        verdicts: &'a Mutex<Vec<Verdict>>,
+        out: Output,
+        engine_locality: bool,
+    ) -> Result<Self, String> {
+        // A window of events, not of time: a file is read as fast as it
+        // comes, and its events are held until `window` newer ones arrived.
+        let order = Reorder::new(Window {
+            micros: u64::MAX,
+            max_events: window,
+        })
+        .ok_or_else(|| format!("--reorder-window {window}: the memory cannot be had"))?;
+        Ok(Feeder {
+            det,
+            order,
+            verdicts,
+            out,
+            engine_locality,
+        })
+    }
+
+    fn push(&mut self, mut ev: Event) {
+        if !self.engine_locality {
+            ev.src_local = None;
+            ev.dst_local = None;
+        }
+        let det = self.det;
+        let mut fed = false;
+        self.order.push(ev, (), |batch, _| {
+            // The only error is a call from inside a verdict callback, which
+            // this program never makes.
+            let _ = det.observe_batch(batch);
+            fed = true;
+        });
+        if fed {
+            self.deliver();
+        }
+    }
+
+    /// Writes the verdicts the detector decided so far.
+    fn deliver(&mut self) {
+        let ready = std::mem::take(&mut *self.verdicts.lock().unwrap_or_else(|e| e.into_inner()));
+        for v in &ready {
+            self.out.verdict(v);
+        }
+    }
+
+    /// At the end of an input: without a window, nothing is held back past it.
+    fn end_of_input(&mut self) {
+        let det = self.det;
+        self.order.flush(|batch, _| {
+            let _ = det.observe_batch(batch);
+        });
+        self.deliver();
+    }
+
+    /// Feeds everything still held back, then delivers the final extent of
+    /// every source reported.
+    fn finish(&mut self) {
+        let det = self.det;
+        self.order.drain(|batch, _| {
+            let _ = det.observe_batch(batch);
+        });
+        let _ = self.det.flush();
+        self.deliver();
+    }
+}
+
+fn progress_bar(name: &str, len: Option<u64>) -> ProgressBar {
+    let (bar, template) = match len {
+        Some(n) => (
+            ProgressBar::new(n),
+            "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ),
+        None => (
+            ProgressBar::new_spinner(),
+            "{prefix} {spinner} {bytes} {bytes_per_sec}",
+        ),
+    };
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.with_style(style).with_prefix(name.to_string())
+}
+
+/// The text of a panic's payload.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// Reads one input into the feeder. Errors are reported on standard error and
+/// recorded in the returned report.
+fn read_input(
+    path: &std::path::Path,
+    feeder: &mut Feeder<'_>,
+    captures: &mut Option<CaptureReader>,
+    pcap: &PcapOptions,
+    show_progress: bool,
+) -> FileReport {
+    let name = path.display().to_string();
+    let mut report = FileReport::new(&name);
+    let stdin = path.as_os_str() == "-";
+    let (raw, len): (Box<dyn Read>, Option<u64>) = if stdin {
+        (Box::new(io::stdin().lock()), None)
+    } else {
+        match std::fs::File::open(path) {
+            Ok(f) => {
+                let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+                (Box::new(f), len)
+            }
+            Err(e) => {
+                eprintln!("sweepwatch: {name}: {e}");
+                report.error = Some(e.to_string());
+                return report;
+            }
+        }
+    };
+    let bar = if show_progress {
+        progress_bar(&name, len)
+    } else {
+        ProgressBar::hidden()
+    };
+    let raw: Box<dyn Read> = if show_progress {
+        Box::new(bar.wrap_read(raw))
+    } else {
+        raw
+    };
+    let sniffed = match sniff(raw) {
+        Ok(s) => s,
+        Err(e) => {
+            bar.finish_and_clear();
+            eprintln!("sweepwatch: {name}: {}", e.message);
+            report.error = Some(e.message);
+            return report;
+        }
+    };
+    report.format = Some(sniffed.format);
+    report.gzip = sniffed.gzip;
+
+    let mut shown = 0u64;
+    let mut on_malformed = |line: u64, why: &str| {
+        shown += 1;
+        if shown <= SHOWN_MALFORMED {
+            bar.suspend(|| eprintln!("{name}:{line}: {why}"));
+        }
+    };
+    // A reader that panics on input it did not foresee must not take the other
+    // inputs down with it: the panic becomes this input's error.
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        sniffed.read_continuing(captures, pcap, &mut |ev| feeder.push(ev), &mut on_malformed)
+    }));
+    feeder.end_of_input();
+    bar.finish_and_clear();
+    match result {
+        Ok(Ok(stats)) => {
+            if stats.malformed > SHOWN_MALFORMED {
+                eprintln!(
+                    "{name}: {} more malformed lines not shown",
+                    stats.malformed - SHOWN_MALFORMED
+                );
+            }
+            if stats.tracker_full > 0 {
+                eprintln!(
+                    "sweepwatch: warning: {name}: the flow tracker was full ({} flows); \
+                     {} probes were reported unanswered before their timeout \
+                     (raise --flow-memory)",
+                    pcap.max_flows, stats.tracker_full
+                );
+            }
+            if let Some(at) = stats.truncated_at {
+                eprintln!(
+                    "sweepwatch: warning: {name}: capture truncated at byte {at}; \
+                     the packets before it were used"
+                );
+            }
+            report.stats = Some(stats);
+        }
+        Ok(Err(e)) => {
+            eprintln!("sweepwatch: {name}: {e}");
+            report.error = Some(e.to_string());
+        }
+        Err(p) => {
+            let msg = format!(
+                "reading stopped by an internal error in the {} reader: {}",
+                report.format_name(),
+                panic_text(&*p)
+            );
+            eprintln!("sweepwatch: {name}: {msg}");
+            report.error = Some(msg);
+        }
+    }
+    report
+}
+
+fn detect(args: &DetectArgs) -> ExitCode {
+    let (cfg, engine_locality) = match config_of(args) {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
+    let verdicts = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&verdicts);
+    let det = match Detector::new(cfg, move |v| {
+        sink.lock().unwrap_or_else(|e| e.into_inner()).push(*v)
+    }) {
+        Ok(d) => d,
+        Err(e) => return usage_error(&e.to_string()),
+    };
+    // A panic is a bug: say so plainly, without the default hook's hint about
+    // backtraces (the input that caused it is named when it is caught).
+    panic::set_hook(Box::new(|info| {
+        eprintln!("sweepwatch: internal error: {info}")
+    }));
+
+    let show_progress = !args.quiet && io::stderr().is_terminal();
+    let pcap = PcapOptions {
+        pending_unanswered: args.pending_unanswered,
+        ..PcapOptions::with_memory_bytes(args.flow_memory << 20)
+    };
+    let mut feeder = match Feeder::new(
+        &det,
+        args.reorder_window as usize,
+        &verdicts,
+        Output::new(args.json),
+        engine_locality,
+    ) {
+        Ok(f) => f,
+        Err(e) => return usage_error(&e),
+    };
+    let started = Instant::now();
+    let mut reports = Vec::with_capacity(args.inputs.len());
+    // One flow tracker for all captures: the parts of a rotated capture,
+    // given in order, pair a probe at the end of one with its answer in the
+    // next.
+    let mut captures = None;
+    for path in &args.inputs {
+        reports.push(read_input(
+            path,
+            &mut feeder,
+            &mut captures,
+            &pcap,
+            show_progress,
+        ));
+        feeder.out.flush();
+        if feeder.out.error().is_some() {
+            break;
+        }
+    }
+    let pending = captures.as_mut().map_or(0, |c: &mut CaptureReader| {
+        c.finish(&mut |ev| feeder.push(ev))
+    });
+    feeder.finish();
+    let mut out = feeder.out;
+    out.finish(args.quiet);
+    if let Some(e) = out.error() {
+        // A closed pipe (`| head`) means nobody wants more output.
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("sweepwatch: writing output: {e}");
+        return ExitCode::from(1);
+    }
+    if !args.quiet {
+        let stats = det.stats().unwrap_or_default();
+        eprint!(
+            "{}",
+            summary::render(&reports, &stats, &pcap, pending, &out, started.elapsed())
+        );
+    }
+    if reports.iter().any(|r| r.error.is_some()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

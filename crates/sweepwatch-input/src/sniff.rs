@@ -1,0 +1,435 @@
+//! Recognising an input's format from its content, and unpacking gzip.
+//!
+//! File names lie (`conn.log` may be JSON, `eve.json.1` gzip), so only the
+//! first bytes decide:
+//!
+//! | first bytes | format |
+//! |---|---|
+//! | `1f 8b` | gzip: unpacked (members concatenated), then recognised again |
+//! | `a1b2c3d4`, `d4c3b2a1`, `a1b23c4d`, `4d3cb2a1` | pcap |
+//! | `0a0d0d0a` | pcapng |
+//! | `#separator` | Zeek tab-separated log |
+//! | `{` … with `event_type` | Suricata EVE JSON |
+//! | `{` … with `id.orig_h` or `conn_state` | Zeek JSON log |
+//!
+//! A UTF-8 byte-order mark before a text format is dropped: the stream handed
+//! on starts at its first record.
+
+use super::pcap::{read_capture, CaptureReader, PcapOptions};
+use super::{eve, zeek, Emit, InputError, OnMalformed, ReadStats, UTF8_BOM};
+use flate2::read::MultiGzDecoder;
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Cursor, Read};
+
+/// The formats the readers understand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// A pcap capture (any byte order, micro- or nanosecond times).
+    Pcap,
+    /// A pcapng capture.
+    PcapNg,
+    /// A Zeek log with its `#separator`/`#fields` header.
+    ZeekTsv,
+    /// A Zeek log written as JSON lines.
+    ZeekJson,
+    /// Suricata EVE JSON lines.
+    Eve,
+    /// No bytes at all (or only blank lines): nothing to read.
+    Empty,
+}
+
+impl Format {
+    /// A short lower-case name: `pcap`, `pcapng`, `zeek-tsv`, `zeek-json`,
+    /// `eve`, `empty`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Format::Pcap => "pcap",
+            Format::PcapNg => "pcapng",
+            Format::ZeekTsv => "zeek-tsv",
+            Format::ZeekJson => "zeek-json",
+            Format::Eve => "eve",
+            Format::Empty => "empty",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stream whose format is known, ready to read from its first byte.
+pub struct Sniffed<'r> {
+    /// What the stream holds.
+    pub format: Format,
+    /// True if the stream was gzip-compressed.
+    pub gzip: bool,
+    reader: Box<dyn BufRead + 'r>,
+}
+
+impl fmt::Debug for Sniffed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sniffed")
+            .field("format", &self.format)
+            .field("gzip", &self.gzip)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'r> Sniffed<'r> {
+    /// Reads the whole stream with the reader for its format.
+    pub fn read(
+        self,
+        pcap: &PcapOptions,
+        emit: Emit,
+        on_malformed: OnMalformed,
+    ) -> Result<ReadStats, InputError> {
+        match self.format {
+            Format::Pcap | Format::PcapNg => read_capture(self.reader, pcap, emit),
+            _ => self.read_continuing(&mut None, pcap, emit, on_malformed),
+        }
+    }
+
+    /// [`read`](Self::read) for one of several inputs read as one: a capture
+    /// is read by `captures` (made with `pcap` at the first capture), so that
+    /// its probes still awaiting an answer at its end carry over to the next
+    /// capture it reads. Call [`CaptureReader::finish`] once the input ends.
+    ///
+    /// # Errors
+    /// As the reader for the stream's format; for a capture also when the
+    /// flow tracker's memory cannot be had.
+    ///
+    /// # Examples
+    /// ```
+    /// use sweepwatch_input::{pcap::PcapOptions, sniff::sniff};
+    /// let log = "#separator \\x09\n\
+    ///            #fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\tconn_state\n\
+    ///            1700000000.0\t203.0.113.5\t192.0.2.1\t22\ttcp\tREJ\n";
+    /// let (mut captures, mut events) = (None, Vec::new());
+    /// for input in [log, log] {
+    ///     let s = sniff(input.as_bytes()).unwrap();
+    ///     let pcap = PcapOptions::default();
+    ///     s.read_continuing(&mut captures, &pcap, &mut |e| events.push(e), &mut |_, _| {})
+    ///         .unwrap();
+    /// }
+    /// assert_eq!(events.len(), 2);
+    /// // No capture was read, so no flow tracker was made.
+    /// assert!(captures.is_none());
+    /// ```
+    pub fn read_continuing(
+        self,
+        captures: &mut Option<CaptureReader>,
+        pcap: &PcapOptions,
+        emit: Emit,
+        on_malformed: OnMalformed,
+    ) -> Result<ReadStats, InputError> {
+        match self.format {
+            Format::Pcap | Format::PcapNg => {
+                let c = match captures {
+                    Some(c) => c,
+                    None => captures.insert(CaptureReader::new(pcap)?),
+                };
+                c.read(self.reader, emit)
+            }
+            Format::ZeekTsv | Format::ZeekJson => {
+                zeek::read_conn_log_reporting(self.reader, emit, on_malformed)
+            }
+            Format::Eve => eve::read_eve_reporting(self.reader, emit, on_malformed),
+            Format::Empty => Ok(ReadStats::default()),
+        }
+    }
+
+    /// The stream itself, positioned at its first (decompressed) byte.
+    pub fn into_reader(self) -> Box<dyn BufRead + 'r> {
+        self.reader
+    }
+}
+
+/// Most bytes looked at to find the first line of a text format.
+const SNIFF_LIMIT: usize = 64 << 10;
+/// Buffer size for the readers: large reads keep system calls and gzip's
+/// per-call overhead low.
+const BUF_SIZE: usize = 256 << 10;
+
+const PCAP_MAGICS: [[u8; 4]; 4] = [
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+];
+const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+fn io_err(e: &io::Error) -> InputError {
+    InputError {
+        location: "byte 0".into(),
+        message: format!("read error: {e}"),
+    }
+}
+
+/// Reads from `r` until the prefix decides the format (a binary magic, or a
+/// complete first non-blank line), [`SNIFF_LIMIT`] bytes, or the end.
+fn read_prefix<R: Read>(r: &mut R) -> io::Result<Vec<u8>> {
+    let mut prefix = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    loop {
+        if decided(&prefix) || prefix.len() >= SNIFF_LIMIT {
+            return Ok(prefix);
+        }
+        let want = chunk.len().min(SNIFF_LIMIT - prefix.len());
+        let n = match r.read(&mut chunk[..want]) {
+            Ok(0) => return Ok(prefix),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        prefix.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn decided(prefix: &[u8]) -> bool {
+    if prefix.len() >= 4 {
+        let head = [prefix[0], prefix[1], prefix[2], prefix[3]];
+        if PCAP_MAGICS.contains(&head) || head == PCAPNG_MAGIC {
+            return true;
+        }
+    }
+    if prefix.starts_with(&GZIP_MAGIC) {
+        return true;
+    }
+    let text = strip_bom(prefix);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace());
+    match start {
+        Some(s) => text[s..].contains(&b'\n'),
+        None => false,
+    }
+}
+
+fn strip_bom(b: &[u8]) -> &[u8] {
+    b.strip_prefix(UTF8_BOM).unwrap_or(b)
+}
+
+/// Drops a UTF-8 byte-order mark from the start of a text format, so that the
+/// reader sees its first record as written. Binary formats are left alone.
+fn drop_bom(format: Format, prefix: &mut Vec<u8>) {
+    let text = !matches!(format, Format::Pcap | Format::PcapNg);
+    if text && prefix.starts_with(UTF8_BOM) {
+        prefix.drain(..UTF8_BOM.len());
+    }
+}
+
+/// What a prefix holds, or why it is none of the known formats.
+fn classify(prefix: &[u8]) -> Result<Format, String> {
+    if prefix.len() >= 4 {
+        let head = [prefix[0], prefix[1], prefix[2], prefix[3]];
+        if PCAP_MAGICS.contains(&head) {
+            return Ok(Format::Pcap);
+        }
+        if head == PCAPNG_MAGIC {
+            return Ok(Format::PcapNg);
+        }
+    }
+    let text = strip_bom(prefix);
+    let Some(start) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
+        if prefix.is_empty() || prefix.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Format::Empty);
+        }
+        return Err(unknown(prefix));
+    };
+    let text = &text[start..];
+    let line = match text.iter().position(|b| *b == b'\n') {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    if line.starts_with(b"#separator") {
+        return Ok(Format::ZeekTsv);
+    }
+    if line.starts_with(b"{") {
+        if let Some(f) = json_keys(line) {
+            return Ok(f);
+        }
+        return Err(format!(
+            "unknown format: JSON lines whose first object has neither `event_type` \
+             (Suricata EVE) nor `id.orig_h`/`conn_state` (Zeek conn.log); first line: {}",
+            excerpt(line)
+        ));
+    }
+    Err(unknown(prefix))
+}
+
+/// EVE or Zeek JSON from the keys of the first object. A line that does not
+/// parse (cut by the sniff limit, or corrupt: the reader will skip it) is
+/// judged by the key names it contains.
+fn json_keys(line: &[u8]) -> Option<Format> {
+    let by_keys = |has: &dyn Fn(&str) -> bool| {
+        if has("event_type") {
+            Some(Format::Eve)
+        } else if has("id.orig_h") || has("conn_state") {
+            Some(Format::ZeekJson)
+        } else {
+            None
+        }
+    };
+    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line) {
+        Ok(obj) => by_keys(&|k| obj.contains_key(k)),
+        Err(_) => {
+            let text = String::from_utf8_lossy(line);
+            by_keys(&|k| text.contains(&format!("\"{k}\"")))
+        }
+    }
+}
+
+fn excerpt(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&line[..line.len().min(60)]);
+    let cut = if line.len() > 60 { "…" } else { "" };
+    format!("`{}{cut}`", text.trim_end())
+}
+
+fn unknown(prefix: &[u8]) -> String {
+    let printable = prefix
+        .iter()
+        .take(64)
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    let shown = if printable {
+        let line = prefix.split(|b| *b == b'\n').next().unwrap_or_default();
+        format!("starts with {}", excerpt(line))
+    } else {
+        let hex: Vec<String> = prefix.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        format!("starts with bytes {}", hex.join(" "))
+    };
+    format!(
+        "unknown format (not pcap, pcapng, Zeek conn.log or Suricata EVE JSON, \
+         plain or gzip): {shown}"
+    )
+}
+
+/// Recognises the format of `r` (unpacking gzip first) and returns the stream
+/// ready to read from its first byte.
+///
+/// # Errors
+/// An I/O error while looking, or an unknown format; the message says what the
+/// input starts with.
+///
+/// # Examples
+/// ```
+/// use sweepwatch_input::sniff::{sniff, Format};
+/// let s = sniff(&b"{\"event_type\":\"flow\"}\n"[..]).unwrap();
+/// assert_eq!(s.format, Format::Eve);
+/// assert!(sniff(&b"GIF89a"[..]).is_err());
+/// ```
+pub fn sniff<'r, R: Read + 'r>(mut r: R) -> Result<Sniffed<'r>, InputError> {
+    let prefix = read_prefix(&mut r).map_err(|e| io_err(&e))?;
+    if prefix.starts_with(&GZIP_MAGIC) {
+        let inner = MultiGzDecoder::new(Cursor::new(prefix).chain(r));
+        let mut inner = BufReader::with_capacity(BUF_SIZE, inner);
+        let mut inner_prefix = read_prefix(&mut inner).map_err(|e| InputError {
+            location: "byte 0".into(),
+            message: format!("bad gzip data: {e}"),
+        })?;
+        let format = classify(&inner_prefix).map_err(|m| InputError {
+            location: "byte 0".into(),
+            message: format!("{m} (inside gzip)"),
+        })?;
+        drop_bom(format, &mut inner_prefix);
+        return Ok(Sniffed {
+            format,
+            gzip: true,
+            reader: Box::new(BufReader::with_capacity(
+                BUF_SIZE,
+                Cursor::new(inner_prefix).chain(inner),
+            )),
+        });
+    }
+    let format = classify(&prefix).map_err(|message| InputError {
+        location: "byte 0".into(),
+        message,
+    })?;
+    let mut prefix = prefix;
+    drop_bom(format, &mut prefix);
+    Ok(Sniffed {
+        format,
+        gzip: false,
+        reader: Box::new(BufReader::with_capacity(
+            BUF_SIZE,
+            Cursor::new(prefix).chain(r),
+        )),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+
+    fn format_of(bytes: &[u8]) -> Result<Format, InputError> {
+        sniff(bytes).map(|s| s.format)
+    }
+
+    #[test]
+    fn magics_and_text() {
+        for m in PCAP_MAGICS {
+            assert_eq!(
+                format_of(&[&m[..], &[0u8; 20][..]].concat()).unwrap(),
+                Format::Pcap
+            );
+        }
+        assert_eq!(format_of(&PCAPNG_MAGIC).unwrap(), Format::PcapNg);
+        assert_eq!(
+            format_of(b"#separator \\x09\n#fields\tts\n").unwrap(),
+            Format::ZeekTsv
+        );
+        assert_eq!(
+            format_of(b"\n\n{\"event_type\":\"dns\"}\n").unwrap(),
+            Format::Eve
+        );
+        assert_eq!(
+            format_of(b"{\"ts\":1,\"id.orig_h\":\"10.0.0.1\"}").unwrap(),
+            Format::ZeekJson
+        );
+        // A corrupt first object is still recognised by its key names.
+        assert_eq!(
+            format_of(b"{\"conn_state\":\"S0\",,}\n").unwrap(),
+            Format::ZeekJson
+        );
+        assert_eq!(format_of(b"").unwrap(), Format::Empty);
+        assert_eq!(format_of(b"  \n").unwrap(), Format::Empty);
+        let e = format_of(b"{\"a\":1}\n").unwrap_err();
+        assert!(e.message.contains("event_type"), "{e}");
+        let e = format_of(b"\x89PNG\r\n\x1a\n").unwrap_err();
+        assert!(e.message.contains("89 50 4e 47"), "{e}");
+        let e = format_of(b"hello world\n").unwrap_err();
+        assert!(e.message.contains("`hello world`"), "{e}");
+    }
+
+    #[test]
+    fn gzip_is_unpacked_and_content_kept() {
+        let text = b"{\"event_type\":\"flow\"}\nsecond line\n";
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&text[..10]).unwrap();
+        let mut data = gz.finish().unwrap();
+        // Concatenated members, as `cat a.gz b.gz` makes.
+        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&text[10..]).unwrap();
+        data.extend(gz.finish().unwrap());
+        let s = sniff(&data[..]).unwrap();
+        assert_eq!((s.format, s.gzip), (Format::Eve, true));
+        let mut back = Vec::new();
+        s.into_reader().read_to_end(&mut back).unwrap();
+        assert_eq!(back, text);
+        assert!(sniff(&[0x1f, 0x8b, 0x08, 0x00, 0x01][..]).is_err());
+    }
+
+    #[test]
+    fn long_first_lines_are_not_all_read() {
+        let mut text = b"{\"event_type\":\"flow\",\"x\":\"".to_vec();
+        text.extend(std::iter::repeat(b'a').take(SNIFF_LIMIT * 2));
+        text.extend_from_slice(b"\"}\n");
+        let s = sniff(&text[..]).unwrap();
+        assert_eq!(s.format, Format::Eve);
+        let mut back = Vec::new();
+        s.into_reader().read_to_end(&mut back).unwrap();
+        assert_eq!(back, text);
+    }
+}

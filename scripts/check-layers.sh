@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Fails if the layers leak: the core (`sweepwatch`) must know nothing of C,
+# files or engines, and the Suricata plugin must export only Suricata's entry
+# point.
+#
+#   - the core depends on no workspace crate and on nothing beyond its allowed
+#     direct dependencies (hashing, serde for the configuration, TOML, libc
+#     for mmap), checked with `cargo tree`;
+#   - the core's sources hold no `#[no_mangle]`, `extern "C"`, `std::fs` or
+#     `std::io` (files and C belong to the front ends);
+#   - no crate but the C ABI exports `sw_*` symbols, and the plugin's .so
+#     exports only `SCPluginRegister` (`nm -D`), so that none of the C ABI
+#     lands in Suricata's namespace.
+#
+# Usage: scripts/check-layers.sh   (builds the plugin in release if needed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+failures=0
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+allowed="ahash libc serde toml"
+deps=$(cargo tree -p sweepwatch -e normal --depth 1 --prefix none --quiet | tail -n +2 | awk '{print $1}' | sort -u)
+for d in $deps; do
+    case " $allowed " in
+        *" $d "*) ;;
+        *) fail "the core depends on $d (allowed: $allowed)" ;;
+    esac
+done
+# Nor on any workspace crate, even indirectly.
+if cargo tree -p sweepwatch -e normal --prefix none --quiet | awk '{print $1}' |
+    grep -Eq '^sweepwatch-'; then
+    fail "the core depends on another sweepwatch crate"
+fi
+
+leaks=$(grep -rnE '#\[no_mangle\]|extern "C"|std::fs|std::io\b' crates/sweepwatch/src || true)
+[ -z "$leaks" ] || fail "the core speaks C or files:
+$leaks"
+
+cargo build --release --quiet -p sweepwatch-suricata
+plugin=target/release/libsweepwatch_suricata.so
+exported=$(nm -D --defined-only "$plugin" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | sort -u)
+if [ "$exported" != "SCPluginRegister" ]; then
+    fail "the plugin exports more than SCPluginRegister: $(echo "$exported" | tr '\n' ' ')"
+fi
+
+if [ $failures -ne 0 ]; then
+    echo "check-layers: $failures failure(s)" >&2
+    exit 1
+fi
+echo "check-layers: the core depends on $(echo $deps | tr '\n' ' ')only; the plugin exports SCPluginRegister only"
