@@ -1,6 +1,7 @@
 //! `sw_event`: one connection event as a plain C struct, and its checked
 //! conversion to [`Event`].
 
+use num_enum::{IntoPrimitive, TryFromPrimitive};
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 use sweepwatch::{AddrKey, Event, KeyedEvent, Outcome, Protocol, Technique, Timestamp};
@@ -14,7 +15,7 @@ pub const SW_FAMILY_IPV6: u8 = 6;
 /// Transport protocol of an attempt, as stored in sw_event.proto and
 /// sw_verdict.proto.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoPrimitive, TryFromPrimitive)]
 pub enum sw_protocol {
     /// TCP: an attempt is a SYN.
     Tcp = 0,
@@ -28,7 +29,7 @@ pub enum sw_protocol {
 
 /// What became of an attempt, as stored in sw_event.outcome.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoPrimitive, TryFromPrimitive)]
 pub enum sw_outcome {
     /// A probe was sent; its outcome is not known yet. Report the outcome later
     /// in another event: each (source, target, port) is counted once.
@@ -47,7 +48,7 @@ pub enum sw_outcome {
 /// How a probe was sent, in nmap's vocabulary, as stored in sw_event.technique
 /// and sw_verdict.technique.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoPrimitive, TryFromPrimitive)]
 pub enum sw_technique {
     /// In an event: the protocol's plain probe (a SYN for TCP, a datagram for
     /// UDP, an echo request for ICMP). Never in a verdict.
@@ -94,11 +95,60 @@ impl From<Technique> for sw_technique {
     }
 }
 
+impl From<sw_technique> for Option<Technique> {
+    /// The core's technique; `None` for the default (the protocol's plain
+    /// probe).
+    #[inline]
+    fn from(t: sw_technique) -> Self {
+        Some(match t {
+            sw_technique::Default => return None,
+            sw_technique::Syn => Technique::Syn,
+            sw_technique::Connect => Technique::Connect,
+            sw_technique::Fin => Technique::Fin,
+            sw_technique::Null => Technique::Null,
+            sw_technique::Xmas => Technique::Xmas,
+            sw_technique::Maimon => Technique::Maimon,
+            sw_technique::Ack => Technique::Ack,
+            sw_technique::TcpOther => Technique::TcpOther,
+            sw_technique::Udp => Technique::Udp,
+            sw_technique::IcmpEcho => Technique::IcmpEcho,
+            sw_technique::IpProtocol => Technique::IpProtocol,
+        })
+    }
+}
+
+impl From<sw_protocol> for Protocol {
+    #[inline]
+    fn from(p: sw_protocol) -> Self {
+        match p {
+            sw_protocol::Tcp => Protocol::Tcp,
+            sw_protocol::Udp => Protocol::Udp,
+            sw_protocol::Icmp => Protocol::Icmp,
+            sw_protocol::Other => Protocol::Other,
+        }
+    }
+}
+
+impl From<sw_outcome> for Outcome {
+    #[inline]
+    fn from(o: sw_outcome) -> Self {
+        match o {
+            sw_outcome::Attempt => Outcome::Attempt,
+            sw_outcome::Established => Outcome::Established,
+            sw_outcome::Refused => Outcome::Refused,
+            sw_outcome::Unanswered => Outcome::Unanswered,
+            sw_outcome::Unsolicited => Outcome::Unsolicited,
+        }
+    }
+}
+
 /// The technique of an event's `technique` byte: `None` for the default
 /// (the protocol's plain probe) and for values outside the enum.
 #[inline]
-fn technique(v: u8) -> Option<Technique> {
-    Technique::ALL.get(usize::from(v).checked_sub(1)?).copied()
+pub(crate) fn technique(v: u8) -> Option<Technique> {
+    sw_technique::try_from(v)
+        .ok()
+        .and_then(Option::<Technique>::from)
 }
 
 /// One connection event: an attempt from `src_addr` to `dst_addr`, or its
@@ -198,27 +248,16 @@ impl From<Outcome> for sw_outcome {
     }
 }
 
+/// The protocol of an event's `proto` byte, `None` outside the enum.
 #[inline]
-fn protocol(v: u8) -> Option<Protocol> {
-    Some(match v {
-        0 => Protocol::Tcp,
-        1 => Protocol::Udp,
-        2 => Protocol::Icmp,
-        3 => Protocol::Other,
-        _ => return None,
-    })
+pub(crate) fn protocol(v: u8) -> Option<Protocol> {
+    sw_protocol::try_from(v).ok().map(Protocol::from)
 }
 
+/// The outcome of an event's `outcome` byte, `None` outside the enum.
 #[inline]
-fn outcome(v: u8) -> Option<Outcome> {
-    Some(match v {
-        0 => Outcome::Attempt,
-        1 => Outcome::Established,
-        2 => Outcome::Refused,
-        3 => Outcome::Unanswered,
-        4 => Outcome::Unsolicited,
-        _ => return None,
-    })
+pub(crate) fn outcome(v: u8) -> Option<Outcome> {
+    sw_outcome::try_from(v).ok().map(Outcome::from)
 }
 
 impl sw_event {
@@ -272,13 +311,13 @@ impl sw_event {
         if !matches!(self.family, SW_FAMILY_IPV4 | SW_FAMILY_IPV6) {
             return Err(EventError::Family(self.family));
         }
-        if self.proto > sw_protocol::Other as u8 {
+        if sw_protocol::try_from(self.proto).is_err() {
             return Err(EventError::Protocol(self.proto));
         }
-        if self.outcome > sw_outcome::Unsolicited as u8 {
+        if sw_outcome::try_from(self.outcome).is_err() {
             return Err(EventError::Outcome(self.outcome));
         }
-        if self.technique > sw_technique::IpProtocol as u8 {
+        if sw_technique::try_from(self.technique).is_err() {
             return Err(EventError::Technique(self.technique));
         }
         Ok(())
@@ -328,5 +367,66 @@ fn v6(ip: IpAddr) -> Ipv6Addr {
     match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped(),
         IpAddr::V6(v6) => v6,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every byte: a value of the C enum maps to the core's variant of the
+    /// same name and back to itself; any other byte is refused.
+    #[test]
+    fn every_c_enum_value_round_trips_by_name() {
+        let mut seen = [0usize; 3];
+        for v in 0..=u8::MAX {
+            match sw_protocol::try_from(v) {
+                Ok(c) => {
+                    let core = protocol(v).unwrap();
+                    assert_eq!(format!("{c:?}"), format!("{core:?}"));
+                    assert_eq!(u8::from(sw_protocol::from(core)), v);
+                    seen[0] += 1;
+                }
+                Err(_) => assert_eq!(protocol(v), None),
+            }
+            match sw_outcome::try_from(v) {
+                Ok(c) => {
+                    let core = outcome(v).unwrap();
+                    assert_eq!(format!("{c:?}"), format!("{core:?}"));
+                    assert_eq!(u8::from(sw_outcome::from(core)), v);
+                    seen[1] += 1;
+                }
+                Err(_) => assert_eq!(outcome(v), None),
+            }
+            match sw_technique::try_from(v) {
+                Ok(sw_technique::Default) => assert_eq!(technique(v), None),
+                Ok(c) => {
+                    let core = technique(v).unwrap();
+                    assert_eq!(format!("{c:?}"), format!("{core:?}"));
+                    assert_eq!(u8::from(sw_technique::from(core)), v);
+                    seen[2] += 1;
+                }
+                Err(_) => assert_eq!(technique(v), None),
+            }
+        }
+        assert_eq!(seen, [4, 5, Technique::ALL.len()]);
+    }
+
+    /// Each checked field refuses exactly the bytes outside its enum.
+    #[test]
+    fn events_are_refused_exactly_outside_the_enums() {
+        for v in 0..=u8::MAX {
+            let ev = |f: &dyn Fn(&mut sw_event)| {
+                let mut e = sw_event {
+                    family: SW_FAMILY_IPV4,
+                    ..sw_event::default()
+                };
+                f(&mut e);
+                e.check()
+            };
+            assert_eq!(ev(&|e| e.proto = v).is_ok(), v <= 3, "proto {v}");
+            assert_eq!(ev(&|e| e.outcome = v).is_ok(), v <= 4, "outcome {v}");
+            assert_eq!(ev(&|e| e.technique = v).is_ok(), v <= 11, "technique {v}");
+        }
     }
 }

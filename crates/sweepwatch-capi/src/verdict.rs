@@ -1,11 +1,12 @@
 //! `sw_verdict`: a verdict as a plain C struct.
 
 use super::event::{addr_bytes, sw_protocol, sw_technique};
+use num_enum::{IntoPrimitive, TryFromPrimitive};
 use sweepwatch::{Direction, Kind, Verdict, MAX_VERDICT_PORTS, MAX_VERDICT_SAMPLE};
 
 /// What kind of reconnaissance a verdict reports (sw_verdict.kind).
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoPrimitive, TryFromPrimitive)]
 pub enum sw_kind {
     /// One port (or a few) probed across many hosts, with failures.
     PortSweep = 0,
@@ -21,7 +22,7 @@ pub enum sw_kind {
 /// Where the source and its targets sit relative to the home networks
 /// (sw_verdict.direction).
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, IntoPrimitive, TryFromPrimitive)]
 pub enum sw_direction {
     /// Home source, external target.
     Outbound = 0,
@@ -169,5 +170,44 @@ impl From<&Verdict> for sw_verdict {
             technique: sw_technique::from(v.technique) as u8,
             is_final: u8::from(v.is_final),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each of the core's kinds and directions has the C value of the same
+    /// name, and every C value is some core variant's.
+    #[test]
+    fn every_kind_and_direction_has_its_c_value() {
+        let mut kinds = Vec::new();
+        for k in Kind::ALL {
+            let c = sw_kind::from(k);
+            assert_eq!(format!("{c:?}"), format!("{k:?}"));
+            assert_eq!(sw_kind::try_from(u8::from(c)), Ok(c));
+            kinds.push(u8::from(c));
+        }
+        kinds.sort_unstable();
+        let all_kinds: Vec<u8> = (0..=u8::MAX)
+            .filter(|v| sw_kind::try_from(*v).is_ok())
+            .collect();
+        assert_eq!(kinds, all_kinds);
+        let mut dirs = Vec::new();
+        for d in [
+            Direction::Outbound,
+            Direction::Inbound,
+            Direction::Internal,
+            Direction::External,
+        ] {
+            let c = sw_direction::from(d);
+            assert_eq!(format!("{c:?}"), format!("{d:?}"));
+            dirs.push(u8::from(c));
+        }
+        dirs.sort_unstable();
+        let all_dirs: Vec<u8> = (0..=u8::MAX)
+            .filter(|v| sw_direction::try_from(*v).is_ok())
+            .collect();
+        assert_eq!(dirs, all_dirs);
     }
 }
