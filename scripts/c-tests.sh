@@ -5,7 +5,7 @@
 # AddressSanitizer+UBSan and under Valgrind, printing the expected verdicts.
 #
 # Usage: scripts/c-tests.sh
-# Needs: cc (gcc or clang), c++, pkg-config, valgrind, readelf (binutils);
+# Needs: cargo-c (cargo cinstall), cc (gcc or clang), c++, pkg-config, valgrind, readelf (binutils);
 # cbindgen 0.27.0 for the header check (skipped with a notice if absent).
 # Environment: BUILD_DIR (default build/c-tests), CARGO_TARGET_DIR, CC, CXX.
 set -uo pipefail
@@ -26,17 +26,17 @@ fail() {
 }
 step() { echo "== $*"; }
 
-step "header is generated from src/capi"
+step "header is generated from the C ABI crate"
 if command -v cbindgen >/dev/null 2>&1; then
-    scripts/check-header.sh || fail "include/sweepwatch.h is not what cbindgen generates"
+    scripts/check-header.sh || fail "the header is not what cbindgen generates"
 else
     echo "skip: cbindgen not installed (cargo install cbindgen --version 0.27.0 --locked)"
 fi
 
-step "install into $prefix"
+step "install into $prefix (cargo cinstall)"
 rm -rf "$prefix"
-if ! scripts/install.sh "$prefix"; then
-    echo "FAIL: install" >&2
+if ! cargo cinstall --release -p sweepwatch-capi --prefix "$prefix" --libdir "$prefix/lib"; then
+    echo "FAIL: install (cargo cinstall; scripts/ensure-deps.sh installs cargo-c)" >&2
     exit 1
 fi
 for f in include/sweepwatch.h lib/libsweepwatch.a lib/libsweepwatch.so lib/libsweepwatch.so.0 \
@@ -123,12 +123,12 @@ run() {
 }
 
 step "C examples and tests"
-build minimal examples/c/minimal.c &&
+build minimal crates/sweepwatch-capi/examples/c/minimal.c &&
     run minimal \
         '^verdict kind=port_sweep src=203\.0\.113\.7 direction=inbound ports=22 targets=5 ' \
         '^final kind=port_sweep src=203\.0\.113\.7 direction=inbound ports=22 targets=' \
         '^events=350 ' '^OK: '
-if build threads examples/c/threads.c; then
+if build threads crates/sweepwatch-capi/examples/c/threads.c; then
     run threads \
         '^verdict kind=port_sweep src=203\.0\.113\.1 ' \
         '^verdict kind=port_sweep src=203\.0\.113\.2 ' \
@@ -137,11 +137,11 @@ if build threads examples/c/threads.c; then
         '^verdict kind=icmp_sweep src=203\.0\.113\.5 ' \
         '^events=320 verdicts=5$' '^OK: '
 fi
-build bad_input tests/c/bad_input.c && run bad_input '^[0-9]+ checks, 0 failed$'
-build order tests/c/order.c && run order '^[0-9]+ checks, 0 failed$'
+build bad_input crates/sweepwatch-capi/tests/c/bad_input.c && run bad_input '^[0-9]+ checks, 0 failed$'
+build order crates/sweepwatch-capi/tests/c/order.c && run order '^[0-9]+ checks, 0 failed$'
 
 step "C++17 includes the header twice"
-if $CXX -std=c++17 -Wall -Wextra -Wpedantic -Werror "${cflags[@]}" tests/c/header_cxx.cpp \
+if $CXX -std=c++17 -Wall -Wextra -Wpedantic -Werror "${cflags[@]}" crates/sweepwatch-capi/tests/c/header_cxx.cpp \
     -o "$build/header_cxx" "${libs[@]}" -Wl,-rpath,"$libdir"; then
     "$build/header_cxx" >"$build/header_cxx.out" 2>&1 || fail "header_cxx exited with $?"
     check header_cxx "$build/header_cxx.out" '^C\+\+: 1 verdict\(s\)$'

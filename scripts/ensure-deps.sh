@@ -4,11 +4,15 @@
 # tshark (the evaluation counts packets with it), python3 with jsonschema
 # (EVE records against Suricata's schema), nmap and
 # debootstrap (the plugin tests: a live scan, and Suricata 8 in a trixie
-# folder, scripts/suricata8.sh), and a pinned
-# cbindgen. Idempotent: skips what is already there.
+# folder, scripts/suricata8.sh), a pinned cbindgen (the header check) and a
+# pinned cargo-c (installs the C library as C users get it; about ten minutes
+# to build the first time). Idempotent: skips what is already there.
 set -euo pipefail
 
 CBINDGEN_VERSION=0.27.0
+# The newest cargo-c that builds with Rust 1.95 (each release needs the rustc
+# of the cargo it embeds).
+CARGO_C_VERSION=0.10.24
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -18,6 +22,10 @@ need_apt=()
 command -v suricata >/dev/null || need_apt+=(suricata)
 for tool in valgrind pkg-config jq gcc g++ tshark python3 nmap debootstrap; do
     command -v "$tool" >/dev/null || need_apt+=("$tool")
+done
+# cargo-c builds against OpenSSL and zlib.
+for pkg in libssl-dev zlib1g-dev; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 # The plugin tests validate EVE records against Suricata's schema.
 python3 -c 'import jsonschema' 2>/dev/null || need_apt+=(python3-jsonschema)
@@ -52,4 +60,7 @@ fi
 
 if ! cbindgen --version 2>/dev/null | grep -q " $CBINDGEN_VERSION\$"; then
     cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --quiet
+fi
+if ! cargo cinstall --version 2>/dev/null | grep -q "^cargo-c $CARGO_C_VERSION"; then
+    cargo install cargo-c --version "$CARGO_C_VERSION" --locked --quiet
 fi
