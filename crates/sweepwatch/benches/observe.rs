@@ -208,7 +208,7 @@ fn report_memory(sources: u32, events: &[Event]) {
         s.memory_bytes as f64 / 1048576.0,
         s.memory_bytes as f64 / tracked,
         s.evicted,
-        s.heavy,
+        s.with_evidence,
         s.verdicts,
         naive_bytes as f64 / 1048576.0,
         naive_bytes as f64 / tracked,

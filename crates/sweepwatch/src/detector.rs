@@ -4,7 +4,7 @@
 use crate::config::{Config, Settings};
 use crate::error::Error;
 use crate::event::{Event, KeyedEvent, Outcome, Protocol, Timestamp};
-use crate::pairs::Look;
+use crate::first_contact::Look;
 use crate::shard::{locality, Hint, Probe, Shard};
 use crate::stats::Stats;
 use crate::verdict::Verdict;

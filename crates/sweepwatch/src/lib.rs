@@ -12,7 +12,7 @@
 //! Each source's first contacts (distinct target and port) feed a sequential
 //! hypothesis test, Threshold Random Walk (Jung et al., 2004): a failure
 //! multiplies the odds of "scanner" by 4, a success divides them by 4, and the
-//! test decides at odds of 99:1, after four or five failed contacts. Small
+//! test decides at odds of 99:1, after four or five failed contacts. SmallEvidence
 //! per-source bitmaps estimate how many hosts and ports were probed, which names
 //! the kind of reconnaissance.
 //!
@@ -41,18 +41,19 @@ mod detector;
 mod distinct;
 mod error;
 mod event;
+mod evidence;
+mod evidence_pool;
+mod first_contact;
 pub mod format;
 mod hash;
 mod net;
 pub mod order;
-mod pairs;
-mod pool;
 mod prefetch;
 mod shard;
-mod sketch;
-mod small;
+mod small_evidence;
 mod stats;
 mod table;
+mod top_ports;
 mod verdict;
 mod zeroed;
 

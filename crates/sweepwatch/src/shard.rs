@@ -3,13 +3,14 @@
 
 use crate::config::Settings;
 use crate::event::{Outcome, Protocol, Technique, Timestamp};
+use crate::evidence::{Evidence, Ports, Shown};
+use crate::evidence_pool::{EvidenceId, EvidencePool};
+use crate::first_contact::{FirstContactFilter, Look, Marked};
 use crate::hash::{mix32, mix64, service, unmix32};
 use crate::net::AddrKey;
-use crate::pairs::{Look, Marked, PairFilter};
-use crate::pool::{Extra, Pool, Ports, Shown};
-use crate::small::{Place, PORTS};
+use crate::small_evidence::{Place, PORTS};
 use crate::stats::Stats;
-use crate::table::{fp_of, Record, Slot, Table};
+use crate::table::{fp_of, Record, Slot, Table, Visit};
 use crate::verdict::{Direction, Kind, Verdict, MAX_VERDICT_SAMPLE};
 
 /// One event as the shards read it: addresses as 128-bit keys and the hashes
@@ -105,7 +106,7 @@ struct Extent {
 impl Extent {
     /// The extent of `e`; `dst_home` breaks a tie between probes to home and
     /// elsewhere. `once_each`: every outcome counted was of a distinct pair.
-    fn of(e: &Extra, dst_home: bool, once_each: bool) -> Extent {
+    fn of(e: &Evidence, dst_home: bool, once_each: bool) -> Extent {
         // Above the exact range, counts a verdict can stand by: lower bounds
         // that overstate about once in ten thousand. Outcomes are counted once
         // per pair while the pairs are held exactly; above 64 pairs, once per
@@ -231,7 +232,7 @@ const MIN_FILTER_BYTES: u64 = 64 << 10;
 const EPOCH_SLACK: u64 = 3600;
 
 #[derive(Clone, Copy, Debug, Default)]
-struct Counters {
+struct ShardCounts {
     events: u64,
     ignored: u64,
     allowed: u64,
@@ -240,7 +241,7 @@ struct Counters {
     live: u64,
     evicted: u64,
     expired: u64,
-    heavy_denied: u64,
+    evidence_denied: u64,
     verdicts: u64,
     turned_away: u64,
     collisions: u64,
@@ -258,7 +259,8 @@ pub(crate) struct Hint {
 impl Hint {
     /// Bytes of the table and filter together.
     pub(crate) fn bytes(&self) -> u64 {
-        self.table.1 * crate::table::BUCKET_BYTES + self.filter.1 * crate::pairs::BLOCK_BYTES
+        self.table.1 * crate::table::BUCKET_BYTES
+            + self.filter.1 * crate::first_contact::BLOCK_BYTES
     }
 
     /// Prefetches what observing `hx` will touch: the source's two buckets and
@@ -266,21 +268,21 @@ impl Hint {
     #[inline]
     pub(crate) fn prefetch(&self, hx: &Probe) {
         crate::table::prefetch_at(self.table, hx.h_src);
-        crate::pairs::prefetch_at(self.filter, hx.pair);
+        crate::first_contact::prefetch_at(self.filter, hx.pair);
     }
 }
 
 pub(crate) struct Shard {
     table: Table,
-    filter: PairFilter,
-    pool: Pool,
+    filter: FirstContactFilter,
+    pool: EvidencePool,
     epoch: Option<u64>,
     /// The microsecond that the latest tick's second starts at, and its
     /// length (0 before the first event).
     second: (u64, u64),
     /// Seconds since the epoch at the latest tick.
     now: u32,
-    c: Counters,
+    c: ShardCounts,
 }
 
 impl Shard {
@@ -294,12 +296,12 @@ impl Shard {
         let table = (bytes / 16 * TABLE_SIXTEENTHS).min(bytes - filter - pool);
         Ok(Shard {
             table: Table::with_bytes(table)?,
-            filter: PairFilter::with_bytes(filter)?,
-            pool: Pool::with_bytes(pool)?,
+            filter: FirstContactFilter::with_bytes(filter)?,
+            pool: EvidencePool::with_bytes(pool)?,
             epoch: None,
             second: (0, 0),
             now: 0,
-            c: Counters::default(),
+            c: ShardCounts::default(),
         })
     }
 
@@ -355,21 +357,19 @@ impl Shard {
         }
     }
 
-    /// Forgets the record at `slot`, returning its extra entry to the pool.
+    /// Forgets the record at `slot`, returning its evidence to the pool.
     fn clear(&mut self, slot: usize) {
-        let extra = self.table.get(slot).extra;
+        let evidence = self.table.get(slot).evidence;
         self.table.set(slot, Record::default());
-        self.pool.release(extra);
+        self.pool.release(evidence);
     }
 
     /// True while a reported source's suppression period runs: its reporting
     /// history must outlive its evidence, or a pause would repeat the verdict.
     fn suppressing(&self, r: &Record, now: u32, s: &Settings) -> bool {
-        r.extra != 0
-            && self
-                .pool
-                .large(r.extra)
-                .is_some_and(|e| e.reported != 0 && now.saturating_sub(e.last_report) < s.suppress)
+        r.evidence
+            .and_then(|id| self.pool.large(id))
+            .is_some_and(|e| e.reported != 0 && now.saturating_sub(e.last_report) < s.suppress)
     }
 
     /// How much a record is worth keeping when both its buckets are full:
@@ -378,7 +378,7 @@ impl Shard {
         if !r.occupied() {
             return i64::MIN;
         }
-        let reported = self.pool.reported(r.extra);
+        let reported = self.pool.reported(r.evidence);
         if r.idle(now, s.timeouts) && !reported {
             return i64::MIN + 1;
         }
@@ -394,9 +394,9 @@ impl Shard {
         let mut fresh = Record::fresh(old.fp, now);
         if self.suppressing(&old, now, s) {
             self.forget_evidence(slot);
-            fresh.extra = old.extra;
+            fresh.evidence = old.evidence;
         } else {
-            self.pool.release(old.extra);
+            self.pool.release(old.evidence);
         }
         self.table.set(slot, fresh);
     }
@@ -404,10 +404,12 @@ impl Shard {
     /// Empties the evidence of the source at `slot`, keeping its reporting
     /// history: its episode has ended.
     fn forget_evidence(&mut self, slot: usize) {
-        let extra = self.table.get(slot).extra;
+        let Some(id) = self.table.get(slot).evidence else {
+            return;
+        };
         let rotations = self.filter.rotations as u32;
-        self.pool.release_map(extra);
-        if let Some(e) = self.pool.large_mut(extra) {
+        self.pool.release_map(id);
+        if let Some(e) = self.pool.large_mut(id) {
             let (key, proto) = (e.key, e.proto);
             let (reported, last, size) = (e.reported, e.last_report, e.last_targets);
             e.keep_reports(slot as u32, key, proto, reported, last, size);
@@ -476,22 +478,27 @@ impl Shard {
         sink: &mut dyn FnMut(&Verdict),
     ) {
         let mut marked = self.filter.record(look);
-        let Some((slot, mut llr, extra)) = self.record_of(s, hx, hx.h_src, now, sink) else {
+        let Some(Visit {
+            slot,
+            mut llr,
+            evidence: id,
+        }) = self.record_of(s, hx, hx.h_src, now, sink)
+        else {
             return;
         };
 
         // A source with nothing failed to remember needs no evidence unless this
         // outcome is a failure that counts.
-        let mut evidence = extra != 0;
-        if evidence && marked.new_outcome {
+        let mut evidence = id.is_some();
+        if let (Some(id), true) = (id, marked.new_outcome) {
             // The filter forgets pairs after a dedup period or two; the
             // evidence knows exactly which pairs were resolved while it holds
             // them all (64), so a retry hours later is no new first contact.
-            marked.new_outcome = if let Some(small) = self.pool.small(extra) {
+            marked.new_outcome = if let Some(small) = self.pool.small(id) {
                 small
                     .known(hx.dst, hx.dst_port)
                     .map_or(true, |bit| small.resolved & (1 << bit) == 0)
-            } else if let Some(e) = self.pool.large(extra) {
+            } else if let Some(e) = self.pool.large(id) {
                 match e.probes.position(evidence_pair(hx.pair)) {
                     Some(Some(i)) => e.resolved & (1 << i) == 0,
                     // Not probed yet, or too many pairs to know: the filter's say.
@@ -544,9 +551,9 @@ impl Shard {
         h: u64,
         now: u32,
         sink: &mut dyn FnMut(&Verdict),
-    ) -> Option<(usize, i16, u32)> {
+    ) -> Option<Visit> {
         let found = self.find_or_place(s, hx, h, now, sink)?;
-        if found.2 == 0 || self.pool.is_of(found.2, hx.src, hx.proto.index()) {
+        if self.holds(found, hx) {
             return Some(found);
         }
         self.second_record(s, hx, h, now, sink)
@@ -562,13 +569,25 @@ impl Shard {
         h: u64,
         now: u32,
         sink: &mut dyn FnMut(&Verdict),
-    ) -> Option<(usize, i16, u32)> {
+    ) -> Option<Visit> {
         if let Some(found) = self.table.visit(h, fp_of(h), now, s.timeouts) {
             return Some(found);
         }
         let i = self.place(s, hx, h, now, sink)?;
         let r = self.table.get(i);
-        Some((i, r.llr, r.extra))
+        Some(Visit {
+            slot: i,
+            llr: r.llr,
+            evidence: r.evidence,
+        })
+    }
+
+    /// True if `found` has no evidence or evidence of `hx`'s source.
+    #[inline(always)]
+    fn holds(&self, found: Visit, hx: &Probe) -> bool {
+        found
+            .evidence
+            .map_or(true, |id| self.pool.is_of(id, hx.src, hx.proto.index()))
     }
 
     /// [`record_of`](Self::record_of) under the source's second identity,
@@ -582,7 +601,7 @@ impl Shard {
         first: u64,
         now: u32,
         sink: &mut dyn FnMut(&Verdict),
-    ) -> Option<(usize, i16, u32)> {
+    ) -> Option<Visit> {
         self.c.collisions += 1;
         let h = s.hasher.second(hx.src, hx.proto.index());
         if h == first {
@@ -591,7 +610,7 @@ impl Shard {
         let found = self.find_or_place(s, hx, h, now, sink)?;
         // Both identities taken by others: a collision of two independent
         // keyed hashes, which nobody can aim at without the keys.
-        (found.2 == 0 || self.pool.is_of(found.2, hx.src, hx.proto.index())).then_some(found)
+        self.holds(found, hx).then_some(found)
     }
 
     /// True if the record at `i` may be pushed out for a newcomer whose event
@@ -600,7 +619,7 @@ impl Shard {
     /// the newcomer's first event can bring (one failure's step).
     fn yields_to(&self, i: usize, hx: &Probe, now: u32, s: &Settings) -> bool {
         let r = self.table.get(i);
-        if r.extra == 0 || r.idle(now, s.timeouts) {
+        if r.evidence.is_none() || r.idle(now, s.timeouts) {
             return true;
         }
         let newcomer = if hx.outcome.is_failure() {
@@ -608,7 +627,7 @@ impl Shard {
         } else {
             0
         };
-        !self.pool.reported(r.extra) && r.llr <= newcomer
+        !self.pool.reported(r.evidence) && r.llr <= newcomer
     }
 
     /// The record for a source not found live in its first bucket: found in
@@ -675,9 +694,9 @@ impl Shard {
         sink: &mut dyn FnMut(&Verdict),
     ) {
         let counted = hx.outcome != Outcome::Attempt && marked.new_outcome;
-        let mut extra = self.table.get(slot).extra;
-        if extra == 0 {
-            match self.pool.acquire(
+        let mut id = match self.table.get(slot).evidence {
+            Some(id) => id,
+            None => match self.pool.acquire(
                 slot,
                 hx.src,
                 hx.proto.index(),
@@ -686,35 +705,35 @@ impl Shard {
                 now,
                 s.timeouts,
             ) {
-                Some(h) => {
-                    self.table.set_extra(slot, h);
-                    extra = h;
+                Some(id) => {
+                    self.table.set_evidence(slot, Some(id));
+                    id
                 }
                 None => {
-                    self.c.heavy_denied += 1;
+                    self.c.evidence_denied += 1;
                     return;
                 }
-            }
-        }
+            },
+        };
 
         let dst_home = hx.dst_home(s);
-        if self.pool.small(extra).is_some() {
-            let held = self.gather_small(s, hx, extra, counted, dst_home);
-            let due = held && counted && llr >= s.walk.upper && self.reportable(s, extra);
+        if self.pool.small(id).is_some() {
+            let held = self.gather_small(s, hx, id, counted, dst_home);
+            let due = held && counted && llr >= s.walk.upper && self.reportable(s, id);
             if held && !due {
                 return;
             }
-            let Some(large) = self.promote(s, extra, llr, now) else {
-                self.c.heavy_denied += 1;
+            let Some(large) = self.promote(s, id, llr, now) else {
+                self.c.evidence_denied += 1;
                 return;
             };
-            extra = large;
+            id = large;
             if held {
                 self.decide(s, slot, hx.ts, dst_home, sink);
                 return;
             }
         }
-        let Some(e) = self.pool.large_mut(extra) else {
+        let Some(e) = self.pool.large_mut(id) else {
             return;
         };
         e.src_home = hx.src_home(s);
@@ -736,12 +755,12 @@ impl Shard {
             } else {
                 e.to_away = e.to_away.saturating_add(1);
             }
-            self.add_port(s, extra, hx.dst_port);
+            self.add_port(s, id, hx.dst_port);
         }
         if !counted {
             return;
         }
-        let Some(e) = self.pool.large_mut(extra) else {
+        let Some(e) = self.pool.large_mut(id) else {
             return;
         };
         if let Some(Some(i)) = e.probes.position(pair) {
@@ -761,12 +780,12 @@ impl Shard {
         }
     }
 
-    /// Adds destination `port` to the ports of large record `extra`: to its
+    /// Adds destination `port` to the ports of large record `id`: to its
     /// port map if it has one; past the counter's exact range, to a free
     /// map, filled with the ports held so far; else to the counter.
-    fn add_port(&mut self, s: &Settings, extra: u32, port: u16) {
+    fn add_port(&mut self, s: &Settings, id: EvidenceId, port: u16) {
         let item = port_item(s, port);
-        let Some(e) = self.pool.large(extra) else {
+        let Some(e) = self.pool.large(id) else {
             return;
         };
         // Past the exact range: a new port beside a full list of held ones.
@@ -775,27 +794,27 @@ impl Shard {
                 .ports
                 .items()
                 .is_some_and(|held| held.len() == Ports::CAPACITY && !held.contains(&item))
-                && self.map_ports(s, extra));
+                && self.map_ports(s, id));
         if !mapped {
-            if let Some(e) = self.pool.large_mut(extra) {
+            if let Some(e) = self.pool.large_mut(id) {
                 e.ports.insert(item);
             }
             return;
         }
-        let Some(m) = self.pool.large(extra).map(|e| e.port_map) else {
+        let Some(m) = self.pool.large(id).map(|e| e.port_map) else {
             return;
         };
         if self.pool.map_mut(m).insert(port) {
-            if let Some(e) = self.pool.large_mut(extra) {
+            if let Some(e) = self.pool.large_mut(id) {
                 e.map_ports += 1;
             }
         }
     }
 
-    /// Moves the ports that large record `extra` holds exactly to a free
+    /// Moves the ports that large record `id` holds exactly to a free
     /// port map; false if none is free.
-    fn map_ports(&mut self, s: &Settings, extra: u32) -> bool {
-        let Some(held) = self.pool.large(extra).and_then(|e| e.ports.items()) else {
+    fn map_ports(&mut self, s: &Settings, id: EvidenceId) -> bool {
+        let Some(held) = self.pool.large(id).and_then(|e| e.ports.items()) else {
             return false;
         };
         let held: [u32; Ports::CAPACITY] = match held.try_into() {
@@ -809,25 +828,25 @@ impl Shard {
         for item in held {
             map.insert(port_of(s, item));
         }
-        if let Some(e) = self.pool.large_mut(extra) {
+        if let Some(e) = self.pool.large_mut(id) {
             e.port_map = m;
             e.map_ports = held.len() as u32;
         }
         true
     }
 
-    /// Adds a probe to the small record `extra`; false if the record cannot
+    /// Adds a probe to the small record `id`; false if the record cannot
     /// hold its target or port, and is left as it was. `counted`: the probe
     /// is an outcome not counted before.
     fn gather_small(
         &mut self,
         s: &Settings,
         hx: &Probe,
-        extra: u32,
+        id: EvidenceId,
         counted: bool,
         dst_home: bool,
     ) -> bool {
-        let Some(e) = self.pool.small_mut(extra) else {
+        let Some(e) = self.pool.small_mut(id) else {
             return false;
         };
         let Place::Bit(bit) = e.place(hx.dst, hx.dst_port) else {
@@ -859,11 +878,11 @@ impl Shard {
         true
     }
 
-    /// Whether the small record `extra` holds enough to report: the size
+    /// Whether the small record `id` holds enough to report: the size
     /// its kind is judged by (both counts exact, so the larger) reaches
     /// `min_targets`, and failures are no fewer than answers.
-    fn reportable(&self, s: &Settings, extra: u32) -> bool {
-        let Some(e) = self.pool.small(extra) else {
+    fn reportable(&self, s: &Settings, id: EvidenceId) -> bool {
+        let Some(e) = self.pool.small(id) else {
             return false;
         };
         let size = u32::from(e.n_hosts.max(e.n_ports));
@@ -871,15 +890,15 @@ impl Shard {
         size >= s.min_targets && (icmp || u32::from(e.succeeded) <= e.failed())
     }
 
-    /// Moves the evidence of small record `extra` to a large record, taken
+    /// Moves the evidence of small record `id` to a large record, taken
     /// from the pool as a small one is: its handle, or None if none could
     /// be had.
-    fn promote(&mut self, s: &Settings, extra: u32, llr: i16, now: u32) -> Option<u32> {
-        let small = *self.pool.small(extra)?;
+    fn promote(&mut self, s: &Settings, id: EvidenceId, llr: i16, now: u32) -> Option<EvidenceId> {
+        let small = *self.pool.small(id)?;
         let rotations = self.filter.rotations as u32;
         let large = self
             .pool
-            .promote(extra, llr, &mut self.table, now, s.timeouts)?;
+            .promote(id, llr, &mut self.table, now, s.timeouts)?;
         let e = self.pool.large_mut(large)?;
         // Its outcomes were counted once per pair, as the large record counts
         // them while the filter forgets none.
@@ -927,7 +946,7 @@ impl Shard {
     /// Whether every outcome evidence `e` counted was of a distinct pair:
     /// the first-contact filter has not retired a generation since the
     /// evidence was taken, so it has forgotten none of the pairs counted.
-    fn once_each(&self, e: &Extra) -> bool {
+    fn once_each(&self, e: &Evidence) -> bool {
         self.filter.rotations as u32 == e.since
     }
 
@@ -936,7 +955,7 @@ impl Shard {
     /// a tie between probes to home and elsewhere.
     fn shape(&self, slot: usize, ts: Timestamp, dst_home: bool) -> Option<(Verdict, u32)> {
         let r = self.table.get(slot);
-        let e = self.pool.large(r.extra)?;
+        let e = self.pool.large(r.evidence?)?;
         let x = Extent::of(e, dst_home, self.once_each(e));
         let mut v = Verdict::empty();
         v.kind = x.kind;
@@ -981,10 +1000,12 @@ impl Shard {
         dst_home: bool,
         sink: &mut dyn FnMut(&Verdict),
     ) {
-        let extra = self.table.get(slot).extra;
+        let Some(id) = self.table.get(slot).evidence else {
+            return;
+        };
         // Kind and size first: most calls, for a scanner reported already,
         // end here without building a verdict.
-        let Some(e) = self.pool.large(extra) else {
+        let Some(e) = self.pool.large(id) else {
             return;
         };
         let Extent {
@@ -1016,7 +1037,7 @@ impl Shard {
         let Some((v, _)) = self.shape(slot, ts, dst_home) else {
             return;
         };
-        let Some(e) = self.pool.large_mut(extra) else {
+        let Some(e) = self.pool.large_mut(id) else {
             return;
         };
         e.shown = Shown::of(&v);
@@ -1032,16 +1053,16 @@ impl Shard {
     /// a verdict was delivered in it and no extent since.
     fn close(&mut self, s: &Settings, slot: usize, sink: &mut dyn FnMut(&Verdict)) {
         let r = self.table.get(slot);
-        if !r.occupied() || r.extra == 0 {
+        let Some(id) = r.evidence.filter(|_| r.occupied()) else {
             return;
-        }
-        if !self.pool.large(r.extra).is_some_and(|e| e.extent_due) {
+        };
+        if !self.pool.large(id).is_some_and(|e| e.extent_due) {
             return;
         }
         let Some((mut v, size)) = self.shape(slot, self.abs(r.last_seen), false) else {
             return;
         };
-        let Some(e) = self.pool.large_mut(r.extra) else {
+        let Some(e) = self.pool.large_mut(id) else {
             return;
         };
         e.extent_due = false;
@@ -1062,7 +1083,7 @@ impl Shard {
     pub(crate) fn flush(&self, s: &Settings, sink: &mut dyn FnMut(&Verdict)) {
         for i in 0..self.table.capacity() {
             let r = self.table.get(i);
-            if !r.occupied() || !self.pool.reported(r.extra) {
+            if !r.occupied() || !self.pool.reported(r.evidence) {
                 continue;
             }
             let last = self.abs(r.last_seen);
@@ -1113,8 +1134,8 @@ impl Shard {
         st.capacity += self.table.capacity() as u64;
         st.evicted += c.evicted;
         st.expired += c.expired;
-        st.heavy += self.pool.in_use() as u64;
-        st.heavy_denied += c.heavy_denied;
+        st.with_evidence += self.pool.in_use() as u64;
+        st.evidence_denied += c.evidence_denied;
         st.verdicts += c.verdicts;
         st.memory_bytes += self.table.bytes() + self.filter.bytes() + self.pool.bytes();
         st.filter_rotations += self.filter.rotations;
@@ -1159,8 +1180,8 @@ mod tests {
         assert_eq!(shard.pool.pages(), 2_461);
         assert_eq!(shard.pool.port_maps(), 9);
         let big = Shard::with_bytes(1 << 30);
-        assert_eq!(big.pool.pages(), crate::pool::MAX_PAGES);
-        assert_eq!(crate::pool::MAX_PAGES, 131_071);
+        assert_eq!(big.pool.pages(), crate::evidence_pool::MAX_PAGES);
+        assert_eq!(crate::evidence_pool::MAX_PAGES, 131_071);
     }
 
     #[test]

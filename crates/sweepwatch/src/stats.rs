@@ -31,9 +31,9 @@ pub struct Stats {
     /// Sources forgotten after their idle timeout.
     pub expired: u64,
     /// Sources with failures holding an evidence record from the pool now.
-    pub heavy: u64,
+    pub with_evidence: u64,
     /// Times a source with a failure found the pool full of more suspicious ones.
-    pub heavy_denied: u64,
+    pub evidence_denied: u64,
     /// Verdicts delivered.
     pub verdicts: u64,
     /// Bytes of detector state, all allocated at construction.

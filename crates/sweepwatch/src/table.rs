@@ -11,13 +11,14 @@
 //! A bucket stores its records field by field (four fingerprints, then four
 //! first-seen times, and so on), so one 16-byte compare finds a source.
 
+use crate::evidence_pool::{bits_of, EvidenceId};
 use crate::zeroed::{Zeroable, Zeroed};
 
 /// Records per bucket.
 pub(crate) const WAYS: usize = 4;
 
 /// What the detector keeps about every source: 16 bytes. A source that looks
-/// suspicious also holds a larger record from the pool (`extra`), where its
+/// suspicious also holds a record from the pool (`evidence`), where its
 /// evidence (distinct targets and ports, counts, reporting history) is kept.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Record {
@@ -31,38 +32,38 @@ pub(crate) struct Record {
     pub last_seen: u32,
     /// Log-likelihood ratio of the sequential test, in 1/256 nat.
     pub llr: i16,
-    /// The handle of the source's evidence record in the pool (below
-    /// [`HANDLE_LIMIT`]), 0 if none.
-    pub extra: u32,
+    /// The source's evidence record in the pool, if it has one.
+    pub evidence: Option<EvidenceId>,
 }
 
-/// Handles of evidence records are below this: 20 bits, the 16 of a
-/// bucket's `extra` and 4 on top of its `first_seen`.
+/// Evidence ids are below this: 20 bits, the 16 of a bucket's `evidence`
+/// and 4 on top of its `first_seen`.
 pub(crate) const HANDLE_LIMIT: u32 = 1 << 20;
 
 /// The latest first-seen time a record keeps (about 8.5 years after the
 /// shard's first event); later ones are stored as this. Its top 4 bits hold
-/// the evidence handle's.
+/// the evidence id's.
 pub(crate) const FIRST_SEEN_MAX: u32 = (1 << 28) - 1;
 
-/// A bucket's `first_seen` and `extra` words for a first-seen time and an
-/// evidence handle.
+/// A bucket's `first_seen` and `evidence` words for a first-seen time and an
+/// evidence id.
 #[inline]
-fn pack(first_seen: u32, extra: u32) -> (u32, u16) {
+fn pack(first_seen: u32, evidence: Option<EvidenceId>) -> (u32, u16) {
+    let bits = bits_of(evidence);
     (
-        first_seen.min(FIRST_SEEN_MAX) | ((extra >> 16) << 28),
-        extra as u16,
+        first_seen.min(FIRST_SEEN_MAX) | ((bits >> 16) << 28),
+        bits as u16,
     )
 }
 
-/// The evidence handle a bucket's `first_seen` and `extra` words hold.
+/// The evidence id a bucket's `first_seen` and `evidence` words hold.
 #[inline(always)]
-fn handle_of(first_seen: u32, extra: u16) -> u32 {
-    ((first_seen >> 28) << 16) | u32::from(extra)
+fn evidence_of(first_seen: u32, evidence: u16) -> Option<EvidenceId> {
+    EvidenceId::from_bits(((first_seen >> 28) << 16) | u32::from(evidence))
 }
 
 /// Four records, field by field: one cache line. `first_seen` holds the
-/// evidence handle's top 4 bits above its own 28 ([`pack`]).
+/// evidence id's top 4 bits above its own 28 ([`pack`]).
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(64))]
 struct Bucket {
@@ -70,7 +71,7 @@ struct Bucket {
     first_seen: [u32; WAYS],
     last_seen: [u32; WAYS],
     llr: [i16; WAYS],
-    extra: [u16; WAYS],
+    evidence: [u16; WAYS],
 }
 
 const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
@@ -101,9 +102,20 @@ impl Record {
             first_seen: now,
             last_seen: now,
             llr: 0,
-            extra: 0,
+            evidence: None,
         }
     }
+}
+
+/// What [`Table::visit`] finds of a known source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Visit {
+    /// The record's index in the table.
+    pub slot: usize,
+    /// The record's walk.
+    pub llr: i16,
+    /// The record's evidence, if any.
+    pub evidence: Option<EvidenceId>,
 }
 
 /// How long records are kept without a first contact: sources whose walk
@@ -247,13 +259,7 @@ impl Table {
     /// within its timeout of `now`: marks it seen at `now` and returns its
     /// index, walk and pool link.
     #[inline(always)]
-    pub(crate) fn visit(
-        &mut self,
-        h: u64,
-        fp: u32,
-        now: u32,
-        t: Timeouts,
-    ) -> Option<(usize, i16, u32)> {
+    pub(crate) fn visit(&mut self, h: u64, fp: u32, now: u32, t: Timeouts) -> Option<Visit> {
         let b = first_bucket(h, self.n);
         let bucket = &mut self.buckets[b];
         let hit = matches(bucket, fp);
@@ -265,8 +271,11 @@ impl Table {
             return None;
         }
         bucket.last_seen[w] = bucket.last_seen[w].max(now);
-        let extra = handle_of(bucket.first_seen[w], bucket.extra[w]);
-        Some((b * WAYS + w, bucket.llr[w], extra))
+        Some(Visit {
+            slot: b * WAYS + w,
+            llr: bucket.llr[w],
+            evidence: evidence_of(bucket.first_seen[w], bucket.evidence[w]),
+        })
     }
 
     /// The record of the source with fingerprint `fp` in its buckets, else an
@@ -315,7 +324,7 @@ impl Table {
             first_seen: b.first_seen[w] & FIRST_SEEN_MAX,
             last_seen: b.last_seen[w],
             llr: b.llr[w],
-            extra: handle_of(b.first_seen[w], b.extra[w]),
+            evidence: evidence_of(b.first_seen[w], b.evidence[w]),
         }
     }
 
@@ -324,7 +333,7 @@ impl Table {
     pub(crate) fn set(&mut self, i: usize, r: Record) {
         let (b, w) = (&mut self.buckets[i / WAYS], i % WAYS);
         b.fp[w] = r.fp;
-        (b.first_seen[w], b.extra[w]) = pack(r.first_seen, r.extra);
+        (b.first_seen[w], b.evidence[w]) = pack(r.first_seen, r.evidence);
         b.last_seen[w] = r.last_seen;
         b.llr[w] = r.llr;
     }
@@ -349,11 +358,11 @@ impl Table {
         self.buckets[i / WAYS].llr[i % WAYS] = llr;
     }
 
-    /// Links record `i` to the pool's record `extra` (0: none).
+    /// Links record `i` to the pool's record `evidence`.
     #[inline]
-    pub(crate) fn set_extra(&mut self, i: usize, extra: u32) {
+    pub(crate) fn set_evidence(&mut self, i: usize, evidence: Option<EvidenceId>) {
         let (b, w) = (&mut self.buckets[i / WAYS], i % WAYS);
-        (b.first_seen[w], b.extra[w]) = pack(b.first_seen[w] & FIRST_SEEN_MAX, extra);
+        (b.first_seen[w], b.evidence[w]) = pack(b.first_seen[w] & FIRST_SEEN_MAX, evidence);
     }
 }
 
@@ -398,19 +407,32 @@ mod tests {
     }
 
     #[test]
-    fn records_keep_20_bit_handles_beside_their_first_seen_time() {
+    fn records_keep_20_bit_evidence_ids_beside_their_first_seen_time() {
+        let id = |bits| EvidenceId::from_bits(bits);
         let mut t = Table::with_bytes(2 * 64).unwrap();
         let mut r = Record::fresh(7, 1_700_000);
-        r.extra = HANDLE_LIMIT - 1;
+        r.evidence = id(HANDLE_LIMIT - 1);
         t.set(5, r);
         assert_eq!(t.get(5), r);
-        t.set_extra(5, 0x1_2345);
-        assert_eq!((t.get(5).first_seen, t.get(5).extra), (1_700_000, 0x1_2345));
-        t.set_extra(5, 0);
-        assert_eq!(t.get(5).extra, 0);
+        t.set_evidence(5, id(0x1_2345));
+        assert_eq!(
+            (t.get(5).first_seen, t.get(5).evidence),
+            (1_700_000, id(0x1_2345))
+        );
+        t.set_evidence(5, None);
+        assert_eq!(t.get(5).evidence, None);
         let late = Record::fresh(7, u32::MAX);
-        t.set(5, Record { extra: 3, ..late });
-        assert_eq!((t.get(5).first_seen, t.get(5).extra), (FIRST_SEEN_MAX, 3));
+        t.set(
+            5,
+            Record {
+                evidence: id(3),
+                ..late
+            },
+        );
+        assert_eq!(
+            (t.get(5).first_seen, t.get(5).evidence),
+            (FIRST_SEEN_MAX, id(3))
+        );
     }
 
     #[test]

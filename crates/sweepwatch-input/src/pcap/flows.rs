@@ -64,7 +64,7 @@ fn table_bytes(items: u64, entry: u64) -> u64 {
 /// ones plus slack each, at twice that while growing.
 pub(crate) fn tracker_bytes(max: u64) -> u64 {
     let due = std::mem::size_of::<Due>() as u64;
-    let probe = std::mem::size_of::<(Key, Probe)>() as u64;
+    let probe = std::mem::size_of::<(Key, PendingProbe)>() as u64;
     let settled = std::mem::size_of::<(Key, Settled)>() as u64;
     let twice = max.saturating_mul(2);
     let queues = max.saturating_add(1).saturating_mul(due).saturating_add(
@@ -134,7 +134,7 @@ impl Key {
 
 /// A probe awaiting an answer; its queue entry carries its deadline.
 #[derive(Clone, Copy)]
-struct Probe {
+struct PendingProbe {
     seq: u64,
     /// When it was sent: its outcome is reported at this time, not when the
     /// answer or the timeout came, so that outcomes reach the detector (after
@@ -228,9 +228,9 @@ struct Due {
     key: Key,
 }
 
-/// Counts kept by the tracker beyond its events.
+/// TrackerCounts kept by the tracker beyond its events.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Counts {
+pub(crate) struct TrackerCounts {
     pub events: u64,
     pub evicted: u64,
     /// Probes still within their answer window when the input ended.
@@ -243,7 +243,7 @@ pub(crate) struct Tracker {
     max: usize,
     /// Probes pending at the end are reported `Unanswered`.
     pending_unanswered: bool,
-    probes: Map<Key, Probe>,
+    probes: Map<Key, PendingProbe>,
     /// Deadlines of probes, one queue per protocol (TCP, UDP, ICMP).
     due: [VecDeque<Due>; 3],
     settled: Map<Key, Settled>,
@@ -254,7 +254,7 @@ pub(crate) struct Tracker {
     /// Events made by the last packet (or deadline), for [`drain`](Self::drain):
     /// the tracker outlives any one input's receiver.
     out: Vec<Event>,
-    pub counts: Counts,
+    pub counts: TrackerCounts,
 }
 
 fn queue(p: Protocol) -> usize {
@@ -317,7 +317,7 @@ impl Tracker {
             clock: 0,
             // A packet makes at most a few events.
             out: Vec::with_capacity(16),
-            counts: Counts::default(),
+            counts: TrackerCounts::default(),
         })
     }
 
@@ -434,7 +434,7 @@ impl Tracker {
             // A retransmission.
             Entry::Occupied(_) => return false,
             Entry::Vacant(v) => {
-                v.insert(Probe {
+                v.insert(PendingProbe {
                     seq,
                     sent: ts,
                     technique,
@@ -546,7 +546,7 @@ impl Tracker {
         let Entry::Occupied(e) = self.probes.entry(key) else {
             return None;
         };
-        let Probe {
+        let PendingProbe {
             technique, sent, ..
         } = *e.get();
         let f = fate(technique, answer);
@@ -645,7 +645,7 @@ impl Tracker {
         self.counts.events += 1;
     }
 
-    fn live(probes: &Map<Key, Probe>, d: &Due) -> bool {
+    fn live(probes: &Map<Key, PendingProbe>, d: &Due) -> bool {
         probes.get(&d.key).is_some_and(|p| p.seq == d.seq)
     }
 
@@ -843,7 +843,7 @@ mod tests {
 
     /// Feeds packets (time in seconds, packet) and returns the events as
     /// (µs, src, dst, dst_port, outcome) plus the counts.
-    fn run(opts: PcapOptions, pkts: &[(f64, Packet)]) -> (Vec<Ev>, Counts) {
+    fn run(opts: PcapOptions, pkts: &[(f64, Packet)]) -> (Vec<Ev>, TrackerCounts) {
         let (evs, counts) = run_t(opts, pkts);
         let evs = evs
             .into_iter()
@@ -913,7 +913,7 @@ mod tests {
     type Tev = (u64, String, String, u16, Outcome, Technique);
 
     /// As [`run`], with each event's technique.
-    fn run_t(opts: PcapOptions, pkts: &[(f64, Packet)]) -> (Vec<Tev>, Counts) {
+    fn run_t(opts: PcapOptions, pkts: &[(f64, Packet)]) -> (Vec<Tev>, TrackerCounts) {
         let mut out = Vec::new();
         let mut sink = |e: Event| {
             out.push((

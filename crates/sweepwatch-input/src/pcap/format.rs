@@ -188,7 +188,7 @@ impl Interface {
 }
 
 #[derive(Clone, Copy)]
-enum Kind {
+enum Framing {
     /// Classic pcap; the file header has not been read yet.
     PcapHeader,
     Pcap {
@@ -204,7 +204,7 @@ enum Kind {
 /// A capture being read.
 pub(crate) struct Capture<R> {
     src: Source<R>,
-    kind: Kind,
+    kind: Framing,
     /// Byte order of the file, or of the current pcapng section.
     endian: Endian,
     /// The current pcapng section's interfaces, in order of their ids.
@@ -223,8 +223,8 @@ impl<R: Read> Capture<R> {
             [0xd4, 0xc3, 0xb2, 0xa1]
             | [0xa1, 0xb2, 0xc3, 0xd4]
             | [0x4d, 0x3c, 0xb2, 0xa1]
-            | [0xa1, 0xb2, 0x3c, 0x4d] => Kind::PcapHeader,
-            m if m == SHB => Kind::Ng,
+            | [0xa1, 0xb2, 0x3c, 0x4d] => Framing::PcapHeader,
+            m if m == SHB => Framing::Ng,
             _ => return Err(not_capture()),
         };
         Ok(Capture {
@@ -238,7 +238,7 @@ impl<R: Read> Capture<R> {
     /// The next record.
     pub(crate) fn next(&mut self) -> Result<Next<'_>, InputError> {
         match self.kind {
-            Kind::PcapHeader => {
+            Framing::PcapHeader => {
                 if self.src.fill(24)? < 24 {
                     return Ok(Next::Truncated(0));
                 }
@@ -254,19 +254,19 @@ impl<R: Read> Capture<R> {
                 let snaplen = endian.u32(h, 16);
                 self.src.take(24);
                 self.endian = endian;
-                self.kind = Kind::Pcap {
+                self.kind = Framing::Pcap {
                     nanos,
                     link,
                     snaplen,
                 };
                 self.next()
             }
-            Kind::Pcap {
+            Framing::Pcap {
                 nanos,
                 link,
                 snaplen,
             } => self.pcap_record(nanos, link, snaplen),
-            Kind::Ng => self.ng_block(),
+            Framing::Ng => self.ng_block(),
         }
     }
 

@@ -43,14 +43,14 @@ fn block_of(h: u64, n: u64) -> usize {
     (((h & 0xFFFF_FFFF) * n) >> 32) as usize
 }
 
-/// Prefetches the block of pair hash `h` in a filter of [`PairFilter::geometry`]
+/// Prefetches the block of pair hash `h` in a filter of [`FirstContactFilter::geometry`]
 /// `(base, n)`.
 #[inline]
 pub(crate) fn prefetch_at((base, n): (usize, u64), h: u64) {
     crate::prefetch::prefetch_addr(base + block_of(h, n) * std::mem::size_of::<Block>());
 }
 
-pub(crate) struct PairFilter {
+pub(crate) struct FirstContactFilter {
     blocks: Zeroed<Block>,
     inserted: u64,
     limit: u64,
@@ -63,14 +63,14 @@ pub(crate) struct PairFilter {
     pub(crate) rotations: u64,
 }
 
-impl PairFilter {
+impl FirstContactFilter {
     /// A filter of at least one block that fits in `bytes` (when it can).
     ///
     /// # Errors
     /// [`Error::NoMemory`](crate::Error::NoMemory) if the memory cannot be had.
-    pub(crate) fn with_bytes(bytes: u64) -> Result<PairFilter, crate::Error> {
+    pub(crate) fn with_bytes(bytes: u64) -> Result<FirstContactFilter, crate::Error> {
         let n = (bytes / std::mem::size_of::<Block>() as u64).max(1);
-        Ok(PairFilter {
+        Ok(FirstContactFilter {
             blocks: Zeroed::new(n as usize)?,
             inserted: 0,
             limit: n * FILL_PER_WORD,
@@ -195,7 +195,7 @@ impl PairFilter {
     }
 }
 
-/// What [`PairFilter::look`] found: a repeat, or where to record a new pair.
+/// What [`FirstContactFilter::look`] found: a repeat, or where to record a new pair.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Look {
     /// Nothing new: the attempt, or the outcome, was counted before.
@@ -217,7 +217,7 @@ mod tests {
 
     #[test]
     fn attempt_then_outcome_counts_once() {
-        let mut f = PairFilter::with_bytes(1 << 16).unwrap();
+        let mut f = FirstContactFilter::with_bytes(1 << 16).unwrap();
         assert_eq!(
             f.mark(h(1), false),
             Marked {
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn false_repeats_stay_rare_at_the_fill_limit() {
-        let mut f = PairFilter::with_bytes(1 << 16).unwrap();
+        let mut f = FirstContactFilter::with_bytes(1 << 16).unwrap();
         let n = f.limit;
         let mut repeats = 0;
         for i in 0..n {
@@ -276,7 +276,7 @@ mod tests {
         // saw: five bits a pair in words of four pairs on average answer
         // 0.43% of them wrongly (three bits: 0.79%; the words' uneven loads
         // make both more than a uniform load's 0.14% and 0.50%).
-        let mut f = PairFilter::with_bytes(1 << 16).unwrap();
+        let mut f = FirstContactFilter::with_bytes(1 << 16).unwrap();
         for i in 0..f.limit - 1 {
             f.mark(h(i), true);
         }
@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn a_full_generation_turns_over_at_once() {
-        let mut f = PairFilter::with_bytes(1 << 12).unwrap();
+        let mut f = FirstContactFilter::with_bytes(1 << 12).unwrap();
         f.start(0, 1800);
         let mut i = 0;
         while f.rotations == 0 {
@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn an_outcome_after_a_turnover_is_remembered_with_its_attempt() {
-        let mut f = PairFilter::with_bytes(1 << 12).unwrap();
+        let mut f = FirstContactFilter::with_bytes(1 << 12).unwrap();
         f.start(0, 100);
         assert!(f.mark(h(9), false).new_probe);
         f.tick(100);
@@ -324,7 +324,7 @@ mod tests {
 
     #[test]
     fn pairs_are_forgotten_after_two_periods() {
-        let mut f = PairFilter::with_bytes(1 << 12).unwrap();
+        let mut f = FirstContactFilter::with_bytes(1 << 12).unwrap();
         f.start(0, 100);
         assert!(f.mark(h(5), true).new_outcome);
         f.tick(99);

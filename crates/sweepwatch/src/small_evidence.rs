@@ -2,7 +2,7 @@
 //! exactly in two cache lines. Most sources with a failure never probe more
 //! than a handful of (target, port) pairs, so they need no sketches; a source
 //! that outgrows this record, or is about to be reported, moves its evidence
-//! to a large record ([`Extra`](crate::pool::Extra)).
+//! to a large record ([`Evidence`](crate::evidence::Evidence)).
 
 use crate::event::Technique;
 
@@ -16,7 +16,7 @@ pub(crate) const PORTS: usize = 7;
 /// every count is exact and a retried pair is known however late it comes.
 #[derive(Clone, Copy, Debug, Default)]
 #[repr(C)]
-pub(crate) struct Small {
+pub(crate) struct SmallEvidence {
     /// The source address as 128 bits (IPv4 mapped).
     pub key: u128,
     /// The distinct targets, in the order first probed; their addresses,
@@ -51,10 +51,10 @@ pub(crate) struct Small {
     pub n_sample: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<Small>() == 128);
+const _: () = assert!(std::mem::size_of::<SmallEvidence>() == 128);
 
 // SAFETY: integers only.
-unsafe impl crate::zeroed::Zeroable for Small {}
+unsafe impl crate::zeroed::Zeroable for SmallEvidence {}
 
 /// Where a probe falls in a small record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub(crate) enum Place {
     Full,
 }
 
-impl Small {
+impl SmallEvidence {
     /// True if this evidence is that of source `key`'s probes of protocol
     /// `proto`.
     #[inline]
@@ -76,11 +76,11 @@ impl Small {
     /// Empties the record for source `key`'s probes of protocol `proto`,
     /// owned by table record `owner`.
     pub(crate) fn start(&mut self, owner: u32, key: u128, proto: u8) {
-        *self = Small {
+        *self = SmallEvidence {
             key,
             owner,
             proto,
-            ..Small::default()
+            ..SmallEvidence::default()
         };
     }
 
@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn pairs_are_exact_until_the_grid_is_full() {
-        let mut s = Small::default();
+        let mut s = SmallEvidence::default();
         assert_eq!(s.known(1, 22), None);
         let Place::Bit(b) = s.place(1, 22) else {
             panic!("room")
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn the_sample_keeps_the_latest_distinct_targets() {
-        let mut s = Small::default();
+        let mut s = SmallEvidence::default();
         for h in [0u8, 1, 2, 1, 3, 3] {
             s.add_sample(h);
         }

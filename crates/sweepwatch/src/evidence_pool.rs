@@ -1,194 +1,16 @@
-//! A bounded pool of evidence records for the few sources that look
-//! suspicious: their distinct targets and ports, counts, main ports, a
-//! sample of failed targets and their reporting history. A source takes a
-//! small record ([`Small`], 128 bytes) at its first failed first contact; its
-//! evidence counts from there. One that probes more than a few targets or
-//! ports, or is about to be reported, moves to a large record ([`Extra`],
-//! 1 KiB), whose distinct counts are exact up to 64 and estimated above.
-//! Both are exact while small, so that decisions near the thresholds and the
-//! counts a verdict states never take a repeat for new.
+//! The pool of evidence records: 1 KiB pages, each holding one large record
+//! ([`Evidence`]) or eight small ones ([`SmallEvidence`]), so that the split
+//! between the two follows the traffic; exact port maps for the few sources
+//! that probe more ports than a large record counts exactly; and the clock
+//! hand that picks which record gives way when the pool is full.
 
-use crate::distinct::Distinct;
-use crate::event::Technique;
-use crate::sketch::TopPorts;
-use crate::small::Small;
+use crate::evidence::Evidence;
+use crate::small_evidence::SmallEvidence;
 use crate::table::{Table, Timeouts, HANDLE_LIMIT};
-use crate::verdict::{Verdict, MAX_VERDICT_SAMPLE};
 use crate::zeroed::{Zeroable, Zeroed};
+use std::num::NonZeroU32;
 
-/// Distinct target hosts: exact up to 64, then HyperLogLog with 512 registers.
-pub(crate) type Hosts = Distinct<64>;
-/// Distinct destination ports: exact up to 64, then HyperLogLog with 512 registers.
-pub(crate) type Ports = Distinct<64>;
-/// Distinct (target, port) pairs probed: exact up to 64, then HyperLogLog with
-/// 512 registers. While exact they also keep repeats out of the evidence.
-pub(crate) type Pairs = Distinct<64>;
-/// Which of the pairs in [`Pairs`] (by their place there, while it is exact)
-/// had their outcome counted: keeps retries of them out of the walk and the
-/// counts for the source's first 64 pairs, however far apart in time; above,
-/// the first-contact filter alone does (one dedup period).
-pub(crate) type Resolved = u64;
-
-/// The evidence against one suspicious source, for one protocol: a verdict
-/// describes the probes of one protocol only.
-#[derive(Clone, Copy, Debug, Default)]
-#[repr(C)]
-pub(crate) struct Extra {
-    /// The source address as 128 bits (IPv4 mapped).
-    pub key: u128,
-    /// Distinct target hosts.
-    pub hosts: Hosts,
-    /// Distinct destination ports.
-    pub ports: Ports,
-    /// Distinct (target, port) pairs probed.
-    pub probes: Pairs,
-    /// Which pairs of `probes` had their outcome counted, bit `i` for the
-    /// `i`th pair added.
-    pub resolved: Resolved,
-    /// Index of the owning record in the table.
-    pub owner: u32,
-    pub refused: u32,
-    pub unanswered: u32,
-    pub succeeded: u32,
-    /// Probes to targets in the home networks, and to targets outside them.
-    pub to_home: u32,
-    pub to_away: u32,
-    /// When the last verdict about the source was delivered (shard seconds).
-    pub last_report: u32,
-    /// The size that verdict gave.
-    pub last_targets: u32,
-    /// Probes by technique ([`Technique::index`]).
-    pub techniques: [u16; Technique::ALL.len()],
-    pub top: TopPorts,
-    /// One bit per verdict kind already reported this suppression period.
-    pub reported: u8,
-    pub n_sample: u8,
-    /// The protocol of the probes ([`Protocol::index`]).
-    pub proto: u8,
-    /// Whether the source was at home at its latest probe.
-    pub src_home: bool,
-    /// A verdict was delivered in this episode and its final extent not yet.
-    pub extent_due: bool,
-    /// The largest counts delivered in this episode, below which no later
-    /// verdict's estimates may fall.
-    pub shown: Shown,
-    /// Destination ports counted in the port map (while it has one).
-    pub map_ports: u32,
-    /// Index + 1 of the pool's exact port map holding the ports, once
-    /// there were more than the counter holds exactly; 0 if none.
-    pub port_map: u16,
-    /// The first-contact filter's generations retired when this evidence
-    /// was taken (its low 32 bits): while none has been since, every outcome
-    /// counted was of a distinct pair.
-    pub since: u32,
-    /// The latest distinct failed targets, newest first.
-    pub sample: [u128; MAX_VERDICT_SAMPLE],
-}
-
-/// Counts a source's verdicts have stated in its current episode: its
-/// evidence only grows, so no later verdict states less, whatever an
-/// estimate does as it takes more items.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Shown {
-    pub hosts: u32,
-    pub ports: u32,
-    pub probes: u32,
-    pub failed: u32,
-    pub succeeded: u32,
-}
-
-impl Shown {
-    /// The counts `v` states.
-    pub(crate) fn of(v: &Verdict) -> Shown {
-        Shown {
-            hosts: v.targets,
-            ports: v.ports_count,
-            probes: v.probes,
-            failed: v.failed,
-            succeeded: v.succeeded,
-        }
-    }
-}
-
-impl Extra {
-    /// Empties the record for source `key`'s probes of protocol `proto`,
-    /// owned by table record `owner`. Writes only what an empty record reads:
-    /// the counters' headers, not the kilobyte of items and registers behind
-    /// them, which taking an entry would otherwise rewrite each time.
-    pub(crate) fn start(&mut self, owner: u32, key: u128, proto: u8) {
-        self.keep_reports(owner, key, proto, 0, 0, 0);
-    }
-
-    /// Empties the record as [`start`](Self::start) does, keeping a
-    /// reporting history: kinds `reported`, when (`last_report`) and at what
-    /// size (`last_targets`).
-    pub(crate) fn keep_reports(
-        &mut self,
-        owner: u32,
-        key: u128,
-        proto: u8,
-        reported: u8,
-        last_report: u32,
-        last_targets: u32,
-    ) {
-        self.key = key;
-        self.hosts.clear();
-        self.ports.clear();
-        self.probes.clear();
-        self.resolved = 0;
-        self.owner = owner;
-        self.refused = 0;
-        self.unanswered = 0;
-        self.succeeded = 0;
-        self.to_home = 0;
-        self.to_away = 0;
-        self.last_report = last_report;
-        self.last_targets = last_targets;
-        self.techniques = [0; Technique::ALL.len()];
-        self.top = TopPorts::default();
-        self.reported = reported;
-        self.n_sample = 0;
-        self.proto = proto;
-        self.src_home = false;
-        self.extent_due = false;
-        self.shown = Shown::default();
-        self.port_map = 0;
-        self.map_ports = 0;
-    }
-
-    /// Puts `target` first among the most recent distinct failed targets, so a
-    /// verdict's sample shows what the source was doing when it was decided.
-    #[inline]
-    pub(crate) fn add_sample(&mut self, target: u128) {
-        let n = usize::from(self.n_sample);
-        let end = match self.sample[..n].iter().position(|t| *t == target) {
-            Some(i) => i,
-            None if n < MAX_VERDICT_SAMPLE => {
-                self.n_sample += 1;
-                n
-            }
-            None => MAX_VERDICT_SAMPLE - 1,
-        };
-        self.sample.copy_within(..end, 1);
-        self.sample[0] = target;
-    }
-
-    /// The technique most probes used (the earlier one among equals).
-    pub(crate) fn technique(&self) -> Technique {
-        let mut best = 0;
-        for (i, n) in self.techniques.iter().enumerate() {
-            if *n > self.techniques[best] {
-                best = i;
-            }
-        }
-        Technique::ALL[best]
-    }
-}
-
-// SAFETY: integers only.
-unsafe impl Zeroable for Extra {}
-
-/// Small records a page holds: a page is one large record's size.
+/// SmallEvidence records a page holds: a page is one large record's size.
 const SLOTS: usize = 8;
 
 /// Pages a pool may hold (128 MiB): the table stores a record's handle,
@@ -234,12 +56,13 @@ const STEAL_SCAN: usize = 16;
 #[derive(Clone, Copy)]
 #[repr(C)]
 union Page {
-    small: [Small; SLOTS],
-    large: Extra,
+    small: [SmallEvidence; SLOTS],
+    large: Evidence,
 }
 
-const _: () = assert!(std::mem::size_of::<Page>() == std::mem::size_of::<Extra>());
-const _: () = assert!(std::mem::size_of::<[Small; SLOTS]>() == std::mem::size_of::<Extra>());
+const _: () = assert!(std::mem::size_of::<Page>() == std::mem::size_of::<Evidence>());
+const _: () =
+    assert!(std::mem::size_of::<[SmallEvidence; SLOTS]>() == std::mem::size_of::<Evidence>());
 
 // SAFETY: integers only; all zero is a valid value of either field.
 unsafe impl Zeroable for Page {}
@@ -249,7 +72,7 @@ unsafe impl Zeroable for Page {}
 struct Meta {
     /// Holds a large record.
     large: bool,
-    /// Small records in use, a bit a slot (none and not large: free).
+    /// SmallEvidence records in use, a bit a slot (none and not large: free).
     used: u8,
     /// On the list of pages with a free slot.
     partial: bool,
@@ -258,12 +81,12 @@ struct Meta {
 /// The evidence pool: pages of 1 KiB that each hold one large record or
 /// eight small ones, so the split between the two follows the traffic. A
 /// source's table record holds the handle of its small or large record.
-pub(crate) struct Pool {
+pub(crate) struct EvidencePool {
     pages: Zeroed<Page>,
     meta: Vec<Meta>,
     /// Free pages (every one of them, each once).
     free: Vec<u32>,
-    /// Small pages that had a free slot when listed (each at most once).
+    /// SmallEvidence pages that had a free slot when listed (each at most once).
     partial: Vec<u32>,
     /// Clock hands over the slots (small steals) and the pages (large ones).
     hand_slot: usize,
@@ -284,25 +107,51 @@ fn with_capacity<T>(n: usize) -> Result<Vec<T>, crate::Error> {
     Ok(v)
 }
 
-/// The page and slot of a handle.
+/// Where a source's evidence record sits in the pool: `page * 8 + slot + 1`,
+/// below [`HANDLE_LIMIT`], so that a table record stores it in 20 bits and
+/// "no record" is `None` at no cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EvidenceId(NonZeroU32);
+
+impl EvidenceId {
+    /// The id of its stored bits; `None` for 0.
+    #[inline(always)]
+    pub(crate) fn from_bits(bits: u32) -> Option<EvidenceId> {
+        NonZeroU32::new(bits).map(EvidenceId)
+    }
+
+    /// The bits a table record stores (never 0).
+    #[inline(always)]
+    pub(crate) fn bits(self) -> u32 {
+        self.0.get()
+    }
+}
+
+/// The bits a table record stores for an optional id: 0 for none.
+#[inline(always)]
+pub(crate) fn bits_of(id: Option<EvidenceId>) -> u32 {
+    id.map_or(0, EvidenceId::bits)
+}
+
+/// The page and slot of an id.
 #[inline]
-fn split(handle: u32) -> (usize, usize) {
-    let i = handle as usize - 1;
+fn split(id: EvidenceId) -> (usize, usize) {
+    let i = id.bits() as usize - 1;
     (i / SLOTS, i % SLOTS)
 }
 
-/// The handle of a page's slot.
+/// The id of a page's slot.
 #[inline]
-fn handle(page: usize, slot: usize) -> u32 {
-    (page * SLOTS + slot + 1) as u32
+fn id_of(page: usize, slot: usize) -> EvidenceId {
+    EvidenceId(NonZeroU32::new((page * SLOTS + slot + 1) as u32).expect("ids start at 1"))
 }
 
-impl Pool {
+impl EvidencePool {
     /// A pool of as many pages as fit in `bytes` (at least one).
     ///
     /// # Errors
     /// [`Error::NoMemory`](crate::Error::NoMemory) if the memory cannot be had.
-    pub(crate) fn with_bytes(bytes: u64) -> Result<Pool, crate::Error> {
+    pub(crate) fn with_bytes(bytes: u64) -> Result<EvidencePool, crate::Error> {
         // Each page costs itself, its meta and its places on the two lists.
         let each = (std::mem::size_of::<Page>() + std::mem::size_of::<Meta>() + 8) as u64;
         let map_each = (std::mem::size_of::<PortMap>() + 2) as u64;
@@ -315,7 +164,7 @@ impl Pool {
         meta.resize(n, Meta::default());
         let mut free = with_capacity(n)?;
         free.extend((0..n as u32).rev());
-        Ok(Pool {
+        Ok(EvidencePool {
             pages: Zeroed::new(n)?,
             meta,
             free,
@@ -349,9 +198,9 @@ impl Pool {
         &mut self.maps[usize::from(m) - 1]
     }
 
-    /// Returns the port map of the large record `handle`, if it has one.
-    pub(crate) fn release_map(&mut self, handle: u32) {
-        if let Some(e) = self.large_mut(handle) {
+    /// Returns the port map of the large record `id`, if it has one.
+    pub(crate) fn release_map(&mut self, id: EvidenceId) {
+        if let Some(e) = self.large_mut(id) {
             let m = std::mem::take(&mut e.port_map);
             e.map_ports = 0;
             if m != 0 {
@@ -377,10 +226,10 @@ impl Pool {
         self.in_use
     }
 
-    /// The small record of `handle`, if that is what it names.
+    /// The small record of `id`, if that is what it names.
     #[inline]
-    pub(crate) fn small(&self, handle: u32) -> Option<&Small> {
-        let (p, i) = split(handle);
+    pub(crate) fn small(&self, id: EvidenceId) -> Option<&SmallEvidence> {
+        let (p, i) = split(id);
         let m = self.meta[p];
         // SAFETY: the page holds small records (`used` is only set on them).
         (!m.large && m.used & (1 << i) != 0).then(|| unsafe { &self.pages[p].small[i] })
@@ -388,62 +237,62 @@ impl Pool {
 
     /// [`small`](Self::small), to change.
     #[inline]
-    pub(crate) fn small_mut(&mut self, handle: u32) -> Option<&mut Small> {
-        let (p, i) = split(handle);
+    pub(crate) fn small_mut(&mut self, id: EvidenceId) -> Option<&mut SmallEvidence> {
+        let (p, i) = split(id);
         let m = self.meta[p];
         // SAFETY: as in `small`.
         (!m.large && m.used & (1 << i) != 0).then(|| unsafe { &mut self.pages[p].small[i] })
     }
 
-    /// The large record of `handle`, if that is what it names.
+    /// The large record of `id`, if that is what it names.
     #[inline]
-    pub(crate) fn large(&self, handle: u32) -> Option<&Extra> {
-        let (p, i) = split(handle);
+    pub(crate) fn large(&self, id: EvidenceId) -> Option<&Evidence> {
+        let (p, i) = split(id);
         // SAFETY: the page holds a large record.
         (self.meta[p].large && i == 0).then(|| unsafe { &self.pages[p].large })
     }
 
     /// [`large`](Self::large), to change.
     #[inline]
-    pub(crate) fn large_mut(&mut self, handle: u32) -> Option<&mut Extra> {
-        let (p, i) = split(handle);
+    pub(crate) fn large_mut(&mut self, id: EvidenceId) -> Option<&mut Evidence> {
+        let (p, i) = split(id);
         // SAFETY: as in `large`.
         (self.meta[p].large && i == 0).then(|| unsafe { &mut self.pages[p].large })
     }
 
-    /// True if `handle` holds the evidence of source `key`'s probes of
+    /// True if `id` holds the evidence of source `key`'s probes of
     /// protocol `proto`.
     #[inline]
-    pub(crate) fn is_of(&self, handle: u32, key: u128, proto: u8) -> bool {
-        match self.large(handle) {
+    pub(crate) fn is_of(&self, id: EvidenceId, key: u128, proto: u8) -> bool {
+        match self.large(id) {
             Some(e) => e.key == key && e.proto == proto,
-            None => self.small(handle).is_some_and(|e| e.is_of(key, proto)),
+            None => self.small(id).is_some_and(|e| e.is_of(key, proto)),
         }
     }
 
-    /// Whether the source of `handle` was reported in its episode or
+    /// Whether the source of `id` was reported in its episode or
     /// suppression period (only large records are).
     #[inline]
-    pub(crate) fn reported(&self, handle: u32) -> bool {
-        handle != 0 && self.large(handle).is_some_and(|e| e.reported != 0)
+    pub(crate) fn reported(&self, id: Option<EvidenceId>) -> bool {
+        id.is_some_and(|id| self.large(id).is_some_and(|e| e.reported != 0))
     }
 
-    /// The table record that owns `handle`'s record.
-    fn owner(&self, handle: u32) -> usize {
-        match self.large(handle) {
+    /// The table record that owns `id`'s record.
+    fn owner(&self, id: EvidenceId) -> usize {
+        match self.large(id) {
             Some(e) => e.owner as usize,
-            None => self.small(handle).map_or(0, |e| e.owner as usize),
+            None => self.small(id).map_or(0, |e| e.owner as usize),
         }
     }
 
     /// Returns a record to the pool.
     #[inline]
-    pub(crate) fn release(&mut self, handle: u32) {
-        if handle == 0 {
+    pub(crate) fn release(&mut self, id: Option<EvidenceId>) {
+        let Some(id) = id else {
             return;
-        }
-        self.release_map(handle);
-        let (p, i) = split(handle);
+        };
+        self.release_map(id);
+        let (p, i) = split(id);
         let m = &mut self.meta[p];
         if m.large {
             m.large = false;
@@ -465,7 +314,7 @@ impl Pool {
     }
 
     /// A free small slot from the lists, if any.
-    fn free_slot(&mut self) -> Option<u32> {
+    fn free_slot(&mut self) -> Option<EvidenceId> {
         while let Some(&p) = self.partial.last() {
             let p = p as usize;
             let m = &mut self.meta[p];
@@ -477,38 +326,38 @@ impl Pool {
             }
             let i = m.used.trailing_ones() as usize;
             m.used |= 1 << i;
-            return Some(handle(p, i));
+            return Some(id_of(p, i));
         }
         let p = self.free.pop()? as usize;
-        self.pages[p].small = [Small::default(); SLOTS];
+        self.pages[p].small = [SmallEvidence::default(); SLOTS];
         let m = &mut self.meta[p];
         m.used = 1;
         if !m.partial {
             m.partial = true;
             self.partial.push(p as u32);
         }
-        Some(handle(p, 0))
+        Some(id_of(p, 0))
     }
 
-    /// What keeping `handle`'s record is worth to its source, if a newcomer
+    /// What keeping `id`'s record is worth to its source, if a newcomer
     /// whose walk stands at `llr` may take it: `i32::MIN` if the source is
     /// idle, its walk if it is unreported and looks no more suspicious; None
     /// if it must keep it.
-    fn cost(&self, handle: u32, llr: i16, table: &Table, now: u32, t: Timeouts) -> Option<i32> {
-        let victim = table.get(self.owner(handle));
+    fn cost(&self, id: EvidenceId, llr: i16, table: &Table, now: u32, t: Timeouts) -> Option<i32> {
+        let victim = table.get(self.owner(id));
         if victim.idle(now, t) {
             Some(i32::MIN)
-        } else if !self.reported(handle) && victim.llr <= llr {
+        } else if !self.reported(Some(id)) && victim.llr <= llr {
             Some(i32::from(victim.llr))
         } else {
             None
         }
     }
 
-    /// Takes `handle`'s record from its source, which loses its evidence.
-    fn evict(&mut self, handle: u32, table: &mut Table) {
-        table.set_extra(self.owner(handle), 0);
-        self.release(handle);
+    /// Takes `id`'s record from its source, which loses its evidence.
+    fn evict(&mut self, id: EvidenceId, table: &mut Table) {
+        table.set_evidence(self.owner(id), None);
+        self.release(Some(id));
     }
 
     /// A cleared small record for source `key`, whose record is at `owner`:
@@ -525,7 +374,7 @@ impl Pool {
         table: &mut Table,
         now: u32,
         t: Timeouts,
-    ) -> Option<u32> {
+    ) -> Option<EvidenceId> {
         let h = self.slot_for(llr, table, now, t, [usize::MAX; 2])?;
         self.in_use += 1;
         self.small_mut(h)?.start(owner as u32, key, proto);
@@ -543,7 +392,7 @@ impl Pool {
         now: u32,
         t: Timeouts,
         skip: [usize; 2],
-    ) -> Option<u32> {
+    ) -> Option<EvidenceId> {
         if let Some(h) = self.free_slot() {
             return Some(h);
         }
@@ -551,7 +400,7 @@ impl Pool {
         // The cheapest of the records the hand passes, so that a source
         // whose answers pulled its walk down loses its evidence before one
         // whose failures only add up slowly.
-        let mut found: Option<(i32, u32)> = None;
+        let mut found: Option<(i32, EvidenceId)> = None;
         for _ in 0..STEAL_SCAN.min(n) {
             let (p, i) = (self.hand_slot / SLOTS, self.hand_slot % SLOTS);
             let m = self.meta[p];
@@ -563,7 +412,7 @@ impl Pool {
             if skip.contains(&p) || (!m.large && m.used & (1 << i) == 0) {
                 continue;
             }
-            let h = handle(p, if m.large { 0 } else { i });
+            let h = id_of(p, if m.large { 0 } else { i });
             if let Some(c) = self.cost(h, llr, table, now, t) {
                 if found.map_or(true, |(best, _)| c < best) {
                     found = Some((c, h));
@@ -587,14 +436,14 @@ impl Pool {
         let records = unsafe { self.pages[p].small };
         let used = self.meta[p].used;
         for i in (0..SLOTS).filter(|i| used & (1 << i) != 0) {
-            self.evict(handle(p, i), table);
+            self.evict(id_of(p, i), table);
         }
         // Free now and listed last: take it off, and keep the moves away.
         if let Some(at) = self.free.iter().rposition(|f| *f as usize == p) {
             self.free.swap_remove(at);
         }
         self.meta[p].large = true;
-        self.pages[p].large = Extra::default();
+        self.pages[p].large = Evidence::default();
         for (i, r) in records.iter().enumerate() {
             if used & (1 << i) == 0 {
                 continue;
@@ -607,11 +456,11 @@ impl Pool {
             if let Some(e) = self.small_mut(h) {
                 *e = *r;
             }
-            table.set_extra(r.owner as usize, h);
+            table.set_evidence(r.owner as usize, Some(h));
         }
     }
 
-    /// Moves the source of small record `handle` to a large record: a free
+    /// Moves the source of small record `id` to a large record: a free
     /// page, else one taken from an idle source, an unreported one that
     /// looks no more suspicious than `llr`, or a page of small records all
     /// of whose sources are such (they move elsewhere where they can:
@@ -620,15 +469,15 @@ impl Pool {
     /// changed) if no page could be had.
     pub(crate) fn promote(
         &mut self,
-        handle: u32,
+        id: EvidenceId,
         llr: i16,
         table: &mut Table,
         now: u32,
         t: Timeouts,
-    ) -> Option<u32> {
-        let (own, _) = split(handle);
+    ) -> Option<EvidenceId> {
+        let (own, _) = split(id);
         let (owner, key, proto) = {
-            let e = self.small(handle)?;
+            let e = self.small(id)?;
             (e.owner, e.key, e.proto)
         };
         let page = match self.free.pop() {
@@ -647,7 +496,7 @@ impl Pool {
                     let slots = if m.large { 1 } else { m.used };
                     let mut dearest = Some(i32::MIN);
                     for i in (0..SLOTS).filter(|i| slots & (1 << i) != 0) {
-                        let c = self.cost(self::handle(p, i), llr, table, now, t);
+                        let c = self.cost(self::id_of(p, i), llr, table, now, t);
                         dearest = dearest.zip(c).map(|(a, b)| a.max(b));
                     }
                     if let Some(c) = dearest {
@@ -661,7 +510,7 @@ impl Pool {
                 }
                 let p = found?.1;
                 if self.meta[p].large {
-                    self.evict(self::handle(p, 0), table);
+                    self.evict(id_of(p, 0), table);
                     // Now free, and listed so: take it back off.
                     let at = self.free.iter().rposition(|f| *f as usize == p)?;
                     self.free.swap_remove(at);
@@ -671,12 +520,12 @@ impl Pool {
                 p
             }
         };
-        self.release(handle);
+        self.release(Some(id));
         self.in_use += 1;
         self.meta[page].large = true;
-        self.pages[page].large = Extra::default();
-        let large = self::handle(page, 0);
-        table.set_extra(owner as usize, large);
+        self.pages[page].large = Evidence::default();
+        let large = id_of(page, 0);
+        table.set_evidence(owner as usize, Some(large));
         // SAFETY: just written as a large record.
         let e = unsafe { &mut self.pages[page].large };
         e.start(owner, key, proto);
@@ -692,12 +541,12 @@ mod tests {
     #[test]
     fn an_evidence_record_is_sixteen_cache_lines() {
         // The README and the configuration docs state this size.
-        assert_eq!(std::mem::size_of::<Extra>(), 1024);
+        assert_eq!(std::mem::size_of::<Evidence>(), 1024);
     }
 
     #[test]
     fn the_sample_keeps_the_latest_distinct_targets() {
-        let mut e = Extra::default();
+        let mut e = Evidence::default();
         for t in [1u128, 2, 3, 2, 4, 5, 5] {
             e.add_sample(t);
         }
@@ -724,12 +573,12 @@ mod tests {
         t
     }
 
-    /// Small records for sources 0 to `n` - 1, in order: their handles.
-    fn take(pool: &mut Pool, t: &mut Table, n: usize) -> Vec<u32> {
+    /// Small records for sources 0 to `n` - 1, in order: their ids.
+    fn take(pool: &mut EvidencePool, t: &mut Table, n: usize) -> Vec<EvidenceId> {
         (0..n)
             .map(|i| {
                 let h = pool.acquire(i, i as u128, 0, 0, t, 0, T).unwrap();
-                t.set_extra(i, h);
+                t.set_evidence(i, Some(h));
                 h
             })
             .collect()
@@ -737,7 +586,7 @@ mod tests {
 
     #[test]
     fn a_page_holds_eight_small_records_or_one_large() {
-        let mut pool = Pool::with_bytes(2 * PAGE + MAP).unwrap();
+        let mut pool = EvidencePool::with_bytes(2 * PAGE + MAP).unwrap();
         assert_eq!(pool.pages.len(), 2);
         let mut t = sources(&[0; 17]);
         let held = take(&mut pool, &mut t, 16);
@@ -749,10 +598,10 @@ mod tests {
         assert!(pool.acquire(16, 16, 0, -1, &mut t, 0, T).is_none());
         // Freeing one slot of each page leaves no free page: a promotion
         // must take a page from eight sources.
-        pool.release(held[0]);
-        t.set_extra(0, 0);
-        pool.release(held[8]);
-        t.set_extra(8, 0);
+        pool.release(Some(held[0]));
+        t.set_evidence(0, None);
+        pool.release(Some(held[8]));
+        t.set_evidence(8, None);
         assert!(pool.promote(held[1], -1, &mut t, 0, T).is_none());
         assert!(
             pool.small(held[1]).is_some(),
@@ -760,11 +609,15 @@ mod tests {
         );
         // Emptying the second page frees it whole.
         for (i, h) in held.iter().enumerate().skip(9) {
-            pool.release(*h);
-            t.set_extra(i, 0);
+            pool.release(Some(*h));
+            t.set_evidence(i, None);
         }
         let large = pool.promote(held[1], 0, &mut t, 0, T).unwrap();
-        assert_eq!(t.get(1).extra, large, "the source follows its record");
+        assert_eq!(
+            t.get(1).evidence,
+            Some(large),
+            "the source follows its record"
+        );
         assert!(pool.small(held[1]).is_none());
         let e = pool.large(large).unwrap();
         assert_eq!((e.owner, e.key), (1, 1));
@@ -774,7 +627,7 @@ mod tests {
 
     #[test]
     fn a_page_taken_for_a_large_record_moves_its_records_to_cheaper_places() {
-        let mut pool = Pool::with_bytes(3 * PAGE + MAP).unwrap();
+        let mut pool = EvidencePool::with_bytes(3 * PAGE + MAP).unwrap();
         // Page 0: the source moving up (0) and seven others; page 1: eight
         // sources at 100; page 2: one at -500 and seven at 900.
         let mut walks = vec![0; 8];
@@ -791,10 +644,10 @@ mod tests {
         );
         // One of page 1's sources took the place of the source at -500; the
         // others found no one cheaper and lost their evidence.
-        assert_eq!(t.get(16).extra, 0);
-        let kept: Vec<usize> = (8..16).filter(|&i| t.get(i).extra != 0).collect();
+        assert_eq!(t.get(16).evidence, None);
+        let kept: Vec<usize> = (8..16).filter(|&i| t.get(i).evidence.is_some()).collect();
         assert_eq!(kept.len(), 1, "{kept:?}");
-        let h = t.get(kept[0]).extra;
+        let h = t.get(kept[0]).evidence.unwrap();
         assert_eq!(split(h).0, 2);
         let moved = pool.small(h).unwrap();
         assert_eq!(
@@ -808,7 +661,7 @@ mod tests {
 
     #[test]
     fn a_port_map_goes_back_with_its_record() {
-        let mut pool = Pool::with_bytes(2 * PAGE + MAP).unwrap();
+        let mut pool = EvidencePool::with_bytes(2 * PAGE + MAP).unwrap();
         assert_eq!(
             (pool.maps.len(), pool.pages.len()),
             (1, 2),
@@ -816,14 +669,14 @@ mod tests {
         );
         let mut t = sources(&[0; 2]);
         let h = pool.acquire(0, 0, 0, 0, &mut t, 0, T).unwrap();
-        t.set_extra(0, h);
+        t.set_evidence(0, Some(h));
         let large = pool.promote(h, 0, &mut t, 0, T).unwrap();
         let m = pool.take_map().unwrap();
         assert!(pool.take_map().is_none(), "the only map is taken");
         assert!(pool.map_mut(m).insert(4242));
         assert!(!pool.map_mut(m).insert(4242));
         pool.large_mut(large).unwrap().port_map = m;
-        pool.release(large);
+        pool.release(Some(large));
         let again = pool.take_map().unwrap();
         assert!(
             !pool.map_mut(again).contains(4242),
@@ -833,21 +686,21 @@ mod tests {
 
     #[test]
     fn a_steal_takes_the_least_suspicious_record() {
-        let mut pool = Pool::with_bytes(PAGE + MAP).unwrap();
+        let mut pool = EvidencePool::with_bytes(PAGE + MAP).unwrap();
         let mut t = sources(&[800, 100, -300, 400, 500, 600, 700, 900, 100]);
         take(&mut pool, &mut t, 8);
         // Source 8 at 100 may take from sources 1 (100) and 2 (-300): the
         // lower walk goes.
         let h = pool.acquire(8, 8, 0, 100, &mut t, 0, T).unwrap();
-        assert_eq!(t.get(2).extra, 0, "the loser forgets its record");
+        assert_eq!(t.get(2).evidence, None, "the loser forgets its record");
         assert_eq!(pool.small(h).unwrap().owner, 8);
-        t.set_extra(8, h);
-        assert!(pool.small(t.get(1).extra).is_some());
+        t.set_evidence(8, Some(h));
+        assert!(pool.small(t.get(1).evidence.unwrap()).is_some());
     }
 
     #[test]
     fn a_promotion_takes_a_page_only_when_all_its_sources_may_lose() {
-        let mut pool = Pool::with_bytes(2 * PAGE + MAP).unwrap();
+        let mut pool = EvidencePool::with_bytes(2 * PAGE + MAP).unwrap();
         // Page 0: sources 0 to 7; page 1: sources 8 to 15, one of them
         // (15) more suspicious than the newcomer at 500.
         let mut walks = vec![100; 16];
@@ -861,11 +714,11 @@ mod tests {
         t.set_llr(15, 100);
         let large = pool.promote(held[0], 500, &mut t, 0, T).unwrap();
         for i in 8..16 {
-            assert_eq!(t.get(i).extra, 0, "source {i} lost its record");
+            assert_eq!(t.get(i).evidence, None, "source {i} lost its record");
         }
-        assert_eq!(t.get(0).extra, large);
+        assert_eq!(t.get(0).evidence, Some(large));
         // A reported large record is kept from anyone.
         pool.large_mut(large).unwrap().reported = 1;
-        assert!(pool.reported(large));
+        assert!(pool.reported(Some(large)));
     }
 }
