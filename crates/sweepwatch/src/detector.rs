@@ -181,29 +181,28 @@ impl Detector {
     /// covers the protocol.
     #[inline(always)]
     fn probe(&self, ev: &KeyedEvent) -> Probe {
-        let outcome =
-            if ev.proto == Protocol::Udp && self.settings.is_reply(ev.src_port, ev.dst_port) {
-                Outcome::Unsolicited
-            } else {
-                ev.outcome
-            };
-        let hasher = &self.settings.hasher;
-        let h_src = hasher.source(ev.src.bits(), ev.proto.index());
-        let service = crate::hash::service(ev.dst_port, ev.proto.index());
-        Probe {
+        let mut p = Probe {
             ts: ev.ts,
             src: ev.src.bits(),
             dst: ev.dst.bits(),
             dst_port: ev.dst_port,
             proto: ev.proto,
-            outcome,
+            outcome: ev.outcome,
             technique: ev.technique,
             local: locality(ev.src_local, ev.dst_local),
             src_lead: ev.src.lead(),
             dst_lead: ev.dst.lead(),
-            h_src,
-            pair: hasher.pair(h_src, ev.dst.bits(), service),
+            h_src: 0,
+            pair: 0,
+        };
+        if p.proto == Protocol::Udp && self.settings.is_reply(ev.src_port, p.dst_port) {
+            p.outcome = Outcome::Unsolicited;
         }
+        let hasher = &self.settings.hasher;
+        p.h_src = hasher.source(p.src, p.proto.index());
+        let service = crate::hash::service(p.dst_port, p.proto.index());
+        p.pair = hasher.pair(p.h_src, p.dst, service);
+        p
     }
 
     #[inline]
@@ -226,7 +225,9 @@ impl Detector {
     /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     #[inline]
     pub fn observe(&self, ev: &Event) -> Result<(), Error> {
-        self.observe_keyed(&KeyedEvent::from(ev))
+        self.refuse_reentry()?;
+        self.observe_probe(self.probe(&KeyedEvent::from(ev)));
+        Ok(())
     }
 
     /// [`observe`](Detector::observe) for an event whose addresses are
@@ -258,10 +259,15 @@ impl Detector {
     #[inline]
     pub fn observe_keyed(&self, ev: &KeyedEvent) -> Result<(), Error> {
         self.refuse_reentry()?;
-        let p = self.probe(ev);
+        self.observe_probe(self.probe(ev));
+        Ok(())
+    }
+
+    /// Observes one event made a probe, under its shard's lock.
+    #[inline(always)]
+    fn observe_probe(&self, p: Probe) {
         let mut shard = self.lock(self.shard_of(p.h_src));
         shard.observe(&self.settings, &p, &mut |v| self.deliver(v));
-        Ok(())
     }
 
     /// Whether the calling thread is running a verdict callback of this
