@@ -1,7 +1,6 @@
 //! The panic boundary: no unwinding crosses into C.
 
 use super::result::{fail, sw_result};
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// What an exported function returns when it catches a panic.
@@ -31,16 +30,6 @@ impl<T> OnPanic for *const T {
     }
 }
 
-fn panic_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
-}
-
 /// Runs `f`, turning a panic into the return type's failure value and the
 /// thread's last error.
 ///
@@ -51,7 +40,7 @@ pub(crate) fn boundary<R: OnPanic>(f: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
-            fail(sw_result::Panic, panic_text(&*payload));
+            fail(sw_result::Panic, sweepwatch::panic_message(&*payload));
             R::on_panic()
         }
     }

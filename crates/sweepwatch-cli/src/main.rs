@@ -295,17 +295,6 @@ fn progress_bar(name: &str, len: Option<u64>) -> ProgressBar {
     bar.with_style(style).with_prefix(name.to_string())
 }
 
-/// The text of a panic's payload.
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
-}
-
 /// Reads one input into the feeder. Errors are reported on standard error and
 /// recorded in the returned report.
 fn read_input(
@@ -401,7 +390,7 @@ fn read_input(
             let msg = format!(
                 "reading stopped by an internal error in the {} reader: {}",
                 report.format_name(),
-                panic_text(&*p)
+                sweepwatch::panic_message(&*p)
             );
             eprintln!("sweepwatch: {name}: {msg}");
             report.error = Some(msg);

@@ -134,9 +134,8 @@ fn pcap(packets: &[(u64, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
-const SYN: u8 = 0x02;
-const SYN_ACK: u8 = 0x12;
-const ACK: u8 = 0x10;
+use sweepwatch::tcp::{ACK, SYN};
+const SYN_ACK: u8 = SYN | ACK;
 
 fn burst_capture(answers: bool) -> Vec<u8> {
     let mut pkts = Vec::new();

@@ -52,9 +52,8 @@ use std::io::BufRead;
 use std::net::IpAddr;
 use sweepwatch::{Event, Outcome, Protocol, Technique, Timestamp};
 
-const SYN: u8 = 0x02;
-const RST: u8 = 0x04;
-const ACK: u8 = 0x10;
+use sweepwatch::tcp::{ACK, RST, SYN};
+
 const SYN_ACK: u8 = SYN | ACK;
 /// The flags a TCP segment can carry that Suricata logs (FIN to URG).
 const FLAGS: u8 = 0x3f;

@@ -373,9 +373,7 @@ mod tests {
     use std::net::IpAddr;
     use sweepwatch::{Event, Outcome, Protocol, Timestamp};
 
-    const SYN: u8 = 0x02;
-    const RST: u8 = 0x04;
-    const ACK: u8 = 0x10;
+    use sweepwatch::tcp::{ACK, RST, SYN};
 
     // ---- frames ----
 
@@ -642,10 +640,8 @@ mod tests {
 
     #[test]
     fn stealth_probes_in_padded_frames() {
+        use sweepwatch::tcp::{FIN, PSH, URG};
         use sweepwatch::Technique;
-        const FIN: u8 = 0x01;
-        const PSH: u8 = 0x08;
-        const URG: u8 = 0x20;
         let (s, t) = ("10.2.0.1", "10.2.0.10");
         let probe = |sp, dp, f| eth(&[], 0x0800, &ipv4(6, s, t, &tcp(sp, dp, f, 1024)));
         let back = |sp, dp, f| eth(&[], 0x0800, &ipv4(6, t, s, &tcp(sp, dp, f, 0)));

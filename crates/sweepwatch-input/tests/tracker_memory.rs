@@ -111,8 +111,8 @@ impl Pcap {
     }
 }
 
-const SYN: u8 = 0x02;
-const RST_ACK: u8 = 0x14;
+use sweepwatch::tcp::SYN;
+const RST_ACK: u8 = sweepwatch::tcp::RST | sweepwatch::tcp::ACK;
 
 /// Reads `cap` with a tracker of `budget` bytes: the events, the probes
 /// reported early and those pending at the end, and the reader's peak heap.

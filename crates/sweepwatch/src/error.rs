@@ -53,3 +53,21 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The message a panic carried (its payload as `panic!` makes it), for front
+/// ends that catch panics at their boundary and must say what happened.
+///
+/// # Examples
+/// ```
+/// let caught = std::panic::catch_unwind(|| panic!("bad {}", 1)).unwrap_err();
+/// assert_eq!(sweepwatch::panic_message(caught.as_ref()), "bad 1");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}

@@ -201,10 +201,9 @@ impl Technique {
     /// ignored): `None` for segments that are part of a connection or answer
     /// one (SYN+ACK, RST, data with PSH+ACK), which are never probes.
     pub const fn from_tcp_flags(flags: u8) -> Option<Technique> {
-        const FIN: u8 = 0x01;
-        const SYN: u8 = 0x02;
-        const RST: u8 = 0x04;
-        const ACK: u8 = 0x10;
+        use crate::tcp::{ACK, FIN, PSH, RST, SYN, URG};
+        const XMAS: u8 = FIN | PSH | URG;
+        const MAIMON: u8 = FIN | ACK;
         let f = flags & 0x3f;
         if f & RST != 0 {
             return None;
@@ -219,8 +218,8 @@ impl Technique {
         Some(match f {
             0 => Technique::Null,
             FIN => Technique::Fin,
-            0x29 => Technique::Xmas,
-            0x11 => Technique::Maimon,
+            XMAS => Technique::Xmas,
+            MAIMON => Technique::Maimon,
             ACK => Technique::Ack,
             // PSH+ACK (data), FIN+PSH+ACK: a connection's segments.
             _ if f & ACK != 0 => return None,

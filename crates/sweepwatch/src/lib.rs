@@ -53,6 +53,7 @@ mod shard;
 mod small_evidence;
 mod stats;
 mod table;
+pub mod tcp;
 mod top_ports;
 mod verdict;
 mod zeroed;
@@ -61,7 +62,7 @@ pub use config::{
     AllowRule, Config, DEFAULT_HOME_NETWORKS, DEFAULT_IGNORE_NETWORKS, DEFAULT_REPLY_PORTS,
 };
 pub use detector::Detector;
-pub use error::Error;
+pub use error::{panic_message, Error};
 pub use event::{Event, KeyedEvent, Outcome, Protocol, Technique, Timestamp};
 pub use net::{AddrKey, Cidr, CidrError};
 pub use stats::Stats;

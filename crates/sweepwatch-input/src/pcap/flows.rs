@@ -22,14 +22,14 @@
 //! a connection and later datagrams of a UDP conversation are not mistaken
 //! for new probes or new backscatter.
 
-use super::packet::{Packet, Quoted, Transport, TCP_ACK, TCP_RST, TCP_SYN};
+use super::packet::{Packet, Quoted, Transport};
 use super::PcapOptions;
 use crate::Emit;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
-use sweepwatch::{Event, Outcome, Protocol, Technique, Timestamp};
+use sweepwatch::{tcp, Event, Outcome, Protocol, Technique, Timestamp};
 
 type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 
@@ -366,11 +366,11 @@ impl Tracker {
                     rport: dport,
                     proto: Protocol::Tcp,
                 };
-                if flags & TCP_RST != 0 {
+                if flags & tcp::RST != 0 {
                     self.answer(ts, fwd, Answer::Rst)
-                } else if flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK {
+                } else if flags & (tcp::SYN | tcp::ACK) == tcp::SYN | tcp::ACK {
                     self.answer(ts, fwd, Answer::SynAck)
-                } else if flags & TCP_SYN != 0 {
+                } else if flags & tcp::SYN != 0 {
                     self.request(ts, fwd, Technique::Syn)
                 } else {
                     self.segment(ts, fwd, flags, data)
@@ -833,10 +833,10 @@ mod tests {
         }
     }
 
-    const S: u8 = TCP_SYN;
-    const SA: u8 = TCP_SYN | TCP_ACK;
-    const R: u8 = TCP_RST;
-    const A: u8 = TCP_ACK;
+    const S: u8 = tcp::SYN;
+    const SA: u8 = tcp::SYN | tcp::ACK;
+    const R: u8 = tcp::RST;
+    const A: u8 = tcp::ACK;
 
     /// (µs, src, dst, dst_port, outcome)
     type Ev = (u64, String, String, u16, Outcome);

@@ -5,10 +5,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use sweepwatch::Protocol;
 
-pub(crate) const TCP_SYN: u8 = 0x02;
-pub(crate) const TCP_RST: u8 = 0x04;
-pub(crate) const TCP_ACK: u8 = 0x10;
-
 /// Link types (LINKTYPE_* values as stored in pcap and pcapng).
 const LINK_NULL: u32 = 0;
 const LINK_ETHERNET: u32 = 1;
@@ -412,7 +408,12 @@ mod tests {
 
     #[test]
     fn vlan_stacks_and_padding() {
-        let ip4 = ipv4_pkt(6, [10, 0, 0, 1], [10, 0, 0, 2], &tcp(1000, 80, TCP_SYN));
+        let ip4 = ipv4_pkt(
+            6,
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            &tcp(1000, 80, sweepwatch::tcp::SYN),
+        );
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x88, 0xa8, 0, 5, 0x81, 0x00, 0, 7, 0x08, 0x00]);
         f.extend_from_slice(&ip4);
@@ -426,7 +427,7 @@ mod tests {
             Transport::Tcp {
                 sport: 1000,
                 dport: 80,
-                flags: TCP_SYN,
+                flags: sweepwatch::tcp::SYN,
                 data: false,
             }
         );
