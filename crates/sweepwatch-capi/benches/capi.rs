@@ -1,7 +1,7 @@
 //! The cost of the C ABI: the same events fed through the Rust API and through
 //! the exported `sw_` functions, one at a time and in batches.
 //!
-//! `cargo bench --bench capi` runs it. Each iteration feeds the same 100,000
+//! `cargo bench -p sweepwatch-capi --bench capi` runs it. Each iteration feeds the same 100,000
 //! events from 10,000 sources, moved on in time, to one detector per path, so
 //! both paths do the same work on warm memory.
 

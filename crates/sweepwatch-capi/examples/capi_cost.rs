@@ -3,7 +3,7 @@
 //! depend on what else the machine is doing.
 //!
 //! ```sh
-//! cargo build --release --no-default-features --example capi_cost
+//! cargo build --release -p sweepwatch-capi --example capi_cost
 //! for mode in none rust c_abi rust_batch c_abi_batch c_abi_unordered c_abi_batch_unordered; do
 //!   for n in 100000 200000; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \

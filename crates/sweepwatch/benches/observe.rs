@@ -3,7 +3,7 @@
 //! same decisions, for 1,000 to 1,000,000 distinct sources with a realistic skew
 //! (and 10,000,000 with `OBSERVE_10M=1`).
 //!
-//! `cargo bench --bench observe` runs it; the memory comparison and the recall
+//! `cargo bench -p sweepwatch --bench observe` runs it; the memory comparison and the recall
 //! (which of the naive detector's scanners sweepwatch reported) are printed
 //! once per size before timing. `OBSERVE_BUDGET_SCALE=F` multiplies the
 //! memory budget by F.

@@ -6,9 +6,10 @@
 //! is always seen in the same generation, so one word of each generation says
 //! whether an event is a repeat. When the current generation fills, or a dedup
 //! period passes, the older generation is cleared and becomes current: a pair
-//! is remembered for one to two periods. A false "seen before" (0.43% of new
-//! pairs at the fill limit, measured by the tests; three bits gave 0.79%)
-//! drops one count, which a scanner near `min_targets` cannot spare.
+//! is remembered for one to two periods. A false "seen before" (its rate at
+//! the fill limit is in the README's *The steps*, from
+//! this module's tests) drops one count, which a scanner near `min_targets`
+//! cannot spare.
 
 use crate::zeroed::{Zeroable, Zeroed};
 

@@ -42,9 +42,9 @@ fn fold(a: u64, b: u64) -> u64 {
 /// The keyed hashes of addresses. Sources are hashed with aHash under 256-bit
 /// keys, a keyed hash designed so that whoever does not know the keys can
 /// neither aim addresses at one bucket nor make one address hash like
-/// another (SipHash-1-3, measured in its place, cost 31% to 48% of the batch
-/// path's throughput); the keys are drawn at random per detector unless a
-/// seed fixes them for a replay.
+/// another, at a fraction of SipHash's cost (the README's *Events per
+/// second* compares the two); the keys are drawn at random per detector
+/// unless a seed fixes them for a replay.
 /// Pairs and targets are hashed from the source's hash with a keyed folded
 /// multiplication (foldhash's construction): their inputs already include a
 /// secret.

@@ -178,8 +178,8 @@ fn top32(h: u64) -> u32 {
 /// A pair's item in the evidence's distinct counters. The pair hash is made
 /// for the first-contact filter, which reads its low and middle bits; its
 /// top bits, which a HyperLogLog register index and rank come from, vary too
-/// little across the targets of one subnet (a sweep of 2,000 hosts counted
-/// 3,152), so they are mixed first.
+/// little across the targets of one subnet for an estimate (a sweep of one
+/// subnet was overcounted), so they are mixed first.
 #[inline]
 fn evidence_pair(pair: u64) -> u32 {
     top32(mix64(pair))
