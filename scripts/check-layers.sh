@@ -4,7 +4,8 @@
 # point.
 #
 #   - the core depends on no workspace crate and on nothing beyond its allowed
-#     direct dependencies (hashing, serde for the configuration, TOML, libc
+#     direct dependencies (hashing, bytemuck for zeroed memory, serde for
+#     the configuration, TOML, libc
 #     for mmap), checked with `cargo tree`;
 #   - the core's sources hold no `#[no_mangle]`, `extern "C"`, `std::fs` or
 #     `std::io` (files and C belong to the front ends);
@@ -22,7 +23,7 @@ fail() {
     failures=$((failures + 1))
 }
 
-allowed="ahash libc serde toml"
+allowed="ahash bytemuck libc serde toml"
 deps=$(cargo tree -p sweepwatch -e normal --depth 1 --prefix none --quiet | tail -n +2 | awk '{print $1}' | sort -u)
 for d in $deps; do
     case " $allowed " in

@@ -32,7 +32,7 @@ const MAX_RANK: u32 = 15;
 /// Distinct 32-bit hashed items in 4*W bytes: exact while at most W items were
 /// added (kept unsorted in `words`), then HyperLogLog with 8*W four-bit
 /// registers packed into the same words.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, bytemuck::Zeroable)]
 #[repr(C)]
 pub(crate) struct Distinct<const W: usize> {
     words: [u32; W],
@@ -58,9 +58,6 @@ impl<const W: usize> Default for Distinct<W> {
         }
     }
 }
-
-// SAFETY: integers only; all zero is an empty counter.
-unsafe impl<const W: usize> crate::zeroed::Zeroable for Distinct<W> {}
 
 impl<const W: usize> Distinct<W> {
     /// log2 of the register count, 8W: the index bits taken from the top of a hash.

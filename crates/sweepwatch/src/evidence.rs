@@ -14,7 +14,6 @@ use crate::distinct::Distinct;
 use crate::event::Technique;
 use crate::top_ports::TopPorts;
 use crate::verdict::{Verdict, MAX_VERDICT_SAMPLE};
-use crate::zeroed::Zeroable;
 
 /// Distinct target hosts: exact up to 64, then HyperLogLog with 512 registers.
 pub(crate) type Hosts = Distinct<64>;
@@ -31,7 +30,7 @@ pub(crate) type Resolved = u64;
 
 /// The evidence against one suspicious source, for one protocol: a verdict
 /// describes the probes of one protocol only.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable)]
 #[repr(C)]
 pub(crate) struct Evidence {
     /// The source address as 128 bits (IPv4 mapped).
@@ -88,7 +87,7 @@ pub(crate) struct Evidence {
 /// Counts a source's verdicts have stated in its current episode: its
 /// evidence only grows, so no later verdict states less, whatever an
 /// estimate does as it takes more items.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable)]
 pub(crate) struct Shown {
     pub hosts: u32,
     pub ports: u32,
@@ -184,6 +183,3 @@ impl Evidence {
         Technique::ALL[best]
     }
 }
-
-// SAFETY: integers only.
-unsafe impl Zeroable for Evidence {}

@@ -7,7 +7,7 @@
 use crate::evidence::Evidence;
 use crate::small_evidence::SmallEvidence;
 use crate::table::{Table, Timeouts, HANDLE_LIMIT};
-use crate::zeroed::{Zeroable, Zeroed};
+use crate::zeroed::Zeroed;
 use std::num::NonZeroU32;
 
 /// SmallEvidence records a page holds: a page is one large record's size.
@@ -23,12 +23,9 @@ pub(crate) const MAX_PAGES: usize = (HANDLE_LIMIT as usize - 1) / SLOTS;
 const PAGES_PER_MAP: u64 = 256;
 
 /// Every destination port, a bit each: 8 KiB.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, bytemuck::Zeroable)]
 #[repr(C)]
 pub(crate) struct PortMap([u64; 1024]);
-
-// SAFETY: integers only; zero is an empty map.
-unsafe impl Zeroable for PortMap {}
 
 impl PortMap {
     /// Adds `port`; true if it was not there.
@@ -53,7 +50,7 @@ const STEAL_SCAN: usize = 16;
 /// A kilobyte of the pool: one large record, or eight small ones. Which one
 /// a page holds is in its [`Meta`]; a page that changes kind is written
 /// whole, so each field read was written as what it is read as.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, bytemuck::Zeroable)]
 #[repr(C)]
 union Page {
     small: [SmallEvidence; SLOTS],
@@ -63,9 +60,6 @@ union Page {
 const _: () = assert!(std::mem::size_of::<Page>() == std::mem::size_of::<Evidence>());
 const _: () =
     assert!(std::mem::size_of::<[SmallEvidence; SLOTS]>() == std::mem::size_of::<Evidence>());
-
-// SAFETY: integers only; all zero is a valid value of either field.
-unsafe impl Zeroable for Page {}
 
 /// What a page holds, and the free lists it is on.
 #[derive(Clone, Copy, Debug, Default)]

@@ -11,17 +11,14 @@
 //! this module's tests) drops one count, which a scanner near `min_targets`
 //! cannot spare.
 
-use crate::zeroed::{Zeroable, Zeroed};
+use crate::zeroed::Zeroed;
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, bytemuck::Zeroable)]
 #[repr(C, align(32))]
 struct Block {
     /// `[seen, resolved]` of the current generation, then of the older one.
     words: [u64; 4],
 }
-
-// SAFETY: integers only; zero is an empty block.
-unsafe impl Zeroable for Block {}
 
 /// Bytes of a block.
 pub(crate) const BLOCK_BYTES: u64 = std::mem::size_of::<Block>() as u64;

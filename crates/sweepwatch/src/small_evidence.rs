@@ -14,7 +14,7 @@ pub(crate) const PORTS: usize = 7;
 /// A suspect's evidence while it has probed at most [`HOSTS`] targets on at
 /// most [`PORTS`] ports: its pairs are bits of a targets × ports grid, so
 /// every count is exact and a retried pair is known however late it comes.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable)]
 #[repr(C)]
 pub(crate) struct SmallEvidence {
     /// The source address as 128 bits (IPv4 mapped).
@@ -52,9 +52,6 @@ pub(crate) struct SmallEvidence {
 }
 
 const _: () = assert!(std::mem::size_of::<SmallEvidence>() == 128);
-
-// SAFETY: integers only.
-unsafe impl crate::zeroed::Zeroable for SmallEvidence {}
 
 /// Where a probe falls in a small record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 //! first-seen times, and so on), so one 16-byte compare finds a source.
 
 use crate::evidence_pool::{bits_of, EvidenceId};
-use crate::zeroed::{Zeroable, Zeroed};
+use crate::zeroed::Zeroed;
 
 /// Records per bucket.
 pub(crate) const WAYS: usize = 4;
@@ -64,7 +64,7 @@ fn evidence_of(first_seen: u32, evidence: u16) -> Option<EvidenceId> {
 
 /// Four records, field by field: one cache line. `first_seen` holds the
 /// evidence id's top 4 bits above its own 28 ([`pack`]).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, bytemuck::Zeroable)]
 #[repr(C, align(64))]
 struct Bucket {
     fp: [u32; WAYS],
@@ -75,9 +75,6 @@ struct Bucket {
 }
 
 const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
-
-// SAFETY: integers only; zero is four empty records.
-unsafe impl Zeroable for Bucket {}
 
 /// Bytes of a bucket: four records, one cache line.
 pub(crate) const BUCKET_BYTES: u64 = std::mem::size_of::<Bucket>() as u64;

@@ -2,7 +2,7 @@
 
 /// The eight most probed ports of a source (Space-Saving: a new port replaces
 /// the least counted and inherits its count, so heavy ports are never lost).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable)]
 #[repr(C)]
 pub(crate) struct TopPorts {
     ports: [u16; 8],

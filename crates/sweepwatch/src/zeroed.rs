@@ -9,14 +9,11 @@
 use crate::error::Error;
 use std::ops::{Deref, DerefMut};
 
-/// Types whose all-zero bit pattern is a valid value.
-///
-/// # Safety
-/// Implement only for types made of integers (and arrays and structs of them).
-pub(crate) unsafe trait Zeroable: Copy {}
+/// Plain values whose all-zero bit pattern is a valid value: what a fresh
+/// mapping holds. `bytemuck`'s derive checks that every field is so.
+pub(crate) trait Zeroable: bytemuck::Zeroable + Copy {}
 
-// SAFETY: integers are valid at zero.
-unsafe impl Zeroable for u32 {}
+impl<T: bytemuck::Zeroable + Copy> Zeroable for T {}
 
 /// A fixed-length array of zeroed `T`.
 pub(crate) struct Zeroed<T: Zeroable> {
