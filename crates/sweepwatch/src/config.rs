@@ -219,6 +219,159 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Parses a TOML document as [`from_toml_str`](Config::from_toml_str)
+    /// does (same defaults, limit, validation and errors) and also returns
+    /// the top-level keys the text sets, in the order it gives them. A key is
+    /// reported even when its value equals the default, so that a caller
+    /// layering other settings over the file can tell "set to the default"
+    /// from "left out". The text is parsed once for both.
+    ///
+    /// # Examples
+    /// ```
+    /// use sweepwatch::Config;
+    /// let (cfg, keys) = Config::from_toml_str_with_keys(
+    ///     "min_targets = 5\n\
+    ///      shards = 2\n\
+    ///      [[allow]]\n\
+    ///      net = '198.51.100.0/28'\n\
+    ///      ports = [161]\n",
+    /// )
+    /// .unwrap();
+    /// assert_eq!(cfg.shards, 2);
+    /// // `min_targets` is reported although 5 is its default.
+    /// assert_eq!(keys, ["min_targets", "shards", "allow"]);
+    ///
+    /// let err = Config::from_toml_str_with_keys("theta1 = 0.9").unwrap_err();
+    /// assert_eq!(err, Config::from_toml_str("theta1 = 0.9").unwrap_err());
+    /// ```
+    pub fn from_toml_str_with_keys(text: &str) -> Result<(Config, Vec<String>), Error> {
+        if text.len() > Config::MAX_TOML_BYTES {
+            return Err(Error::config(
+                "toml",
+                format!(
+                    "the text is {} bytes, over the limit of {} bytes (1 MiB)",
+                    text.len(),
+                    Config::MAX_TOML_BYTES
+                ),
+            ));
+        }
+        let keyed::Keyed(cfg, keys) = toml::from_str(text).map_err(|e| {
+            // As in `from_toml_str`: one line, naming an unknown key, with
+            // the line of other errors.
+            let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            let field = msg
+                .split('`')
+                .nth(1)
+                .filter(|_| msg.starts_with("unknown field"))
+                .unwrap_or("toml")
+                .to_string();
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" (line {line})")
+                })
+                .unwrap_or_default();
+            Error::config(field, format!("{msg}{at}"))
+        })?;
+        cfg.validate()?;
+        Ok((cfg, keys))
+    }
+}
+
+/// Deserializing a [`Config`] while noting the keys of the table it is read
+/// from: serde's derived code sees every key, but keeps no record of them.
+mod keyed {
+    use super::Config;
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
+    use serde::Deserialize;
+    use std::fmt;
+
+    /// A configuration and the keys of its table, in their order.
+    pub(super) struct Keyed(pub(super) Config, pub(super) Vec<String>);
+
+    impl<'de> Deserialize<'de> for Keyed {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Keyed, D::Error> {
+            d.deserialize_map(KeyedVisitor)
+        }
+    }
+
+    struct KeyedVisitor;
+
+    impl<'de> Visitor<'de> for KeyedVisitor {
+        type Value = Keyed;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("struct Config")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Keyed, A::Error> {
+            let mut keys = Vec::new();
+            // The derived code reads the same entries, through `Noting`, so
+            // its defaults and errors are those of `Config::deserialize`.
+            let cfg = Config::deserialize(MapAccessDeserializer::new(Noting {
+                map,
+                keys: &mut keys,
+            }))?;
+            Ok(Keyed(cfg, keys))
+        }
+    }
+
+    /// Passes a table's entries on, noting each key.
+    struct Noting<'k, A> {
+        map: A,
+        keys: &'k mut Vec<String>,
+    }
+
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Noting<'_, A> {
+        type Error = A::Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, A::Error> {
+            self.map.next_key_seed(NoteKey {
+                seed,
+                keys: self.keys,
+            })
+        }
+
+        fn next_value_seed<V: DeserializeSeed<'de>>(
+            &mut self,
+            seed: V,
+        ) -> Result<V::Value, A::Error> {
+            self.map.next_value_seed(seed)
+        }
+
+        fn size_hint(&self) -> Option<usize> {
+            self.map.size_hint()
+        }
+    }
+
+    /// Reads a key as text, notes it, and hands it to the derived code.
+    struct NoteKey<'k, K> {
+        seed: K,
+        keys: &'k mut Vec<String>,
+    }
+
+    impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for NoteKey<'_, K> {
+        type Value = K::Value;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K::Value, D::Error> {
+            let key = String::deserialize(d)?;
+            let value = self
+                .seed
+                .deserialize(IntoDeserializer::<D::Error>::into_deserializer(
+                    key.as_str(),
+                ))?;
+            self.keys.push(key);
+            Ok(value)
+        }
+    }
+}
+
 /// Log-likelihood steps and bounds of the sequential test, in fixed point
 /// (1/256 nat), so the walk fits an `i16` in each source's record.
 #[derive(Clone, Copy, Debug)]
@@ -561,5 +714,39 @@ mod tests {
         assert!(!may("3001:db8::1", "2001:db8::1", 443));
         // IPv4 octet 32 and IPv6 byte 0x20 have different indexes.
         assert!(!may("32.1.13.184", "8.8.8.8", 443));
+    }
+
+    #[test]
+    fn the_keys_a_text_sets_are_reported_with_the_same_config_and_errors() {
+        let text = "home_networks = ['10.0.0.0/8']\n\
+                    min_targets = 5 # the default, still reported\n\
+                    [[allow]]\n\
+                    net = '198.51.100.0/24'\n\
+                    [[allow]]\n\
+                    net = '192.0.2.1'\n";
+        let (c, keys) = Config::from_toml_str_with_keys(text).unwrap();
+        assert_eq!(c, Config::from_toml_str(text).unwrap());
+        assert_eq!(keys, ["home_networks", "min_targets", "allow"]);
+        let (c, keys) = Config::from_toml_str_with_keys("# nothing set\n").unwrap();
+        assert_eq!((c, keys), (Config::default(), Vec::<String>::new()));
+        // Errors are those of `from_toml_str`, line numbers included.
+        let mut big = "min_targets = 5\n".to_string();
+        big.push_str(&"#".repeat(Config::MAX_TOML_BYTES));
+        for text in [
+            "min_targets = 6\nno_such_knob = 3",
+            "min_targets = 'five'",
+            "\n\nshards = -1",
+            "[[[broken",
+            "min_targets = 1",
+            "home_networks = ['10.0.0.0/8', '300.1.1.1/8']",
+            "allow = [{ ports = [1] }]",
+            &big,
+        ] {
+            assert_eq!(
+                Config::from_toml_str_with_keys(text).unwrap_err(),
+                Config::from_toml_str(text).unwrap_err(),
+                "{text}"
+            );
+        }
     }
 }

@@ -11,9 +11,9 @@
 //! counts a verdict states never take a repeat for new.
 
 use crate::distinct::Distinct;
-use crate::event::Technique;
+use crate::event::{Protocol, Technique};
 use crate::top_ports::TopPorts;
-use crate::verdict::{Verdict, MAX_VERDICT_SAMPLE};
+use crate::verdict::{Direction, Kind, Verdict, MAX_VERDICT_SAMPLE};
 
 /// Distinct target hosts: exact up to 64, then HyperLogLog with 512 registers.
 pub(crate) type Hosts = Distinct<64>;
@@ -181,5 +181,84 @@ impl Evidence {
             }
         }
         Technique::ALL[best]
+    }
+}
+
+/// What a source's evidence shows, in the counts a verdict states.
+pub(crate) struct Extent {
+    pub kind: Kind,
+    pub direction: Direction,
+    pub proto: Protocol,
+    pub hosts: u32,
+    pub ports: u32,
+    pub probes: u32,
+    pub failed: u32,
+    /// The count its kind is judged by: ports for a scan, hosts otherwise.
+    pub size: u32,
+}
+
+impl Extent {
+    /// The extent of `e`; `dst_home` breaks a tie between probes to home and
+    /// elsewhere. `once_each`: every outcome counted was of a distinct pair.
+    pub(crate) fn of(e: &Evidence, dst_home: bool, once_each: bool) -> Extent {
+        // Above the exact range, counts a verdict can stand by: lower bounds
+        // that overstate about once in ten thousand. Outcomes are counted once
+        // per pair while the pairs are held exactly; above 64 pairs, once per
+        // pair the first-contact filter has not forgotten. While it has
+        // forgotten none they count distinct pairs, so the probes are at
+        // least that many; after, they may count a pair twice, and the
+        // probes are the bound alone.
+        let failed = e.refused.saturating_add(e.unanswered);
+        let low = e.probes.at_least().max(1);
+        let probes = match once_each {
+            true => low.max(failed.saturating_add(e.succeeded)),
+            false => low,
+        };
+        let hosts = e.hosts.at_least().clamp(1, probes);
+        // A port map counts every port exactly.
+        let ports_exact = e.port_map != 0 || e.ports.is_exact();
+        let ports = match e.port_map {
+            0 => e.ports.at_least(),
+            _ => e.map_ports,
+        }
+        .clamp(1, probes);
+        let dst_home = match e.to_home.cmp(&e.to_away) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => dst_home,
+        };
+        let direction = Direction::of(e.src_home, dst_home);
+        let proto = Protocol::from_index(e.proto);
+        // Many ports of few hosts is a port scan; a source touching many
+        // hosts is a sweep. While both counts are exact they are compared as
+        // they stand; once either is an estimate (a few percent off, and
+        // keyed by the hash seed), ports must be at least twice the hosts, a
+        // margin of many standard errors, so that a source touching about as
+        // many hosts as ports (a peer-to-peer client, a worm picking hosts
+        // and ports at random) is a sweep under every seed.
+        let scan = if e.hosts.is_exact() && ports_exact {
+            ports > hosts
+        } else {
+            u64::from(ports) >= 2 * u64::from(hosts)
+        };
+        let (kind, size) = if scan {
+            (Kind::PortScan, ports)
+        } else if direction == Direction::Outbound {
+            (Kind::OutboundSweep, hosts)
+        } else if proto == Protocol::Icmp {
+            (Kind::IcmpSweep, hosts)
+        } else {
+            (Kind::PortSweep, hosts)
+        };
+        Extent {
+            kind,
+            direction,
+            proto,
+            hosts,
+            ports,
+            probes,
+            failed,
+            size,
+        }
     }
 }

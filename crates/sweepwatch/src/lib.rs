@@ -49,6 +49,7 @@ mod hash;
 mod net;
 pub mod order;
 mod prefetch;
+mod probe;
 mod shard;
 mod small_evidence;
 mod stats;

@@ -2,172 +2,17 @@
 //! the decisions made on them. Knows nothing of locks or threads.
 
 use crate::config::Settings;
-use crate::event::{Outcome, Protocol, Technique, Timestamp};
-use crate::evidence::{Evidence, Ports, Shown};
+use crate::event::{Outcome, Protocol, Timestamp};
+use crate::evidence::{Evidence, Extent, Ports, Shown};
 use crate::evidence_pool::{EvidenceId, EvidencePool};
 use crate::first_contact::{FirstContactFilter, Look, Marked};
 use crate::hash::{mix32, mix64, service, unmix32};
 use crate::net::AddrKey;
+use crate::probe::Probe;
 use crate::small_evidence::{Place, PORTS};
 use crate::stats::Stats;
 use crate::table::{fp_of, Record, Slot, Table, Visit};
-use crate::verdict::{Direction, Kind, Verdict, MAX_VERDICT_SAMPLE};
-
-/// One event as the shards read it: addresses as 128-bit keys and the hashes
-/// that place them, computed once outside the shard's lock.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Probe {
-    pub ts: Timestamp,
-    pub src: u128,
-    pub dst: u128,
-    pub dst_port: u16,
-    pub proto: Protocol,
-    pub outcome: Outcome,
-    pub technique: Technique,
-    /// The engine's own locality of each side ([`locality`]).
-    pub local: u8,
-    /// The addresses' leading-byte indexes, for address-set lookups.
-    pub src_lead: u16,
-    pub dst_lead: u16,
-    pub h_src: u64,
-    pub pair: u64,
-}
-
-impl Default for Probe {
-    fn default() -> Self {
-        Probe {
-            ts: Timestamp(0),
-            src: 0,
-            dst: 0,
-            dst_port: 0,
-            proto: Protocol::Other,
-            outcome: Outcome::Unsolicited,
-            technique: Technique::IpProtocol,
-            local: 0,
-            src_lead: 0,
-            dst_lead: 0,
-            h_src: 0,
-            pair: 0,
-        }
-    }
-}
-
-/// [`Probe::local`] bits: the engine says whether the source (`SRC_*`) and
-/// the target (`DST_*`) are local.
-const SRC_KNOWN: u8 = 1;
-const SRC_LOCAL: u8 = 2;
-const DST_KNOWN: u8 = 4;
-const DST_LOCAL: u8 = 8;
-
-/// The engine's locality of both sides as [`Probe::local`] bits.
-#[inline]
-pub(crate) fn locality(src: Option<bool>, dst: Option<bool>) -> u8 {
-    let side = |v: Option<bool>, known, local| match v {
-        None => 0,
-        Some(false) => known,
-        Some(true) => known | local,
-    };
-    side(src, SRC_KNOWN, SRC_LOCAL) | side(dst, DST_KNOWN, DST_LOCAL)
-}
-
-impl Probe {
-    /// Whether the source is at home: the engine's word, else the home networks.
-    fn src_home(&self, s: &Settings) -> bool {
-        if self.local & SRC_KNOWN != 0 {
-            self.local & SRC_LOCAL != 0
-        } else {
-            s.home.contains_key(self.src)
-        }
-    }
-
-    /// Whether the target is at home: the engine's word, else the home networks.
-    fn dst_home(&self, s: &Settings) -> bool {
-        if self.local & DST_KNOWN != 0 {
-            self.local & DST_LOCAL != 0
-        } else {
-            s.home.contains_key(self.dst)
-        }
-    }
-}
-
-/// What a source's evidence shows, in the counts a verdict states.
-struct Extent {
-    kind: Kind,
-    direction: Direction,
-    proto: Protocol,
-    hosts: u32,
-    ports: u32,
-    probes: u32,
-    failed: u32,
-    /// The count its kind is judged by: ports for a scan, hosts otherwise.
-    size: u32,
-}
-
-impl Extent {
-    /// The extent of `e`; `dst_home` breaks a tie between probes to home and
-    /// elsewhere. `once_each`: every outcome counted was of a distinct pair.
-    fn of(e: &Evidence, dst_home: bool, once_each: bool) -> Extent {
-        // Above the exact range, counts a verdict can stand by: lower bounds
-        // that overstate about once in ten thousand. Outcomes are counted once
-        // per pair while the pairs are held exactly; above 64 pairs, once per
-        // pair the first-contact filter has not forgotten. While it has
-        // forgotten none they count distinct pairs, so the probes are at
-        // least that many; after, they may count a pair twice, and the
-        // probes are the bound alone.
-        let failed = e.refused.saturating_add(e.unanswered);
-        let low = e.probes.at_least().max(1);
-        let probes = match once_each {
-            true => low.max(failed.saturating_add(e.succeeded)),
-            false => low,
-        };
-        let hosts = e.hosts.at_least().clamp(1, probes);
-        // A port map counts every port exactly.
-        let ports_exact = e.port_map != 0 || e.ports.is_exact();
-        let ports = match e.port_map {
-            0 => e.ports.at_least(),
-            _ => e.map_ports,
-        }
-        .clamp(1, probes);
-        let dst_home = match e.to_home.cmp(&e.to_away) {
-            std::cmp::Ordering::Greater => true,
-            std::cmp::Ordering::Less => false,
-            std::cmp::Ordering::Equal => dst_home,
-        };
-        let direction = Direction::of(e.src_home, dst_home);
-        let proto = Protocol::from_index(e.proto);
-        // Many ports of few hosts is a port scan; a source touching many
-        // hosts is a sweep. While both counts are exact they are compared as
-        // they stand; once either is an estimate (a few percent off, and
-        // keyed by the hash seed), ports must be at least twice the hosts, a
-        // margin of many standard errors, so that a source touching about as
-        // many hosts as ports (a peer-to-peer client, a worm picking hosts
-        // and ports at random) is a sweep under every seed.
-        let scan = if e.hosts.is_exact() && ports_exact {
-            ports > hosts
-        } else {
-            u64::from(ports) >= 2 * u64::from(hosts)
-        };
-        let (kind, size) = if scan {
-            (Kind::PortScan, ports)
-        } else if direction == Direction::Outbound {
-            (Kind::OutboundSweep, hosts)
-        } else if proto == Protocol::Icmp {
-            (Kind::IcmpSweep, hosts)
-        } else {
-            (Kind::PortSweep, hosts)
-        };
-        Extent {
-            kind,
-            direction,
-            proto,
-            hosts,
-            ports,
-            probes,
-            failed,
-            size,
-        }
-    }
-}
+use crate::verdict::{Verdict, MAX_VERDICT_SAMPLE};
 
 /// The 32 bits of a 64-bit hash that the distinct counters take.
 #[inline]

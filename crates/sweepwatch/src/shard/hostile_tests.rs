@@ -7,7 +7,7 @@
 use super::*;
 use crate::config::Config;
 use crate::net::AddrKey;
-use crate::{Detector, Event, Kind};
+use crate::{Detector, Event, Kind, Technique};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
