@@ -11,7 +11,10 @@
 #     `std::io` (files and C belong to the front ends);
 #   - no crate but the C ABI exports `sw_*` symbols, and the plugin's .so
 #     exports only `SCPluginRegister` (`nm -D`), so that none of the C ABI
-#     lands in Suricata's namespace.
+#     lands in Suricata's namespace;
+#   - the core, the C ABI and the readers build, warning-free, for macOS and
+#     FreeBSD (`cargo check --target`), where their standard libraries are
+#     installed (scripts/ensure-deps.sh adds them with rustup when it can).
 #
 # Usage: scripts/check-layers.sh   (builds the plugin in release if needed)
 set -euo pipefail
@@ -47,6 +50,17 @@ exported=$(nm -D --defined-only "$plugin" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' |
 if [ "$exported" != "SCPluginRegister" ]; then
     fail "the plugin exports more than SCPluginRegister: $(echo "$exported" | tr '\n' ' ')"
 fi
+
+for target in x86_64-apple-darwin x86_64-unknown-freebsd; do
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+        echo "check-layers: skip $target (its standard library is not installed)"
+        continue
+    fi
+    if ! RUSTFLAGS="-D warnings" cargo check --quiet --target "$target" \
+        -p sweepwatch -p sweepwatch-capi -p sweepwatch-input; then
+        fail "the core, C ABI or readers do not build for $target"
+    fi
+done
 
 if [ $failures -ne 0 ]; then
     echo "check-layers: $failures failure(s)" >&2

@@ -64,3 +64,10 @@ fi
 if ! cargo cinstall --version 2>/dev/null | grep -q "^cargo-c $CARGO_C_VERSION"; then
     cargo install cargo-c --version "$CARGO_C_VERSION" --locked --quiet
 fi
+# Other platforms' standard libraries, for the portability check in
+# scripts/check-layers.sh; it skips a target whose library could not be had.
+for target in x86_64-apple-darwin x86_64-unknown-freebsd; do
+    rustup target list --installed 2>/dev/null | grep -qx "$target" ||
+        rustup target add "$target" >/dev/null 2>&1 ||
+        echo "ensure-deps: could not add the $target standard library; its check is skipped" >&2
+done

@@ -38,6 +38,8 @@ unsafe impl<T: Zeroable + Send> Send for Zeroed<T> {}
 // SAFETY: shared access only reads, like &[T].
 unsafe impl<T: Zeroable + Sync> Sync for Zeroed<T> {}
 
+/// Huge page size the mapping is aligned to.
+#[cfg(all(target_os = "linux", not(miri)))]
 const HUGE: usize = 2 << 20;
 
 impl<T: Zeroable> Zeroed<T> {
