@@ -68,6 +68,6 @@ fi
 # scripts/check-layers.sh; it skips a target whose library could not be had.
 for target in x86_64-apple-darwin x86_64-unknown-freebsd; do
     rustup target list --installed 2>/dev/null | grep -qx "$target" ||
-        rustup target add "$target" >/dev/null 2>&1 ||
+        timeout 180 rustup target add "$target" >/dev/null 2>&1 ||
         echo "ensure-deps: could not add the $target standard library; its check is skipped" >&2
 done
