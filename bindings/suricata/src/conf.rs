@@ -135,6 +135,36 @@ const KEYS: [(&str, &str); 14] = [
     ("reorder-events", ""),
 ];
 
+/// A configuration the plugin refuses. It reads as `key: reason`, the form
+/// `Init` logs after `bad configuration: `.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfError {
+    /// A setting's value is refused.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The setting, as written in suricata.yaml: `append`,
+        /// `sweepwatch.min-targets`, `sweepwatch.home-net[1]`; `HOME_NET` for
+        /// the address group it came from; or the detector's own field name
+        /// when no setting gave its value.
+        key: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The detector refused the configuration without naming a field.
+    #[error(transparent)]
+    Detector(Error),
+}
+
+impl ConfError {
+    /// `reason` for refusing `key`.
+    fn new(key: impl Into<String>, reason: impl Into<String>) -> ConfError {
+        ConfError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
 /// Reads the plugin's options from the `eve-log` node `eve`. Relative file
 /// names are taken relative to `log_dir`. Returns the options and notes worth
 /// printing at start-up (such as an unusable `HOME_NET`); an error names the
@@ -143,8 +173,56 @@ pub fn read<T: ConfTree>(
     tree: &T,
     eve: T::Node,
     log_dir: &Path,
-) -> Result<(Options, Vec<String>), String> {
+) -> Result<(Options, Vec<String>), ConfError> {
     let mut notes = Vec::new();
+    let file = output_file(tree, eve, log_dir)?;
+    let sw = Section {
+        tree,
+        node: sweepwatch_node(tree, eve)?,
+    };
+    let switches = switches(&sw)?;
+    if switches.detect {
+        notes.extend(flow_type_note(tree, eve));
+    }
+    let mut fields = toml_file(&sw)?;
+    let home_from = home_networks(&sw, &mut fields, &mut notes)?;
+    detection_settings(&sw, &mut fields)?;
+    let reorder = reorder_window(&sw, tree.global("pcap-file.file").is_some())?;
+    check(&fields, &home_from)?;
+    Ok((
+        Options {
+            detect: switches.detect,
+            detector: fields.config,
+            path: file.path,
+            append: file.append,
+            buffer_size: file.buffer_size,
+            prefix: file.prefix,
+            home_from,
+            reorder,
+            write_flows: switches.write_flows,
+            host: tree.global("sensor-name").filter(|h| !h.is_empty()),
+            style: switches.style,
+        },
+        notes,
+    ))
+}
+
+/// Where records go and how they are written: the `eve-log` keys the
+/// `regular` file type shares.
+struct OutputFile {
+    path: PathBuf,
+    append: bool,
+    buffer_size: usize,
+    prefix: String,
+}
+
+/// The output file's settings, refusing the `regular` type's strftime
+/// names and timed rotation, which this type lacks.
+fn output_file<T: ConfTree>(
+    tree: &T,
+    eve: T::Node,
+    log_dir: &Path,
+) -> Result<OutputFile, ConfError> {
     let filename = tree
         .child_value(eve, "filename")
         .unwrap_or_else(|| "eve.json".to_string());
@@ -152,15 +230,21 @@ pub fn read<T: ConfTree>(
     // itself; this type reopens on SIGHUP only, so both are refused rather
     // than silently ignored.
     if filename.contains('%') {
-        return Err(format!(
-            "filename: {filename:?}: strftime patterns are not supported by the \
-             sweepwatch file type; rotate with SIGHUP (logrotate) instead"
+        return Err(ConfError::new(
+            "filename",
+            format!(
+                "{filename:?}: strftime patterns are not supported by the \
+                 sweepwatch file type; rotate with SIGHUP (logrotate) instead"
+            ),
         ));
     }
     if let Some(v) = tree.child_value(eve, "rotate-interval") {
-        return Err(format!(
-            "rotate-interval: {v:?} is not supported by the sweepwatch file type; \
-             rotate with SIGHUP (logrotate) instead"
+        return Err(ConfError::new(
+            "rotate-interval",
+            format!(
+                "{v:?} is not supported by the sweepwatch file type; \
+                 rotate with SIGHUP (logrotate) instead"
+            ),
         ));
     }
     let path = if Path::new(&filename).is_absolute() {
@@ -170,239 +254,331 @@ pub fn read<T: ConfTree>(
     };
     let append = match tree.child_value(eve, "append") {
         None => true,
-        Some(v) => boolean(&v).ok_or_else(|| format!("append: {v:?} is not yes or no"))?,
+        Some(v) => boolean(&v)
+            .ok_or_else(|| ConfError::new("append", format!("{v:?} is not yes or no")))?,
     };
     let buffer_size = match tree.child_value(eve, "buffer-size") {
         None => 0,
-        Some(v) => usize::try_from(size(&v).map_err(|e| format!("buffer-size: {e}"))?)
-            .map_err(|_| format!("buffer-size: {v} is too large"))?,
+        Some(v) => usize::try_from(size(&v).map_err(|e| ConfError::new("buffer-size", e))?)
+            .map_err(|_| ConfError::new("buffer-size", format!("{v} is too large")))?,
     };
+    Ok(OutputFile {
+        path,
+        append,
+        buffer_size,
+        prefix: tree.child_value(eve, "prefix").unwrap_or_default(),
+    })
+}
 
-    let prefix = tree.child_value(eve, "prefix").unwrap_or_default();
-
-    let sw = tree.child(eve, "sweepwatch");
-    let value = |key: &str| sw.and_then(|n| tree.child_value(n, key));
-    if let Some(n) = sw {
-        // Its keys are looked up by name, so anything but a mapping would
-        // otherwise be ignored without a word. An empty value (`sweepwatch:`
-        // with every key commented out) is YAML's null: no settings.
-        let found = match tree.child_value(eve, "sweepwatch") {
-            Some(v) if !v.trim().is_empty() => Some(format!("the value {v:?}")),
-            _ if tree.child(n, "0").is_some() => Some("a list".to_string()),
-            _ => None,
-        };
-        if let Some(found) = found {
-            return Err(format!(
-                "sweepwatch: expected a mapping of keys (such as `min-targets: 5`), \
+/// The `sweepwatch` node under `eve`, if there is one, checked to be a
+/// mapping without misspelt keys.
+fn sweepwatch_node<T: ConfTree>(tree: &T, eve: T::Node) -> Result<Option<T::Node>, ConfError> {
+    let Some(n) = tree.child(eve, "sweepwatch") else {
+        return Ok(None);
+    };
+    // Its keys are looked up by name, so anything but a mapping would
+    // otherwise be ignored without a word. An empty value (`sweepwatch:`
+    // with every key commented out) is YAML's null: no settings.
+    let found = match tree.child_value(eve, "sweepwatch") {
+        Some(v) if !v.trim().is_empty() => Some(format!("the value {v:?}")),
+        _ if tree.child(n, "0").is_some() => Some("a list".to_string()),
+        _ => None,
+    };
+    if let Some(found) = found {
+        return Err(ConfError::new(
+            "sweepwatch",
+            format!(
+                "expected a mapping of keys (such as `min-targets: 5`), \
                  found {found}; `filetype: sweepwatch` alone enables the plugin"
+            ),
+        ));
+    }
+    // Unknown keys cannot be listed through Suricata's API, but the likely
+    // misspelling (TOML's underscores) can be looked for.
+    for (key, _) in KEYS.iter().filter(|(k, _)| k.contains('-')) {
+        let wrong = key.replace('-', "_");
+        if tree.child(n, &wrong).is_some() {
+            return Err(ConfError::new(
+                format!("sweepwatch.{wrong}"),
+                format!("unknown key; did you mean {key}?"),
             ));
         }
-        // Unknown keys cannot be listed through Suricata's API, but the likely
-        // misspelling (TOML's underscores) can be looked for.
-        for (key, _) in KEYS.iter().filter(|(k, _)| k.contains('-')) {
-            let wrong = key.replace('-', "_");
-            if tree.child(n, &wrong).is_some() {
-                return Err(format!(
-                    "sweepwatch.{wrong}: unknown key; did you mean {key}?"
-                ));
-            }
+    }
+    Ok(Some(n))
+}
+
+/// The `sweepwatch` node, which may be absent: then no key is set.
+struct Section<'t, T: ConfTree> {
+    tree: &'t T,
+    node: Option<T::Node>,
+}
+
+impl<T: ConfTree> Section<'_, T> {
+    /// The value of `key`, when set.
+    fn value(&self, key: &str) -> Option<String> {
+        self.node.and_then(|n| self.tree.child_value(n, key))
+    }
+
+    /// The value of `key` read by `parse`, when set; its error names the key.
+    fn parsed<V>(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Result<V, String>,
+    ) -> Result<Option<V>, ConfError> {
+        self.value(key)
+            .map(|v| parse(&v).map_err(|e| ConfError::new(format!("sweepwatch.{key}"), e)))
+            .transpose()
+    }
+
+    /// The items of the list `key`, when set (see [`list`]).
+    fn list(&self, key: &str) -> Result<Option<Vec<String>>, ConfError> {
+        match self.node {
+            None => Ok(None),
+            Some(n) => list(self.tree, n, key, &format!("sweepwatch.{key}")),
         }
     }
-    let detect = match value("enabled") {
-        None => true,
-        Some(v) => {
-            boolean(&v).ok_or_else(|| format!("sweepwatch.enabled: {v:?} is not yes or no"))?
-        }
-    };
-    let style = match value("records").as_deref().map(str::trim) {
+}
+
+/// What the plugin does with what it reads.
+struct Switches {
+    detect: bool,
+    style: Style,
+    write_flows: bool,
+}
+
+/// `enabled`, `records` and `write-flows`.
+fn switches<T: ConfTree>(sw: &Section<'_, T>) -> Result<Switches, ConfError> {
+    let yes_no = |v: &str| boolean(v).ok_or_else(|| format!("{v:?} is not yes or no"));
+    let detect = sw.parsed("enabled", yes_no)?.unwrap_or(true);
+    let style = match sw.value("records").as_deref().map(str::trim) {
         None | Some("sweep") => Style::Sweep,
         Some("alert") => Style::Alert,
-        Some(v) => return Err(format!("sweepwatch.records: {v:?} is not sweep or alert")),
-    };
-    let write_flows = match value("write-flows") {
-        None => true,
         Some(v) => {
-            boolean(&v).ok_or_else(|| format!("sweepwatch.write-flows: {v:?} is not yes or no"))?
+            return Err(ConfError::new(
+                "sweepwatch.records",
+                format!("{v:?} is not sweep or alert"),
+            ))
         }
     };
-    if detect {
-        // Detection reads flow records only: without them it would run idle.
-        if let Ok(Some(types)) = list(tree, eve, "types") {
-            if !types.iter().any(|t| t == "flow") {
-                notes.push(
-                    "`flow` is not among this eve-log output's types, so the \
-                     detector gets no events; add `- flow` to `types`"
-                        .to_string(),
-                );
-            }
-        }
+    let write_flows = sw.parsed("write-flows", yes_no)?.unwrap_or(true);
+    Ok(Switches {
+        detect,
+        style,
+        write_flows,
+    })
+}
+
+/// A note when the output's `types` leave out `flow`: detection reads flow
+/// records only, and without them would run idle.
+fn flow_type_note<T: ConfTree>(tree: &T, eve: T::Node) -> Option<String> {
+    let types = list(tree, eve, "types", "types").ok()??;
+    (!types.iter().any(|t| t == "flow")).then(|| {
+        "`flow` is not among this eve-log output's types, so the \
+         detector gets no events; add `- flow` to `types`"
+            .to_string()
+    })
+}
+
+/// The detector configuration as it is being assembled, and where its
+/// values came from, so that a value the detector refuses can be traced to
+/// the setting that gave it.
+struct Fields {
+    config: Config,
+    /// The TOML file named by `sweepwatch.config`, if any.
+    toml_path: Option<String>,
+    /// Whether that file sets `home_networks`.
+    toml_home: bool,
+    /// The `sweepwatch` keys that set a detector field.
+    set: HashSet<&'static str>,
+}
+
+/// The base the `sweepwatch` keys override: the TOML file named by
+/// `sweepwatch.config`, or the detector's defaults.
+fn toml_file<T: ConfTree>(sw: &Section<'_, T>) -> Result<Fields, ConfError> {
+    let mut fields = Fields {
+        config: Config::default(),
+        toml_path: None,
+        toml_home: false,
+        set: HashSet::new(),
+    };
+    if let Some(p) = sw.value("config") {
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| ConfError::new("sweepwatch.config", format!("cannot read {p}: {e}")))?;
+        let (config, keys) = Config::from_toml_str_with_keys(&text)
+            .map_err(|e| ConfError::new("sweepwatch.config", format!("{p}: {e}")))?;
+        fields.config = config;
+        fields.toml_home = keys.iter().any(|k| k == "home_networks");
+        fields.toml_path = Some(p);
     }
+    Ok(fields)
+}
 
-    let mut toml_path = None;
-    let mut toml_home = false;
-    let mut cfg = match value("config") {
-        None => Config::default(),
-        Some(p) => {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| format!("sweepwatch.config: cannot read {p}: {e}"))?;
-            let cfg =
-                Config::from_toml_str(&text).map_err(|e| format!("sweepwatch.config: {p}: {e}"))?;
-            toml_home = text
-                .parse::<toml::Table>()
-                .map(|t| t.contains_key("home_networks"))
-                .unwrap_or(false);
-            toml_path = Some(p);
-            cfg
-        }
-    };
-
-    let mut set = HashSet::new();
-    let home = sw.map(|n| list(tree, n, "home-net")).transpose()?.flatten();
+/// Sets the home networks from, in this order, `sweepwatch.home-net`, the
+/// TOML file, Suricata's `HOME_NET` or the defaults, and says which.
+fn home_networks<T: ConfTree>(
+    sw: &Section<'_, T>,
+    fields: &mut Fields,
+    notes: &mut Vec<String>,
+) -> Result<HomeSource, ConfError> {
+    let home = sw.list("home-net")?;
     if home
         .as_ref()
         .is_some_and(|items| items.iter().all(|s| s.trim().is_empty()))
     {
-        return Err("sweepwatch.home-net: empty; give at least one CIDR block, \
-                    or leave the key out (the default is Suricata's HOME_NET)"
-            .to_string());
+        return Err(ConfError::new(
+            "sweepwatch.home-net",
+            "empty; give at least one CIDR block, \
+             or leave the key out (the default is Suricata's HOME_NET)",
+        ));
     }
-    let home_from = if let Some(list) = home {
-        set.insert("home-net");
-        cfg.home_networks = list;
-        HomeSource::Yaml
-    } else if toml_home {
-        HomeSource::TomlFile
-    } else {
-        match tree.global("vars.address-groups.HOME_NET") {
-            None => HomeSource::Default,
-            Some(v) => match suricata_addresses(&v) {
-                Ok(blocks) if !blocks.is_empty() => {
-                    cfg.home_networks = blocks;
-                    HomeSource::HomeNet
-                }
-                Ok(_) => {
-                    notes.push(format!(
-                        "HOME_NET {v:?} names no block sweepwatch can use; using the defaults"
-                    ));
-                    HomeSource::Default
-                }
-                Err(why) => {
-                    notes.push(format!("HOME_NET {v:?} {why}; using the defaults"));
-                    HomeSource::Default
-                }
-            },
-        }
+    if let Some(list) = home {
+        fields.set.insert("home-net");
+        fields.config.home_networks = list;
+        return Ok(HomeSource::Yaml);
+    }
+    if fields.toml_home {
+        return Ok(HomeSource::TomlFile);
+    }
+    let Some(v) = sw.tree.global("vars.address-groups.HOME_NET") else {
+        return Ok(HomeSource::Default);
     };
-    if let Some(n) = sw {
-        if let Some(rules) = allow_list(tree, n)? {
+    match suricata_addresses(&v) {
+        Ok(blocks) if !blocks.is_empty() => {
+            fields.config.home_networks = blocks;
+            Ok(HomeSource::HomeNet)
+        }
+        Ok(_) => {
+            notes.push(format!(
+                "HOME_NET {v:?} names no block sweepwatch can use; using the defaults"
+            ));
+            Ok(HomeSource::Default)
+        }
+        Err(why) => {
+            notes.push(format!("HOME_NET {v:?} {why}; using the defaults"));
+            Ok(HomeSource::Default)
+        }
+    }
+}
+
+/// The `sweepwatch` keys that set detector fields, over the base.
+fn detection_settings<T: ConfTree>(
+    sw: &Section<'_, T>,
+    fields: &mut Fields,
+) -> Result<(), ConfError> {
+    let cfg = &mut fields.config;
+    let set = &mut fields.set;
+    if let Some(n) = sw.node {
+        if let Some(rules) = allow_list(sw.tree, n)? {
             set.insert("allow");
             cfg.allow = rules;
         }
-        if let Some(items) = list(tree, n, "ignore-ports")? {
+        if let Some(items) = sw.list("ignore-ports")? {
             set.insert("ignore-ports");
             cfg.ignore_ports = items
                 .iter()
-                .map(|p| port(p).map_err(|e| format!("sweepwatch.ignore-ports: {e}")))
+                .map(|p| port(p).map_err(|e| ConfError::new("sweepwatch.ignore-ports", e)))
                 .collect::<Result<_, _>>()?;
         }
-        if let Some(items) = list(tree, n, "ignore-networks")? {
+        if let Some(items) = sw.list("ignore-networks")? {
             set.insert("ignore-networks");
             cfg.ignore_networks = items;
         }
     }
-    if let Some(v) = value("min-targets") {
+    if let Some(v) = sw.parsed("min-targets", number)? {
         set.insert("min-targets");
-        cfg.min_targets = number(&v).map_err(|e| format!("sweepwatch.min-targets: {e}"))?;
+        cfg.min_targets = v;
     }
-    if let Some(v) = value("memory") {
+    if let Some(v) = sw.parsed("memory", size)? {
         set.insert("memory");
-        cfg.memory_bytes = size(&v).map_err(|e| format!("sweepwatch.memory: {e}"))?;
+        cfg.memory_bytes = v;
     }
-    if let Some(v) = value("shards") {
+    if let Some(v) = sw.parsed("shards", number)? {
         set.insert("shards");
-        cfg.shards = number(&v).map_err(|e| format!("sweepwatch.shards: {e}"))?;
+        cfg.shards = v;
     }
-    if let Some(v) = value("hash-seed") {
+    if let Some(v) = sw.parsed("hash-seed", number)? {
         set.insert("hash-seed");
-        cfg.hash_seed = Some(number(&v).map_err(|e| format!("sweepwatch.hash-seed: {e}"))?);
+        cfg.hash_seed = Some(v);
     }
+    Ok(())
+}
 
+/// How long flow events are held for ordering, and how many at most.
+fn reorder_window<T: ConfTree>(sw: &Section<'_, T>, offline: bool) -> Result<Window, ConfError> {
     // Reading a capture (-r) sets pcap-file.file: verdict latency does not
     // matter there, so events are held until the end, when Suricata logs the
     // flows still open in hash order.
-    let offline = tree.global("pcap-file.file").is_some();
-    let micros = match value("reorder-secs") {
+    let micros = match sw.parsed("reorder-secs", number::<u64>)? {
         None if offline => u64::MAX,
         None => DEFAULT_REORDER_SECS * 1_000_000,
-        Some(v) => number::<u64>(&v)
-            .map_err(|e| format!("sweepwatch.reorder-secs: {e}"))?
-            .saturating_mul(1_000_000),
+        Some(secs) => secs.saturating_mul(1_000_000),
     };
-    let max_events = match value("reorder-events") {
-        None => DEFAULT_REORDER_EVENTS,
-        Some(v) => number(&v).map_err(|e| format!("sweepwatch.reorder-events: {e}"))?,
-    };
-    let reorder = Window { micros, max_events };
+    let max_events = sw
+        .parsed("reorder-events", number)?
+        .unwrap_or(DEFAULT_REORDER_EVENTS);
+    Ok(Window { micros, max_events })
+}
 
-    cfg.validate().map_err(|e| match e {
-        Error::Config { field, message } => {
-            let base = field.split('[').next().unwrap_or(&field);
-            let index = &field[base.len()..];
-            match KEYS.iter().find(|(_, f)| *f == base) {
-                Some((key, _)) if set.contains(key) => {
-                    format!("sweepwatch.{key}{index}: {message}")
-                }
-                _ if home_from == HomeSource::HomeNet && base == "home_networks" => {
-                    format!("HOME_NET{index}: {message}")
-                }
-                _ => match &toml_path {
-                    Some(p) => format!("sweepwatch.config: {p}: {field}: {message}"),
-                    None => format!("{field}: {message}"),
-                },
-            }
+/// Validates the assembled configuration, naming in an error the setting
+/// that gave the refused value: a `sweepwatch` key, `HOME_NET` or the TOML
+/// file.
+fn check(fields: &Fields, home_from: &HomeSource) -> Result<(), ConfError> {
+    let (field, message) = match fields.config.validate() {
+        Ok(()) => return Ok(()),
+        Err(Error::Config { field, message }) => (field, message),
+        Err(other) => return Err(ConfError::Detector(other)),
+    };
+    let base = field.split('[').next().unwrap_or(&field);
+    let index = &field[base.len()..];
+    let key = match KEYS.iter().find(|(_, f)| *f == base) {
+        Some((key, _)) if fields.set.contains(key) => format!("sweepwatch.{key}{index}"),
+        _ if *home_from == HomeSource::HomeNet && base == "home_networks" => {
+            format!("HOME_NET{index}")
         }
-        other => other.to_string(),
-    })?;
-
-    Ok((
-        Options {
-            detect,
-            detector: cfg,
-            path,
-            append,
-            buffer_size,
-            prefix,
-            home_from,
-            reorder,
-            write_flows,
-            host: tree.global("sensor-name").filter(|h| !h.is_empty()),
-            style,
+        _ => match &fields.toml_path {
+            Some(p) => {
+                return Err(ConfError::new(
+                    "sweepwatch.config",
+                    format!("{p}: {field}: {message}"),
+                ))
+            }
+            None => field.clone(),
         },
-        notes,
-    ))
+    };
+    Err(ConfError::new(key, message))
 }
 
 /// The items of `key` under `node`: a YAML sequence, or one string in
 /// Suricata's address syntax (`"[10.0.0.0/8, 192.168.0.0/16]"`). `None` when
-/// the key is absent.
-fn list<T: ConfTree>(tree: &T, node: T::Node, key: &str) -> Result<Option<Vec<String>>, String> {
+/// the key is absent. `name` is the key as errors give it.
+fn list<T: ConfTree>(
+    tree: &T,
+    node: T::Node,
+    key: &str,
+    name: &str,
+) -> Result<Option<Vec<String>>, ConfError> {
     if let Some(v) = tree.child_value(node, key) {
         return split_list(&v)
             .map(Some)
-            .map_err(|e| format!("sweepwatch.{key}: {e}"));
+            .map_err(|e| ConfError::new(name, e));
     }
     let Some(seq) = tree.child(node, key) else {
         return Ok(None);
     };
     let mut out = Vec::new();
     for i in 0.. {
-        let name = i.to_string();
-        if tree.child(seq, &name).is_none() {
+        let item = i.to_string();
+        if tree.child(seq, &item).is_none() {
             break;
         }
-        match tree.child_value(seq, &name) {
+        match tree.child_value(seq, &item) {
             Some(v) => out.push(v.trim().to_string()),
-            None => return Err(format!("sweepwatch.{key}[{i}]: expected a single value")),
+            None => {
+                return Err(ConfError::new(
+                    format!("{name}[{i}]"),
+                    "expected a single value",
+                ))
+            }
         }
     }
     Ok(Some(out))
@@ -410,9 +586,9 @@ fn list<T: ConfTree>(tree: &T, node: T::Node, key: &str) -> Result<Option<Vec<St
 
 /// `allow`: items are blocks (`"192.0.2.7"`) or mappings with a block and
 /// its ports (`{ net: 192.0.2.0/28, ports: [161, 162] }`).
-fn allow_list<T: ConfTree>(tree: &T, node: T::Node) -> Result<Option<Vec<AllowRule>>, String> {
+fn allow_list<T: ConfTree>(tree: &T, node: T::Node) -> Result<Option<Vec<AllowRule>>, ConfError> {
     if let Some(v) = tree.child_value(node, "allow") {
-        let items = split_list(&v).map_err(|e| format!("sweepwatch.allow: {e}"))?;
+        let items = split_list(&v).map_err(|e| ConfError::new("sweepwatch.allow", e))?;
         return Ok(Some(items.into_iter().map(AllowRule::Net).collect()));
     }
     let Some(seq) = tree.child(node, "allow") else {
@@ -427,20 +603,19 @@ fn allow_list<T: ConfTree>(tree: &T, node: T::Node) -> Result<Option<Vec<AllowRu
         // A mapping item also carries a value (its first key), so look for
         // `net` before taking the item's own value.
         if let Some(net) = tree.child_value(item, "net") {
-            let ports = list(tree, item, "ports")
-                .map_err(|e| {
-                    e.replace("sweepwatch.ports", &format!("sweepwatch.allow[{i}].ports"))
-                })?
+            let key = format!("sweepwatch.allow[{i}].ports");
+            let ports = list(tree, item, "ports", &key)?
                 .unwrap_or_default()
                 .iter()
-                .map(|p| port(p).map_err(|e| format!("sweepwatch.allow[{i}].ports: {e}")))
+                .map(|p| port(p).map_err(|e| ConfError::new(key.as_str(), e)))
                 .collect::<Result<_, _>>()?;
             out.push(AllowRule::NetPorts { net, ports });
         } else if let Some(v) = tree.child_value(seq, &name) {
             out.push(AllowRule::Net(v.trim().to_string()));
         } else {
-            return Err(format!(
-                "sweepwatch.allow[{i}]: expected a block or {{ net, ports }}"
+            return Err(ConfError::new(
+                format!("sweepwatch.allow[{i}]"),
+                "expected a block or { net, ports }",
             ));
         }
     }
@@ -622,8 +797,41 @@ pub(crate) mod tests {
         }
     }
 
+    /// The options read from `t`, or the error as `Init` logs it.
     fn opts(t: &MapTree) -> Result<(Options, Vec<String>), String> {
-        read(&t, "eve", Path::new("/var/log/suricata"))
+        read(&t, "eve", Path::new("/var/log/suricata")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn errors_carry_the_key_and_the_reason_apart() {
+        let t = MapTree::default()
+            .node("eve")
+            .set("eve.sweepwatch.min-targets", "1");
+        let err = read(&&t, "eve", Path::new("/")).unwrap_err();
+        assert_eq!(
+            err,
+            ConfError::Invalid {
+                key: "sweepwatch.min-targets".into(),
+                reason: "1 must be between 2 and 1000000".into(),
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "sweepwatch.min-targets: 1 must be between 2 and 1000000"
+        );
+        let t = MapTree::default()
+            .node("eve")
+            .set("eve.sweepwatch.allow.0", "net")
+            .set("eve.sweepwatch.allow.0.net", "192.0.2.0/24")
+            .set("eve.sweepwatch.allow.0.ports.0", "161")
+            .set("eve.sweepwatch.allow.0.ports.1", "snmp");
+        match read(&&t, "eve", Path::new("/")).unwrap_err() {
+            ConfError::Invalid { key, reason } => {
+                assert_eq!(key, "sweepwatch.allow[0].ports");
+                assert_eq!(reason, "\"snmp\" is not a port number (0-65535)");
+            }
+            e => panic!("{e:?}"),
+        }
     }
 
     #[test]

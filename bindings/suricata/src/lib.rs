@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Entry points are `extern "C"` functions Suricata calls through the
-//! [`ffi::SCPlugin7`] or [`ffi::SCPlugin8`] and the matching EVE file type
+//! `SCPlugin` (7.0 or 8.0 layout) and the matching EVE file type
 //! tables, chosen at load by the functions the running Suricata exports; each one catches
 //! panics, which must not unwind into C. Messages go to stderr with a
 //! `sweepwatch:` prefix.
@@ -22,17 +22,20 @@
 
 mod conf;
 mod ffi;
+mod file_writer;
 mod log;
 mod output;
+mod pipeline;
 mod record;
 
 use ffi::{Api, Callbacks, ConfNode, Major, SCPlugin7, SCPlugin8};
+use file_writer::SharedSink;
 use log::{log, Level};
-use output::{Output, SharedSink};
+use output::Output;
 
 // The flow-record step of `Write`, for the fuzz targets in `fuzz/` at the
 // repository root, which link this crate as an rlib.
-pub use output::{flow_event, Parse, Seen};
+pub use pipeline::{flow_event, Parse, Seen};
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
@@ -174,7 +177,7 @@ impl conf::ConfTree for Suricata {
 fn read_options(conf: *const ConfNode) -> Result<(conf::Options, Vec<String>), String> {
     let api = api().ok_or("not running inside Suricata 7.0 or 8.0")?;
     let dir = owned(api.log_directory()).unwrap_or_else(|| ".".into());
-    conf::read(&Suricata(api), conf, std::path::Path::new(&dir))
+    conf::read(&Suricata(api), conf, std::path::Path::new(&dir)).map_err(|e| e.to_string())
 }
 
 /// `SCEveFileType::Init`: reads the settings, builds the detector and opens
@@ -333,7 +336,7 @@ unsafe extern "C" fn eve_thread_deinit(_init_data: *mut c_void, thread_data: *mu
             // SAFETY: a non-NULL `thread_data` is the box ThreadInit made;
             // Suricata hands it back once.
             let sink = unsafe { Box::from_raw(thread_data.cast::<SharedSink>()) };
-            output::flush_thread(&sink);
+            file_writer::flush_thread(&sink);
         }
         0
     })

@@ -1,242 +1,27 @@
-//! One `eve-log` output: the file(s) records pass through to, and the shared
-//! detector that flow records feed.
+//! One `eve-log` output: what Suricata's callbacks in `lib.rs` call. Each
+//! record goes through the [`Pipeline`] (which feeds flow records to the
+//! detector) and then, with the verdicts it decided, to a file [`Sink`].
 //!
 //! Threads: in Suricata's default (non-threaded) EVE mode, `Write` runs on
-//! every packet and flow-manager thread at once, so the single file sits
-//! behind a mutex. In threaded mode each thread gets its own file (`eve.N.json`,
-//! as Suricata's `regular` file type names them) and its own lock, taken only
-//! by that thread. Both modes share one [`Detector`], which is `Sync`.
+//! every packet and flow-manager thread at once, all writing to one shared
+//! file. In threaded mode each thread gets its own file (`eve.N.json`, as
+//! Suricata's `regular` file type names them). Both modes share one
+//! pipeline, whose detector is `Sync`.
 //!
-//! Flow events pass through a [`Reorder`] buffer (one lock) on their way to
-//! the detector, so that it sees them in capture time order; events released
-//! together are observed under that lock, in order.
-//!
-//! Verdicts are decided inside [`Detector::observe`], on the calling thread.
-//! The callback only copies them into a thread-local list; `Write` appends them
-//! after the record being written, under the file lock it takes once per call.
-//! So the reorder and shard locks are never held together with a file lock.
+//! `Write` detects first, then takes the file's lock once and appends the
+//! record and the verdicts it decided, so the pipeline's locks are never held
+//! together with a file lock.
 
 use crate::conf::Options;
+use crate::file_writer::{lock, thread_path, SharedSink, Sink};
 use crate::log::{log, Level};
-use crate::record::{push_verdict, Style};
-use memchr::memmem;
-use std::cell::RefCell;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write as _};
+use crate::pipeline::{trim_newlines, write_pending, Parse, Pipeline, PluginCounts, Seen};
+use crate::record::Style;
+use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
-use sweepwatch::order::Reorder;
-use sweepwatch::{Detector, Event, Verdict};
-use sweepwatch_input::eve::FlowIds;
-
-/// Turns one EVE record into a detector event and the ids of its flow
-/// (`sweepwatch_input::eve::eve_flow` in the plugin; a stand-in in tests).
-pub type Parse = fn(&str) -> Result<Option<(Event, FlowIds)>, String>;
-
-/// A verdict waiting to be written, with the ids of the flow that decided
-/// it (none for final extents, which no flow decides).
-pub type Pending = (Verdict, Option<FlowIds>);
-
-thread_local! {
-    /// Verdicts delivered on this thread and not yet written.
-    static PENDING: RefCell<Vec<Pending>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Gives the verdicts delivered on this thread since `from` the ids of the
-/// flow that decided each: the latest of `events` from the verdict's source
-/// and protocol at the verdict's time.
-fn attribute(from: usize, events: &[Event], ids: &[FlowIds]) {
-    PENDING.with(|p| {
-        let Ok(mut pending) = p.try_borrow_mut() else {
-            return;
-        };
-        // Final extents end an episode; no flow decided them.
-        for (v, slot) in pending.iter_mut().skip(from).filter(|(v, _)| !v.is_final) {
-            *slot = events
-                .iter()
-                .zip(ids)
-                .rev()
-                .find(|(e, _)| e.src == v.src && e.proto == v.proto && e.ts == v.ts)
-                .map(|(_, id)| *id);
-        }
-    });
-}
-
-/// Feeds `events` to the detector and gives the verdicts they decide the ids
-/// of their flows.
-fn observe(det: &Detector, events: &[Event], ids: &[FlowIds]) {
-    let from = PENDING.with(|p| p.try_borrow().map_or(0, |p| p.len()));
-    // `Reentrant` is impossible here: this is not a verdict callback.
-    let _ = det.observe_batch(events);
-    attribute(from, events, ids);
-}
-
-/// One output file and what went through it.
-pub struct Sink {
-    file: File,
-    path: PathBuf,
-    buf: Vec<u8>,
-    limit: usize,
-    prefix: Arc<str>,
-    host: Option<Arc<str>>,
-    style: Style,
-    tally: Tally,
-    reported_error: bool,
-    /// The output's rotation count when this file was opened.
-    generation: u64,
-}
-
-/// Counters for the summary line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// EVE records received (and passed through).
-    pub records: u64,
-    /// Records of `event_type: flow`.
-    pub flows: u64,
-    /// Flow records that became detector events.
-    pub events: u64,
-    /// Flow records the EVE reader rejected.
-    pub malformed: u64,
-    /// Verdict records written, as decided.
-    pub verdicts: u64,
-    /// Final-extent records written at shutdown.
-    pub extents: u64,
-    /// Writes that failed.
-    pub write_errors: u64,
-}
-
-impl Tally {
-    fn add(&mut self, o: &Tally) {
-        self.records += o.records;
-        self.flows += o.flows;
-        self.events += o.events;
-        self.malformed += o.malformed;
-        self.verdicts += o.verdicts;
-        self.extents += o.extents;
-        self.write_errors += o.write_errors;
-    }
-}
-
-/// A sink as shared between the output and the thread that writes to it.
-pub type SharedSink = Arc<Mutex<Sink>>;
-
-fn lock(s: &Mutex<Sink>) -> MutexGuard<'_, Sink> {
-    // A panic while holding the lock leaves at worst a partly filled buffer;
-    // writing on is better than losing every later record.
-    s.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Sink {
-    fn open(
-        path: &Path,
-        append: bool,
-        limit: usize,
-        prefix: Arc<str>,
-        host: Option<Arc<str>>,
-        style: Style,
-    ) -> io::Result<Sink> {
-        let mut o = OpenOptions::new();
-        o.create(true);
-        if append {
-            o.append(true);
-        } else {
-            o.write(true).truncate(true);
-        }
-        Ok(Sink {
-            file: o.open(path)?,
-            path: path.to_path_buf(),
-            buf: Vec::with_capacity(limit.max(4096) + 4096),
-            limit,
-            prefix,
-            host,
-            style,
-            tally: Tally::default(),
-            reported_error: false,
-            generation: 0,
-        })
-    }
-
-    /// Reopens the file by its name if the output was rotated since it was
-    /// opened: after `mv eve.json eve.json.1` and a SIGHUP, records go to a
-    /// new `eve.json`. Buffered records go to the old file first; if the new
-    /// one cannot be opened, writing goes on into the old.
-    fn follow_rotation(&mut self, generation: u64) {
-        if self.generation == generation {
-            return;
-        }
-        self.generation = generation;
-        let _ = self.flush();
-        match OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-        {
-            Ok(f) => self.file = f,
-            Err(e) => log(
-                Level::Error,
-                format_args!(
-                    "reopening {} after SIGHUP: {e}; writing on into the old file",
-                    self.path.display()
-                ),
-            ),
-        }
-    }
-
-    /// Appends one record and the verdicts it decided; writes when the buffer
-    /// passes its limit (at once by default), so lines are never split
-    /// between writes.
-    fn push(&mut self, rec: Option<&[u8]>, verdicts: &[Pending], seen: &Tally) -> io::Result<()> {
-        self.tally.add(seen);
-        if let Some(rec) = rec {
-            self.buf.extend_from_slice(rec);
-            self.buf.push(b'\n');
-        }
-        for (v, ids) in verdicts {
-            self.buf.extend_from_slice(self.prefix.as_bytes());
-            push_verdict(
-                &mut self.buf,
-                v,
-                ids.as_ref(),
-                self.host.as_deref(),
-                self.style,
-            );
-        }
-        let extents = verdicts.iter().filter(|(v, _)| v.is_final).count() as u64;
-        self.tally.extents += extents;
-        self.tally.verdicts += verdicts.len() as u64 - extents;
-        if self.buf.len() > self.limit {
-            self.flush()
-        } else {
-            Ok(())
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let r = self.file.write_all(&self.buf);
-        // On failure the buffer is dropped rather than retried, so a full disk
-        // cannot make it grow without bound.
-        self.buf.clear();
-        if let Err(e) = &r {
-            self.tally.write_errors += 1;
-            if !self.reported_error {
-                self.reported_error = true;
-                log(
-                    Level::Error,
-                    format_args!(
-                        "writing {}: {e} (further errors are only counted)",
-                        self.path.display()
-                    ),
-                );
-            }
-        }
-        r
-    }
-}
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The state behind one `eve-log` output's `init_data`.
 pub struct Output {
@@ -247,10 +32,7 @@ pub struct Output {
     host: Option<Arc<str>>,
     style: Style,
     threaded: bool,
-    detector: Option<Detector>,
-    /// `None` when reordering is off.
-    reorder: Option<Mutex<Reorder<FlowIds>>>,
-    parse: Parse,
+    pipeline: Pipeline,
     /// Whether flow records are written as well as detected on.
     write_flows: bool,
     /// The file named by `filename`: every write in non-threaded mode; in
@@ -269,70 +51,10 @@ pub struct Output {
     rotations: AtomicU64,
 }
 
-/// What the plugin makes of one EVE record (see [`flow_event`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Seen {
-    /// Not a `flow` record (or detection is off): only passed through.
-    NotFlow,
-    /// A `flow` record that carries no connection attempt.
-    Flow,
-    /// A `flow` record, the detector event it gives and its flow's ids.
-    Event(Event, FlowIds),
-    /// A `flow` record the EVE reader rejected (or that is not UTF-8).
-    Malformed,
-}
-
-/// Picks out a `flow` record and turns it into a detector event: the step
-/// `Write` runs on every EVE record before the detector sees it.
-///
-/// `rec` is one record as Suricata hands it over (trailing newlines are
-/// ignored); `prefix` is the configured `prefix`, stripped from the start
-/// when present; `parse` turns the record's text into an event (the plugin
-/// passes `sweepwatch_input::eve::eve_flow`). Only records whose top-level
-/// `event_type` is `flow` are parsed; every other record is
-/// [`Seen::NotFlow`]. Never panics unless `parse` does.
-pub fn flow_event(rec: &[u8], prefix: &[u8], parse: Parse) -> Seen {
-    let rec = trim_newlines(rec);
-    let rec = rec.strip_prefix(prefix).unwrap_or(rec);
-    if event_type(rec) != Some(b"flow") {
-        return Seen::NotFlow;
-    }
-    let Ok(text) = std::str::from_utf8(rec) else {
-        return Seen::Malformed;
-    };
-    match parse(text) {
-        Ok(Some((ev, ids))) => Seen::Event(ev, ids),
-        Ok(None) => Seen::Flow,
-        Err(_) => Seen::Malformed,
-    }
-}
-
 impl Output {
     /// Builds the detector and, in non-threaded mode, opens the output file, so
     /// that a bad configuration or an unwritable file fails `Init`.
     pub fn new(opts: &Options, threaded: bool, parse: Parse) -> Result<Output, String> {
-        let detector = if opts.detect {
-            let det = Detector::new(opts.detector.clone(), |v| {
-                PENDING.with(|p| {
-                    if let Ok(mut p) = p.try_borrow_mut() {
-                        p.push((*v, None));
-                    }
-                })
-            })
-            .map_err(|e| e.to_string())?;
-            Some(det)
-        } else {
-            None
-        };
-        let reorder = match opts.reorder.is_off() {
-            true => None,
-            false => Some(Mutex::new(Reorder::new(opts.reorder).ok_or_else(|| {
-                format!(
-                    "sweepwatch.reorder-events {}: the memory cannot be had",
-                    opts.reorder.max_events
-                )
-            })?)),
-        };
         let out = Output {
             path: opts.path.clone(),
             append: opts.append,
@@ -341,9 +63,7 @@ impl Output {
             host: opts.host.as_deref().map(Arc::from),
             style: opts.style,
             threaded,
-            detector,
-            reorder,
-            parse,
+            pipeline: Pipeline::new(opts, parse)?,
             write_flows: opts.write_flows,
             shared: OnceLock::new(),
             threads: Mutex::new(Vec::new()),
@@ -425,7 +145,7 @@ impl Output {
     /// one.
     pub fn write(&self, rec: &[u8], thread: Option<&Mutex<Sink>>) -> io::Result<()> {
         let rec = trim_newlines(rec);
-        let seen = match catch_unwind(AssertUnwindSafe(|| self.detect(rec))) {
+        let seen = match catch_unwind(AssertUnwindSafe(|| self.pipeline.detect(rec))) {
             Ok(s) => s,
             Err(_) => {
                 // The record is still written: the EVE log stays complete even
@@ -441,13 +161,7 @@ impl Output {
                 Seen::Flow
             }
         };
-        let tally = Tally {
-            records: 1,
-            flows: u64::from(!matches!(seen, Seen::NotFlow)),
-            events: u64::from(matches!(seen, Seen::Event(..))),
-            malformed: u64::from(matches!(seen, Seen::Malformed)),
-            ..Tally::default()
-        };
+        let tally = PluginCounts::of(&seen);
         let sink = match thread {
             Some(s) => s,
             None => match self.shared() {
@@ -465,59 +179,17 @@ impl Output {
         let mut sink = lock(sink);
         sink.follow_rotation(generation);
         let rec = (self.write_flows || matches!(seen, Seen::NotFlow)).then_some(rec);
-        PENDING.with(|p| match p.try_borrow_mut() {
-            Ok(mut pending) => {
-                let r = sink.push(rec, &pending, &tally);
-                pending.clear();
-                r
-            }
-            Err(_) => sink.push(rec, &[], &tally),
-        })
+        write_pending(|pending| sink.push(rec, pending, &tally))
     }
 
-    fn detect(&self, rec: &[u8]) -> Seen {
-        let Some(det) = &self.detector else {
-            return Seen::NotFlow;
-        };
-        let seen = flow_event(rec, self.prefix.as_bytes(), self.parse);
-        if let Seen::Event(ev, ids) = seen {
-            match &self.reorder {
-                None => observe(det, &[ev], &[ids]),
-                Some(r) => r
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(ev, ids, |b, ids| observe(det, b, ids)),
-            }
-        }
-        seen
-    }
-
-    /// Feeds the events still held for reordering to the detector, then asks
-    /// it for the final extent of every source reported, and writes those
-    /// verdicts: to the shared file, or in threaded mode to the first
+    /// Has the pipeline decide what it still holds at shutdown, and writes
+    /// those verdicts: to the shared file, or in threaded mode to the first
     /// thread's.
     fn drain(&self, threads: &[SharedSink]) {
-        let Some(det) = &self.detector else {
+        if !self.pipeline.drain() {
             return;
-        };
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            if let Some(r) = &self.reorder {
-                r.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .drain(|b, ids| observe(det, b, ids));
-            }
-            let _ = det.flush();
-        }));
-        if result.is_err() {
-            log(
-                Level::Error,
-                format_args!("detection failed on the events held at shutdown"),
-            );
         }
-        PENDING.with(|p| {
-            let Ok(mut pending) = p.try_borrow_mut() else {
-                return;
-            };
+        write_pending(|pending| {
             if pending.is_empty() {
                 return;
             }
@@ -527,20 +199,19 @@ impl Output {
             };
             match sink {
                 Ok(s) => {
-                    let _ = lock(s).push(None, &pending, &Tally::default());
+                    let _ = lock(s).push(None, pending, &PluginCounts::default());
                 }
                 Err(e) => log(
                     Level::Error,
                     format_args!("{} verdicts lost: {e}", pending.len()),
                 ),
             }
-            pending.clear();
         });
     }
 
     /// Flushes every file and returns the summary line.
     pub fn finish(&self) -> String {
-        let mut total = Tally::default();
+        let mut total = PluginCounts::default();
         let mut sinks: Vec<SharedSink> = self
             .threads
             .lock()
@@ -553,37 +224,14 @@ impl Output {
         for s in &sinks {
             let mut s = lock(s);
             let _ = s.flush();
-            total.add(&s.tally);
+            total.add(s.tally());
         }
         let mut line = format!(
-            "{}{}: {} records, {} flows ({} attempts, {} unreadable), {} verdicts, {} final extents",
+            "{}{}: {}",
             self.path.display(),
             if self.threaded { " (threaded)" } else { "" },
-            total.records,
-            total.flows,
-            total.events,
-            total.malformed,
-            total.verdicts,
-            total.extents
+            self.pipeline.summary(&total)
         );
-        if let Some(Ok(st)) = self.detector.as_ref().map(|d| d.stats()) {
-            line.push_str(&format!(
-                "; detector: {} sources tracked, {} evicted, {} turned away",
-                st.sources, st.evicted, st.turned_away
-            ));
-        }
-        let early = self
-            .reorder
-            .as_ref()
-            .map_or(0, |r| r.lock().unwrap_or_else(|e| e.into_inner()).early());
-        if early > 0 {
-            line.push_str(&format!(
-                "; {early} flow events released before their reorder window (reorder-events full)"
-            ));
-        }
-        if self.detector.is_none() {
-            line.push_str("; detection disabled");
-        }
         if total.write_errors > 0 {
             line.push_str(&format!("; {} failed writes", total.write_errors));
         }
@@ -601,52 +249,15 @@ impl Output {
     }
 }
 
-/// Flushes a per-thread file when its thread stops.
-pub fn flush_thread(sink: &Mutex<Sink>) {
-    let _ = lock(sink).flush();
-}
-
-/// `eve.json` → `eve.3.json`, the names Suricata gives threaded EVE files.
-pub fn thread_path(base: &Path, id: i32) -> PathBuf {
-    let name = match (base.file_stem(), base.extension()) {
-        (Some(stem), Some(ext)) => {
-            format!("{}.{id}.{}", stem.to_string_lossy(), ext.to_string_lossy())
-        }
-        _ => format!(
-            "{}.{id}",
-            base.file_name().unwrap_or_default().to_string_lossy()
-        ),
-    };
-    base.with_file_name(name)
-}
-
-fn trim_newlines(mut rec: &[u8]) -> &[u8] {
-    while let [head @ .., b'\n' | b'\r'] = rec {
-        rec = head;
-    }
-    rec
-}
-
-/// The value of the record's top-level `event_type`, found without parsing:
-/// Suricata writes it among the first fields, and inside string values the
-/// quotes would be escaped.
-fn event_type(rec: &[u8]) -> Option<&[u8]> {
-    const KEY: &[u8] = b"\"event_type\":\"";
-    // Building a searcher costs more than most searches: build it once.
-    static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(KEY));
-    let at = FINDER.find(rec)?;
-    let rest = &rec[at + KEY.len()..];
-    let end = rest.iter().position(|&b| b == b'"')?;
-    Some(&rest[..end])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::conf::HomeSource;
+    use crate::file_writer::flush_thread;
     use std::net::IpAddr;
     use sweepwatch::order::Window;
-    use sweepwatch::{Config, Outcome, Protocol, Timestamp};
+    use sweepwatch::{Config, Event, Outcome, Protocol, Timestamp};
+    use sweepwatch_input::eve::FlowIds;
 
     /// Reads the made-up flow records of these tests: `dest_ip`, `dest_port`,
     /// and `"refused"` or `"boom"` markers.
@@ -1048,27 +659,5 @@ mod tests {
                 ns / lines.len() as f64
             );
         }
-    }
-
-    #[test]
-    fn path_and_record_parsing() {
-        assert_eq!(
-            thread_path(Path::new("/l/eve.json"), 3),
-            Path::new("/l/eve.3.json")
-        );
-        assert_eq!(thread_path(Path::new("/l/eve"), 3), Path::new("/l/eve.3"));
-        assert_eq!(trim_newlines(b"{}\r\n\n"), b"{}");
-        assert_eq!(
-            event_type(b"{\"a\":1,\"event_type\":\"flow\",\"x\":2}"),
-            Some(&b"flow"[..])
-        );
-        assert_eq!(
-            event_type(b"{\"event_type\":\"netflow\"}"),
-            Some(&b"netflow"[..])
-        );
-        assert_eq!(
-            event_type(b"{\"msg\":\"\\\"event_type\\\":\\\"flow\\\"\"}"),
-            None
-        );
     }
 }

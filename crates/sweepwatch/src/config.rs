@@ -42,7 +42,7 @@ pub const DEFAULT_REPLY_PORTS: [u16; 12] = [
 /// `{ net = "192.0.2.10/32", ports = [161, 162] }`, which allows the block only
 /// on those destination ports.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum AllowRule {
     /// Every destination port.
     Net(String),
@@ -180,37 +180,7 @@ impl Config {
     /// validated: an error names the offending field. Text longer than
     /// [`MAX_TOML_BYTES`](Config::MAX_TOML_BYTES) is refused unread.
     pub fn from_toml_str(text: &str) -> Result<Config, Error> {
-        if text.len() > Config::MAX_TOML_BYTES {
-            return Err(Error::config(
-                "toml",
-                format!(
-                    "the text is {} bytes, over the limit of {} bytes (1 MiB)",
-                    text.len(),
-                    Config::MAX_TOML_BYTES
-                ),
-            ));
-        }
-        let cfg: Config = toml::from_str(text).map_err(|e| {
-            // One line: the message also reaches C callers and log files.
-            let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
-            // toml names unknown keys in its message; other errors get the span.
-            let field = msg
-                .split('`')
-                .nth(1)
-                .filter(|_| msg.starts_with("unknown field"))
-                .unwrap_or("toml")
-                .to_string();
-            let at = e
-                .span()
-                .map(|s| {
-                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                    format!(" (line {line})")
-                })
-                .unwrap_or_default();
-            Error::config(field, format!("{msg}{at}"))
-        })?;
-        cfg.validate()?;
-        Ok(cfg)
+        Config::from_toml_str_with_keys(text).map(|(cfg, _)| cfg)
     }
 
     /// Checks every field; the error names the first one out of range.
@@ -257,15 +227,22 @@ impl Config {
             ));
         }
         let keyed::Keyed(cfg, keys) = toml::from_str(text).map_err(|e| {
-            // As in `from_toml_str`: one line, naming an unknown key, with
-            // the line of other errors.
-            let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
-            let field = msg
+            // One line: the message also reaches C callers and log files.
+            let mut msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            let mut field = msg
                 .split('`')
                 .nth(1)
                 .filter(|_| msg.starts_with("unknown field"))
                 .unwrap_or("toml")
                 .to_string();
+            if msg.contains("untagged enum AllowRule") {
+                // serde says only that no form matched; say which forms exist.
+                field = "allow".to_string();
+                msg = "each rule is a block such as \"192.0.2.10/32\" or a table \
+                       { net = \"...\", ports = [...] } with no other keys"
+                    .to_string();
+            }
+            // toml names unknown keys in its message; other errors get the span.
             let at = e
                 .span()
                 .map(|s| {
@@ -663,6 +640,17 @@ mod tests {
         assert_eq!(field_of("no_such_knob = 3"), "no_such_knob");
         assert_eq!(field_of("min_targets = 'five'"), "toml");
         assert_eq!(field_of("[[[broken"), "toml");
+    }
+
+    /// A misspelt key in an allow rule must not widen it to every port.
+    #[test]
+    fn an_allow_rule_with_an_unknown_key_is_refused() {
+        let text = "allow = [{ net = \"192.0.2.10/32\", port = [161] }]";
+        let e = Config::from_toml_str(text).unwrap_err().to_string();
+        assert!(e.contains("allow") && e.contains("line 1"), "{e}");
+        assert!(
+            Config::from_toml_str("allow = [{ net = \"192.0.2.10/32\", ports = [161] }]").is_ok()
+        );
     }
 
     #[test]
