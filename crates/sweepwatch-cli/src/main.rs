@@ -14,9 +14,11 @@
 //!
 //! Errors: an input that cannot be opened or whose format is unknown is reported
 //! with its name and skipped; the other inputs are still read, and the exit
-//! code is then 1. Malformed lines are skipped and counted, the first few
-//! reported as `file:line: message`. Exit codes: 0 success (with or without
-//! verdicts), 1 input errors, 2 usage or configuration errors.
+//! code is then 1. Malformed records are skipped and counted, the first few
+//! reported as `file:line: message` for a log line and
+//! `file: byte offset: message` for a capture's packet (the offset where its
+//! record starts, in the decompressed capture). Exit codes: 0 success (with
+//! or without verdicts), 1 input errors, 2 usage or configuration errors.
 #![deny(missing_docs)]
 
 mod output;
@@ -36,8 +38,9 @@ use sweepwatch::order::{Reorder, Window};
 use sweepwatch::{AllowRule, Cidr, Config, Detector, Event, Verdict};
 use sweepwatch_input::pcap::{CaptureReader, PcapOptions};
 use sweepwatch_input::sniff::sniff;
+use sweepwatch_input::{Location, ReadOptions};
 
-/// Malformed lines reported per input; the rest are only counted.
+/// Malformed records reported per input; the rest are only counted.
 const SHOWN_MALFORMED: u64 = 5;
 
 #[derive(Parser, Debug)]
@@ -345,16 +348,25 @@ fn read_input(
     report.gzip = sniffed.gzip;
 
     let mut shown = 0u64;
-    let mut on_malformed = |line: u64, why: &str| {
+    let mut on_malformed = |at: Location, why: &str| {
         shown += 1;
         if shown <= SHOWN_MALFORMED {
-            bar.suspend(|| eprintln!("{name}:{line}: {why}"));
+            // Lines as compilers and grep report them; a packet by the
+            // offset of its record.
+            bar.suspend(|| match at {
+                Location::Line(n) => eprintln!("{name}:{n}: {why}"),
+                Location::Byte(_) => eprintln!("{name}: {at}: {why}"),
+            });
         }
+    };
+    let mut opts = ReadOptions {
+        on_malformed: Some(&mut on_malformed),
+        pcap: pcap.clone(),
     };
     // A reader that panics on input it did not foresee must not take the other
     // inputs down with it: the panic becomes this input's error.
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        sniffed.read_continuing(captures, pcap, &mut |ev| feeder.push(ev), &mut on_malformed)
+        sniffed.read_continuing(captures, &mut opts, &mut |ev| feeder.push(ev))
     }));
     feeder.end_of_input();
     bar.finish_and_clear();
@@ -362,7 +374,7 @@ fn read_input(
         Ok(Ok(stats)) => {
             if stats.malformed > SHOWN_MALFORMED {
                 eprintln!(
-                    "{name}: {} more malformed lines not shown",
+                    "{name}: {} more malformed records not shown",
                     stats.malformed - SHOWN_MALFORMED
                 );
             }

@@ -59,7 +59,9 @@ fn count(n: u64) -> String {
     out
 }
 
-/// The summary text, ending in a newline.
+/// The summary text, ending in a newline. `pending` is what the shared
+/// capture reader's `finish` counted once all inputs were read: the captures
+/// were read as one, so each input's own [`ReadStats::pending`] is 0.
 pub fn render(
     reports: &[FileReport],
     st: &Stats,

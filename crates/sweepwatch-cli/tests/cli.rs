@@ -560,6 +560,72 @@ fn truncated_capture_warns_with_the_offset() {
     assert!(warning.contains("byte "), "{warning}");
     let offset = summary_count(warning, "byte");
     assert!(offset > 24 && offset < bytes.len() as u64, "{warning}");
+    // The cut record is also reported as malformed, at the same offset.
+    let malformed = format!(
+        "{}: byte {offset}: record cut short by the end of the capture",
+        cut.display()
+    );
+    assert!(err.lines().any(|l| l == malformed), "{err}");
+}
+
+/// A little-endian classic pcap of bare IPv4 packets (LINKTYPE_IPV4), all at
+/// one time.
+fn ipv4_pcap(packets: &[Vec<u8>]) -> Vec<u8> {
+    let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    v.extend_from_slice(&65535u32.to_le_bytes());
+    v.extend_from_slice(&228u32.to_le_bytes());
+    for p in packets {
+        for field in [1_700_000_000, 0, p.len() as u32, p.len() as u32] {
+            v.extend_from_slice(&field.to_le_bytes());
+        }
+        v.extend_from_slice(p);
+    }
+    v
+}
+
+/// A TCP SYN from 203.0.113.5 to 192.0.2.1:`dport`, 40 bytes.
+fn syn(dport: u16) -> Vec<u8> {
+    let mut p = vec![
+        0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 203, 0, 113, 5, 192, 0, 2, 1,
+    ];
+    p.extend_from_slice(&40000u16.to_be_bytes());
+    p.extend_from_slice(&dport.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 4, 0, 0, 0, 0, 0]);
+    p
+}
+
+#[test]
+fn malformed_packets_are_reported_with_their_offsets() {
+    // A SYN, then a packet whose TCP header is cut short (at byte 24 + 56),
+    // then eight that are no IPv4: five shown, the rest counted.
+    let mut packets = vec![syn(22), syn(23)[..30].to_vec()];
+    packets.extend(std::iter::repeat(vec![0x60; 20]).take(8));
+    let cap = scratch("malformed-packets.pcap");
+    std::fs::write(&cap, ipv4_pcap(&packets)).unwrap();
+    let out = run(&[Path::new("detect"), cap.as_path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let name = cap.display();
+    let shown: Vec<&str> = err.lines().filter(|l| l.contains(": byte ")).collect();
+    assert_eq!(
+        shown,
+        [
+            format!("{name}: byte 80: TCP header cut short"),
+            format!("{name}: byte 126: IPv4 packet of another IP version"),
+            format!("{name}: byte 162: IPv4 packet of another IP version"),
+            format!("{name}: byte 198: IPv4 packet of another IP version"),
+            format!("{name}: byte 234: IPv4 packet of another IP version"),
+        ],
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{name}: 4 more malformed records not shown")),
+        "{err}"
+    );
+    // The summary row: records, skipped, malformed, events.
+    let row = err.lines().find(|l| l.contains(" pcap ")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[2..6], ["10", "9", "9", "1"], "{row}");
 }
 
 #[test]

@@ -46,7 +46,7 @@
 //! is written only at flow timeout.
 
 use super::json_scan::{self, Cursor};
-use super::{read_lines, Emit, InputError, OnMalformed, Parsed, ReadStats};
+use super::{read_lines, Emit, InputError, Parsed, ReadOptions, ReadStats};
 use std::borrow::Cow;
 use std::io::BufRead;
 use std::net::IpAddr;
@@ -555,18 +555,41 @@ fn event(rec: Record<'_>) -> Result<Option<Event>, String> {
 }
 
 /// Reads EVE JSON lines, emitting one event per `flow` record that carries an
-/// attempt. Malformed lines are skipped and counted; only I/O errors stop it.
-pub fn read_eve<R: BufRead>(r: R, emit: Emit) -> Result<ReadStats, InputError> {
-    read_eve_reporting(r, emit, &mut |_, _| {})
-}
-
-/// [`read_eve`], telling `on_malformed` about each malformed line it skips.
-pub fn read_eve_reporting<R: BufRead>(
+/// attempt. Malformed lines are skipped, counted and told to
+/// [`ReadOptions::on_malformed`] with their
+/// [`Location::Line`](crate::Location::Line); only I/O errors stop it.
+/// `opts.pcap` is not used.
+///
+/// # Errors
+/// An I/O error, with the line where it happened.
+///
+/// # Examples
+/// ```
+/// use sweepwatch_input::{eve::read_eve, Location, ReadOptions};
+/// use sweepwatch::Outcome;
+/// let log = concat!(
+///     r#"{"event_type":"dns"}"#, "\n",
+///     r#"{"event_type":"flow","src_ip":"10.0.0.1","dest_ip":"10.0.0.2","dest_port":53,"#,
+///     r#""proto":"UDP","flow":{"pkts_toclient":1,"start":"2021-06-06T16:38:55Z"}}"#, "\n",
+///     "{not json\n",
+/// );
+/// let (mut out, mut bad) = (Vec::new(), Vec::new());
+/// let mut report = |at: Location, _why: &str| bad.push(at);
+/// let mut opts = ReadOptions {
+///     on_malformed: Some(&mut report),
+///     ..ReadOptions::default()
+/// };
+/// let st = read_eve(log.as_bytes(), &mut opts, &mut |e| out.push(e)).unwrap();
+/// assert_eq!((st.records, st.events, st.skipped, st.malformed), (3, 1, 2, 1));
+/// assert_eq!(out[0].outcome, Outcome::Established);
+/// assert_eq!(bad, [Location::Line(3)]);
+/// ```
+pub fn read_eve<R: BufRead>(
     r: R,
+    opts: &mut ReadOptions<'_>,
     emit: Emit,
-    mut on_malformed: OnMalformed,
 ) -> Result<ReadStats, InputError> {
-    read_lines(r, emit, &mut on_malformed, |_, bytes| {
+    read_lines(r, opts, emit, |_, bytes| {
         Ok(Parsed::Record(match std::str::from_utf8(bytes) {
             Ok(text) => eve_event(text),
             Err(_) => Err("not UTF-8".to_string()),
@@ -816,15 +839,17 @@ mod tests {
         let text = "{\"event_type\":\"dns\"}\n\nnot json\n{\"event_type\":\"flow\",\"src_ip\":\"10.0.0.1\",\"dest_ip\":\"10.0.0.2\",\"dest_port\":53,\"proto\":\"UDP\",\"flow\":{\"pkts_toclient\":1,\"start\":\"2021-06-06T16:38:55Z\"}}\n";
         let mut events = Vec::new();
         let mut bad = Vec::new();
-        let st = read_eve_reporting(text.as_bytes(), &mut |e| events.push(e), &mut |n, _| {
-            bad.push(n)
-        })
-        .unwrap();
+        let mut report = |at: crate::Location, _: &str| bad.push(at);
+        let mut opts = ReadOptions {
+            on_malformed: Some(&mut report),
+            ..ReadOptions::default()
+        };
+        let st = read_eve(text.as_bytes(), &mut opts, &mut |e| events.push(e)).unwrap();
         assert_eq!(
             (st.records, st.skipped, st.malformed, st.events),
             (3, 2, 1, 1)
         );
-        assert_eq!(bad, vec![3]);
+        assert_eq!(bad, vec![crate::Location::Line(3)]);
         assert_eq!(events.len(), 1);
     }
 

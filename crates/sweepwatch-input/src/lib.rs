@@ -2,19 +2,47 @@
 //!
 //! Adapters only: they depend on the core, never the reverse. Each reader calls
 //! `emit` once per event, in input order, and counts what it read and skipped.
+//! All are entered the same way, `(input, &mut ReadOptions, emit)`, and return
+//! the same [`ReadStats`]:
 //!
 //! - [`pcap::read_capture`]: pcap and pcapng captures;
 //! - [`zeek::read_conn_log`]: Zeek `conn.log`, tab-separated or JSON lines;
 //! - [`eve::read_eve`]: Suricata EVE JSON (`flow` records);
 //! - [`sniff::sniff`]: recognises which of these a stream holds, from its
-//!   content, and unpacks gzip.
+//!   content, and unpacks gzip; [`sniff::Sniffed::read`] then runs the
+//!   matching reader.
 //!
-//! Line-based readers skip malformed lines, count them in [`ReadStats`] and tell
-//! an optional [`OnMalformed`] callback where they were; only I/O errors stop
-//! them.
+//! Readers skip malformed records (log lines, packets), count them in
+//! [`ReadStats`] and tell the optional [`ReadOptions::on_malformed`] handler
+//! where each was; only I/O errors and broken structure (a capture's framing,
+//! a Zeek log's header) stop them.
+//!
+//! # Examples
+//! ```
+//! use sweepwatch_input::{sniff::sniff, Location, ReadOptions};
+//!
+//! let log = "{\"event_type\":\"flow\",\"src_ip\":\"10.0.0.1\",\"dest_ip\":\"10.0.0.2\",\
+//!            \"dest_port\":53,\"proto\":\"UDP\",\
+//!            \"flow\":{\"start\":\"2024-01-01T00:00:00Z\",\"pkts_toclient\":1}}\n\
+//!            not json\n";
+//! let mut bad = Vec::new();
+//! let mut report = |at: Location, why: &str| bad.push(format!("{at}: {why}"));
+//! let mut opts = ReadOptions {
+//!     on_malformed: Some(&mut report),
+//!     ..ReadOptions::default()
+//! };
+//! let mut events = Vec::new();
+//! let stats = sniff(log.as_bytes())
+//!     .unwrap()
+//!     .read(&mut opts, &mut |e| events.push(e))
+//!     .unwrap();
+//! assert_eq!((stats.records, stats.events, stats.malformed), (2, 1, 1));
+//! assert!(bad[0].starts_with("line 2: "), "{bad:?}");
+//! ```
 
 #![deny(missing_docs)]
 
+use pcap::PcapOptions;
 use std::fmt;
 use std::io::{self, BufRead};
 use sweepwatch::{Event, Timestamp};
@@ -43,6 +71,15 @@ pub struct ReadStats {
     /// their timeout because it was full ([`pcap::PcapOptions::max_flows`]);
     /// 0 for logs, whose engine tracked the flows.
     pub tracker_full: u64,
+    /// Probes of a capture still within their answer window when it ended:
+    /// left out, neither answered nor failed, as the input holds neither
+    /// their answer nor their timeout (with
+    /// [`PcapOptions::pending_unanswered`] they were reported `Unanswered`
+    /// instead, and are counted here all the same). 0 for logs, and for a
+    /// capture read by [`pcap::CaptureReader::read`] (or
+    /// [`sniff::Sniffed::read_continuing`]), whose pending probes carry over
+    /// to the next capture: [`pcap::CaptureReader::finish`] counts them.
+    pub pending: u64,
 }
 
 /// A reader's failure: where in the input, and what.
@@ -65,9 +102,112 @@ impl std::error::Error for InputError {}
 /// The sink readers emit into.
 pub type Emit<'a> = &'a mut dyn FnMut(Event);
 
-/// Told about each malformed line a reader skips: its 1-based line number and
-/// why it was rejected.
-pub type OnMalformed<'a> = &'a mut dyn FnMut(u64, &str);
+/// Where in its input a record is.
+///
+/// Locations of one kind order by their number; a reader reports its
+/// malformed records in increasing order.
+///
+/// # Examples
+/// ```
+/// use sweepwatch_input::Location;
+/// assert_eq!(Location::Line(3).to_string(), "line 3");
+/// assert_eq!(Location::Byte(1024).to_string(), "byte 1024");
+/// assert!(Location::Byte(24) < Location::Byte(100));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Location {
+    /// A log line: its number, counted from 1 (blank and header lines
+    /// included).
+    Line(u64),
+    /// A capture record (pcap record or pcapng block): the byte offset of its
+    /// start in the decompressed stream.
+    Byte(u64),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Line(n) => write!(f, "line {n}"),
+            Location::Byte(n) => write!(f, "byte {n}"),
+        }
+    }
+}
+
+/// Told about each malformed record a reader skips: where it is and, briefly,
+/// why it was rejected. Called once per record counted in
+/// [`ReadStats::malformed`], in the order of the input.
+///
+/// # Examples
+/// ```
+/// use sweepwatch_input::{Location, OnMalformed};
+/// let mut seen = Vec::new();
+/// let mut collect = |at: Location, why: &str| seen.push((at, why.to_string()));
+/// let handler: OnMalformed<'_> = &mut collect;
+/// handler(Location::Line(7), "not JSON");
+/// assert_eq!(seen, [(Location::Line(7), "not JSON".to_string())]);
+/// ```
+pub type OnMalformed<'a> = &'a mut dyn FnMut(Location, &str);
+
+/// How to read an input: what every reader takes, whatever the format.
+///
+/// # Examples
+/// ```
+/// use sweepwatch_input::{pcap::PcapOptions, zeek::read_conn_log, Location, ReadOptions};
+///
+/// let log = "#separator \\x09\n\
+///            #fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\tconn_state\n\
+///            1700000000.0\t203.0.113.5\t192.0.2.1\t22\ttcp\tREJ\n\
+///            1700000000.0\tnot-an-address\t192.0.2.1\t23\ttcp\tREJ\n";
+/// let mut bad = Vec::new();
+/// let mut report = |at: Location, why: &str| bad.push((at, why.to_string()));
+/// let mut opts = ReadOptions {
+///     on_malformed: Some(&mut report),
+///     // Read by the capture readers only; a log reader ignores it.
+///     pcap: PcapOptions::with_memory_bytes(1 << 20),
+/// };
+/// let stats = read_conn_log(log.as_bytes(), &mut opts, &mut |_| {}).unwrap();
+/// assert_eq!((stats.events, stats.malformed), (1, 1));
+/// assert_eq!(bad[0].0, Location::Line(4));
+///
+/// // Without a handler, malformed records are only counted.
+/// let stats = read_conn_log(log.as_bytes(), &mut ReadOptions::default(), &mut |_| {}).unwrap();
+/// assert_eq!(stats.malformed, 1);
+/// ```
+#[derive(Default)]
+pub struct ReadOptions<'a> {
+    /// Told about each malformed record skipped; `None`: they are only
+    /// counted.
+    pub on_malformed: Option<OnMalformed<'a>>,
+    /// The capture flow tracker's timeouts and bounds; log readers, whose
+    /// engine tracked the flows, ignore them.
+    pub pcap: PcapOptions,
+}
+
+impl fmt::Debug for ReadOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("on_malformed", &self.on_malformed.as_ref().map(|_| "FnMut"))
+            .field("pcap", &self.pcap)
+            .finish()
+    }
+}
+
+impl ReadOptions<'_> {
+    /// The handler, reborrowed for one reader's run.
+    pub(crate) fn handler(&mut self) -> Option<OnMalformed<'_>> {
+        match &mut self.on_malformed {
+            Some(f) => Some(&mut **f),
+            None => None,
+        }
+    }
+}
+
+/// Tells `on_malformed`, if there is one, about a malformed record.
+pub(crate) fn report(on_malformed: &mut Option<OnMalformed<'_>>, at: Location, why: &str) {
+    if let Some(f) = on_malformed {
+        f(at, why);
+    }
+}
 
 /// Longest line a line-based reader accepts; longer ones are skipped as
 /// malformed without being held in memory, so a binary or runaway file cannot
@@ -162,10 +302,15 @@ impl<R: BufRead> LineReader<R> {
 }
 
 /// Counts a malformed line and reports it.
-pub(crate) fn malformed(stats: &mut ReadStats, report: &mut OnMalformed<'_>, line: u64, why: &str) {
+pub(crate) fn malformed(
+    stats: &mut ReadStats,
+    on_malformed: &mut Option<OnMalformed<'_>>,
+    line: u64,
+    why: &str,
+) {
     stats.skipped += 1;
     stats.malformed += 1;
-    report(line, why);
+    report(on_malformed, Location::Line(line), why);
 }
 
 /// What a line-oriented reader made of one line.
@@ -181,8 +326,8 @@ pub(crate) enum Parsed {
 /// lines too long to hold are malformed records.
 pub(crate) fn read_lines<R: std::io::BufRead>(
     r: R,
+    opts: &mut ReadOptions<'_>,
     emit: &mut dyn FnMut(Event),
-    report: &mut OnMalformed<'_>,
     mut parse: impl FnMut(u64, &[u8]) -> Result<Parsed, InputError>,
 ) -> Result<ReadStats, InputError> {
     let mut st = ReadStats::default();
@@ -193,14 +338,19 @@ pub(crate) fn read_lines<R: std::io::BufRead>(
         }
         if line.overlong && line.bytes[0] != b'#' {
             st.records += 1;
-            malformed(&mut st, report, line.number, "line too long");
+            malformed(
+                &mut st,
+                &mut opts.on_malformed,
+                line.number,
+                "line too long",
+            );
             continue;
         }
         match parse(line.number, line.bytes)? {
             Parsed::Directive => {}
             Parsed::Record(result) => {
                 st.records += 1;
-                tally(&mut st, emit, report, line.number, result);
+                tally(&mut st, emit, &mut opts.on_malformed, line.number, result);
             }
         }
     }
@@ -212,7 +362,7 @@ pub(crate) fn read_lines<R: std::io::BufRead>(
 pub(crate) fn tally(
     stats: &mut ReadStats,
     emit: &mut dyn FnMut(Event),
-    report: &mut OnMalformed<'_>,
+    on_malformed: &mut Option<OnMalformed<'_>>,
     line: u64,
     result: Result<Option<Event>, String>,
 ) {
@@ -222,7 +372,7 @@ pub(crate) fn tally(
             emit(ev);
         }
         Ok(None) => stats.skipped += 1,
-        Err(why) => malformed(stats, report, line, &why),
+        Err(why) => malformed(stats, on_malformed, line, &why),
     }
 }
 

@@ -62,7 +62,7 @@ mod flows;
 mod format;
 mod packet;
 
-use super::{Emit, InputError, ReadStats};
+use super::{report, Emit, InputError, Location, OnMalformed, ReadOptions, ReadStats};
 use format::{Capture, Next};
 use packet::Decoded;
 use std::io::Read;
@@ -142,20 +142,6 @@ impl Default for PcapOptions {
     }
 }
 
-/// What [`read_capture_detailed`] got through: the reader's counts and the
-/// flow tracker's.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CaptureStats {
-    /// Packets read, skipped and malformed, events emitted, and probes
-    /// reported early because the tracker was full
-    /// ([`tracker_full`](ReadStats::tracker_full); held ACK and Maimon
-    /// segments given up for room are not counted, as they report nothing).
-    pub read: ReadStats,
-    /// Probes still within their answer window at the end of the capture:
-    /// left out, neither answered nor failed (see [`CaptureReader::finish`]).
-    pub pending: u64,
-}
-
 /// Reads a decompressed pcap or pcapng stream and emits one event per probe and
 /// one per outcome, in capture order.
 ///
@@ -168,6 +154,14 @@ pub struct CaptureStats {
 /// record, and [`truncated_at`](ReadStats::truncated_at) holds the offset
 /// where it starts.
 ///
+/// Each malformed record (a packet whose headers do not decode, a packet
+/// record whose own fields are inconsistent, the record cut short at the end)
+/// is told to [`ReadOptions::on_malformed`] once, in capture order, with the
+/// [`Location::Byte`] offset where its record starts.
+///
+/// The flow tracker is made with `opts.pcap`; probes still within their
+/// answer window at the end are counted in [`ReadStats::pending`].
+///
 /// # Errors
 ///
 /// An input that is not a capture (`byte 0`), a record or block header with an
@@ -177,7 +171,7 @@ pub struct CaptureStats {
 ///
 /// # Examples
 /// ```
-/// use sweepwatch_input::pcap::{read_capture, PcapOptions};
+/// use sweepwatch_input::{pcap::read_capture, Location, ReadOptions};
 /// use sweepwatch::Outcome;
 ///
 /// // A classic pcap with one raw-IPv4 packet: a TCP SYN to port 22.
@@ -193,39 +187,40 @@ pub struct CaptureStats {
 /// cap.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
 /// cap.extend_from_slice(&(pkt.len() as u32).to_le_bytes());
 /// cap.extend_from_slice(&pkt);
+/// // A second packet, cut off in its IPv4 header, at byte 80.
+/// cap.extend_from_slice(&1_700_000_001u32.to_le_bytes());
+/// cap.extend_from_slice(&0u32.to_le_bytes());
+/// cap.extend_from_slice(&10u32.to_le_bytes());
+/// cap.extend_from_slice(&10u32.to_le_bytes());
+/// cap.extend_from_slice(&pkt[..10]);
 ///
-/// let mut events = Vec::new();
-/// let stats = read_capture(&cap[..], &PcapOptions::default(), &mut |e| events.push(e)).unwrap();
-/// assert_eq!(stats.records, 1);
+/// let (mut events, mut bad) = (Vec::new(), Vec::new());
+/// let mut report = |at: Location, why: &str| bad.push(format!("{at}: {why}"));
+/// let mut opts = ReadOptions {
+///     on_malformed: Some(&mut report),
+///     ..ReadOptions::default()
+/// };
+/// let stats = read_capture(&cap[..], &mut opts, &mut |e| events.push(e)).unwrap();
+/// assert_eq!((stats.records, stats.malformed), (2, 1));
 /// // The SYN; the capture ends within its answer window, so no outcome.
 /// assert_eq!(events[0].outcome, Outcome::Attempt);
 /// assert_eq!(events[0].dst_port, 22);
 /// assert_eq!(events.len(), 1);
+/// assert_eq!(stats.pending, 1);
+/// assert_eq!(bad, ["byte 80: IPv4 header cut short"]);
 /// ```
 pub fn read_capture<R: Read>(
     r: R,
-    opts: &PcapOptions,
+    opts: &mut ReadOptions<'_>,
     emit: Emit,
 ) -> Result<ReadStats, InputError> {
-    read_capture_detailed(r, opts, emit).map(|s| s.read)
-}
-
-/// [`read_capture`], also returning the flow tracker's counts.
-///
-/// # Errors
-///
-/// As [`read_capture`].
-pub fn read_capture_detailed<R: Read>(
-    r: R,
-    opts: &PcapOptions,
-    emit: Emit,
-) -> Result<CaptureStats, InputError> {
-    let mut captures = CaptureReader::new(opts)?;
-    let mut read = captures.read(r, emit)?;
+    let mut captures = CaptureReader::new(&opts.pcap)?;
+    let mut st = captures.read(r, opts.handler(), emit)?;
     let before = captures.tracker.counts.events;
-    let pending = captures.finish(emit);
-    read.events += captures.tracker.counts.events - before;
-    Ok(CaptureStats { read, pending })
+    st.pending = captures.finish(emit);
+    // Timeouts that only the end of the input let pass are this capture's.
+    st.events += captures.tracker.counts.events - before;
+    Ok(st)
 }
 
 /// Reads captures one after another as one: a probe near the end of one is
@@ -262,8 +257,8 @@ pub fn read_capture_detailed<R: Read>(
 /// let second = part(1_700_000_001, 2, 22, 1, 40000, 0x12);
 /// let mut captures = CaptureReader::new(&PcapOptions::default()).unwrap();
 /// let mut events = Vec::new();
-/// captures.read(&first[..], &mut |e| events.push(e)).unwrap();
-/// captures.read(&second[..], &mut |e| events.push(e)).unwrap();
+/// captures.read(&first[..], None, &mut |e| events.push(e)).unwrap();
+/// captures.read(&second[..], None, &mut |e| events.push(e)).unwrap();
 /// assert_eq!(captures.finish(&mut |e| events.push(e)), 0);
 /// let outcomes: Vec<Outcome> = events.iter().map(|e| e.outcome).collect();
 /// assert_eq!(outcomes, [Outcome::Attempt, Outcome::Established]);
@@ -271,7 +266,7 @@ pub fn read_capture_detailed<R: Read>(
 /// // Read on its own, the first part ends within the SYN's answer window:
 /// // no outcome, and one probe pending.
 /// let mut alone = CaptureReader::new(&PcapOptions::default()).unwrap();
-/// alone.read(&first[..], &mut |_| {}).unwrap();
+/// alone.read(&first[..], None, &mut |_| {}).unwrap();
 /// assert_eq!(alone.finish(&mut |_| {}), 1);
 /// ```
 pub struct CaptureReader {
@@ -299,29 +294,41 @@ impl CaptureReader {
         Ok(CaptureReader { tracker })
     }
 
-    /// Reads one decompressed pcap or pcapng stream, emitting its events as
+    /// Reads one decompressed pcap or pcapng stream, emitting its events and
+    /// telling `on_malformed` (if given) about its malformed records as
     /// [`read_capture`] does, except that probes still awaiting an answer at
     /// its end stay pending for the next capture or for
-    /// [`finish`](Self::finish). Its counts are this capture's.
+    /// [`finish`](Self::finish). Its counts are this capture's
+    /// ([`pending`](ReadStats::pending) is 0), its locations offsets in this
+    /// stream.
+    ///
+    /// It takes only the malformed-record handler of a [`ReadOptions`]: the
+    /// tracker's options were fixed by [`new`](Self::new).
     ///
     /// # Errors
     /// As [`read_capture`].
-    pub fn read<R: Read>(&mut self, r: R, emit: Emit) -> Result<ReadStats, InputError> {
+    pub fn read<R: Read>(
+        &mut self,
+        r: R,
+        mut on_malformed: Option<OnMalformed<'_>>,
+        emit: Emit,
+    ) -> Result<ReadStats, InputError> {
         let mut cap = Capture::open(r)?;
         let tracker = &mut self.tracker;
         let before = tracker.counts;
         let mut st = ReadStats::default();
         loop {
             match cap.next()? {
-                Next::Packet { ts, link, data } => {
+                Next::Packet { at, ts, link, data } => {
                     st.records += 1;
                     let ts = ts.unwrap_or_else(|| tracker.clock());
                     tracker.advance(ts);
                     let used = match packet::decode(link, data) {
                         Decoded::Packet(p) => tracker.packet(ts, &p),
                         Decoded::Irrelevant => false,
-                        Decoded::Malformed => {
+                        Decoded::Malformed(why) => {
                             st.malformed += 1;
+                            report(&mut on_malformed, Location::Byte(at), why);
                             false
                         }
                     };
@@ -330,10 +337,11 @@ impl CaptureReader {
                         st.skipped += 1;
                     }
                 }
-                Next::BadPacket => {
+                Next::BadPacket { at, why } => {
                     st.records += 1;
                     st.skipped += 1;
                     st.malformed += 1;
+                    report(&mut on_malformed, Location::Byte(at), why);
                 }
                 Next::End => break,
                 Next::Truncated(at) => {
@@ -341,6 +349,11 @@ impl CaptureReader {
                     st.skipped += 1;
                     st.malformed += 1;
                     st.truncated_at = Some(at);
+                    report(
+                        &mut on_malformed,
+                        Location::Byte(at),
+                        "record cut short by the end of the capture",
+                    );
                     break;
                 }
             }
@@ -554,7 +567,11 @@ mod tests {
 
     fn read_with(bytes: &[u8], opts: &PcapOptions) -> (Vec<Event>, ReadStats) {
         let mut evs = Vec::new();
-        let st = read_capture(bytes, opts, &mut |e| evs.push(e)).unwrap();
+        let mut opts = ReadOptions {
+            pcap: opts.clone(),
+            ..ReadOptions::default()
+        };
+        let st = read_capture(bytes, &mut opts, &mut |e| evs.push(e)).unwrap();
         assert_eq!(st.events, evs.len() as u64);
         (evs, st)
     }
@@ -633,6 +650,7 @@ mod tests {
                     events: 6,
                     truncated_at: None,
                     tracker_full: 0,
+                    pending: 0,
                 }
             );
         }
@@ -870,7 +888,7 @@ mod tests {
     #[test]
     fn not_a_capture() {
         for bad in [&b""[..], b"\xd4\xc3", b"GET / HTTP/1.1\r\n", &[0u8; 100]] {
-            let err = read_capture(bad, &PcapOptions::default(), &mut |_| {}).unwrap_err();
+            let err = read_capture(bad, &mut ReadOptions::default(), &mut |_| {}).unwrap_err();
             assert_eq!(err.location, "byte 0");
             assert_eq!(err.message, "not a pcap or pcapng capture");
         }
@@ -883,7 +901,7 @@ mod tests {
         let second = 24 + 16 + frames[0].1.len();
         cap[second + 8..second + 12].copy_from_slice(&0xffff_fff0u32.to_le_bytes());
         let mut n = 0;
-        let err = read_capture(&cap[..], &PcapOptions::default(), &mut |_| n += 1).unwrap_err();
+        let err = read_capture(&cap[..], &mut ReadOptions::default(), &mut |_| n += 1).unwrap_err();
         assert_eq!(err.location, format!("byte {second}"));
         assert_eq!(n, 1, "the first packet's event comes before the error");
 
@@ -895,17 +913,17 @@ mod tests {
         // Trailer disagrees with the leading length.
         let end = ng.len();
         ng[end - 4..].copy_from_slice(&8u32.to_le_bytes());
-        let err = read_capture(&ng[..], &PcapOptions::default(), &mut |_| {}).unwrap_err();
+        let err = read_capture(&ng[..], &mut ReadOptions::default(), &mut |_| {}).unwrap_err();
         assert_eq!(err.location, format!("byte {at}"));
         // A length that is not a multiple of 4.
         ng[at + 4..at + 8].copy_from_slice(&13u32.to_le_bytes());
-        let err = read_capture(&ng[..], &PcapOptions::default(), &mut |_| {}).unwrap_err();
+        let err = read_capture(&ng[..], &mut ReadOptions::default(), &mut |_| {}).unwrap_err();
         assert_eq!(err.location, format!("byte {at}"));
         // A section header without a byte-order magic.
         let mut bom = Vec::new();
         shb(&mut bom, true);
         bom[8] = 0;
-        let err = read_capture(&bom[..], &PcapOptions::default(), &mut |_| {}).unwrap_err();
+        let err = read_capture(&bom[..], &mut ReadOptions::default(), &mut |_| {}).unwrap_err();
         assert_eq!(err.location, "byte 8");
     }
 
@@ -922,7 +940,8 @@ mod tests {
             let mut bad = cap.clone();
             bad[second + 8..second + 12].copy_from_slice(&u32b(65_635, le));
             let mut n = 0;
-            let err = read_capture(&bad[..], &PcapOptions::default(), &mut |_| n += 1).unwrap_err();
+            let err =
+                read_capture(&bad[..], &mut ReadOptions::default(), &mut |_| n += 1).unwrap_err();
             assert_eq!(err.location, format!("byte {second}"));
             assert!(err.message.contains("snaplen"), "{err}");
             assert_eq!(n, 1, "the first packet's event comes before the error");
@@ -982,10 +1001,32 @@ mod tests {
             (T0, vec![]),              // empty
             (T0 + 1, good.clone()),
         ];
-        let (evs, st) = read(&pcap(true, false, 101, &pkts));
+        let cap = pcap(true, false, 101, &pkts);
+        let (evs, st) = read(&cap);
         // The SYN's attempt; the capture ends within its answer window.
         assert_eq!(evs.len(), 1);
         assert_eq!((st.records, st.skipped, st.malformed), (5, 4, 4));
+
+        // Each is reported once, at the start of its record (a 24-byte file
+        // header, then a 16-byte header before each packet).
+        let mut bad = Vec::new();
+        let mut report = |at: Location, why: &str| bad.push((at, why.to_string()));
+        let mut opts = ReadOptions {
+            on_malformed: Some(&mut report),
+            ..ReadOptions::default()
+        };
+        read_capture(&cap[..], &mut opts, &mut |_| {}).unwrap();
+        let want = [
+            (24, "TCP header cut short"),
+            (24 + 16 + 30, "IPv4 header cut short"),
+            (24 + 32 + 33, "IPv4 header length inconsistent"),
+            (24 + 48 + 53, "empty packet"),
+        ];
+        let want: Vec<(Location, String)> = want
+            .iter()
+            .map(|&(at, why)| (Location::Byte(at), why.to_string()))
+            .collect();
+        assert_eq!(bad, want);
     }
 
     /// A small deterministic generator for the robustness tests.
@@ -1019,15 +1060,18 @@ mod tests {
             pcap(false, true, 0, &frames),
             ng,
         ];
-        let opts = PcapOptions {
-            max_flows: 3,
-            ..PcapOptions::default()
+        let mut opts = ReadOptions {
+            pcap: PcapOptions {
+                max_flows: 3,
+                ..PcapOptions::default()
+            },
+            ..ReadOptions::default()
         };
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for seed in &seeds {
             // Every truncation point.
             for cut in 0..seed.len() {
-                let _ = read_capture(&seed[..cut], &opts, &mut |_| {});
+                let _ = read_capture(&seed[..cut], &mut opts, &mut |_| {});
             }
             // Random byte flips.
             for _ in 0..2000 {
@@ -1036,7 +1080,7 @@ mod tests {
                     let i = (rng.next() % m.len() as u64) as usize;
                     m[i] = rng.next() as u8;
                 }
-                let _ = read_capture(&m[..], &opts, &mut |_| {});
+                let _ = read_capture(&m[..], &mut opts, &mut |_| {});
             }
         }
         // Random bytes behind each valid magic.
@@ -1049,7 +1093,7 @@ mod tests {
                 let mut m = magic.to_vec();
                 let n = rng.next() % 400;
                 m.extend((0..n).map(|_| rng.next() as u8));
-                let _ = read_capture(&m[..], &opts, &mut |_| {});
+                let _ = read_capture(&m[..], &mut opts, &mut |_| {});
             }
         }
     }

@@ -15,8 +15,8 @@
 //! A UTF-8 byte-order mark before a text format is dropped: the stream handed
 //! on starts at its first record.
 
-use super::pcap::{read_capture, CaptureReader, PcapOptions};
-use super::{eve, zeek, Emit, InputError, OnMalformed, ReadStats, UTF8_BOM};
+use super::pcap::{read_capture, CaptureReader};
+use super::{eve, zeek, Emit, InputError, ReadOptions, ReadStats, UTF8_BOM};
 use flate2::read::MultiGzDecoder;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
@@ -78,23 +78,36 @@ impl fmt::Debug for Sniffed<'_> {
 }
 
 impl<'r> Sniffed<'r> {
-    /// Reads the whole stream with the reader for its format.
-    pub fn read(
-        self,
-        pcap: &PcapOptions,
-        emit: Emit,
-        on_malformed: OnMalformed,
-    ) -> Result<ReadStats, InputError> {
+    /// Reads the whole stream with the reader for its format
+    /// ([`read_capture`], [`zeek::read_conn_log`] or [`eve::read_eve`]),
+    /// passing `opts` on; an [`Empty`](Format::Empty) stream reads as nothing.
+    ///
+    /// # Errors
+    /// As the reader for the stream's format.
+    ///
+    /// # Examples
+    /// ```
+    /// use sweepwatch_input::{sniff::sniff, ReadOptions};
+    /// let log = "#separator \\x09\n\
+    ///            #fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\tconn_state\n\
+    ///            1700000000.0\t203.0.113.5\t192.0.2.1\t22\ttcp\tREJ\n";
+    /// let mut opts = ReadOptions::default();
+    /// let mut events = Vec::new();
+    /// let st = sniff(log.as_bytes()).unwrap().read(&mut opts, &mut |e| events.push(e)).unwrap();
+    /// assert_eq!((st.records, st.events, events.len()), (1, 1, 1));
+    /// ```
+    pub fn read(self, opts: &mut ReadOptions<'_>, emit: Emit) -> Result<ReadStats, InputError> {
         match self.format {
-            Format::Pcap | Format::PcapNg => read_capture(self.reader, pcap, emit),
-            _ => self.read_continuing(&mut None, pcap, emit, on_malformed),
+            Format::Pcap | Format::PcapNg => read_capture(self.reader, opts, emit),
+            _ => self.read_continuing(&mut None, opts, emit),
         }
     }
 
     /// [`read`](Self::read) for one of several inputs read as one: a capture
-    /// is read by `captures` (made with `pcap` at the first capture), so that
-    /// its probes still awaiting an answer at its end carry over to the next
-    /// capture it reads. Call [`CaptureReader::finish`] once the input ends.
+    /// is read by `captures` (made with `opts.pcap` at the first capture), so
+    /// that its probes still awaiting an answer at its end carry over to the
+    /// next capture it reads, and its [`pending`](ReadStats::pending) is 0.
+    /// Call [`CaptureReader::finish`] once the input ends.
     ///
     /// # Errors
     /// As the reader for the stream's format; for a capture also when the
@@ -102,40 +115,44 @@ impl<'r> Sniffed<'r> {
     ///
     /// # Examples
     /// ```
-    /// use sweepwatch_input::{pcap::PcapOptions, sniff::sniff};
+    /// use sweepwatch_input::{sniff::sniff, Location, ReadOptions};
     /// let log = "#separator \\x09\n\
     ///            #fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\tconn_state\n\
-    ///            1700000000.0\t203.0.113.5\t192.0.2.1\t22\ttcp\tREJ\n";
-    /// let (mut captures, mut events) = (None, Vec::new());
+    ///            1700000000.0\t203.0.113.5\t192.0.2.1\t22\ttcp\tREJ\n\
+    ///            1700000000.0\t203.0.113.5\t192.0.2.1\t-1\ttcp\tREJ\n";
+    /// let (mut captures, mut events, mut bad) = (None, Vec::new(), Vec::new());
+    /// let mut report = |at: Location, _why: &str| bad.push(at);
+    /// let mut opts = ReadOptions {
+    ///     on_malformed: Some(&mut report),
+    ///     ..ReadOptions::default()
+    /// };
     /// for input in [log, log] {
     ///     let s = sniff(input.as_bytes()).unwrap();
-    ///     let pcap = PcapOptions::default();
-    ///     s.read_continuing(&mut captures, &pcap, &mut |e| events.push(e), &mut |_, _| {})
+    ///     s.read_continuing(&mut captures, &mut opts, &mut |e| events.push(e))
     ///         .unwrap();
     /// }
     /// assert_eq!(events.len(), 2);
+    /// // Each input's lines are numbered from 1.
+    /// assert_eq!(bad, [Location::Line(4), Location::Line(4)]);
     /// // No capture was read, so no flow tracker was made.
     /// assert!(captures.is_none());
     /// ```
     pub fn read_continuing(
         self,
         captures: &mut Option<CaptureReader>,
-        pcap: &PcapOptions,
+        opts: &mut ReadOptions<'_>,
         emit: Emit,
-        on_malformed: OnMalformed,
     ) -> Result<ReadStats, InputError> {
         match self.format {
             Format::Pcap | Format::PcapNg => {
                 let c = match captures {
                     Some(c) => c,
-                    None => captures.insert(CaptureReader::new(pcap)?),
+                    None => captures.insert(CaptureReader::new(&opts.pcap)?),
                 };
-                c.read(self.reader, emit)
+                c.read(self.reader, opts.handler(), emit)
             }
-            Format::ZeekTsv | Format::ZeekJson => {
-                zeek::read_conn_log_reporting(self.reader, emit, on_malformed)
-            }
-            Format::Eve => eve::read_eve_reporting(self.reader, emit, on_malformed),
+            Format::ZeekTsv | Format::ZeekJson => zeek::read_conn_log(self.reader, opts, emit),
+            Format::Eve => eve::read_eve(self.reader, opts, emit),
             Format::Empty => Ok(ReadStats::default()),
         }
     }

@@ -34,7 +34,7 @@
 //! other ICMP records are skipped. Times are epoch seconds (ISO 8601 strings,
 //! as Zeek's JSON writer can be set to use, are accepted too).
 
-use super::{read_lines, Emit, InputError, OnMalformed, Parsed, ReadStats};
+use super::{read_lines, Emit, InputError, Parsed, ReadOptions, ReadStats};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -541,7 +541,9 @@ fn json_row(line: &str) -> Result<Option<Event>, String> {
 
 /// Reads a Zeek `conn.log`, tab-separated or JSON lines (each line decides for
 /// itself, so concatenated logs of both kinds read too). Emits one event per
-/// connection that carries an attempt; malformed lines are skipped and counted.
+/// connection that carries an attempt; malformed lines are skipped, counted
+/// and told to [`ReadOptions::on_malformed`] with their
+/// [`Location::Line`](crate::Location::Line). `opts.pcap` is not used.
 ///
 /// # Errors
 /// An I/O error, a `#fields` header without the fields a conn.log has, or a
@@ -551,27 +553,29 @@ fn json_row(line: &str) -> Result<Option<Event>, String> {
 ///
 /// # Examples
 /// ```
-/// use sweepwatch_input::zeek::read_conn_log;
+/// use sweepwatch_input::{zeek::read_conn_log, Location, ReadOptions};
 /// use sweepwatch::Outcome;
 /// let log = "#separator \\x09\n#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\n\
-///            1700000000.5\t10.0.0.1\t50000\t10.0.0.2\t22\ttcp\tREJ\n";
-/// let mut out = Vec::new();
-/// let st = read_conn_log(log.as_bytes(), &mut |e| out.push(e)).unwrap();
-/// assert_eq!(st.events, 1);
+///            1700000000.5\t10.0.0.1\t50000\t10.0.0.2\t22\ttcp\tREJ\n\
+///            1700000000.6\t10.0.0.1\t50000\t10.0.0.2\tssh\ttcp\tREJ\n";
+/// let (mut out, mut bad) = (Vec::new(), Vec::new());
+/// let mut report = |at: Location, why: &str| bad.push(format!("{at}: {why}"));
+/// let mut opts = ReadOptions {
+///     on_malformed: Some(&mut report),
+///     ..ReadOptions::default()
+/// };
+/// let st = read_conn_log(log.as_bytes(), &mut opts, &mut |e| out.push(e)).unwrap();
+/// assert_eq!((st.events, st.malformed), (1, 1));
 /// assert_eq!(out[0].outcome, Outcome::Refused);
+/// assert_eq!(bad, ["line 4: id.resp_p `ssh` is not a port number"]);
 /// ```
-pub fn read_conn_log<R: BufRead>(r: R, emit: Emit) -> Result<ReadStats, InputError> {
-    read_conn_log_reporting(r, emit, &mut |_, _| {})
-}
-
-/// [`read_conn_log`], telling `on_malformed` about each malformed line it skips.
-pub fn read_conn_log_reporting<R: BufRead>(
+pub fn read_conn_log<R: BufRead>(
     r: R,
+    opts: &mut ReadOptions<'_>,
     emit: Emit,
-    mut on_malformed: OnMalformed,
 ) -> Result<ReadStats, InputError> {
     let mut tsv = Tsv::default();
-    read_lines(r, emit, &mut on_malformed, |number, bytes| {
+    read_lines(r, opts, emit, |number, bytes| {
         if bytes[0] == b'#' {
             tsv.directive(bytes).map_err(|message| InputError {
                 location: format!("line {number}"),
@@ -599,7 +603,10 @@ mod tests {
     fn tsv(rows: &str) -> (ReadStats, Vec<Event>) {
         let mut out = Vec::new();
         let text = format!("{HEADER}{rows}");
-        let st = read_conn_log(text.as_bytes(), &mut |e| out.push(e)).unwrap();
+        let st = read_conn_log(text.as_bytes(), &mut ReadOptions::default(), &mut |e| {
+            out.push(e)
+        })
+        .unwrap();
         (st, out)
     }
 
@@ -658,7 +665,8 @@ mod tests {
         let (st, _) = tsv("1.0\tC1\tnot-an-ip\t1\t10.0.0.2\t22\ttcp\tS0\t0\n1.0\tC1\t10.0.0.1\n");
         assert_eq!((st.records, st.malformed), (2, 2));
         let other = "#separator \\x09\n#fields\tts\tuid\tquery\n1.0\tC1\texample.com\n";
-        let err = read_conn_log(other.as_bytes(), &mut |_| {}).unwrap_err();
+        let err =
+            read_conn_log(other.as_bytes(), &mut ReadOptions::default(), &mut |_| {}).unwrap_err();
         assert!(err.message.contains("conn_state"), "{err}");
         assert_eq!(err.location, "line 2");
     }
@@ -673,10 +681,12 @@ mod tests {
         );
         let mut out = Vec::new();
         let mut bad = Vec::new();
-        let st = read_conn_log_reporting(text.as_bytes(), &mut |e| out.push(e), &mut |n, m| {
-            bad.push((n, m.to_string()))
-        })
-        .unwrap();
+        let mut report = |at: crate::Location, why: &str| bad.push((at, why.to_string()));
+        let mut opts = ReadOptions {
+            on_malformed: Some(&mut report),
+            ..ReadOptions::default()
+        };
+        let st = read_conn_log(text.as_bytes(), &mut opts, &mut |e| out.push(e)).unwrap();
         assert_eq!((st.records, st.events, st.malformed), (3, 2, 1));
         assert_eq!(out[0].outcome, Outcome::Refused);
         assert_eq!(out[0].ts, Timestamp::from_micros(1_700_828_217_314_165));
@@ -685,7 +695,7 @@ mod tests {
             (Protocol::Icmp, Outcome::Unanswered)
         );
         assert_eq!(out[1].ts, out[0].ts);
-        assert_eq!(bad[0].0, 3);
+        assert_eq!(bad[0].0, crate::Location::Line(3));
     }
 
     const HEADER_HISTORY: &str = "#separator \\x09\n#unset_field\t-\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\tlocal_orig\tlocal_resp\thistory\tresp_pkts\n";
@@ -696,7 +706,10 @@ mod tests {
             "{HEADER_HISTORY}1.5\tC1\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\t{state}\tT\tF\t{history}\t1\n"
         );
         let mut out = Vec::new();
-        let st = read_conn_log(text.as_bytes(), &mut |e| out.push(e)).unwrap();
+        let st = read_conn_log(text.as_bytes(), &mut ReadOptions::default(), &mut |e| {
+            out.push(e)
+        })
+        .unwrap();
         assert_eq!((st.records, st.malformed), (1, 0));
         out.first().map(|e| (e.outcome, e.technique))
     }
@@ -773,7 +786,10 @@ mod tests {
                 "{HEADER_HISTORY}1.5\tC1\t10.0.0.1\t40000\t10.0.0.2\t80\ttcp\tS0\t{lo}\t{lr}\tS\t0\n"
             );
             let mut out = Vec::new();
-            let st = read_conn_log(text.as_bytes(), &mut |e| out.push(e)).unwrap();
+            let st = read_conn_log(text.as_bytes(), &mut ReadOptions::default(), &mut |e| {
+                out.push(e)
+            })
+            .unwrap();
             (st, out)
         };
         let (_, ev) = row("T", "F");
@@ -820,7 +836,10 @@ mod tests {
 
     fn header_error(text: &str) -> InputError {
         let mut n = 0;
-        let err = read_conn_log(text.as_bytes(), &mut |_| n += 1).unwrap_err();
+        let err = read_conn_log(text.as_bytes(), &mut ReadOptions::default(), &mut |_| {
+            n += 1
+        })
+        .unwrap_err();
         assert_eq!(n, 0);
         err
     }
@@ -845,7 +864,7 @@ mod tests {
              1.0{sep}10.0.0.1{sep}10.0.0.2{sep}22{sep}tcp{sep}REJ\n",
             "\\x09".repeat(8)
         );
-        let st = read_conn_log(text.as_bytes(), &mut |_| {}).unwrap();
+        let st = read_conn_log(text.as_bytes(), &mut ReadOptions::default(), &mut |_| {}).unwrap();
         assert_eq!((st.events, st.malformed), (1, 0));
 
         let err = header_error(&format!(
@@ -866,7 +885,7 @@ mod tests {
         let text = format!(
             "#separator \\x09\n#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\tconn_state{some}\n"
         );
-        read_conn_log(text.as_bytes(), &mut |_| {}).unwrap();
+        read_conn_log(text.as_bytes(), &mut ReadOptions::default(), &mut |_| {}).unwrap();
     }
 
     #[test]

@@ -8,10 +8,10 @@ use std::io::BufReader;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use sweepwatch::{Event, Outcome, Protocol, Technique, Timestamp};
-use sweepwatch_input::eve::{eve_event, read_eve, read_eve_reporting};
+use sweepwatch_input::eve::{eve_event, read_eve};
 use sweepwatch_input::sniff::{sniff, Format};
-use sweepwatch_input::zeek::{read_conn_log, read_conn_log_reporting};
-use sweepwatch_input::ReadStats;
+use sweepwatch_input::zeek::read_conn_log;
+use sweepwatch_input::{Location, ReadOptions, ReadStats};
 
 const HORIZONTAL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -59,11 +59,11 @@ fn read_with(
 }
 
 fn zeek(r: BufReader<std::fs::File>, emit: &mut dyn FnMut(Event)) -> ReadStats {
-    read_conn_log(r, emit).unwrap()
+    read_conn_log(r, &mut ReadOptions::default(), emit).unwrap()
 }
 
 fn eve(r: BufReader<std::fs::File>, emit: &mut dyn FnMut(Event)) -> ReadStats {
-    read_eve(r, emit).unwrap()
+    read_eve(r, &mut ReadOptions::default(), emit).unwrap()
 }
 
 fn is_private(ip: IpAddr) -> bool {
@@ -254,15 +254,20 @@ fn malformed_lines_are_counted_not_fatal() {
     let broken = lines.join("\n");
     let mut bad = Vec::new();
     let mut n = 0u64;
-    let st = read_eve_reporting(broken.as_bytes(), &mut |_| n += 1, &mut |line, why| {
-        bad.push((line, why.to_string()))
-    })
-    .unwrap();
+    let mut report = |at: Location, why: &str| bad.push((at, why.to_string()));
+    let mut opts = ReadOptions {
+        on_malformed: Some(&mut report),
+        ..ReadOptions::default()
+    };
+    let st = read_eve(broken.as_bytes(), &mut opts, &mut |_| n += 1).unwrap();
     assert_eq!(st.malformed, 2);
     assert_eq!(st.events, clean.events - 1);
     assert_eq!(n, st.events);
     // Line numbers count every line, the blank one too.
-    assert_eq!(bad.iter().map(|b| b.0).collect::<Vec<_>>(), vec![11, 122]);
+    assert_eq!(
+        bad.iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![Location::Line(11), Location::Line(122)]
+    );
     assert!(bad[0].1.contains("JSON"), "{}", bad[0].1);
 
     let Some(path) = data(VERTICAL) else { return };
@@ -273,12 +278,14 @@ fn malformed_lines_are_counted_not_fatal() {
         1,
     );
     let mut bad = Vec::new();
-    let st = read_conn_log_reporting(broken.as_bytes(), &mut |_| {}, &mut |line, why| {
-        bad.push((line, why.to_string()))
-    })
-    .unwrap();
+    let mut report = |at: Location, why: &str| bad.push((at, why.to_string()));
+    let mut opts = ReadOptions {
+        on_malformed: Some(&mut report),
+        ..ReadOptions::default()
+    };
+    let st = read_conn_log(broken.as_bytes(), &mut opts, &mut |_| {}).unwrap();
     assert_eq!(st.malformed, 1);
-    assert_eq!(bad[0].0, 1);
+    assert_eq!(bad[0].0, Location::Line(1));
     assert!(bad[0].1.contains("id.resp_h"), "{}", bad[0].1);
 }
 
@@ -510,11 +517,12 @@ fn byte_order_mark_does_not_spoil_the_first_record() {
             assert_eq!((s.format, s.gzip), (format, gz));
             let mut out = Vec::new();
             let mut bad = Vec::new();
-            let st = s
-                .read(&Default::default(), &mut |e| out.push(e), &mut |n, why| {
-                    bad.push((n, why.to_string()))
-                })
-                .unwrap();
+            let mut report = |at: Location, why: &str| bad.push((at, why.to_string()));
+            let mut opts = ReadOptions {
+                on_malformed: Some(&mut report),
+                ..ReadOptions::default()
+            };
+            let st = s.read(&mut opts, &mut |e| out.push(e)).unwrap();
             assert_eq!(bad, vec![], "{format} gzip {gz}");
             assert_eq!((st.records, st.events, st.malformed), (1, 1, 0));
             assert_eq!(out[0].outcome, Outcome::Refused);
@@ -527,9 +535,17 @@ fn byte_order_mark_does_not_spoil_the_first_record() {
     }
     // Straight into the readers, without the sniffer.
     let mut n = 0;
-    let st = read_eve(BOM_EVE.as_bytes(), &mut |_| n += 1).unwrap();
+    let st = read_eve(BOM_EVE.as_bytes(), &mut ReadOptions::default(), &mut |_| {
+        n += 1
+    })
+    .unwrap();
     assert_eq!((st.events, st.malformed, n), (1, 0, 1));
-    let st = read_conn_log(BOM_ZEEK.as_bytes(), &mut |_| n += 1).unwrap();
+    let st = read_conn_log(
+        BOM_ZEEK.as_bytes(),
+        &mut ReadOptions::default(),
+        &mut |_| n += 1,
+    )
+    .unwrap();
     assert_eq!((st.events, st.malformed, n), (1, 0, 2));
 }
 
@@ -547,9 +563,12 @@ fn zeek_header_with_a_huge_separator_is_an_error() {
         let s = sniff(&bytes[..]).unwrap();
         assert_eq!(s.format, Format::ZeekTsv);
         let mut bad = 0;
-        let err = s
-            .read(&Default::default(), &mut |_| {}, &mut |_, _| bad += 1)
-            .unwrap_err();
+        let mut report = |_: Location, _: &str| bad += 1;
+        let mut opts = ReadOptions {
+            on_malformed: Some(&mut report),
+            ..ReadOptions::default()
+        };
+        let err = s.read(&mut opts, &mut |_| {}).unwrap_err();
         assert_eq!(err.location, "line 1");
         assert!(err.message.contains("#separator"), "{err}");
         assert!(err.message.contains("2560 bytes"), "{err}");

@@ -5,8 +5,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use sweepwatch::{Event, Outcome, Protocol, Technique};
-use sweepwatch_input::pcap::{read_capture, read_capture_detailed, PcapOptions};
-use sweepwatch_input::ReadStats;
+use sweepwatch_input::pcap::{read_capture, PcapOptions};
+use sweepwatch_input::{ReadOptions, ReadStats};
 
 fn data(rel: &str) -> Option<Vec<u8>> {
     let path = format!("{}/../../../shared/data/{rel}", env!("CARGO_MANIFEST_DIR"));
@@ -26,11 +26,14 @@ fn data(rel: &str) -> Option<Vec<u8>> {
 /// are by default.
 fn read(bytes: &[u8]) -> (Vec<Event>, ReadStats) {
     let mut evs = Vec::new();
-    let opts = PcapOptions {
-        pending_unanswered: true,
-        ..PcapOptions::default()
+    let mut opts = ReadOptions {
+        pcap: PcapOptions {
+            pending_unanswered: true,
+            ..PcapOptions::default()
+        },
+        ..ReadOptions::default()
     };
-    let st = read_capture(bytes, &opts, &mut |e| evs.push(e)).unwrap();
+    let st = read_capture(bytes, &mut opts, &mut |e| evs.push(e)).unwrap();
     assert_eq!(st.events, evs.len() as u64);
     (evs, st)
 }
@@ -97,8 +100,7 @@ fn probes_pending_at_the_end_get_no_outcome() {
         let Some(b) = data(rel) else { continue };
         seen += 1;
         let mut evs = Vec::new();
-        let st =
-            read_capture_detailed(&b[..], &PcapOptions::default(), &mut |e| evs.push(e)).unwrap();
+        let st = read_capture(&b[..], &mut ReadOptions::default(), &mut |e| evs.push(e)).unwrap();
         assert_eq!(open_attempts(&evs) as u64, st.pending, "{rel}");
         let (all, _) = read(&b);
         check_pairing(&all);
@@ -113,8 +115,8 @@ fn probes_pending_at_the_end_get_no_outcome() {
     let Some(b) = data("bro-simple-scan/port_scan.pcap") else {
         return;
     };
-    let st = read_capture_detailed(&b[..], &PcapOptions::default(), &mut |_| {}).unwrap();
-    assert_eq!((st.read.events, st.pending), (10, 10));
+    let st = read_capture(&b[..], &mut ReadOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((st.events, st.pending), (10, 10));
 }
 
 /// Offsets of the records of a little-endian classic pcap.
@@ -311,10 +313,10 @@ fn capture_cut_inside_a_record() {
     let (at, len) = recs[3];
     for cut in [at + 5, at + len - 1] {
         let mut evs = Vec::new();
-        let st = read_capture_detailed(&b[..cut], &PcapOptions::default(), &mut |e| evs.push(e))
-            .unwrap();
-        assert_eq!(st.read.truncated_at, Some(at as u64));
-        assert_eq!(st.read.malformed, 1);
+        let st =
+            read_capture(&b[..cut], &mut ReadOptions::default(), &mut |e| evs.push(e)).unwrap();
+        assert_eq!(st.truncated_at, Some(at as u64));
+        assert_eq!(st.malformed, 1);
         // The three complete SYNs, still within their answer window where
         // the capture ends: no outcome.
         assert_eq!(with(&evs, Outcome::Attempt).len(), 3);
@@ -327,7 +329,7 @@ fn capture_cut_inside_a_record() {
 fn garbage_and_corruption() {
     // Not a capture at all.
     let text = b"#separator \\x09\n#fields\tts\tuid\n";
-    let err = read_capture(&text[..], &PcapOptions::default(), &mut |_| {}).unwrap_err();
+    let err = read_capture(&text[..], &mut ReadOptions::default(), &mut |_| {}).unwrap_err();
     assert_eq!(err.location, "byte 0");
     assert_eq!(err.message, "not a pcap or pcapng capture");
 
@@ -340,7 +342,7 @@ fn garbage_and_corruption() {
     let mut bad = b.clone();
     bad[at + 8..at + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
     let mut n = 0;
-    let err = read_capture(&bad[..], &PcapOptions::default(), &mut |_| n += 1).unwrap_err();
+    let err = read_capture(&bad[..], &mut ReadOptions::default(), &mut |_| n += 1).unwrap_err();
     assert_eq!(err.location, format!("byte {at}"));
     assert!(n > 0, "events before the corruption are emitted");
 
@@ -363,7 +365,7 @@ fn garbage_and_corruption() {
             m[i] = rnd() as u8;
         }
         let cut = (rnd() % (m.len() as u64 + 1)) as usize;
-        let _ = read_capture(&m[..cut], &PcapOptions::default(), &mut |_| {});
+        let _ = read_capture(&m[..cut], &mut ReadOptions::default(), &mut |_| {});
     }
 }
 
@@ -635,19 +637,21 @@ fn throughput_on_synthetic_capture() {
     let packets = 5_000_000;
     let mut counts: HashMap<Outcome, u64> = HashMap::new();
     let start = std::time::Instant::now();
-    let st = read_capture_detailed(Synthetic::new(packets), &PcapOptions::default(), &mut |e| {
-        *counts.entry(e.outcome).or_default() += 1
-    })
+    let st = read_capture(
+        Synthetic::new(packets),
+        &mut ReadOptions::default(),
+        &mut |e| *counts.entry(e.outcome).or_default() += 1,
+    )
     .unwrap();
     let secs = start.elapsed().as_secs_f64();
     println!(
         "{packets} packets in {secs:.2} s: {:.1} M packets/s; {st:?}; {counts:?}",
         packets as f64 / secs / 1e6
     );
-    assert_eq!(st.read.records, packets);
+    assert_eq!(st.records, packets);
     let probes = packets / 4;
     assert_eq!(counts[&Outcome::Attempt], probes + 64);
     assert_eq!(counts[&Outcome::Refused], probes / 2);
     assert_eq!(counts[&Outcome::Unanswered], probes / 2 + 64);
-    assert_eq!(st.read.tracker_full, 0);
+    assert_eq!(st.tracker_full, 0);
 }

@@ -5,7 +5,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use sweepwatch::{Event, Outcome};
-use sweepwatch_input::pcap::{read_capture_detailed, PcapOptions};
+use sweepwatch_input::pcap::{read_capture, PcapOptions};
+use sweepwatch_input::ReadOptions;
 
 struct Measuring;
 
@@ -117,16 +118,19 @@ const RST_ACK: u8 = sweepwatch::tcp::RST | sweepwatch::tcp::ACK;
 /// Reads `cap` with a tracker of `budget` bytes: the events, the probes
 /// reported early and those pending at the end, and the reader's peak heap.
 fn measure(cap: &Pcap, budget: u64) -> (Vec<Event>, (u64, u64), i64) {
-    let opts = PcapOptions::with_memory_bytes(budget);
+    let mut opts = ReadOptions {
+        pcap: PcapOptions::with_memory_bytes(budget),
+        ..ReadOptions::default()
+    };
     // At most two events a packet, each packet over 40 bytes.
     let mut events = Vec::with_capacity(cap.0.len() / 20);
     NOW.with(|n| n.set(0));
     PEAK.with(|p| p.set(0));
     ARMED.with(|a| a.set(true));
-    let stats = read_capture_detailed(&cap.0[..], &opts, &mut |e| events.push(e));
+    let stats = read_capture(&cap.0[..], &mut opts, &mut |e| events.push(e));
     ARMED.with(|a| a.set(false));
     let stats = stats.unwrap();
-    let counts = (stats.read.tracker_full, stats.pending);
+    let counts = (stats.tracker_full, stats.pending);
     (events, counts, PEAK.with(Cell::get))
 }
 
@@ -212,7 +216,10 @@ fn a_mixed_capture_with_churn_stays_within_the_budget() {
 fn an_impossible_budget_is_an_error_not_an_abort() {
     let mut cap = Pcap::new();
     cap.tcp(0, 1, 2, 40000, 22, SYN);
-    let opts = PcapOptions::with_memory_bytes(u64::MAX);
-    let err = read_capture_detailed(&cap.0[..], &opts, &mut |_| {}).unwrap_err();
+    let mut opts = ReadOptions {
+        pcap: PcapOptions::with_memory_bytes(u64::MAX),
+        ..ReadOptions::default()
+    };
+    let err = read_capture(&cap.0[..], &mut opts, &mut |_| {}).unwrap_err();
     assert!(err.message.contains("cannot be allocated"), "{err}");
 }

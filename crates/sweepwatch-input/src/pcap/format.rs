@@ -1,5 +1,6 @@
 //! The capture containers: classic pcap and pcapng, read record by record from
-//! a byte stream with the byte offset of every record kept for error messages.
+//! a byte stream with the byte offset of every record kept for error messages
+//! and malformed-record reports.
 
 use super::super::InputError;
 use std::io::{self, Read};
@@ -24,16 +25,19 @@ const EPB: u32 = 6;
 /// What the next record of a capture is.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Next<'a> {
-    /// A packet: capture time in microseconds (`None` for pcapng simple packet
-    /// blocks, which carry none), link type, and the captured bytes.
+    /// A packet: the offset where its record starts, capture time in
+    /// microseconds (`None` for pcapng simple packet blocks, which carry
+    /// none), link type, and the captured bytes.
     Packet {
+        at: u64,
         ts: Option<u64>,
         link: u32,
         data: &'a [u8],
     },
     /// A packet record whose own fields are inconsistent (unknown interface,
     /// captured length beyond its block); the framing around it is sound.
-    BadPacket,
+    /// The offset where the record starts, and what is wrong with it.
+    BadPacket { at: u64, why: &'static str },
     /// The capture ended cleanly between records.
     End,
     /// The capture ended inside the record that starts at this offset.
@@ -313,6 +317,7 @@ impl<R: Read> Capture<R> {
         let ts = secs * 1_000_000 + if nanos { frac / 1000 } else { frac };
         let r = self.src.take(16 + caplen);
         Ok(Next::Packet {
+            at,
             ts: Some(ts),
             link,
             data: &self.src.buf[r.start + 16..r.end],
@@ -322,7 +327,7 @@ impl<R: Read> Capture<R> {
     fn ng_block(&mut self) -> Result<Next<'_>, InputError> {
         // The packet's place in the buffer is found in the loop and borrowed
         // after it, so that skipped blocks can keep reading.
-        let (ts, link, data) = loop {
+        let (at, ts, link, data) = loop {
             let at = self.src.pos;
             match self.src.fill(8)? {
                 0 => return Ok(Next::End),
@@ -389,7 +394,10 @@ impl<R: Read> Capture<R> {
                 }
                 EPB | OPB => {
                     if body.len() < 20 {
-                        return Ok(Next::BadPacket);
+                        return Ok(Next::BadPacket {
+                            at,
+                            why: "packet block too short for its fields",
+                        });
                     }
                     let id = if ty == EPB {
                         endian.u32(body, 0) as usize
@@ -398,14 +406,21 @@ impl<R: Read> Capture<R> {
                     };
                     let caplen = endian.u32(body, 12) as usize;
                     let Some(iface) = interfaces.get(id) else {
-                        return Ok(Next::BadPacket);
+                        return Ok(Next::BadPacket {
+                            at,
+                            why: "packet on an interface its section does not describe",
+                        });
                     };
                     if caplen > body.len() - 20 {
-                        return Ok(Next::BadPacket);
+                        return Ok(Next::BadPacket {
+                            at,
+                            why: "captured length beyond the packet's block",
+                        });
                     }
                     let ticks =
                         u64::from(endian.u32(body, 4)) << 32 | u64::from(endian.u32(body, 8));
                     break (
+                        at,
                         Some(iface.micros(ticks)),
                         iface.link,
                         base + 20..base + 20 + caplen,
@@ -413,16 +428,22 @@ impl<R: Read> Capture<R> {
                 }
                 SPB => {
                     let Some(iface) = interfaces.first() else {
-                        return Ok(Next::BadPacket);
+                        return Ok(Next::BadPacket {
+                            at,
+                            why: "simple packet block before any interface",
+                        });
                     };
                     if body.len() < 4 {
-                        return Ok(Next::BadPacket);
+                        return Ok(Next::BadPacket {
+                            at,
+                            why: "packet block too short for its fields",
+                        });
                     }
                     let mut caplen = (endian.u32(body, 0) as usize).min(body.len() - 4);
                     if iface.snaplen != 0 {
                         caplen = caplen.min(iface.snaplen as usize);
                     }
-                    break (None, iface.link, base + 4..base + 4 + caplen);
+                    break (at, None, iface.link, base + 4..base + 4 + caplen);
                 }
                 // Section headers were handled above; statistics, name
                 // resolution and unknown blocks carry no packets.
@@ -430,6 +451,7 @@ impl<R: Read> Capture<R> {
             }
         };
         Ok(Next::Packet {
+            at,
             ts,
             link,
             data: &self.src.buf[data],

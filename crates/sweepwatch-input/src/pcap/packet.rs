@@ -88,8 +88,8 @@ pub(crate) enum Decoded {
     /// Well formed but of no interest: not IP, a later fragment, another
     /// protocol or ICMP type, an unsupported link type.
     Irrelevant,
-    /// A header is cut short or inconsistent.
-    Malformed,
+    /// A header is cut short or inconsistent: which one, and how.
+    Malformed(&'static str),
 }
 
 use Decoded::{Irrelevant, Malformed};
@@ -113,7 +113,7 @@ pub(crate) fn decode(link: u32, data: &[u8]) -> Decoded {
     match link {
         LINK_ETHERNET => {
             if data.len() < 14 {
-                return Malformed;
+                return Malformed("Ethernet header cut short");
             }
             ethertype(be16(data, 12), &data[14..])
         }
@@ -121,25 +121,25 @@ pub(crate) fn decode(link: u32, data: &[u8]) -> Decoded {
             Some(4) => ipv4(data),
             Some(6) => ipv6(data),
             Some(_) => Irrelevant,
-            None => Malformed,
+            None => Malformed("empty packet"),
         },
         LINK_IPV4 => ipv4(data),
         LINK_IPV6 => ipv6(data),
         LINK_SLL => {
             if data.len() < 16 {
-                return Malformed;
+                return Malformed("Linux cooked header cut short");
             }
             ethertype(be16(data, 14), &data[16..])
         }
         LINK_SLL2 => {
             if data.len() < 20 {
-                return Malformed;
+                return Malformed("Linux cooked v2 header cut short");
             }
             ethertype(be16(data, 0), &data[20..])
         }
         LINK_NULL | LINK_LOOP => {
             if data.len() < 4 {
-                return Malformed;
+                return Malformed("loopback header cut short");
             }
             let f = [data[0], data[1], data[2], data[3]];
             // NULL stores the family in the capturing host's byte order, which
@@ -168,7 +168,7 @@ fn ethertype(mut ty: u16, mut data: &[u8]) -> Decoded {
             ETH_IPV6 => return ipv6(data),
             ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
                 if data.len() < 4 {
-                    return Malformed;
+                    return Malformed("VLAN tag cut short");
                 }
                 ty = be16(data, 2);
                 data = &data[4..];
@@ -180,13 +180,16 @@ fn ethertype(mut ty: u16, mut data: &[u8]) -> Decoded {
 }
 
 fn ipv4(d: &[u8]) -> Decoded {
-    if d.len() < 20 || d[0] >> 4 != 4 {
-        return Malformed;
+    if d.len() < 20 {
+        return Malformed("IPv4 header cut short");
+    }
+    if d[0] >> 4 != 4 {
+        return Malformed("IPv4 packet of another IP version");
     }
     let ihl = usize::from(d[0] & 0x0f) * 4;
     let total = usize::from(be16(d, 2));
     if ihl < 20 || d.len() < ihl || (total != 0 && total < ihl) {
-        return Malformed;
+        return Malformed("IPv4 header length inconsistent");
     }
     // Ethernet padding follows short packets; a total length of 0 is what
     // segmentation offload leaves in captures taken on the sending host.
@@ -204,8 +207,11 @@ fn ipv4(d: &[u8]) -> Decoded {
 }
 
 fn ipv6(d: &[u8]) -> Decoded {
-    if d.len() < 40 || d[0] >> 4 != 6 {
-        return Malformed;
+    if d.len() < 40 {
+        return Malformed("IPv6 header cut short");
+    }
+    if d[0] >> 4 != 6 {
+        return Malformed("IPv6 packet of another IP version");
     }
     let payload = usize::from(be16(d, 4));
     // A payload length of 0 means a jumbogram (or offload): use what is there.
@@ -224,7 +230,7 @@ fn ipv6(d: &[u8]) -> Decoded {
             claimed_end.saturating_sub(at),
         ),
         Ok(None) => Irrelevant,
-        Err(()) => Malformed,
+        Err(()) => Malformed("IPv6 extension header cut short"),
     }
 }
 
@@ -267,7 +273,7 @@ fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize) -> D
     let transport = match proto {
         IP_TCP => {
             if p.len() < 20 {
-                return Malformed;
+                return Malformed("TCP header cut short");
             }
             let header = (usize::from(p[12] >> 4) * 4).max(20);
             Transport::Tcp {
@@ -279,7 +285,7 @@ fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize) -> D
         }
         IP_UDP => {
             if p.len() < 8 {
-                return Malformed;
+                return Malformed("UDP header cut short");
             }
             Transport::Udp {
                 sport: be16(p, 0),
@@ -288,7 +294,7 @@ fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize) -> D
         }
         IP_ICMP | IP_ICMPV6 => {
             if p.len() < 8 {
-                return Malformed;
+                return Malformed("ICMP header cut short");
             }
             let id = be16(p, 4);
             match (proto, p[0]) {
@@ -297,14 +303,14 @@ fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize) -> D
                 (IP_ICMP, 3) | (IP_ICMPV6, 1) => match quoted(&p[8..]) {
                     Ok(Some(q)) => Transport::Unreachable(q),
                     Ok(None) => return Irrelevant,
-                    Err(()) => return Malformed,
+                    Err(()) => return Malformed("ICMP error's quoted packet cut short"),
                 },
                 // Time exceeded in transit (code 0); reassembly time-outs
                 // (code 1) say nothing of a path.
                 (IP_ICMP, 11) | (IP_ICMPV6, 3) if p[1] == 0 => match quoted(&p[8..]) {
                     Ok(Some(q)) => Transport::TimeExceeded(q),
                     Ok(None) => return Irrelevant,
-                    Err(()) => return Malformed,
+                    Err(()) => return Malformed("ICMP error's quoted packet cut short"),
                 },
                 _ => return Irrelevant,
             }
@@ -432,8 +438,14 @@ mod tests {
             }
         );
         // Cut inside the tags and inside the TCP header.
-        assert_eq!(decode(LINK_ETHERNET, &f[..16]), Malformed);
-        assert_eq!(decode(LINK_ETHERNET, &f[..22 + 20 + 10]), Malformed);
+        assert_eq!(
+            decode(LINK_ETHERNET, &f[..16]),
+            Malformed("VLAN tag cut short")
+        );
+        assert_eq!(
+            decode(LINK_ETHERNET, &f[..22 + 20 + 10]),
+            Malformed("TCP header cut short")
+        );
     }
 
     fn tcp_data(link: u32, frame: &[u8]) -> bool {
@@ -526,7 +538,10 @@ mod tests {
         // An extension header running past the packet.
         let mut bad = p.clone();
         bad[41] = 200;
-        assert_eq!(decode(LINK_IPV6, &bad), Malformed);
+        assert_eq!(
+            decode(LINK_IPV6, &bad),
+            Malformed("IPv6 extension header cut short")
+        );
     }
 
     #[test]
@@ -570,7 +585,7 @@ mod tests {
         short.extend_from_slice(&probe[..12]);
         assert_eq!(
             decode(LINK_IPV4, &ipv4_pkt(1, [1; 4], [2; 4], &short)),
-            Malformed
+            Malformed("ICMP error's quoted packet cut short")
         );
     }
 }
