@@ -3,7 +3,7 @@
 
 use num_enum::{IntoPrimitive, TryFromPrimitive};
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use sweepwatch::{AddrKey, Event, KeyedEvent, Outcome, Protocol, Technique, Timestamp};
 
 /// The `family` value of an IPv4 address: the address is in the first 4 bytes
@@ -347,7 +347,12 @@ impl From<&Event> for sw_event {
                 let (s, f) = addr_bytes(ev.src);
                 (s, f, addr_bytes(ev.dst).0)
             }
-            _ => (v6(ev.src).octets(), SW_FAMILY_IPV6, v6(ev.dst).octets()),
+            // The key's 16 bytes are the address IPv4-mapped.
+            _ => (
+                AddrKey::from(ev.src).bits().to_be_bytes(),
+                SW_FAMILY_IPV6,
+                AddrKey::from(ev.dst).bits().to_be_bytes(),
+            ),
         };
         sw_event {
             ts_us: ev.ts.as_micros(),
@@ -360,13 +365,6 @@ impl From<&Event> for sw_event {
             outcome: sw_outcome::from(ev.outcome) as u8,
             technique: sw_technique::from(ev.technique) as u8,
         }
-    }
-}
-
-fn v6(ip: IpAddr) -> Ipv6Addr {
-    match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
-        IpAddr::V6(v6) => v6,
     }
 }
 

@@ -143,7 +143,7 @@ mod tests {
     #[test]
     fn pairs_differ_by_each_part() {
         let h = AddrHasher::new(Some(7));
-        let v4 = |a: u32| (0xffffu128 << 32) | u128::from(a);
+        let v4 = |a: u32| crate::AddrKey::from_ipv4_octets(a.to_be_bytes()).bits();
         let base = h.pair(h.hash(v4(1)), v4(2), 22 << 2);
         assert_ne!(base, h.pair(h.hash(v4(3)), v4(2), 22 << 2), "source");
         assert_ne!(base, h.pair(h.hash(v4(1)), v4(4), 22 << 2), "target");
@@ -183,7 +183,7 @@ mod tests {
         for t in 0..64_000u32 {
             let p = h.pair(
                 src,
-                (0xffffu128 << 32) | u128::from(0xC0A8_0000 + t),
+                crate::AddrKey::from_ipv4_octets((0xC0A8_0000 + t).to_be_bytes()).bits(),
                 80 << 2,
             );
             buckets[((p >> 40) & 63) as usize] += 1;
