@@ -4,12 +4,13 @@
 //!
 //! ```text
 //! sweepwatch detect [--home-net CIDR]... [--allow CIDR]... [--config FILE]
-//!                   [--min-targets N] [--json] [--quiet] INPUT...
+//!                   [--min-targets N] [--json | --format FORMAT] [--quiet] INPUT...
 //! ```
 //!
 //! All inputs feed one detector, in the order given, so a scan spread over
-//! several files is seen whole. Verdicts go to standard output (a table, or JSON
-//! Lines with `--json`: see [`output`] for the contract); progress, warnings and
+//! several files is seen whole. Verdicts go to standard output (a table, JSON
+//! Lines with `--json`: see [`output`] for the contract, or Zeek's notice.log
+//! with `--format notice` or `notice-json`); progress, warnings and
 //! the summary go to standard error.
 //!
 //! Errors: an input that cannot be opened or whose format is unknown is reported
@@ -124,9 +125,15 @@ struct DetectArgs {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
 
-    /// Writes verdicts as JSON Lines instead of a table.
-    #[arg(long)]
+    /// Writes verdicts as JSON Lines instead of a table (as `--format json`).
+    #[arg(long, conflicts_with = "format")]
     json: bool,
+
+    /// How verdicts are written: `table` at the end of the input, or as they
+    /// are decided, `json` (JSON Lines), `notice` (Zeek's notice.log,
+    /// tab-separated) or `notice-json` (Zeek's notice.log as JSON).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<output::Format>,
 
     /// Prints no progress and no summary (errors and warnings still go to
     /// standard error).
@@ -439,7 +446,10 @@ fn detect(args: &DetectArgs) -> ExitCode {
         &det,
         args.reorder_window as usize,
         &verdicts,
-        Output::new(args.json),
+        Output::new(match (args.json, args.format) {
+            (true, _) => output::Format::Json,
+            (false, f) => f.unwrap_or(output::Format::Table),
+        }),
         engine_locality,
     ) {
         Ok(f) => f,

@@ -1,4 +1,7 @@
-//! Verdict output on standard output: JSON Lines (`--json`) or an aligned table.
+//! Verdict output on standard output: an aligned table (the default), JSON
+//! Lines (`--json`, `--format json`), or Zeek's notice.log (`--format notice`
+//! in Zeek's tab-separated form, `--format notice-json` in its JSON form;
+//! [`sweepwatch::format::notice`]).
 //!
 //! # JSON contract
 //!
@@ -36,10 +39,19 @@
 
 use std::io::{self, Write};
 use std::net::IpAddr;
-use sweepwatch::format::verdict_json;
+use sweepwatch::format::{notice, verdict_json};
 use sweepwatch::{Kind, Timestamp, Verdict};
 use time::macros::format_description;
 use time::OffsetDateTime;
+
+/// Now, for the notice.log's `#open` and `#close` lines (as Zeek writes
+/// them: when the log was opened and closed, not the traffic's time).
+fn wall_clock() -> Timestamp {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_micros(since.as_micros() as u64)
+}
 
 fn datetime(ts: Timestamp) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.as_micros()) * 1000).ok()
@@ -53,9 +65,25 @@ fn short_time(ts: Timestamp) -> String {
         .unwrap_or_else(|| "9999-12-31 23:59:59".to_string())
 }
 
-/// Where verdicts go: streamed as JSON, or kept for the table at the end.
+/// How verdicts are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// An aligned table at the end of the input.
+    Table,
+    /// JSON Lines, one verdict a line as it is decided (the contract below).
+    Json,
+    /// Zeek's notice.log, tab-separated with its header lines, as decided.
+    Notice,
+    /// Zeek's notice.log in its JSON form, one notice a line, as decided.
+    NoticeJson,
+}
+
+/// Where verdicts go: streamed as they are decided, or kept for the table at
+/// the end.
 pub struct Output {
-    json: bool,
+    format: Format,
+    /// Whether the notice.log header was written.
+    opened: bool,
     out: io::BufWriter<io::Stdout>,
     table: Vec<Verdict>,
     /// Final extents, for the table's second part.
@@ -66,10 +94,11 @@ pub struct Output {
 }
 
 impl Output {
-    /// Output to standard output, as JSON Lines if `json`, else as a table.
-    pub fn new(json: bool) -> Self {
+    /// Output to standard output in `format`.
+    pub fn new(format: Format) -> Self {
         Output {
-            json,
+            format,
+            opened: false,
             out: io::BufWriter::with_capacity(64 << 10, io::stdout()),
             table: Vec::new(),
             extents: Vec::new(),
@@ -84,19 +113,36 @@ impl Output {
     pub fn verdict(&mut self, v: &Verdict) {
         if v.is_final {
             self.n_extents += 1;
-            if !self.json {
-                self.extents.push(*v);
-                return;
-            }
         } else {
             self.by_kind[v.kind as usize] += 1;
-            if !self.json {
-                self.table.push(*v);
-                return;
-            }
         }
+        let line = match (self.format, v.is_final) {
+            (Format::Table, true) => return self.extents.push(*v),
+            (Format::Table, false) => return self.table.push(*v),
+            (Format::Json, _) => verdict_json(v),
+            // A notice is a decision; final extents are not notices.
+            (Format::Notice | Format::NoticeJson, true) => return,
+            (Format::Notice, false) => {
+                let mut row = String::new();
+                if !self.opened {
+                    row.push_str(&notice::tsv_header(wall_clock()));
+                    self.opened = true;
+                }
+                notice::write_tsv(&mut row, v);
+                row
+            }
+            (Format::NoticeJson, false) => {
+                let mut rec = String::new();
+                notice::write_json(&mut rec, v);
+                rec
+            }
+        };
+        self.write_line(&line);
+    }
+
+    fn write_line(&mut self, line: &str) {
         if self.error.is_none() {
-            if let Err(e) = writeln!(self.out, "{}", verdict_json(v)) {
+            if let Err(e) = writeln!(self.out, "{line}") {
                 self.error = Some(e);
             }
         }
@@ -131,9 +177,20 @@ impl Output {
         self.by_kind.iter().sum()
     }
 
-    /// Writes the table (in table mode) and flushes.
+    /// Writes the table (in table mode) or closes the notice.log, and
+    /// flushes.
     pub fn finish(&mut self, quiet: bool) {
-        if !self.json && self.error.is_none() {
+        if self.format == Format::Notice && self.error.is_none() {
+            // An empty log still says what it is, as Zeek's do.
+            let mut end = String::new();
+            if !self.opened {
+                end.push_str(&notice::tsv_header(wall_clock()));
+                self.opened = true;
+            }
+            end.push_str(notice::tsv_close(wall_clock()).trim_end());
+            self.write_line(&end);
+        }
+        if self.format == Format::Table && self.error.is_none() {
             let text = if self.table.is_empty() {
                 if quiet {
                     String::new()

@@ -254,6 +254,8 @@ struct Notice {
     port: Option<u64>,
     kind: &'static str,
     local: bool,
+    /// The row's `src`, `p`, `note` and `sub` as written.
+    cols: [String; 4],
 }
 
 fn notice(rel: &str) -> Option<Notice> {
@@ -269,7 +271,73 @@ fn notice(rel: &str) -> Option<Notice> {
             other => panic!("unknown notice {other}"),
         },
         local: f[4] == "local",
+        cols: [f[0], f[1], f[2], f[4]].map(str::to_string),
     })
+}
+
+/// Our notice.log of `path` in Zeek's tab-separated form, as `(src, p, note,
+/// sub)` of each row, after checking the header and every row's width.
+fn notice_tsv(extra: &[&str], path: &Path) -> Vec<[String; 4]> {
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["detect".into(), "--format".into(), "notice".into()];
+    args.extend(extra.iter().map(Into::into));
+    args.push(path.as_os_str().to_owned());
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "#separator \\x09");
+    assert!(lines.contains(&"#path\tnotice"), "{text}");
+    assert!(lines.last().unwrap().starts_with("#close\t"), "{text}");
+    let fields: Vec<&str> = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("#fields\t"))
+        .expect("a #fields line")
+        .split('\t')
+        .collect();
+    let types = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("#types\t"))
+        .unwrap();
+    assert_eq!(types.split('\t').count(), fields.len());
+    let col = |name: &str| fields.iter().position(|f| *f == name).unwrap();
+    lines
+        .iter()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let row: Vec<&str> = l.split('\t').collect();
+            assert_eq!(row.len(), fields.len(), "{l}");
+            ["src", "p", "note", "sub"].map(|f| row[col(f)].to_string())
+        })
+        .collect()
+}
+
+/// The same from the notice.log's JSON form (`p` absent is `-`).
+fn notice_json(extra: &[&str], path: &Path) -> Vec<[String; 4]> {
+    let mut args: Vec<std::ffi::OsString> =
+        vec!["detect".into(), "--format".into(), "notice-json".into()];
+    args.extend(extra.iter().map(Into::into));
+    args.push(path.as_os_str().to_owned());
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            assert!(
+                v["ts"].is_f64() && v["n"].is_u64() && v["msg"].is_string(),
+                "{l}"
+            );
+            let p = v.get("p").map_or("-".to_string(), |p| p.to_string());
+            [
+                s(&v, "src").to_string(),
+                p,
+                s(&v, "note").to_string(),
+                s(&v, "sub").to_string(),
+            ]
+        })
+        .collect()
 }
 
 /// Checks sweepwatch's verdict on `pcap` against bro-simple-scan's notice;
@@ -314,6 +382,15 @@ fn check_capture(pcap: &str, notice_log: &str, home: &[&str], extra: &[&str]) {
         assert_eq!(direction, "inbound", "{pcap}");
     }
     assert!(n(v, "targets").max(n(v, "ports_count")) >= 5, "{pcap}: {v}");
+
+    // As Zeek's notice.log, in both its forms: the same scanner, note, port
+    // and locality as bro-simple-scan's own notice, on every row.
+    for rows in [notice_tsv(&extra, &path), notice_json(&extra, &path)] {
+        assert_eq!(rows.len(), verdicts.len(), "{pcap}: one notice per verdict");
+        for row in rows {
+            assert_eq!(row, want.cols, "{pcap}");
+        }
+    }
 }
 
 #[test]
@@ -840,4 +917,24 @@ fn the_parts_of_a_rotated_capture_read_in_one_run_pair_like_the_whole() {
     assert_eq!(counts(&second_out).0, 1, "{}", stderr(&second_out));
     let (first_out, _) = detect_json_all(&seed, &[&a]);
     assert!(counts(&first_out).1 >= 1, "{}", stderr(&first_out));
+}
+
+/// A notice.log with nothing to report still says what it is, as Zeek's do:
+/// its header and `#close`, no rows; the JSON form is empty.
+#[test]
+fn an_empty_notice_log_keeps_its_header_and_close() {
+    let empty = scratch("empty.log");
+    std::fs::write(&empty, "").unwrap();
+    let rows = notice_tsv(&["-q"], &empty);
+    assert!(rows.is_empty(), "{rows:?}");
+    assert!(notice_json(&["-q"], &empty).is_empty());
+    // `--json` and `--format` are one choice.
+    let args = ["detect", "--json", "--format", "notice", "-q"];
+    let both = run(&[&args[..], &[empty.to_str().unwrap()]].concat());
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        stderr(&both)
+    );
 }

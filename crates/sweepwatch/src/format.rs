@@ -1,8 +1,10 @@
-//! The one JSON form of a verdict, shared by every front end: the `sweepwatch`
-//! command's `--json` lines, the Suricata plugin's EVE records and any program
-//! that links the library. Hand-written into a `String`: every value is a
+//! The forms of a verdict, shared by every front end: the one JSON form (the
+//! `sweepwatch` command's `--json` lines, the Suricata plugin's EVE records and
+//! any program that links the library) and Zeek's notice.log ([`notice`]). Hand-written into a `String`: every value is a
 //! number, an address or one of the library's own ASCII names, so nothing
 //! needs escaping, and no JSON library is pulled into engine builds.
+
+pub mod notice;
 
 use crate::event::Timestamp;
 use crate::verdict::Verdict;
