@@ -130,8 +130,9 @@ struct DetectArgs {
     json: bool,
 
     /// How verdicts are written: `table` at the end of the input, or as they
-    /// are decided, `json` (JSON Lines), `notice` (Zeek's notice.log,
-    /// tab-separated) or `notice-json` (Zeek's notice.log as JSON).
+    /// are decided, `json` (JSON Lines), `eve` (Suricata EVE sweep records),
+    /// `notice` (Zeek's notice.log, tab-separated) or `notice-json` (Zeek's
+    /// notice.log as JSON).
     #[arg(long, value_enum, value_name = "FORMAT")]
     format: Option<output::Format>,
 

@@ -1,5 +1,6 @@
 //! Verdict output on standard output: an aligned table (the default), JSON
-//! Lines (`--json`, `--format json`), or Zeek's notice.log (`--format notice`
+//! Lines (`--json`, `--format json`), Suricata EVE records (`--format eve`,
+//! [`sweepwatch::format::eve`]), or Zeek's notice.log (`--format notice`
 //! in Zeek's tab-separated form, `--format notice-json` in its JSON form;
 //! [`sweepwatch::format::notice`]).
 //!
@@ -39,7 +40,7 @@
 
 use std::io::{self, Write};
 use std::net::IpAddr;
-use sweepwatch::format::{notice, verdict_json};
+use sweepwatch::format::{eve, notice, verdict_json};
 use sweepwatch::{Kind, Timestamp, Verdict};
 use time::macros::format_description;
 use time::OffsetDateTime;
@@ -72,6 +73,10 @@ pub enum Format {
     Table,
     /// JSON Lines, one verdict a line as it is decided (the contract below).
     Json,
+    /// Suricata EVE records of `event_type: "sweep"`, as decided, the verdict
+    /// in each record's `sweep` object (the records the Suricata plugin
+    /// writes; `timestamp` in UTC).
+    Eve,
     /// Zeek's notice.log, tab-separated with its header lines, as decided.
     Notice,
     /// Zeek's notice.log in its JSON form, one notice a line, as decided.
@@ -120,6 +125,11 @@ impl Output {
             (Format::Table, true) => return self.extents.push(*v),
             (Format::Table, false) => return self.table.push(*v),
             (Format::Json, _) => verdict_json(v),
+            (Format::Eve, _) => {
+                let mut rec = String::new();
+                eve::write_record(&mut rec, v, &eve::Head::default(), eve::Style::Sweep);
+                rec
+            }
             // A notice is a decision; final extents are not notices.
             (Format::Notice | Format::NoticeJson, true) => return,
             (Format::Notice, false) => {

@@ -938,3 +938,37 @@ fn an_empty_notice_log_keeps_its_header_and_close() {
         stderr(&both)
     );
 }
+
+/// `--format eve` writes the plugin's EVE records, each holding in `sweep`
+/// exactly the verdict `--json` writes: one serializer for both.
+#[test]
+fn eve_records_hold_the_json_verdicts() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/sample.pcap");
+    let (_, verdicts) = detect_json_all(&["--seed", "3"], &[&sample]);
+    let out = run(&[
+        "detect".as_ref(),
+        "--format".as_ref(),
+        "eve".as_ref(),
+        "--seed".as_ref(),
+        "3".as_ref(),
+        sample.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!records.is_empty());
+    assert_eq!(records.len(), verdicts.len());
+    for (rec, v) in records.iter().zip(&verdicts) {
+        assert_eq!(&rec["sweep"], v);
+        assert_eq!(rec["event_type"], "sweep");
+        assert_eq!(rec["src_ip"], v["src"]);
+        assert_eq!(rec["proto"], "TCP");
+        // Suricata's form of the verdict's time, in UTC.
+        let ts = s(rec, "timestamp");
+        let want = s(v, "ts").trim_end_matches('Z').to_string() + "+0000";
+        assert_eq!(ts, want);
+    }
+}

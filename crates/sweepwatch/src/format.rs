@@ -4,6 +4,7 @@
 //! number, an address or one of the library's own ASCII names, so nothing
 //! needs escaping, and no JSON library is pulled into engine builds.
 
+pub mod eve;
 pub mod notice;
 
 use crate::event::Timestamp;
