@@ -13,7 +13,7 @@ use std::num::NonZeroU32;
 /// SmallEvidence records a page holds: a page is one large record's size.
 const SLOTS: usize = 8;
 
-/// Pages a pool may hold (128 MiB): the table stores a record's handle,
+/// Pages a pool may hold (128 MiB): the table stores a record's id,
 /// `page * 8 + slot + 1`, in 20 bits.
 pub(crate) const MAX_PAGES: usize = (HANDLE_LIMIT as usize - 1) / SLOTS;
 
@@ -74,7 +74,7 @@ struct Meta {
 
 /// The evidence pool: pages of 1 KiB that each hold one large record or
 /// eight small ones, so the split between the two follows the traffic. A
-/// source's table record holds the handle of its small or large record.
+/// source's table record holds the id of its small or large record.
 pub(crate) struct EvidencePool {
     pages: Zeroed<Page>,
     meta: Vec<Meta>,
@@ -458,7 +458,7 @@ impl EvidencePool {
     /// page, else one taken from an idle source, an unreported one that
     /// looks no more suspicious than `llr`, or a page of small records all
     /// of whose sources are such (they move elsewhere where they can:
-    /// [`clear_page`](Self::clear_page)). Returns the new handle, of a large record started empty
+    /// [`clear_page`](Self::clear_page)). Returns the new id, of a large record started empty
     /// for the caller to fill, and releases the small one; None (nothing
     /// changed) if no page could be had.
     pub(crate) fn promote(

@@ -736,7 +736,7 @@ impl Shard {
     }
 
     /// Moves the evidence of small record `id` to a large record, taken
-    /// from the pool as a small one is: its handle, or None if none could
+    /// from the pool as a small one is: its id, or None if none could
     /// be had.
     fn promote(&mut self, s: &Settings, id: EvidenceId, llr: i16, now: u32) -> Option<EvidenceId> {
         let small = *self.pool.small(id)?;
