@@ -22,8 +22,10 @@
 //! or without verdicts), 1 input errors, 2 usage or configuration errors.
 #![deny(missing_docs)]
 
+mod follow;
 mod output;
 mod summary;
+mod watch;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -66,6 +68,36 @@ enum Command {
     #[command(after_long_help = "Exit status: 0 success, with or without verdicts; \
         1 an input could not be read (the others were); 2 usage or configuration error.")]
     Detect(DetectArgs),
+    /// Follows growing logs and reports sweeps and scans as they are decided.
+    ///
+    /// Reads Suricata EVE JSON and Zeek conn.log (tab-separated or JSON) as
+    /// an engine writes them, through rotation (a file renamed away and
+    /// recreated, or cut back in place), holding events for --reorder-secs of
+    /// their time to put them in the order their probes were made (engines
+    /// log a connection when it ends). Verdicts are written and flushed as
+    /// they are decided. SIGINT or SIGTERM ends it: held events are fed, the
+    /// final extent of every reported source is written, then the summary.
+    #[command(after_long_help = "Exit status: 0 after SIGINT or SIGTERM; \
+        1 a path could not be read; 2 usage or configuration error.")]
+    Watch(WatchArgs),
+}
+
+#[derive(Args, Debug)]
+struct WatchArgs {
+    #[command(flatten)]
+    detect: DetectArgs,
+
+    /// Seconds of event time an event is held so that later-logged events
+    /// of earlier probes are fed first; also how long, without new input,
+    /// before held events are fed anyway. Verdicts come at most this late.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    reorder_secs: u64,
+
+    /// Milliseconds between looks at the followed files.
+    #[arg(long, value_name = "MS", default_value_t = 200,
+        value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    poll_ms: u64,
 }
 
 #[derive(Args, Debug)]
@@ -146,6 +178,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Detect(args) => detect(&args),
+        Command::Watch(args) => watch::watch(&args),
     }
 }
 
@@ -221,18 +254,17 @@ struct Feeder<'a> {
 impl<'a> Feeder<'a> {
     fn new(
         det: &'a Detector,
-        window: usize,
+        window: Window,
         verdicts: &'a Mutex<Vec<Verdict>>,
         out: Output,
         engine_locality: bool,
     ) -> Result<Self, String> {
-        // A window of events, not of time: a file is read as fast as it
-        // comes, and its events are held until `window` newer ones arrived.
-        let order = Reorder::new(Window {
-            micros: u64::MAX,
-            max_events: window,
-        })
-        .ok_or_else(|| format!("--reorder-window {window}: the memory cannot be had"))?;
+        let order = Reorder::new(window).ok_or_else(|| {
+            format!(
+                "--reorder-window {}: the memory cannot be had",
+                window.max_events
+            )
+        })?;
         Ok(Feeder {
             det,
             order,
@@ -272,6 +304,16 @@ impl<'a> Feeder<'a> {
     fn end_of_input(&mut self) {
         let det = self.det;
         self.order.flush(|batch, _| {
+            let _ = det.observe_batch(batch);
+        });
+        self.deliver();
+    }
+
+    /// Feeds every event held back (a followed input that went quiet for a
+    /// window's length) and delivers the verdicts.
+    fn release_all(&mut self) {
+        let det = self.det;
+        self.order.drain(|batch, _| {
             let _ = det.observe_batch(batch);
         });
         self.deliver();
@@ -443,9 +485,15 @@ fn detect(args: &DetectArgs) -> ExitCode {
         pending_unanswered: args.pending_unanswered,
         ..PcapOptions::with_memory_bytes(args.flow_memory << 20)
     };
+    // A window of events, not of time: a file is read as fast as it comes,
+    // and its events are held until `reorder_window` newer ones arrived.
+    let window = Window {
+        micros: u64::MAX,
+        max_events: args.reorder_window as usize,
+    };
     let mut feeder = match Feeder::new(
         &det,
-        args.reorder_window as usize,
+        window,
         &verdicts,
         Output::new(match (args.json, args.format) {
             (true, _) => output::Format::Json,

@@ -1,0 +1,254 @@
+//! `sweepwatch watch` against a real writer: records appended in bursts and
+//! in pieces of lines, files rotated in both styles while it runs; every
+//! record must count once, so the verdicts equal `detect`'s on the finished
+//! input.
+#![cfg(unix)]
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sweepwatch");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("watch")
+        .join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/fixtures")
+        .join(name);
+    fs::read(path).unwrap()
+}
+
+/// `watch` on `path`, JSON out, fixed seed.
+fn start(path: &Path, reorder_secs: &str) -> Child {
+    Command::new(BIN)
+        .args([
+            "watch",
+            "--json",
+            "--seed",
+            "7",
+            "--poll-ms",
+            "20",
+            "--reorder-secs",
+        ])
+        .arg(reorder_secs)
+        .arg(path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `watch` (process `pid`) has the file now at `path` open and
+/// has read it to `len`, as `/proc/PID/fdinfo` says: the test's steps then
+/// never race the polls, however loaded the machine.
+fn caught_up(pid: u32, path: &Path, len: u64) {
+    let begun = Instant::now();
+    let target = fs::canonicalize(path).unwrap();
+    loop {
+        let fds = fs::read_dir(format!("/proc/{pid}/fd")).unwrap();
+        for fd in fds.flatten() {
+            if fs::read_link(fd.path()).ok().as_deref() != Some(target.as_path()) {
+                continue;
+            }
+            let info = format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy());
+            let pos = fs::read_to_string(info)
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("pos:")
+                        .and_then(|p| p.trim().parse::<u64>().ok())
+                });
+            if pos == Some(len) {
+                return;
+            }
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "watch never read {} to {len}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// [`caught_up`] with the file as it is now.
+fn settle(w: &Child, path: &Path) {
+    caught_up(w.id(), path, fs::metadata(path).unwrap().len());
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(bytes).unwrap();
+    f.flush().unwrap();
+}
+
+/// SIGINT, then its output: stdout lines and stderr.
+fn stop(child: Child) -> (Vec<String>, String) {
+    // SAFETY: kill has no memory effects; the pid is our live child's.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    let lines = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    (lines, err)
+}
+
+/// What `detect` says of `path`, with the same seed.
+fn detect(path: &Path) -> Vec<String> {
+    let out = Command::new(BIN)
+        .args(["detect", "--json", "-q", "--seed", "7"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The fixture's lines split at `cuts` (line numbers).
+fn parts(text: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(lines.len());
+    bounds
+        .windows(2)
+        .map(|w| lines[w[0]..w[1]].concat())
+        .collect()
+}
+
+#[test]
+fn every_record_counts_once_through_both_rotations_and_partial_lines() {
+    let eve = fixture("mixed-sS-sU-PE.eve.json");
+    let dir = scratch("eve");
+    let whole = dir.join("whole.json");
+    fs::write(&whole, &eve).unwrap();
+    let want = detect(&whole);
+    assert!(want.len() >= 5, "{want:?}");
+
+    let path = dir.join("eve.json");
+    let p = parts(&eve, &[150, 300, 450]);
+    let w = start(&path, "3600");
+    append(&path, &p[0]);
+    settle(&w, &path);
+    // Rename and recreate (Suricata's file reopened after logrotate's
+    // `create` and SIGHUP), mid-stream.
+    fs::rename(&path, dir.join("eve.json.1")).unwrap();
+    // A line written in two pieces: the first half must wait for the rest.
+    let half = p[1].len() / 2 + 7;
+    append(&path, &p[1][..half]);
+    settle(&w, &path);
+    append(&path, &p[1][half..]);
+    settle(&w, &path);
+    // Copied away and cut back in place (logrotate's `copytruncate`); it
+    // must see the cut before the file grows past where it was.
+    fs::copy(&path, dir.join("eve.json.2")).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    caught_up(w.id(), &path, 0);
+    append(&path, &p[2]);
+    append(&path, &p[3]);
+    settle(&w, &path);
+    let (got, err) = stop(w);
+    assert_eq!(got, want, "{err}");
+    let records = eve.iter().filter(|b| **b == b'\n').count();
+    assert!(err.contains(&format!("{records} records")), "{err}");
+    assert!(err.contains(" 0 malformed"), "{err}");
+}
+
+/// A Zeek conn.log rotated as zeekctl does it: renamed away at the hour, a
+/// new file with its own header lines in its place.
+#[test]
+fn a_zeek_log_rotated_with_new_headers_counts_once() {
+    let header = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n\
+                  #path\tconn\n#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\n\
+                  #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\n";
+    // A sweep of port 22 refused by 40 hosts, among answered web requests.
+    let mut rows = Vec::new();
+    for i in 0..40u32 {
+        let ts = 1_700_000_000.0 + f64::from(i) * 0.5;
+        rows.push(format!(
+            "{ts:.6}\tC{i}\t203.0.113.9\t{}\t10.1.0.{}\t22\ttcp\tREJ\n",
+            40_000 + i,
+            i + 1
+        ));
+        rows.push(format!(
+            "{ts:.6}\tD{i}\t10.1.0.200\t{}\t198.51.100.{}\t443\ttcp\tSF\n",
+            50_000 + i,
+            i % 5 + 1
+        ));
+    }
+    let dir = scratch("zeek");
+    let whole = dir.join("whole.log");
+    fs::write(
+        &whole,
+        format!("{header}{}#close\t2023-11-14-22-13-40\n", rows.concat()),
+    )
+    .unwrap();
+    let want = detect(&whole);
+    assert!(!want.is_empty());
+
+    let path = dir.join("conn.log");
+    let w = start(&path, "3600");
+    append(&path, format!("{header}{}", rows[..30].concat()).as_bytes());
+    settle(&w, &path);
+    append(&path, b"#close\t2023-11-14-22-00-00\n");
+    fs::rename(&path, dir.join("conn.22:00:00-23:00:00.log")).unwrap();
+    append(&path, format!("{header}{}", rows[30..].concat()).as_bytes());
+    settle(&w, &path);
+    let (got, err) = stop(w);
+    assert_eq!(got, want, "{err}");
+    assert!(err.contains("80 records, 80 events, 0 malformed"), "{err}");
+}
+
+/// Verdicts come out while `watch` runs, within the window and a poll of
+/// the writes that decide them, not at the end.
+#[test]
+fn verdicts_come_out_as_they_are_decided() {
+    let eve = fixture("mixed-sS-sU-PE.eve.json");
+    let dir = scratch("latency");
+    let path = dir.join("eve.json");
+    let mut w = start(&path, "1");
+    append(&path, &eve);
+    let mut stdout = w.stdout.take().unwrap();
+    let begun = Instant::now();
+    let mut first = [0u8; 1];
+    // The first byte of the first verdict, read while `watch` still runs.
+    stdout.read_exact(&mut first).unwrap();
+    let waited = begun.elapsed();
+    assert_eq!(first[0], b'{');
+    assert!(w.try_wait().unwrap().is_none(), "watch ended by itself");
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+    // SAFETY: as in `stop`.
+    unsafe { libc::kill(w.id() as libc::pid_t, libc::SIGTERM) };
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(w.wait().unwrap().success());
+    assert!(rest.lines().count() >= 4, "{rest}");
+}
