@@ -16,6 +16,8 @@ cargo test --release -p sweepwatch-cli --test flood -- --ignored --test-threads=
 cargo build --release --quiet
 scripts/eval.sh
 scripts/check-header.sh
+# The systemd unit: verified, and its command run as systemd would run it.
+scripts/check-unit.sh
 scripts/c-tests.sh
 # The Suricata plugin end to end in 7.0 and in 8.0 (from a trixie folder made
 # once by scripts/suricata8.sh): both must give the same verdicts.

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Checks packaging/systemd/sweepwatch.service: systemd-analyze verify finds
+# nothing to say about it (with ExecStart pointed at the built binary), and
+# its command line, with the unit's default environment, follows an EVE
+# file, writes the verdicts and ends with status 0 on SIGTERM, as systemd
+# stops it.
+#
+# Usage: scripts/check-unit.sh   (after `cargo build --release`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unit=packaging/systemd/sweepwatch.service
+bin=$PWD/target/release/sweepwatch
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+sed "s|/usr/local/bin/sweepwatch|$bin|" "$unit" >"$work/sweepwatch.service"
+if command -v systemd-analyze >/dev/null; then
+    said=$(systemd-analyze verify "$work/sweepwatch.service" 2>&1) || {
+        echo "FAIL: systemd-analyze verify: $said" >&2
+        exit 1
+    }
+    if [ -n "$said" ]; then
+        echo "FAIL: systemd-analyze verify warns: $said" >&2
+        exit 1
+    fi
+else
+    echo "check-unit: skip systemd-analyze (not installed)"
+fi
+
+# The unit's command with its default environment, as systemd expands it.
+opts=$(sed -n 's/^Environment="SWEEPWATCH_OPTIONS=\(.*\)"$/\1/p' "$unit")
+exec_line=$(sed -n 's/^ExecStart=//p' "$unit")
+[ -n "$opts" ] && [ -n "$exec_line" ] || { echo "FAIL: unit lacks ExecStart or options" >&2; exit 1; }
+input=$work/eve.json
+cmd=${exec_line//\$SWEEPWATCH_OPTIONS/$opts}
+cmd=${cmd//\$\{SWEEPWATCH_INPUT\}/$input}
+cmd=${cmd//\/usr\/local\/bin\/sweepwatch/$bin}
+# shellcheck disable=SC2086 # split as systemd splits $VAR
+$cmd >"$work/verdicts.log" 2>"$work/stderr" &
+pid=$!
+cp tests/data/fixtures/mixed-sS-sU-PE.eve.json "$input"
+for _ in $(seq 1 100); do
+    [ -s "$work/verdicts.log" ] && break
+    sleep 0.1
+done
+kill -TERM "$pid"
+status=0
+wait "$pid" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "FAIL: the unit's command exited $status on SIGTERM: $(cat "$work/stderr")" >&2
+    exit 1
+fi
+records=$(grep -c '"event_type":"sweep"' "$work/verdicts.log" || true)
+if [ "$records" -lt 1 ]; then
+    echo "FAIL: the unit's command wrote no EVE sweep records" >&2
+    exit 1
+fi
+echo "check-unit: systemd-analyze verify is silent; the unit's command wrote $records EVE sweep records and stopped cleanly on SIGTERM"
