@@ -35,8 +35,9 @@ input=$work/eve.json
 cmd=${exec_line//\$SWEEPWATCH_OPTIONS/$opts}
 cmd=${cmd//\$\{SWEEPWATCH_INPUT\}/$input}
 cmd=${cmd//\/usr\/local\/bin\/sweepwatch/$bin}
+cmd=${cmd//\/var\/log\/sweepwatch\//$work/}
 # shellcheck disable=SC2086 # split as systemd splits $VAR
-$cmd >"$work/verdicts.log" 2>"$work/stderr" &
+$cmd >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 cp tests/data/fixtures/mixed-sS-sU-PE.eve.json "$input"
 for _ in $(seq 1 100); do

@@ -94,6 +94,11 @@ struct WatchArgs {
         value_parser = clap::value_parser!(u64).range(0..=86_400))]
     reorder_secs: u64,
 
+    /// Appends verdicts to FILE instead of standard output, opening it
+    /// again on SIGHUP (after logrotate renames it).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+
     /// Milliseconds between looks at the followed files.
     #[arg(long, value_name = "MS", default_value_t = 200,
         value_parser = clap::value_parser!(u64).range(10..=60_000))]

@@ -54,6 +54,14 @@ fn wall_clock() -> Timestamp {
     Timestamp::from_micros(since.as_micros() as u64)
 }
 
+/// The file at `path` opened for appending, created if missing.
+fn append(path: &std::path::Path) -> io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
 fn datetime(ts: Timestamp) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.as_micros()) * 1000).ok()
 }
@@ -89,7 +97,9 @@ pub struct Output {
     format: Format,
     /// Whether the notice.log header was written.
     opened: bool,
-    out: io::BufWriter<io::Stdout>,
+    out: io::BufWriter<Box<dyn Write + Send>>,
+    /// The file verdicts go to instead of standard output, if any.
+    path: Option<std::path::PathBuf>,
     table: Vec<Verdict>,
     /// Final extents, for the table's second part.
     extents: Vec<Verdict>,
@@ -101,10 +111,55 @@ pub struct Output {
 impl Output {
     /// Output to standard output in `format`.
     pub fn new(format: Format) -> Self {
+        Output::with_sink(format, Box::new(io::stdout()), None)
+    }
+
+    /// Output appended to the file at `path` (created if missing), which
+    /// [`reopen`](Output::reopen) opens again after a rotation.
+    ///
+    /// # Errors
+    /// The file cannot be opened for appending.
+    pub fn to_file(format: Format, path: &std::path::Path) -> io::Result<Self> {
+        let f = append(path)?;
+        Ok(Output::with_sink(
+            format,
+            Box::new(f),
+            Some(path.to_path_buf()),
+        ))
+    }
+
+    /// Writes what is buffered to the file it was going to, then opens the
+    /// file at the path again, as a log rotated by renaming asks (SIGHUP).
+    /// Nothing for standard output. A notice.log's new file gets its header.
+    pub fn reopen(&mut self) {
+        if self.path.is_some() && self.format == Format::Notice && self.opened {
+            // The rotated log ends as Zeek ends its own.
+            let close = notice::tsv_close(wall_clock());
+            self.write_line(close.trim_end());
+        }
+        self.flush();
+        let Some(path) = self.path.clone() else {
+            return;
+        };
+        match append(&path) {
+            Ok(f) => {
+                self.out = io::BufWriter::with_capacity(64 << 10, Box::new(f));
+                self.opened = false;
+            }
+            Err(e) => self.error = self.error.take().or(Some(e)),
+        }
+    }
+
+    fn with_sink(
+        format: Format,
+        sink: Box<dyn Write + Send>,
+        path: Option<std::path::PathBuf>,
+    ) -> Self {
         Output {
             format,
             opened: false,
-            out: io::BufWriter::with_capacity(64 << 10, io::stdout()),
+            out: io::BufWriter::with_capacity(64 << 10, sink),
+            path,
             table: Vec::new(),
             extents: Vec::new(),
             n_extents: 0,

@@ -28,8 +28,13 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
         Err(e) => return usage_error(&e.to_string()),
     };
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+    let hup = Arc::new(AtomicBool::new(false));
+    for (signal, flag) in [
+        (signal_hook::consts::SIGINT, &stop),
+        (signal_hook::consts::SIGTERM, &stop),
+        (signal_hook::consts::SIGHUP, &hup),
+    ] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(flag)) {
             return usage_error(&format!("cannot take signal {signal}: {e}"));
         }
     }
@@ -42,13 +47,14 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
         micros: args.reorder_secs.saturating_mul(1_000_000),
         max_events: d.reorder_window as usize,
     };
-    let mut feeder = match Feeder::new(
-        &det,
-        window,
-        &verdicts,
-        Output::new(format),
-        engine_locality,
-    ) {
+    let out = match &args.output {
+        None => Output::new(format),
+        Some(path) => match Output::to_file(format, path) {
+            Ok(o) => o,
+            Err(e) => return usage_error(&format!("{}: {e}", path.display())),
+        },
+    };
+    let mut feeder = match Feeder::new(&det, window, &verdicts, out, engine_locality) {
         Ok(f) => f,
         Err(e) => return usage_error(&e),
     };
@@ -88,6 +94,10 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
         }
         // Events released by the window are fed now, not when a batch fills.
         feeder.end_of_input();
+        if hup.swap(false, Ordering::Relaxed) {
+            // The output file was rotated: write on in a new one.
+            feeder.out.reopen();
+        }
         feeder.out.flush();
         if let Some(e) = feeder.out.error() {
             if e.kind() == io::ErrorKind::BrokenPipe {

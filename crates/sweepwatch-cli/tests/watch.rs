@@ -252,3 +252,93 @@ fn verdicts_come_out_as_they_are_decided() {
     assert!(w.wait().unwrap().success());
     assert!(rest.lines().count() >= 4, "{rest}");
 }
+
+/// Verdicts written to `--output`, renamed away and SIGHUP sent (logrotate's
+/// `create` style): the verdicts before go to the renamed file, those after
+/// to a new one at the path, none lost or repeated.
+#[test]
+fn the_output_file_is_opened_again_on_sighup() {
+    let eve = fixture("mixed-sS-sU-PE.eve.json");
+    let dir = scratch("output");
+    let whole = dir.join("whole.json");
+    fs::write(&whole, &eve).unwrap();
+    // No reordering here: events decide as read, as `detect` does with no
+    // window.
+    let out = Command::new(BIN)
+        .args([
+            "detect",
+            "--json",
+            "-q",
+            "--seed",
+            "7",
+            "--reorder-window",
+            "0",
+        ])
+        .arg(&whole)
+        .output()
+        .unwrap();
+    let want: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let path = dir.join("eve.json");
+    let out = dir.join("verdicts.json");
+    let w = Command::new(BIN)
+        .args([
+            "watch",
+            "--json",
+            "--seed",
+            "7",
+            "--poll-ms",
+            "20",
+            "--reorder-secs",
+            "0",
+        ])
+        .arg("--output")
+        .arg(&out)
+        .arg(&path)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let p = parts(&eve, &[300]);
+    append(&path, &p[0]);
+    settle(&w, &path);
+    // With no reordering, what was read is decided and written by now.
+    let begun = Instant::now();
+    while fs::metadata(&out).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "no verdict written"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let rotated = dir.join("verdicts.json.1");
+    fs::rename(&out, &rotated).unwrap();
+    // SAFETY: kill has no memory effects; the pid is our live child's.
+    assert_eq!(
+        unsafe { libc::kill(w.id() as libc::pid_t, libc::SIGHUP) },
+        0
+    );
+    while !out.exists() {
+        assert!(begun.elapsed() < Duration::from_secs(30), "not reopened");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    append(&path, &p[1]);
+    settle(&w, &path);
+    let (stdout, err) = stop(w);
+    assert!(stdout.is_empty(), "{stdout:?}");
+    let lines = |f: &Path| -> Vec<String> {
+        fs::read_to_string(f)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let (before, after) = (lines(&rotated), lines(&out));
+    assert!(
+        !before.is_empty() && !after.is_empty(),
+        "{before:?} {after:?} {err}"
+    );
+    assert_eq!([before, after].concat(), want, "{err}");
+}
