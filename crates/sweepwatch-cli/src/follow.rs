@@ -44,8 +44,10 @@ pub struct Tail {
     header: Vec<u8>,
     /// Counts over every file read at this path.
     pub stats: ReadStats,
-    /// Lines read at this path, for malformed-line messages.
+    /// Lines read in the open file, for malformed-line messages.
     line: u64,
+    /// Where reads land, kept from poll to poll.
+    buf: Box<[u8]>,
 }
 
 impl Tail {
@@ -61,6 +63,7 @@ impl Tail {
             header: Vec::new(),
             stats: ReadStats::default(),
             line: 0,
+            buf: vec![0u8; 64 << 10].into_boxed_slice(),
         }
     }
 
@@ -84,14 +87,14 @@ impl Tail {
             // Renamed away and replaced: the old file is drained; the new
             // one is read from its start.
             Ok(m) if (m.dev(), m.ino()) != self.id => {
-                self.finish_file(emit, on_malformed);
+                self.finish_file(emit, on_malformed)?;
                 if self.open()? {
                     read += self.drain(emit, on_malformed)?;
                 }
             }
             // Cut back in place: read it again from its start.
             Ok(m) if m.len() < self.pos => {
-                self.finish_file(emit, on_malformed);
+                self.finish_file(emit, on_malformed)?;
                 if let Some(f) = self.file.as_mut() {
                     f.seek(SeekFrom::Start(0))?;
                 }
@@ -132,9 +135,8 @@ impl Tail {
             return Ok(0);
         };
         let mut total = 0u64;
-        let mut buf = vec![0u8; 64 << 10];
         loop {
-            let n = match file.read(&mut buf) {
+            let n = match file.read(&mut self.buf[..]) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -142,7 +144,7 @@ impl Tail {
             };
             self.pos += n as u64;
             total += n as u64;
-            self.partial.extend_from_slice(&buf[..n]);
+            self.partial.extend_from_slice(&self.buf[..n]);
             if self.partial.len() >= CHUNK {
                 break;
             }
@@ -151,7 +153,7 @@ impl Tail {
         if let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') {
             let rest = self.partial.split_off(end + 1);
             let whole = std::mem::replace(&mut self.partial, rest);
-            self.parse(&whole, emit, on_malformed);
+            self.parse(&whole, emit, on_malformed)?;
         }
         Ok(total)
     }
@@ -163,14 +165,19 @@ impl Tail {
         &mut self,
         emit: &mut dyn FnMut(Event),
         on_malformed: &mut dyn FnMut(u64, &str),
-    ) {
-        if !self.partial.is_empty() {
-            let mut last = std::mem::take(&mut self.partial);
+    ) -> io::Result<()> {
+        let mut last = std::mem::take(&mut self.partial);
+        // Whatever the last line says, the next file starts afresh.
+        let parsed = if last.is_empty() {
+            Ok(())
+        } else {
             last.push(b'\n');
-            self.parse(&last, emit, on_malformed);
-        }
+            self.parse(&last, emit, on_malformed)
+        };
         self.header.clear();
         self.lines = None;
+        self.line = 0;
+        parsed
     }
 
     /// Parses whole lines with the reader of their kind.
@@ -179,15 +186,16 @@ impl Tail {
         whole: &[u8],
         emit: &mut dyn FnMut(Event),
         on_malformed: &mut dyn FnMut(u64, &str),
-    ) {
+    ) -> io::Result<()> {
         let kind = match self.lines {
             Some(k) => k,
             None => {
                 let first = whole
                     .split(|b| *b == b'\n')
                     .find(|l| !l.iter().all(u8::is_ascii_whitespace));
-                let Some(first) = first else { return };
-                let k = if first.starts_with(b"#") || memchr_str(first, b"\"id.orig_h\"") {
+                let Some(first) = first else { return Ok(()) };
+                let zeek_json = memchr::memmem::find(first, b"\"id.orig_h\"").is_some();
+                let k = if first.starts_with(b"#") || zeek_json {
                     Lines::Zeek
                 } else {
                     Lines::Eve
@@ -196,11 +204,39 @@ impl Tail {
                 k
             }
         };
-        let base = self.line;
-        let header_lines = self.header.iter().filter(|b| **b == b'\n').count() as u64;
+        // Line numbers in this file of the lines the reader is given.
+        let first = self.line;
+        let mut numbers: Vec<u64> = Vec::new();
+        let text: std::borrow::Cow<'_, [u8]> = match kind {
+            Lines::Eve => whole.into(),
+            Lines::Zeek => {
+                // The header of this file goes with every batch of its rows.
+                let mut rows = Vec::with_capacity(whole.len());
+                for (i, l) in whole.split_inclusive(|b| *b == b'\n').enumerate() {
+                    if !l.starts_with(b"#") {
+                        rows.extend_from_slice(l);
+                        numbers.push(first + i as u64 + 1);
+                        continue;
+                    }
+                    if l.starts_with(b"#separator") {
+                        self.header.clear();
+                    }
+                    if !l.starts_with(b"#close") && !l.starts_with(b"#open") {
+                        self.header.extend_from_slice(l);
+                    }
+                }
+                let header_lines = self.header.iter().filter(|b| **b == b'\n').count();
+                numbers.splice(0..0, std::iter::repeat(0).take(header_lines));
+                [&self.header[..], &rows[..]].concat().into()
+            }
+        };
         let mut report = |at: Location, why: &str| {
             if let Location::Line(n) = at {
-                on_malformed(base + n - header_lines.min(n), why);
+                let line = match kind {
+                    Lines::Eve => first + n,
+                    Lines::Zeek => numbers.get(n as usize - 1).copied().unwrap_or(0),
+                };
+                on_malformed(line, why);
             }
         };
         let mut opts = ReadOptions {
@@ -208,38 +244,15 @@ impl Tail {
             ..ReadOptions::default()
         };
         let result = match kind {
-            Lines::Eve => eve::read_eve(whole, &mut opts, emit),
-            Lines::Zeek => {
-                // The header of this file goes with every batch of its rows.
-                for l in whole.split_inclusive(|b| *b == b'\n') {
-                    if l.starts_with(b"#separator") {
-                        self.header.clear();
-                    }
-                    if l.starts_with(b"#") && !l.starts_with(b"#close") && !l.starts_with(b"#open")
-                    {
-                        self.header.extend_from_slice(l);
-                    }
-                }
-                let mut text = self.header.clone();
-                for l in whole.split_inclusive(|b| *b == b'\n') {
-                    if !l.starts_with(b"#") {
-                        text.extend_from_slice(l);
-                    }
-                }
-                zeek::read_conn_log(&text[..], &mut opts, emit)
-            }
+            Lines::Eve => eve::read_eve(&text[..], &mut opts, emit),
+            Lines::Zeek => zeek::read_conn_log(&text[..], &mut opts, emit),
         };
         self.line += whole.iter().filter(|b| **b == b'\n').count() as u64;
-        if let Ok(st) = result {
-            self.stats.records += st.records;
-            self.stats.skipped += st.skipped;
-            self.stats.malformed += st.malformed;
-            self.stats.events += st.events;
-        }
+        let st = result.map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        self.stats.records += st.records;
+        self.stats.skipped += st.skipped;
+        self.stats.malformed += st.malformed;
+        self.stats.events += st.events;
+        Ok(())
     }
-}
-
-/// Whether `needle` occurs in `hay`.
-fn memchr_str(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }

@@ -466,18 +466,35 @@ fn read_input(
     report
 }
 
-fn detect(args: &DetectArgs) -> ExitCode {
-    let (cfg, engine_locality) = match config_of(args) {
-        Ok(c) => c,
-        Err(e) => return usage_error(&e),
-    };
-    let verdicts = Arc::new(Mutex::new(Vec::new()));
+/// Verdicts as the detector delivers them, until the feeder writes them.
+type Decided = Arc<Mutex<Vec<Verdict>>>;
+
+/// The detector `args` configure, the list its verdicts go to, and whether
+/// events keep the engine's own locality ([`config_of`]); a usage error's
+/// exit code if the configuration is bad.
+fn detector_of(args: &DetectArgs) -> Result<(Detector, Decided, bool), ExitCode> {
+    let (cfg, engine_locality) = config_of(args).map_err(|e| usage_error(&e))?;
+    let verdicts: Decided = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&verdicts);
-    let det = match Detector::new(cfg, move |v| {
+    let det = Detector::new(cfg, move |v| {
         sink.lock().unwrap_or_else(|e| e.into_inner()).push(*v)
-    }) {
+    })
+    .map_err(|e| usage_error(&e.to_string()))?;
+    Ok((det, verdicts, engine_locality))
+}
+
+/// How `args` ask for verdicts to be written.
+fn format_of(args: &DetectArgs) -> output::Format {
+    match (args.json, args.format) {
+        (true, _) => output::Format::Json,
+        (false, f) => f.unwrap_or(output::Format::Table),
+    }
+}
+
+fn detect(args: &DetectArgs) -> ExitCode {
+    let (det, verdicts, engine_locality) = match detector_of(args) {
         Ok(d) => d,
-        Err(e) => return usage_error(&e.to_string()),
+        Err(code) => return code,
     };
     // A panic is a bug: say so plainly, without the default hook's hint about
     // backtraces (the input that caused it is named when it is caught).
@@ -500,10 +517,7 @@ fn detect(args: &DetectArgs) -> ExitCode {
         &det,
         window,
         &verdicts,
-        Output::new(match (args.json, args.format) {
-            (true, _) => output::Format::Json,
-            (false, f) => f.unwrap_or(output::Format::Table),
-        }),
+        Output::new(format_of(args)),
         engine_locality,
     ) {
         Ok(f) => f,

@@ -2,30 +2,21 @@
 //! SIGTERM, verdicts written as they are decided.
 
 use super::follow::Tail;
-use super::output::{self, Output};
-use super::{config_of, usage_error, Feeder, WatchArgs, SHOWN_MALFORMED};
+use super::output::Output;
+use super::{detector_of, format_of, usage_error, Feeder, WatchArgs, SHOWN_MALFORMED};
 use std::io;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use sweepwatch::order::Window;
-use sweepwatch::Detector;
 
 /// Runs `watch` to its end.
 pub fn watch(args: &WatchArgs) -> ExitCode {
     let d = &args.detect;
-    let (cfg, engine_locality) = match config_of(d) {
-        Ok(c) => c,
-        Err(e) => return usage_error(&e),
-    };
-    let verdicts = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&verdicts);
-    let det = match Detector::new(cfg, move |v| {
-        sink.lock().unwrap_or_else(|e| e.into_inner()).push(*v)
-    }) {
-        Ok(det) => det,
-        Err(e) => return usage_error(&e.to_string()),
+    let (det, verdicts, engine_locality) = match detector_of(d) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let hup = Arc::new(AtomicBool::new(false));
@@ -38,11 +29,8 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
             return usage_error(&format!("cannot take signal {signal}: {e}"));
         }
     }
-    let format = match (d.json, d.format) {
-        (true, _) => output::Format::Json,
-        // A table waits for the end, which a watch has only when stopped.
-        (false, f) => f.unwrap_or(output::Format::Table),
-    };
+    // A table waits for the end, which a watch has only when stopped.
+    let format = format_of(d);
     let window = Window {
         micros: args.reorder_secs.saturating_mul(1_000_000),
         max_events: d.reorder_window as usize,

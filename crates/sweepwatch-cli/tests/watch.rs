@@ -342,3 +342,39 @@ fn the_output_file_is_opened_again_on_sighup() {
     );
     assert_eq!([before, after].concat(), want, "{err}");
 }
+
+/// A malformed line is named by its line in its own file, after a rotation
+/// too, and a Zeek row by its line past the header's.
+#[test]
+fn malformed_lines_are_named_by_their_line_in_their_file() {
+    let eve = fixture("mixed-sS-sU-PE.eve.json");
+    let lines: Vec<&[u8]> = eve.split_inclusive(|b| *b == b'\n').collect();
+    let dir = scratch("malformed");
+    let path = dir.join("eve.json");
+    let w = start(&path, "0");
+    append(
+        &path,
+        &[lines[0], lines[1], b"{\"broken\n", lines[2]].concat(),
+    );
+    settle(&w, &path);
+    fs::rename(&path, dir.join("eve.json.1")).unwrap();
+    append(&path, &[lines[3], b"not json\n"].concat());
+    settle(&w, &path);
+    let (_, err) = stop(w);
+    let name = path.display();
+    assert!(err.contains(&format!("{name}:3: ")), "{err}");
+    assert!(err.contains(&format!("{name}:2: ")), "{err}");
+    assert!(err.contains(" 2 malformed"), "{err}");
+
+    let path = dir.join("conn.log");
+    let header =
+        "#separator \\x09\n#fields\tts\tid.orig_h\tid.resp_h\tid.resp_p\tproto\tconn_state\n";
+    let w = start(&path, "0");
+    append(
+        &path,
+        format!("{header}1700000000.0\t10.0.0.1\t10.0.0.2\t22\ttcp\tREJ\nnot a row\n").as_bytes(),
+    );
+    settle(&w, &path);
+    let (_, err) = stop(w);
+    assert!(err.contains(&format!("{}:4: ", path.display())), "{err}");
+}
