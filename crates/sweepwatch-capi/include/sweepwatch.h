@@ -252,6 +252,18 @@ enum sw_result
    * created; try a smaller `memory_bytes`.
    */
   SW_RESULT_NO_MEMORY = 6,
+  /**
+   * A saved state was refused: it is not a state, is cut short or corrupt
+   * (its checksum fails), has another format version, or was made with a
+   * configuration whose memory layout differs; the detail says which.
+   * Nothing was created: start with an empty detector.
+   */
+  SW_RESULT_INVALID_STATE = 7,
+  /**
+   * Reading or writing a saved state failed (the file descriptor's or
+   * buffer's error is in the detail); what was written is incomplete.
+   */
+  SW_RESULT_IO = 8,
 };
 #ifndef __cplusplus
 typedef uint32_t sw_result;

@@ -156,6 +156,8 @@ fn core_error(e: Error) -> sw_result {
             sw_result::NoMemory,
             format!("memory_bytes: {bytes} bytes cannot be allocated on this machine"),
         ),
+        Error::State { message } => fail(sw_result::InvalidState, message),
+        Error::Io { message, .. } => fail(sw_result::Io, message),
     }
 }
 

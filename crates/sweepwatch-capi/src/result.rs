@@ -34,6 +34,14 @@ pub enum sw_result {
     /// than the machine's physical memory or than it will map. Nothing was
     /// created; try a smaller `memory_bytes`.
     NoMemory = 6,
+    /// A saved state was refused: it is not a state, is cut short or corrupt
+    /// (its checksum fails), has another format version, or was made with a
+    /// configuration whose memory layout differs; the detail says which.
+    /// Nothing was created: start with an empty detector.
+    InvalidState = 7,
+    /// Reading or writing a saved state failed (the file descriptor's or
+    /// buffer's error is in the detail); what was written is incomplete.
+    Io = 8,
 }
 
 impl sw_result {
@@ -47,6 +55,8 @@ impl sw_result {
             4 => sw_result::Reentrant,
             5 => sw_result::Panic,
             6 => sw_result::NoMemory,
+            7 => sw_result::InvalidState,
+            8 => sw_result::Io,
             _ => return None,
         })
     }
@@ -65,6 +75,8 @@ impl sw_result {
             sw_result::NoMemory => {
                 "out of memory: the detector's memory_bytes could not be allocated"
             }
+            sw_result::InvalidState => "saved state refused",
+            sw_result::Io => "reading or writing a saved state failed",
         }
     }
 }

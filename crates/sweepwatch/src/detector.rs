@@ -12,6 +12,8 @@ use crate::verdict::Verdict;
 use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard};
 
+mod state;
+
 thread_local! {
     /// The innermost verdict callback running on this thread: the detector
     /// delivering to it, and the frames of the callbacks it runs inside. A call
@@ -119,6 +121,8 @@ const CACHED_SHARD_BYTES: u64 = 1 << 20;
 /// assert_eq!(v.targets, 5); // decided at the fifth refused host
 /// ```
 pub struct Detector {
+    /// The configuration it was made with, for saved states.
+    config: Config,
     settings: Settings,
     shards: Box<[Padded]>,
     /// Whether batches prefetch: only when a shard outgrows the cache.
@@ -170,6 +174,7 @@ impl Detector {
             .map_err(|_| no_memory)?;
         let prefetch = shards[0].hint.bytes() > CACHED_SHARD_BYTES;
         Ok(Detector {
+            config,
             settings,
             shards,
             prefetch,

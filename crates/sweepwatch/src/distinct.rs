@@ -38,6 +38,8 @@ pub(crate) struct Distinct<const W: usize> {
     words: [u32; W],
     /// Items held exactly; `u16::MAX` once the words hold registers.
     n: u16,
+    /// Always 0: makes the padding a field, so the counter is plain bytes.
+    _pad: u16,
     /// Once dense: the sum of 2^(15 - rank) over all registers, kept as
     /// registers grow, so that the chance of growing one costs no pass.
     sum: u32,
@@ -47,12 +49,19 @@ pub(crate) struct Distinct<const W: usize> {
     hip: f32,
 }
 
+// SAFETY: repr(C) with no padding (every field's size is a multiple of the
+// next one's alignment, checked below for the size the pool holds), and every
+// bit pattern of its fields is a value.
+unsafe impl<const W: usize> bytemuck::Pod for Distinct<W> {}
+const _: () = assert!(std::mem::size_of::<Distinct<64>>() == 64 * 4 + 2 + 2 + 4 + 4);
+
 impl<const W: usize> Default for Distinct<W> {
     /// Empty, and all zero: pool records start as zeroed memory.
     fn default() -> Self {
         Distinct {
             words: [0; W],
             n: 0,
+            _pad: 0,
             sum: 0,
             hip: 0.0,
         }
@@ -84,6 +93,11 @@ impl<const W: usize> Distinct<W> {
     #[inline]
     pub(crate) fn items(&self) -> Option<&[u32]> {
         self.is_exact().then(|| &self.words[..usize::from(self.n)])
+    }
+
+    /// Whether its count of exact items fits its words.
+    pub(crate) fn is_sound(&self) -> bool {
+        usize::from(self.n) <= W || self.n == DENSE
     }
 
     /// Empties the counter. Only the count is written: the words behind it

@@ -24,6 +24,22 @@ pub enum Error {
         /// The bytes asked for.
         bytes: u64,
     },
+    /// A saved state was refused: it is not a state, is cut short or
+    /// corrupt (its checksum fails), was written by another format version,
+    /// or was made with a configuration whose memory layout differs.
+    /// `message` says which. Nothing was created; start with an empty
+    /// detector (or with the configuration the state was made with).
+    State {
+        /// What is wrong with the state.
+        message: String,
+    },
+    /// Reading or writing a saved state failed in the reader or writer.
+    Io {
+        /// The kind of the reader's or writer's error.
+        kind: std::io::ErrorKind,
+        /// Its message.
+        message: String,
+    },
 }
 
 impl Error {
@@ -48,6 +64,8 @@ impl fmt::Display for Error {
                 f,
                 "out of memory: memory_bytes: {bytes} bytes cannot be allocated on this machine"
             ),
+            Error::State { message } => write!(f, "saved state refused: {message}"),
+            Error::Io { message, .. } => write!(f, "saved state: {message}"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Connection events: what an engine tells the detector, one per attempt or outcome.
 
 use crate::net::AddrKey;
+use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// A point in capture time, in microseconds since the Unix epoch.
@@ -15,7 +16,9 @@ use std::net::IpAddr;
 /// assert_eq!(t.as_micros(), 1_700_000_000_250_000);
 /// assert_eq!(t.as_secs(), 1_700_000_000);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {
@@ -51,7 +54,7 @@ impl Timestamp {
 }
 
 /// Transport protocol of an attempt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Protocol {
     /// TCP: an attempt is a SYN.
     Tcp,
@@ -115,7 +118,7 @@ impl Protocol {
 /// assert_eq!(Technique::from_tcp_flags(0x02), Some(Technique::Syn));
 /// assert_eq!(Technique::from_tcp_flags(0x18), None); // data on a connection
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Technique {
     /// TCP SYN whose handshake the prober did not complete (nmap `-sS`), or
     /// whose completion the engine does not tell.
@@ -237,7 +240,7 @@ impl Technique {
 /// Engines may report an [`Attempt`](Outcome::Attempt) when the probe is seen and
 /// its outcome later, or only the final outcome; the detector counts each
 /// (source, destination, port) pair once either way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Outcome {
     /// A probe was sent; its outcome is not known yet.
     Attempt,
@@ -348,7 +351,7 @@ impl From<&Event> for KeyedEvent {
 /// );
 /// assert_eq!(ev.dst_port, 445);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Event {
     /// Capture time of the probe or of the outcome.
     pub ts: Timestamp,

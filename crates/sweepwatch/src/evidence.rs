@@ -30,7 +30,7 @@ pub(crate) type Resolved = u64;
 
 /// The evidence against one suspicious source, for one protocol: a verdict
 /// describes the probes of one protocol only.
-#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable, bytemuck::Pod)]
 #[repr(C)]
 pub(crate) struct Evidence {
     /// The source address as 128 bits (IPv4 mapped).
@@ -41,6 +41,9 @@ pub(crate) struct Evidence {
     pub ports: Ports,
     /// Distinct (target, port) pairs probed.
     pub probes: Pairs,
+    /// Always 0, as are the other `_pad` fields: the padding made fields,
+    /// so that the record is plain bytes.
+    _pad0: u32,
     /// Which pairs of `probes` had their outcome counted, bit `i` for the
     /// `i`th pair added.
     pub resolved: Resolved,
@@ -65,9 +68,10 @@ pub(crate) struct Evidence {
     /// The protocol of the probes ([`Protocol::index`](crate::Protocol::index)).
     pub proto: u8,
     /// Whether the source was at home at its latest probe.
-    pub src_home: bool,
+    pub src_home: Flag,
     /// A verdict was delivered in this episode and its final extent not yet.
-    pub extent_due: bool,
+    pub extent_due: Flag,
+    _pad1: [u8; 3],
     /// The largest counts delivered in this episode, below which no later
     /// verdict's estimates may fall.
     pub shown: Shown,
@@ -76,6 +80,7 @@ pub(crate) struct Evidence {
     /// Index + 1 of the pool's exact port map holding the ports, once
     /// there were more than the counter holds exactly; 0 if none.
     pub port_map: u16,
+    _pad2: u16,
     /// The first-contact filter's generations retired when this evidence
     /// was taken (its low 32 bits): while none has been since, every outcome
     /// counted was of a distinct pair.
@@ -84,10 +89,33 @@ pub(crate) struct Evidence {
     pub sample: [u128; MAX_VERDICT_SAMPLE],
 }
 
+/// A yes-or-no field of a pooled record, held in a byte so that every record
+/// is plain bytes: a saved state is read straight into the pool, and any
+/// byte there is a valid value (anything but 0 reads as yes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Zeroable, bytemuck::Pod)]
+#[repr(transparent)]
+pub(crate) struct Flag(u8);
+
+impl Flag {
+    pub(crate) const NO: Flag = Flag(0);
+    pub(crate) const YES: Flag = Flag(1);
+
+    #[inline]
+    pub(crate) const fn new(yes: bool) -> Flag {
+        Flag(yes as u8)
+    }
+
+    #[inline]
+    pub(crate) const fn get(self) -> bool {
+        self.0 != 0
+    }
+}
+
 /// Counts a source's verdicts have stated in its current episode: its
 /// evidence only grows, so no later verdict states less, whatever an
 /// estimate does as it takes more items.
-#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable, bytemuck::Pod)]
+#[repr(C)]
 pub(crate) struct Shown {
     pub hosts: u32,
     pub ports: u32,
@@ -148,11 +176,23 @@ impl Evidence {
         self.reported = reported;
         self.n_sample = 0;
         self.proto = proto;
-        self.src_home = false;
-        self.extent_due = false;
+        self.src_home = Flag::NO;
+        self.extent_due = Flag::NO;
         self.shown = Shown::default();
         self.port_map = 0;
         self.map_ports = 0;
+    }
+
+    /// Whether the record's lengths and links stay within its arrays, the
+    /// pool's `maps` port maps and a table of `records` records.
+    pub(crate) fn is_sound(&self, records: usize, maps: usize) -> bool {
+        self.hosts.is_sound()
+            && self.ports.is_sound()
+            && self.probes.is_sound()
+            && self.top.is_sound()
+            && usize::from(self.n_sample) <= MAX_VERDICT_SAMPLE
+            && (self.owner as usize) < records
+            && usize::from(self.port_map) <= maps
     }
 
     /// Puts `target` first among the most recent distinct failed targets, so a
@@ -227,7 +267,7 @@ impl Extent {
             std::cmp::Ordering::Less => false,
             std::cmp::Ordering::Equal => dst_home,
         };
-        let direction = Direction::of(e.src_home, dst_home);
+        let direction = Direction::of(e.src_home.get(), dst_home);
         let proto = Protocol::from_index(e.proto);
         // Many ports of few hosts is a port scan; a source touching many
         // hosts is a sweep. While both counts are exact they are compared as

@@ -23,7 +23,7 @@ pub(crate) const MAX_PAGES: usize = (HANDLE_LIMIT as usize - 1) / SLOTS;
 const PAGES_PER_MAP: u64 = 256;
 
 /// Every destination port, a bit each: 8 KiB.
-#[derive(Clone, Copy, bytemuck::Zeroable)]
+#[derive(Clone, Copy, bytemuck::Zeroable, bytemuck::Pod)]
 #[repr(C)]
 pub(crate) struct PortMap([u64; 1024]);
 
@@ -58,11 +58,16 @@ union Page {
 }
 
 const _: () = assert!(std::mem::size_of::<Page>() == std::mem::size_of::<Evidence>());
+// SAFETY: both views are Pod and fill the page exactly (asserted above and
+// below), so the page has no padding and every bit pattern is a value of
+// either view: reading a restored page as whichever kind its meta says is
+// sound, whatever the file held.
+unsafe impl bytemuck::Pod for Page {}
 const _: () =
     assert!(std::mem::size_of::<[SmallEvidence; SLOTS]>() == std::mem::size_of::<Evidence>());
 
 /// What a page holds, and the free lists it is on.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Meta {
     /// Holds a large record.
     large: bool,
@@ -70,6 +75,33 @@ struct Meta {
     used: u8,
     /// On the list of pages with a free slot.
     partial: bool,
+}
+
+/// A pool's state besides its pages and port maps: what each page holds, the
+/// free lists and the clock hands.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct PoolLists {
+    pages: u64,
+    maps: u64,
+    meta: Vec<Meta>,
+    free: Vec<u32>,
+    partial: Vec<u32>,
+    hand_slot: u64,
+    hand_page: u64,
+    in_use: u64,
+    free_maps: Vec<u16>,
+}
+
+/// Whether every one of `items` is below `n` and none is listed twice.
+fn distinct_below(items: impl Iterator<Item = usize>, n: usize) -> bool {
+    let mut seen = vec![false; n];
+    for i in items {
+        match seen.get_mut(i) {
+            Some(s) if !*s => *s = true,
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// The evidence pool: pages of 1 KiB that each hold one large record or
@@ -177,6 +209,93 @@ impl EvidencePool {
             + (self.free.capacity() + self.partial.capacity()) * 4
             + self.maps.len() * std::mem::size_of::<PortMap>()
             + self.free_maps.capacity() * 2) as u64
+    }
+
+    /// The pages and the port maps as bytes, to save.
+    pub(crate) fn as_bytes(&self) -> [&[u8]; 2] {
+        [
+            bytemuck::cast_slice(&self.pages),
+            bytemuck::cast_slice(&self.maps),
+        ]
+    }
+
+    /// The pages and the port maps as bytes, to restore: any bytes are
+    /// pages and maps, which [`set_lists`](Self::set_lists) then checks.
+    pub(crate) fn as_bytes_mut(&mut self) -> [&mut [u8]; 2] {
+        [
+            bytemuck::cast_slice_mut(&mut self.pages),
+            bytemuck::cast_slice_mut(&mut self.maps),
+        ]
+    }
+
+    /// What the pool holds besides pages and maps, to save.
+    pub(crate) fn lists(&self) -> PoolLists {
+        PoolLists {
+            pages: self.pages.len() as u64,
+            maps: self.maps.len() as u64,
+            meta: self.meta.clone(),
+            free: self.free.clone(),
+            partial: self.partial.clone(),
+            hand_slot: self.hand_slot as u64,
+            hand_page: self.hand_page as u64,
+            in_use: self.in_use as u64,
+            free_maps: self.free_maps.clone(),
+        }
+    }
+
+    /// Takes the lists saved from a pool of the same size, once its pages
+    /// and maps are restored, and checks that every list and every record
+    /// in use stays within the pool, the maps and a table of `records`
+    /// records: a state that passed its checksum yet breaks these was made
+    /// by hand, and is refused rather than trusted.
+    ///
+    /// # Errors
+    /// What is wrong with the lists or records.
+    pub(crate) fn set_lists(&mut self, l: PoolLists, records: usize) -> Result<(), &'static str> {
+        let (n, maps) = (self.pages.len(), self.maps.len());
+        if l.pages != n as u64 || l.maps != maps as u64 || l.meta.len() != n {
+            return Err("its evidence pool has another size");
+        }
+        let sound = distinct_below(l.free.iter().map(|&p| p as usize), n)
+            && distinct_below(l.partial.iter().map(|&p| p as usize), n)
+            && distinct_below(l.free_maps.iter().map(|&m| usize::from(m)), maps)
+            && l.hand_slot < (n * SLOTS) as u64
+            && l.hand_page < n as u64
+            && l.in_use <= (n * SLOTS) as u64;
+        if !sound {
+            return Err("its evidence pool's lists are out of range");
+        }
+        for (page, m) in self.pages.iter().zip(&l.meta) {
+            // SAFETY: a page is plain bytes under either view.
+            let ok = if m.large {
+                unsafe { page.large }.is_sound(records, maps)
+            } else {
+                let small = unsafe { &page.small };
+                (0..SLOTS)
+                    .filter(|i| m.used & (1 << i) != 0)
+                    .all(|i| small[i].is_sound(records))
+            };
+            if !ok {
+                return Err("an evidence record is out of range");
+            }
+        }
+        self.meta.clear();
+        self.meta.extend_from_slice(&l.meta);
+        self.free.clear();
+        self.free.extend_from_slice(&l.free);
+        self.partial.clear();
+        self.partial.extend_from_slice(&l.partial);
+        self.free_maps.clear();
+        self.free_maps.extend_from_slice(&l.free_maps);
+        self.hand_slot = l.hand_slot as usize;
+        self.hand_page = l.hand_page as usize;
+        self.in_use = l.in_use as usize;
+        Ok(())
+    }
+
+    /// Whether `id` names a slot of this pool.
+    pub(crate) fn holds(&self, id: EvidenceId) -> bool {
+        split(id).0 < self.pages.len()
     }
 
     /// An empty port map: its handle (index + 1), or None if all are taken.

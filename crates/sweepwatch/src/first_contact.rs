@@ -13,7 +13,7 @@
 
 use crate::zeroed::Zeroed;
 
-#[derive(Clone, Copy, Default, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Default, bytemuck::Zeroable, bytemuck::Pod)]
 #[repr(C, align(32))]
 struct Block {
     /// `[seen, resolved]` of the current generation, then of the older one.
@@ -46,6 +46,17 @@ fn block_of(h: u64, n: u64) -> usize {
 #[inline]
 pub(crate) fn prefetch_at((base, n): (usize, u64), h: u64) {
     crate::prefetch::prefetch_addr(base + block_of(h, n) * std::mem::size_of::<Block>());
+}
+
+/// A filter's state besides its blocks.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct FilterClock {
+    blocks: u64,
+    inserted: u64,
+    period: u32,
+    now: u32,
+    deadline: u32,
+    rotations: u64,
 }
 
 pub(crate) struct FirstContactFilter {
@@ -92,6 +103,44 @@ impl FirstContactFilter {
     /// [`prefetch_at`].
     pub(crate) fn geometry(&self) -> (usize, u64) {
         (self.blocks.as_ptr() as usize, self.blocks.len() as u64)
+    }
+
+    /// The blocks as bytes, to save.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        bytemuck::cast_slice(&self.blocks)
+    }
+
+    /// The blocks as bytes, to restore: any bytes are blocks.
+    pub(crate) fn as_bytes_mut(&mut self) -> &mut [u8] {
+        bytemuck::cast_slice_mut(&mut self.blocks)
+    }
+
+    /// The filter's counters and clock, to save.
+    pub(crate) fn clock(&self) -> FilterClock {
+        FilterClock {
+            blocks: self.blocks.len() as u64,
+            inserted: self.inserted,
+            period: self.period,
+            now: self.now,
+            deadline: self.deadline,
+            rotations: self.rotations,
+        }
+    }
+
+    /// Sets the counters and clock saved from a filter of the same size.
+    ///
+    /// # Errors
+    /// Why `c` cannot be this filter's.
+    pub(crate) fn set_clock(&mut self, c: &FilterClock) -> Result<(), &'static str> {
+        if c.blocks != self.blocks.len() as u64 {
+            return Err("its first-contact filter has another size");
+        }
+        self.inserted = c.inserted;
+        self.period = c.period;
+        self.now = c.now;
+        self.deadline = c.deadline;
+        self.rotations = c.rotations;
+        Ok(())
     }
 
     /// Starts the generation clock at `now` (seconds) without clearing

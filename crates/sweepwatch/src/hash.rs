@@ -56,25 +56,48 @@ pub(crate) struct AddrHasher {
     /// Keys of the folded multiplications (odd: a multiplication by an even
     /// key would drop a bit).
     folds: [u64; 4],
+    /// What the keys above were made from, kept so that a saved state can
+    /// carry them: sources and pairs placed under one set of keys are found
+    /// only under the same keys.
+    material: KeyMaterial,
 }
+
+/// The secret numbers an [`AddrHasher`]'s keys are made from.
+pub(crate) type KeyMaterial = [u64; 24];
 
 impl AddrHasher {
     /// Keys from `seed`, or random ones when it is `None`.
     pub(crate) fn new(seed: Option<u64>) -> AddrHasher {
         let random = std::collections::hash_map::RandomState::new();
-        let key = |i: u64| -> u64 {
-            match seed {
+        let mut material = [0; 24];
+        for (j, k) in (0u64..).zip(material.iter_mut()) {
+            // The numbering the keys have always had, so that a seed keeps
+            // giving the same placement.
+            let i = if j < 4 { j + 1 } else { j + 6 };
+            *k = match seed {
                 Some(seed) => mix64(seed ^ mix64(i)),
                 None => random.hash_one(i),
-            }
-        };
+            };
+        }
+        AddrHasher::from_material(material)
+    }
+
+    /// The hasher whose keys are made from `material`.
+    pub(crate) fn from_material(material: KeyMaterial) -> AddrHasher {
+        let k = |i: usize| material[i];
         AddrHasher {
             sources: [0, 1, 2, 3, 4].map(|i| {
-                let k = 10 + 4 * i;
-                ahash::RandomState::with_seeds(key(k), key(k + 1), key(k + 2), key(k + 3))
+                let b = 4 + 4 * i;
+                ahash::RandomState::with_seeds(k(b), k(b + 1), k(b + 2), k(b + 3))
             }),
-            folds: [1, 2, 3, 4].map(|i| key(i) | 1),
+            folds: [0, 1, 2, 3].map(|i| k(i) | 1),
+            material,
         }
+    }
+
+    /// What the keys are made from.
+    pub(crate) fn material(&self) -> &KeyMaterial {
+        &self.material
     }
 
     /// A keyed hash of one address, for counting targets in the evidence.

@@ -121,6 +121,18 @@ impl Timed for Event {
     }
 }
 
+/// What a [`Reorder`] holds, to carry across a restart: see
+/// [`Reorder::snapshot`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held<E, T> {
+    /// The held events and their payloads, oldest first.
+    pub events: Vec<(E, T)>,
+    /// The newest event time seen.
+    pub newest: Timestamp,
+    /// Events released before their window passed because the buffer was full.
+    pub early: u64,
+}
+
 /// Events (`E`, by default [`Event`]) held in time order, each with a payload
 /// `T` of the caller's (the Suricata plugin keeps its flow's ids there). All
 /// memory is reserved by [`Reorder::new`]: holding and releasing events
@@ -287,6 +299,60 @@ impl<T: Copy, E: Timed> Reorder<T, E> {
             self.pop_one(in_run, &mut release);
         }
         self.flush(release);
+    }
+
+    /// The events held now and their payloads, oldest first (released ones
+    /// waiting in the batch first), with the newest time seen and the count
+    /// of early releases: what a saved state keeps, so that
+    /// [`resume`](Self::resume) holds them again after a restart.
+    ///
+    /// ```
+    /// use sweepwatch::order::{Reorder, Window};
+    /// use sweepwatch::{Event, Outcome, Protocol, Timestamp};
+    ///
+    /// let ev = |secs, port| Event::new(Timestamp::from_secs(secs),
+    ///     "10.0.0.5".parse().unwrap(), "198.51.100.7".parse().unwrap(), port,
+    ///     Protocol::Tcp, Outcome::Refused);
+    /// let window = Window { micros: 60_000_000, max_events: 1000 };
+    /// let mut r = Reorder::<()>::new(window).unwrap();
+    /// r.push(ev(105, 443), (), |_, _| {});
+    /// r.push(ev(100, 80), (), |_, _| {});
+    /// let held = r.snapshot();
+    ///
+    /// let mut again = Reorder::<()>::new(window).unwrap();
+    /// again.resume(held, |_, _| {});
+    /// let mut out = Vec::new();
+    /// again.drain(|b, _| out.extend_from_slice(b));
+    /// assert_eq!(out.iter().map(|e| e.dst_port).collect::<Vec<_>>(), [80, 443]);
+    /// ```
+    pub fn snapshot(&self) -> Held<E, T> {
+        let mut keyed: Vec<(Key, u32)> = self.run.iter().copied().collect();
+        keyed.extend(self.heap.iter().map(|Reverse(k)| *k));
+        keyed.sort_unstable();
+        let mut events: Vec<(E, T)> = self
+            .batch
+            .iter()
+            .copied()
+            .zip(self.batch_extra.iter().copied())
+            .collect();
+        events.extend(keyed.iter().map(|&(_, slot)| self.slab[slot as usize]));
+        Held {
+            events,
+            newest: Timestamp(self.newest),
+            early: self.early,
+        }
+    }
+
+    /// Holds again the events of a [`snapshot`](Self::snapshot), in their
+    /// order, and takes its clock and counts; calls `release` for what is
+    /// due (nothing, unless this window is shorter or smaller than the
+    /// snapshot's).
+    pub fn resume(&mut self, held: Held<E, T>, mut release: impl FnMut(&[E], &[T])) {
+        for (ev, extra) in held.events {
+            self.push(ev, extra, &mut release);
+        }
+        self.early += held.early;
+        self.advance(held.newest, &mut release);
     }
 
     /// Events held now (released ones waiting in the batch included).

@@ -3,7 +3,7 @@
 
 use crate::config::Settings;
 use crate::event::{Outcome, Protocol, Timestamp};
-use crate::evidence::{Evidence, Extent, Ports, Shown};
+use crate::evidence::{Evidence, Extent, Flag, Ports, Shown};
 use crate::evidence_pool::{EvidenceId, EvidencePool};
 use crate::first_contact::{FirstContactFilter, Look, Marked};
 use crate::hash::{mix32, mix64, service, unmix32};
@@ -76,7 +76,7 @@ const MIN_FILTER_BYTES: u64 = 64 << 10;
 /// Seconds before the first event that later, reordered events may carry.
 const EPOCH_SLACK: u64 = 3600;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct ShardCounts {
     events: u64,
     ignored: u64,
@@ -581,7 +581,7 @@ impl Shard {
         let Some(e) = self.pool.large_mut(id) else {
             return;
         };
-        e.src_home = hx.src_home(s);
+        e.src_home = Flag::new(hx.src_home(s));
         let pair = evidence_pair(hx.pair);
         // Whether this (target, port) is new to the evidence: exactly while
         // the evidence holds its pairs, else as the filter says.
@@ -697,7 +697,7 @@ impl Shard {
         let Place::Bit(bit) = e.place(hx.dst, hx.dst_port) else {
             return false;
         };
-        e.src_home = hx.src_home(s);
+        e.src_home = Flag::new(hx.src_home(s));
         if e.probed & (1 << bit) == 0 {
             e.probed |= 1 << bit;
             let t = &mut e.techniques[hx.technique.index()];
@@ -889,7 +889,7 @@ impl Shard {
         e.reported |= kind.bit();
         e.last_report = now;
         e.last_targets = size;
-        e.extent_due = true;
+        e.extent_due = Flag::YES;
         self.c.verdicts += 1;
         sink(&v);
     }
@@ -901,7 +901,7 @@ impl Shard {
         let Some(id) = r.evidence.filter(|_| r.occupied()) else {
             return;
         };
-        if !self.pool.large(id).is_some_and(|e| e.extent_due) {
+        if !self.pool.large(id).is_some_and(|e| e.extent_due.get()) {
             return;
         }
         let Some((mut v, size)) = self.shape(slot, self.abs(r.last_seen), false) else {
@@ -910,7 +910,7 @@ impl Shard {
         let Some(e) = self.pool.large_mut(id) else {
             return;
         };
-        e.extent_due = false;
+        e.extent_due = Flag::NO;
         e.shown = Shown::of(&v);
         // Evidence only grows within an episode, so this holds; the check
         // keeps extents and verdicts to one rule.
@@ -988,6 +988,9 @@ impl Shard {
         st.collisions += c.collisions;
     }
 }
+
+mod saved;
+pub(crate) use saved::ShardHead;
 
 #[cfg(test)]
 mod hostile_tests;

@@ -5,6 +5,7 @@
 //! to a large record ([`Evidence`](crate::evidence::Evidence)).
 
 use crate::event::Technique;
+use crate::evidence::Flag;
 
 /// Distinct targets a small record holds.
 pub(crate) const HOSTS: usize = 4;
@@ -14,7 +15,7 @@ pub(crate) const PORTS: usize = 7;
 /// A suspect's evidence while it has probed at most [`HOSTS`] targets on at
 /// most [`PORTS`] ports: its pairs are bits of a targets × ports grid, so
 /// every count is exact and a retried pair is known however late it comes.
-#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable, bytemuck::Pod)]
 #[repr(C)]
 pub(crate) struct SmallEvidence {
     /// The source address as 128 bits (IPv4 mapped).
@@ -44,7 +45,7 @@ pub(crate) struct SmallEvidence {
     /// The protocol of the probes ([`Protocol::index`](crate::Protocol::index)).
     pub proto: u8,
     /// Whether the source was at home at its latest probe.
-    pub src_home: bool,
+    pub src_home: Flag,
     /// The latest distinct failed targets, newest first: two bits each,
     /// indexes into `hosts`.
     pub sample: u8,
@@ -63,6 +64,15 @@ pub(crate) enum Place {
 }
 
 impl SmallEvidence {
+    /// Whether the record's lengths and owner stay within its arrays and
+    /// a table of `records` records.
+    pub(crate) fn is_sound(&self, records: usize) -> bool {
+        usize::from(self.n_hosts) <= HOSTS
+            && usize::from(self.n_ports) <= PORTS
+            && usize::from(self.n_sample) <= HOSTS
+            && (self.owner as usize) < records
+    }
+
     /// True if this evidence is that of source `key`'s probes of protocol
     /// `proto`.
     #[inline]

@@ -64,7 +64,7 @@ fn evidence_of(first_seen: u32, evidence: u16) -> Option<EvidenceId> {
 
 /// Four records, field by field: one cache line. `first_seen` holds the
 /// evidence id's top 4 bits above its own 28 ([`pack`]).
-#[derive(Clone, Copy, Default, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Default, bytemuck::Zeroable, bytemuck::Pod)]
 #[repr(C, align(64))]
 struct Bucket {
     fp: [u32; WAYS],
@@ -243,6 +243,16 @@ impl Table {
     /// [`prefetch_at`].
     pub(crate) fn geometry(&self) -> (usize, u64) {
         (self.buckets.as_ptr() as usize, self.n)
+    }
+
+    /// The records as bytes, to save.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        bytemuck::cast_slice(&self.buckets)
+    }
+
+    /// The records as bytes, to restore: any bytes are records.
+    pub(crate) fn as_bytes_mut(&mut self) -> &mut [u8] {
+        bytemuck::cast_slice_mut(&mut self.buckets)
     }
 
     /// The ways of bucket `b` whose fingerprint is `fp`, one bit each.

@@ -2,15 +2,22 @@
 
 /// The eight most probed ports of a source (Space-Saving: a new port replaces
 /// the least counted and inherits its count, so heavy ports are never lost).
-#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Zeroable, bytemuck::Pod)]
 #[repr(C)]
 pub(crate) struct TopPorts {
     ports: [u16; 8],
     counts: [u16; 8],
     len: u8,
+    /// Always 0: makes the padding a field, so the list is plain bytes.
+    _pad: u8,
 }
 
 impl TopPorts {
+    /// Whether its length fits its arrays.
+    pub(crate) fn is_sound(&self) -> bool {
+        usize::from(self.len) <= self.ports.len()
+    }
+
     #[inline]
     pub(crate) fn add(&mut self, port: u16) {
         let n = usize::from(self.len);

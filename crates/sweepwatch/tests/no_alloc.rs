@@ -107,3 +107,26 @@ fn a_million_events_allocate_nothing() {
     );
     assert!(stats.sources > 10_000);
 }
+
+#[test]
+fn a_restored_detector_allocates_nothing_either() {
+    let events = million();
+    let det = Detector::new(Config::default(), |_| {}).unwrap();
+    det.observe_batch(&events[..300_000]).unwrap();
+    let mut state = Vec::new();
+    det.save(&mut state).unwrap();
+    drop(det);
+    let det = Detector::restore(Config::default(), &state[..], |_| {}).unwrap();
+
+    ARMED.with(|a| a.set(true));
+    det.observe_batch(&events[300_000..]).unwrap();
+    let stats = det.stats().unwrap();
+    ARMED.with(|a| a.set(false));
+
+    assert_eq!(
+        ALLOCATIONS.load(Ordering::Relaxed),
+        0,
+        "allocations while observing"
+    );
+    assert_eq!(stats.events, 1_000_000);
+}
