@@ -10,6 +10,7 @@
 //! A record written between the last read of the old file and its rename is
 //! still read, since the old file stays open until it is drained.
 
+use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -17,12 +18,33 @@ use std::path::{Path, PathBuf};
 use sweepwatch::Event;
 use sweepwatch_input::{eve, zeek, Location, ReadOptions, ReadStats};
 
+/// Where a followed path was read to: the file (device and inode) and the
+/// offset, with what was read past the last whole line and the Zeek header
+/// in force, so that a restart reads on from the next byte.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    path: PathBuf,
+    id: (u64, u64),
+    pos: u64,
+    partial: Vec<u8>,
+    lines: Option<Lines>,
+    header: Vec<u8>,
+    line: u64,
+}
+
+impl Position {
+    /// The followed path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// Bytes read from a file per poll at most, so that one busy file cannot
 /// hold back the others for long.
 const CHUNK: usize = 4 << 20;
 
 /// What kind of lines a followed file holds, known from its first line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum Lines {
     Eve,
     Zeek,
@@ -72,6 +94,86 @@ impl Tail {
         &self.path
     }
 
+    /// Where the path was read to.
+    pub fn position(&self) -> Position {
+        Position {
+            path: self.path.clone(),
+            id: self.id,
+            pos: if self.file.is_some() { self.pos } else { 0 },
+            partial: self.partial.clone(),
+            lines: self.lines,
+            header: self.header.clone(),
+            line: self.line,
+        }
+    }
+
+    /// Goes on from `p`, saved by an earlier run: the same file from the
+    /// saved offset; or, if the file was rotated meanwhile, the rest of the
+    /// old one (found by its inode in the same directory, as logrotate and
+    /// Suricata leave it), then the new one from its start. Returns what
+    /// was done, to report.
+    pub fn resume(
+        &mut self,
+        p: Position,
+        emit: &mut dyn FnMut(Event),
+        on_malformed: &mut dyn FnMut(u64, &str),
+    ) -> io::Result<String> {
+        let name = self.path.display().to_string();
+        let here = std::fs::metadata(&self.path).ok();
+        if let Some(m) = here.as_ref().filter(|m| (m.dev(), m.ino()) == p.id) {
+            if m.len() < p.pos {
+                return Ok(format!(
+                    "{name} was cut back since; reading it from its start"
+                ));
+            }
+            self.open()?;
+            self.take_position(p)?;
+            return Ok(format!("{name}: going on from byte {}", self.pos));
+        }
+        let Some(old) = self.find_rotated(p.id) else {
+            return Ok(format!(
+                "{name}: the file read before is gone (rotated elsewhere); reading the one there now from its start"
+            ));
+        };
+        self.file = Some(File::open(&old)?);
+        self.id = p.id;
+        self.take_position(p)?;
+        let rest = self.drain(emit, on_malformed)?;
+        self.finish_file(emit, on_malformed)?;
+        self.file = None;
+        Ok(format!(
+            "{name}: read the last {rest} bytes of {} (rotated since), then the new file from its start",
+            old.display()
+        ))
+    }
+
+    /// Takes the saved reading state and seeks the open file to it.
+    fn take_position(&mut self, p: Position) -> io::Result<()> {
+        if let Some(f) = self.file.as_mut() {
+            f.seek(SeekFrom::Start(p.pos))?;
+        }
+        self.pos = p.pos;
+        self.partial = p.partial;
+        self.lines = p.lines;
+        self.header = p.header;
+        self.line = p.line;
+        Ok(())
+    }
+
+    /// A file beside the path with inode `id`: the followed file after a
+    /// rename.
+    fn find_rotated(&self, id: (u64, u64)) -> Option<PathBuf> {
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file() && (m.dev(), m.ino()) == id))
+    }
+
     /// Reads what was written since the last poll, emitting its events, and
     /// follows a rotation. Returns the bytes read.
     pub fn poll(
@@ -87,6 +189,15 @@ impl Tail {
             // Renamed away and replaced: the old file is drained; the new
             // one is read from its start.
             Ok(m) if (m.dev(), m.ino()) != self.id => {
+                // What was written between the read above and the rename
+                // is in the old file still: read it to its end first.
+                loop {
+                    let n = self.drain(emit, on_malformed)?;
+                    read += n;
+                    if n == 0 {
+                        break;
+                    }
+                }
                 self.finish_file(emit, on_malformed)?;
                 if self.open()? {
                     read += self.drain(emit, on_malformed)?;

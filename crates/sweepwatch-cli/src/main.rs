@@ -24,6 +24,7 @@
 
 mod follow;
 mod output;
+mod state;
 mod summary;
 mod watch;
 
@@ -103,6 +104,20 @@ struct WatchArgs {
     #[arg(long, value_name = "MS", default_value_t = 200,
         value_parser = clap::value_parser!(u64).range(10..=60_000))]
     poll_ms: u64,
+
+    /// Keeps the detector's state, where each file was read to and the
+    /// events held for ordering in FILE: loaded at start, so that a restart
+    /// goes on where the last run stopped; saved every --state-every
+    /// seconds and on SIGINT or SIGTERM, which then end the run without
+    /// final extents (the scans go on in the next run).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+
+    /// Seconds between saves of --state. A crash loses at most this much:
+    /// the next run reads again from the last save.
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    state_every: u64,
 }
 
 #[derive(Args, Debug)]
@@ -475,12 +490,14 @@ type Decided = Arc<Mutex<Vec<Verdict>>>;
 fn detector_of(args: &DetectArgs) -> Result<(Detector, Decided, bool), ExitCode> {
     let (cfg, engine_locality) = config_of(args).map_err(|e| usage_error(&e))?;
     let verdicts: Decided = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&verdicts);
-    let det = Detector::new(cfg, move |v| {
-        sink.lock().unwrap_or_else(|e| e.into_inner()).push(*v)
-    })
-    .map_err(|e| usage_error(&e.to_string()))?;
+    let det = Detector::new(cfg, sink_of(&verdicts)).map_err(|e| usage_error(&e.to_string()))?;
     Ok((det, verdicts, engine_locality))
+}
+
+/// The verdict callback that collects into `verdicts`.
+fn sink_of(verdicts: &Decided) -> impl Fn(&Verdict) + Send + Sync + 'static {
+    let sink = Arc::clone(verdicts);
+    move |v| sink.lock().unwrap_or_else(|e| e.into_inner()).push(*v)
 }
 
 /// How `args` ask for verdicts to be written.

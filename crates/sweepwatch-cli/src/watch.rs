@@ -3,18 +3,94 @@
 
 use super::follow::Tail;
 use super::output::Output;
-use super::{detector_of, format_of, usage_error, Feeder, WatchArgs, SHOWN_MALFORMED};
+use super::state::{self, Loaded, Resume};
+use super::{config_of, format_of, sink_of, usage_error, Decided, Feeder, WatchArgs};
+use super::{DetectArgs, SHOWN_MALFORMED};
 use std::io;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use sweepwatch::order::Window;
+use sweepwatch::order::{Held, Window};
+use sweepwatch::{Detector, Timestamp};
+
+/// The detector, from the state file when there is a usable one, and where
+/// reading goes on.
+fn start(
+    d: &DetectArgs,
+    state: Option<&Path>,
+) -> Result<(Detector, Decided, bool, Option<Resume>), ExitCode> {
+    let (cfg, engine_locality) = config_of(d).map_err(|e| usage_error(&e))?;
+    let verdicts: Decided = Arc::new(Mutex::new(Vec::new()));
+    let fresh = |why: Option<String>| {
+        Detector::new(cfg.clone(), sink_of(&verdicts)).map_err(|e| {
+            let mut e = e.to_string();
+            if let Some(why) = why {
+                e = format!("{e} (the state was refused: {why})");
+            }
+            usage_error(&e)
+        })
+    };
+    let Some(path) = state else {
+        return Ok((fresh(None)?, verdicts, engine_locality, None));
+    };
+    let name = path.display();
+    let (det, resume) = match state::load(path, &cfg, sink_of(&verdicts)) {
+        Loaded::Whole(det, resume) => {
+            if !d.quiet {
+                let st = det.stats().unwrap_or_default();
+                eprintln!(
+                    "sweepwatch: {name}: state restored: {} sources tracked, {} held events, {} files",
+                    st.sources,
+                    resume.held.len(),
+                    resume.tails.len()
+                );
+            }
+            (*det, Some(resume))
+        }
+        Loaded::Positions(resume, why) => {
+            eprintln!(
+                "sweepwatch: {name}: {why}; detection starts empty, reading goes on where it stopped"
+            );
+            (fresh(Some(why))?, Some(resume))
+        }
+        Loaded::Nothing(None) => {
+            if !d.quiet {
+                eprintln!("sweepwatch: {name}: no state yet; starting empty");
+            }
+            (fresh(None)?, None)
+        }
+        Loaded::Nothing(Some(why)) => {
+            eprintln!(
+                "sweepwatch: {name}: state ignored: {why}; starting empty, files read from their start"
+            );
+            (fresh(None)?, None)
+        }
+    };
+    Ok((det, verdicts, engine_locality, resume))
+}
+
+/// Saves the state: verdicts decided so far are written first, so that a
+/// crash after the save never loses one.
+fn save(path: &Path, det: &Detector, feeder: &mut Feeder<'_>, tails: &[Tail]) -> io::Result<u64> {
+    feeder.end_of_input();
+    feeder.out.flush();
+    let held = feeder.order.snapshot();
+    let resume = Resume {
+        tails: tails.iter().map(Tail::position).collect(),
+        held: held.events.iter().map(|(e, ())| *e).collect(),
+        newest: held.newest.as_micros(),
+        early: held.early,
+    };
+    state::save(path, det, &resume)
+}
 
 /// Runs `watch` to its end.
 pub fn watch(args: &WatchArgs) -> ExitCode {
     let d = &args.detect;
-    let (det, verdicts, engine_locality) = match detector_of(d) {
+    let state_path = args.state.as_deref();
+    let (det, verdicts, engine_locality, resume) = match start(d, state_path) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -49,9 +125,43 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
     let mut tails: Vec<Tail> = d.inputs.iter().map(|p| Tail::new(p)).collect();
     let mut shown = vec![0u64; tails.len()];
     let mut failed = false;
+    if let Some(resume) = resume {
+        let held = Held {
+            events: resume.held.into_iter().map(|e| (e, ())).collect(),
+            newest: Timestamp(resume.newest),
+            early: resume.early,
+        };
+        let det = &det;
+        feeder.order.resume(held, |batch, _| {
+            let _ = det.observe_batch(batch);
+        });
+        for p in resume.tails {
+            let Some(i) = tails.iter().position(|t| t.path() == p.path()) else {
+                continue;
+            };
+            let name = p.path().display().to_string();
+            let mut on_malformed = |line: u64, why: &str| {
+                shown[i] += 1;
+                if shown[i] <= SHOWN_MALFORMED {
+                    eprintln!("{name}:{line}: {why}");
+                }
+            };
+            match tails[i].resume(p, &mut |ev| feeder.push(ev), &mut on_malformed) {
+                Ok(said) if !d.quiet => eprintln!("sweepwatch: {said}"),
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("sweepwatch: {name}: {e}");
+                    failed = true;
+                }
+            }
+        }
+        feeder.end_of_input();
+    }
     let idle_limit = Duration::from_secs(args.reorder_secs);
+    let save_every = Duration::from_secs(args.state_every);
     let mut last_input = Instant::now();
-    let mut held = false;
+    let mut last_save = Instant::now();
+    let mut held = !feeder.order.is_empty();
     let started = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let mut read = 0u64;
@@ -94,11 +204,36 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
             eprintln!("sweepwatch: writing output: {e}");
             return ExitCode::from(1);
         }
+        if let Some(path) = state_path.filter(|_| last_save.elapsed() >= save_every) {
+            if let Err(e) = save(path, &det, &mut feeder, &tails) {
+                eprintln!("sweepwatch: saving the state to {}: {e}", path.display());
+                failed = true;
+            }
+            last_save = Instant::now();
+        }
         if read == 0 {
             std::thread::sleep(Duration::from_millis(args.poll_ms));
         }
     }
-    feeder.finish();
+    match state_path {
+        // The scans go on in the next run: no final extents.
+        Some(path) => {
+            let begun = Instant::now();
+            match save(path, &det, &mut feeder, &tails) {
+                Ok(bytes) if !d.quiet => eprintln!(
+                    "sweepwatch: state saved to {} ({bytes} bytes in {:.0} ms)",
+                    path.display(),
+                    begun.elapsed().as_secs_f64() * 1000.0
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("sweepwatch: saving the state to {}: {e}", path.display());
+                    failed = true;
+                }
+            }
+        }
+        None => feeder.finish(),
+    }
     let mut out = feeder.out;
     out.finish(d.quiet);
     if !d.quiet {

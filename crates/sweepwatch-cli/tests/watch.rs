@@ -378,3 +378,198 @@ fn malformed_lines_are_named_by_their_line_in_their_file() {
     let (_, err) = stop(w);
     assert!(err.contains(&format!("{}:4: ", path.display())), "{err}");
 }
+
+/// `watch` on `path` with a state file saved every second, JSON out, fixed
+/// seed, a window of an hour of event time (never released for quiet in a
+/// test, so the events fed and their order do not depend on timing).
+fn start_kept(path: &Path, state: &Path) -> Child {
+    Command::new(BIN)
+        .args(["watch", "--json", "--seed", "7", "--poll-ms", "20"])
+        .args(["--reorder-secs", "3600", "--state-every", "1", "--state"])
+        .arg(state)
+        .arg(path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for two saves of `state` to finish after this call: the second
+/// began after the first ended, so it holds everything read before this call.
+fn saved_twice(state: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let ino = || fs::metadata(state).map(|m| m.ino()).ok();
+    let begun = Instant::now();
+    let mut last = ino();
+    let mut changes = 0;
+    while changes < 2 {
+        assert!(
+            begun.elapsed() < Duration::from_secs(60),
+            "no save of {}",
+            state.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        let now = ino();
+        if now.is_some() && now != last {
+            changes += 1;
+            last = now;
+        }
+    }
+}
+
+/// A Zeek log's header lines and rows.
+fn header_and_rows(text: &[u8]) -> (Vec<u8>, Vec<&[u8]>) {
+    let lines: Vec<&[u8]> = text.split_inclusive(|b| *b == b'\n').collect();
+    let n = lines.iter().take_while(|l| l.starts_with(b"#")).count();
+    let rows = lines[n..]
+        .iter()
+        .filter(|l| !l.starts_with(b"#"))
+        .copied()
+        .collect();
+    (lines[..n].concat(), rows)
+}
+
+fn stdout_lines(out: std::process::Output) -> Vec<String> {
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Ten days of a real bot's conn.log followed by `watch` with `--state`:
+/// killed with SIGKILL after 40% of it, the log rotated while it is down
+/// (20% more written to the old file first), then started again. The
+/// verdicts of the two runs are those of one run that never stopped, and
+/// the second run reports evidence gathered before the kill.
+#[test]
+fn a_scan_split_across_a_kill_and_a_rotation_is_one_scan() {
+    let log = fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/data/ctu-malware/botnet4.conn.log"),
+    )
+    .unwrap();
+    let (header, rows) = header_and_rows(&log);
+    let (c1, c2) = (rows.len() * 2 / 5, rows.len() * 3 / 5);
+    let part1 = [&header[..], &rows[..c1].concat()].concat();
+    let part2a = rows[c1..c2].concat();
+    let part2b = [&header[..], &rows[c2..].concat()].concat();
+    // The earliest time in what the second run reads, from the log itself.
+    let later_from = rows[c1..]
+        .iter()
+        .filter_map(|r| {
+            std::str::from_utf8(r)
+                .ok()?
+                .split('\t')
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .fold(f64::INFINITY, f64::min);
+
+    // Part 2: more rows in the old file, renamed away, a new file.
+    let second = |w: &Child, dir: &Path| {
+        let path = dir.join("conn.log");
+        append(&path, &part2a);
+        fs::rename(&path, dir.join("conn.00:00:00-01:00:00.log")).unwrap();
+        append(&path, &part2b);
+        settle(w, &path);
+    };
+
+    let dir = scratch("kept-whole");
+    let w = start_kept(&dir.join("conn.log"), &dir.join("watch.state"));
+    append(&dir.join("conn.log"), &part1);
+    settle(&w, &dir.join("conn.log"));
+    second(&w, &dir);
+    let (whole, err) = stop(w);
+    assert!(err.contains("state saved to"), "{err}");
+    assert!(err.contains(&format!(" {} records", rows.len())), "{err}");
+
+    let dir = scratch("kept-split");
+    let (path, state) = (dir.join("conn.log"), dir.join("watch.state"));
+    let mut w = start_kept(&path, &state);
+    append(&path, &part1);
+    settle(&w, &path);
+    saved_twice(&state);
+    w.kill().unwrap();
+    let before = stdout_lines(w.wait_with_output().unwrap());
+    let w = start_kept(&path, &state);
+    second(&w, &dir);
+    let (after, err) = stop(w);
+    assert!(err.contains("state restored"), "{err}");
+    assert!(err.contains("rotated since"), "{err}");
+    // Every row after the saved position, once: those of the old file
+    // written while it was down, then the new file's.
+    assert!(
+        err.contains(&format!(" {} records", rows.len() - c1)),
+        "{err}"
+    );
+
+    assert!(whole.len() >= 10, "{whole:?}");
+    assert!(
+        !before.is_empty() && !after.is_empty(),
+        "{before:?} {after:?}"
+    );
+    assert_eq!([&before[..], &after[..]].concat(), whole);
+    // The bot's outbound sweep, reported after the restart with evidence
+    // from before the kill.
+    let earlier = utc(later_from);
+    let carried = after.iter().any(|l| {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        v["src"] == "10.0.2.19"
+            && v["first_seen"]
+                .as_str()
+                .is_some_and(|f| f < earlier.as_str())
+    });
+    assert!(
+        carried,
+        "no verdict after the restart has evidence from before {earlier}: {after:?}"
+    );
+}
+
+/// Seconds since the epoch (within January 1970, as the log's times are)
+/// as the verdicts write times, to the second.
+fn utc(secs: f64) -> String {
+    let s = secs as u64;
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    assert!(d < 31);
+    format!("1970-01-{:02}T{h:02}:{m:02}:{sec:02}", d + 1)
+}
+
+/// A state file cut short or with a flipped byte is reported and ignored:
+/// detection starts empty, and reading goes on from the saved positions
+/// when they are intact.
+#[test]
+fn a_corrupt_or_truncated_state_is_reported_and_detection_starts_empty() {
+    let eve = fixture("mixed-sS-sU-PE.eve.json");
+    let dir = scratch("kept-corrupt");
+    let path = dir.join("eve.json");
+    let state = dir.join("watch.state");
+    let w = start_kept(&path, &state);
+    append(&path, &eve);
+    settle(&w, &path);
+    stop(w);
+    let good = fs::read(&state).unwrap();
+
+    for (what, bytes, said) in [
+        ("flipped", flip(&good, good.len() / 2), "checksum fails"),
+        ("cut", good[..good.len() / 2].to_vec(), "cut short"),
+        ("empty", Vec::new(), "cut short"),
+    ] {
+        fs::write(&state, &bytes).unwrap();
+        let w = start_kept(&path, &state);
+        settle(&w, &path);
+        let (_, err) = stop(w);
+        assert!(err.contains(said), "{what}: {err}");
+        assert!(
+            err.contains("starting empty") || err.contains("detection starts empty"),
+            "{what}: {err}"
+        );
+    }
+}
+
+fn flip(bytes: &[u8], at: usize) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    b[at] ^= 0x40;
+    b
+}

@@ -1,0 +1,143 @@
+//! `watch --state FILE`: what a restart needs to go on where the last run
+//! stopped. The file holds where each followed path was read to and the
+//! events held for ordering (a postcard section with its own version and
+//! checksum), then the detector's saved state (the library's format). It
+//! is written to a temporary file beside it, synced and renamed over it,
+//! so a crash mid-save leaves the previous state whole.
+
+use crate::follow::Position;
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use sweepwatch::{Config, Detector, Event, Verdict};
+
+const MAGIC: [u8; 8] = *b"SWWATCH\0";
+const VERSION: u32 = 1;
+
+/// The longest resume section read (positions and held events: the
+/// window holds at most a few million events of about 80 bytes).
+const MAX_RESUME: u64 = 1 << 30;
+
+/// Where reading goes on, besides the detector.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Resume {
+    /// Each followed path's position.
+    pub tails: Vec<Position>,
+    /// Events held for ordering, oldest first.
+    pub held: Vec<Event>,
+    /// The newest event time the window saw, in microseconds.
+    pub newest: u64,
+    /// Events the window released early.
+    pub early: u64,
+}
+
+/// What a state file gave.
+pub enum Loaded {
+    /// The detector and the positions, as saved.
+    Whole(Box<Detector>, Resume),
+    /// The positions, but a detector that starts empty: why.
+    Positions(Resume, String),
+    /// Nothing usable: why (`None` if there was no file yet).
+    Nothing(Option<String>),
+}
+
+fn bad(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.into())
+}
+
+/// Reads the state at `path`. `config` and `sink` make the detector, which
+/// goes on from the saved one where its layout allows.
+pub fn load<F>(path: &Path, config: &Config, sink: F) -> Loaded
+where
+    F: Fn(&Verdict) + Send + Sync + 'static,
+{
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Loaded::Nothing(None),
+        Err(e) => return Loaded::Nothing(Some(e.to_string())),
+    };
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let resume = match read_resume(&mut r) {
+        Ok(x) => x,
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            return Loaded::Nothing(Some("it is cut short (truncated)".into()))
+        }
+        Err(e) => return Loaded::Nothing(Some(e.to_string())),
+    };
+    match Detector::restore(config.clone(), r, sink) {
+        Ok(det) => Loaded::Whole(Box::new(det), resume),
+        Err(e) => Loaded::Positions(resume, e.to_string()),
+    }
+}
+
+fn read_resume(r: &mut impl Read) -> io::Result<Resume> {
+    let mut head = [0u8; 12];
+    r.read_exact(&mut head)?;
+    if head[..8] != MAGIC {
+        return Err(bad("it is not a sweepwatch watch state"));
+    }
+    let version = u32::from_le_bytes(head[8..12].try_into().unwrap_or_default());
+    if version != VERSION {
+        return Err(bad(format!(
+            "it has version {version}; this sweepwatch reads version {VERSION}"
+        )));
+    }
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len)?;
+    let len = u64::from_le_bytes(len);
+    if len > MAX_RESUME {
+        return Err(bad(format!("its positions claim {len} bytes")));
+    }
+    let mut body = Vec::new();
+    r.take(len).read_to_end(&mut body)?;
+    if body.len() as u64 != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    let mut crc = [0u8; 4];
+    r.read_exact(&mut crc)?;
+    if u32::from_le_bytes(crc) != crc32fast::hash(&body) {
+        return Err(bad("its checksum fails: it is corrupt"));
+    }
+    postcard::from_bytes(&body).map_err(|e| bad(format!("its positions are unreadable: {e}")))
+}
+
+/// The temporary file a save writes before renaming it over `path`.
+fn temporary(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+/// Writes `resume` and `det`'s state to `path`, atomically. Returns the
+/// bytes written.
+pub fn save(path: &Path, det: &Detector, resume: &Resume) -> io::Result<u64> {
+    let body = postcard::to_stdvec(resume).map_err(|e| bad(e.to_string()))?;
+    let tmp = temporary(path);
+    // The state holds the hash keys: as private as the process.
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    w.write_all(&MAGIC)?;
+    w.write_all(&VERSION.to_le_bytes())?;
+    w.write_all(&(body.len() as u64).to_le_bytes())?;
+    w.write_all(&body)?;
+    w.write_all(&crc32fast::hash(&body).to_le_bytes())?;
+    let bytes = det.save(&mut w).map_err(|e| match e {
+        sweepwatch::Error::Io { kind, message } => io::Error::new(kind, message),
+        e => io::Error::other(e.to_string()),
+    })?;
+    let file = w.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    // The rename itself reaches the disk with the directory.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(20 + body.len() as u64 + 4 + bytes)
+}
