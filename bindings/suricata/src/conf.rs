@@ -91,6 +91,10 @@ pub struct Options {
     /// How decided verdicts are written (`sweepwatch.records`: `sweep`, the
     /// default, or `alert`).
     pub style: Style,
+    /// Where the detector's state is restored from at start-up and saved to
+    /// at shutdown (`sweepwatch.state-file`), so that a restart does not
+    /// forget scans in progress; `None` without one.
+    pub state_file: Option<PathBuf>,
 }
 
 /// A few words on how flow events are ordered, for the start-up message.
@@ -118,7 +122,7 @@ pub const DEFAULT_REORDER_EVENTS: usize = 1 << 18;
 pub const DEFAULT_REORDER_SECS: u64 = 60;
 
 /// Keys of the `sweepwatch` node, with the detector field each one sets.
-const KEYS: [(&str, &str); 14] = [
+const KEYS: [(&str, &str); 15] = [
     ("enabled", ""),
     ("write-flows", ""),
     ("records", ""),
@@ -133,6 +137,7 @@ const KEYS: [(&str, &str); 14] = [
     ("hash-seed", "hash_seed"),
     ("reorder-secs", ""),
     ("reorder-events", ""),
+    ("state-file", ""),
 ];
 
 /// A configuration the plugin refuses. It reads as `key: reason`, the form
@@ -188,6 +193,7 @@ pub fn read<T: ConfTree>(
     let home_from = home_networks(&sw, &mut fields, &mut notes)?;
     detection_settings(&sw, &mut fields)?;
     let reorder = reorder_window(&sw, tree.global("pcap-file.file").is_some())?;
+    let state_file = sw.parsed("state-file", |v| state_file(v, log_dir))?;
     check(&fields, &home_from)?;
     Ok((
         Options {
@@ -202,6 +208,7 @@ pub fn read<T: ConfTree>(
             write_flows: switches.write_flows,
             host: tree.global("sensor-name").filter(|h| !h.is_empty()),
             style: switches.style,
+            state_file,
         },
         notes,
     ))
@@ -517,6 +524,35 @@ fn reorder_window<T: ConfTree>(sw: &Section<'_, T>, offline: bool) -> Result<Win
         .parsed("reorder-events", number)?
         .unwrap_or(DEFAULT_REORDER_EVENTS);
     Ok(Window { micros, max_events })
+}
+
+/// `state-file`: relative names are in the log directory, like `filename`.
+/// Its directory must exist now, so that a typo stops start-up instead of
+/// losing the state at shutdown; what the file holds is judged when it is
+/// read (a bad state only starts detection empty).
+fn state_file(v: &str, log_dir: &Path) -> Result<PathBuf, String> {
+    if v.trim().is_empty() {
+        return Err("empty; give a file name, or leave the key out".to_string());
+    }
+    let path = log_dir.join(v);
+    if v.ends_with('/') || path.is_dir() {
+        return Err(format!(
+            "{} is a directory; name a file in it",
+            path.display()
+        ));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{}: its directory {} does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
+    Ok(path)
 }
 
 /// Validates the assembled configuration, naming in an error the setting
@@ -1121,6 +1157,55 @@ pub(crate) mod tests {
             err.starts_with("sweepwatch.config: ") && err.contains("theta1"),
             "{err}"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_state_file_is_a_file_in_a_directory_that_exists() {
+        let dir = std::env::temp_dir().join(format!(
+            "sweepwatch-suricata-conf-state-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let logs = dir.to_str().unwrap();
+        let with = |v: &str| {
+            let t = MapTree::default()
+                .node("eve")
+                .set("eve.sweepwatch.state-file", v);
+            read(&&t, "eve", &dir)
+                .map(|(o, _)| o.state_file)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            opts(&MapTree::default().node("eve")).unwrap().0.state_file,
+            None
+        );
+        // Relative names are in the log directory, as `filename` is.
+        assert_eq!(with("sw.state"), Ok(Some(dir.join("sw.state"))));
+        let abs = format!("{logs}/other.state");
+        assert_eq!(with(&abs), Ok(Some(PathBuf::from(&abs))));
+        for (v, why) in [
+            ("", "sweepwatch.state-file: empty"),
+            ("  ", "sweepwatch.state-file: empty"),
+            (logs, "is a directory"),
+            (&format!("{logs}/new/"), "is a directory"),
+            (
+                "/nonexistent-dir/sw.state",
+                "its directory /nonexistent-dir does not exist",
+            ),
+        ] {
+            let err = with(v).unwrap_err();
+            assert!(
+                err.starts_with("sweepwatch.state-file: ") && err.contains(why),
+                "{v:?}: {err}"
+            );
+        }
+        let t = MapTree::default()
+            .node("eve")
+            .set("eve.sweepwatch.state_file", "sw.state");
+        assert!(opts(&t)
+            .unwrap_err()
+            .starts_with("sweepwatch.state_file: unknown key; did you mean state-file?"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

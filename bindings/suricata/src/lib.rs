@@ -27,6 +27,7 @@ mod log;
 mod output;
 mod pipeline;
 mod record;
+mod state_file;
 
 use ffi::{Api, Callbacks, ConfNode, Major, SCPlugin7, SCPlugin8};
 use file_writer::SharedSink;

@@ -17,6 +17,9 @@ pub enum Level {
     Warning,
     /// The start-up line and the final summary.
     Notice,
+    /// Normal events worth a line in `suricata.log` but not on the console
+    /// (Suricata's `info`), such as a state file not there yet on first start.
+    Info,
 }
 
 /// `SCError SCLogMessage(SCLogLevel, const char *file, unsigned line,
@@ -43,7 +46,7 @@ type MapFn = unsafe extern "C" fn(name: *const c_char, table: *mut c_void) -> c_
 struct Suricata {
     message: MessageFn,
     current: LevelFn,
-    levels: [c_int; 3],
+    levels: [c_int; 4],
 }
 
 fn suricata_log() -> Option<Suricata> {
@@ -58,8 +61,11 @@ fn suricata_log() -> Option<Suricata> {
         // which the lookup only reads.
         unsafe {
             let map = std::mem::transmute::<*mut c_void, MapFn>(map);
-            let mut levels = [0; 3];
-            for (n, name) in levels.iter_mut().zip([c"error", c"warning", c"notice"]) {
+            let mut levels = [0; 4];
+            for (n, name) in levels
+                .iter_mut()
+                .zip([c"error", c"warning", c"notice", c"info"])
+            {
                 *n = map(name.as_ptr(), table);
                 if *n < 0 {
                     return None;

@@ -326,6 +326,7 @@ mod tests {
             write_flows: true,
             host: None,
             style: Style::Sweep,
+            state_file: None,
         }
     }
 

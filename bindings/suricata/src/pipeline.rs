@@ -7,6 +7,9 @@
 //! the detector, so that it sees them in capture time order; events released
 //! together are observed under that lock, in order.
 //!
+//! With a state file, the detector is restored from it at start-up and saved
+//! to it at shutdown instead of ending its episodes (see [`state_file`]).
+//!
 //! Verdicts are decided inside [`Detector::observe`], on the calling thread.
 //! The callback only copies them into a thread-local list, which the writer
 //! empties with [`write_pending`] once it holds its file's lock. So the
@@ -14,9 +17,11 @@
 
 use crate::conf::Options;
 use crate::log::{log, Level};
+use crate::state_file;
 use memchr::memmem;
 use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex};
 use sweepwatch::order::Reorder;
 use sweepwatch::{Detector, Event, Verdict};
@@ -66,6 +71,16 @@ fn attribute(from: usize, events: &[Event], ids: &[FlowIds]) {
                 .map(|(_, id)| *id);
         }
     });
+}
+
+/// The detector's verdict callback: copies each verdict to this thread's
+/// list.
+fn deliver(v: &Verdict) {
+    PENDING.with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut() {
+            p.push((*v, None));
+        }
+    })
 }
 
 /// Feeds `events` to the detector and gives the verdicts they decide the ids
@@ -163,6 +178,8 @@ pub fn flow_event(rec: &[u8], prefix: &[u8], parse: Parse) -> Seen {
 /// `no`) and the reorder window in front of it.
 pub struct Pipeline {
     detector: Option<Detector>,
+    /// `sweepwatch.state-file`, when set and detection is on.
+    state_file: Option<PathBuf>,
     /// `None` when reordering is off.
     reorder: Option<Mutex<Reorder<FlowIds>>>,
     parse: Parse,
@@ -170,17 +187,18 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Builds the detector and reserves the reorder window, so that a bad
-    /// configuration or memory the machine lacks fails `Init`.
+    /// Builds the detector (restored from `sweepwatch.state-file` when that
+    /// holds a usable state) and reserves the reorder window, so that a bad
+    /// configuration or memory the machine lacks fails `Init`; a bad state
+    /// file does not.
     pub fn new(opts: &Options, parse: Parse) -> Result<Pipeline, String> {
+        let state_file = opts.state_file.clone().filter(|_| opts.detect);
         let detector = if opts.detect {
-            let det = Detector::new(opts.detector.clone(), |v| {
-                PENDING.with(|p| {
-                    if let Ok(mut p) = p.try_borrow_mut() {
-                        p.push((*v, None));
-                    }
-                })
-            })
+            let config = opts.detector.clone();
+            let det = match &state_file {
+                Some(path) => state_file::load(path, config, deliver),
+                None => Detector::new(config, deliver),
+            }
             .map_err(|e| e.to_string())?;
             Some(det)
         } else {
@@ -197,6 +215,7 @@ impl Pipeline {
         };
         Ok(Pipeline {
             detector,
+            state_file,
             reorder,
             parse,
             prefix: Arc::from(opts.prefix.as_str()),
@@ -222,9 +241,12 @@ impl Pipeline {
         seen
     }
 
-    /// Feeds the events still held for reordering to the detector, then asks
-    /// it for the final extent of every source reported; the verdicts wait in
-    /// this thread's list. False, with nothing done, when detection is off.
+    /// Feeds the events still held for reordering to the detector; the
+    /// verdicts they decide wait in this thread's list. Then, without a state
+    /// file, asks the detector for the final extent of every source reported
+    /// (they wait there too); with one, saves the state instead, leaving
+    /// episodes open: the scans go on after the restart. False, with nothing
+    /// done, when detection is off.
     pub fn drain(&self) -> bool {
         let Some(det) = &self.detector else {
             return false;
@@ -235,13 +257,40 @@ impl Pipeline {
                     .unwrap_or_else(|e| e.into_inner())
                     .drain(|b, ids| observe(det, b, ids));
             }
-            let _ = det.flush();
+            if self.state_file.is_none() {
+                let _ = det.flush();
+            }
         }));
         if result.is_err() {
             log(
                 Level::Error,
                 format_args!("detection failed on the events held at shutdown"),
             );
+        }
+        if let Some(path) = &self.state_file {
+            match catch_unwind(AssertUnwindSafe(|| state_file::save(det, path))) {
+                Ok(Ok(s)) => log(
+                    Level::Notice,
+                    format_args!(
+                        "saved state to {}: {} sources, {} bytes in {}",
+                        path.display(),
+                        s.sources,
+                        s.bytes,
+                        state_file::millis(s.elapsed)
+                    ),
+                ),
+                Ok(Err(e)) => log(
+                    Level::Error,
+                    format_args!("state not saved, {} left as it was: {e}", path.display()),
+                ),
+                Err(_) => log(
+                    Level::Error,
+                    format_args!(
+                        "state not saved after an internal error; {} left as it was",
+                        path.display()
+                    ),
+                ),
+            }
         }
         true
     }
@@ -303,6 +352,122 @@ fn event_type(rec: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conf::{HomeSource, Options};
+    use crate::record::Style;
+    use std::path::Path;
+    use sweepwatch::order::Window;
+    use sweepwatch::{Config, Outcome, Protocol, Timestamp};
+
+    /// Reads made-up flow records `{"event_type":"flow","dst":N}`: a refused
+    /// probe of 10.0.0.N port 22 from 203.0.113.9, N seconds into the capture.
+    fn parse(line: &str) -> Result<Option<(Event, FlowIds)>, String> {
+        let n: u8 = line
+            .split("\"dst\":")
+            .nth(1)
+            .and_then(|r| r.trim_end_matches('}').parse().ok())
+            .ok_or("no dst")?;
+        let ev = Event::new(
+            Timestamp::from_secs(1_700_000_000 + u64::from(n)),
+            "203.0.113.9".parse().unwrap(),
+            std::net::Ipv4Addr::new(10, 0, 0, n).into(),
+            22,
+            Protocol::Tcp,
+            Outcome::Refused,
+        );
+        Ok(Some((ev, FlowIds::default())))
+    }
+
+    fn options(state_file: Option<&Path>) -> Options {
+        Options {
+            detect: true,
+            detector: Config {
+                memory_bytes: 1 << 20,
+                shards: 1,
+                ..Config::default()
+            },
+            path: PathBuf::from("/dev/null"),
+            append: true,
+            buffer_size: 0,
+            prefix: String::new(),
+            home_from: HomeSource::Default,
+            // Held until the end, so that shutdown has events to feed.
+            reorder: Window {
+                micros: u64::MAX,
+                max_events: 100,
+            },
+            write_flows: true,
+            host: None,
+            style: Style::Sweep,
+            state_file: state_file.map(Path::to_path_buf),
+        }
+    }
+
+    /// Feeds probes of `hosts` and shuts down: the verdicts delivered, as
+    /// (targets, final).
+    fn run(p: &Pipeline, hosts: std::ops::RangeInclusive<u8>) -> Vec<(u32, bool)> {
+        for n in hosts {
+            let rec = format!("{{\"event_type\":\"flow\",\"dst\":{n}}}");
+            assert!(matches!(p.detect(rec.as_bytes()), Seen::Event(..)));
+        }
+        assert!(p.drain());
+        write_pending(|v| v.iter().map(|(v, _)| (v.targets, v.is_final)).collect())
+    }
+
+    #[test]
+    fn a_state_file_carries_a_scan_across_a_restart() {
+        let dir = std::env::temp_dir().join(format!(
+            "sweepwatch-suricata-pipeline-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let state = dir.join("sw.state");
+        let with_state = options(Some(&state));
+
+        // Uninterrupted: decided at the fifth host, extent of eight.
+        let p = Pipeline::new(&options(None), parse).unwrap();
+        assert_eq!(run(&p, 1..=8), [(5, false), (8, true)]);
+
+        // Four probes, then shutdown: no verdict, no final extent, a state.
+        let p = Pipeline::new(&with_state, parse).unwrap();
+        assert_eq!(run(&p, 1..=4), []);
+        assert!(state.is_file());
+        // After the restart the fifth decides, as if never stopped; the
+        // episode is still open at the second shutdown.
+        let p = Pipeline::new(&with_state, parse).unwrap();
+        assert_eq!(run(&p, 5..=8), [(5, false)]);
+        let restored = Pipeline::new(&with_state, parse).unwrap();
+        assert_eq!(
+            restored.detector.as_ref().unwrap().stats().unwrap().sources,
+            1
+        );
+
+        // A corrupt state: Init goes on, detection starts empty.
+        let mut bytes = std::fs::read(&state).unwrap();
+        let at = bytes.len() - 10;
+        bytes[at] ^= 0x55;
+        std::fs::write(&state, &bytes).unwrap();
+        let p = Pipeline::new(&with_state, parse).unwrap();
+        assert_eq!(run(&p, 5..=8), []);
+        // ... and the state saved at shutdown is good again.
+        let p = Pipeline::new(&with_state, parse).unwrap();
+        assert_eq!(run(&p, 9..=9), [(5, false)]);
+
+        // Detection off: the file is neither read nor written.
+        std::fs::remove_file(&state).unwrap();
+        let off = Options {
+            detect: false,
+            ..options(Some(&state))
+        };
+        let p = Pipeline::new(&off, parse).unwrap();
+        assert!(!p.drain());
+        assert!(!state.exists());
+
+        // An unwritable state file: logged at shutdown, no panic.
+        let p = Pipeline::new(&options(Some(&dir.join("gone/sw.state"))), parse).unwrap();
+        assert_eq!(run(&p, 1..=2), []);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn record_parsing() {

@@ -24,7 +24,9 @@
 #   8. every record the plugin writes (passed through, sweep and alert)
 #      matches Suricata's own EVE schema for the release (etc/schema.json, in
 #      $SWEEPWATCH_DATA/suricata-schema), extended only with the plugin's
-#      `sweep` object (../sweep.schema.json).
+#      `sweep` object (../sweep.schema.json);
+#   9. `sweepwatch.state-file` carries a scan across a restart, and a corrupt
+#      state only starts detection empty (state-file.sh, run from here).
 #
 # Usage: bindings/suricata/tests/e2e.sh
 # Environment: SURICATA (default: suricata; scripts/suricata8 runs 8.0 from
@@ -344,5 +346,7 @@ grep -Eq '^[A-Za-z]+: sweepwatch: .*memory' "$work/huge.log" ||
     fail "no clear message for 1 TiB of memory (see $work/huge.log)"
 echo "   $(grep 'sweepwatch: .*memory' "$work/huge.log" | head -1)"
 echo "   Suricata stopped with exit status $rc"
+
+SWEEPWATCH_PLUGIN_BUILT=1 SWEEPWATCH_DATA=$data "$here/state-file.sh" || fail "state file"
 
 echo "PASS: Suricata plugin end-to-end"
