@@ -8,6 +8,8 @@
  * call sw_detector_flush() at the end of the input (events wait in an ordering
  * window until then, see sw_config_set_reorder()), and free both. Every fallible call returns an sw_result; sw_result_message()
  * renders it, with the detail of the calling thread's last failure.
+ * sw_detector_save() and sw_detector_restore() (or their _fd forms) carry a
+ * detector, with the events its window holds, across a restart.
  *
  * Conventions: handles are opaque and owned by the caller from _new until
  * _free; _free(NULL) does nothing; out-parameters are written only on success;
@@ -264,6 +266,12 @@ enum sw_result
    * buffer's error is in the detail); what was written is incomplete.
    */
   SW_RESULT_IO = 8,
+  /**
+   * The caller's buffer is too small for what the call writes; the size
+   * needed went to the call's length out-parameter (see
+   * sw_detector_save()). Call again with a buffer at least that large.
+   */
+  SW_RESULT_INSUFFICIENT_SIZE = 9,
 };
 #ifndef __cplusplus
 typedef uint32_t sw_result;
@@ -353,10 +361,11 @@ typedef struct sw_config sw_config;
  * probes were made (sw_config_set_reorder()), then fed to the sequential test.
  *
  * Thread safety: sw_detector_observe(), sw_detector_observe_batch(),
- * sw_detector_advance() and sw_detector_stats() may be called from several
- * threads at once on one detector (sources are split into shards, each behind
- * its own lock; the ordering window has one lock). sw_detector_free() must
- * not run concurrently with any other call on the same detector.
+ * sw_detector_advance(), sw_detector_stats() and sw_detector_save() may be
+ * called from several threads at once on one detector (sources are split
+ * into shards, each behind its own lock; the ordering window has one lock).
+ * sw_detector_free() must not run concurrently with any other call on the
+ * same detector.
  */
 typedef struct sw_detector sw_detector;
 
@@ -1048,6 +1057,130 @@ sw_result sw_detector_stats(const struct sw_detector *detector, struct sw_stats 
  * writable `size_t`.
  */
 sw_result sw_result_message(uint32_t result, char *buf, size_t len, size_t *written);
+
+/**
+ * Writes the detector's whole state into `buf` (`cap` bytes): the sources,
+ * their evidence, the hash keys, the configuration it was made with, and the
+ * events its ordering window holds, with format versions and checksums.
+ * sw_detector_restore() builds a detector that goes on from it as this one
+ * would have. On success `*len_out` receives the bytes written.
+ *
+ * Size: if the state does not fit in `cap` bytes, the call returns
+ * SW_RESULT_INSUFFICIENT_SIZE and `*len_out` receives the size needed (the
+ * one out-parameter written on that failure); the buffer's contents are then
+ * unspecified. `buf` NULL with `cap` 0 asks for the size alone. The size
+ * depends on the sources and held events, so it can grow between that query
+ * and the save when other threads feed the detector meanwhile: allocate a
+ * little more, or call again while the result is
+ * SW_RESULT_INSUFFICIENT_SIZE. Every call, a query included, copies the
+ * whole state (tens of megabytes for large `memory_bytes`) through the
+ * buffer: prefer sw_detector_save_fd() for files.
+ *
+ * The state holds the hash keys that make the detector's placement of
+ * sources unpredictable: keep it as private as the process's memory.
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `detector` or `len_out` is NULL or
+ * `buf` is NULL with `cap` above 0, SW_RESULT_REENTRANT from a verdict
+ * callback of this detector. The detector is never changed.
+ *
+ * Thread-safe: may run while other threads feed the detector. With the
+ * ordering window on, feeding calls wait for the whole save and the state
+ * is one moment of the detector; with it off, each shard is saved at a
+ * moment of its own (feeding calls wait for one shard's copy at a time), so
+ * an event fed during the save may be in the state or not.
+ *
+ * # Safety
+ * `detector` must be NULL or a live detector; `buf` NULL or `cap` writable
+ * bytes; `len_out` NULL or a writable `size_t`.
+ */
+sw_result sw_detector_save(const struct sw_detector *detector,
+                           uint8_t *buf,
+                           size_t cap,
+                           size_t *len_out);
+
+/**
+ * Writes the detector's whole state, as sw_detector_save() does, to the
+ * file descriptor `fd` from its current offset, with write(2) (retried when
+ * interrupted) until all of it is written. `fd` is neither closed nor
+ * synced: call fsync(2) before relying on the file after a crash, and write
+ * to a temporary file renamed over the old state so that a crash during the
+ * save leaves the old one whole.
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `detector` is NULL,
+ * SW_RESULT_INVALID_ARGUMENT if `fd` is negative or the platform is not
+ * Unix (file descriptors are a Unix interface; use sw_detector_save()
+ * elsewhere), SW_RESULT_IO if a write fails (sw_result_message() gives the
+ * system's error; what was written is incomplete), SW_RESULT_REENTRANT from
+ * a verdict callback of this detector. Thread-safe, as sw_detector_save().
+ *
+ * # Safety
+ * `detector` must be NULL or a live detector; `fd` an open descriptor that
+ * no other thread closes during the call.
+ */
+sw_result sw_detector_save_fd(const struct sw_detector *detector, int fd);
+
+/**
+ * Creates a detector from a state written by sw_detector_save() or
+ * sw_detector_save_fd(): the `len` bytes at `buf`, exactly one state. Like
+ * sw_detector_new() in every other respect (`config` copied, `callback` and
+ * `user_data` used alike, `*detector_out` written only on success, to free
+ * with sw_detector_free()): it goes on as the saved detector would have, with
+ * its sources, evidence, suppression, hash keys and held events.
+ *
+ * `config` gives the thresholds, home networks, allow rules and ordering
+ * window, which may differ from the saved ones; `memory_bytes`, `shards`
+ * and `dedup_secs` must equal the saved ones (they place the sources), and
+ * so must `hash_seed` if `config` sets one. The held events go back into the
+ * new ordering window; if `config` turns ordering off, they go straight to
+ * the sequential test, oldest first. Either way, verdicts of events the new
+ * window releases at once (a shorter or smaller window than the saved one,
+ * or none) reach `callback` during this call, on the calling thread.
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `config`, `callback` or `detector_out`
+ * is NULL or `buf` is NULL with `len` above 0; SW_RESULT_INVALID_STATE if the
+ * bytes are not a state, are cut short, fail a checksum, have another format
+ * version, are followed by other bytes, or were saved with another
+ * `memory_bytes`, `shards`, `dedup_secs` or `hash_seed`
+ * (sw_result_message() says which); SW_RESULT_INVALID_CONFIG and
+ * SW_RESULT_NO_MEMORY as sw_detector_new(). Nothing is created on failure.
+ * Thread-safe; may be called from a verdict callback.
+ *
+ * # Safety
+ * `config` must be a live configuration not being changed by another
+ * thread; `buf` NULL or `len` readable bytes, unchanged during the call;
+ * `detector_out` a writable pointer. `callback` must be safe to call with
+ * `user_data` from every thread that will feed the detector, and from this
+ * one during the call, until sw_detector_free() returns.
+ */
+sw_result sw_detector_restore(const struct sw_config *config,
+                              const uint8_t *buf,
+                              size_t len,
+                              sw_verdict_callback callback,
+                              void *user_data,
+                              struct sw_detector **detector_out);
+
+/**
+ * Creates a detector from a state read from the file descriptor `fd`, from
+ * its current offset, as sw_detector_restore() does from a buffer. Exactly
+ * the state is read (with read(2), retried when interrupted): `fd` is left
+ * just past it, open, so other data may follow the state in the same file
+ * or pipe.
+ *
+ * Returns what sw_detector_restore() returns (a state cut short by the end
+ * of the file is SW_RESULT_INVALID_STATE), and SW_RESULT_INVALID_ARGUMENT if
+ * `fd` is negative or the platform is not Unix, SW_RESULT_IO if a read fails
+ * (sw_result_message() gives the system's error). Nothing is created on
+ * failure. Thread-safe; may be called from a verdict callback.
+ *
+ * # Safety
+ * As for sw_detector_restore(); `fd` must be an open descriptor that no
+ * other thread closes during the call.
+ */
+sw_result sw_detector_restore_fd(const struct sw_config *config,
+                                 int fd,
+                                 sw_verdict_callback callback,
+                                 void *user_data,
+                                 struct sw_detector **detector_out);
 
 #ifdef __cplusplus
 }  // extern "C"

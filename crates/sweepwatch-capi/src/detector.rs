@@ -1,7 +1,7 @@
 //! `sw_detector`: the detector behind an opaque handle, its verdict callback,
 //! and the calls that feed it.
 
-use super::config::{config_error, config_ref, sw_config};
+use super::config::{config_error, config_ref, sw_config, CConfig};
 use super::event::sw_event;
 use super::ffi::{borrow, free_handle, into_handle, null, slice, Handle};
 use super::panic;
@@ -13,7 +13,7 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 use sweepwatch::order::Reorder;
-use sweepwatch::{Detector, Error, Timestamp, Verdict};
+use sweepwatch::{Config, Detector, Error, Timestamp, Verdict};
 
 /// A detector: finds sources that sweep or scan, from one event at a time, in
 /// fixed memory allocated by sw_detector_new().
@@ -22,10 +22,11 @@ use sweepwatch::{Detector, Error, Timestamp, Verdict};
 /// probes were made (sw_config_set_reorder()), then fed to the sequential test.
 ///
 /// Thread safety: sw_detector_observe(), sw_detector_observe_batch(),
-/// sw_detector_advance() and sw_detector_stats() may be called from several
-/// threads at once on one detector (sources are split into shards, each behind
-/// its own lock; the ordering window has one lock). sw_detector_free() must
-/// not run concurrently with any other call on the same detector.
+/// sw_detector_advance(), sw_detector_stats() and sw_detector_save() may be
+/// called from several threads at once on one detector (sources are split
+/// into shards, each behind its own lock; the ordering window has one lock).
+/// sw_detector_free() must not run concurrently with any other call on the
+/// same detector.
 pub struct sw_detector {
     _private: [u8; 0],
 }
@@ -33,8 +34,8 @@ pub struct sw_detector {
 /// What a detector handle holds: the core's detector and, unless turned
 /// off, the window that orders events before it.
 pub(crate) struct Fed {
-    det: Detector,
-    order: Option<Mutex<Reorder<(), sw_event>>>,
+    pub(crate) det: Detector,
+    pub(crate) order: Option<Mutex<Reorder<(), sw_event>>>,
 }
 
 impl Handle for sw_detector {
@@ -42,11 +43,46 @@ impl Handle for sw_detector {
 }
 
 impl Fed {
+    /// What sw_detector_new() and sw_detector_restore() share: checks the
+    /// callback and the out-pointer, reserves the ordering window, and
+    /// builds the detector with `make`, given the core's configuration and
+    /// the sink that delivers to the callback.
+    pub(crate) fn build<T>(
+        cfg: &CConfig,
+        callback: sw_verdict_callback,
+        user_data: *mut c_void,
+        out: *mut T,
+        make: impl FnOnce(Config, Sink) -> Result<Detector, Error>,
+    ) -> Result<Fed, sw_result> {
+        let callback = callback.ok_or_else(|| null("callback"))?;
+        if out.is_null() {
+            return Err(null("detector_out"));
+        }
+        let sink = Sink {
+            callback,
+            user_data: UserData(user_data),
+        };
+        let order = match cfg.order.is_off() {
+            true => None,
+            false => Some(Mutex::new(Reorder::new(cfg.order).ok_or_else(|| {
+                fail(
+                    sw_result::NoMemory,
+                    format!(
+                        "reorder max_events: {} events cannot be held in this machine's memory",
+                        cfg.order.max_events
+                    ),
+                )
+            })?)),
+        };
+        let det = make(cfg.core.clone(), sink).map_err(core_error)?;
+        Ok(Fed { det, order })
+    }
+
     /// Runs `step` on the ordering window, feeding what it releases to the
     /// detector; `None` when ordering is off. A call from one of this
     /// detector's verdict callbacks is refused before the window's lock is
     /// taken (the callback runs with it held).
-    fn ordered(
+    pub(crate) fn ordered(
         &self,
         step: impl FnOnce(&mut Reorder<(), sw_event>, &mut dyn FnMut(&[sw_event], &[()])),
     ) -> Option<Result<(), Error>> {
@@ -98,6 +134,19 @@ impl UserData {
     }
 }
 
+/// Where a detector's verdicts go: the caller's callback and its `user_data`.
+pub(crate) struct Sink {
+    callback: unsafe extern "C" fn(*mut c_void, *const sw_verdict),
+    user_data: UserData,
+}
+
+impl Sink {
+    /// Hands `v` to the callback; see [`deliver`].
+    pub(crate) fn deliver(&self, v: &Verdict) {
+        deliver(self.callback, &self.user_data, v)
+    }
+}
+
 thread_local! {
     /// Set when delivering a verdict panicked, so the feeding call reports
     /// SW_RESULT_PANIC although the detector carried on.
@@ -125,7 +174,7 @@ fn deliver(
 
 /// Runs one feeding call and reports a panic in verdict delivery as SW_RESULT_PANIC.
 #[inline]
-fn feeding(f: impl FnOnce() -> Result<(), Error>) -> Result<(), sw_result> {
+pub(crate) fn feeding(f: impl FnOnce() -> Result<(), Error>) -> Result<(), sw_result> {
     let r = f();
     // The common case reads the flag once and writes nothing.
     if r.is_ok() && !DELIVERY_PANICKED.with(|p| p.get()) {
@@ -145,7 +194,7 @@ fn feeding(f: impl FnOnce() -> Result<(), Error>) -> Result<(), sw_result> {
 }
 
 /// Records a core error as the thread's last error.
-fn core_error(e: Error) -> sw_result {
+pub(crate) fn core_error(e: Error) -> sw_result {
     match e {
         Error::Reentrant => fail(
             sw_result::Reentrant,
@@ -165,7 +214,7 @@ fn core_error(e: Error) -> sw_result {
 ///
 /// # Safety
 /// `detector` must be NULL or a live detector handle.
-unsafe fn detector_ref<'a>(detector: *const sw_detector) -> Result<&'a Fed, sw_result> {
+pub(crate) unsafe fn detector_ref<'a>(detector: *const sw_detector) -> Result<&'a Fed, sw_result> {
     // SAFETY: per this function's contract.
     unsafe { borrow(detector) }.ok_or_else(|| null("detector"))
 }
@@ -198,27 +247,12 @@ pub unsafe extern "C" fn sw_detector_new(
     panic::run(|| {
         // SAFETY: the caller provides a live configuration.
         let cfg = unsafe { config_ref(config) }?;
-        let callback = callback.ok_or_else(|| null("callback"))?;
-        if detector_out.is_null() {
-            return Err(null("detector_out"));
-        }
-        let user_data = UserData(user_data);
-        let order = match cfg.order.is_off() {
-            true => None,
-            false => Some(Mutex::new(Reorder::new(cfg.order).ok_or_else(|| {
-                fail(
-                    sw_result::NoMemory,
-                    format!(
-                        "reorder max_events: {} events cannot be held in this machine's memory",
-                        cfg.order.max_events
-                    ),
-                )
-            })?)),
-        };
-        let det = Detector::new(cfg.core.clone(), move |v| deliver(callback, &user_data, v))
-            .map_err(core_error)?;
-        // SAFETY: checked non-NULL; the caller provides a writable pointer.
-        unsafe { detector_out.write(into_handle(Fed { det, order })) };
+        let fed = Fed::build(cfg, callback, user_data, detector_out, |core, sink| {
+            Detector::new(core, move |v| sink.deliver(v))
+        })?;
+        // SAFETY: checked non-NULL by Fed::build; the caller provides a
+        // writable pointer.
+        unsafe { detector_out.write(into_handle(fed)) };
         Ok(())
     })
 }

@@ -59,6 +59,7 @@ mod event;
 mod ffi;
 mod panic;
 mod result;
+mod state;
 mod stats;
 mod verdict;
 
@@ -66,6 +67,7 @@ pub use config::*;
 pub use detector::*;
 pub use event::*;
 pub use result::*;
+pub use state::*;
 pub use stats::*;
 pub use verdict::*;
 

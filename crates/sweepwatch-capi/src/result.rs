@@ -42,6 +42,10 @@ pub enum sw_result {
     /// Reading or writing a saved state failed (the file descriptor's or
     /// buffer's error is in the detail); what was written is incomplete.
     Io = 8,
+    /// The caller's buffer is too small for what the call writes; the size
+    /// needed went to the call's length out-parameter (see
+    /// sw_detector_save()). Call again with a buffer at least that large.
+    InsufficientSize = 9,
 }
 
 impl sw_result {
@@ -57,6 +61,7 @@ impl sw_result {
             6 => sw_result::NoMemory,
             7 => sw_result::InvalidState,
             8 => sw_result::Io,
+            9 => sw_result::InsufficientSize,
             _ => return None,
         })
     }
@@ -77,6 +82,7 @@ impl sw_result {
             }
             sw_result::InvalidState => "saved state refused",
             sw_result::Io => "reading or writing a saved state failed",
+            sw_result::InsufficientSize => "the buffer is too small",
         }
     }
 }
