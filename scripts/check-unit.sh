@@ -2,8 +2,8 @@
 # Checks packaging/systemd/sweepwatch.service: systemd-analyze verify finds
 # nothing to say about it (with ExecStart pointed at the built binary), and
 # its command line, with the unit's default environment, follows an EVE
-# file, writes the verdicts and ends with status 0 on SIGTERM, as systemd
-# stops it.
+# file, writes the verdicts, and on SIGTERM (as systemd stops it) saves its
+# state and ends with status 0; started again, it restores that state.
 #
 # Usage: scripts/check-unit.sh   (after `cargo build --release`)
 set -euo pipefail
@@ -36,11 +36,14 @@ cmd=${exec_line//\$SWEEPWATCH_OPTIONS/$opts}
 cmd=${cmd//\$\{SWEEPWATCH_INPUT\}/$input}
 cmd=${cmd//\/usr\/local\/bin\/sweepwatch/$bin}
 cmd=${cmd//\/var\/log\/sweepwatch\//$work/}
+cmd=${cmd//\/var\/lib\/sweepwatch\//$work/}
 # shellcheck disable=SC2086 # split as systemd splits $VAR
 $cmd >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 cp tests/data/fixtures/mixed-sS-sU-PE.eve.json "$input"
-for _ in $(seq 1 100); do
+# The events are held for the default window (60 s) and fed once the input
+# has been quiet that long; the verdicts follow.
+for _ in $(seq 1 900); do
     [ -s "$work/verdicts.log" ] && break
     sleep 0.1
 done
@@ -56,4 +59,28 @@ if [ "$records" -lt 1 ]; then
     echo "FAIL: the unit's command wrote no EVE sweep records" >&2
     exit 1
 fi
-echo "check-unit: systemd-analyze verify is silent; the unit's command wrote $records EVE sweep records and stopped cleanly on SIGTERM"
+if [ ! -s "$work/watch.state" ]; then
+    echo "FAIL: the unit's command saved no state on SIGTERM" >&2
+    exit 1
+fi
+# Started again (without --quiet, to hear it): it restores the state and
+# goes on from where it stopped, so the file's records are not read again.
+# shellcheck disable=SC2086
+${cmd/ --quiet/} >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+for _ in $(seq 1 100); do
+    grep -q "going on from byte" "$work/stderr" && break
+    sleep 0.1
+done
+kill -TERM "$pid"
+wait "$pid" || { echo "FAIL: the restarted command failed: $(cat "$work/stderr")" >&2; exit 1; }
+if ! grep -q "state restored" "$work/stderr" || ! grep -q " 0 records" "$work/stderr"; then
+    echo "FAIL: the restarted command did not go on from its state: $(cat "$work/stderr")" >&2
+    exit 1
+fi
+again=$(grep -c '"event_type":"sweep"' "$work/verdicts.log" || true)
+if [ "$again" -ne "$records" ]; then
+    echo "FAIL: the restart wrote $((again - records)) more records for input already read" >&2
+    exit 1
+fi
+echo "check-unit: systemd-analyze verify is silent; the unit's command wrote $records EVE sweep records, saved its state on SIGTERM and went on from it when started again"
