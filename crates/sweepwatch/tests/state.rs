@@ -211,7 +211,18 @@ fn corrupt_and_truncated_states_are_refused() {
         let mut bad = state.clone();
         bad[at] ^= 1 << (k % 8);
         let why = refusal(tight(), &bad);
-        assert!(!why.is_empty(), "byte {at}");
+        let named = match at {
+            0..=7 => why.contains("not a sweepwatch state"),
+            8..=11 => why.contains("format"),
+            // A length: the section ends elsewhere, or the arrays differ.
+            _ => {
+                why.contains("corrupt")
+                    || why.contains("cut short")
+                    || why.contains("size")
+                    || why.contains("claims")
+            }
+        };
+        assert!(named, "byte {at}: {why}");
     }
     // Cut short anywhere.
     for k in 0..64 {
@@ -263,11 +274,12 @@ fn another_format_or_layout_is_refused_and_thresholds_may_change() {
 fn a_state_made_by_hand_that_links_outside_the_pool_is_refused() {
     let state = busy_state();
     // The first shard's table starts after the magic, the version, the
-    // header, the shard head and the table's length.
+    // header and the shard head (each a length, the section, a CRC-32), and
+    // the table's length.
     let section = |at: usize| u32::from_le_bytes(state[at..at + 4].try_into().unwrap()) as usize;
     let header = 12;
-    let head = header + 4 + section(header);
-    let table = head + 4 + section(head) + 8;
+    let head = header + 4 + section(header) + 4;
+    let table = head + 4 + section(head) + 4 + 8;
     let mut bad = state[..state.len() - 4].to_vec();
     // Record 0: an evidence id of 2^20 - 1, past any pool of 2 MiB.
     bad[table + 16..table + 20].copy_from_slice(&0xF000_0000u32.to_le_bytes());

@@ -7,8 +7,8 @@
 //! |---|---|
 //! | magic | `SWSTATE\0` |
 //! | format version | `u32` ([`FORMAT`]) |
-//! | header | `u32` length, then a postcard [`Header`]: the library's version, the configuration (TOML), the hash keys |
-//! | each shard | `u32` length and a postcard [`ShardHead`]; then its table, filter, pages and port maps, each a `u64` length and the bytes as they lie in memory |
+//! | header | `u32` length, a postcard [`Header`] (the library's version, the configuration as TOML, the hash keys) and its CRC-32 |
+//! | each shard | `u32` length, a postcard [`ShardHead`] and its CRC-32; then its table, filter, pages and port maps, each a `u64` length and the bytes as they lie in memory |
 //! | checksum | CRC-32 (IEEE) of every byte before it, `u32` |
 //!
 //! The arrays are written as they lie in memory because they are most of the
@@ -120,11 +120,13 @@ fn write_error(e: io::Error) -> Error {
     }
 }
 
-/// Writes a postcard section: its length, then it.
+/// Writes a postcard section: its length, it, and its own CRC-32, so that
+/// a damaged section is named as such before its contents are read.
 fn put<T: Serialize>(w: &mut impl Write, value: &T) -> Result<(), Error> {
     let bytes = postcard::to_stdvec(value).map_err(|e| refused(format!("encoding: {e}")))?;
     w.write_all(&(bytes.len() as u32).to_le_bytes())
         .and_then(|()| w.write_all(&bytes))
+        .and_then(|()| w.write_all(&crc32fast::hash(&bytes).to_le_bytes()))
         .map_err(write_error)
 }
 
@@ -138,6 +140,11 @@ fn get<T: for<'de> Deserialize<'de>>(r: &mut impl Read, what: &str) -> Result<T,
     r.take(len).read_to_end(&mut bytes).map_err(read_error)?;
     if bytes.len() as u64 != len {
         return Err(refused("it is cut short (truncated)"));
+    }
+    if u32::from_le_bytes(read_array(r)?) != crc32fast::hash(&bytes) {
+        return Err(refused(format!(
+            "its {what}'s checksum fails: it is corrupt"
+        )));
     }
     postcard::from_bytes(&bytes).map_err(|e| refused(format!("its {what} is unreadable: {e}")))
 }
