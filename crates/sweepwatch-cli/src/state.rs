@@ -110,18 +110,27 @@ fn temporary(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Writes `resume` and `det`'s state to `path`, atomically. Returns the
-/// bytes written.
+/// Writes `resume` and `det`'s state to `path`, atomically: on failure
+/// `path` keeps the previous state and the temporary file is removed.
+/// Returns the bytes written.
 pub fn save(path: &Path, det: &Detector, resume: &Resume) -> io::Result<u64> {
-    let body = postcard::to_stdvec(resume).map_err(|e| bad(e.to_string()))?;
     let tmp = temporary(path);
+    let saved = write_then_rename(&tmp, path, det, resume);
+    if saved.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    saved
+}
+
+fn write_then_rename(tmp: &Path, path: &Path, det: &Detector, resume: &Resume) -> io::Result<u64> {
+    let body = postcard::to_stdvec(resume).map_err(|e| bad(e.to_string()))?;
     // The state holds the hash keys: as private as the process.
     let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&tmp)?;
+        .open(tmp)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     w.write_all(&MAGIC)?;
     w.write_all(&VERSION.to_le_bytes())?;
@@ -134,7 +143,7 @@ pub fn save(path: &Path, det: &Detector, resume: &Resume) -> io::Result<u64> {
     })?;
     let file = w.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    std::fs::rename(tmp, path)?;
     // The rename itself reaches the disk with the directory.
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         File::open(dir)?.sync_all()?;

@@ -36,6 +36,13 @@ fn start(
         return Ok((fresh(None)?, verdicts, engine_locality, None));
     };
     let name = path.display();
+    // Found now rather than at the first save, minutes later.
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if dir.is_some_and(|d| !d.is_dir()) || path.is_dir() {
+        return Err(usage_error(&format!(
+            "--state {name}: not a file in an existing directory"
+        )));
+    }
     let (det, resume) = match state::load(path, &cfg, sink_of(&verdicts)) {
         Loaded::Whole(det, resume) => {
             if !d.quiet {

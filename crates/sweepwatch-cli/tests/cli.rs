@@ -800,6 +800,9 @@ fn usage_errors_exit_2() {
         vec!["detect", "--min-targets", "1", "x"],
         vec!["detect", "--no-such-flag", "x"],
         vec!["scan", "x"],
+        vec!["watch", "--state", "/nonexistent-dir/watch.state", "x"],
+        vec!["watch", "--state", "/", "x"],
+        vec!["watch", "--state-every", "0", "--state", "s", "x"],
     ] {
         let out = run(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
