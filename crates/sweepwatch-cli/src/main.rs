@@ -380,8 +380,9 @@ fn read_input(
     let name = path.display().to_string();
     let mut report = FileReport::new(&name);
     let stdin = path.as_os_str() == "-";
-    let (raw, len): (Box<dyn Read>, Option<u64>) = if stdin {
-        (Box::new(io::stdin().lock()), None)
+    // Send: a capture is framed and decoded on a thread of its own.
+    let (raw, len): (Box<dyn Read + Send>, Option<u64>) = if stdin {
+        (Box::new(io::stdin()), None)
     } else {
         match std::fs::File::open(path) {
             Ok(f) => {
@@ -400,7 +401,7 @@ fn read_input(
     } else {
         ProgressBar::hidden()
     };
-    let raw: Box<dyn Read> = if show_progress {
+    let raw: Box<dyn Read + Send> = if show_progress {
         Box::new(bar.wrap_read(raw))
     } else {
         raw

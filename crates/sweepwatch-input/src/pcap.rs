@@ -58,12 +58,13 @@
 //! pcapng simple packet block, which has no timestamp, is taken to be at the
 //! latest time seen.
 
+mod ahead;
 mod flows;
 mod format;
 mod packet;
 
 use super::{report, Emit, InputError, Location, OnMalformed, ReadOptions, ReadStats};
-use format::{Capture, Next};
+use ahead::Record;
 use packet::Decoded;
 use std::io::Read;
 
@@ -209,7 +210,7 @@ impl Default for PcapOptions {
 /// assert_eq!(stats.pending, 1);
 /// assert_eq!(bad, ["byte 80: IPv4 header cut short"]);
 /// ```
-pub fn read_capture<R: Read>(
+pub fn read_capture<R: Read + Send>(
     r: R,
     opts: &mut ReadOptions<'_>,
     emit: Emit,
@@ -307,57 +308,54 @@ impl CaptureReader {
     ///
     /// # Errors
     /// As [`read_capture`].
-    pub fn read<R: Read>(
+    pub fn read<R: Read + Send>(
         &mut self,
         r: R,
         mut on_malformed: Option<OnMalformed<'_>>,
         emit: Emit,
     ) -> Result<ReadStats, InputError> {
-        let mut cap = Capture::open(r)?;
         let tracker = &mut self.tracker;
         let before = tracker.counts;
         let mut st = ReadStats::default();
-        loop {
-            match cap.next()? {
-                Next::Packet { at, ts, link, data } => {
-                    st.records += 1;
-                    let ts = ts.unwrap_or_else(|| tracker.clock());
-                    tracker.advance(ts);
-                    let used = match packet::decode(link, data) {
-                        Decoded::Packet(p) => tracker.packet(ts, &p),
-                        Decoded::Irrelevant => false,
-                        Decoded::Malformed(why) => {
-                            st.malformed += 1;
-                            report(&mut on_malformed, Location::Byte(at), why);
-                            false
-                        }
-                    };
-                    tracker.drain(emit);
-                    if !used {
-                        st.skipped += 1;
+        // Framing and decoding run on another thread, ahead of the tracker.
+        let ended = ahead::each_record(r, |record| match *record {
+            Record::Packet { at, ts, decoded } => {
+                st.records += 1;
+                let ts = ts.unwrap_or_else(|| tracker.clock());
+                tracker.advance(ts);
+                let used = match decoded {
+                    Decoded::Packet(p) => tracker.packet(ts, &p),
+                    Decoded::Irrelevant => false,
+                    Decoded::Malformed(why) => {
+                        st.malformed += 1;
+                        report(&mut on_malformed, Location::Byte(at), why);
+                        false
                     }
-                }
-                Next::BadPacket { at, why } => {
-                    st.records += 1;
+                };
+                tracker.drain(emit);
+                if !used {
                     st.skipped += 1;
-                    st.malformed += 1;
-                    report(&mut on_malformed, Location::Byte(at), why);
-                }
-                Next::End => break,
-                Next::Truncated(at) => {
-                    st.records += 1;
-                    st.skipped += 1;
-                    st.malformed += 1;
-                    st.truncated_at = Some(at);
-                    report(
-                        &mut on_malformed,
-                        Location::Byte(at),
-                        "record cut short by the end of the capture",
-                    );
-                    break;
                 }
             }
-        }
+            Record::Bad { at, why } => {
+                st.records += 1;
+                st.skipped += 1;
+                st.malformed += 1;
+                report(&mut on_malformed, Location::Byte(at), why);
+            }
+            Record::Truncated(at) => {
+                st.records += 1;
+                st.skipped += 1;
+                st.malformed += 1;
+                st.truncated_at = Some(at);
+                report(
+                    &mut on_malformed,
+                    Location::Byte(at),
+                    "record cut short by the end of the capture",
+                );
+            }
+        });
+        ended?;
         st.events = tracker.counts.events - before.events;
         st.tracker_full = tracker.counts.evicted - before.evicted;
         Ok(st)

@@ -65,7 +65,7 @@ pub struct Sniffed<'r> {
     pub format: Format,
     /// True if the stream was gzip-compressed.
     pub gzip: bool,
-    reader: Box<dyn BufRead + 'r>,
+    reader: Box<dyn BufRead + Send + 'r>,
 }
 
 impl fmt::Debug for Sniffed<'_> {
@@ -158,7 +158,7 @@ impl<'r> Sniffed<'r> {
     }
 
     /// The stream itself, positioned at its first (decompressed) byte.
-    pub fn into_reader(self) -> Box<dyn BufRead + 'r> {
+    pub fn into_reader(self) -> Box<dyn BufRead + Send + 'r> {
         self.reader
     }
 }
@@ -335,7 +335,7 @@ fn unknown(prefix: &[u8]) -> String {
 /// assert_eq!(s.format, Format::Eve);
 /// assert!(sniff(&b"GIF89a"[..]).is_err());
 /// ```
-pub fn sniff<'r, R: Read + 'r>(mut r: R) -> Result<Sniffed<'r>, InputError> {
+pub fn sniff<'r, R: Read + Send + 'r>(mut r: R) -> Result<Sniffed<'r>, InputError> {
     let prefix = read_prefix(&mut r).map_err(|e| io_err(&e))?;
     if prefix.starts_with(&GZIP_MAGIC) {
         let inner = MultiGzDecoder::new(Cursor::new(prefix).chain(r));

@@ -1,0 +1,194 @@
+//! Framing and decoding on their own thread, ahead of the flow tracker: a
+//! capture's bytes are read (from the kernel, or through gzip), framed and
+//! decoded on one core while the tracker and the caller's detection run on
+//! another. Packets go across in batches, in order, so what the tracker
+//! sees is exactly what it would see on one thread.
+
+use super::format::{Capture, Next};
+use super::packet::{self, Decoded};
+use crate::InputError;
+use std::io::Read;
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+
+/// Records a batch carries: large enough that handing one over costs little
+/// per packet, small enough that the two threads overlap from the start.
+const BATCH: usize = 512;
+
+/// Batches in flight: the decoder may run this far ahead.
+const IN_FLIGHT: usize = 4;
+
+/// One capture record, decoded.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Record {
+    /// A packet: its record's offset, capture time (µs; `None` when the
+    /// record carries none) and what it holds.
+    Packet {
+        at: u64,
+        ts: Option<u64>,
+        decoded: Decoded,
+    },
+    /// A packet record whose own fields are inconsistent.
+    Bad { at: u64, why: &'static str },
+    /// The capture ended inside the record starting here.
+    Truncated(u64),
+}
+
+/// The end of a decoder's stream: the error that stopped it, if any.
+type Ended = Result<(), InputError>;
+
+/// Runs `consume` on every record of the capture `r`, in order, while
+/// another thread reads and decodes the records after it. Returns what
+/// reading returned (an error stops the records where it happened).
+///
+/// # Panics
+/// A panic of the decoding thread is raised again on the calling thread.
+pub(crate) fn each_record<R: Read + Send>(r: R, mut consume: impl FnMut(&Record)) -> Ended {
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = sync_channel::<Vec<Record>>(IN_FLIGHT);
+        let (empty_tx, empty_rx) = channel::<Vec<Record>>();
+        let decoder = scope.spawn(move || decode_all(r, &full_tx, &empty_rx));
+        for batch in full_rx.iter() {
+            batch.iter().for_each(&mut consume);
+            // The decoder may have ended: then the batch is simply dropped.
+            let _ = empty_tx.send(batch);
+        }
+        match decoder.join() {
+            Ok(ended) => ended,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// The decoding thread: records in batches to `full`, reusing the batches
+/// that come back on `empty`.
+fn decode_all<R: Read>(
+    r: R,
+    full: &SyncSender<Vec<Record>>,
+    empty: &Receiver<Vec<Record>>,
+) -> Ended {
+    let mut cap = Capture::open(r)?;
+    let mut batch = Vec::with_capacity(BATCH);
+    let ended = loop {
+        let record = match cap.next() {
+            Ok(Next::Packet { at, ts, link, data }) => Record::Packet {
+                at,
+                ts,
+                decoded: packet::decode(link, data),
+            },
+            Ok(Next::BadPacket { at, why }) => Record::Bad { at, why },
+            Ok(Next::Truncated(at)) => {
+                batch.push(Record::Truncated(at));
+                break Ok(());
+            }
+            Ok(Next::End) => break Ok(()),
+            Err(e) => break Err(e),
+        };
+        batch.push(record);
+        if batch.len() == BATCH {
+            let mut next = empty
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            next.clear();
+            if !hand_over(full, std::mem::replace(&mut batch, next)) {
+                // The tracker stopped (its caller unwound): nobody reads on.
+                return Ok(());
+            }
+        }
+    };
+    if !batch.is_empty() {
+        hand_over(full, batch);
+    }
+    ended
+}
+
+/// Sends a batch; false when the receiving side is gone.
+fn hand_over(full: &SyncSender<Vec<Record>>, batch: Vec<Record>) -> bool {
+    full.send(batch).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    /// A classic pcap (raw IPv4 link) of `n` records of 20 zero bytes: each
+    /// decodes as malformed, which is all these tests need of them.
+    fn capture(n: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&4u16.to_le_bytes());
+        for w in [0u32, 0, 65_535, 228] {
+            // Zone, accuracy, snapshot length, link type (raw IPv4).
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        for i in 0..n as u32 {
+            for w in [1_700_000_000 + i, 0, 20, 20] {
+                b.extend_from_slice(&w.to_le_bytes());
+            }
+            b.extend_from_slice(&[0; 20]);
+        }
+        b
+    }
+
+    fn offsets(bytes: &[u8]) -> (Vec<u64>, Ended) {
+        let mut at = Vec::new();
+        let ended = each_record(bytes, |r| {
+            if let Record::Packet { at: a, .. } = r {
+                at.push(*a);
+            }
+        });
+        (at, ended)
+    }
+
+    #[test]
+    fn every_record_comes_once_in_order() {
+        let n = 3 * BATCH + 7;
+        let (at, ended) = offsets(&capture(n));
+        assert!(ended.is_ok());
+        let want: Vec<u64> = (0..n as u64).map(|i| 24 + i * 36).collect();
+        assert_eq!(at, want);
+    }
+
+    #[test]
+    fn a_read_error_ends_the_records_where_it_happened() {
+        struct Failing(Vec<u8>, usize);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.1 >= self.0.len() {
+                    return Err(io::Error::other("disk gone"));
+                }
+                let n = buf.len().min(self.0.len() - self.1).min(1000);
+                buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+                self.1 += n;
+                Ok(n)
+            }
+        }
+        let bytes = capture(2 * BATCH);
+        let mut seen = 0;
+        let ended = each_record(Failing(bytes, 0), |_| seen += 1);
+        assert!(ended.unwrap_err().to_string().contains("disk gone"));
+        assert_eq!(seen, 2 * BATCH);
+    }
+
+    #[test]
+    fn a_panic_on_either_side_reaches_the_caller_and_nothing_hangs() {
+        struct Panicking;
+        impl Read for Panicking {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                panic!("reader bug");
+            }
+        }
+        let caught = std::panic::catch_unwind(|| each_record(Panicking, |_| {}));
+        let msg = sweepwatch::panic_message(caught.unwrap_err().as_ref());
+        assert_eq!(msg, "reader bug");
+
+        // The consumer stops at its first record of a long capture: the
+        // decoder, blocked on a full channel, must end too.
+        let bytes = capture(50 * BATCH);
+        let caught = std::panic::catch_unwind(|| {
+            each_record(&bytes[..], |_| panic!("consumer bug"));
+        });
+        assert!(caught.is_err());
+    }
+}
