@@ -187,7 +187,7 @@ mod tests {
         // decoder, blocked on a full channel, must end too.
         let bytes = capture(50 * BATCH);
         let caught = std::panic::catch_unwind(|| {
-            each_record(&bytes[..], |_| panic!("consumer bug"));
+            let _ = each_record(&bytes[..], |_| panic!("consumer bug"));
         });
         assert!(caught.is_err());
     }
