@@ -225,6 +225,15 @@ impl Detector {
             .unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Shard `i`'s lock if no other thread holds it.
+    fn try_lock(&self, i: usize) -> Option<MutexGuard<'_, Shard>> {
+        match self.shards[i].shard.try_lock() {
+            Ok(shard) => Some(shard),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// Feeds one event.
     ///
     /// # Errors
@@ -446,11 +455,28 @@ impl Detector {
                 order[usize::from(*slot)] = i as u8;
                 *slot += 1;
             }
+            // A shard another thread holds is left for last, so that two
+            // threads sweeping the shards in the same order do not queue
+            // behind each other at every step.
+            let mut busy = [0u8; BATCH];
+            let mut n_busy = 0;
             for s in 0..self.shards.len() {
                 let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
-                if a < b {
-                    self.run_group(s, hashed, &order[a..b]);
+                if a == b {
+                    continue;
                 }
+                match self.try_lock(s) {
+                    Some(shard) => self.run_locked(shard, hashed, &order[a..b]),
+                    None => {
+                        busy[n_busy] = s as u8;
+                        n_busy += 1;
+                    }
+                }
+            }
+            for &s in &busy[..n_busy] {
+                let s = usize::from(s);
+                let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
+                self.run_group(s, hashed, &order[a..b]);
             }
         } else {
             let mut taken = 0u64;
@@ -491,7 +517,11 @@ impl Detector {
 
     /// Feeds the probes `order` of `hashed`, all of shard `s`, under one lock.
     fn run_group(&self, s: usize, hashed: &[Probe; BATCH], order: &[u8]) {
-        let mut shard = self.lock(s);
+        self.run_locked(self.lock(s), hashed, order);
+    }
+
+    /// [`run_group`](Self::run_group) with the shard's lock already held.
+    fn run_locked(&self, mut shard: MutexGuard<'_, Shard>, hashed: &[Probe; BATCH], order: &[u8]) {
         for &i in order {
             shard.observe(&self.settings, &hashed[usize::from(i)], &mut |v| {
                 self.deliver(v)
