@@ -3,7 +3,11 @@
 //!
 //! `cargo bench -p sweepwatch-capi --bench capi` runs it. Each iteration feeds the same 100,000
 //! events from 10,000 sources, moved on in time, to one detector per path, so
-//! both paths do the same work on warm memory.
+//! both paths do the same work on warm memory. The `capi_1m` group does the
+//! same with 3,000,000 events from 1,000,000 sources in the observe bench's
+//! budget (about 30 bytes a source), where per-event callers meet cache
+//! misses: `c_abi/observe` goes through the default ordering window, which
+//! hands the detector batches; `c_abi/observe_unordered` has it off.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::ffi::c_void;
@@ -14,8 +18,8 @@ use std::time::{Duration, Instant};
 use sweepwatch::{Config, Detector, Event, Outcome, Protocol, Timestamp};
 use sweepwatch_capi::{
     sw_config_free, sw_config_new, sw_config_set_hash_seed, sw_config_set_memory_bytes,
-    sw_detector, sw_detector_free, sw_detector_new, sw_detector_observe, sw_detector_observe_batch,
-    sw_event, sw_result, sw_verdict,
+    sw_config_set_reorder, sw_detector, sw_detector_free, sw_detector_new, sw_detector_observe,
+    sw_detector_observe_batch, sw_event, sw_result, sw_verdict,
 };
 
 const EVENTS: usize = 100_000;
@@ -36,14 +40,15 @@ impl Rng {
     }
 }
 
-/// Sources in 10.0.0.0/8; one in a hundred probes random hosts on a few ports
-/// and mostly fails, the rest talk to a few servers and mostly succeed.
-fn workload() -> Vec<Event> {
+/// `events` events from `sources` sources in 10.0.0.0/8; one in a hundred
+/// probes random hosts on a few ports and mostly fails, the rest talk to a
+/// few servers and mostly succeed.
+fn workload(sources: u32, events: usize) -> Vec<Event> {
     let mut rng = Rng(1);
     let t0 = 1_700_000_000_000_000u64;
-    (0..EVENTS)
+    (0..events)
         .map(|i| {
-            let n = (rng.next() % u64::from(SOURCES)) as u32;
+            let n = (rng.next() % u64::from(sources)) as u32;
             let src = IpAddr::V4(Ipv4Addr::from(0x0A00_0000 | n));
             let ts = Timestamp::from_micros(t0 + i as u64 * 1000);
             let r = rng.next();
@@ -69,9 +74,9 @@ fn workload() -> Vec<Event> {
         .collect()
 }
 
-fn config() -> Config {
+fn config(memory: u64) -> Config {
     Config {
-        memory_bytes: MEMORY,
+        memory_bytes: memory,
         hash_seed: Some(SEED),
         ..Config::default()
     }
@@ -81,13 +86,17 @@ unsafe extern "C" fn ignore(_user_data: *mut c_void, verdict: *const sw_verdict)
     black_box(verdict);
 }
 
-/// A C ABI detector configured like [`config`].
-fn c_detector() -> *mut sw_detector {
+/// A C ABI detector configured like [`config`], its ordering window on (the
+/// default) or off.
+fn c_detector(memory: u64, ordered: bool) -> *mut sw_detector {
     // SAFETY: each handle is used as the header documents and freed once.
     unsafe {
         let cfg = sw_config_new();
-        assert_eq!(sw_config_set_memory_bytes(cfg, MEMORY), sw_result::Ok);
+        assert_eq!(sw_config_set_memory_bytes(cfg, memory), sw_result::Ok);
         assert_eq!(sw_config_set_hash_seed(cfg, SEED), sw_result::Ok);
+        if !ordered {
+            assert_eq!(sw_config_set_reorder(cfg, 0, 0), sw_result::Ok);
+        }
         let mut det = ptr::null_mut();
         let r = sw_detector_new(cfg, Some(ignore), ptr::null_mut(), &mut det);
         assert_eq!(r, sw_result::Ok);
@@ -120,14 +129,15 @@ fn shift_c(e: &mut sw_event) {
     e.ts_us += SHIFT_US;
 }
 
-fn capi(c: &mut Criterion) {
-    let events = workload();
+/// The four paths over `events` from `sources` sources in `memory`.
+fn paths(c: &mut Criterion, group: &str, sources: u32, events: usize, memory: u64) {
+    let events = workload(sources, events);
     let c_events: Vec<sw_event> = events.iter().map(sw_event::from).collect();
-    let mut group = c.benchmark_group("capi");
+    let mut group = c.benchmark_group(group);
     group.sample_size(10);
     group.throughput(Throughput::Elements(events.len() as u64));
     let rust = || {
-        Detector::new(config(), |v| {
+        Detector::new(config(memory), |v| {
             black_box(v);
         })
         .unwrap()
@@ -144,21 +154,23 @@ fn capi(c: &mut Criterion) {
             })
         })
     });
-    group.bench_function("c_abi/observe", |b| {
-        let det = c_detector();
-        let mut evs = c_events.clone();
-        b.iter_custom(|iters| {
-            steady(iters, &mut evs, shift_c, |evs| {
-                for e in evs {
-                    // SAFETY: `det` is live and `e` a valid event.
-                    let r = unsafe { sw_detector_observe(det, e) };
-                    assert_eq!(r, sw_result::Ok);
-                }
-            })
+    for (name, ordered) in [("c_abi/observe", true), ("c_abi/observe_unordered", false)] {
+        group.bench_function(name, |b| {
+            let det = c_detector(memory, ordered);
+            let mut evs = c_events.clone();
+            b.iter_custom(|iters| {
+                steady(iters, &mut evs, shift_c, |evs| {
+                    for e in evs {
+                        // SAFETY: `det` is live and `e` a valid event.
+                        let r = unsafe { sw_detector_observe(det, e) };
+                        assert_eq!(r, sw_result::Ok);
+                    }
+                })
+            });
+            // SAFETY: freed once, after its last use.
+            unsafe { sw_detector_free(det) };
         });
-        // SAFETY: freed once, after its last use.
-        unsafe { sw_detector_free(det) };
-    });
+    }
     group.bench_function("rust/observe_batch", |b| {
         let det = rust();
         let mut evs = events.clone();
@@ -171,7 +183,7 @@ fn capi(c: &mut Criterion) {
         })
     });
     group.bench_function("c_abi/observe_batch", |b| {
-        let det = c_detector();
+        let det = c_detector(memory, true);
         let mut evs = c_events.clone();
         b.iter_custom(|iters| {
             steady(iters, &mut evs, shift_c, |evs| {
@@ -186,6 +198,19 @@ fn capi(c: &mut Criterion) {
         unsafe { sw_detector_free(det) };
     });
     group.finish();
+}
+
+fn capi(c: &mut Criterion) {
+    paths(c, "capi", SOURCES, EVENTS, MEMORY);
+    // The observe bench's budget rule at 1,000,000 sources.
+    let million = 1_000_000u32;
+    paths(
+        c,
+        "capi_1m",
+        million,
+        3_000_000,
+        u64::from(million) * 16 * 100 / 85 * 16 / 10,
+    );
 }
 
 criterion_group!(benches, capi);
