@@ -2,29 +2,15 @@
 //! atomicity, verdict conversion, reentrancy and result messages.
 
 use std::ffi::{c_char, c_void, CStr, CString};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::ptr;
 use std::sync::Mutex;
 use sweepwatch::{Config, Detector, Event, Outcome, Protocol, Timestamp, Verdict};
 use sweepwatch_capi::*;
 
-const T0: u64 = 1_700_000_000_000_000;
+mod common;
+use common::*;
 
-/// Verdicts collected by [`collect`]; `user_data` points to one.
-type Sink = Mutex<Vec<sw_verdict>>;
-
-unsafe extern "C" fn collect(user_data: *mut c_void, verdict: *const sw_verdict) {
-    // SAFETY: the tests pass a live `Sink` as user_data; the verdict is valid
-    // during the callback.
-    let (sink, v) = unsafe { (&*user_data.cast::<Sink>(), *verdict) };
-    sink.lock().unwrap().push(v);
-}
-
-fn user_data(sink: &Sink) -> *mut c_void {
-    ptr::from_ref(sink).cast_mut().cast()
-}
-
-/// A detector with a fixed seed whose verdicts go to `sink`.
 /// A configuration whose detector feeds events to the sequential test as they
 /// come, so that a verdict arrives during the call that decided it: these
 /// tests check what the test makes of events in a given order. The ordering
@@ -38,6 +24,7 @@ fn unordered_config() -> *mut sw_config {
     }
 }
 
+/// A detector with a fixed seed whose verdicts go to `sink`.
 fn detector(sink: &Sink) -> *mut sw_detector {
     // SAFETY: handles are used as documented and the config freed once.
     unsafe {
@@ -65,10 +52,6 @@ fn rust_config() -> Config {
     }
 }
 
-fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
-}
-
 /// 203.0.113.7 sweeps port 22 of 20 home hosts, all refused.
 fn sweep() -> Vec<Event> {
     (1..=20u8)
@@ -87,29 +70,6 @@ fn sweep() -> Vec<Event> {
 
 fn c_events(events: &[Event]) -> Vec<sw_event> {
     events.iter().map(sw_event::from).collect()
-}
-
-fn stats(det: *const sw_detector) -> sw_stats {
-    let mut st = sw_stats::default();
-    // SAFETY: `det` is live; `st` is writable.
-    assert_eq!(unsafe { sw_detector_stats(det, &mut st) }, sw_result::Ok);
-    st
-}
-
-/// The message sw_result_message() renders for `r` on this thread.
-fn message(r: sw_result) -> String {
-    let mut buf = [0 as c_char; 512];
-    let mut n = 0usize;
-    // SAFETY: `buf` has 512 writable bytes.
-    let rc = unsafe { sw_result_message(r as u32, buf.as_mut_ptr(), buf.len(), &mut n) };
-    assert_eq!(rc, sw_result::Ok);
-    // SAFETY: sw_result_message NUL-terminates within the buffer.
-    let s = unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(s.len(), n);
-    s
 }
 
 #[test]

@@ -3,10 +3,9 @@
 //! buffers too small report the size needed; states cut short, corrupt or
 //! of another layout are refused with a message that says why.
 
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::c_void;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
-use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::ptr;
@@ -14,25 +13,10 @@ use std::sync::Mutex;
 use sweepwatch::{Config, Detector, Event, Outcome, Protocol, Timestamp};
 use sweepwatch_capi::*;
 
-const T0: u64 = 1_700_000_000_000_000;
+mod common;
+use common::*;
+
 const SECOND: u64 = 1_000_000;
-
-type Sink = Mutex<Vec<sw_verdict>>;
-
-unsafe extern "C" fn collect(user_data: *mut c_void, verdict: *const sw_verdict) {
-    // SAFETY: the tests pass a live `Sink` as user_data; the verdict is valid
-    // during the callback.
-    let (sink, v) = unsafe { (&*user_data.cast::<Sink>(), *verdict) };
-    sink.lock().unwrap().push(v);
-}
-
-fn user_data(sink: &Sink) -> *mut c_void {
-    ptr::from_ref(sink).cast_mut().cast()
-}
-
-fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
-}
 
 /// A configuration of 4 MiB in 2 shards, without a seed (the keys come from
 /// the state restored), with the default ordering window or none.
@@ -102,27 +86,6 @@ fn feed(det: *const sw_detector, events: &[sw_event]) {
         // SAFETY: `det` is live; `ev` is a valid event.
         assert_eq!(unsafe { sw_detector_observe(det, ev) }, sw_result::Ok);
     }
-}
-
-fn stats(det: *const sw_detector) -> sw_stats {
-    let mut st = sw_stats::default();
-    // SAFETY: `det` is live; `st` is writable.
-    assert_eq!(unsafe { sw_detector_stats(det, &mut st) }, sw_result::Ok);
-    st
-}
-
-/// The message sw_result_message() renders for `r` on this thread.
-fn message(r: sw_result) -> String {
-    let mut buf = [0 as c_char; 512];
-    let mut n = 0usize;
-    // SAFETY: `buf` has 512 writable bytes.
-    let rc = unsafe { sw_result_message(r as u32, buf.as_mut_ptr(), buf.len(), &mut n) };
-    assert_eq!(rc, sw_result::Ok);
-    // SAFETY: sw_result_message NUL-terminates within the buffer.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_str()
-        .unwrap()
-        .to_string()
 }
 
 /// The size of `det`'s state, asked with (NULL, 0).
