@@ -78,35 +78,44 @@ pub(crate) fn tracker_bytes(max: u64) -> u64 {
 }
 
 /// One direction of a flow: for ICMP echo, `oport` is the echo identifier and
-/// `rport` 0.
+/// `rport` 0. Addresses are held as 128-bit numbers (IPv4 mapped), so that
+/// hashing and comparing a key, done for nearly every packet, is a few
+/// integer operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Key {
-    orig: IpAddr,
-    resp: IpAddr,
+    orig: u128,
+    resp: u128,
     oport: u16,
     rport: u16,
     proto: Protocol,
 }
 
+/// An address as a key holds it: an IPv4 address in its IPv4-mapped form.
 fn bits(a: IpAddr) -> u128 {
     match a {
-        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V4(a) => u128::from(a.to_ipv6_mapped()),
         IpAddr::V6(a) => u128::from(a),
     }
 }
 
-/// Three hasher writes instead of the dozen a derived `Hash` makes: hashing is
-/// a large part of the per-packet cost. Equal keys give equal words.
+/// The address a key holds (IPv4-mapped ones as IPv4).
+fn addr(bits: u128) -> IpAddr {
+    let v6 = std::net::Ipv6Addr::from(bits);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
+/// Three hasher writes instead of the several a derived `Hash` makes:
+/// hashing is a large part of the per-packet cost. Equal keys give equal
+/// words.
 impl Hash for Key {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        let v6 = u64::from(matches!(self.orig, IpAddr::V6(_)));
-        h.write_u128(bits(self.orig));
-        h.write_u128(bits(self.resp));
+        h.write_u128(self.orig);
+        h.write_u128(self.resp);
         h.write_u64(
-            u64::from(self.oport)
-                | u64::from(self.rport) << 16
-                | (self.proto as u64) << 32
-                | v6 << 40,
+            u64::from(self.oport) | u64::from(self.rport) << 16 | (self.proto as u64) << 32,
         );
     }
 }
@@ -360,8 +369,8 @@ impl Tracker {
                 data,
             } => {
                 let fwd = Key {
-                    orig: p.src,
-                    resp: p.dst,
+                    orig: bits(p.src),
+                    resp: bits(p.dst),
                     oport: sport,
                     rport: dport,
                     proto: Protocol::Tcp,
@@ -378,8 +387,8 @@ impl Tracker {
             }
             Transport::Udp { sport, dport } => {
                 let fwd = Key {
-                    orig: p.src,
-                    resp: p.dst,
+                    orig: bits(p.src),
+                    resp: bits(p.dst),
                     oport: sport,
                     rport: dport,
                     proto: Protocol::Udp,
@@ -506,8 +515,8 @@ impl Tracker {
     /// An ICMP destination unreachable from `from` quoting `q`.
     fn unreachable(&mut self, ts: u64, from: IpAddr, q: Quoted) -> bool {
         let key = Key {
-            orig: q.src,
-            resp: q.dst,
+            orig: bits(q.src),
+            resp: bits(q.dst),
             oport: q.sport,
             rport: q.dport,
             proto: q.proto,
@@ -519,7 +528,10 @@ impl Tracker {
         // anonymised traces); a target refusing for itself is still known by
         // its own address.
         if q.dst != from {
-            let to_sender = Key { resp: from, ..key };
+            let to_sender = Key {
+                resp: bits(from),
+                ..key
+            };
             if let Some(reported) = self.resolve(ts, to_sender, Answer::Unreachable) {
                 return reported;
             }
@@ -531,8 +543,8 @@ impl Tracker {
     /// the probe is dropped, neither a failure nor a success.
     fn time_exceeded(&mut self, ts: u64, q: Quoted) -> bool {
         let key = Key {
-            orig: q.src,
-            resp: q.dst,
+            orig: bits(q.src),
+            resp: bits(q.dst),
             oport: q.sport,
             rport: q.dport,
             proto: q.proto,
@@ -633,8 +645,8 @@ impl Tracker {
         };
         let mut ev = Event::new(
             Timestamp::from_micros(ts),
-            key.orig,
-            key.resp,
+            addr(key.orig),
+            addr(key.resp),
             dst_port,
             key.proto,
             outcome,
@@ -787,8 +799,8 @@ impl Tracker {
 
 fn echo(orig: IpAddr, resp: IpAddr, id: u16) -> Key {
     Key {
-        orig,
-        resp,
+        orig: bits(orig),
+        resp: bits(resp),
         oport: id,
         rport: 0,
         proto: Protocol::Icmp,
