@@ -142,10 +142,17 @@ fn report_memory(sources: u32, events: &[Event]) {
         .map(|(a, _)| a)
         .collect();
     let found = scanners.iter().filter(|a| reported.contains(**a)).count();
+    // The missed scanners by how many distinct pairs they had probed by
+    // the end: whether the misses sit near `min_targets`, where a count
+    // lost to estimation or to a false repeat matters most.
+    let mut missed: std::collections::BTreeMap<usize, usize> = Default::default();
+    for a in scanners.iter().filter(|a| !reported.contains(**a)) {
+        *missed.entry(naive.sources[*a].pairs.len()).or_default() += 1;
+    }
     eprintln!(
         "memory N={sources}: {} sources seen; sweepwatch {:.1} MiB total = {:.1} B/source \
          ({} evicted, {} pool records), {} verdicts; naive {:.1} MiB = {:.0} B/source, {} verdicts; \
-         recall {}/{} = {:.2}% of the naive detector's scanners",
+         recall {}/{} = {:.2}% of the naive detector's scanners; missed ones by pairs probed: {:?}",
         naive.sources.len(),
         s.memory_bytes as f64 / 1048576.0,
         s.memory_bytes as f64 / tracked,
@@ -157,7 +164,8 @@ fn report_memory(sources: u32, events: &[Event]) {
         naive.verdicts,
         found,
         scanners.len(),
-        100.0 * found as f64 / scanners.len().max(1) as f64
+        100.0 * found as f64 / scanners.len().max(1) as f64,
+        missed
     );
 }
 
