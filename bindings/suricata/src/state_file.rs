@@ -11,13 +11,12 @@
 //! the save leaves the previous state whole.
 
 use crate::log::{log, Level};
-use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, BufWriter, ErrorKind};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{BufReader, ErrorKind};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use sweepwatch::{Config, Detector, Error, Verdict};
+use sweepwatch_input::replace::replace_file;
 
 /// What a save wrote, for the shutdown message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,65 +94,17 @@ where
     Detector::new(config, on_verdict)
 }
 
-/// Saves `det` to `path`: into `PATH.tmp.<pid>` (mode 0600: the state holds
-/// the hash keys), synced, then renamed over `path` and the directory
-/// synced. On failure the temporary file is removed and `path` is left as
-/// it was.
+/// Saves `det` to `path` with [`replace_file`]: a new file `PATH.tmp.<pid>`
+/// (mode 0600: the state holds the hash keys), synced, then renamed over
+/// `path`. On failure `path` is left as it was.
 pub fn save(det: &Detector, path: &Path) -> Result<Saved, String> {
     let started = Instant::now();
-    let tmp = temporary(path);
-    let result = write_synced(det, &tmp).and_then(|bytes| {
-        fs::rename(&tmp, path)
-            .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), path.display()))?;
-        // The rename is durable once the directory is; a failure here
-        // leaves a complete state, old or new, so it is not an error.
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            let _ = File::open(dir).and_then(|d| d.sync_all());
-        }
-        Ok(bytes)
-    });
-    match result {
-        Ok(bytes) => Ok(Saved {
-            bytes,
-            sources: det.stats().map_or(0, |s| s.sources),
-            elapsed: started.elapsed(),
-        }),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
-/// Writes the state to a new file at `tmp` and syncs it; the bytes written.
-fn write_synced(det: &Detector, tmp: &Path) -> Result<u64, String> {
-    // A file left by an earlier save that died keeps its old mode if
-    // reopened: start from a new one.
-    let _ = fs::remove_file(tmp);
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(tmp)
-        .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    let bytes = det
-        .save(&mut w)
-        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    let file = w
-        .into_inner()
-        .map_err(|e| format!("cannot write {}: {}", tmp.display(), e.error()))?;
-    file.sync_all()
-        .map_err(|e| format!("cannot sync {}: {e}", tmp.display()))?;
-    Ok(bytes)
-}
-
-/// `PATH.tmp.<pid>`: beside the state, so the rename stays in one file
-/// system, and per process, so two Suricatas never write one file.
-fn temporary(path: &Path) -> PathBuf {
-    let mut name = OsString::from(path.as_os_str());
-    name.push(format!(".tmp.{}", std::process::id()));
-    PathBuf::from(name)
+    let bytes = replace_file(path, |w| Ok(det.save(w)?)).map_err(|e| e.to_string())?;
+    Ok(Saved {
+        bytes,
+        sources: det.stats().map_or(0, |s| s.sources),
+        elapsed: started.elapsed(),
+    })
 }
 
 /// A duration for messages: milliseconds with one decimal.
@@ -164,8 +115,11 @@ pub fn millis(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::path::PathBuf;
     use std::os::unix::fs::PermissionsExt;
     use sweepwatch::{Event, Outcome, Protocol, Timestamp};
+    use sweepwatch_input::replace::temporary;
 
     fn config() -> Config {
         Config {

@@ -2,16 +2,16 @@
 //! stopped. The file holds where each followed path was read to and the
 //! events held for ordering (a postcard section with its own version and
 //! checksum), then the detector's saved state (the library's format). It
-//! is written to a temporary file beside it, synced and renamed over it,
-//! so a crash mid-save leaves the previous state whole.
+//! is replaced whole ([`replace_file`]), so a crash mid-save leaves the
+//! previous state.
 
 use crate::follow::Position;
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
 use sweepwatch::{Config, Detector, Event, Verdict};
+use sweepwatch_input::replace::replace_file;
 
 const MAGIC: [u8; 8] = *b"SWWATCH\0";
 const VERSION: u32 = 1;
@@ -103,50 +103,18 @@ fn read_resume(r: &mut impl Read) -> io::Result<Resume> {
     postcard::from_bytes(&body).map_err(|e| bad(format!("its positions are unreadable: {e}")))
 }
 
-/// The temporary file a save writes before renaming it over `path`.
-fn temporary(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
-}
-
-/// Writes `resume` and `det`'s state to `path`, atomically: on failure
-/// `path` keeps the previous state and the temporary file is removed.
-/// Returns the bytes written.
+/// Writes `resume` and `det`'s state to `path` whole (see
+/// [`replace_file`]): on failure `path` keeps the previous state. Returns
+/// the bytes written.
 pub fn save(path: &Path, det: &Detector, resume: &Resume) -> io::Result<u64> {
-    let tmp = temporary(path);
-    let saved = write_then_rename(&tmp, path, det, resume);
-    if saved.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    saved
-}
-
-fn write_then_rename(tmp: &Path, path: &Path, det: &Detector, resume: &Resume) -> io::Result<u64> {
     let body = postcard::to_stdvec(resume).map_err(|e| bad(e.to_string()))?;
-    // The state holds the hash keys: as private as the process.
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(tmp)?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    w.write_all(&MAGIC)?;
-    w.write_all(&VERSION.to_le_bytes())?;
-    w.write_all(&(body.len() as u64).to_le_bytes())?;
-    w.write_all(&body)?;
-    w.write_all(&crc32fast::hash(&body).to_le_bytes())?;
-    let bytes = det.save(&mut w).map_err(|e| match e {
-        sweepwatch::Error::Io { kind, message } => io::Error::new(kind, message),
-        e => io::Error::other(e.to_string()),
-    })?;
-    let file = w.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    std::fs::rename(tmp, path)?;
-    // The rename itself reaches the disk with the directory.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(20 + body.len() as u64 + 4 + bytes)
+    replace_file(path, |w| {
+        w.write_all(&MAGIC)?;
+        w.write_all(&VERSION.to_le_bytes())?;
+        w.write_all(&(body.len() as u64).to_le_bytes())?;
+        w.write_all(&body)?;
+        w.write_all(&crc32fast::hash(&body).to_le_bytes())?;
+        let bytes = det.save(w)?;
+        Ok(20 + body.len() as u64 + 4 + bytes)
+    })
 }

@@ -50,6 +50,8 @@ use sweepwatch::{Event, Timestamp};
 pub mod eve;
 mod json_scan;
 pub mod pcap;
+#[cfg(unix)]
+pub mod replace;
 pub mod sniff;
 pub mod zeek;
 

@@ -72,6 +72,23 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// For writers and readers of saved state that speak `std::io`: an
+/// [`Error::Io`] keeps its kind, anything else becomes
+/// [`ErrorKind::Other`](std::io::ErrorKind::Other) with the message.
+///
+/// ```
+/// let e = sweepwatch::Error::Io { kind: std::io::ErrorKind::StorageFull, message: "disk full".into() };
+/// assert_eq!(std::io::Error::from(e).kind(), std::io::ErrorKind::StorageFull);
+/// ```
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Io { kind, message } => std::io::Error::new(kind, message),
+            e => std::io::Error::other(e.to_string()),
+        }
+    }
+}
+
 /// The message a panic carried (its payload as `panic!` makes it), for front
 /// ends that catch panics at their boundary and must say what happened.
 ///
