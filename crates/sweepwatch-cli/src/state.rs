@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
+use sweepwatch::order::Held;
 use sweepwatch::{Config, Detector, Event, Verdict};
 use sweepwatch_input::replace::replace_file;
 
@@ -21,16 +22,12 @@ const VERSION: u32 = 1;
 const MAX_RESUME: u64 = 1 << 30;
 
 /// Where reading goes on, besides the detector.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Resume {
     /// Each followed path's position.
     pub tails: Vec<Position>,
-    /// Events held for ordering, oldest first.
-    pub held: Vec<Event>,
-    /// The newest event time the window saw, in microseconds.
-    pub newest: u64,
-    /// Events the window released early.
-    pub early: u64,
+    /// The ordering window's held events and clock.
+    pub held: Held<Event, ()>,
 }
 
 /// What a state file gave.

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use sweepwatch::order::{Held, Window};
-use sweepwatch::{Detector, Timestamp};
+use sweepwatch::order::Window;
+use sweepwatch::Detector;
 
 /// The detector, from the state file when there is a usable one, and where
 /// reading goes on.
@@ -23,17 +23,10 @@ fn start(
 ) -> Result<(Detector, Decided, bool, Option<Resume>), ExitCode> {
     let (cfg, engine_locality) = config_of(d).map_err(|e| usage_error(&e))?;
     let verdicts: Decided = Arc::new(Mutex::new(Vec::new()));
-    let fresh = |why: Option<String>| {
-        Detector::new(cfg.clone(), sink_of(&verdicts)).map_err(|e| {
-            let mut e = e.to_string();
-            if let Some(why) = why {
-                e = format!("{e} (the state was refused: {why})");
-            }
-            usage_error(&e)
-        })
-    };
+    let fresh =
+        || Detector::new(cfg.clone(), sink_of(&verdicts)).map_err(|e| usage_error(&e.to_string()));
     let Some(path) = state else {
-        return Ok((fresh(None)?, verdicts, engine_locality, None));
+        return Ok((fresh()?, verdicts, engine_locality, None));
     };
     let name = path.display();
     // Found now rather than at the first save, minutes later.
@@ -50,7 +43,7 @@ fn start(
                 eprintln!(
                     "sweepwatch: {name}: state restored: {} sources tracked, {} held events, {} files",
                     st.sources,
-                    resume.held.len(),
+                    resume.held.events.len(),
                     resume.tails.len()
                 );
             }
@@ -60,19 +53,19 @@ fn start(
             eprintln!(
                 "sweepwatch: {name}: {why}; detection starts empty, reading goes on where it stopped"
             );
-            (fresh(Some(why))?, Some(resume))
+            (fresh()?, Some(resume))
         }
         Loaded::Nothing(None) => {
             if !d.quiet {
                 eprintln!("sweepwatch: {name}: no state yet; starting empty");
             }
-            (fresh(None)?, None)
+            (fresh()?, None)
         }
         Loaded::Nothing(Some(why)) => {
             eprintln!(
                 "sweepwatch: {name}: state ignored: {why}; starting empty, files read from their start"
             );
-            (fresh(None)?, None)
+            (fresh()?, None)
         }
     };
     Ok((det, verdicts, engine_locality, resume))
@@ -83,12 +76,9 @@ fn start(
 fn save(path: &Path, det: &Detector, feeder: &mut Feeder<'_>, tails: &[Tail]) -> io::Result<u64> {
     feeder.end_of_input();
     feeder.out.flush();
-    let held = feeder.order.snapshot();
     let resume = Resume {
         tails: tails.iter().map(Tail::position).collect(),
-        held: held.events.iter().map(|(e, ())| *e).collect(),
-        newest: held.newest.as_micros(),
-        early: held.early,
+        held: feeder.order.snapshot(),
     };
     state::save(path, det, &resume)
 }
@@ -133,13 +123,8 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
     let mut shown = vec![0u64; tails.len()];
     let mut failed = false;
     if let Some(resume) = resume {
-        let held = Held {
-            events: resume.held.into_iter().map(|e| (e, ())).collect(),
-            newest: Timestamp(resume.newest),
-            early: resume.early,
-        };
         let det = &det;
-        feeder.order.resume(held, |batch, _| {
+        feeder.order.resume(resume.held, |batch, _| {
             let _ = det.observe_batch(batch);
         });
         for p in resume.tails {

@@ -123,7 +123,7 @@ impl Timed for Event {
 
 /// What a [`Reorder`] holds, to carry across a restart: see
 /// [`Reorder::snapshot`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Held<E, T> {
     /// The held events and their payloads, oldest first.
     pub events: Vec<(E, T)>,
