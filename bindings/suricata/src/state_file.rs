@@ -116,8 +116,8 @@ pub fn millis(d: Duration) -> String {
 mod tests {
     use super::*;
     use std::fs;
-    use std::path::PathBuf;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
     use sweepwatch::{Event, Outcome, Protocol, Timestamp};
     use sweepwatch_input::replace::temporary;
 
