@@ -4,7 +4,7 @@
 use crate::config::{Config, Settings};
 use crate::error::Error;
 use crate::event::{Event, KeyedEvent, Outcome, Protocol, Timestamp};
-use crate::first_contact::Look;
+
 use crate::probe::{locality, Probe};
 use crate::shard::{Hint, Shard};
 use crate::stats::Stats;
@@ -12,6 +12,7 @@ use crate::verdict::Verdict;
 use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard};
 
+mod batch;
 mod state;
 
 thread_local! {
@@ -384,149 +385,6 @@ impl Detector {
         key: impl Fn(&T) -> KeyedEvent,
     ) -> Result<(), Error> {
         self.observe_batch_with(items, |item| self.probe(&key(item)))
-    }
-
-    /// [`observe_batch`](Detector::observe_batch) for items that `probe` turns
-    /// into probes.
-    fn observe_batch_with<T>(&self, items: &[T], probe: impl Fn(&T) -> Probe) -> Result<(), Error> {
-        self.refuse_reentry()?;
-        if !self.prefetch && self.shards.len() == 1 {
-            // Nothing to prefetch and no shards to sort: one lock per step.
-            for chunk in items.chunks(BATCH) {
-                let mut shard = self.lock(0);
-                for item in chunk {
-                    if let Some((look, now)) = shard.screen(&self.settings, &probe(item)) {
-                        self.count_item(&mut shard, item, &probe, look, now);
-                    }
-                }
-            }
-            return Ok(());
-        }
-        // Two steps in flight: step k+1 is hashed and prefetched, then step k,
-        // whose memory was prefetched one step earlier, is observed.
-        let mut hashed = [[Probe::default(); BATCH]; 2];
-        let mut shard_no = [[0u16; BATCH]; 2];
-        let mut ready: Option<(usize, usize)> = None;
-        for (k, chunk) in items.chunks(BATCH).enumerate() {
-            let b = k % 2;
-            for (i, item) in chunk.iter().enumerate() {
-                let p = &mut hashed[b][i];
-                *p = probe(item);
-                let s = self.shard_of(p.h_src);
-                if self.prefetch {
-                    self.shards[s].hint.prefetch(p);
-                }
-                shard_no[b][i] = s as u16;
-            }
-            if let Some((prev, n)) = ready {
-                self.run_step(&hashed[prev], &shard_no[prev][..n]);
-            }
-            ready = Some((b, chunk.len()));
-        }
-        if let Some((prev, n)) = ready {
-            self.run_step(&hashed[prev], &shard_no[prev][..n]);
-        }
-        Ok(())
-    }
-
-    /// Observes one step of probes, taking each shard's lock once: grouped by
-    /// shard, each source's events in order.
-    fn run_step(&self, hashed: &[Probe; BATCH], shard_no: &[u16]) {
-        let n = shard_no.len();
-        let mut order = [0u8; BATCH];
-        if self.shards.len() == 1 {
-            for (i, o) in order.iter_mut().enumerate().take(n) {
-                *o = i as u8;
-            }
-            self.run_group(0, hashed, &order[..n]);
-        } else if self.shards.len() <= BATCH {
-            // Counting sort by shard: stable, so each source's events keep their
-            // order; one lock per shard present in the step.
-            let mut start = [0u8; BATCH + 1];
-            for &s in shard_no {
-                start[usize::from(s) + 1] += 1;
-            }
-            for s in 1..=self.shards.len() {
-                start[s] += start[s - 1];
-            }
-            let mut next = start;
-            for (i, &s) in shard_no.iter().enumerate() {
-                let slot = &mut next[usize::from(s)];
-                order[usize::from(*slot)] = i as u8;
-                *slot += 1;
-            }
-            // A shard another thread holds is left for last, so that two
-            // threads sweeping the shards in the same order do not queue
-            // behind each other at every step.
-            let mut busy = [0u8; BATCH];
-            let mut n_busy = 0;
-            for s in 0..self.shards.len() {
-                let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
-                if a == b {
-                    continue;
-                }
-                match self.try_lock(s) {
-                    Some(shard) => self.run_locked(shard, hashed, &order[a..b]),
-                    None => {
-                        busy[n_busy] = s as u8;
-                        n_busy += 1;
-                    }
-                }
-            }
-            for &s in &busy[..n_busy] {
-                let s = usize::from(s);
-                let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
-                self.run_group(s, hashed, &order[a..b]);
-            }
-        } else {
-            let mut taken = 0u64;
-            let mut pending = n;
-            while pending > 0 {
-                let first = taken.trailing_ones() as usize;
-                let s = shard_no[first];
-                let mut k = 0;
-                for (i, &si) in shard_no.iter().enumerate().skip(first) {
-                    if taken & (1 << i) == 0 && si == s {
-                        order[k] = i as u8;
-                        k += 1;
-                        taken |= 1 << i;
-                    }
-                }
-                pending -= k;
-                self.run_group(usize::from(s), hashed, &order[..k]);
-            }
-        }
-    }
-
-    /// [`Shard::count`] for an item that [`Shard::screen`] found new. Its probe
-    /// is made again here, out of line, so that the loop over the items holds
-    /// only what screening needs.
-    #[inline(never)]
-    fn count_item<T>(
-        &self,
-        shard: &mut Shard,
-        item: &T,
-        probe: &impl Fn(&T) -> Probe,
-        look: Look,
-        now: u32,
-    ) {
-        shard.count(&self.settings, &probe(item), look, now, &mut |v| {
-            self.deliver(v)
-        });
-    }
-
-    /// Feeds the probes `order` of `hashed`, all of shard `s`, under one lock.
-    fn run_group(&self, s: usize, hashed: &[Probe; BATCH], order: &[u8]) {
-        self.run_locked(self.lock(s), hashed, order);
-    }
-
-    /// [`run_group`](Self::run_group) with the shard's lock already held.
-    fn run_locked(&self, mut shard: MutexGuard<'_, Shard>, hashed: &[Probe; BATCH], order: &[u8]) {
-        for &i in order {
-            shard.observe(&self.settings, &hashed[usize::from(i)], &mut |v| {
-                self.deliver(v)
-            });
-        }
     }
 
     /// Tells the detector that capture time has reached `now` although no events

@@ -24,7 +24,7 @@ struct Block {
 pub(crate) const BLOCK_BYTES: u64 = std::mem::size_of::<Block>() as u64;
 
 /// What the filter knew of a pair before it was marked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Marked {
     /// No attempt at this pair was recorded before.
     pub new_probe: bool,

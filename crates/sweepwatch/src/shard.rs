@@ -108,11 +108,16 @@ impl Hint {
             + self.filter.1 * crate::first_contact::BLOCK_BYTES
     }
 
-    /// Prefetches what observing `hx` will touch: the source's two buckets and
-    /// the filter's block.
+    /// Prefetches what screening `hx` will touch: the filter's block, and
+    /// the source's buckets if `table`. Without, they are prefetched once the
+    /// filter has found the event new ([`Shard::screen_marked`]): many events
+    /// at scale repeat a pair, and their buckets would only crowd the memory
+    /// system.
     #[inline]
-    pub(crate) fn prefetch(&self, hx: &Probe) {
-        crate::table::prefetch_at(self.table, hx.h_src);
+    pub(crate) fn prefetch(&self, hx: &Probe, table: bool) {
+        if table {
+            crate::table::prefetch_at(self.table, hx.h_src);
+        }
         crate::first_contact::prefetch_at(self.filter, hx.pair);
     }
 }
@@ -308,6 +313,18 @@ impl Shard {
         Some((look, now))
     }
 
+    /// [`screen`](Self::screen), then marks a new event's pair in the filter
+    /// at once and prefetches its source's buckets, for a batch that screens
+    /// a group of events before it counts the new ones
+    /// ([`count_marked`](Self::count_marked)): a pair that comes twice in the
+    /// group is new only the first time, as if each were counted in turn.
+    #[inline(always)]
+    pub(crate) fn screen_marked(&mut self, s: &Settings, hx: &Probe) -> Option<(Marked, u32)> {
+        let (look, now) = self.screen(s, hx)?;
+        crate::table::prefetch_at(self.table.geometry(), hx.h_src);
+        Some((self.filter.record(look), now))
+    }
+
     /// Counts an event that [`screen`](Self::screen) found new (`look`, at
     /// shard time `now`): the source's walk, and its evidence if it has failures.
     /// Inlined, so that callers choose whether it stays in line (first contacts
@@ -322,7 +339,21 @@ impl Shard {
         now: u32,
         sink: &mut dyn FnMut(&Verdict),
     ) {
-        let mut marked = self.filter.record(look);
+        let marked = self.filter.record(look);
+        self.count_marked(s, hx, marked, now, sink);
+    }
+
+    /// [`count`](Self::count) for an event whose pair the filter has marked
+    /// already (`marked`: what it knew before).
+    #[inline(always)]
+    pub(crate) fn count_marked(
+        &mut self,
+        s: &Settings,
+        hx: &Probe,
+        mut marked: Marked,
+        now: u32,
+        sink: &mut dyn FnMut(&Verdict),
+    ) {
         let Some(Visit {
             slot,
             mut llr,

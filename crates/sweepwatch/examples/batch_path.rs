@@ -1,0 +1,63 @@
+//! Times the batch path alone on the observe bench's workload and budget
+//! rule, for profiling: `cargo run --release -p sweepwatch --example
+//! batch_path -- SOURCES [RUNS] [SHARDS] [THREADS]` (defaults 10,000,000
+//! sources, 3 runs, 1 shard, 1 thread). Each run feeds a fresh detector
+//! `3 × SOURCES` events in slices of 1,024 and prints events per second.
+
+use std::time::Instant;
+use sweepwatch::{Config, Detector};
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+fn main() {
+    let arg = |i: usize, default: u64| -> u64 {
+        std::env::args()
+            .nth(i)
+            .map_or(default, |a| a.parse().expect("a number"))
+    };
+    let sources = arg(1, 10_000_000) as u32;
+    let (runs, shards, threads) = (arg(2, 3), arg(3, 1) as u32, arg(4, 1) as usize);
+    let events = common::workload(sources, (3 * sources as usize).max(3_000_000));
+    let bytes = (u64::from(sources) * 16 * 100 / 85 * 16 / 10).max(256 << 10);
+    for _ in 0..runs {
+        let det = Detector::new(
+            Config {
+                memory_bytes: bytes,
+                shards,
+                hash_seed: Some(1),
+                ..Config::default()
+            },
+            |_| {},
+        )
+        .expect("detector");
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (det, events) = (&det, &events);
+                s.spawn(move || {
+                    for chunk in events.chunks(1024).skip(t).step_by(threads) {
+                        det.observe_batch(chunk).expect("observe");
+                    }
+                });
+            }
+        });
+        let spent = start.elapsed();
+        let st = det.stats().expect("stats");
+        println!(
+            "{sources} sources, {shards} shards, {threads} threads: {:.2} M events/s ({} verdicts, {} evicted, {} repeats, {} turned away, {} filter rotations)",
+            events.len() as f64 / spent.as_secs_f64() / 1e6,
+            st.verdicts,
+            st.evicted, st.duplicates, st.turned_away, st.filter_rotations
+        );
+        // Whether the state got transparent huge pages (Linux).
+        if let Ok(m) = std::fs::read_to_string("/proc/self/smaps_rollup") {
+            for l in m
+                .lines()
+                .filter(|l| l.starts_with("AnonHugePages") || l.starts_with("Rss"))
+            {
+                println!("  {l}");
+            }
+        }
+    }
+}
