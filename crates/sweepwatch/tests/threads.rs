@@ -67,7 +67,7 @@ fn four_threads_find_what_one_thread_finds() {
 
     // One shard, the default, and more shards than a batch step holds events:
     // each takes its own grouping path in `observe_batch`.
-    for (round, shards) in [1, 8, 8, 100, 100].into_iter().enumerate() {
+    for (round, shards) in [1, 8, 8, 300, 300].into_iter().enumerate() {
         let (many, sink) = collect();
         let config = Config {
             shards,
@@ -106,9 +106,11 @@ fn four_threads_find_what_one_thread_finds() {
 fn batches_decide_exactly_as_single_events_on_every_path() {
     let events = workload();
     // A shard in cache (screening loop, new events counted out of line), a
-    // large one (prefetched steps), and many shards (grouped steps); with an
+    // large one (prefetched steps, two passes), several (prefetched steps
+    // sorted by shard), and more shards than a step holds events, each
+    // large enough to prefetch (steps sorted by key); with an
     // allowed scanner and an ignored port, so that screening has work.
-    for (shards, memory_bytes) in [(1, 1 << 20), (1, 64 << 20), (8, 64 << 20), (100, 64 << 20)] {
+    for (shards, memory_bytes) in [(1, 1 << 20), (1, 64 << 20), (8, 64 << 20), (300, 600 << 20)] {
         let config = Config {
             shards,
             memory_bytes,

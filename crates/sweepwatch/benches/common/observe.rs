@@ -230,4 +230,3 @@ pub fn observe(c: &mut Criterion, sizes: &[u32]) {
     }
     group.finish();
 }
-

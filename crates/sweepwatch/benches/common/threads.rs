@@ -56,4 +56,3 @@ pub fn threads(c: &mut Criterion, sizes: &[u32]) {
     }
     group.finish();
 }
-

@@ -1,11 +1,13 @@
 //! The batch path. At scale each event costs a read of the first-contact
 //! filter, and each first contact a read of its source's two table buckets:
-//! cache misses, which overlap only when they are asked for ahead. A step
-//! (64 events) is hashed and its filter blocks prefetched while the step
-//! before is observed. With one shard, a step is observed in two passes:
-//! the filter settles the repeats and marks the new pairs, prefetching
-//! their sources' buckets, then the new events are counted; repeats, about
-//! half the events at 10 M sources, never touch the table.
+//! cache misses, which overlap only when they are asked for ahead. A step of
+//! events is hashed and sorted by shard (one lock per shard a step), then
+//! observed while a cursor prefetches what the event [`AHEAD`] places later
+//! will touch, running on into the next step. With one shard, a step is
+//! observed in two passes: the filter settles the repeats and marks the new
+//! pairs, prefetching their sources' buckets, then the new events are
+//! counted; repeats, about half the events at 10 M sources, never touch the
+//! table.
 
 use super::{Detector, BATCH};
 use crate::error::Error;
@@ -14,11 +16,56 @@ use crate::probe::Probe;
 use crate::shard::Shard;
 use std::sync::MutexGuard;
 
-/// One step's probes and the shard of each.
+/// An event's place in its step.
+type Index = u16;
+const _: () = assert!(BATCH <= Index::MAX as usize);
+
+/// Events a batch prefetches ahead of the one it observes, in the order it
+/// observes them: far enough for a cache miss to be served meanwhile, near
+/// enough that the lines are still in the cache when their turn comes.
+const AHEAD: usize = 32;
+
+/// One step's probes, the shard of each, and the order they are observed
+/// in: grouped by shard, each source's events in their order.
 struct Step {
     probes: [Probe; BATCH],
     shard_no: [u16; BATCH],
     len: usize,
+    /// Indexes into `probes`, grouped by shard.
+    order: [Index; BATCH],
+    /// Where each shard's group starts in `order` (counting sort; only
+    /// when there are at most [`BATCH`] shards).
+    start: [Index; BATCH + 1],
+}
+
+/// The prefetch cursor: it walks a step's events in observing order and
+/// on into the next step's, [`AHEAD`] events before the one observed.
+struct Ahead<'a> {
+    cur: &'a Step,
+    next: Option<&'a Step>,
+    pos: usize,
+    /// Prefetch the sources' buckets too (else only the filter's block).
+    table: bool,
+}
+
+impl Ahead<'_> {
+    /// Prefetches for the next event in observing order, if any.
+    #[inline(always)]
+    fn step(&mut self, det: &Detector) {
+        let (step, i) = if self.pos < self.cur.len {
+            (self.cur, self.pos)
+        } else {
+            match self.next {
+                Some(n) if self.pos - self.cur.len < n.len => (n, self.pos - self.cur.len),
+                _ => return,
+            }
+        };
+        self.pos += 1;
+        let p = &step.probes[usize::from(step.order[i])];
+        det.shards[usize::from(step.shard_no[usize::from(step.order[i])])]
+            .hint
+            .prefetch(p, self.table);
+    }
 }
 
 impl Detector {
@@ -42,70 +89,99 @@ impl Detector {
             }
             return Ok(());
         }
-        // Two steps in flight: step k+1 is hashed and prefetched, then step k,
-        // whose memory was prefetched one step earlier, is observed.
+        // Step k+1 is hashed and sorted by shard before step k is observed,
+        // so that the prefetches run on from one step into the next.
         let mut steps = [Step::new(), Step::new()];
         for (k, chunk) in items.chunks(BATCH).enumerate() {
             self.hash_step(&mut steps[k % 2], chunk, &probe);
             if k > 0 {
-                self.run_step(&steps[(k - 1) % 2]);
+                self.run_step(&steps[(k - 1) % 2], Some(&steps[k % 2]), k == 1);
             }
         }
         let n = items.len().div_ceil(BATCH);
         if n > 0 {
-            self.run_step(&steps[(n - 1) % 2]);
+            self.run_step(&steps[(n - 1) % 2], None, n == 1);
         }
         Ok(())
     }
 
-    /// Hashes `chunk` into `step` and prefetches the filter blocks its
-    /// events will read.
+    /// Hashes `chunk` into `step` and sorts it by shard.
     #[inline(always)]
     fn hash_step<T>(&self, step: &mut Step, chunk: &[T], probe: &impl Fn(&T) -> Probe) {
+        let n = chunk.len();
         for (i, item) in chunk.iter().enumerate() {
             let p = &mut step.probes[i];
             *p = probe(item);
-            let s = self.shard_of(p.h_src);
-            if self.prefetch {
-                // One shard: its buckets wait for the filter's word (see
-                // `run_locked`). Several: a shard's group in a step is too
-                // small for that, and both are prefetched now.
-                self.shards[s].hint.prefetch(p, self.shards.len() > 1);
-            }
-            step.shard_no[i] = s as u16;
+            step.shard_no[i] = self.shard_of(p.h_src) as u16;
         }
-        step.len = chunk.len();
-    }
-
-    /// Observes one step of probes, taking each shard's lock once: grouped by
-    /// shard, each source's events in order.
-    fn run_step(&self, step: &Step) {
-        let (hashed, shard_no) = (&step.probes, &step.shard_no[..step.len]);
-        let n = shard_no.len();
-        let mut order = [0u8; BATCH];
-        if self.shards.len() == 1 {
-            for (i, o) in order.iter_mut().enumerate().take(n) {
-                *o = i as u8;
+        step.len = n;
+        let shards = self.shards.len();
+        if shards == 1 {
+            for (i, o) in step.order.iter_mut().enumerate().take(n) {
+                *o = i as Index;
             }
-            self.run_group(0, hashed, &order[..n]);
-        } else if self.shards.len() <= BATCH {
-            // Counting sort by shard: stable, so each source's events keep their
-            // order; one lock per shard present in the step.
-            let mut start = [0u8; BATCH + 1];
-            for &s in shard_no {
-                start[usize::from(s) + 1] += 1;
+            step.start[0] = 0;
+            step.start[1] = n as Index;
+        } else if shards <= BATCH {
+            // Counting sort by shard: stable, so each source's events keep
+            // their order.
+            step.start = [0; BATCH + 1];
+            for &s in &step.shard_no[..n] {
+                step.start[usize::from(s) + 1] += 1;
             }
-            for s in 1..=self.shards.len() {
-                start[s] += start[s - 1];
+            for s in 1..=shards {
+                step.start[s] += step.start[s - 1];
             }
-            let mut next = start;
-            for (i, &s) in shard_no.iter().enumerate() {
+            let mut next = step.start;
+            for (i, &s) in step.shard_no[..n].iter().enumerate() {
                 let slot = &mut next[usize::from(s)];
-                order[usize::from(*slot)] = i as u8;
+                step.order[usize::from(*slot)] = i as Index;
                 *slot += 1;
             }
-            // Busy shards last, as in `stages`.
-            let mut busy = [0u8; BATCH];
+        } else {
+            // More shards than events: sorted by (shard, index), which keeps
+            // each source's events in order without allocating.
+            let mut keyed = [0u32; BATCH];
+            for (i, &s) in step.shard_no[..n].iter().enumerate() {
+                keyed[i] = u32::from(s) << 16 | i as u32;
+            }
+            keyed[..n].sort_unstable();
+            for (o, k) in step.order.iter_mut().zip(&keyed[..n]) {
+                *o = *k as Index;
+            }
+        }
+    }
+
+    /// Observes `step`, taking each shard's lock once, while prefetching
+    /// [`AHEAD`] events before the one observed (on into `next`). `first`:
+    /// no step before it prefetched its first events.
+    fn run_step(&self, step: &Step, next: Option<&Step>, first: bool) {
+        let mut ahead = Ahead {
+            cur: step,
+            next,
+            pos: 0,
+            // One shard: its buckets wait for the filter's word (see
+            // `run_locked`).
+            table: self.shards.len() > 1,
+        };
+        if self.prefetch {
+            if first {
+                for _ in 0..AHEAD {
+                    ahead.step(self);
+                }
+            }
+            ahead.pos = AHEAD;
+        }
+        let n = step.len;
+        let order = &step.order[..n];
+        if self.shards.len() == 1 {
+            self.run_locked(self.lock(0), step, order, &mut ahead);
+        } else if self.shards.len() <= BATCH {
+            let start = &step.start;
+            // A shard another thread holds is left for last, so that two
+            // threads sweeping the shards in the same order do not queue
+            // behind each other at every step.
+            let mut busy = [0 as Index; BATCH];
             let mut n_busy = 0;
             for s in 0..self.shards.len() {
                 let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
@@ -113,9 +189,9 @@ impl Detector {
                     continue;
                 }
                 match self.try_lock(s) {
-                    Some(shard) => self.run_locked(shard, hashed, &order[a..b]),
+                    Some(shard) => self.run_locked(shard, step, &order[a..b], &mut ahead),
                     None => {
-                        busy[n_busy] = s as u8;
+                        busy[n_busy] = s as Index;
                         n_busy += 1;
                     }
                 }
@@ -123,24 +199,18 @@ impl Detector {
             for &s in &busy[..n_busy] {
                 let s = usize::from(s);
                 let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
-                self.run_group(s, hashed, &order[a..b]);
+                self.run_locked(self.lock(s), step, &order[a..b], &mut ahead);
             }
         } else {
-            let mut taken = 0u64;
-            let mut pending = n;
-            while pending > 0 {
-                let first = taken.trailing_ones() as usize;
-                let s = shard_no[first];
-                let mut k = 0;
-                for (i, &si) in shard_no.iter().enumerate().skip(first) {
-                    if taken & (1 << i) == 0 && si == s {
-                        order[k] = i as u8;
-                        k += 1;
-                        taken |= 1 << i;
-                    }
+            let mut a = 0;
+            while a < n {
+                let s = step.shard_no[usize::from(order[a])];
+                let mut b = a;
+                while b < n && step.shard_no[usize::from(order[b])] == s {
+                    b += 1;
                 }
-                pending -= k;
-                self.run_group(usize::from(s), hashed, &order[..k]);
+                self.run_locked(self.lock(usize::from(s)), step, &order[a..b], &mut ahead);
+                a = b;
             }
         }
     }
@@ -162,17 +232,19 @@ impl Detector {
         });
     }
 
-    /// Feeds the probes `order` of `hashed`, all of shard `s`, under one lock.
-    fn run_group(&self, s: usize, hashed: &[Probe; BATCH], order: &[u8]) {
-        self.run_locked(self.lock(s), hashed, order);
-    }
-
-    /// [`run_group`](Self::run_group) with the shard's lock already held.
-    /// With prefetching and one shard, in two passes: the filter settles the
-    /// repeats and marks the new pairs (prefetching their sources' buckets),
-    /// then the new events are counted.
-    fn run_locked(&self, mut shard: MutexGuard<'_, Shard>, hashed: &[Probe; BATCH], order: &[u8]) {
-        if !self.prefetch || self.shards.len() > 1 {
+    /// Observes the probes `order` of `step`, all of one shard, whose lock is
+    /// held, prefetching ahead as it goes. With prefetching and one shard, in
+    /// two passes: the filter settles the repeats and marks the new pairs
+    /// (prefetching their sources' buckets), then the new events are counted.
+    fn run_locked(
+        &self,
+        mut shard: MutexGuard<'_, Shard>,
+        step: &Step,
+        order: &[Index],
+        ahead: &mut Ahead,
+    ) {
+        let hashed = &step.probes;
+        if !self.prefetch {
             for &i in order {
                 shard.observe(&self.settings, &hashed[usize::from(i)], &mut |v| {
                     self.deliver(v)
@@ -180,9 +252,19 @@ impl Detector {
             }
             return;
         }
-        let mut fresh = [(0u8, Marked::default(), 0u32); BATCH];
+        if self.shards.len() > 1 {
+            for &i in order {
+                ahead.step(self);
+                shard.observe(&self.settings, &hashed[usize::from(i)], &mut |v| {
+                    self.deliver(v)
+                });
+            }
+            return;
+        }
+        let mut fresh = [(0 as Index, Marked::default(), 0u32); BATCH];
         let mut n = 0;
         for &i in order {
+            ahead.step(self);
             if let Some((marked, now)) =
                 shard.screen_marked(&self.settings, &hashed[usize::from(i)])
             {
@@ -208,6 +290,8 @@ impl Step {
             probes: [Probe::default(); BATCH],
             shard_no: [0; BATCH],
             len: 0,
+            order: [0; BATCH],
+            start: [0; BATCH + 1],
         }
     }
 }
