@@ -7,7 +7,8 @@
 //! same with 3,000,000 events from 1,000,000 sources in the observe bench's
 //! budget (about 30 bytes a source), where per-event callers meet cache
 //! misses: `c_abi/observe` goes through the default ordering window, which
-//! hands the detector batches; `c_abi/observe_unordered` has it off.
+//! hands the detector batches; `c_abi/observe_unordered` has it off;
+//! `rust/staged` calls once an event through a `Staged` buffer of 256.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::ffi::c_void;
@@ -129,7 +130,7 @@ fn shift_c(e: &mut sw_event) {
     e.ts_us += SHIFT_US;
 }
 
-/// The four paths over `events` from `sources` sources in `memory`.
+/// The paths over `events` from `sources` sources in `memory`.
 fn paths(c: &mut Criterion, group: &str, sources: u32, events: usize, memory: u64) {
     let events = workload(sources, events);
     let c_events: Vec<sw_event> = events.iter().map(sw_event::from).collect();
@@ -171,6 +172,19 @@ fn paths(c: &mut Criterion, group: &str, sources: u32, events: usize, memory: u6
             unsafe { sw_detector_free(det) };
         });
     }
+    group.bench_function("rust/staged", |b| {
+        let det = rust();
+        let mut evs = events.clone();
+        b.iter_custom(|iters| {
+            steady(iters, &mut evs, shift_rust, |evs| {
+                // One event a call, handed over 256 at a time.
+                let mut stage = det.staged(256, 1_000_000);
+                for e in evs {
+                    stage.observe(e).unwrap();
+                }
+            })
+        })
+    });
     group.bench_function("rust/observe_batch", |b| {
         let det = rust();
         let mut evs = events.clone();

@@ -86,14 +86,21 @@ fn a_million_events_allocate_nothing() {
     })
     .unwrap();
 
+    // A staging buffer allocates once, when made.
+    let mut stage = det.staged(512, 1_000_000);
     ARMED.with(|a| a.set(true));
-    for e in &events[..500_000] {
+    for e in &events[..300_000] {
         det.observe(e).unwrap();
     }
+    for e in &events[300_000..500_000] {
+        stage.observe(e).unwrap();
+    }
+    stage.flush().unwrap();
     det.observe_batch(&events[500_000..]).unwrap();
     det.advance(events[999_999].ts).unwrap();
     let stats = det.stats().unwrap();
     ARMED.with(|a| a.set(false));
+    drop(stage);
 
     assert_eq!(
         ALLOCATIONS.load(Ordering::Relaxed),

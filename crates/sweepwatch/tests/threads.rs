@@ -127,21 +127,37 @@ fn batches_decide_exactly_as_single_events_on_every_path() {
         }
         let mut single = (one.lock().unwrap().clone(), det.stats().unwrap());
         let (many, sink) = collect();
-        let det = Detector::new(config, sink).unwrap();
+        let det = Detector::new(config.clone(), sink).unwrap();
         for chunk in events.chunks(100) {
             det.observe_batch(chunk).unwrap();
         }
         let mut batched = (many.lock().unwrap().clone(), det.stats().unwrap());
+        // And through a staging buffer, which hands over 256 events at a
+        // time (or a second's worth), the last of them when dropped.
+        let (many, sink) = collect();
+        let det = Detector::new(config, sink).unwrap();
+        {
+            let mut stage = det.staged(256, 1_000_000);
+            for e in &events {
+                stage.observe(e).unwrap();
+            }
+        }
+        let mut staged = (many.lock().unwrap().clone(), det.stats().unwrap());
         if shards > 1 {
             // Shards take their turns in a step: only their verdicts interleave
             // differently.
             let order = |v: &Verdict| (v.ts, v.src, v.kind);
             single.0.sort_by_key(order);
             batched.0.sort_by_key(order);
+            staged.0.sort_by_key(order);
         }
         assert!(single.0.len() >= 35, "{shards} shards: {:#?}", single.0);
         assert!(single.1.allowed > 0 && single.1.ignored > 0);
         assert!(batched == single, "{shards} shards, {memory_bytes} bytes");
+        assert!(
+            staged == single,
+            "staged: {shards} shards, {memory_bytes} bytes"
+        );
     }
 }
 
