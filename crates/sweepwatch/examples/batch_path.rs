@@ -1,8 +1,9 @@
 //! Times the batch path alone on the observe bench's workload and budget
 //! rule, for profiling: `cargo run --release -p sweepwatch --example
-//! batch_path -- SOURCES [RUNS] [SHARDS] [THREADS]` (defaults 10,000,000
-//! sources, 3 runs, 1 shard, 1 thread). Each run feeds a fresh detector
-//! `3 × SOURCES` events in slices of 1,024 and prints events per second.
+//! batch_path -- SOURCES [RUNS] [SHARDS] [THREADS] [SLICE]` (defaults
+//! 10,000,000 sources, 3 runs, 1 shard, 1 thread, slices of 1,024). Each run
+//! feeds a fresh detector `3 × SOURCES` events, each thread every other
+//! slice, and prints events per second and CPU time per event.
 
 use std::time::Instant;
 use sweepwatch::{Config, Detector};
@@ -18,6 +19,7 @@ fn main() {
     };
     let sources = arg(1, 10_000_000) as u32;
     let (runs, shards, threads) = (arg(2, 3), arg(3, 1) as u32, arg(4, 1) as usize);
+    let slice = arg(5, 1024).max(1) as usize;
     let events = common::workload(sources, (3 * sources as usize).max(3_000_000));
     let bytes = (u64::from(sources) * 16 * 100 / 85 * 16 / 10).max(256 << 10);
     for _ in 0..runs {
@@ -37,7 +39,7 @@ fn main() {
                 .map(|t| {
                     let (det, events) = (&det, &events);
                     s.spawn(move || {
-                        for chunk in events.chunks(1024).skip(t).step_by(threads) {
+                        for chunk in events.chunks(slice).skip(t).step_by(threads) {
                             det.observe_batch(chunk).expect("observe");
                         }
                         thread_cpu_secs()

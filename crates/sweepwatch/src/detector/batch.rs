@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::first_contact::{Look, Marked};
 use crate::probe::Probe;
 use crate::shard::Shard;
+use std::mem::MaybeUninit;
 use std::sync::MutexGuard;
 
 /// An event's place in its step.
@@ -28,7 +29,10 @@ const AHEAD: usize = 32;
 /// One step's probes, the shard of each, and the order they are observed
 /// in: grouped by shard, each source's events in their order.
 struct Step {
-    probes: [Probe; BATCH],
+    /// Written up to `len` by `hash_step`; left unwritten at first, since
+    /// a call with a few events (an ordering window's hand-over) would
+    /// otherwise clear kilobytes for each.
+    probes: [MaybeUninit<Probe>; BATCH],
     shard_no: [u16; BATCH],
     len: usize,
     /// Indexes into `probes`, grouped by shard.
@@ -61,7 +65,7 @@ impl Ahead<'_> {
             }
         };
         self.pos += 1;
-        let p = &step.probes[usize::from(step.order[i])];
+        let p = step.probe(step.order[i]);
         det.shards[usize::from(step.shard_no[usize::from(step.order[i])])]
             .hint
             .prefetch(p, self.table);
@@ -91,9 +95,11 @@ impl Detector {
         }
         // Step k+1 is hashed and sorted by shard before step k is observed,
         // so that the prefetches run on from one step into the next.
-        let mut steps = [Step::new(), Step::new()];
+        // Made in place: a step returned by value would be copied, kilobytes
+        // a call.
+        let mut steps = [Step::EMPTY, Step::EMPTY];
         for (k, chunk) in items.chunks(BATCH).enumerate() {
-            self.hash_step(&mut steps[k % 2], chunk, &probe);
+            self.hash_step(&mut steps[k % 2], chunk, &probe, k == 0);
             if k > 0 {
                 self.run_step(&steps[(k - 1) % 2], Some(&steps[k % 2]), k == 1);
             }
@@ -105,14 +111,27 @@ impl Detector {
         Ok(())
     }
 
-    /// Hashes `chunk` into `step` and sorts it by shard.
+    /// Hashes `chunk` into `step` and sorts it by shard. The first step of
+    /// a call has no step before it to prefetch for it, so its events are
+    /// prefetched as they are hashed (`first`): the hashing of the rest
+    /// hides the first misses.
     #[inline(always)]
-    fn hash_step<T>(&self, step: &mut Step, chunk: &[T], probe: &impl Fn(&T) -> Probe) {
+    fn hash_step<T>(
+        &self,
+        step: &mut Step,
+        chunk: &[T],
+        probe: &impl Fn(&T) -> Probe,
+        first: bool,
+    ) {
         let n = chunk.len();
+        let table = self.shards.len() > 1;
         for (i, item) in chunk.iter().enumerate() {
-            let p = &mut step.probes[i];
-            *p = probe(item);
-            step.shard_no[i] = self.shard_of(p.h_src) as u16;
+            let p = step.probes[i].write(probe(item));
+            let s = self.shard_of(p.h_src);
+            if first && self.prefetch {
+                self.shards[s].hint.prefetch(p, table);
+            }
+            step.shard_no[i] = s as u16;
         }
         step.len = n;
         let shards = self.shards.len();
@@ -154,7 +173,7 @@ impl Detector {
 
     /// Observes `step`, taking each shard's lock once, while prefetching
     /// [`AHEAD`] events before the one observed (on into `next`). `first`:
-    /// no step before it prefetched its first events.
+    /// the call's first step, prefetched whole as it was hashed.
     fn run_step(&self, step: &Step, next: Option<&Step>, first: bool) {
         let mut ahead = Ahead {
             cur: step,
@@ -164,14 +183,9 @@ impl Detector {
             // `run_locked`).
             table: self.shards.len() > 1,
         };
-        if self.prefetch {
-            if first {
-                for _ in 0..AHEAD {
-                    ahead.step(self);
-                }
-            }
-            ahead.pos = AHEAD;
-        }
+        // The first step was prefetched as it was hashed; the step before
+        // any other prefetched its first events.
+        ahead.pos = if first { step.len } else { AHEAD };
         let n = step.len;
         let order = &step.order[..n];
         if self.shards.len() == 1 {
@@ -243,21 +257,16 @@ impl Detector {
         order: &[Index],
         ahead: &mut Ahead,
     ) {
-        let hashed = &step.probes;
         if !self.prefetch {
             for &i in order {
-                shard.observe(&self.settings, &hashed[usize::from(i)], &mut |v| {
-                    self.deliver(v)
-                });
+                shard.observe(&self.settings, step.probe(i), &mut |v| self.deliver(v));
             }
             return;
         }
         if self.shards.len() > 1 {
             for &i in order {
                 ahead.step(self);
-                shard.observe(&self.settings, &hashed[usize::from(i)], &mut |v| {
-                    self.deliver(v)
-                });
+                shard.observe(&self.settings, step.probe(i), &mut |v| self.deliver(v));
             }
             return;
         }
@@ -265,33 +274,38 @@ impl Detector {
         let mut n = 0;
         for &i in order {
             ahead.step(self);
-            if let Some((marked, now)) =
-                shard.screen_marked(&self.settings, &hashed[usize::from(i)])
-            {
+            if let Some((marked, now)) = shard.screen_marked(&self.settings, step.probe(i)) {
                 fresh[n] = (i, marked, now);
                 n += 1;
             }
         }
         for &(i, marked, now) in &fresh[..n] {
-            shard.count_marked(
-                &self.settings,
-                &hashed[usize::from(i)],
-                marked,
-                now,
-                &mut |v| self.deliver(v),
-            );
+            shard.count_marked(&self.settings, step.probe(i), marked, now, &mut |v| {
+                self.deliver(v)
+            });
         }
     }
 }
 
 impl Step {
-    fn new() -> Step {
-        Step {
-            probes: [Probe::default(); BATCH],
-            shard_no: [0; BATCH],
-            len: 0,
-            order: [0; BATCH],
-            start: [0; BATCH + 1],
-        }
+    /// The probe at `i` of those `hash_step` wrote.
+    ///
+    /// # Panics
+    /// If `i` is not below `len` (never: indexes come from `order`).
+    #[inline(always)]
+    fn probe(&self, i: Index) -> &Probe {
+        let p = &self.probes[..self.len][usize::from(i)];
+        // SAFETY: `hash_step` writes every probe below `len` before `len` is
+        // set, and the slice above holds only those.
+        unsafe { p.assume_init_ref() }
     }
+
+    /// A step of no events, its probes unwritten.
+    const EMPTY: Step = Step {
+        probes: [const { MaybeUninit::uninit() }; BATCH],
+        shard_no: [0; BATCH],
+        len: 0,
+        order: [0; BATCH],
+        start: [0; BATCH + 1],
+    };
 }
