@@ -65,10 +65,14 @@ impl Ahead<'_> {
             }
         };
         self.pos += 1;
-        let p = step.probe(step.order[i]);
-        det.shards[usize::from(step.shard_no[usize::from(step.order[i])])]
-            .hint
-            .prefetch(p, self.table);
+        let at = step.order[i];
+        let p = step.probe(at);
+        // `table` is set exactly when there are several shards.
+        let shard = match self.table {
+            true => usize::from(step.shard_no[usize::from(at)]),
+            false => 0,
+        };
+        det.shards[shard].hint.prefetch(p, self.table);
     }
 }
 
@@ -294,10 +298,11 @@ impl Step {
     /// If `i` is not below `len` (never: indexes come from `order`).
     #[inline(always)]
     fn probe(&self, i: Index) -> &Probe {
-        let p = &self.probes[..self.len][usize::from(i)];
+        let i = usize::from(i);
+        assert!(i < self.len, "a step's probe past its events");
         // SAFETY: `hash_step` writes every probe below `len` before `len` is
-        // set, and the slice above holds only those.
-        unsafe { p.assume_init_ref() }
+        // set, and `i` is below `len` (`len` is at most `BATCH`).
+        unsafe { self.probes.get_unchecked(i).assume_init_ref() }
     }
 
     /// A step of no events, its probes unwritten.
