@@ -8,7 +8,7 @@ use crate::event::Event;
 
 /// One thread's events on their way to a [`Detector`], handed over in
 /// batches through [`Detector::observe_batch`]: at scale (a detector larger
-/// than the cache) about twice as fast as [`Detector::observe`] per event,
+/// than the cache) nearly twice as fast as [`Detector::observe`] per event,
 /// for callers such as an engine's worker threads that learn of one
 /// connection at a time. Make one per thread with [`Detector::staged`]; it
 /// allocates its buffer once, there.
