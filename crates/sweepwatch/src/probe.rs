@@ -54,13 +54,12 @@ const DST_LOCAL: u8 = 8;
 /// The engine's locality of both sides as [`Probe::local`] bits.
 #[inline]
 pub(crate) fn locality(src: Option<bool>, dst: Option<bool>) -> u8 {
-    let side = |v: Option<bool>, known, local| match v {
-        None => 0,
-        Some(false) => known,
-        Some(true) => known | local,
-    };
-    side(src, SRC_KNOWN, SRC_LOCAL) | side(dst, DST_KNOWN, DST_LOCAL)
+    // Known, then local, as two bits: computed, not matched, since every
+    // event of a batch passes here.
+    let side = |v: Option<bool>| v.map_or(0, |l| 1 | u8::from(l) << 1);
+    side(src) | side(dst) << 2
 }
+const _: () = assert!(SRC_KNOWN == 1 && SRC_LOCAL == 2 && DST_KNOWN == 4 && DST_LOCAL == 8);
 
 impl Probe {
     /// Whether the source is at home: the engine's word, else the home networks.

@@ -128,17 +128,26 @@ impl Detector {
         first: bool,
     ) {
         let n = chunk.len();
-        let table = self.shards.len() > 1;
-        for (i, item) in chunk.iter().enumerate() {
-            let p = step.probes[i].write(probe(item));
-            let s = self.shard_of(p.h_src);
-            if first && self.prefetch {
-                self.shards[s].hint.prefetch(p, table);
+        let shards = self.shards.len();
+        if first && self.prefetch {
+            for (i, item) in chunk.iter().enumerate() {
+                let p = step.probes[i].write(probe(item));
+                let s = self.shard_of(p.h_src);
+                self.shards[s].hint.prefetch(p, shards > 1);
+                step.shard_no[i] = s as u16;
             }
-            step.shard_no[i] = s as u16;
+        } else if shards == 1 {
+            for (i, item) in chunk.iter().enumerate() {
+                step.probes[i].write(probe(item));
+                step.shard_no[i] = 0;
+            }
+        } else {
+            for (i, item) in chunk.iter().enumerate() {
+                let p = step.probes[i].write(probe(item));
+                step.shard_no[i] = self.shard_of(p.h_src) as u16;
+            }
         }
         step.len = n;
-        let shards = self.shards.len();
         if shards == 1 {
             for (i, o) in step.order.iter_mut().enumerate().take(n) {
                 *o = i as Index;
