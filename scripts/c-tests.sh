@@ -140,6 +140,7 @@ fi
 build bad_input crates/sweepwatch-capi/tests/c/bad_input.c && run bad_input '^[0-9]+ checks, 0 failed$'
 build order crates/sweepwatch-capi/tests/c/order.c && run order '^[0-9]+ checks, 0 failed$'
 build state crates/sweepwatch-capi/tests/c/state.c && run state '^[0-9]+ checks, 0 failed$'
+build stage crates/sweepwatch-capi/tests/c/stage.c && run stage '^[0-9]+ checks, 0 failed$'
 
 step "C++17 includes the header twice"
 if $CXX -std=c++17 -Wall -Wextra -Wpedantic -Werror "${cflags[@]}" crates/sweepwatch-capi/tests/c/header_cxx.cpp \

@@ -8,7 +8,9 @@
 //! budget (about 30 bytes a source), where per-event callers meet cache
 //! misses: `c_abi/observe` goes through the default ordering window, which
 //! hands the detector batches; `c_abi/observe_unordered` has it off;
-//! `rust/staged` calls once an event through a `Staged` buffer of 256.
+//! `rust/staged` calls once an event through a `Staged` buffer of 256, and
+//! `c_abi/staged` and `c_abi/staged_unordered` through an `sw_stage` of 256,
+//! with the window on and off.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::ffi::c_void;
@@ -20,7 +22,8 @@ use sweepwatch::{Config, Detector, Event, Outcome, Protocol, Timestamp};
 use sweepwatch_capi::{
     sw_config_free, sw_config_new, sw_config_set_hash_seed, sw_config_set_memory_bytes,
     sw_config_set_reorder, sw_detector, sw_detector_free, sw_detector_new, sw_detector_observe,
-    sw_detector_observe_batch, sw_event, sw_result, sw_verdict,
+    sw_detector_observe_batch, sw_event, sw_result, sw_stage_free, sw_stage_new, sw_stage_observe,
+    sw_verdict,
 };
 
 const EVENTS: usize = 100_000;
@@ -185,6 +188,31 @@ fn paths(c: &mut Criterion, group: &str, sources: u32, events: usize, memory: u6
             })
         })
     });
+    for (name, ordered) in [("c_abi/staged", true), ("c_abi/staged_unordered", false)] {
+        group.bench_function(name, |b| {
+            let det = c_detector(memory, ordered);
+            let mut evs = c_events.clone();
+            b.iter_custom(|iters| {
+                steady(iters, &mut evs, shift_c, |evs| {
+                    // One event a call, handed over 256 at a time, as rust/staged.
+                    let mut stage = ptr::null_mut();
+                    // SAFETY: `det` is live and outlives the stage, freed
+                    // below; each `e` is a valid event.
+                    unsafe {
+                        let r = sw_stage_new(det, 256, 1_000_000, &mut stage);
+                        assert_eq!(r, sw_result::Ok);
+                        for e in evs {
+                            let r = sw_stage_observe(stage, e);
+                            assert_eq!(r, sw_result::Ok);
+                        }
+                        sw_stage_free(stage);
+                    }
+                })
+            });
+            // SAFETY: freed once, after its last use.
+            unsafe { sw_detector_free(det) };
+        });
+    }
     group.bench_function("rust/observe_batch", |b| {
         let det = rust();
         let mut evs = events.clone();

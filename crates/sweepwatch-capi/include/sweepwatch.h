@@ -9,7 +9,10 @@
  * window until then, see sw_config_set_reorder()), and free both. Every fallible call returns an sw_result; sw_result_message()
  * renders it, with the detail of the calling thread's last failure.
  * sw_detector_save() and sw_detector_restore() (or their _fd forms) carry a
- * detector, with the events its window holds, across a restart.
+ * detector, with the events its window holds, across a restart. A caller
+ * that has one event at a time and turns the window off can batch its own
+ * events through an sw_stage per thread (sw_stage_new()), with a bound on
+ * how long each waits.
  *
  * Conventions: handles are opaque and owned by the caller from _new until
  * _free; _free(NULL) does nothing; out-parameters are written only on success;
@@ -230,7 +233,8 @@ enum sw_result
   SW_RESULT_NULL_PARAMETER = 1,
   /**
    * An argument was malformed: an event's address family, protocol or
-   * outcome out of range, or a string that is not UTF-8. Nothing changed.
+   * outcome out of range, a string that is not UTF-8, or a stage's
+   * capacity beyond its limit. Nothing changed.
    */
   SW_RESULT_INVALID_ARGUMENT = 2,
   /**
@@ -251,7 +255,8 @@ enum sw_result
   /**
    * The detector's memory could not be allocated: `memory_bytes` is more
    * than the machine's physical memory or than it will map. Nothing was
-   * created; try a smaller `memory_bytes`.
+   * created; try a smaller `memory_bytes`. Also a stage's buffer that
+   * could not be allocated (sw_stage_new()); the detail says which.
    */
   SW_RESULT_NO_MEMORY = 6,
   /**
@@ -370,6 +375,40 @@ typedef struct sw_config sw_config;
 typedef struct sw_detector sw_detector;
 
 /**
+ * A staging buffer: collects one thread's events and hands them to a
+ * detector in batches, on the path of sw_detector_observe_batch() (through
+ * the ordering window when it is on). At scale (a detector larger than the
+ * cache) a batch's memory reads overlap, so engines that learn of one
+ * connection at a time feed faster through a stage than with
+ * sw_detector_observe(). Each source's events reach the detector in the
+ * order they were staged, so the verdicts are those of feeding the same
+ * events one by one; only their timing and, between sources, their order
+ * differ.
+ *
+ * Latency bound: the staged events are handed over, and the verdicts they
+ * decide reach the callback, as soon as `capacity` events are staged, or an
+ * event is staged whose `ts_us` is `max_delay_us` or more after the oldest
+ * staged one's, or at sw_stage_flush() or sw_stage_free(). So while events
+ * keep coming a verdict waits at most `capacity - 1` later events or
+ * `max_delay_us` of event time, whichever comes first, plus the ordering
+ * window's own delay when that is on (sw_config_set_reorder()). When events
+ * stop (idle traffic, the end of a capture) staged events wait until
+ * sw_stage_flush() or sw_stage_free(): call sw_stage_flush() when the input
+ * goes idle, before sw_detector_advance() or sw_detector_flush().
+ *
+ * Threads: one stage per thread. A stage must not be used by two threads at
+ * once (it may move between threads between calls); many stages, on many
+ * threads, may feed one detector at once. The detector must outlive its
+ * stages: free them first.
+ *
+ * Memory: the buffer (48 bytes an event) is allocated once, by
+ * sw_stage_new(); the stage never allocates after that (but for a failure's
+ * message, kept for sw_result_message()). Every sw_stage_ call catches
+ * panics, as the others do: none crosses into C.
+ */
+typedef struct sw_stage sw_stage;
+
+/**
  * A decision that a source sweeps or scans, passed to the verdict callback.
  *
  * The pointer the callback receives is valid only during the callback: copy
@@ -485,9 +524,9 @@ typedef struct sw_verdict {
  * The callback must not unwind or longjmp out (a C++ exception escaping it
  * aborts the process). It may call any sw_config_ function, and create, feed
  * and free other detectors. Calls into the detector delivering to it (observe,
- * batch, advance, flush, stats), or into a detector whose callback it runs
- * inside, return SW_RESULT_REENTRANT instead of deadlocking, and
- * sw_detector_free() of such a detector does nothing.
+ * batch, advance, flush, stats, a stage's hand-over), or into a detector whose
+ * callback it runs inside, return SW_RESULT_REENTRANT instead of deadlocking,
+ * and sw_detector_free() of such a detector does nothing.
  */
 typedef void (*sw_verdict_callback)(void *user_data, const struct sw_verdict *verdict);
 
@@ -939,7 +978,7 @@ sw_result sw_detector_new(const struct sw_config *config,
 /**
  * Frees a detector and all its memory. NULL is a no-op. Events still held
  * in its ordering window are dropped: call sw_detector_flush() first at the
- * end of an input.
+ * end of an input. Free the detector's stages (sw_stage_free()) before it.
  *
  * Not thread-safe: no other call on this detector may be running or start.
  * Called from a verdict callback of this detector (or from a callback running
@@ -1057,6 +1096,91 @@ sw_result sw_detector_stats(const struct sw_detector *detector, struct sw_stats 
  * writable `size_t`.
  */
 sw_result sw_result_message(uint32_t result, char *buf, size_t len, size_t *written);
+
+/**
+ * Creates a stage of `capacity` events (0 means 1) that feeds `detector`,
+ * holding no event longer than `max_delay_us` of event time while events
+ * keep coming (0 hands over every event at once; UINT64_MAX bounds by
+ * `capacity` alone): see sw_stage. Its buffer is allocated now, and never
+ * again. 256 to 1,024 events gain most of what batching gives. On success
+ * `*stage_out` receives the stage, to free with sw_stage_free() before the
+ * detector.
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `detector` or `stage_out` is NULL,
+ * SW_RESULT_INVALID_ARGUMENT if `capacity` is over 16,777,216 (1 << 24),
+ * SW_RESULT_NO_MEMORY if the buffer cannot be allocated (the process
+ * carries on). `*stage_out` is written only on success. Thread-safe; may be
+ * called from a verdict callback.
+ *
+ * # Safety
+ * `detector` must be NULL or a live detector that outlives the stage;
+ * `stage_out` NULL or a writable pointer.
+ */
+sw_result sw_stage_new(struct sw_detector *detector,
+                       size_t capacity,
+                       uint64_t max_delay_us,
+                       struct sw_stage **stage_out);
+
+/**
+ * Stages a copy of one event, and hands the staged events to the detector
+ * if that makes a hand-over due (see sw_stage): as with
+ * sw_detector_observe_batch(), verdicts of the events the hand-over feeds to
+ * the sequential test (those the ordering window releases, when it is on)
+ * reach the callback before this call returns. The stage never grows: an
+ * event whose hand-over is refused is not staged.
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `stage` or `event` is NULL,
+ * SW_RESULT_INVALID_ARGUMENT if the event is malformed (as
+ * sw_detector_observe()), SW_RESULT_REENTRANT if a hand-over is due from a
+ * verdict callback of the detector, or the call comes from a callback of
+ * this stage's own hand-over; in each case nothing is staged and the staged
+ * events stay staged: stage the event again after the callback returns.
+ * Not thread-safe for one stage; never allocates on success.
+ *
+ * # Safety
+ * `stage` must be NULL or a live stage, not in use by another thread;
+ * `event` NULL or a readable sw_event.
+ */
+sw_result sw_stage_observe(struct sw_stage *stage, const struct sw_event *event);
+
+/**
+ * Hands every staged event to the detector now, as
+ * sw_detector_observe_batch() would. Call it when the input goes idle
+ * and at its end (then sw_detector_flush() for the ordering window).
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `stage` is NULL, SW_RESULT_REENTRANT
+ * from a verdict callback of the detector (the events stay staged). Not
+ * thread-safe for one stage; never allocates on success.
+ *
+ * # Safety
+ * `stage` must be NULL or a live stage, not in use by another thread.
+ */
+sw_result sw_stage_flush(struct sw_stage *stage);
+
+/**
+ * The number of events staged and not yet handed over; 0 for NULL. May be
+ * called from a verdict callback, that of this stage's own hand-over
+ * included.
+ *
+ * # Safety
+ * `stage` must be NULL or a live stage, not in use by another thread.
+ */
+size_t sw_stage_len(const struct sw_stage *stage);
+
+/**
+ * Hands over what is staged, then frees the stage. NULL is a no-op.
+ *
+ * Errors of that hand-over are ignored: a caller who wants to see them
+ * calls sw_stage_flush() first. From a verdict callback of the detector the
+ * hand-over is refused and the staged events are lost; from a callback of
+ * this stage's own hand-over the call does nothing (free the stage after
+ * the call that handed over returns).
+ *
+ * # Safety
+ * `stage` must be NULL or a stage from sw_stage_new(), not in use by another
+ * thread and not used again; its detector must still be live.
+ */
+void sw_stage_free(struct sw_stage *stage);
 
 /**
  * Writes the detector's whole state into `buf` (`cap` bytes): the sources,

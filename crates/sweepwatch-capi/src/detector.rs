@@ -100,6 +100,24 @@ impl Fed {
         });
         Some(result)
     }
+
+    /// Feeds checked events in order: into the ordering window, or with it
+    /// off straight to the sequential test. The one path of
+    /// sw_detector_observe_batch() and of a stage's hand-overs, so that both
+    /// give the same verdicts.
+    #[inline]
+    pub(crate) fn feed_batch(&self, events: &[sw_event]) -> Result<(), Error> {
+        match self.order {
+            None => self.det.observe_keyed_batch(events, sw_event::keyed),
+            Some(_) => self
+                .ordered(|r, feed| {
+                    for ev in events {
+                        r.push(*ev, (), &mut *feed);
+                    }
+                })
+                .unwrap_or(Ok(())),
+        }
+    }
 }
 
 /// Receives each verdict, synchronously, on the thread whose event decided it,
@@ -112,9 +130,9 @@ impl Fed {
 /// The callback must not unwind or longjmp out (a C++ exception escaping it
 /// aborts the process). It may call any sw_config_ function, and create, feed
 /// and free other detectors. Calls into the detector delivering to it (observe,
-/// batch, advance, flush, stats), or into a detector whose callback it runs
-/// inside, return SW_RESULT_REENTRANT instead of deadlocking, and
-/// sw_detector_free() of such a detector does nothing.
+/// batch, advance, flush, stats, a stage's hand-over), or into a detector whose
+/// callback it runs inside, return SW_RESULT_REENTRANT instead of deadlocking,
+/// and sw_detector_free() of such a detector does nothing.
 pub type sw_verdict_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, verdict: *const sw_verdict)>;
 
@@ -259,7 +277,7 @@ pub unsafe extern "C" fn sw_detector_new(
 
 /// Frees a detector and all its memory. NULL is a no-op. Events still held
 /// in its ordering window are dropped: call sw_detector_flush() first at the
-/// end of an input.
+/// end of an input. Free the detector's stages (sw_stage_free()) before it.
 ///
 /// Not thread-safe: no other call on this detector may be running or start.
 /// Called from a verdict callback of this detector (or from a callback running
@@ -348,16 +366,7 @@ pub unsafe extern "C" fn sw_detector_observe_batch(
             ev.check()
                 .map_err(|e| fail(sw_result::InvalidArgument, format!("events[{i}]: {e}")))?;
         }
-        feeding(|| match det.order {
-            None => det.det.observe_keyed_batch(events, sw_event::keyed),
-            Some(_) => det
-                .ordered(|r, feed| {
-                    for ev in events {
-                        r.push(*ev, (), &mut *feed);
-                    }
-                })
-                .unwrap_or(Ok(())),
-        })
+        feeding(|| det.feed_batch(events))
     })
 }
 

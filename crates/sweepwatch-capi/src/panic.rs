@@ -18,6 +18,12 @@ impl OnPanic for () {
     fn on_panic() -> Self {}
 }
 
+impl OnPanic for usize {
+    fn on_panic() -> Self {
+        0
+    }
+}
+
 impl<T> OnPanic for *mut T {
     fn on_panic() -> Self {
         std::ptr::null_mut()

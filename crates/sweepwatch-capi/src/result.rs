@@ -19,7 +19,8 @@ pub enum sw_result {
     /// A required pointer argument was NULL. Nothing changed.
     NullParameter = 1,
     /// An argument was malformed: an event's address family, protocol or
-    /// outcome out of range, or a string that is not UTF-8. Nothing changed.
+    /// outcome out of range, a string that is not UTF-8, or a stage's
+    /// capacity beyond its limit. Nothing changed.
     InvalidArgument = 2,
     /// A configuration value is out of range or unparsable; the detail names
     /// the field. Nothing changed.
@@ -32,7 +33,8 @@ pub enum sw_result {
     Panic = 5,
     /// The detector's memory could not be allocated: `memory_bytes` is more
     /// than the machine's physical memory or than it will map. Nothing was
-    /// created; try a smaller `memory_bytes`.
+    /// created; try a smaller `memory_bytes`. Also a stage's buffer that
+    /// could not be allocated (sw_stage_new()); the detail says which.
     NoMemory = 6,
     /// A saved state was refused: it is not a state, is cut short or corrupt
     /// (its checksum fails), has another format version, or was made with a
@@ -77,9 +79,7 @@ impl sw_result {
                 "the detector was called from its own verdict callback; the call was refused"
             }
             sw_result::Panic => "internal error: a panic was caught at the library boundary",
-            sw_result::NoMemory => {
-                "out of memory: the detector's memory_bytes could not be allocated"
-            }
+            sw_result::NoMemory => "out of memory",
             sw_result::InvalidState => "saved state refused",
             sw_result::Io => "reading or writing a saved state failed",
             sw_result::InsufficientSize => "the buffer is too small",
