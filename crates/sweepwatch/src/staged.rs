@@ -84,18 +84,19 @@ impl Staged<'_> {
     ///
     /// # Errors
     /// [`Error::Reentrant`] if a hand-over is due from inside a verdict
-    /// callback of this detector; the events stay staged.
+    /// callback of this detector. A refused call changes nothing: `ev` is not
+    /// staged (stage it again later), the events staged before stay, and the
+    /// buffer never grows.
     pub fn observe(&mut self, ev: &Event) -> Result<(), Error> {
-        if self.events.len() == self.capacity {
-            // Full after a refused hand-over: try it again first, never grow.
-            self.flush()?;
-        }
         self.events.push(*ev);
         let oldest = self.events[0].ts.as_micros();
         if self.events.len() == self.capacity
             || ev.ts.as_micros().saturating_sub(oldest) >= self.max_delay_micros
         {
-            self.flush()?;
+            if let Err(e) = self.flush() {
+                self.events.pop();
+                return Err(e);
+            }
         }
         Ok(())
     }

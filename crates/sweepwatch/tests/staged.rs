@@ -105,3 +105,37 @@ fn a_capacity_of_zero_stages_nothing() {
     }
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+#[test]
+fn a_refused_hand_over_changes_nothing() {
+    use std::sync::OnceLock;
+    // A callback that stages an event into its own detector, where a
+    // hand-over is refused.
+    let det: Arc<OnceLock<std::sync::Weak<Detector>>> = Arc::new(OnceLock::new());
+    let inner = Arc::clone(&det);
+    let refused = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::clone(&refused);
+    let sweep: Vec<Event> = setup(0.001).2;
+    let probe = sweep[0];
+    let strong = Arc::new(
+        Detector::new(Config::default(), move |_| {
+            let d = inner.get().and_then(|w| w.upgrade()).unwrap();
+            let mut stage = d.staged(2, u64::MAX);
+            stage.observe(&probe).unwrap(); // staged, nothing due
+            let r = stage.observe(&probe); // due, and refused
+            out.lock().unwrap().push((r, stage.len()));
+            stage.flush().unwrap_err();
+            // Dropped holding one event, whose hand-over is refused too.
+        })
+        .unwrap(),
+    );
+    det.set(Arc::downgrade(&strong)).unwrap();
+    for e in &sweep[..5] {
+        strong.observe(e).unwrap();
+    }
+    let r = refused.lock().unwrap().clone();
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(matches!(r[0].0, Err(sweepwatch::Error::Reentrant)));
+    // The refused event was not staged; the one before it stayed.
+    assert_eq!(r[0].1, 1);
+}

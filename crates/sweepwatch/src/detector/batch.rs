@@ -48,8 +48,6 @@ struct Ahead<'a> {
     cur: &'a Step,
     next: Option<&'a Step>,
     pos: usize,
-    /// Prefetch the sources' buckets too (else only the filter's block).
-    table: bool,
 }
 
 impl Ahead<'_> {
@@ -67,12 +65,14 @@ impl Ahead<'_> {
         self.pos += 1;
         let at = step.order[i];
         let p = step.probe(at);
-        // `table` is set exactly when there are several shards.
-        let shard = match self.table {
+        // One shard: its buckets wait for the filter's word (see
+        // `run_locked`); several: they are prefetched now.
+        let several = det.shards.len() > 1;
+        let shard = match several {
             true => usize::from(step.shard_no[usize::from(at)]),
             false => 0,
         };
-        det.shards[shard].hint.prefetch(p, self.table);
+        det.shards[shard].hint.prefetch(p, several);
     }
 }
 
@@ -188,17 +188,13 @@ impl Detector {
     /// [`AHEAD`] events before the one observed (on into `next`). `first`:
     /// the call's first step, prefetched whole as it was hashed.
     fn run_step(&self, step: &Step, next: Option<&Step>, first: bool) {
+        // The first step was prefetched as it was hashed; the step before
+        // any other prefetched its first events.
         let mut ahead = Ahead {
             cur: step,
             next,
-            pos: 0,
-            // One shard: its buckets wait for the filter's word (see
-            // `run_locked`).
-            table: self.shards.len() > 1,
+            pos: if first { step.len } else { AHEAD },
         };
-        // The first step was prefetched as it was hashed; the step before
-        // any other prefetched its first events.
-        ahead.pos = if first { step.len } else { AHEAD };
         let n = step.len;
         let order = &step.order[..n];
         if self.shards.len() == 1 {
