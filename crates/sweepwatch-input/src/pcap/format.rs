@@ -12,7 +12,20 @@ use std::ops::Range;
 pub(crate) const MAX_BLOCK: usize = 64 << 20;
 
 /// Initial read buffer: large reads keep the number of system calls low.
-const BUF_SIZE: usize = 64 << 10;
+const BUF_SIZE: usize = 1 << 20;
+
+/// Smallest read asked of the stream. At least the capacity of the
+/// `BufReader` that format recognition puts in front of a file, so that
+/// reads pass straight through it into this buffer (one copy, not two).
+const MIN_READ: usize = 256 << 10;
+
+/// Reads land at an address congruent to the stream offset modulo a page.
+/// The kernel copies a file's cached pages with `rep movsb`, which on some
+/// x86 processors runs several times slower when the destination sits just
+/// past the source modulo 4 KiB (measured here: a 1.9 GB cached file read
+/// in 0.23 s into a page-aligned buffer, in 1.35 s into one 16 bytes past a
+/// page, as `malloc` returns large buffers).
+const PAGE: usize = 4096;
 
 /// The first four bytes of a pcapng capture (Section Header Block type).
 const SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
@@ -71,18 +84,8 @@ impl<R: Read> Source<R> {
     /// the `n` are (fewer only at the end of the stream).
     fn fill(&mut self, n: usize) -> Result<usize, InputError> {
         while self.end - self.start < n && !self.eof {
-            if self.end == self.buf.len() {
-                if self.start > 0 {
-                    self.buf.copy_within(self.start..self.end, 0);
-                    self.end -= self.start;
-                    self.start = 0;
-                } else {
-                    // Grow with the data that actually arrives, not with the
-                    // length a record claims: a corrupt length near the end
-                    // of a file then costs no large allocation.
-                    let len = (self.buf.len() * 2).min(n);
-                    self.buf.resize(len, 0);
-                }
+            if self.start == self.end || self.buf.len() - self.end < MIN_READ {
+                self.make_room();
             }
             match self.r.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
@@ -97,6 +100,29 @@ impl<R: Read> Source<R> {
             }
         }
         Ok((self.end - self.start).min(n))
+    }
+
+    /// Moves the unread bytes to the front of the buffer, leaving at least
+    /// [`MIN_READ`] bytes after them and the next read's first byte at an
+    /// address congruent to its stream offset modulo [`PAGE`].
+    fn make_room(&mut self) {
+        let have = self.end - self.start;
+        if have + PAGE + MIN_READ > self.buf.len() {
+            // Grow with the data that actually arrives, not with the length
+            // a record claims: a corrupt length near the end of a file then
+            // costs no large allocation.
+            self.buf.copy_within(self.start..self.end, 0);
+            let len = self.buf.len() * 2;
+            self.buf.resize(len, 0);
+            self.start = 0;
+            self.end = have;
+        }
+        let next = self.pos + have as u64;
+        let addr = self.buf.as_ptr() as usize;
+        let to = (next as usize).wrapping_sub(addr).wrapping_sub(have) % PAGE;
+        self.buf.copy_within(self.start..self.end, to);
+        self.start = to;
+        self.end = to + have;
     }
 
     /// The next `n` bytes, which [`fill`](Self::fill) made available.
@@ -554,5 +580,54 @@ mod tests {
         assert_eq!(s.pos, (10 + n) as u64);
         let rest = data.len() - 10 - n;
         assert_eq!(s.fill(rest + 5).unwrap(), rest);
+        let r = s.take(rest);
+        assert_eq!(&s.buf[r], &data[10 + n..]);
+    }
+
+    #[test]
+    fn reads_land_congruent_to_their_offset() {
+        /// Records where in memory each read was asked to write, relative
+        /// to the stream offset it starts at, and how much room it had.
+        struct Watch<'a> {
+            data: &'a [u8],
+            at: usize,
+            seen: Vec<(usize, usize)>,
+        }
+        impl Read for Watch<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let k = buf.len().min(self.data.len() - self.at).min(100_003);
+                let skew = (buf.as_ptr() as usize).wrapping_sub(self.at) % PAGE;
+                self.seen.push((skew, buf.len()));
+                buf[..k].copy_from_slice(&self.data[self.at..self.at + k]);
+                self.at += k;
+                Ok(k)
+            }
+        }
+        let data: Vec<u8> = (0..=250u8).cycle().take(5 * BUF_SIZE + 333).collect();
+        let mut s = Source::new(Watch {
+            data: &data,
+            at: 0,
+            seen: Vec::new(),
+        });
+        let mut pos = 0;
+        // Odd-sized takes leave odd-sized remainders to move.
+        for want in [7usize, 4093, 70_001, 3 * BUF_SIZE, 1, 999_999]
+            .iter()
+            .cycle()
+        {
+            let got = s.fill(*want).unwrap();
+            let r = s.take(got);
+            assert_eq!(&s.buf[r], &data[pos..pos + got]);
+            pos += got;
+            if got < *want {
+                break;
+            }
+        }
+        assert_eq!(pos, data.len());
+        assert!(s
+            .r
+            .seen
+            .iter()
+            .all(|&(skew, room)| skew == 0 && room >= MIN_READ));
     }
 }

@@ -15,6 +15,7 @@ use crate::first_contact::{Look, Marked};
 use crate::probe::Probe;
 use crate::shard::Shard;
 use std::mem::MaybeUninit;
+use std::ptr::addr_of_mut;
 use std::sync::MutexGuard;
 
 /// An event's place in its step.
@@ -101,16 +102,18 @@ impl Detector {
         // so that the prefetches run on from one step into the next.
         // Made in place: a step returned by value would be copied, kilobytes
         // a call.
-        let mut steps = [Step::EMPTY, Step::EMPTY];
+        let mut slots = [const { MaybeUninit::uninit() }; 2];
+        let [a, b] = &mut slots;
+        let steps = [Step::empty_in(a), Step::empty_in(b)];
         for (k, chunk) in items.chunks(BATCH).enumerate() {
-            self.hash_step(&mut steps[k % 2], chunk, &probe, k == 0);
+            self.hash_step(steps[k % 2], chunk, &probe, k == 0);
             if k > 0 {
-                self.run_step(&steps[(k - 1) % 2], Some(&steps[k % 2]), k == 1);
+                self.run_step(steps[(k - 1) % 2], Some(steps[k % 2]), k == 1);
             }
         }
         let n = items.len().div_ceil(BATCH);
         if n > 0 {
-            self.run_step(&steps[(n - 1) % 2], None, n == 1);
+            self.run_step(steps[(n - 1) % 2], None, n == 1);
         }
         Ok(())
     }
@@ -310,12 +313,21 @@ impl Step {
         unsafe { self.probes.get_unchecked(i).assume_init_ref() }
     }
 
-    /// A step of no events, its probes unwritten.
-    const EMPTY: Step = Step {
-        probes: [const { MaybeUninit::uninit() }; BATCH],
-        shard_no: [0; BATCH],
-        len: 0,
-        order: [0; BATCH],
-        start: [0; BATCH + 1],
-    };
+    /// A step of no events made in `slot`, its probes left unwritten.
+    /// Not a constant copied into place: the compiler fills such a copy's
+    /// unwritten bytes with zeros too, 22 KB for the two steps of every
+    /// call (an ordering window hands over a few events a call).
+    fn empty_in(slot: &mut MaybeUninit<Step>) -> &mut Step {
+        let p = slot.as_mut_ptr();
+        // SAFETY: every field but `probes` is written here, and `probes`
+        // holds `MaybeUninit`s, which need no writing; so the step is
+        // initialised when it is handed out.
+        unsafe {
+            addr_of_mut!((*p).shard_no).write([0; BATCH]);
+            addr_of_mut!((*p).len).write(0);
+            addr_of_mut!((*p).order).write([0; BATCH]);
+            addr_of_mut!((*p).start).write([0; BATCH + 1]);
+            slot.assume_init_mut()
+        }
+    }
 }
