@@ -260,6 +260,10 @@ pub(crate) struct Tracker {
     seq: u64,
     /// The latest capture time seen.
     clock: u64,
+    /// No deadline in any queue is earlier than this: until the clock
+    /// passes it, nothing can expire and the queues need not be looked at
+    /// (most packets). Lowered by every push, raised after every expiry.
+    wake: u64,
     /// Events made by the last packet (or deadline), for [`drain`](Self::drain):
     /// the tracker outlives any one input's receiver.
     out: Vec<Event>,
@@ -324,6 +328,7 @@ impl Tracker {
             settled_due,
             seq: 0,
             clock: 0,
+            wake: u64::MAX,
             // A packet makes at most a few events.
             out: Vec::with_capacity(16),
             counts: TrackerCounts::default(),
@@ -355,8 +360,16 @@ impl Tracker {
             return;
         }
         self.clock = ts;
+        if self.wake >= ts {
+            return;
+        }
         self.expire_probes();
         self.expire_settled();
+        let fronts = self.due.iter().chain([&self.settled_due]);
+        self.wake = fronts
+            .filter_map(|q| q.front().map(|d| d.due))
+            .min()
+            .unwrap_or(u64::MAX);
     }
 
     /// Handles one packet seen at `ts`; true if it produced an event.
@@ -453,6 +466,7 @@ impl Tracker {
         self.seq = seq;
         let due = ts.saturating_add(self.timeouts[queue(key.proto)]);
         self.due[queue(key.proto)].push_back(Due { due, seq, key });
+        self.wake = self.wake.min(due);
         self.compact();
         if held(technique) {
             return false;
@@ -605,11 +619,9 @@ impl Tracker {
             Entry::Vacant(v) => {
                 v.insert(Settled { last: ts, seq });
                 self.seq = seq;
-                self.settled_due.push_back(Due {
-                    due: ts.saturating_add(self.settled_idle),
-                    seq,
-                    key: k,
-                });
+                let due = ts.saturating_add(self.settled_idle);
+                self.settled_due.push_back(Due { due, seq, key: k });
+                self.wake = self.wake.min(due);
             }
         }
     }
@@ -629,6 +641,7 @@ impl Tracker {
                     let due = s.last.saturating_add(self.settled_idle);
                     if due > d.due {
                         self.settled_due.push_back(Due { due, ..d });
+                        self.wake = self.wake.min(due);
                     } else {
                         e.remove();
                     }
@@ -725,6 +738,7 @@ impl Tracker {
                 if due >= self.clock {
                     // Seen since it was queued: keep it for another idle period.
                     self.settled_due.push_back(Due { due, ..d });
+                    self.wake = self.wake.min(due);
                 } else {
                     e.remove();
                 }
