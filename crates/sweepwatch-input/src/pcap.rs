@@ -65,7 +65,6 @@ mod packet;
 
 use super::{report, Emit, InputError, Location, OnMalformed, ReadOptions, ReadStats};
 use ahead::Record;
-use packet::Decoded;
 use std::io::Read;
 
 /// Timeouts and bounds of the flow tracker.
@@ -318,24 +317,29 @@ impl CaptureReader {
         let before = tracker.counts;
         let mut st = ReadStats::default();
         // Framing and decoding run on another thread, ahead of the tracker.
-        let ended = ahead::each_record(r, |record| match *record {
-            Record::Packet { at, ts, decoded } => {
+        let keys = tracker.keys().clone();
+        let ended = ahead::each_record(r, &keys, |record| match *record {
+            Record::Packet {
+                ts, packet, key, ..
+            } => {
                 st.records += 1;
                 let ts = ts.unwrap_or_else(|| tracker.clock());
                 tracker.advance(ts);
-                let used = match decoded {
-                    Decoded::Packet(p) => tracker.packet(ts, &p),
-                    Decoded::Irrelevant => false,
-                    Decoded::Malformed(why) => {
-                        st.malformed += 1;
-                        report(&mut on_malformed, Location::Byte(at), why);
-                        false
-                    }
-                };
-                tracker.drain(emit);
-                if !used {
+                if !tracker.keyed(ts, &packet, key) {
                     st.skipped += 1;
                 }
+                tracker.drain(emit);
+            }
+            Record::Other { at, ts, malformed } => {
+                st.records += 1;
+                st.skipped += 1;
+                let ts = ts.unwrap_or_else(|| tracker.clock());
+                tracker.advance(ts);
+                if let Some(why) = malformed {
+                    st.malformed += 1;
+                    report(&mut on_malformed, Location::Byte(at), why);
+                }
+                tracker.drain(emit);
             }
             Record::Bad { at, why } => {
                 st.records += 1;

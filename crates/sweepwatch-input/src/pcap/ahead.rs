@@ -4,8 +4,9 @@
 //! another. Packets go across in batches, in order, so what the tracker
 //! sees is exactly what it would see on one thread.
 
+use super::flows::{Key, Keys};
 use super::format::{Capture, Next};
-use super::packet::{self, Decoded};
+use super::packet::{self, Decoded, Packet};
 use crate::InputError;
 use std::io::Read;
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
@@ -20,12 +21,20 @@ const IN_FLIGHT: usize = 4;
 /// One capture record, decoded.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Record {
-    /// A packet: its record's offset, capture time (µs; `None` when the
-    /// record carries none) and what it holds.
+    /// A packet the flow tracker takes: its capture time (µs; `None` when
+    /// the record carries none), the packet and its key.
     Packet {
+        ts: Option<u64>,
+        packet: Packet,
+        key: Key,
+    },
+    /// A frame the tracker does not take: of no interest, or with a
+    /// malformed header (`malformed` says which and how). Its time still
+    /// counts.
+    Other {
         at: u64,
         ts: Option<u64>,
-        decoded: Decoded,
+        malformed: Option<&'static str>,
     },
     /// A packet record whose own fields are inconsistent.
     Bad { at: u64, why: &'static str },
@@ -37,16 +46,22 @@ pub(crate) enum Record {
 type Ended = Result<(), InputError>;
 
 /// Runs `consume` on every record of the capture `r`, in order, while
-/// another thread reads and decodes the records after it. Returns what
+/// another thread reads, decodes and keys (with `keys`) the records after
+/// it. Returns what
 /// reading returned (an error stops the records where it happened).
 ///
 /// # Panics
 /// A panic of the decoding thread is raised again on the calling thread.
-pub(crate) fn each_record<R: Read + Send>(r: R, mut consume: impl FnMut(&Record)) -> Ended {
+pub(crate) fn each_record<R: Read + Send>(
+    r: R,
+    keys: &Keys,
+    mut consume: impl FnMut(&Record),
+) -> Ended {
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = sync_channel::<Vec<Record>>(IN_FLIGHT);
         let (empty_tx, empty_rx) = channel::<Vec<Record>>();
-        let decoder = scope.spawn(move || decode_all(r, &full_tx, &empty_rx));
+        let keys = keys.clone();
+        let decoder = scope.spawn(move || decode_all(r, &keys, &full_tx, &empty_rx));
         for batch in full_rx.iter() {
             batch.iter().for_each(&mut consume);
             // The decoder may have ended: then the batch is simply dropped.
@@ -63,6 +78,7 @@ pub(crate) fn each_record<R: Read + Send>(r: R, mut consume: impl FnMut(&Record)
 /// that come back on `empty`.
 fn decode_all<R: Read>(
     r: R,
+    keys: &Keys,
     full: &SyncSender<Vec<Record>>,
     empty: &Receiver<Vec<Record>>,
 ) -> Ended {
@@ -70,10 +86,22 @@ fn decode_all<R: Read>(
     let mut batch = Vec::with_capacity(BATCH);
     let ended = loop {
         let record = match cap.next() {
-            Ok(Next::Packet { at, ts, link, data }) => Record::Packet {
-                at,
-                ts,
-                decoded: packet::decode(link, data),
+            Ok(Next::Packet { at, ts, link, data }) => match packet::decode(link, data) {
+                Decoded::Packet(packet) => Record::Packet {
+                    ts,
+                    packet,
+                    key: keys.of(&packet),
+                },
+                Decoded::Irrelevant => Record::Other {
+                    at,
+                    ts,
+                    malformed: None,
+                },
+                Decoded::Malformed(why) => Record::Other {
+                    at,
+                    ts,
+                    malformed: Some(why),
+                },
             },
             Ok(Next::BadPacket { at, why }) => Record::Bad { at, why },
             Ok(Next::Truncated(at)) => {
@@ -133,8 +161,8 @@ mod tests {
 
     fn offsets(bytes: &[u8]) -> (Vec<u64>, Ended) {
         let mut at = Vec::new();
-        let ended = each_record(bytes, |r| {
-            if let Record::Packet { at: a, .. } = r {
+        let ended = each_record(bytes, &Keys::new(), |r| {
+            if let Record::Other { at: a, .. } = r {
                 at.push(*a);
             }
         });
@@ -166,7 +194,7 @@ mod tests {
         }
         let bytes = capture(2 * BATCH);
         let mut seen = 0;
-        let ended = each_record(Failing(bytes, 0), |_| seen += 1);
+        let ended = each_record(Failing(bytes, 0), &Keys::new(), |_| seen += 1);
         assert!(ended.unwrap_err().to_string().contains("disk gone"));
         assert_eq!(seen, 2 * BATCH);
     }
@@ -179,7 +207,7 @@ mod tests {
                 panic!("reader bug");
             }
         }
-        let caught = std::panic::catch_unwind(|| each_record(Panicking, |_| {}));
+        let caught = std::panic::catch_unwind(|| each_record(Panicking, &Keys::new(), |_| {}));
         let msg = sweepwatch::panic_message(caught.unwrap_err().as_ref());
         assert_eq!(msg, "reader bug");
 
@@ -187,7 +215,7 @@ mod tests {
         // decoder, blocked on a full channel, must end too.
         let bytes = capture(50 * BATCH);
         let caught = std::panic::catch_unwind(|| {
-            let _ = each_record(&bytes[..], |_| panic!("consumer bug"));
+            let _ = each_record(&bytes[..], &Keys::new(), |_| panic!("consumer bug"));
         });
         assert!(caught.is_err());
     }

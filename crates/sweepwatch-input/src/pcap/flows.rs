@@ -27,11 +27,18 @@ use super::PcapOptions;
 use crate::Emit;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use sweepwatch::{tcp, Event, Outcome, Protocol, Technique, Timestamp};
 
-type Map<K, V> = HashMap<K, V, ahash::RandomState>;
+/// The flow tables: keys carry their hash, made once per packet (on the
+/// decoding thread), so a table only reads it.
+type Map<V> = HashMap<Key, V, nohash_hasher::BuildNoHashHasher<Key>>;
+
+/// What a key's hash is changed by when its originator is the larger
+/// endpoint: the two directions of a flow hash apart, and either is had
+/// from the other without hashing again.
+const REVERSED: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// How long a settled flow is remembered after its last packet (the memory
 /// bound still applies): long enough that a server's or a cloud's late close
@@ -79,15 +86,81 @@ pub(crate) fn tracker_bytes(max: u64) -> u64 {
 
 /// One direction of a flow: for ICMP echo, `oport` is the echo identifier and
 /// `rport` 0. Addresses are held as 128-bit numbers (IPv4 mapped), so that
-/// hashing and comparing a key, done for nearly every packet, is a few
-/// integer operations.
+/// comparing keys, done for nearly every packet, is a few integer
+/// operations. Made by [`Keys`], with its hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Key {
+pub(crate) struct Key {
     orig: u128,
     resp: u128,
+    /// The seeded hash of the unordered endpoints, changed by [`REVERSED`]
+    /// when the originator is the larger one: a function of the other
+    /// fields, so equal keys have equal hashes.
+    hash: u64,
     oport: u16,
     rport: u16,
     proto: Protocol,
+}
+
+/// The tables' hasher reads the hash the key carries.
+impl nohash_hasher::IsEnabled for Key {}
+
+/// Makes flow keys with their hashes, seeded at random for each tracker (a
+/// flood cannot aim at one bucket). The decoding thread has a copy: it keys
+/// packets as it decodes them, which takes the hashing off the tracker's
+/// thread.
+#[derive(Clone)]
+pub(crate) struct Keys(ahash::RandomState);
+
+impl Keys {
+    pub(crate) fn new() -> Self {
+        Keys(ahash::RandomState::new())
+    }
+
+    fn key(&self, orig: IpAddr, resp: IpAddr, oport: u16, rport: u16, proto: Protocol) -> Key {
+        let (orig, resp) = (bits(orig), bits(resp));
+        let mut k = Key {
+            orig,
+            resp,
+            hash: 0,
+            oport,
+            rport,
+            proto,
+        };
+        let (a, b) = if k.flipped() {
+            ((resp, rport), (orig, oport))
+        } else {
+            ((orig, oport), (resp, rport))
+        };
+        let mut h = self.0.build_hasher();
+        h.write_u128(a.0);
+        h.write_u128(b.0);
+        h.write_u64(u64::from(a.1) | u64::from(b.1) << 16 | (proto as u64) << 32);
+        k.hash = h.finish() ^ k.reversal();
+        k
+    }
+
+    fn echo(&self, orig: IpAddr, resp: IpAddr, id: u16) -> Key {
+        self.key(orig, resp, id, 0, Protocol::Icmp)
+    }
+
+    fn quoted(&self, q: &Quoted) -> Key {
+        self.key(q.src, q.dst, q.sport, q.dport, q.proto)
+    }
+
+    /// The key [`Tracker::keyed`] takes for `p`: for TCP and UDP the flow
+    /// in the packet's direction, for echoes the request's, for ICMP errors
+    /// the quoted packet's.
+    pub(crate) fn of(&self, p: &Packet) -> Key {
+        match p.transport {
+            Transport::Tcp { sport, dport, .. } => {
+                self.key(p.src, p.dst, sport, dport, Protocol::Tcp)
+            }
+            Transport::Udp { sport, dport } => self.key(p.src, p.dst, sport, dport, Protocol::Udp),
+            Transport::EchoRequest { id } => self.echo(p.src, p.dst, id),
+            Transport::EchoReply { id } => self.echo(p.dst, p.src, id),
+            Transport::Unreachable(q) | Transport::TimeExceeded(q) => self.quoted(&q),
+        }
+    }
 }
 
 /// An address as a key holds it: an IPv4 address in its IPv4-mapped form.
@@ -107,28 +180,38 @@ fn addr(bits: u128) -> IpAddr {
     }
 }
 
-/// Three hasher writes instead of the several a derived `Hash` makes:
-/// hashing is a large part of the per-packet cost. Equal keys give equal
-/// words.
 impl Hash for Key {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_u128(self.orig);
-        h.write_u128(self.resp);
-        h.write_u64(
-            u64::from(self.oport) | u64::from(self.rport) << 16 | (self.proto as u64) << 32,
-        );
+        h.write_u64(self.hash);
     }
 }
 
 impl Key {
+    /// The originator is the larger endpoint.
+    fn flipped(&self) -> bool {
+        (self.orig, self.oport) > (self.resp, self.rport)
+    }
+
+    /// What [`REVERSED`] contributes to this key's hash.
+    fn reversal(&self) -> u64 {
+        if self.flipped() {
+            REVERSED
+        } else {
+            0
+        }
+    }
+
     fn reversed(self) -> Key {
-        Key {
+        let mut k = Key {
             orig: self.resp,
             resp: self.orig,
+            hash: 0,
             oport: self.rport,
             rport: self.oport,
             proto: self.proto,
-        }
+        };
+        k.hash = self.hash ^ self.reversal() ^ k.reversal();
+        k
     }
 
     /// The same key for both directions of a flow.
@@ -252,10 +335,11 @@ pub(crate) struct Tracker {
     max: usize,
     /// Probes pending at the end are reported `Unanswered`.
     pending_unanswered: bool,
-    probes: Map<Key, PendingProbe>,
+    probes: Map<PendingProbe>,
     /// Deadlines of probes, one queue per protocol (TCP, UDP, ICMP).
     due: [VecDeque<Due>; 3],
-    settled: Map<Key, Settled>,
+    settled: Map<Settled>,
+    keys: Keys,
     settled_due: VecDeque<Due>,
     seq: u64,
     /// The latest capture time seen.
@@ -311,9 +395,9 @@ impl Tracker {
         };
         // Twice the room: a table fuller than half, with deleted entries,
         // would grow when it rehashes, instead of rehashing in place.
-        let mut probes = Map::with_hasher(ahash::RandomState::new());
+        let mut probes = Map::default();
         probes.try_reserve(2 * max).map_err(no_memory)?;
-        let mut settled = Map::with_hasher(ahash::RandomState::new());
+        let mut settled = Map::default();
         settled.try_reserve(2 * max).map_err(no_memory)?;
         let mut settled_due = VecDeque::new();
         settled_due.try_reserve(max + 1).map_err(no_memory)?;
@@ -325,6 +409,7 @@ impl Tracker {
             probes,
             due: Default::default(),
             settled,
+            keys: Keys::new(),
             settled_due,
             seq: 0,
             clock: 0,
@@ -343,6 +428,9 @@ impl Tracker {
     /// Hands the events made since the last call to `emit`, in order.
     #[inline]
     pub(crate) fn drain(&mut self, emit: Emit) {
+        if self.out.is_empty() {
+            return;
+        }
         for ev in self.out.drain(..) {
             emit(ev);
         }
@@ -372,64 +460,58 @@ impl Tracker {
             .unwrap_or(u64::MAX);
     }
 
+    /// The keys this tracker's tables take, for the thread that decodes
+    /// its packets.
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
     /// Handles one packet seen at `ts`; true if it produced an event.
+    #[cfg(test)]
     pub(crate) fn packet(&mut self, ts: u64, p: &Packet) -> bool {
+        let key = self.keys.of(p);
+        self.keyed(ts, p, key)
+    }
+
+    /// Handles one packet seen at `ts`, whose key [`Keys::of`] made; true if
+    /// it produced an event.
+    pub(crate) fn keyed(&mut self, ts: u64, p: &Packet, key: Key) -> bool {
         match p.transport {
-            Transport::Tcp {
-                sport,
-                dport,
-                flags,
-                data,
-            } => {
-                let fwd = Key {
-                    orig: bits(p.src),
-                    resp: bits(p.dst),
-                    oport: sport,
-                    rport: dport,
-                    proto: Protocol::Tcp,
-                };
+            Transport::Tcp { flags, data, .. } => {
                 if flags & tcp::RST != 0 {
-                    self.answer(ts, fwd, Answer::Rst)
+                    self.answer(ts, key, Answer::Rst)
                 } else if flags & (tcp::SYN | tcp::ACK) == tcp::SYN | tcp::ACK {
-                    self.answer(ts, fwd, Answer::SynAck)
+                    self.answer(ts, key, Answer::SynAck)
                 } else if flags & tcp::SYN != 0 {
-                    self.request(ts, fwd, Technique::Syn)
+                    self.request(ts, key, Technique::Syn)
                 } else {
-                    self.segment(ts, fwd, flags, data)
+                    self.segment(ts, key, flags, data)
                 }
             }
-            Transport::Udp { sport, dport } => {
-                let fwd = Key {
-                    orig: bits(p.src),
-                    resp: bits(p.dst),
-                    oport: sport,
-                    rport: dport,
-                    proto: Protocol::Udp,
-                };
-                if let Some(reported) = self.resolve(ts, fwd.reversed(), Answer::Reply) {
+            Transport::Udp { .. } => {
+                if let Some(reported) = self.resolve(ts, key.reversed(), Answer::Reply) {
                     return reported;
                 }
                 if is_group(p.dst) {
                     return false;
                 }
-                self.request(ts, fwd, Technique::Udp)
+                self.request(ts, key, Technique::Udp)
             }
-            Transport::EchoRequest { id } => {
+            Transport::EchoRequest { .. } => {
                 if is_group(p.dst) {
                     return false;
                 }
-                self.request(ts, echo(p.src, p.dst, id), Technique::IcmpEcho)
+                self.request(ts, key, Technique::IcmpEcho)
             }
-            Transport::EchoReply { id } => {
-                let probe = echo(p.dst, p.src, id);
-                if let Some(reported) = self.resolve(ts, probe, Answer::Reply) {
+            Transport::EchoReply { .. } => {
+                if let Some(reported) = self.resolve(ts, key, Answer::Reply) {
                     return reported;
                 }
-                self.touch(probe, ts);
+                self.touch(key, ts);
                 false
             }
-            Transport::Unreachable(q) => self.unreachable(ts, p.src, q),
-            Transport::TimeExceeded(q) => self.time_exceeded(ts, q),
+            Transport::Unreachable(q) => self.unreachable(ts, p.src, q, key),
+            Transport::TimeExceeded(_) => self.time_exceeded(ts, key),
         }
     }
 
@@ -526,15 +608,9 @@ impl Tracker {
         }
     }
 
-    /// An ICMP destination unreachable from `from` quoting `q`.
-    fn unreachable(&mut self, ts: u64, from: IpAddr, q: Quoted) -> bool {
-        let key = Key {
-            orig: bits(q.src),
-            resp: bits(q.dst),
-            oport: q.sport,
-            rport: q.dport,
-            proto: q.proto,
-        };
+    /// An ICMP destination unreachable from `from` quoting `q`, whose key
+    /// is `key`.
+    fn unreachable(&mut self, ts: u64, from: IpAddr, q: Quoted, key: Key) -> bool {
         if let Some(reported) = self.resolve(ts, key, Answer::Unreachable) {
             return reported;
         }
@@ -542,10 +618,7 @@ impl Tracker {
         // anonymised traces); a target refusing for itself is still known by
         // its own address.
         if q.dst != from {
-            let to_sender = Key {
-                resp: bits(from),
-                ..key
-            };
+            let to_sender = self.keys.key(q.src, from, q.sport, q.dport, q.proto);
             if let Some(reported) = self.resolve(ts, to_sender, Answer::Unreachable) {
                 return reported;
             }
@@ -553,16 +626,10 @@ impl Tracker {
         false
     }
 
-    /// An ICMP time exceeded quoting a probe (traceroute, mtr, path probing):
-    /// the probe is dropped, neither a failure nor a success.
-    fn time_exceeded(&mut self, ts: u64, q: Quoted) -> bool {
-        let key = Key {
-            orig: bits(q.src),
-            resp: bits(q.dst),
-            oport: q.sport,
-            rport: q.dport,
-            proto: q.proto,
-        };
+    /// An ICMP time exceeded quoting a probe (traceroute, mtr, path probing)
+    /// whose key is `key`: the probe is dropped, neither a failure nor a
+    /// success.
+    fn time_exceeded(&mut self, ts: u64, key: Key) -> bool {
         self.resolve(ts, key, Answer::TimeExceeded).unwrap_or(false)
     }
 
@@ -670,7 +737,7 @@ impl Tracker {
         self.counts.events += 1;
     }
 
-    fn live(probes: &Map<Key, PendingProbe>, d: &Due) -> bool {
+    fn live(probes: &Map<PendingProbe>, d: &Due) -> bool {
         probes.get(&d.key).is_some_and(|p| p.seq == d.seq)
     }
 
@@ -808,16 +875,6 @@ impl Tracker {
     #[cfg(test)]
     fn queued(&self) -> usize {
         self.due.iter().map(VecDeque::len).sum::<usize>() + self.settled_due.len()
-    }
-}
-
-fn echo(orig: IpAddr, resp: IpAddr, id: u16) -> Key {
-    Key {
-        orig: bits(orig),
-        resp: bits(resp),
-        oport: id,
-        rport: 0,
-        proto: Protocol::Icmp,
     }
 }
 
@@ -1401,6 +1458,39 @@ mod tests {
                 ev(0.0, "10.0.0.1", "10.0.0.7", 0, Outcome::Unanswered),
                 ev(0.0, "10.0.0.1", "10.0.0.2", 80, Outcome::Unanswered),
             ]
+        );
+    }
+
+    #[test]
+    fn a_key_turned_around_hashes_as_one_made_that_way() {
+        let keys = Keys::new();
+        let ends = [
+            ("10.0.0.1", 1000),
+            ("10.0.0.2", 80),
+            ("10.0.0.2", 1000),
+            ("::1", 53),
+            ("10.0.0.1", 1000),
+        ];
+        for (a, ap) in ends {
+            for (b, bp) in ends {
+                for proto in [Protocol::Tcp, Protocol::Udp, Protocol::Icmp] {
+                    let fwd = keys.key(ip(a), ip(b), ap, bp, proto);
+                    let back = keys.key(ip(b), ip(a), bp, ap, proto);
+                    // Equality covers the hash: a table finds a key only by it.
+                    assert_eq!(fwd.reversed(), back, "{a}:{ap} {b}:{bp}");
+                    assert_eq!(fwd.reversed().reversed(), fwd);
+                    assert_eq!(fwd.unordered(), back.unordered());
+                    if (a, ap) != (b, bp) {
+                        assert_ne!(fwd.hash, back.hash, "the directions share a hash");
+                    }
+                }
+            }
+        }
+        // Another tracker's keys are seeded apart.
+        let other = Keys::new().key(ip("10.0.0.1"), ip("10.0.0.2"), 1, 2, Protocol::Tcp);
+        assert_ne!(
+            other,
+            keys.key(ip("10.0.0.1"), ip("10.0.0.2"), 1, 2, Protocol::Tcp)
         );
     }
 

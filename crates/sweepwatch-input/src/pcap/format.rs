@@ -82,7 +82,18 @@ impl<R: Read> Source<R> {
 
     /// Makes `n` bytes available if the stream has them; returns how many of
     /// the `n` are (fewer only at the end of the stream).
+    #[inline]
     fn fill(&mut self, n: usize) -> Result<usize, InputError> {
+        if self.end - self.start >= n {
+            // Nearly every call: the bytes were read with earlier records.
+            return Ok(n);
+        }
+        self.read_more(n)
+    }
+
+    /// [`fill`](Self::fill) when the buffer holds fewer than `n` bytes.
+    #[inline(never)]
+    fn read_more(&mut self, n: usize) -> Result<usize, InputError> {
         while self.end - self.start < n && !self.eof {
             if self.start == self.end || self.buf.len() - self.end < MIN_READ {
                 self.make_room();
@@ -154,6 +165,7 @@ enum Endian {
 }
 
 impl Endian {
+    #[inline]
     fn u16(self, b: &[u8], at: usize) -> u16 {
         let v = [b[at], b[at + 1]];
         match self {
@@ -162,6 +174,7 @@ impl Endian {
         }
     }
 
+    #[inline]
     fn u32(self, b: &[u8], at: usize) -> u32 {
         let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
         match self {
