@@ -15,7 +15,6 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use sweepwatch::Event;
 use sweepwatch_input::{eve, zeek, Location, ReadOptions, ReadStats};
 
 /// Where a followed path was read to: the file (device and inode) and the
@@ -115,7 +114,7 @@ impl Tail {
     pub fn resume(
         &mut self,
         p: Position,
-        emit: &mut dyn FnMut(Event),
+        emit: sweepwatch_input::Emit<'_>,
         on_malformed: &mut dyn FnMut(u64, &str),
     ) -> io::Result<String> {
         let name = self.path.display().to_string();
@@ -178,7 +177,7 @@ impl Tail {
     /// follows a rotation. Returns the bytes read.
     pub fn poll(
         &mut self,
-        emit: &mut dyn FnMut(Event),
+        emit: sweepwatch_input::Emit<'_>,
         on_malformed: &mut dyn FnMut(u64, &str),
     ) -> io::Result<u64> {
         if self.file.is_none() && !self.open()? {
@@ -239,7 +238,7 @@ impl Tail {
     /// Reads the open file to its current end.
     fn drain(
         &mut self,
-        emit: &mut dyn FnMut(Event),
+        emit: sweepwatch_input::Emit<'_>,
         on_malformed: &mut dyn FnMut(u64, &str),
     ) -> io::Result<u64> {
         let Some(file) = self.file.as_mut() else {
@@ -274,7 +273,7 @@ impl Tail {
     /// own header.
     fn finish_file(
         &mut self,
-        emit: &mut dyn FnMut(Event),
+        emit: sweepwatch_input::Emit<'_>,
         on_malformed: &mut dyn FnMut(u64, &str),
     ) -> io::Result<()> {
         let mut last = std::mem::take(&mut self.partial);
@@ -295,7 +294,7 @@ impl Tail {
     fn parse(
         &mut self,
         whole: &[u8],
-        emit: &mut dyn FnMut(Event),
+        emit: sweepwatch_input::Emit<'_>,
         on_malformed: &mut dyn FnMut(u64, &str),
     ) -> io::Result<()> {
         let kind = match self.lines {

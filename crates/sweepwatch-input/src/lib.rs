@@ -101,8 +101,10 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// The sink readers emit into.
-pub type Emit<'a> = &'a mut dyn FnMut(Event);
+/// The sink readers emit into. `Send`: a capture's events reach it from the
+/// thread that decodes the capture (in order, before the read returns), so
+/// that detection shares the core decoding leaves idle.
+pub type Emit<'a> = &'a mut (dyn FnMut(Event) + Send);
 
 /// Where in its input a record is.
 ///

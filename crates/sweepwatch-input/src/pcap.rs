@@ -318,7 +318,7 @@ impl CaptureReader {
         let mut st = ReadStats::default();
         // Framing and decoding run on another thread, ahead of the tracker.
         let keys = tracker.keys().clone();
-        let ended = ahead::each_record(r, &keys, |record| match *record {
+        let ended = ahead::each_record(r, &keys, emit, |record, outbox| match *record {
             Record::Packet {
                 ts, packet, key, ..
             } => {
@@ -328,7 +328,7 @@ impl CaptureReader {
                 if !tracker.keyed(ts, &packet, key) {
                     st.skipped += 1;
                 }
-                tracker.drain(emit);
+                tracker.drain(&mut |ev| outbox.push(ev));
             }
             Record::Other { at, ts, malformed } => {
                 st.records += 1;
@@ -339,7 +339,7 @@ impl CaptureReader {
                     st.malformed += 1;
                     report(&mut on_malformed, Location::Byte(at), why);
                 }
-                tracker.drain(emit);
+                tracker.drain(&mut |ev| outbox.push(ev));
             }
             Record::Bad { at, why } => {
                 st.records += 1;

@@ -50,7 +50,7 @@ fn data(path: &str) -> Option<PathBuf> {
 
 fn read_with(
     path: &PathBuf,
-    reader: fn(BufReader<std::fs::File>, &mut dyn FnMut(Event)) -> ReadStats,
+    reader: fn(BufReader<std::fs::File>, &mut (dyn FnMut(Event) + Send)) -> ReadStats,
 ) -> (ReadStats, Vec<Event>) {
     let mut events = Vec::new();
     let f = BufReader::new(std::fs::File::open(path).unwrap());
@@ -58,11 +58,11 @@ fn read_with(
     (st, events)
 }
 
-fn zeek(r: BufReader<std::fs::File>, emit: &mut dyn FnMut(Event)) -> ReadStats {
+fn zeek(r: BufReader<std::fs::File>, emit: &mut (dyn FnMut(Event) + Send)) -> ReadStats {
     read_conn_log(r, &mut ReadOptions::default(), emit).unwrap()
 }
 
-fn eve(r: BufReader<std::fs::File>, emit: &mut dyn FnMut(Event)) -> ReadStats {
+fn eve(r: BufReader<std::fs::File>, emit: &mut (dyn FnMut(Event) + Send)) -> ReadStats {
     read_eve(r, &mut ReadOptions::default(), emit).unwrap()
 }
 

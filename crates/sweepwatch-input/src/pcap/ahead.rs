@@ -1,15 +1,19 @@
 //! Framing and decoding on their own thread, ahead of the flow tracker: a
-//! capture's bytes are read (from the kernel, or through gzip), framed and
-//! decoded on one core while the tracker and the caller's detection run on
-//! another. Packets go across in batches, in order, so what the tracker
-//! sees is exactly what it would see on one thread.
+//! capture's bytes are read (from the kernel, or through gzip), framed,
+//! decoded and keyed on one core while the flow tracker runs on another.
+//! Packets go across in batches, in order, so what the tracker sees is
+//! exactly what it would see on one thread. The events the tracker makes
+//! come back in batches, in order, and the decoding thread hands them to the
+//! caller's sink between its own batches: detection then shares the core
+//! that decoding leaves idle, instead of the tracker's.
 
 use super::flows::{Key, Keys};
 use super::format::{Capture, Next};
 use super::packet::{self, Decoded, Packet};
-use crate::InputError;
+use crate::{Emit, InputError};
 use std::io::Read;
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use sweepwatch::Event;
 
 /// Records a batch carries: large enough that handing one over costs little
 /// per packet, small enough that the two threads overlap from the start.
@@ -47,26 +51,54 @@ type Ended = Result<(), InputError>;
 
 /// Runs `consume` on every record of the capture `r`, in order, while
 /// another thread reads, decodes and keys (with `keys`) the records after
-/// it. Returns what
-/// reading returned (an error stops the records where it happened).
+/// it. The events `consume` puts in its outbox reach `emit`, in order, on
+/// that other thread, all of them before this returns. Returns what reading
+/// returned (an error stops the records where it happened).
 ///
 /// # Panics
-/// A panic of the decoding thread is raised again on the calling thread.
+/// A panic of the decoding thread (or of `emit`) is raised again on the
+/// calling thread.
 pub(crate) fn each_record<R: Read + Send>(
     r: R,
     keys: &Keys,
-    mut consume: impl FnMut(&Record),
+    emit: Emit<'_>,
+    mut consume: impl FnMut(&Record, &mut Vec<Event>),
 ) -> Ended {
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = sync_channel::<Vec<Record>>(IN_FLIGHT);
         let (empty_tx, empty_rx) = channel::<Vec<Record>>();
+        // Unbounded, yet bounded in fact: one batch of events comes per batch
+        // of records, and at most `IN_FLIGHT` of those are ahead.
+        let (events_tx, events_rx) = channel::<Vec<Event>>();
+        let (spent_tx, spent_rx) = channel::<Vec<Event>>();
         let keys = keys.clone();
-        let decoder = scope.spawn(move || decode_all(r, &keys, &full_tx, &empty_rx));
+        let decoder = scope.spawn(move || {
+            let mut sink = Sink {
+                events: events_rx,
+                spent: spent_tx,
+                emit,
+            };
+            let ended = decode_all(r, &keys, &full_tx, &empty_rx, &mut sink);
+            // The tracker's loop ends with the last batch; its events follow.
+            drop(full_tx);
+            sink.rest();
+            ended
+        });
+        let mut outbox = Vec::new();
         for batch in full_rx.iter() {
-            batch.iter().for_each(&mut consume);
+            for record in &batch {
+                consume(record, &mut outbox);
+            }
+            if !outbox.is_empty() {
+                let next = spent_rx.try_recv().unwrap_or_default();
+                // The decoding thread may have ended (a panic in `emit`):
+                // then the events are dropped, and the panic is raised below.
+                let _ = events_tx.send(std::mem::replace(&mut outbox, next));
+            }
             // The decoder may have ended: then the batch is simply dropped.
             let _ = empty_tx.send(batch);
         }
+        drop(events_tx);
         match decoder.join() {
             Ok(ended) => ended,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -74,13 +106,46 @@ pub(crate) fn each_record<R: Read + Send>(
     })
 }
 
+/// The decoding thread's end of the events: the tracker's batches, handed to
+/// the caller's sink in order, and their vectors sent back for reuse.
+struct Sink<'e> {
+    events: Receiver<Vec<Event>>,
+    spent: std::sync::mpsc::Sender<Vec<Event>>,
+    emit: Emit<'e>,
+}
+
+impl Sink<'_> {
+    fn deliver(&mut self, mut batch: Vec<Event>) {
+        for ev in batch.drain(..) {
+            (self.emit)(ev);
+        }
+        let _ = self.spent.send(batch);
+    }
+
+    /// Delivers the batches that arrived, without waiting for more.
+    fn arrived(&mut self) {
+        while let Ok(batch) = self.events.try_recv() {
+            self.deliver(batch);
+        }
+    }
+
+    /// Delivers every batch until the tracker is done.
+    fn rest(&mut self) {
+        while let Ok(batch) = self.events.recv() {
+            self.deliver(batch);
+        }
+    }
+}
+
 /// The decoding thread: records in batches to `full`, reusing the batches
-/// that come back on `empty`.
+/// that come back on `empty`, and the tracker's events to `sink` between
+/// batches.
 fn decode_all<R: Read>(
     r: R,
     keys: &Keys,
     full: &SyncSender<Vec<Record>>,
     empty: &Receiver<Vec<Record>>,
+    sink: &mut Sink<'_>,
 ) -> Ended {
     let mut cap = Capture::open(r)?;
     let mut batch = Vec::with_capacity(BATCH);
@@ -113,6 +178,7 @@ fn decode_all<R: Read>(
         };
         batch.push(record);
         if batch.len() == BATCH {
+            sink.arrived();
             let mut next = empty
                 .try_recv()
                 .unwrap_or_else(|_| Vec::with_capacity(BATCH));
@@ -161,7 +227,7 @@ mod tests {
 
     fn offsets(bytes: &[u8]) -> (Vec<u64>, Ended) {
         let mut at = Vec::new();
-        let ended = each_record(bytes, &Keys::new(), |r| {
+        let ended = each_record(bytes, &Keys::new(), &mut |_| {}, |r, _| {
             if let Record::Other { at: a, .. } = r {
                 at.push(*a);
             }
@@ -194,7 +260,9 @@ mod tests {
         }
         let bytes = capture(2 * BATCH);
         let mut seen = 0;
-        let ended = each_record(Failing(bytes, 0), &Keys::new(), |_| seen += 1);
+        let ended = each_record(Failing(bytes, 0), &Keys::new(), &mut |_| {}, |_, _| {
+            seen += 1
+        });
         assert!(ended.unwrap_err().to_string().contains("disk gone"));
         assert_eq!(seen, 2 * BATCH);
     }
@@ -207,7 +275,9 @@ mod tests {
                 panic!("reader bug");
             }
         }
-        let caught = std::panic::catch_unwind(|| each_record(Panicking, &Keys::new(), |_| {}));
+        let caught = std::panic::catch_unwind(|| {
+            each_record(Panicking, &Keys::new(), &mut |_| {}, |_, _| {})
+        });
         let msg = sweepwatch::panic_message(caught.unwrap_err().as_ref());
         assert_eq!(msg, "reader bug");
 
@@ -215,7 +285,9 @@ mod tests {
         // decoder, blocked on a full channel, must end too.
         let bytes = capture(50 * BATCH);
         let caught = std::panic::catch_unwind(|| {
-            let _ = each_record(&bytes[..], &Keys::new(), |_| panic!("consumer bug"));
+            let _ = each_record(&bytes[..], &Keys::new(), &mut |_| {}, |_, _| {
+                panic!("consumer bug")
+            });
         });
         assert!(caught.is_err());
     }
