@@ -23,6 +23,8 @@
 #![deny(missing_docs)]
 
 mod follow;
+#[cfg(target_os = "linux")]
+mod huge;
 mod output;
 mod state;
 mod summary;
@@ -43,6 +45,10 @@ use sweepwatch::{AllowRule, Cidr, Config, Detector, Event, Verdict};
 use sweepwatch_input::pcap::{CaptureReader, PcapOptions};
 use sweepwatch_input::sniff::sniff;
 use sweepwatch_input::{Location, ReadOptions};
+
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOC: huge::HugePages = huge::HugePages;
 
 /// Malformed records reported per input; the rest are only counted.
 const SHOWN_MALFORMED: u64 = 5;
