@@ -61,3 +61,48 @@ unsafe impl GlobalAlloc for HugePages {
         System.dealloc(ptr, layout)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The `VmFlags` of the mapping that holds `addr`, from /proc/self/smaps.
+    fn flags_at(addr: usize) -> String {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ') {
+                if let Some((lo, hi)) = range.split_once('-') {
+                    if let (Ok(lo), Ok(hi)) =
+                        (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                    {
+                        inside = (lo..hi).contains(&addr);
+                        continue;
+                    }
+                }
+            }
+            if inside {
+                if let Some(flags) = line.strip_prefix("VmFlags:") {
+                    return flags.to_string();
+                }
+            }
+        }
+        panic!("no mapping holds {addr:#x}");
+    }
+
+    #[test]
+    fn large_blocks_are_advised_huge_pages_grown_or_new() {
+        // The advice shows as the mapping's `hg` flag, whatever the
+        // system's huge page setting.
+        let large = vec![1u8; 16 << 20];
+        let middle = large.as_ptr() as usize + (8 << 20);
+        assert!(flags_at(middle).split_whitespace().any(|f| f == "hg"));
+
+        // (Whether a small block's memory shows the flag depends on what
+        // was freed there before, so it is not asserted.)
+        let mut grown = vec![1u8; 1 << 20];
+        grown.resize(24 << 20, 2);
+        let middle = grown.as_ptr() as usize + (12 << 20);
+        assert!(flags_at(middle).split_whitespace().any(|f| f == "hg"));
+        assert_eq!(grown[5], 1);
+        assert_eq!(grown[(24 << 20) - 1], 2);
+    }
+}
