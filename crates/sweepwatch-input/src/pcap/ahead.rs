@@ -291,4 +291,58 @@ mod tests {
         });
         assert!(caught.is_err());
     }
+
+    /// An event for the `i`-th record, told apart by its port.
+    fn event(i: u16) -> Event {
+        Event::new(
+            sweepwatch::Timestamp::from_secs(1),
+            "192.0.2.1".parse().unwrap(),
+            "192.0.2.2".parse().unwrap(),
+            i,
+            sweepwatch::Protocol::Tcp,
+            sweepwatch::Outcome::Refused,
+        )
+    }
+
+    #[test]
+    fn every_event_reaches_the_sink_in_order_before_the_end() {
+        let n = 5 * BATCH + 3;
+        let bytes = capture(n);
+        let mut got = Vec::new();
+        let mut i = 0u16;
+        let ended = each_record(
+            &bytes[..],
+            &Keys::new(),
+            &mut |ev| got.push(ev.dst_port),
+            |_, out| {
+                // Two events for some records, none for others.
+                if i % 3 != 0 {
+                    out.push(event(2 * i));
+                    out.push(event(2 * i + 1));
+                }
+                i += 1;
+            },
+        );
+        assert!(ended.is_ok());
+        let want: Vec<u16> = (0..n as u16)
+            .filter(|i| i % 3 != 0)
+            .flat_map(|i| [2 * i, 2 * i + 1])
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_panic_in_the_sink_reaches_the_caller_and_nothing_hangs() {
+        let bytes = capture(50 * BATCH);
+        let caught = std::panic::catch_unwind(|| {
+            let _ = each_record(
+                &bytes[..],
+                &Keys::new(),
+                &mut |_| panic!("sink bug"),
+                |_, out| out.push(event(1)),
+            );
+        });
+        let msg = sweepwatch::panic_message(caught.unwrap_err().as_ref());
+        assert_eq!(msg, "sink bug");
+    }
 }
