@@ -226,13 +226,22 @@ impl Config {
                 ),
             ));
         }
-        let keyed::Keyed(cfg, keys) = toml::from_str(text).map_err(|e| {
+        let mut keys = Vec::new();
+        let parsed = serde::de::DeserializeSeed::deserialize(
+            keyed::Noted(&mut keys),
+            toml::Deserializer::new(text),
+        );
+        let cfg = parsed.map_err(|e| {
             // One line: the message also reaches C callers and log files.
             let mut msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            // toml names unknown keys in its message; a value it cannot
+            // take belongs to the key noted last (toml says only which
+            // type it wanted); a document it cannot parse, to no key.
             let mut field = msg
                 .split('`')
                 .nth(1)
                 .filter(|_| msg.starts_with("unknown field"))
+                .or(keys.last().map(String::as_str))
                 .unwrap_or("toml")
                 .to_string();
             if msg.contains("untagged enum AllowRule") {
@@ -242,7 +251,6 @@ impl Config {
                        { net = \"...\", ports = [...] } with no other keys"
                     .to_string();
             }
-            // toml names unknown keys in its message; other errors get the span.
             let at = e
                 .span()
                 .map(|s| {
@@ -266,33 +274,29 @@ mod keyed {
     use serde::Deserialize;
     use std::fmt;
 
-    /// A configuration and the keys of its table, in their order.
-    pub(super) struct Keyed(pub(super) Config, pub(super) Vec<String>);
+    /// Reads a configuration, noting the keys of its table in their order
+    /// as they are read: when a value fails, its key is the last one noted.
+    pub(super) struct Noted<'k>(pub(super) &'k mut Vec<String>);
 
-    impl<'de> Deserialize<'de> for Keyed {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Keyed, D::Error> {
-            d.deserialize_map(KeyedVisitor)
+    impl<'de> DeserializeSeed<'de> for Noted<'_> {
+        type Value = Config;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Config, D::Error> {
+            d.deserialize_map(self)
         }
     }
 
-    struct KeyedVisitor;
-
-    impl<'de> Visitor<'de> for KeyedVisitor {
-        type Value = Keyed;
+    impl<'de> Visitor<'de> for Noted<'_> {
+        type Value = Config;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("struct Config")
         }
 
-        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Keyed, A::Error> {
-            let mut keys = Vec::new();
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Config, A::Error> {
             // The derived code reads the same entries, through `Noting`, so
             // its defaults and errors are those of `Config::deserialize`.
-            let cfg = Config::deserialize(MapAccessDeserializer::new(Noting {
-                map,
-                keys: &mut keys,
-            }))?;
-            Ok(Keyed(cfg, keys))
+            Config::deserialize(MapAccessDeserializer::new(Noting { map, keys: self.0 }))
         }
     }
 
@@ -638,8 +642,14 @@ mod tests {
         assert_eq!(field_of("min_targets = 1"), "min_targets");
         assert_eq!(field_of("idle_timeout_secs = 0"), "idle_timeout_secs");
         assert_eq!(field_of("no_such_knob = 3"), "no_such_knob");
-        assert_eq!(field_of("min_targets = 'five'"), "toml");
+        // A value of the wrong type: the key it belongs to.
+        assert_eq!(field_of("min_targets = 'five'"), "min_targets");
+        assert_eq!(field_of("min_targets = 5\nshards = \"8\""), "shards");
+        let e = Config::from_toml_str("min_targets = 5\nshards = \"8\"").unwrap_err();
+        assert!(e.to_string().contains("(line 2)"), "{e}");
+        // A document that does not parse: no key, even after good ones.
         assert_eq!(field_of("[[[broken"), "toml");
+        assert_eq!(field_of("min_targets = 5\nshards = "), "toml");
     }
 
     /// A misspelt key in an allow rule must not widen it to every port.
