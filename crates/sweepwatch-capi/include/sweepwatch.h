@@ -19,8 +19,13 @@
  * enum fields of structs are uint8_t and checked on the way in; no call lets a
  * panic or exception cross into C.
  *
+ * sw_kind_name(), sw_direction_name(), sw_protocol_name(), sw_outcome_name()
+ * and sw_technique_name() name enum values as verdicts' JSON writes them.
+ *
  * ABI policy: SW_VERSION_MAJOR/MINOR/PATCH name the version of this header and
- * sw_version() the version of the library loaded. The shared library's SONAME
+ * sw_version() the version of the library loaded; SW_VERSION_NUMBER and
+ * sw_version_number() give both as one number, for the check a program makes
+ * at start-up (see sw_version_number()). The shared library's SONAME
  * is libsweepwatch.so.0; it changes when the ABI breaks. Result numbers are
  * never reused, and fields are only appended to sw_stats. Before 1.0, other
  * structs and functions may change in a minor release (0.x): rebuild against
@@ -75,6 +80,15 @@
  * The `family` value of an IPv6 address: all 16 bytes, network order.
  */
 #define SW_FAMILY_IPV6 6
+
+/**
+ * The version of the library this header belongs to as one number,
+ * MAJOR * 10000 + MINOR * 100 + PATCH (0.1.0 is 100). Compare it with
+ * sw_version_number(): before 1.0 a minor release may change the ABI, so a
+ * program refuses a library whose major or minor number differs:
+ * `if (sw_version_number() / 100 != SW_VERSION_NUMBER / 100)`.
+ */
+#define SW_VERSION_NUMBER 100
 
 /**
  * The most ports a verdict lists (the size of sw_verdict.ports).
@@ -1075,6 +1089,56 @@ sw_result sw_detector_flush(const struct sw_detector *detector);
  * `detector` must be NULL or a live detector; `stats_out` NULL or writable.
  */
 sw_result sw_detector_stats(const struct sw_detector *detector, struct sw_stats *stats_out);
+
+/**
+ * The version of the library loaded, as SW_VERSION_NUMBER writes it.
+ * Thread-safe.
+ *
+ * ```c
+ * if (sw_version_number() / 100 != SW_VERSION_NUMBER / 100) {
+ *     fprintf(stderr, "libsweepwatch %s, built for %d.%d\n", sw_version(),
+ *             SW_VERSION_MAJOR, SW_VERSION_MINOR);
+ *     return 1;
+ * }
+ * ```
+ */
+uint32_t sw_version_number(void);
+
+/**
+ * The name of an sw_kind value as verdicts' JSON writes it ("port_sweep",
+ * "port_scan", "outbound_sweep", "icmp_sweep"), or NULL for a value that
+ * is no sw_kind. A static string, never to be freed. Thread-safe.
+ */
+const char *sw_kind_name(uint8_t kind);
+
+/**
+ * The name of an sw_direction value ("outbound", "inbound", "internal",
+ * "external"), or NULL for a value that is no sw_direction. As
+ * sw_kind_name().
+ */
+const char *sw_direction_name(uint8_t direction);
+
+/**
+ * The name of an sw_protocol value ("tcp", "udp", "icmp", "other"), or
+ * NULL for a value that is no sw_protocol. As sw_kind_name().
+ */
+const char *sw_protocol_name(uint8_t proto);
+
+/**
+ * The name of an sw_outcome value ("attempt", "established", "refused",
+ * "unanswered", "unsolicited"), or NULL for a value that is no sw_outcome.
+ * As sw_kind_name().
+ */
+const char *sw_outcome_name(uint8_t outcome);
+
+/**
+ * The name of an sw_technique value as verdicts' JSON writes it ("syn",
+ * "connect", "fin", "null", "xmas", "maimon", "ack", "tcp_other", "udp",
+ * "icmp_echo", "ip_protocol"; "default" for SW_TECHNIQUE_DEFAULT, which only
+ * events carry), or NULL for a value that is no sw_technique. As
+ * sw_kind_name().
+ */
+const char *sw_technique_name(uint8_t technique);
 
 /**
  * Writes the message for `result` into `buf`: at most `len - 1` bytes of UTF-8

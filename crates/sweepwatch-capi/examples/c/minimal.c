@@ -24,26 +24,6 @@ struct seen {
     unsigned unexpected; /* verdicts for anyone else */
 };
 
-static const char *kind_name(uint8_t kind) {
-    switch (kind) {
-    case SW_KIND_PORT_SWEEP: return "port_sweep";
-    case SW_KIND_PORT_SCAN: return "port_scan";
-    case SW_KIND_OUTBOUND_SWEEP: return "outbound_sweep";
-    case SW_KIND_ICMP_SWEEP: return "icmp_sweep";
-    default: return "unknown";
-    }
-}
-
-static const char *direction_name(uint8_t direction) {
-    switch (direction) {
-    case SW_DIRECTION_OUTBOUND: return "outbound";
-    case SW_DIRECTION_INBOUND: return "inbound";
-    case SW_DIRECTION_INTERNAL: return "internal";
-    case SW_DIRECTION_EXTERNAL: return "external";
-    default: return "unknown";
-    }
-}
-
 static void format_addr(char *out, size_t len, uint8_t family, const uint8_t addr[16]) {
     if (inet_ntop(family == SW_FAMILY_IPV4 ? AF_INET : AF_INET6, addr, out, (socklen_t)len) == NULL) {
         snprintf(out, len, "?");
@@ -59,7 +39,7 @@ static void on_verdict(void *user_data, const sw_verdict *v) {
     /* A final extent (from sw_detector_flush) is the source's evidence as it
      * ended; a verdict is the moment it was decided. */
     printf("%s kind=%s src=%s direction=%s ports=", v->is_final ? "final" : "verdict",
-           kind_name(v->kind), src, direction_name(v->direction));
+           sw_kind_name(v->kind), src, sw_direction_name(v->direction));
     for (unsigned i = 0; i < v->n_ports; i++) {
         printf("%s%u", i ? "," : "", (unsigned)v->ports[i]);
     }
@@ -99,6 +79,13 @@ static int check(sw_result r, const char *what) {
 }
 
 int main(void) {
+    /* Before 1.0 a minor release may change the ABI: refuse a shared library
+     * other than the one this program was built for. */
+    if (sw_version_number() / 100 != SW_VERSION_NUMBER / 100) {
+        fprintf(stderr, "libsweepwatch %s, but built for %d.%d\n", sw_version(), SW_VERSION_MAJOR,
+                SW_VERSION_MINOR);
+        return 1;
+    }
     struct seen seen = {0, 0};
     sw_config *cfg = sw_config_new();
     sw_detector *det = NULL;

@@ -59,16 +59,6 @@ struct work {
     sw_result result;
 };
 
-static const char *kind_name(uint8_t kind) {
-    switch (kind) {
-    case SW_KIND_PORT_SWEEP: return "port_sweep";
-    case SW_KIND_PORT_SCAN: return "port_scan";
-    case SW_KIND_OUTBOUND_SWEEP: return "outbound_sweep";
-    case SW_KIND_ICMP_SWEEP: return "icmp_sweep";
-    default: return "unknown";
-    }
-}
-
 static void on_verdict(void *user_data, const sw_verdict *v) {
     struct verdicts *out = user_data;
     /* Copy: *v is valid only during this call. */
@@ -216,7 +206,7 @@ int main(void) {
         char src[INET6_ADDRSTRLEN];
         inet_ntop(v->src_family == SW_FAMILY_IPV4 ? AF_INET : AF_INET6, v->src_addr, src,
                   sizeof src);
-        printf("verdict kind=%s src=%s targets=%u ports=%u%s\n", kind_name(v->kind), src,
+        printf("verdict kind=%s src=%s targets=%u ports=%u%s\n", sw_kind_name(v->kind), src,
                (unsigned)v->targets, (unsigned)v->ports_count, v->is_final ? " final" : "");
         int known = 0;
         for (unsigned e = 0; e < N_EXPECTED; e++) {
@@ -230,14 +220,14 @@ int main(void) {
             }
         }
         if (!known) {
-            fprintf(stderr, "FAIL: unexpected verdict %s for %s\n", kind_name(v->kind), src);
+            fprintf(stderr, "FAIL: unexpected verdict %s for %s\n", sw_kind_name(v->kind), src);
             failed = 1;
         }
     }
     for (unsigned e = 0; e < N_EXPECTED; e++) {
         if (hits[e] != 1 || finals[e] != 1) {
             fprintf(stderr, "FAIL: %s %s reported %u times and %u final, expected once each\n",
-                    kind_name(EXPECTED[e].kind), EXPECTED[e].src, hits[e], finals[e]);
+                    sw_kind_name(EXPECTED[e].kind), EXPECTED[e].src, hits[e], finals[e]);
             failed = 1;
         }
     }
