@@ -17,7 +17,7 @@ use crate::record::Style;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use sweepwatch::order::Window;
-use sweepwatch::{AllowRule, Cidr, Config, Error};
+use sweepwatch::{parse_size, AllowRule, Cidr, Config, Error};
 
 /// Read access to Suricata's configuration tree.
 ///
@@ -266,7 +266,7 @@ fn output_file<T: ConfTree>(
     };
     let buffer_size = match tree.child_value(eve, "buffer-size") {
         None => 0,
-        Some(v) => usize::try_from(size(&v).map_err(|e| ConfError::new("buffer-size", e))?)
+        Some(v) => usize::try_from(parse_size(&v).map_err(|e| ConfError::new("buffer-size", e))?)
             .map_err(|_| ConfError::new("buffer-size", format!("{v} is too large")))?,
     };
     Ok(OutputFile {
@@ -495,7 +495,7 @@ fn detection_settings<T: ConfTree>(
         set.insert("min-targets");
         cfg.min_targets = v;
     }
-    if let Some(v) = sw.parsed("memory", size)? {
+    if let Some(v) = sw.parsed("memory", parse_size)? {
         set.insert("memory");
         cfg.memory_bytes = v;
     }
@@ -767,24 +767,6 @@ fn port(v: &str) -> Result<u16, String> {
     v.trim()
         .parse()
         .map_err(|_| format!("{v:?} is not a port number (0-65535)"))
-}
-
-/// A size such as `67108864`, `64mb` or `1GiB`; units are powers of 1024, as
-/// in Suricata.
-pub fn size(v: &str) -> Result<u64, String> {
-    let t = v.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("{v:?} is not a size"))?;
-    let mult: u64 = match unit.trim() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("{v:?}: unknown unit (use kb, mb or gb)")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{v:?} is too large"))
 }
 
 #[cfg(test)]
@@ -1207,13 +1189,5 @@ pub(crate) mod tests {
             .unwrap_err()
             .starts_with("sweepwatch.state_file: unknown key; did you mean state-file?"));
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(size("64mb"), Ok(64 << 20));
-        assert_eq!(size("1 GiB"), Ok(1 << 30));
-        assert_eq!(size("4096"), Ok(4096));
-        assert!(size("mb").is_err());
     }
 }

@@ -128,7 +128,9 @@ pub struct Config {
     /// 8 KiB exact port map for every 256 pages), 2/16 for the
     /// first-contact filter. A shard under 512 KiB gives its filter up to a
     /// quarter (at most 64 KiB) from the table: so small a budget watches few
-    /// sources, which make many pairs each.
+    /// sources, which make many pairs each. In TOML also a size with a unit,
+    /// such as `"64MiB"` ([`parse_size`](crate::parse_size)).
+    #[serde(deserialize_with = "crate::size::bytes")]
     pub memory_bytes: u64,
     /// Independent partitions of the sources, each behind its own lock, so that
     /// several threads can feed one detector.
@@ -650,6 +652,31 @@ mod tests {
         // A document that does not parse: no key, even after good ones.
         assert_eq!(field_of("[[[broken"), "toml");
         assert_eq!(field_of("min_targets = 5\nshards = "), "toml");
+    }
+
+    #[test]
+    fn memory_is_a_number_of_bytes_or_a_size_with_a_unit() {
+        let mem = |t: &str| Config::from_toml_str(t).map(|c| c.memory_bytes);
+        assert_eq!(mem("memory_bytes = 16777216"), Ok(16 << 20));
+        assert_eq!(mem("memory_bytes = \"16MiB\""), Ok(16 << 20));
+        assert_eq!(mem("memory_bytes = \"1 gb\""), Ok(1 << 30));
+        // The same bounds whichever way it is written.
+        assert_eq!(field_of("memory_bytes = \"64k\""), "memory_bytes");
+        let e = Config::from_toml_str("memory_bytes = \"12 parsecs\"").unwrap_err();
+        assert!(
+            e.to_string().contains("memory_bytes") && e.to_string().contains("unknown unit"),
+            "{e}"
+        );
+        assert_eq!(field_of("memory_bytes = -5"), "memory_bytes");
+        assert_eq!(field_of("memory_bytes = 1.5"), "memory_bytes");
+        // Written back as a number, which reads again as the same.
+        let cfg = mem("memory_bytes = \"16MiB\"").map(|m| Config {
+            memory_bytes: m,
+            ..Config::default()
+        });
+        let text = toml::to_string(&cfg.unwrap()).unwrap();
+        assert!(text.contains("memory_bytes = 16777216"), "{text}");
+        assert_eq!(mem(&text), Ok(16 << 20));
     }
 
     /// A misspelt key in an allow rule must not widen it to every port.
