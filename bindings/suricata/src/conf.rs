@@ -450,7 +450,10 @@ fn home_networks<T: ConfTree>(
         return Ok(HomeSource::Default);
     };
     match suricata_addresses(&v) {
-        Ok(blocks) if !blocks.is_empty() => {
+        Ok((blocks, cleared)) if !blocks.is_empty() => {
+            if !cleared.is_empty() {
+                notes.push(format!("HOME_NET: read {}", cleared.join(", ")));
+            }
             fields.config.home_networks = blocks;
             Ok(HomeSource::HomeNet)
         }
@@ -678,8 +681,11 @@ fn split_list(v: &str) -> Result<Vec<String>, String> {
 /// `"[192.168.0.0/16,10.0.0.0/8,!10.1.0.0/16]"`. Negated items (`!x`, `![…]`)
 /// are left out: the detector has no notion of holes in its home networks.
 /// Variables (`$X`), `any` and ranges are not resolved: the error says which.
-pub fn suricata_addresses(v: &str) -> Result<Vec<String>, String> {
-    fn group(s: &str, out: &mut Vec<String>) -> Result<(), String> {
+/// A block with host bits set past its prefix (`192.168.1.7/24`) is read as
+/// Suricata reads it, the block (`192.168.1.0/24`), and named in the second
+/// list, for a warning.
+pub fn suricata_addresses(v: &str) -> Result<(Vec<String>, Vec<String>), String> {
+    fn group(s: &str, out: &mut Vec<String>, cleared: &mut Vec<String>) -> Result<(), String> {
         let s = s.trim();
         if s.is_empty() {
             return Ok(());
@@ -692,7 +698,7 @@ pub fn suricata_addresses(v: &str) -> Result<Vec<String>, String> {
                 .strip_suffix(']')
                 .ok_or_else(|| format!("has unbalanced brackets near {s:?}"))?;
             for item in top_level_items(inner)? {
-                group(item, out)?;
+                group(item, out, cleared)?;
             }
             return Ok(());
         }
@@ -702,12 +708,18 @@ pub fn suricata_addresses(v: &str) -> Result<Vec<String>, String> {
         if s.eq_ignore_ascii_case("any") {
             return Err("is \"any\"".to_string());
         }
-        s.parse::<Cidr>()
+        let (block, host_bits) = Cidr::parse_clearing_host_bits(s)
             .map_err(|e| format!("holds {s:?}, which is not a CIDR block ({e})"))?;
-        out.push(s.to_string());
+        if host_bits {
+            cleared.push(format!("{s} (host bits set) as {block}"));
+            out.push(block.to_string());
+        } else {
+            out.push(s.to_string());
+        }
         Ok(())
     }
     let mut out = Vec::new();
+    let mut cleared = Vec::new();
     let v = v.trim();
     let items = if v.starts_with('[') {
         vec![v]
@@ -715,9 +727,9 @@ pub fn suricata_addresses(v: &str) -> Result<Vec<String>, String> {
         top_level_items(v)?
     };
     for item in items {
-        group(item, &mut out)?;
+        group(item, &mut out, &mut cleared)?;
     }
-    Ok(out)
+    Ok((out, cleared))
 }
 
 /// Splits at the commas outside brackets.
@@ -937,6 +949,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn home_net_with_host_bits_is_read_as_suricata_reads_it_with_a_note() {
+        let t = MapTree::default().node("eve").set(
+            "vars.address-groups.HOME_NET",
+            "[192.168.1.7/24,10.0.0.0/8]",
+        );
+        let (o, notes) = opts(&t).unwrap();
+        assert_eq!(o.home_from, HomeSource::HomeNet);
+        assert_eq!(o.detector.home_networks, ["192.168.1.0/24", "10.0.0.0/8"]);
+        assert_eq!(
+            notes,
+            ["HOME_NET: read 192.168.1.7/24 (host bits set) as 192.168.1.0/24"]
+        );
+        // In sweepwatch's own keys the same text is refused: it is ours to fix.
+        let t = MapTree::default()
+            .node("eve")
+            .set("eve.sweepwatch.home-net", "[192.168.1.7/24]");
+        let e = opts(&t).unwrap_err();
+        assert!(e.contains("host bits"), "{e}");
+    }
+
+    #[test]
     fn unusable_home_net_falls_back_with_a_note() {
         for v in [
             "[$OTHER,10.0.0.0/8]",
@@ -957,12 +990,21 @@ pub(crate) mod tests {
     #[test]
     fn address_groups_nest() {
         assert_eq!(
-            suricata_addresses("[10.0.0.0/8,[192.168.1.0/24,![192.168.1.5]],fc00::/7]").unwrap(),
+            suricata_addresses("[10.0.0.0/8,[192.168.1.0/24,![192.168.1.5]],fc00::/7]")
+                .unwrap()
+                .0,
             ["10.0.0.0/8", "192.168.1.0/24", "fc00::/7"]
         );
         assert_eq!(
-            suricata_addresses("192.168.2.22").unwrap(),
+            suricata_addresses("192.168.2.22").unwrap().0,
             ["192.168.2.22"]
+        );
+        // Host bits past the prefix: read as Suricata reads them, and named.
+        let (blocks, cleared) = suricata_addresses("[192.168.1.7/24,10.0.0.0/8]").unwrap();
+        assert_eq!(blocks, ["192.168.1.0/24", "10.0.0.0/8"]);
+        assert_eq!(
+            cleared,
+            ["192.168.1.7/24 (host bits set) as 192.168.1.0/24"]
         );
         assert!(suricata_addresses("[10.0.0.0/8").is_err());
     }

@@ -356,6 +356,13 @@ fn config_errors_name_the_field() {
             sw_result::InvalidConfig
         );
         assert!(message(sw_result::InvalidConfig).contains("home_networks: `300.1.1.1/8`"));
+        // Host bits past the prefix are refused here as in TOML and the command.
+        let blk = CString::new("10.0.0.1/8").unwrap();
+        assert_eq!(
+            sw_config_add_home_net(cfg, blk.as_ptr()),
+            sw_result::InvalidConfig
+        );
+        assert!(message(sw_result::InvalidConfig).contains("host bits set"));
         assert_eq!(sw_config_set_shards(cfg, 0), sw_result::Ok);
         assert_eq!(sw_config_validate(cfg), sw_result::InvalidConfig);
         assert!(message(sw_result::InvalidConfig).contains("shards"));

@@ -205,7 +205,39 @@ impl fmt::Display for Cidr {
 impl FromStr for Cidr {
     type Err = CidrError;
 
+    /// A block such as `10.0.0.0/8`, or a bare address (a block of one).
+    /// Host bits set past the prefix (`10.0.0.1/8`) are refused: whether
+    /// the block or the host was meant, only the writer knows.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (cidr, cleared) = Cidr::parse_clearing_host_bits(s)?;
+        if cleared {
+            let s = s.trim();
+            let host = s.split_once('/').map_or(s, |(a, _)| a);
+            let max = if cidr.v4 { 32 } else { 128 };
+            return Err(CidrError(format!(
+                "`{s}` has host bits set: the block is {cidr}, the host {host}/{max}"
+            )));
+        }
+        Ok(cidr)
+    }
+}
+
+impl Cidr {
+    /// Parses a block as [`FromStr`] does, but clears host bits set past the
+    /// prefix instead of refusing them, and says whether it cleared any: for
+    /// blocks an engine's own configuration supplies (Suricata's `HOME_NET`),
+    /// which the engine itself reads that way.
+    ///
+    /// ```
+    /// use sweepwatch::Cidr;
+    /// let (net, cleared) = Cidr::parse_clearing_host_bits("192.168.1.7/24").unwrap();
+    /// assert_eq!((net.to_string().as_str(), cleared), ("192.168.1.0/24", true));
+    /// assert!("192.168.1.7/24".parse::<Cidr>().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// Text that is no address or block, or a prefix too long for its address.
+    pub fn parse_clearing_host_bits(s: &str) -> Result<(Cidr, bool), CidrError> {
         let s = s.trim();
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -223,7 +255,8 @@ impl FromStr for Cidr {
                 .filter(|p| *p <= max)
                 .ok_or_else(|| CidrError(format!("`{s}`: prefix must be 0 to {max}")))?,
         };
-        Ok(Cidr::new(addr, prefix).expect("prefix checked above"))
+        let cidr = Cidr::new(addr, prefix).expect("prefix checked above");
+        Ok((cidr, AddrKey::from(addr).bits() != cidr.base))
     }
 }
 
@@ -336,10 +369,24 @@ mod tests {
         assert_eq!(host.prefix(), 32);
         assert!(host.contains("192.0.2.7".parse().unwrap()));
         assert!(!host.contains("192.0.2.8".parse().unwrap()));
-        assert_eq!(
-            "10.9.8.7/8".parse::<Cidr>().unwrap().to_string(),
-            "10.0.0.0/8"
+        // Host bits past the prefix: refused, with both readings offered,
+        // unless the caller asks for them cleared.
+        let e = "10.9.8.7/8".parse::<Cidr>().unwrap_err().to_string();
+        assert!(
+            e.contains("host bits") && e.contains("10.0.0.0/8") && e.contains("10.9.8.7/32"),
+            "{e}"
         );
+        let e = "fd00::1/64".parse::<Cidr>().unwrap_err().to_string();
+        assert!(e.contains("fd00::/64") && e.contains("fd00::1/128"), "{e}");
+        let (net, cleared) = Cidr::parse_clearing_host_bits("10.9.8.7/8").unwrap();
+        assert_eq!((net.to_string(), cleared), ("10.0.0.0/8".to_string(), true));
+        let (net, cleared) = Cidr::parse_clearing_host_bits("10.0.0.0/8").unwrap();
+        assert_eq!(
+            (net.to_string(), cleared),
+            ("10.0.0.0/8".to_string(), false)
+        );
+        assert!("10.9.8.7/32".parse::<Cidr>().is_ok());
+        assert!("0.0.0.0/0".parse::<Cidr>().is_ok());
         assert!("10.0.0.0/x".parse::<Cidr>().is_err());
         assert!("nonsense".parse::<Cidr>().is_err());
     }
