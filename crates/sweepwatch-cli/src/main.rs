@@ -422,7 +422,7 @@ fn read_input(
         }
     };
     report.format = Some(sniffed.format);
-    report.gzip = sniffed.gzip;
+    report.compression = sniffed.compression;
 
     let mut shown = 0u64;
     let mut on_malformed = |at: Location, why: &str| {

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use std::time::Duration;
 use sweepwatch::Stats;
 use sweepwatch_input::pcap::PcapOptions;
+use sweepwatch_input::sniff::Compression;
 use sweepwatch_input::sniff::Format;
 use sweepwatch_input::ReadStats;
 
@@ -16,8 +17,8 @@ pub struct FileReport {
     pub name: String,
     /// Its format, once recognised.
     pub format: Option<Format>,
-    /// True if it was gzip-compressed.
-    pub gzip: bool,
+    /// How it was compressed, if it was.
+    pub compression: Option<Compression>,
     /// What its reader got through, if it read to the end.
     pub stats: Option<ReadStats>,
     /// Why it could not be read (in full), if it could not.
@@ -30,18 +31,19 @@ impl FileReport {
         FileReport {
             name: name.to_string(),
             format: None,
-            gzip: false,
+            compression: None,
             stats: None,
             error: None,
         }
     }
 
-    /// The format as shown in the summary, `+gz` when compressed.
+    /// The format as shown in the summary, `+gz`, `+zst` or `+xz` when
+    /// compressed.
     pub fn format_name(&self) -> String {
-        match self.format {
-            None => "-".to_string(),
-            Some(f) if self.gzip => format!("{f}+gz"),
-            Some(f) => f.to_string(),
+        match (self.format, self.compression) {
+            (None, _) => "-".to_string(),
+            (Some(f), Some(c)) => format!("{f}+{}", c.as_str()),
+            (Some(f), None) => f.to_string(),
         }
     }
 }

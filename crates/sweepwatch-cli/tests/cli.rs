@@ -564,6 +564,36 @@ fn gzip_input_reads_like_plain() {
 }
 
 #[test]
+fn zstd_input_reads_like_plain() {
+    let Some(pcap) = data("bro-simple-scan/port_scan.pcap") else {
+        return;
+    };
+    let raw = std::fs::read(&pcap).unwrap();
+    let packed =
+        ruzstd::encoding::compress_to_vec(&raw[..], ruzstd::encoding::CompressionLevel::Fastest);
+    // A misleading name: the format is recognised from the content.
+    let zst = scratch("port_scan.bin");
+    std::fs::write(&zst, &packed).unwrap();
+    let opts = ["--home-net", "192.168.2.22/32", "--pending-unanswered"];
+    let (_, plain) = detect_json(&opts, &[&pcap]);
+    assert_eq!(plain.len(), 1);
+    let (out, verdicts) = detect_json(&opts, &[&zst]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(verdicts, plain);
+    assert!(stderr(&out).contains("pcap+zst"), "{}", stderr(&out));
+    // Cut short: the input's error, naming the file, and exit 1.
+    let cut = scratch("cut.pcap.zst");
+    std::fs::write(&cut, &packed[..packed.len() / 2]).unwrap();
+    let out = run(&[Path::new("detect"), cut.as_path()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&*cut.to_string_lossy()),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn unknown_format_and_missing_file_exit_1_naming_the_file() {
     let junk = scratch("notes.txt");
     std::fs::write(&junk, "just some text\nthat is no log\n").unwrap();

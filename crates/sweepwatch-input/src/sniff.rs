@@ -6,6 +6,7 @@
 //! | first bytes | format |
 //! |---|---|
 //! | `1f 8b` | gzip: unpacked (members concatenated), then recognised again |
+//! | `28 b5 2f fd` | zstd: unpacked (frames concatenated), then recognised again |
 //! | `a1b2c3d4`, `d4c3b2a1`, `a1b23c4d`, `4d3cb2a1` | pcap |
 //! | `0a0d0d0a` | pcapng |
 //! | `#separator` | Zeek tab-separated log |
@@ -18,6 +19,7 @@
 use super::pcap::{read_capture, CaptureReader};
 use super::{eve, zeek, Emit, InputError, ReadOptions, ReadStats, UTF8_BOM};
 use flate2::read::MultiGzDecoder;
+use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 
@@ -59,12 +61,104 @@ impl fmt::Display for Format {
     }
 }
 
+/// How a stream was compressed, recognised by its magic bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// gzip (`.gz`), members concatenated.
+    Gzip,
+    /// Zstandard (`.zst`), frames concatenated.
+    Zstd,
+}
+
+impl Compression {
+    /// The usual file suffix without its dot: `gz`, `zst`.
+    ///
+    /// ```
+    /// assert_eq!(sweepwatch_input::sniff::Compression::Zstd.as_str(), "zst");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gz",
+            Compression::Zstd => "zst",
+        }
+    }
+
+    /// The compression whose magic `prefix` starts with, if any.
+    fn of(prefix: &[u8]) -> Option<Compression> {
+        if prefix.starts_with(&GZIP_MAGIC) {
+            Some(Compression::Gzip)
+        } else if prefix.starts_with(&ZSTD_MAGIC) {
+            Some(Compression::Zstd)
+        } else {
+            None
+        }
+    }
+
+    /// What a compressed stream whose first bytes are `prefix` (already read
+    /// from `r`) unpacks to.
+    fn unpack<'r, R: Read + Send + 'r>(
+        self,
+        prefix: Vec<u8>,
+        r: R,
+    ) -> io::Result<Box<dyn Read + Send + 'r>> {
+        let raw = Cursor::new(prefix).chain(r);
+        Ok(match self {
+            Compression::Gzip => Box::new(MultiGzDecoder::new(raw)),
+            Compression::Zstd => Box::new(ZstdFrames::new(BufReader::new(raw))?),
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// The frames of a Zstandard stream, one after another, as `zstd -d` reads
+/// `cat a.zst b.zst` (`ruzstd`'s decoder reads one frame).
+struct ZstdFrames<R: BufRead> {
+    frame: Option<StreamingDecoder<R, FrameDecoder>>,
+}
+
+impl<R: BufRead> ZstdFrames<R> {
+    fn new(r: R) -> io::Result<Self> {
+        let frame = StreamingDecoder::new(r).map_err(io::Error::other)?;
+        Ok(ZstdFrames { frame: Some(frame) })
+    }
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(frame) = self.frame.as_mut() else {
+                return Ok(0);
+            };
+            let n = frame.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // The frame ended: another may follow.
+            let Some(done) = self.frame.take() else {
+                return Ok(0);
+            };
+            let (mut r, decoder) = done.into_parts();
+            if r.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            let next = StreamingDecoder::new_with_decoder(r, decoder).map_err(io::Error::other)?;
+            self.frame = Some(next);
+        }
+    }
+}
+
 /// A stream whose format is known, ready to read from its first byte.
 pub struct Sniffed<'r> {
     /// What the stream holds.
     pub format: Format,
-    /// True if the stream was gzip-compressed.
-    pub gzip: bool,
+    /// How the stream was compressed, if it was.
+    pub compression: Option<Compression>,
     reader: Box<dyn BufRead + Send + 'r>,
 }
 
@@ -72,7 +166,7 @@ impl fmt::Debug for Sniffed<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sniffed")
             .field("format", &self.format)
-            .field("gzip", &self.gzip)
+            .field("compression", &self.compression)
             .finish_non_exhaustive()
     }
 }
@@ -177,6 +271,7 @@ const PCAP_MAGICS: [[u8; 4]; 4] = [
 ];
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 fn io_err(e: &io::Error) -> InputError {
     InputError {
@@ -212,7 +307,7 @@ fn decided(prefix: &[u8]) -> bool {
             return true;
         }
     }
-    if prefix.starts_with(&GZIP_MAGIC) {
+    if Compression::of(prefix).is_some() {
         return true;
     }
     let text = strip_bom(prefix);
@@ -317,7 +412,7 @@ fn unknown(prefix: &[u8]) -> String {
     };
     format!(
         "unknown format (not pcap, pcapng, Zeek conn.log or Suricata EVE JSON, \
-         plain or gzip): {shown}"
+         plain, gzip or zstd): {shown}"
     )
 }
 
@@ -337,21 +432,22 @@ fn unknown(prefix: &[u8]) -> String {
 /// ```
 pub fn sniff<'r, R: Read + Send + 'r>(mut r: R) -> Result<Sniffed<'r>, InputError> {
     let prefix = read_prefix(&mut r).map_err(|e| io_err(&e))?;
-    if prefix.starts_with(&GZIP_MAGIC) {
-        let inner = MultiGzDecoder::new(Cursor::new(prefix).chain(r));
-        let mut inner = BufReader::with_capacity(BUF_SIZE, inner);
-        let mut inner_prefix = read_prefix(&mut inner).map_err(|e| InputError {
+    if let Some(c) = Compression::of(&prefix) {
+        let bad = |e: io::Error| InputError {
             location: "byte 0".into(),
-            message: format!("bad gzip data: {e}"),
-        })?;
+            message: format!("bad {} data: {e}", c.name()),
+        };
+        let inner = c.unpack(prefix, r).map_err(bad)?;
+        let mut inner = BufReader::with_capacity(BUF_SIZE, inner);
+        let mut inner_prefix = read_prefix(&mut inner).map_err(bad)?;
         let format = classify(&inner_prefix).map_err(|m| InputError {
             location: "byte 0".into(),
-            message: format!("{m} (inside gzip)"),
+            message: format!("{m} (inside {})", c.name()),
         })?;
         drop_bom(format, &mut inner_prefix);
         return Ok(Sniffed {
             format,
-            gzip: true,
+            compression: Some(c),
             reader: Box::new(BufReader::with_capacity(
                 BUF_SIZE,
                 Cursor::new(inner_prefix).chain(inner),
@@ -366,7 +462,7 @@ pub fn sniff<'r, R: Read + Send + 'r>(mut r: R) -> Result<Sniffed<'r>, InputErro
     drop_bom(format, &mut prefix);
     Ok(Sniffed {
         format,
-        gzip: false,
+        compression: None,
         reader: Box::new(BufReader::with_capacity(
             BUF_SIZE,
             Cursor::new(prefix).chain(r),
@@ -431,11 +527,43 @@ mod tests {
         gz.write_all(&text[10..]).unwrap();
         data.extend(gz.finish().unwrap());
         let s = sniff(&data[..]).unwrap();
-        assert_eq!((s.format, s.gzip), (Format::Eve, true));
+        assert_eq!(
+            (s.format, s.compression),
+            (Format::Eve, Some(Compression::Gzip))
+        );
         let mut back = Vec::new();
         s.into_reader().read_to_end(&mut back).unwrap();
         assert_eq!(back, text);
         assert!(sniff(&[0x1f, 0x8b, 0x08, 0x00, 0x01][..]).is_err());
+    }
+
+    #[test]
+    fn zstd_is_unpacked_and_content_kept() {
+        let text = b"{\"event_type\":\"flow\"}\nsecond line\n";
+        let (a, b) = text.split_at(10);
+        // Concatenated frames, as `cat a.zst b.zst` makes.
+        let compress = |part: &[u8]| {
+            ruzstd::encoding::compress_to_vec(part, ruzstd::encoding::CompressionLevel::Fastest)
+        };
+        let mut data = compress(a);
+        data.extend(compress(b));
+        let s = sniff(&data[..]).unwrap();
+        assert_eq!(
+            (s.format, s.compression),
+            (Format::Eve, Some(Compression::Zstd))
+        );
+        let mut back = Vec::new();
+        s.into_reader().read_to_end(&mut back).unwrap();
+        assert_eq!(back, text);
+        // Cut short: an error, never a panic or a silent end.
+        let cut = &data[..data.len() - 3];
+        let failed = match sniff(cut) {
+            Err(_) => true,
+            Ok(s) => s.into_reader().read_to_end(&mut Vec::new()).is_err(),
+        };
+        assert!(failed);
+        let e = sniff(&[0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff][..]).unwrap_err();
+        assert!(e.message.contains("zstd"), "{e}");
     }
 
     #[test]
