@@ -25,6 +25,13 @@ const ETH_VLAN: u16 = 0x8100;
 const ETH_QINQ: u16 = 0x88a8;
 /// Pre-standard QinQ outer tag, still emitted by some switches.
 const ETH_QINQ_OLD: u16 = 0x9100;
+/// MPLS, unicast and multicast: a stack of 4-byte labels before the packet.
+const ETH_MPLS: u16 = 0x8847;
+const ETH_MPLS_MC: u16 = 0x8848;
+/// PPPoE session stage: a 6-byte PPPoE header, then a PPP protocol number.
+const ETH_PPPOE: u16 = 0x8864;
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
 
 const IP_ICMP: u8 = 1;
 const IP_TCP: u8 = 6;
@@ -173,7 +180,45 @@ fn ethertype(mut ty: u16, mut data: &[u8]) -> Decoded {
                 ty = be16(data, 2);
                 data = &data[4..];
             }
+            ETH_MPLS | ETH_MPLS_MC => return mpls(data),
+            ETH_PPPOE => {
+                if data.len() < 8 {
+                    return Malformed("PPPoE header cut short");
+                }
+                // Version and type 1, session data (code 0).
+                if data[0] != 0x11 || data[1] != 0 {
+                    return Irrelevant;
+                }
+                let payload = &data[8..];
+                return match be16(data, 6) {
+                    PPP_IPV4 => ipv4(payload),
+                    PPP_IPV6 => ipv6(payload),
+                    _ => Irrelevant,
+                };
+            }
             _ => return Irrelevant,
+        }
+    }
+    Irrelevant
+}
+
+/// An MPLS label stack, then the packet it carries. The stack says nothing
+/// of what follows its last label (the bottom of stack): an IP packet is
+/// told by its version nibble, as routers do; anything else (a pseudowire's
+/// control word or Ethernet frame) is of no interest here.
+fn mpls(mut data: &[u8]) -> Decoded {
+    for _ in 0..MAX_NESTING {
+        if data.len() < 4 {
+            return Malformed("MPLS label cut short");
+        }
+        let bottom = data[2] & 1 != 0;
+        data = &data[4..];
+        if bottom {
+            return match data.first().map(|b| b >> 4) {
+                Some(4) => ipv4(data),
+                Some(6) => ipv6(data),
+                _ => Irrelevant,
+            };
         }
     }
     Irrelevant
@@ -446,6 +491,72 @@ mod tests {
             decode(LINK_ETHERNET, &f[..22 + 20 + 10]),
             Malformed("TCP header cut short")
         );
+    }
+
+    #[test]
+    fn mpls_label_stacks_and_pppoe_sessions() {
+        let ip4 = ipv4_pkt(
+            6,
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            &tcp(1000, 80, sweepwatch::tcp::SYN),
+        );
+        let syn = |d: Decoded| match d {
+            Decoded::Packet(p) => (p.src, p.dst, p.transport),
+            other => panic!("not decoded: {other:?}"),
+        };
+        let want = (
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            Transport::Tcp {
+                sport: 1000,
+                dport: 80,
+                flags: sweepwatch::tcp::SYN,
+                data: false,
+            },
+        );
+        // Two labels, the second the bottom of the stack (its S bit set).
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x88, 0x47, 0x00, 0x01, 0x00, 0x40, 0x00, 0x02, 0x01, 0x40]);
+        f.extend_from_slice(&ip4);
+        assert_eq!(syn(decode(LINK_ETHERNET, &f)), want);
+        assert_eq!(
+            decode(LINK_ETHERNET, &f[..18]),
+            Malformed("MPLS label cut short")
+        );
+        // Under a VLAN tag, one label.
+        let mut g = vec![0u8; 12];
+        g.extend_from_slice(&[0x81, 0x00, 0, 7, 0x88, 0x47, 0x00, 0x01, 0x01, 0x40]);
+        g.extend_from_slice(&ip4);
+        assert_eq!(syn(decode(LINK_ETHERNET, &g)), want);
+        // A pseudowire's control word after the stack: nothing to decode.
+        let mut pw = vec![0u8; 12];
+        pw.extend_from_slice(&[0x88, 0x47, 0x00, 0x01, 0x01, 0x40, 0, 0, 0, 0]);
+        pw.extend_from_slice(&ip4);
+        assert_eq!(decode(LINK_ETHERNET, &pw), Irrelevant);
+        // No bottom of stack within reason.
+        let mut deep = vec![0u8; 12];
+        deep.extend_from_slice(&[0x88, 0x47]);
+        for _ in 0..=MAX_NESTING {
+            deep.extend_from_slice(&[0x00, 0x01, 0x00, 0x40]);
+        }
+        deep.extend_from_slice(&ip4);
+        assert_eq!(decode(LINK_ETHERNET, &deep), Irrelevant);
+        // PPPoE session carrying IPv4.
+        let mut p = vec![0u8; 12];
+        p.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x12, 0x34]);
+        p.extend_from_slice(&((ip4.len() + 2) as u16).to_be_bytes());
+        p.extend_from_slice(&[0x00, 0x21]);
+        p.extend_from_slice(&ip4);
+        assert_eq!(syn(decode(LINK_ETHERNET, &p)), want);
+        assert_eq!(
+            decode(LINK_ETHERNET, &p[..19]),
+            Malformed("PPPoE header cut short")
+        );
+        // PPP control traffic (LCP) is of no interest.
+        let mut lcp = p.clone();
+        lcp[20..22].copy_from_slice(&[0xc0, 0x21]);
+        assert_eq!(decode(LINK_ETHERNET, &lcp), Irrelevant);
     }
 
     fn tcp_data(link: u32, frame: &[u8]) -> bool {
