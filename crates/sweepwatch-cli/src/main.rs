@@ -469,6 +469,28 @@ fn read_input(
                      the packets before it were used"
                 );
             }
+            if stats.unsupported > 0 {
+                let link = stats.unsupported_link.unwrap_or_default();
+                let named = sweepwatch_input::pcap::link_name(link)
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                if stats.unsupported == stats.records {
+                    // Nothing was read: an input that cannot be read, not one
+                    // without scanners.
+                    let msg = format!(
+                        "no packet can be decoded: link type {link}{named} is not supported \
+                         (Ethernet, raw IP, Linux cooked, loopback)"
+                    );
+                    eprintln!("sweepwatch: {name}: {msg}");
+                    report.error = Some(msg);
+                } else {
+                    eprintln!(
+                        "sweepwatch: warning: {name}: {} packets of link type {link}{named} \
+                         not decoded (skipped)",
+                        stats.unsupported
+                    );
+                }
+            }
             report.stats = Some(stats);
         }
         Ok(Err(e)) => {

@@ -594,6 +594,33 @@ fn zstd_input_reads_like_plain() {
 }
 
 #[test]
+fn a_capture_of_a_link_type_not_decoded_is_an_error_not_silence() {
+    // A classic pcap of three IEEE 802.11 frames (link type 105).
+    let mut b = 0xa1b2_c3d4u32.to_le_bytes().to_vec();
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    for w in [0u32, 0, 65_535, 105] {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    for i in 0..3u32 {
+        for w in [1_700_000_000 + i, 0, 24, 24] {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&[0x08; 24]);
+    }
+    let wifi = scratch("wifi.pcap");
+    std::fs::write(&wifi, &b).unwrap();
+    let out = run(&[Path::new("detect"), wifi.as_path()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&*wifi.to_string_lossy())
+            && err.contains("link type 105 (IEEE 802.11) is not supported"),
+        "{err}"
+    );
+}
+
+#[test]
 fn unknown_format_and_missing_file_exit_1_naming_the_file() {
     let junk = scratch("notes.txt");
     std::fs::write(&junk, "just some text\nthat is no log\n").unwrap();

@@ -64,6 +64,13 @@ pub struct ReadStats {
     pub skipped: u64,
     /// Malformed records among the skipped ones.
     pub malformed: u64,
+    /// Packets among the skipped ones whose link type the capture reader
+    /// does not decode (802.11, PPP, ...): the capture cannot be read for
+    /// them. 0 for logs.
+    pub unsupported: u64,
+    /// The first such link type (a `LINKTYPE_` number;
+    /// [`pcap::link_name`] names common ones).
+    pub unsupported_link: Option<u32>,
     /// Events emitted.
     pub events: u64,
     /// Byte offset where a capture ended inside a record, if it did: the events

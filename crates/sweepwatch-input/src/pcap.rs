@@ -62,6 +62,7 @@ mod ahead;
 mod flows;
 mod format;
 mod packet;
+pub use packet::link_name;
 
 use super::{report, Emit, InputError, Location, OnMalformed, ReadOptions, ReadStats};
 use ahead::Record;
@@ -339,6 +340,15 @@ impl CaptureReader {
                     st.malformed += 1;
                     report(&mut on_malformed, Location::Byte(at), why);
                 }
+                tracker.drain(&mut |ev| outbox.push(ev));
+            }
+            Record::Unsupported { ts, link } => {
+                st.records += 1;
+                st.skipped += 1;
+                st.unsupported += 1;
+                st.unsupported_link.get_or_insert(link);
+                let ts = ts.unwrap_or_else(|| tracker.clock());
+                tracker.advance(ts);
                 tracker.drain(&mut |ev| outbox.push(ev));
             }
             Record::Bad { at, why } => {
@@ -638,6 +648,19 @@ mod tests {
     }
 
     #[test]
+    fn link_types_not_decoded_are_counted_and_named() {
+        let frames: Vec<(u64, Vec<u8>)> = (0..3).map(|i| (i * 1_000_000, vec![0x08; 40])).collect();
+        let (evs, st) = read(&pcap(true, false, 105, &frames));
+        assert!(evs.is_empty());
+        assert_eq!((st.records, st.skipped, st.malformed), (3, 3, 0));
+        assert_eq!((st.unsupported, st.unsupported_link), (3, Some(105)));
+        assert_eq!(link_name(105), Some("IEEE 802.11"));
+        // A decoded link type counts none.
+        let (_, st) = read(&pcap(true, false, 1, &frames));
+        assert_eq!((st.unsupported, st.unsupported_link), (0, None));
+    }
+
+    #[test]
     fn pcap_ethernet_with_stacked_vlans() {
         let frames = tcp_frames(|ty, p| eth(&[(0x88a8, 100), (0x8100, 200)], ty, &p));
         for le in [true, false] {
@@ -649,6 +672,8 @@ mod tests {
                     records: 9,
                     skipped: 4, // ACK, retransmission, ARP, midstream
                     malformed: 0,
+                    unsupported: 0,
+                    unsupported_link: None,
                     events: 6,
                     truncated_at: None,
                     tracker_full: 0,

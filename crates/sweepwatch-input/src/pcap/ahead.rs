@@ -40,6 +40,9 @@ pub(crate) enum Record {
         ts: Option<u64>,
         malformed: Option<&'static str>,
     },
+    /// A packet of a link type not decoded here (802.11, PPP, ...): its
+    /// capture time and link type.
+    Unsupported { ts: Option<u64>, link: u32 },
     /// A packet record whose own fields are inconsistent.
     Bad { at: u64, why: &'static str },
     /// The capture ended inside the record starting here.
@@ -151,6 +154,9 @@ fn decode_all<R: Read>(
     let mut batch = Vec::with_capacity(BATCH);
     let ended = loop {
         let record = match cap.next() {
+            Ok(Next::Packet { ts, link, .. }) if !packet::supported(link) => {
+                Record::Unsupported { ts, link }
+            }
             Ok(Next::Packet { at, ts, link, data }) => match packet::decode(link, data) {
                 Decoded::Packet(packet) => Record::Packet {
                     ts,

@@ -115,6 +115,48 @@ fn v6(b: &[u8]) -> IpAddr {
     IpAddr::V6(Ipv6Addr::from(a))
 }
 
+/// Whether [`decode`] reads packets of this link type (a capture's
+/// `LINKTYPE_` number); the others are skipped whole, and said so.
+pub(crate) fn supported(link: u32) -> bool {
+    matches!(
+        link,
+        LINK_NULL
+            | LINK_ETHERNET
+            | LINK_RAW_12
+            | LINK_RAW_14
+            | LINK_RAW
+            | LINK_LOOP
+            | LINK_SLL
+            | LINK_IPV4
+            | LINK_IPV6
+            | LINK_SLL2
+    )
+}
+
+/// A link type's name, for the ones captures not decoded here most often
+/// hold (tcpdump's names); `None` for others.
+///
+/// ```
+/// assert_eq!(sweepwatch_input::pcap::link_name(105), Some("IEEE 802.11"));
+/// assert_eq!(sweepwatch_input::pcap::link_name(1), None);
+/// ```
+pub fn link_name(link: u32) -> Option<&'static str> {
+    Some(match link {
+        9 => "PPP",
+        50 => "PPP in HDLC framing",
+        104 => "Cisco HDLC",
+        105 => "IEEE 802.11",
+        119 => "IEEE 802.11 with Prism header",
+        127 => "IEEE 802.11 with radiotap header",
+        163 => "IEEE 802.11 with AVS header",
+        192 => "PPI",
+        195 => "IEEE 802.15.4",
+        201 => "Bluetooth HCI H4",
+        220 => "USB",
+        _ => return None,
+    })
+}
+
 /// Decodes a frame captured on a link of type `link`.
 pub(crate) fn decode(link: u32, data: &[u8]) -> Decoded {
     match link {
