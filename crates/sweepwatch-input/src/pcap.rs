@@ -65,7 +65,7 @@ mod packet;
 pub use packet::link_name;
 
 use super::{report, Emit, InputError, Location, OnMalformed, ReadOptions, ReadStats};
-use ahead::Record;
+use ahead::{Record, Skip};
 use std::io::Read;
 
 /// Timeouts and bounds of the flow tracker.
@@ -331,24 +331,22 @@ impl CaptureReader {
                 }
                 tracker.drain(&mut |ev| outbox.push(ev));
             }
-            Record::Other { at, ts, malformed } => {
+            Record::Skipped { at, ts, why } => {
                 st.records += 1;
                 st.skipped += 1;
                 let ts = ts.unwrap_or_else(|| tracker.clock());
                 tracker.advance(ts);
-                if let Some(why) = malformed {
-                    st.malformed += 1;
-                    report(&mut on_malformed, Location::Byte(at), why);
+                match why {
+                    Skip::Irrelevant => {}
+                    Skip::Malformed(why) => {
+                        st.malformed += 1;
+                        report(&mut on_malformed, Location::Byte(at), why);
+                    }
+                    Skip::Link(link) => {
+                        st.unsupported += 1;
+                        st.unsupported_link.get_or_insert(link);
+                    }
                 }
-                tracker.drain(&mut |ev| outbox.push(ev));
-            }
-            Record::Unsupported { ts, link } => {
-                st.records += 1;
-                st.skipped += 1;
-                st.unsupported += 1;
-                st.unsupported_link.get_or_insert(link);
-                let ts = ts.unwrap_or_else(|| tracker.clock());
-                tracker.advance(ts);
                 tracker.drain(&mut |ev| outbox.push(ev));
             }
             Record::Bad { at, why } => {

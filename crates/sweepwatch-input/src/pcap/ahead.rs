@@ -32,21 +32,24 @@ pub(crate) enum Record {
         packet: Packet,
         key: Key,
     },
-    /// A frame the tracker does not take: of no interest, or with a
-    /// malformed header (`malformed` says which and how). Its time still
-    /// counts.
-    Other {
-        at: u64,
-        ts: Option<u64>,
-        malformed: Option<&'static str>,
-    },
-    /// A packet of a link type not decoded here (802.11, PPP, ...): its
-    /// capture time and link type.
-    Unsupported { ts: Option<u64>, link: u32 },
+    /// A frame the tracker does not take, and why: its record's offset
+    /// and capture time, which still counts.
+    Skipped { at: u64, ts: Option<u64>, why: Skip },
     /// A packet record whose own fields are inconsistent.
     Bad { at: u64, why: &'static str },
     /// The capture ended inside the record starting here.
     Truncated(u64),
+}
+
+/// Why a frame is not the tracker's.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Skip {
+    /// Well formed but of no interest.
+    Irrelevant,
+    /// A header is cut short or inconsistent: which one, and how.
+    Malformed(&'static str),
+    /// Its link type (802.11, PPP, ...) is not decoded here.
+    Link(u32),
 }
 
 /// The end of a decoder's stream: the error that stopped it, if any.
@@ -154,24 +157,26 @@ fn decode_all<R: Read>(
     let mut batch = Vec::with_capacity(BATCH);
     let ended = loop {
         let record = match cap.next() {
-            Ok(Next::Packet { ts, link, .. }) if !packet::supported(link) => {
-                Record::Unsupported { ts, link }
-            }
             Ok(Next::Packet { at, ts, link, data }) => match packet::decode(link, data) {
                 Decoded::Packet(packet) => Record::Packet {
                     ts,
                     packet,
                     key: keys.of(&packet),
                 },
-                Decoded::Irrelevant => Record::Other {
+                Decoded::Irrelevant => Record::Skipped {
                     at,
                     ts,
-                    malformed: None,
+                    why: Skip::Irrelevant,
                 },
-                Decoded::Malformed(why) => Record::Other {
+                Decoded::Malformed(why) => Record::Skipped {
                     at,
                     ts,
-                    malformed: Some(why),
+                    why: Skip::Malformed(why),
+                },
+                Decoded::UnsupportedLink => Record::Skipped {
+                    at,
+                    ts,
+                    why: Skip::Link(link),
                 },
             },
             Ok(Next::BadPacket { at, why }) => Record::Bad { at, why },
@@ -234,7 +239,7 @@ mod tests {
     fn offsets(bytes: &[u8]) -> (Vec<u64>, Ended) {
         let mut at = Vec::new();
         let ended = each_record(bytes, &Keys::new(), &mut |_| {}, |r, _| {
-            if let Record::Other { at: a, .. } = r {
+            if let Record::Skipped { at: a, .. } = r {
                 at.push(*a);
             }
         });

@@ -93,10 +93,12 @@ pub(crate) struct Packet {
 pub(crate) enum Decoded {
     Packet(Packet),
     /// Well formed but of no interest: not IP, a later fragment, another
-    /// protocol or ICMP type, an unsupported link type.
+    /// protocol or ICMP type.
     Irrelevant,
     /// A header is cut short or inconsistent: which one, and how.
     Malformed(&'static str),
+    /// A link type not decoded here (802.11, PPP, ...).
+    UnsupportedLink,
 }
 
 use Decoded::{Irrelevant, Malformed};
@@ -113,24 +115,6 @@ fn v6(b: &[u8]) -> IpAddr {
     let mut a = [0u8; 16];
     a.copy_from_slice(&b[..16]);
     IpAddr::V6(Ipv6Addr::from(a))
-}
-
-/// Whether [`decode`] reads packets of this link type (a capture's
-/// `LINKTYPE_` number); the others are skipped whole, and said so.
-pub(crate) fn supported(link: u32) -> bool {
-    matches!(
-        link,
-        LINK_NULL
-            | LINK_ETHERNET
-            | LINK_RAW_12
-            | LINK_RAW_14
-            | LINK_RAW
-            | LINK_LOOP
-            | LINK_SLL
-            | LINK_IPV4
-            | LINK_IPV6
-            | LINK_SLL2
-    )
 }
 
 /// A link type's name, for the ones captures not decoded here most often
@@ -205,7 +189,7 @@ pub(crate) fn decode(link: u32, data: &[u8]) -> Decoded {
                 _ => Irrelevant,
             }
         }
-        _ => Irrelevant,
+        _ => Decoded::UnsupportedLink,
     }
 }
 
@@ -653,7 +637,9 @@ mod tests {
         arp.extend_from_slice(&[0x08, 0x06]);
         arp.extend_from_slice(&[0u8; 28]);
         assert_eq!(decode(LINK_ETHERNET, &arp), Irrelevant);
-        assert_eq!(decode(9999, &arp), Irrelevant);
+        // A link type not decoded here is skipped too, and told apart.
+        assert_eq!(decode(9999, &arp), Decoded::UnsupportedLink);
+        assert_eq!(decode(105, &arp), Decoded::UnsupportedLink);
     }
 
     #[test]
