@@ -23,6 +23,11 @@ command -v suricata >/dev/null || need_apt+=(suricata)
 for tool in valgrind pkg-config jq gcc g++ tshark python3 nmap debootstrap; do
     command -v "$tool" >/dev/null || need_apt+=("$tool")
 done
+# groff checks the manual pages; dpkg-dev (dpkg-shlibdeps) and fakeroot
+# build the Debian packages.
+command -v groff >/dev/null || need_apt+=(groff-base)
+command -v dpkg-shlibdeps >/dev/null || need_apt+=(dpkg-dev)
+command -v fakeroot >/dev/null || need_apt+=(fakeroot)
 # cargo-c builds against OpenSSL and zlib.
 for pkg in libssl-dev zlib1g-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")

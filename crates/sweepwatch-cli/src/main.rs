@@ -22,20 +22,22 @@
 //! or without verdicts), 1 input errors, 2 usage or configuration errors.
 #![deny(missing_docs)]
 
+mod args;
 mod follow;
 #[cfg(target_os = "linux")]
 mod huge;
+mod manual;
 mod output;
 mod state;
 mod summary;
 mod watch;
 
-use clap::{Args, Parser, Subcommand};
+use args::{Cli, Command, DetectArgs, WatchArgs};
+use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use output::Output;
 use std::io::{self, IsTerminal, Read};
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -53,158 +55,31 @@ static ALLOC: huge::HugePages = huge::HugePages;
 /// Malformed records reported per input; the rest are only counted.
 const SHOWN_MALFORMED: u64 = 5;
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "sweepwatch",
-    version,
-    about = "Finds port sweeps, port scans and outbound sweeps in captures and engine logs"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Reads captures and logs and reports the sources that sweep or scan.
-    ///
-    /// Inputs may be pcap, pcapng, Zeek conn.log (tab-separated or JSON) or
-    /// Suricata EVE JSON, plain or gzip-compressed; the format is recognised from
-    /// the content. `-` reads standard input. An input that cannot be read is
-    /// reported and skipped, and the exit code is then 1.
-    #[command(after_long_help = "Exit status: 0 success, with or without verdicts; \
-        1 an input could not be read (the others were); 2 usage or configuration error.")]
-    Detect(DetectArgs),
-    /// Follows growing logs and reports sweeps and scans as they are decided.
-    ///
-    /// Reads Suricata EVE JSON and Zeek conn.log (tab-separated or JSON) as
-    /// an engine writes them, through rotation (a file renamed away and
-    /// recreated, or cut back in place), holding events for --reorder-secs of
-    /// their time to put them in the order their probes were made (engines
-    /// log a connection when it ends). Verdicts are written and flushed as
-    /// they are decided. SIGINT or SIGTERM ends it: held events are fed, the
-    /// final extent of every reported source is written, then the summary.
-    #[command(after_long_help = "Exit status: 0 after SIGINT or SIGTERM; \
-        1 a path could not be read; 2 usage or configuration error.")]
-    Watch(WatchArgs),
-}
-
-#[derive(Args, Debug)]
-struct WatchArgs {
-    #[command(flatten)]
-    detect: DetectArgs,
-
-    /// Seconds of event time an event is held so that later-logged events
-    /// of earlier probes are fed first; also how long, without new input,
-    /// before held events are fed anyway. Verdicts come at most this late.
-    #[arg(long, value_name = "SECS", default_value_t = 60,
-        value_parser = clap::value_parser!(u64).range(0..=86_400))]
-    reorder_secs: u64,
-
-    /// Appends verdicts to FILE instead of standard output, opening it
-    /// again on SIGHUP (after logrotate renames it).
-    #[arg(long, value_name = "FILE")]
-    output: Option<PathBuf>,
-
-    /// Milliseconds between looks at the followed files.
-    #[arg(long, value_name = "MS", default_value_t = 200,
-        value_parser = clap::value_parser!(u64).range(10..=60_000))]
-    poll_ms: u64,
-
-    /// Keeps the detector's state, where each file was read to and the
-    /// events held for ordering in FILE: loaded at start, so that a restart
-    /// goes on where the last run stopped; saved every --state-every
-    /// seconds and on SIGINT or SIGTERM, which then end the run without
-    /// final extents (the scans go on in the next run).
-    #[arg(long, value_name = "FILE")]
-    state: Option<PathBuf>,
-
-    /// Seconds between saves of --state. A crash loses at most this much:
-    /// the next run reads again from the last save.
-    #[arg(long, value_name = "SECS", default_value_t = 300,
-        value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    state_every: u64,
-}
-
-#[derive(Args, Debug)]
-struct DetectArgs {
-    /// Captures or logs to read, in this order.
-    #[arg(value_name = "INPUT", required = true)]
-    inputs: Vec<PathBuf>,
-
-    /// A home network (repeatable). Replaces the default home networks (RFC 1918,
-    /// 100.64.0.0/10, fc00::/7) and those of --config. Without it (or home
-    /// networks in --config), a Zeek conn.log's local_orig and local_resp
-    /// columns, where present, say which hosts are at home.
-    #[arg(long = "home-net", value_name = "CIDR")]
-    home_net: Vec<Cidr>,
-
-    /// A source never reported, such as an authorised scanner (repeatable).
-    /// Added to the allow-list of --config.
-    #[arg(long, value_name = "CIDR")]
-    allow: Vec<Cidr>,
-
-    /// Detector configuration in TOML; the options above and --min-targets
-    /// override it.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-
-    /// Fewest distinct targets (hosts for sweeps, ports for scans) before a
-    /// verdict [default: 5, or --config's].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
-    min_targets: Option<u32>,
-
-    /// Events held back to put inputs in time order before detection (engines
-    /// log connections when they end; 0 feeds events as read). Each costs
-    /// at most 112 bytes (the event, and room to sort it).
-    #[arg(long, value_name = "EVENTS", default_value_t = 1 << 20,
-        value_parser = clap::value_parser!(u64).range(0..=1 << 28))]
-    reorder_window: u64,
-
-    /// Memory of the flow tracker that pairs a capture's probes with their
-    /// answers, in MiB; when full, its oldest probe is reported unanswered
-    /// early (the summary counts them) [default: 64].
-    #[arg(long, value_name = "MIB", default_value_t = 64,
-        value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
-    flow_memory: u64,
-
-    /// Probes of a capture still within their answer window when the input
-    /// ends count as unanswered, as Zeek marks such connections (S0), instead
-    /// of being left out (the input holds neither their answer nor their
-    /// timeout). For captures filtered down to the probes, whose answers were
-    /// never kept.
-    #[arg(long)]
-    pending_unanswered: bool,
-
-    /// Seed of the hashes that place sources in memory, for replays that
-    /// evict and estimate exactly alike [default: random, or --config's
-    /// hash_seed]. Unsafe on live traffic: who knows the seed can choose
-    /// addresses that crowd one bucket and push a scanner out.
-    #[arg(long, value_name = "N")]
-    seed: Option<u64>,
-
-    /// Writes verdicts as JSON Lines instead of a table (as `--format json`).
-    #[arg(long, conflicts_with = "format")]
-    json: bool,
-
-    /// How verdicts are written: `table` at the end of the input, or as they
-    /// are decided, `json` (JSON Lines), `eve` (Suricata EVE sweep records),
-    /// `notice` (Zeek's notice.log, tab-separated) or `notice-json` (Zeek's
-    /// notice.log as JSON).
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    format: Option<output::Format>,
-
-    /// Prints no progress and no summary (errors and warnings still go to
-    /// standard error).
-    #[arg(long, short)]
-    quiet: bool,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Detect(args) => detect(&args),
         Command::Watch(args) => watch::watch(&args),
+        Command::Completions { shell } => {
+            manual::completions(shell, &mut io::stdout().lock());
+            ExitCode::SUCCESS
+        }
+        Command::Man { dir } => {
+            let done = match &dir {
+                Some(dir) => manual::pages_into(dir).map(drop),
+                None => manual::page(&mut io::stdout().lock()),
+            };
+            match done {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    let place = dir
+                        .as_ref()
+                        .map_or("standard output".into(), |d| d.display().to_string());
+                    eprintln!("sweepwatch: {place}: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }
 

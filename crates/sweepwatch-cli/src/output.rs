@@ -257,11 +257,12 @@ impl Output {
         }
         if self.format == Format::Table && self.error.is_none() {
             let text = if self.table.is_empty() {
-                if quiet {
-                    String::new()
-                } else {
-                    "no sweeps or scans found\n".to_string()
+                // Said on standard error: standard output holds only data,
+                // so a pipe reading it sees an empty table, not this line.
+                if !quiet {
+                    eprintln!("no sweeps or scans found");
                 }
+                String::new()
             } else if self.extents.is_empty() {
                 table(&self.table, "DECIDED (UTC)")
             } else {
