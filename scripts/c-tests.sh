@@ -1,8 +1,11 @@
 #!/bin/bash
 # Tests the C side end to end: the header is current, the library installs
-# like a C library, and the C examples and tests, built through pkg-config
-# with -Werror, pass when linked dynamically and statically, under
-# AddressSanitizer+UBSan and under Valgrind, printing the expected verdicts.
+# like a C library (scripts/install-lib.sh: SONAME, stripped, both .pc files,
+# uninstall), and the C examples and tests, built through pkg-config with
+# -Werror, pass when linked dynamically and statically, under
+# AddressSanitizer+UBSan and under Valgrind, printing the expected verdicts;
+# a fully -static build runs, and a program built for another minor version
+# refuses the library.
 #
 # Usage: scripts/c-tests.sh
 # Needs: cargo-c (cargo cinstall), cc (gcc or clang), c++, pkg-config, valgrind, readelf (binutils);
@@ -33,27 +36,35 @@ else
     echo "skip: cbindgen not installed (cargo install cbindgen --version 0.27.0 --locked)"
 fi
 
-step "install into $prefix (cargo cinstall)"
+step "install into $prefix (scripts/install-lib.sh: cargo cinstall, stripped)"
 rm -rf "$prefix"
-if ! cargo cinstall --release -p sweepwatch-capi --prefix "$prefix" --libdir "$prefix/lib"; then
-    echo "FAIL: install (cargo cinstall; scripts/ensure-deps.sh installs cargo-c)" >&2
+if ! scripts/install-lib.sh --prefix "$prefix" --libdir "$prefix/lib" >"$build/install.out" 2>&1; then
+    tail -n 30 "$build/install.out" >&2
+    echo "FAIL: install (scripts/install-lib.sh; scripts/ensure-deps.sh installs cargo-c)" >&2
     exit 1
 fi
-for f in include/sweepwatch.h lib/libsweepwatch.a lib/libsweepwatch.so lib/libsweepwatch.so.0 \
-    lib/pkgconfig/sweepwatch.pc; do
+soname=libsweepwatch.so.0.$(sed -n 's/^#define SW_VERSION_MINOR \([0-9]*\)$/\1/p' \
+    crates/sweepwatch-capi/include/sweepwatch.h)
+for f in include/sweepwatch.h lib/libsweepwatch.a lib/libsweepwatch.so "lib/$soname" \
+    lib/pkgconfig/sweepwatch.pc lib/pkgconfig/sweepwatch-static.pc share/sweepwatch/installed-files; do
     [ -e "$prefix/$f" ] || fail "missing $prefix/$f"
 done
-readelf -d "$prefix/lib/libsweepwatch.so" | grep -q 'SONAME.*\[libsweepwatch.so.0\]' ||
-    fail "SONAME is not libsweepwatch.so.0"
+readelf -d "$prefix/lib/libsweepwatch.so" | grep -q "SONAME.*\[$soname\]" ||
+    fail "SONAME is not $soname"
+# Stripped as a distribution strips: no debug sections in the .so or the .a.
+for lib in "$prefix/lib/libsweepwatch.so" "$prefix/lib/libsweepwatch.a"; do
+    if readelf -S -W "$lib" 2>/dev/null | grep -q '\.debug_info'; then
+        fail "$lib carries debug information"
+    fi
+done
 unexported=$(nm -D --defined-only "$prefix/lib/libsweepwatch.so" | awk '{print $3}' | grep -v '^sw_' || true)
 [ -z "$unexported" ] || fail "symbols without the sw_ prefix exported: $unexported"
 
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 read -r -a cflags <<<"$(pkg-config --cflags sweepwatch)"
 read -r -a libs <<<"$(pkg-config --libs sweepwatch)"
-# Static: the archive by name (the linker would otherwise prefer the .so), then
-# the system libraries it needs from Libs.private.
-read -r -a static_libs <<<"$(pkg-config --static --libs sweepwatch | sed 's/-lsweepwatch\b/-l:libsweepwatch.a/')"
+# Static: as the README writes it, through sweepwatch-static.pc.
+read -r -a static_libs <<<"$(pkg-config --libs sweepwatch-static)"
 libdir=$(pkg-config --variable=libdir sweepwatch)
 warn=(-std=c11 -Wall -Wextra -Wpedantic -Werror)
 sanitize=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g)
@@ -80,10 +91,10 @@ build() {
         fail "$name does not build"
         return 1
     fi
-    readelf -d "$build/$name.dynamic" | grep -q 'NEEDED.*\[libsweepwatch.so.0\]' ||
-        fail "$name.dynamic does not load libsweepwatch.so.0"
-    if readelf -d "$build/$name.static" | grep -q 'NEEDED.*libsweepwatch'; then
-        fail "$name.static still needs libsweepwatch.so"
+    readelf -d "$build/$name.dynamic" | grep -q "NEEDED.*\[$soname\]" ||
+        fail "$name.dynamic does not load $soname"
+    if ldd "$build/$name.static" | grep -q 'libsweepwatch'; then
+        fail "$name.static still needs libsweepwatch.so: $(ldd "$build/$name.static")"
     fi
 }
 
@@ -143,6 +154,44 @@ build order crates/sweepwatch-capi/tests/c/order.c && run order '^[0-9]+ checks,
 build state crates/sweepwatch-capi/tests/c/state.c && run state '^[0-9]+ checks, 0 failed$'
 build stage crates/sweepwatch-capi/tests/c/stage.c && run stage '^[0-9]+ checks, 0 failed$'
 
+step "fully static (-static), where the C library can be linked so"
+printf 'int main(void) { return 0; }\n' >"$build/empty.c"
+if ! $CC -static "$build/empty.c" -o "$build/empty" 2>/dev/null; then
+    echo "skip: $CC cannot link -static here (no static C library)"
+elif $CC -static "${warn[@]}" -pthread crates/sweepwatch-capi/examples/c/minimal.c -o "$build/minimal.full-static" \
+    $(pkg-config --cflags --libs sweepwatch-static) 2>"$build/minimal.full-static.err"; then
+    if readelf -d "$build/minimal.full-static" 2>/dev/null | grep -q NEEDED; then
+        fail "minimal.full-static loads shared libraries"
+    fi
+    # Valgrind reports glibc's own static start-up (TLS set-up) as
+    # uninitialised reads, so the static binary is checked by its output.
+    if "$build/minimal.full-static" >"$build/minimal.full-static.out" 2>&1; then
+        check minimal.full-static "$build/minimal.full-static.out" '^events=350 ' '^OK: '
+        echo "ok: minimal (-static)"
+    else
+        fail "minimal.full-static exited with $?"
+    fi
+else
+    sed 's/^/    /' "$build/minimal.full-static.err" | tail -n 20 >&2
+    fail "minimal does not link with -static"
+fi
+
+step "a program built for another minor version refuses the library"
+mkdir -p "$build/other-version"
+sed -e 's/^#define SW_VERSION_MINOR [0-9]*$/#define SW_VERSION_MINOR 99/' \
+    -e 's/^#define SW_VERSION_NUMBER [0-9]*$/#define SW_VERSION_NUMBER 9900/' \
+    crates/sweepwatch-capi/include/sweepwatch.h >"$build/other-version/sweepwatch.h"
+if $CC "${warn[@]}" -I"$build/other-version" crates/sweepwatch-capi/examples/c/minimal.c \
+    -o "$build/minimal.other-version" -L"$libdir" -lsweepwatch -Wl,-rpath,"$libdir"; then
+    "$build/minimal.other-version" >"$build/minimal.other-version.out" 2>&1
+    rc=$?
+    [ $rc -eq 1 ] || fail "minimal built for 0.99 exited with $rc against the 0.1 library"
+    check minimal.other-version "$build/minimal.other-version.out" '^libsweepwatch 0\.1\.[0-9]+, but built for 0\.99$'
+    echo "ok: minimal built for 0.99 refuses libsweepwatch $(sed -n 's/^libsweepwatch \([^,]*\),.*/\1/p' "$build/minimal.other-version.out")"
+else
+    fail "minimal does not build against a header of another version"
+fi
+
 step "C++17 includes the header twice"
 if $CXX -std=c++17 -Wall -Wextra -Wpedantic -Werror "${cflags[@]}" crates/sweepwatch-capi/tests/c/header_cxx.cpp \
     -o "$build/header_cxx" "${libs[@]}" -Wl,-rpath,"$libdir"; then
@@ -150,6 +199,14 @@ if $CXX -std=c++17 -Wall -Wextra -Wpedantic -Werror "${cflags[@]}" crates/sweepw
     check header_cxx "$build/header_cxx.out" '^C\+\+: 1 verdict\(s\)$'
 else
     fail "header_cxx does not build"
+fi
+
+step "uninstall removes every installed file"
+if scripts/install-lib.sh --uninstall --prefix "$prefix" >"$build/uninstall.out" 2>&1; then
+    left=$(find "$prefix" \( -type f -o -type l \) | sed "s|^$prefix/||")
+    [ -z "$left" ] || fail "left after --uninstall: $left"
+else
+    fail "scripts/install-lib.sh --uninstall: $(tail -n 5 "$build/uninstall.out")"
 fi
 
 if [ $failures -ne 0 ]; then

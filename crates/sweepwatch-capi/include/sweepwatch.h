@@ -25,11 +25,11 @@
  * ABI policy: SW_VERSION_MAJOR/MINOR/PATCH name the version of this header and
  * sw_version() the version of the library loaded; SW_VERSION_NUMBER and
  * sw_version_number() give both as one number, for the check a program makes
- * at start-up (see sw_version_number()). The shared library's SONAME
- * is libsweepwatch.so.0; it changes when the ABI breaks. Result numbers are
- * never reused, and fields are only appended to sw_stats. Before 1.0, other
- * structs and functions may change in a minor release (0.x): rebuild against
- * the new header.
+ * at start-up (see sw_version_number()). Before 1.0 a minor release (0.x)
+ * may change structs and functions, so the shared library's SONAME carries
+ * the minor version (libsweepwatch.so.0.1): a program built for 0.1 never
+ * loads 0.2. Result numbers are never reused, and fields are only appended
+ * to sw_stats. From 1.0 the SONAME is libsweepwatch.so.MAJOR.
  */
 
 #ifndef SWEEPWATCH_H
