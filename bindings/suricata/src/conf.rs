@@ -33,6 +33,9 @@ pub trait ConfTree {
     fn child_value(&self, node: Self::Node, key: &str) -> Option<String>;
     /// A value by its dotted name from the root, such as `vars.address-groups.HOME_NET`.
     fn global(&self, name: &str) -> Option<String>;
+    /// The names of `node`'s children, or `None` where the tree cannot list
+    /// them (then misspelt keys are looked for by name only).
+    fn keys(&self, node: Self::Node) -> Option<Vec<String>>;
 }
 
 /// Where the home networks came from, for the start-up message.
@@ -300,14 +303,23 @@ fn sweepwatch_node<T: ConfTree>(tree: &T, eve: T::Node) -> Result<Option<T::Node
             ),
         ));
     }
-    // Unknown keys cannot be listed through Suricata's API, but the likely
-    // misspelling (TOML's underscores) can be looked for.
+    // The likely misspelling (TOML's underscores) is looked for by name,
+    // which works even where the keys cannot be listed.
     for (key, _) in KEYS.iter().filter(|(k, _)| k.contains('-')) {
         let wrong = key.replace('-', "_");
         if tree.child(n, &wrong).is_some() {
             return Err(ConfError::new(
                 format!("sweepwatch.{wrong}"),
                 format!("unknown key; did you mean {key}?"),
+            ));
+        }
+    }
+    if let Some(keys) = tree.keys(n) {
+        if let Some(k) = keys.iter().find(|k| !KEYS.iter().any(|(key, _)| key == k)) {
+            let valid: Vec<&str> = KEYS.iter().map(|(key, _)| *key).collect();
+            return Err(ConfError::new(
+                format!("sweepwatch.{k}"),
+                format!("unknown key; the keys are {}", valid.join(", ")),
             ));
         }
     }
@@ -639,6 +651,19 @@ fn allow_list<T: ConfTree>(tree: &T, node: T::Node) -> Result<Option<Vec<AllowRu
         let Some(item) = tree.child(seq, &name) else {
             break;
         };
+        // A misspelt key (`port` for `ports`) would otherwise leave a rule
+        // that allows every port.
+        if let Some(k) = tree
+            .keys(item)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|k| k != "net" && k != "ports")
+        {
+            return Err(ConfError::new(
+                format!("sweepwatch.allow[{i}].{k}"),
+                "unknown key; a rule is a block or { net, ports }",
+            ));
+        }
         // A mapping item also carries a value (its first key), so look for
         // `net` before taking the item's own value.
         if let Some(net) = tree.child_value(item, "net") {
@@ -824,6 +849,18 @@ pub(crate) mod tests {
         }
         fn global(&self, name: &str) -> Option<String> {
             self.values.get(name).cloned().flatten()
+        }
+        fn keys(&self, node: &'a str) -> Option<Vec<String>> {
+            let prefix = format!("{node}.");
+            let mut keys: Vec<String> = self
+                .values
+                .keys()
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .filter(|rest| !rest.contains('.'))
+                .map(str::to_string)
+                .collect();
+            keys.sort();
+            Some(keys)
         }
     }
 
@@ -1050,6 +1087,46 @@ pub(crate) mod tests {
         assert_eq!(c.ignore_ports, [53, 123]);
         assert_eq!((c.min_targets, c.memory_bytes, c.shards), (8, 16 << 20, 4));
         assert_eq!(c.hash_seed, Some(7));
+    }
+
+    /// Keys the plugin does not read are refused at each depth it reads:
+    /// its own section and an allow rule's mapping.
+    #[test]
+    fn unknown_keys_are_refused_at_every_depth() {
+        let t = MapTree::default()
+            .node("eve")
+            .set("eve.sweepwatch.min-targets", "5")
+            .set("eve.sweepwatch.min-targetz", "3");
+        let err = opts(&t).unwrap_err();
+        assert!(
+            err.starts_with(
+                "sweepwatch.min-targetz: unknown key; the keys are enabled, write-flows, "
+            ),
+            "{err}"
+        );
+        assert!(err.ends_with("reorder-events, state-file"), "{err}");
+        let t = MapTree::default()
+            .node("eve")
+            .set("eve.sweepwatch.allow.0", "net")
+            .set("eve.sweepwatch.allow.0.net", "192.0.2.0/24")
+            .set("eve.sweepwatch.allow.0.port.0", "161");
+        assert_eq!(
+            opts(&t).unwrap_err(),
+            "sweepwatch.allow[0].port: unknown key; a rule is a block or { net, ports }"
+        );
+        let t = MapTree::default()
+            .node("eve")
+            .set("eve.sweepwatch.allow.0", "net")
+            .set("eve.sweepwatch.allow.0.net", "192.0.2.0/24")
+            .set("eve.sweepwatch.allow.0.ports.0", "161");
+        let (o, _) = opts(&t).unwrap();
+        assert_eq!(
+            o.detector.allow,
+            [AllowRule::NetPorts {
+                net: "192.0.2.0/24".into(),
+                ports: vec![161]
+            }]
+        );
     }
 
     #[test]

@@ -17,6 +17,31 @@ pub struct ConfNode {
     _private: [u8; 0],
 }
 
+/// The fields of Suricata's configuration node, as `src/conf.h` declares
+/// them in 7.0 (`ConfNode`) and 8.0 (`SCConfNode`) alike. Suricata exports
+/// no function that lists a node's children, so they are walked here, only
+/// to name keys the plugin does not know; [`Api::children`] checks every
+/// child it finds against Suricata's own lookup before trusting the walk.
+#[repr(C)]
+#[allow(dead_code)] // declared for the layout; only some fields are read
+struct NodeFields {
+    name: *const c_char,
+    val: *const c_char,
+    is_seq: c_int,
+    final_: c_int,
+    parent: *const ConfNode,
+    /// `TAILQ_HEAD`: the first child, and the address of the last one's link.
+    first_child: *const ConfNode,
+    last_link: *const *const ConfNode,
+    /// `TAILQ_ENTRY`: the next sibling, and the address of the previous link.
+    next: *const ConfNode,
+    prev_link: *const *const ConfNode,
+}
+
+/// Children a node may have before the walk gives up (a YAML file with
+/// more keys under the plugin's section is not one this plugin reads).
+const MAX_CHILDREN: usize = 4096;
+
 /// What `SCPluginRegister` returns to Suricata 7.0.
 #[repr(C)]
 pub struct SCPlugin7 {
@@ -286,6 +311,40 @@ impl Api {
         unsafe { (self.lookup_child_value)(node, key.as_ptr()) }
             .cast_const()
             .cast()
+    }
+
+    /// The names of `node`'s children in the order Suricata keeps them
+    /// (a list's are `0`, `1`, ...), or `None` if the walk does not agree
+    /// with Suricata's lookup for any of them (a layout other than the one
+    /// [`NodeFields`] describes) or finds more than [`MAX_CHILDREN`].
+    ///
+    /// # Safety
+    /// As [`child`](Self::child).
+    pub unsafe fn children(&self, node: *const ConfNode) -> Option<Vec<String>> {
+        let mut names = Vec::new();
+        // SAFETY: `node` is a live node (caller); its first fields are those
+        // of `NodeFields` in both releases.
+        let mut at = unsafe { (*node.cast::<NodeFields>()).first_child };
+        while !at.is_null() {
+            if names.len() == MAX_CHILDREN {
+                return None;
+            }
+            // SAFETY: `at` is a child linked from `node`, checked below
+            // against Suricata's lookup before its sibling is followed.
+            let fields = unsafe { &*at.cast::<NodeFields>() };
+            if fields.parent != node || fields.name.is_null() {
+                return None;
+            }
+            // SAFETY: a live node's name is a NUL-terminated string.
+            let name = unsafe { CStr::from_ptr(fields.name) };
+            // SAFETY: as in `child`.
+            if unsafe { self.child(node, name) } != at {
+                return None;
+            }
+            names.push(name.to_string_lossy().into_owned());
+            at = fields.next;
+        }
+        Some(names)
     }
 
     /// The value at a dotted name, or NULL.

@@ -173,6 +173,11 @@ impl conf::ConfTree for Suricata {
         let name = std::ffi::CString::new(name).ok()?;
         owned(self.0.global(&name))
     }
+
+    fn keys(&self, node: *const ConfNode) -> Option<Vec<String>> {
+        // SAFETY: as in `child`.
+        unsafe { self.0.children(node) }
+    }
 }
 
 fn read_options(conf: *const ConfNode) -> Result<(conf::Options, Vec<String>), String> {

@@ -297,6 +297,17 @@ for mode in plain fatal; do
 done
 echo "   $(grep 'sweepwatch: bad' "$work/bad-plain.log")"
 echo "   Suricata stopped, with and without --init-errors-fatal"
+# A key the plugin does not know, at either depth, is named: a misspelt
+# `ports` in an allow rule would otherwise allow every port.
+variant unknown-key 's/^        hash-seed: 1$/        hash-seed: 1\n        min-targetz: 3/'
+[[ $rc != 0 ]] || fail "Suricata started with the unknown key min-targetz"
+grep -Eq '^[A-Za-z]+: sweepwatch: bad configuration: sweepwatch.min-targetz: unknown key; the keys are enabled, ' \
+    "$work/unknown-key.log" || fail "no clear message for min-targetz (see $work/unknown-key.log)"
+variant unknown-rule-key 's/^        hash-seed: 1$/        hash-seed: 1\n        allow:\n          - net: 192.168.2.154\/32\n            port: [22]/'
+[[ $rc != 0 ]] || fail "Suricata started with an allow rule's unknown key port"
+grep -Eq '^[A-Za-z]+: sweepwatch: bad configuration: sweepwatch.allow\[0\].port: unknown key' \
+    "$work/unknown-rule-key.log" || fail "no clear message for allow[0].port (see $work/unknown-rule-key.log)"
+echo "   $(grep -o 'sweepwatch.allow\[0\].port: .*' "$work/unknown-rule-key.log")"
 
 echo "== alert records"
 # records: alert writes decided verdicts as Suricata alerts (the verdict in

@@ -41,8 +41,8 @@ pub const DEFAULT_REPLY_PORTS: [u16; 12] = [
 /// In TOML either a plain block, `"192.0.2.10/32"`, or a table,
 /// `{ net = "192.0.2.10/32", ports = [161, 162] }`, which allows the block only
 /// on those destination ports.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum AllowRule {
     /// Every destination port.
     Net(String),
@@ -54,6 +54,47 @@ pub enum AllowRule {
         #[serde(default)]
         ports: Vec<u16>,
     },
+}
+
+/// Read by hand rather than as an untagged enum, whose only error is that
+/// no form matched: a misspelt key (`port` for `ports`) is named, with the
+/// keys a rule may have, since a rule that silently lost its ports would
+/// allow every port.
+impl<'de> Deserialize<'de> for AllowRule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error as _, MapAccess, Visitor};
+        struct Rule;
+        impl<'de> Visitor<'de> for Rule {
+            type Value = AllowRule;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a block such as \"192.0.2.10/32\" or a table { net = \"...\", ports = [...] }",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<AllowRule, E> {
+                Ok(AllowRule::Net(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<AllowRule, A::Error> {
+                let (mut net, mut ports) = (None, None);
+                while let Some(key) = m.next_key::<String>()? {
+                    match key.as_str() {
+                        "net" if net.is_none() => net = Some(m.next_value::<String>()?),
+                        "ports" if ports.is_none() => ports = Some(m.next_value::<Vec<u16>>()?),
+                        "net" | "ports" => {
+                            return Err(A::Error::custom(format!("duplicate key `{key}`")))
+                        }
+                        other => return Err(A::Error::unknown_field(other, &["net", "ports"])),
+                    }
+                }
+                let net = net.ok_or_else(|| A::Error::missing_field("net"))?;
+                Ok(AllowRule::NetPorts {
+                    net,
+                    ports: ports.unwrap_or_default(),
+                })
+            }
+        }
+        d.deserialize_any(Rule)
+    }
 }
 
 /// Detector configuration.
@@ -235,24 +276,20 @@ impl Config {
         );
         let cfg = parsed.map_err(|e| {
             // One line: the message also reaches C callers and log files.
-            let mut msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            let msg = e.message().split_whitespace().collect::<Vec<_>>().join(" ");
             // toml names unknown keys in its message; a value it cannot
             // take belongs to the key noted last (toml says only which
             // type it wanted); a document it cannot parse, to no key.
-            let mut field = msg
+            // An allow rule's own keys are not top-level keys: the error
+            // is the rule's, under `allow`.
+            let in_rule = keys.last().is_some_and(|k| k == "allow");
+            let field = msg
                 .split('`')
                 .nth(1)
-                .filter(|_| msg.starts_with("unknown field"))
+                .filter(|_| msg.starts_with("unknown field") && !in_rule)
                 .or(keys.last().map(String::as_str))
                 .unwrap_or("toml")
                 .to_string();
-            if msg.contains("untagged enum AllowRule") {
-                // serde says only that no form matched; say which forms exist.
-                field = "allow".to_string();
-                msg = "each rule is a block such as \"192.0.2.10/32\" or a table \
-                       { net = \"...\", ports = [...] } with no other keys"
-                    .to_string();
-            }
             let at = e
                 .span()
                 .map(|s| {
@@ -684,7 +721,28 @@ mod tests {
     fn an_allow_rule_with_an_unknown_key_is_refused() {
         let text = "allow = [{ net = \"192.0.2.10/32\", port = [161] }]";
         let e = Config::from_toml_str(text).unwrap_err().to_string();
-        assert!(e.contains("allow") && e.contains("line 1"), "{e}");
+        assert_eq!(
+            e,
+            "invalid configuration: allow: unknown field `port`, expected `net` or `ports` (line 1)"
+        );
+        // The table form, on its own lines: the rule's line is named.
+        let text = "min_targets = 5\n[[allow]]\nnet = \"192.0.2.10/32\"\nport = [161]\n";
+        let e = Config::from_toml_str(text).unwrap_err().to_string();
+        assert!(e.contains("allow: unknown field `port`"), "{e}");
+        for (text, said) in [
+            ("allow = [{ ports = [22] }]", "allow: missing field `net`"),
+            (
+                "allow = [5]",
+                "allow: invalid type: integer `5`, expected a block",
+            ),
+            (
+                "allow = [{ net = \"192.0.2.0/24\", ports = [\"ssh\"] }]",
+                "allow: invalid type: string \"ssh\", expected u16",
+            ),
+        ] {
+            let e = Config::from_toml_str(text).unwrap_err().to_string();
+            assert!(e.contains(said), "{text}: {e}");
+        }
         assert!(
             Config::from_toml_str("allow = [{ net = \"192.0.2.10/32\", ports = [161] }]").is_ok()
         );

@@ -221,6 +221,17 @@ static void bad_config(void) {
     expect_result(sw_config_from_toml("thetaX = 0.5", &cfg, err, sizeof err),
                   SW_RESULT_INVALID_CONFIG, "unknown key");
     expect_true(strstr(err, "thetaX") != NULL, "message names the unknown key");
+    /* A misspelt key in an allow rule would otherwise allow every port. */
+    expect_result(sw_config_from_toml("allow = [{ net = \"192.0.2.0/24\", port = [161] }]", &cfg,
+                                      err, sizeof err),
+                  SW_RESULT_INVALID_CONFIG, "allow rule with an unknown key");
+    expect_true(strstr(err, "allow: unknown field `port`, expected `net` or `ports`") != NULL,
+                "message names the rule's unknown key and the valid ones");
+    printf("# %s\n", err);
+    expect_result(sw_config_from_toml("min_targets = \"5\"", &cfg, err, sizeof err),
+                  SW_RESULT_INVALID_CONFIG, "min_targets as a string");
+    expect_true(strstr(err, "min_targets: invalid type: string \"5\"") != NULL,
+                "message names the key of the wrong type");
     expect_result(sw_config_from_toml("min_targets = 1", &cfg, err, sizeof err),
                   SW_RESULT_INVALID_CONFIG, "min_targets out of range");
     expect_true(strstr(err, "min_targets") != NULL, "message names min_targets");
