@@ -82,6 +82,12 @@
 #define SW_FAMILY_IPV6 6
 
 /**
+ * Bytes that hold the JSON of any verdict and its NUL: a buffer of this size
+ * never gets SW_RESULT_INSUFFICIENT_SIZE from sw_verdict_to_json().
+ */
+#define SW_VERDICT_JSON_MAX 1024
+
+/**
  * The version of the library this header belongs to as one number,
  * MAJOR * 10000 + MINOR * 100 + PATCH (0.1.0 is 100). Compare it with
  * sw_version_number(): before 1.0 a minor release may change the ABI, so a
@@ -1089,6 +1095,37 @@ sw_result sw_detector_flush(const struct sw_detector *detector);
  * `detector` must be NULL or a live detector; `stats_out` NULL or writable.
  */
 sw_result sw_detector_stats(const struct sw_detector *detector, struct sw_stats *stats_out);
+
+/**
+ * Writes `verdict` as one line of the JSON contract (no newline), exactly as
+ * `sweepwatch detect --json` writes it, then a NUL, into `buf` (`cap`
+ * bytes); `*len_out`, if not NULL, receives its length without the NUL.
+ * A buffer of SW_VERDICT_JSON_MAX bytes always suffices.
+ *
+ * ```c
+ * static void on_verdict(void *user, const sw_verdict *v) {
+ *     char json[SW_VERDICT_JSON_MAX];
+ *     if (sw_verdict_to_json(v, json, sizeof json, NULL) == SW_RESULT_OK)
+ *         fprintf((FILE *)user, "%s\n", json);
+ * }
+ * ```
+ *
+ * Returns SW_RESULT_INSUFFICIENT_SIZE if the JSON and its NUL do not fit:
+ * nothing is written to `buf`, and `*len_out` receives the JSON's length
+ * (`buf` NULL with `cap` 0 asks for it). SW_RESULT_NULL_PARAMETER if
+ * `verdict` is NULL or `buf` is NULL with `cap` above 0;
+ * SW_RESULT_INVALID_ARGUMENT if a field holds a value outside its type (a
+ * struct the caller built: sw_result_message() names the field).
+ * Allocates; thread-safe; may be called from a verdict callback.
+ *
+ * # Safety
+ * `verdict` must be NULL or point to an sw_verdict; `buf` NULL or `cap`
+ * writable bytes; `len_out` NULL or a writable `size_t`.
+ */
+sw_result sw_verdict_to_json(const struct sw_verdict *verdict,
+                             char *buf,
+                             size_t cap,
+                             size_t *len_out);
 
 /**
  * The version of the library loaded, as SW_VERSION_NUMBER writes it.

@@ -220,8 +220,23 @@ fn a_bad_event_in_a_batch_leaves_the_detector_unchanged() {
     unsafe { sw_detector_free(det) };
 }
 
+/// `v` as sw_verdict_to_json() writes it.
+fn json(v: &sw_verdict) -> String {
+    let mut buf = vec![0 as std::ffi::c_char; SW_VERDICT_JSON_MAX];
+    let mut len = 0usize;
+    // SAFETY: `v` is a verdict; `buf` has SW_VERDICT_JSON_MAX writable bytes.
+    let rc = unsafe { sw_verdict_to_json(v, buf.as_mut_ptr(), buf.len(), &mut len) };
+    assert_eq!(rc, sw_result::Ok);
+    let bytes: Vec<u8> = buf[..len].iter().map(|&b| b as u8).collect();
+    assert_eq!(buf[len], 0, "NUL after the JSON");
+    String::from_utf8(bytes).unwrap()
+}
+
 fn same_verdict(c: &sw_verdict, r: &Verdict) {
     assert_eq!(*c, sw_verdict::from(r));
+    // The C call's JSON is the Rust serializer's, which the command's
+    // --json and the plugin's EVE records write: byte for byte.
+    assert_eq!(json(c), sweepwatch::format::verdict_json(r));
     assert_eq!(c.kind, sw_kind::from(r.kind) as u8);
     assert_eq!(c.targets, r.targets);
     assert_eq!(c.ts_us, r.ts.as_micros());
@@ -314,6 +329,12 @@ fn ipv6_events_and_verdicts_round_trip() {
     assert_eq!(got[0].src_addr, src.octets());
     assert_eq!(got[0].sample_families[0], SW_FAMILY_IPV6);
     assert_eq!(got[0].unanswered, got[0].failed);
+    let text = json(&got[0]);
+    assert!(
+        text.starts_with("{\"kind\":\"port_sweep\",\"src\":\"2001:db8::bad\",\"direction\":\"inbound\",\"proto\":\"tcp\",\"ports\":[445],"),
+        "{text}"
+    );
+    assert!(text.contains("\"sample\":[\"fd00::"), "{text}");
 }
 
 #[test]
