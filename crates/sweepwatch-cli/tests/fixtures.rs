@@ -351,3 +351,56 @@ fn peer_to_peer_clients_late_closes_and_traceroute_are_no_scans() {
         }
     }
 }
+
+/// One nmap -sS sweep of port 22 by 10.30.0.1 across 10.40.0.10-29, seen
+/// through four tunnels (`make-tunnel-fixtures.sh`): VXLAN made by the
+/// kernel, GRE, ERSPAN type II and MPLS wrapped around the same inner
+/// frames. Counted from the inner headers (`count-fixtures.sh`, tshark's
+/// last occurrence of ip.dst / ip.src):
+///   SYN destinations 20, RST from 5, so 15 silent (the capture stopped
+///   within their answer window: taken as unanswered).
+/// Each decodes to the inner sweep alone; the tunnel endpoints are never a
+/// source, and nothing is malformed.
+#[test]
+fn tunnelled_sweeps_are_the_inner_scanner() {
+    for name in [
+        "vxlan-sweep.pcap",
+        "gre-sweep.pcap",
+        "erspan-sweep.pcap",
+        "mpls-sweep.pcap",
+    ] {
+        let (all, err) = detect_with(name, "10.40.0.0/16", &["--pending-unanswered"]);
+        let (decided, finals) = split(&all);
+        assert!(!decided.is_empty(), "{name}: no verdict; {err}");
+        for v in &all {
+            assert_eq!(s(v, "src"), "10.30.0.1", "{name}: {v}");
+            assert_eq!(s(v, "kind"), "port_sweep", "{name}: {v}");
+            assert_eq!(v["ports"], serde_json::json!([22]), "{name}: {v}");
+            assert_eq!(s(v, "direction"), "inbound", "{name}: {v}");
+        }
+        assert_eq!(finals.len(), 1, "{name}: {finals:?}");
+        let f = finals[0];
+        assert_eq!(
+            (
+                n(f, "targets"),
+                n(f, "failed"),
+                n(f, "unanswered"),
+                n(f, "succeeded")
+            ),
+            (20, 20, 15, 0),
+            "{name}: {f}"
+        );
+        let summary = err
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_default()
+            .to_string();
+        let fields: Vec<&str> = summary.split_whitespace().collect();
+        // input, format, records, skipped, malformed, events
+        assert_eq!(
+            fields.get(2..6),
+            Some(&["40", "0", "0", "40"][..]),
+            "{name}: {summary}"
+        );
+    }
+}

@@ -62,6 +62,7 @@ mod ahead;
 mod flows;
 mod format;
 mod packet;
+mod tunnel;
 pub use packet::link_name;
 
 use super::{report, Emit, InputError, Location, OnMalformed, ReadOptions, ReadStats};

@@ -37,6 +37,9 @@ const IP_ICMP: u8 = 1;
 const IP_TCP: u8 = 6;
 const IP_UDP: u8 = 17;
 const IP_ICMPV6: u8 = 58;
+const IP_IPIP: u8 = 4;
+const IP_IPV6: u8 = 41;
+const IP_GRE: u8 = 47;
 
 /// Stacked VLAN tags or IPv6 extension headers beyond this are not real traffic.
 const MAX_NESTING: usize = 8;
@@ -101,6 +104,7 @@ pub(crate) enum Decoded {
     UnsupportedLink,
 }
 
+use super::tunnel;
 use Decoded::{Irrelevant, Malformed};
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -148,27 +152,27 @@ pub(crate) fn decode(link: u32, data: &[u8]) -> Decoded {
             if data.len() < 14 {
                 return Malformed("Ethernet header cut short");
             }
-            ethertype(be16(data, 12), &data[14..])
+            ethertype(be16(data, 12), &data[14..], 0)
         }
         LINK_RAW | LINK_RAW_12 | LINK_RAW_14 => match data.first().map(|b| b >> 4) {
-            Some(4) => ipv4(data),
-            Some(6) => ipv6(data),
+            Some(4) => ipv4(data, 0),
+            Some(6) => ipv6(data, 0),
             Some(_) => Irrelevant,
             None => Malformed("empty packet"),
         },
-        LINK_IPV4 => ipv4(data),
-        LINK_IPV6 => ipv6(data),
+        LINK_IPV4 => ipv4(data, 0),
+        LINK_IPV6 => ipv6(data, 0),
         LINK_SLL => {
             if data.len() < 16 {
                 return Malformed("Linux cooked header cut short");
             }
-            ethertype(be16(data, 14), &data[16..])
+            ethertype(be16(data, 14), &data[16..], 0)
         }
         LINK_SLL2 => {
             if data.len() < 20 {
                 return Malformed("Linux cooked v2 header cut short");
             }
-            ethertype(be16(data, 0), &data[20..])
+            ethertype(be16(data, 0), &data[20..], 0)
         }
         LINK_NULL | LINK_LOOP => {
             if data.len() < 4 {
@@ -183,9 +187,9 @@ pub(crate) fn decode(link: u32, data: &[u8]) -> Decoded {
                 u32::from_le_bytes(f).min(u32::from_be_bytes(f))
             };
             match family {
-                2 => ipv4(&data[4..]),
+                2 => ipv4(&data[4..], 0),
                 // AF_INET6 on Linux, the BSDs and macOS.
-                10 | 24 | 28 | 30 => ipv6(&data[4..]),
+                10 | 24 | 28 | 30 => ipv6(&data[4..], 0),
                 _ => Irrelevant,
             }
         }
@@ -194,11 +198,11 @@ pub(crate) fn decode(link: u32, data: &[u8]) -> Decoded {
 }
 
 /// Follows an EtherType through any number of VLAN tags.
-fn ethertype(mut ty: u16, mut data: &[u8]) -> Decoded {
+pub(super) fn ethertype(mut ty: u16, mut data: &[u8], depth: u8) -> Decoded {
     for _ in 0..MAX_NESTING {
         match ty {
-            ETH_IPV4 => return ipv4(data),
-            ETH_IPV6 => return ipv6(data),
+            ETH_IPV4 => return ipv4(data, depth),
+            ETH_IPV6 => return ipv6(data, depth),
             ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
                 if data.len() < 4 {
                     return Malformed("VLAN tag cut short");
@@ -206,7 +210,7 @@ fn ethertype(mut ty: u16, mut data: &[u8]) -> Decoded {
                 ty = be16(data, 2);
                 data = &data[4..];
             }
-            ETH_MPLS | ETH_MPLS_MC => return mpls(data),
+            ETH_MPLS | ETH_MPLS_MC => return mpls(data, depth),
             ETH_PPPOE => {
                 if data.len() < 8 {
                     return Malformed("PPPoE header cut short");
@@ -217,8 +221,8 @@ fn ethertype(mut ty: u16, mut data: &[u8]) -> Decoded {
                 }
                 let payload = &data[8..];
                 return match be16(data, 6) {
-                    PPP_IPV4 => ipv4(payload),
-                    PPP_IPV6 => ipv6(payload),
+                    PPP_IPV4 => ipv4(payload, depth),
+                    PPP_IPV6 => ipv6(payload, depth),
                     _ => Irrelevant,
                 };
             }
@@ -232,7 +236,7 @@ fn ethertype(mut ty: u16, mut data: &[u8]) -> Decoded {
 /// of what follows its last label (the bottom of stack): an IP packet is
 /// told by its version nibble, as routers do; anything else (a pseudowire's
 /// control word or Ethernet frame) is of no interest here.
-fn mpls(mut data: &[u8]) -> Decoded {
+pub(super) fn mpls(mut data: &[u8], depth: u8) -> Decoded {
     for _ in 0..MAX_NESTING {
         if data.len() < 4 {
             return Malformed("MPLS label cut short");
@@ -241,8 +245,8 @@ fn mpls(mut data: &[u8]) -> Decoded {
         data = &data[4..];
         if bottom {
             return match data.first().map(|b| b >> 4) {
-                Some(4) => ipv4(data),
-                Some(6) => ipv6(data),
+                Some(4) => ipv4(data, depth),
+                Some(6) => ipv6(data, depth),
                 _ => Irrelevant,
             };
         }
@@ -250,7 +254,7 @@ fn mpls(mut data: &[u8]) -> Decoded {
     Irrelevant
 }
 
-fn ipv4(d: &[u8]) -> Decoded {
+pub(super) fn ipv4(d: &[u8], depth: u8) -> Decoded {
     if d.len() < 20 {
         return Malformed("IPv4 header cut short");
     }
@@ -274,10 +278,17 @@ fn ipv4(d: &[u8]) -> Decoded {
         return Irrelevant;
     }
     let claimed = if total == 0 { end } else { total } - ihl;
-    transport(d[9], v4(&d[12..16]), v4(&d[16..20]), &d[ihl..end], claimed)
+    transport(
+        d[9],
+        v4(&d[12..16]),
+        v4(&d[16..20]),
+        &d[ihl..end],
+        claimed,
+        depth,
+    )
 }
 
-fn ipv6(d: &[u8]) -> Decoded {
+pub(super) fn ipv6(d: &[u8], depth: u8) -> Decoded {
     if d.len() < 40 {
         return Malformed("IPv6 header cut short");
     }
@@ -299,6 +310,7 @@ fn ipv6(d: &[u8]) -> Decoded {
             v6(&d[24..40]),
             &d[at..end],
             claimed_end.saturating_sub(at),
+            depth,
         ),
         Ok(None) => Irrelevant,
         Err(()) => Malformed("IPv6 extension header cut short"),
@@ -340,7 +352,7 @@ fn ipv6_extensions(mut next: u8, d: &[u8]) -> Result<Option<(u8, usize)>, ()> {
 
 /// Decodes the transport header `p` (as captured) of a segment whose IP
 /// header claims `claimed` bytes from its start.
-fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize) -> Decoded {
+fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize, depth: u8) -> Decoded {
     let transport = match proto {
         IP_TCP => {
             if p.len() < 20 {
@@ -357,6 +369,11 @@ fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize) -> D
         IP_UDP => {
             if p.len() < 8 {
                 return Malformed("UDP header cut short");
+            }
+            if be16(p, 2) == tunnel::VXLAN_PORT {
+                if let Some(inner) = tunnel::vxlan(&p[8..], depth) {
+                    return inner;
+                }
             }
             Transport::Udp {
                 sport: be16(p, 0),
@@ -386,6 +403,9 @@ fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize) -> D
                 _ => return Irrelevant,
             }
         }
+        IP_GRE => return tunnel::gre(p, depth),
+        IP_IPIP => return tunnel::ip_in_ip(false, p, depth),
+        IP_IPV6 => return tunnel::ip_in_ip(true, p, depth),
         _ => return Irrelevant,
     };
     Decoded::Packet(Packet {
@@ -517,6 +537,121 @@ mod tests {
             decode(LINK_ETHERNET, &f[..22 + 20 + 10]),
             Malformed("TCP header cut short")
         );
+    }
+
+    /// The inner SYN is what every tunnel yields: its addresses, not the
+    /// tunnel endpoints'; cut headers are malformed, and tunnels nested
+    /// past the limit are not followed.
+    #[test]
+    fn gre_erspan_vxlan_and_ip_in_ip_yield_the_inner_packet() {
+        let inner = ipv4_pkt(
+            6,
+            [10, 9, 0, 1],
+            [10, 9, 0, 2],
+            &tcp(1000, 22, sweepwatch::tcp::SYN),
+        );
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        frame.extend_from_slice(&inner);
+        let outer = |proto: u8, payload: &[u8]| {
+            let mut f = vec![0u8; 12];
+            f.extend_from_slice(&[0x08, 0x00]);
+            f.extend_from_slice(&ipv4_pkt(proto, [192, 0, 2, 1], [192, 0, 2, 2], payload));
+            f
+        };
+        let syn_of = |f: &[u8]| match decode(LINK_ETHERNET, f) {
+            Decoded::Packet(p) => (p.src, p.dst, p.transport),
+            other => panic!("not decoded: {other:?}"),
+        };
+        let want = (
+            ip("10.9.0.1"),
+            ip("10.9.0.2"),
+            Transport::Tcp {
+                sport: 1000,
+                dport: 22,
+                flags: sweepwatch::tcp::SYN,
+                data: false,
+            },
+        );
+        let gre = |flags: u16, proto: u16, extra: &[u8], rest: &[u8]| {
+            let mut g = flags.to_be_bytes().to_vec();
+            g.extend_from_slice(&proto.to_be_bytes());
+            g.extend_from_slice(extra);
+            g.extend_from_slice(rest);
+            g
+        };
+        // GRE: plain IPv4; with key and sequence number; bridged Ethernet.
+        assert_eq!(syn_of(&outer(47, &gre(0, 0x0800, &[], &inner))), want);
+        assert_eq!(
+            syn_of(&outer(47, &gre(0x3000, 0x0800, &[0; 8], &inner))),
+            want
+        );
+        assert_eq!(syn_of(&outer(47, &gre(0, 0x6558, &[], &frame))), want);
+        // ERSPAN type I (no sequence), II (8-byte header, version 1), III
+        // (12 bytes, version 2; 8 more with the O flag).
+        assert_eq!(syn_of(&outer(47, &gre(0, 0x88be, &[], &frame))), want);
+        let mut ii = vec![0x10, 0, 0, 1, 0, 0, 0, 0];
+        ii.extend_from_slice(&frame);
+        assert_eq!(syn_of(&outer(47, &gre(0x1000, 0x88be, &[0; 4], &ii))), want);
+        let mut iii = vec![0x20, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
+        iii.extend_from_slice(&[0; 8]);
+        iii.extend_from_slice(&frame);
+        assert_eq!(
+            syn_of(&outer(47, &gre(0x1000, 0x22eb, &[0; 4], &iii))),
+            want
+        );
+        // VXLAN on 4789; without its I flag, plain UDP to that port.
+        let udp = |payload: &[u8]| {
+            let mut u = vec![0xc0, 0x00, 0x12, 0xb5, 0, 0, 0, 0];
+            u.extend_from_slice(payload);
+            u
+        };
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 42, 0];
+        vx.extend_from_slice(&frame);
+        assert_eq!(syn_of(&outer(17, &udp(&vx))), want);
+        vx[0] = 0;
+        assert_eq!(
+            syn_of(&outer(17, &udp(&vx))).2,
+            Transport::Udp {
+                sport: 0xc000,
+                dport: 4789
+            }
+        );
+        // IPv4 in IPv4.
+        assert_eq!(syn_of(&outer(4, &inner)), want);
+        // Cut short.
+        assert_eq!(
+            decode(LINK_ETHERNET, &outer(47, &[0x30, 0, 8, 0])),
+            Malformed("GRE header cut short")
+        );
+        assert_eq!(
+            decode(
+                LINK_ETHERNET,
+                &outer(47, &gre(0, 0x6558, &[], &frame[..10]))
+            ),
+            Malformed("tunnelled Ethernet header cut short")
+        );
+        // PPTP's GRE version 1 is not followed.
+        assert_eq!(
+            decode(LINK_ETHERNET, &outer(47, &gre(0x0001, 0x0800, &[], &inner))),
+            Irrelevant
+        );
+        // Four tunnels deep is followed; five is not.
+        let mut nested = inner.clone();
+        for _ in 0..tunnel::MAX_TUNNELS {
+            nested = ipv4_pkt(
+                47,
+                [192, 0, 2, 1],
+                [192, 0, 2, 2],
+                &gre(0, 0x0800, &[], &nested),
+            );
+        }
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x08, 0x00]);
+        f.extend_from_slice(&nested);
+        assert_eq!(syn_of(&f), want);
+        let deeper = outer(47, &gre(0, 0x0800, &[], &nested));
+        assert_eq!(decode(LINK_ETHERNET, &deeper), Irrelevant);
     }
 
     #[test]
