@@ -26,6 +26,9 @@ done
 # groff checks the manual pages; dpkg-dev (dpkg-shlibdeps) and fakeroot
 # build the Debian packages.
 command -v groff >/dev/null || need_apt+=(groff-base)
+# xz and bzip2 pack the compressed inputs the reader tests read.
+command -v xz >/dev/null || need_apt+=(xz-utils)
+command -v bzip2 >/dev/null || need_apt+=(bzip2)
 command -v dpkg-shlibdeps >/dev/null || need_apt+=(dpkg-dev)
 command -v fakeroot >/dev/null || need_apt+=(fakeroot)
 # cargo-c builds against OpenSSL and zlib.

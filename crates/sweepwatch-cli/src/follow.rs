@@ -336,7 +336,7 @@ impl Tail {
                     }
                 }
                 let header_lines = self.header.iter().filter(|b| **b == b'\n').count();
-                numbers.splice(0..0, std::iter::repeat(0).take(header_lines));
+                numbers.splice(0..0, std::iter::repeat_n(0, header_lines));
                 [&self.header[..], &rows[..]].concat().into()
             }
         };

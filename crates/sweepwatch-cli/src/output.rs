@@ -339,12 +339,12 @@ pub fn table(verdicts: &[Verdict], time_head: &str) -> String {
             }
             let pad = width[i].saturating_sub(cell.chars().count());
             if NUMERIC[i] {
-                s.extend(std::iter::repeat(' ').take(pad));
+                s.extend(std::iter::repeat_n(' ', pad));
                 s.push_str(cell);
             } else {
                 s.push_str(cell);
                 if i + 1 < cells.len() {
-                    s.extend(std::iter::repeat(' ').take(pad));
+                    s.extend(std::iter::repeat_n(' ', pad));
                 }
             }
         }

@@ -593,6 +593,97 @@ fn zstd_input_reads_like_plain() {
     );
 }
 
+/// `src` compressed by the real `tool` (xz or bzip2) as two streams, one
+/// per half of the file, concatenated as `cat a.xz b.xz` makes them.
+fn packed_by(tool: &str, src: &Path, name: &str) -> Vec<u8> {
+    let raw = std::fs::read(src).unwrap();
+    let (a, b) = raw.split_at(raw.len() / 2);
+    let mut packed = Vec::new();
+    for (i, half) in [a, b].iter().enumerate() {
+        let part = scratch(&format!("{name}.{i}"));
+        std::fs::write(&part, half).unwrap();
+        let out = std::process::Command::new(tool)
+            .args(["-c", "-k"])
+            .arg(&part)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} (Debian: xz-utils, bzip2): {e}"));
+        assert!(out.status.success(), "{tool}: {out:?}");
+        packed.extend(out.stdout);
+    }
+    packed
+}
+
+/// A capture and a Zeek log packed by the real xz and bzip2, in two streams
+/// each, read as the plain files are; cut short, an error naming the file.
+#[test]
+fn xz_and_bzip2_inputs_read_like_plain() {
+    let (Some(pcap), Some(log)) = (
+        data("bro-simple-scan/port_scan.pcap"),
+        data("slips/port-scans-vertical/conn.log"),
+    ) else {
+        return;
+    };
+    let opts = ["--home-net", "192.168.2.22/32", "--pending-unanswered"];
+    let (_, plain_pcap) = detect_json(&opts, &[&pcap]);
+    assert_eq!(plain_pcap.len(), 1);
+    let (_, plain_log) = detect_json(&[], &[&log]);
+    assert!(!plain_log.is_empty());
+    for (tool, suffix) in [("xz", "xz"), ("bzip2", "bz2")] {
+        // Misleading names: the format is recognised from the content.
+        let packed = scratch(&format!("port_scan.{suffix}.bin"));
+        std::fs::write(&packed, packed_by(tool, &pcap, &format!("pcap-{suffix}"))).unwrap();
+        let (out, verdicts) = detect_json(&opts, &[&packed]);
+        assert!(out.status.success(), "{tool}: {}", stderr(&out));
+        assert_eq!(verdicts, plain_pcap, "{tool}");
+        assert!(
+            stderr(&out).contains(&format!("pcap+{suffix}")),
+            "{}",
+            stderr(&out)
+        );
+        let packed_log = scratch(&format!("vertical.{suffix}.txt"));
+        std::fs::write(&packed_log, packed_by(tool, &log, &format!("log-{suffix}"))).unwrap();
+        let (out, verdicts) = detect_json(&[], &[&packed_log]);
+        assert!(out.status.success(), "{tool}: {}", stderr(&out));
+        assert_eq!(verdicts, plain_log, "{tool}");
+        // Cut short: the input's error, naming the file and the codec, exit 1.
+        let bytes = std::fs::read(&packed).unwrap();
+        let cut = scratch(&format!("cut.pcap.{suffix}"));
+        std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+        let out = run(&[Path::new("detect"), Path::new("-q"), cut.as_path()]);
+        assert_eq!(out.status.code(), Some(1), "{tool}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&*cut.to_string_lossy()) && err.contains(tool),
+            "{err}"
+        );
+    }
+}
+
+/// An xz stream whose dictionary would take 385 MiB to unpack (made by
+/// `xz --lzma2=preset=0,dict=300MiB`, which xz rounds up to 384 MiB) is
+/// refused with the limit in words, not unpacked into the machine's memory.
+#[test]
+fn an_xz_stream_over_the_memory_limit_is_refused() {
+    let text = scratch("big-dict.txt");
+    std::fs::write(&text, "{\"event_type\":\"flow\"}\n").unwrap();
+    let out = std::process::Command::new("xz")
+        .args(["-c", "-k", "--lzma2=preset=0,dict=300MiB"])
+        .arg(&text)
+        .output()
+        .expect("xz (Debian: xz-utils)");
+    assert!(out.status.success(), "{out:?}");
+    let packed = scratch("big-dict.xz");
+    std::fs::write(&packed, &out.stdout).unwrap();
+    let out = run(&[Path::new("detect"), Path::new("-q"), packed.as_path()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("bad xz data: the stream needs more than 256 MiB of memory to unpack"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn a_capture_of_a_link_type_not_decoded_is_an_error_not_silence() {
     // A classic pcap of three IEEE 802.11 frames (link type 105).
@@ -733,7 +824,7 @@ fn malformed_packets_are_reported_with_their_offsets() {
     // A SYN, then a packet whose TCP header is cut short (at byte 24 + 56),
     // then eight that are no IPv4: five shown, the rest counted.
     let mut packets = vec![syn(22), syn(23)[..30].to_vec()];
-    packets.extend(std::iter::repeat(vec![0x60; 20]).take(8));
+    packets.extend(std::iter::repeat_n(vec![0x60; 20], 8));
     let cap = scratch("malformed-packets.pcap");
     std::fs::write(&cap, ipv4_pcap(&packets)).unwrap();
     let out = run(&[Path::new("detect"), cap.as_path()]);

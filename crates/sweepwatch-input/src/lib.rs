@@ -538,7 +538,7 @@ mod tests {
     #[test]
     fn lines_are_bounded_and_numbered() {
         let mut text = b"one\r\ntwo\n".to_vec();
-        text.extend(std::iter::repeat(b'x').take(MAX_LINE + 10));
+        text.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
         text.extend_from_slice(b"\nlast");
         let mut lines = LineReader::new(&text[..]);
         let l = lines.next_line().unwrap().unwrap();

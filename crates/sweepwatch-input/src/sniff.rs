@@ -68,7 +68,17 @@ pub enum Compression {
     Gzip,
     /// Zstandard (`.zst`), frames concatenated.
     Zstd,
+    /// xz (`.xz`), streams concatenated; at most [`XZ_MEMORY_LIMIT`] for
+    /// the decoder's dictionary.
+    Xz,
+    /// bzip2 (`.bz2`), streams concatenated.
+    Bzip2,
 }
+
+/// The most memory an xz stream may ask of its decoder: `xz -9` needs
+/// 65 MiB; a stream that asks for more is refused rather than allowed to
+/// take the machine's memory.
+pub const XZ_MEMORY_LIMIT: u32 = 256 << 20;
 
 impl Compression {
     /// The usual file suffix without its dot: `gz`, `zst`.
@@ -80,6 +90,8 @@ impl Compression {
         match self {
             Compression::Gzip => "gz",
             Compression::Zstd => "zst",
+            Compression::Xz => "xz",
+            Compression::Bzip2 => "bz2",
         }
     }
 
@@ -89,6 +101,13 @@ impl Compression {
             Some(Compression::Gzip)
         } else if prefix.starts_with(&ZSTD_MAGIC) {
             Some(Compression::Zstd)
+        } else if prefix.starts_with(&XZ_MAGIC) {
+            Some(Compression::Xz)
+        } else if prefix.len() >= 4
+            && prefix.starts_with(b"BZh")
+            && (b'1'..=b'9').contains(&prefix[3])
+        {
+            Some(Compression::Bzip2)
         } else {
             None
         }
@@ -105,6 +124,12 @@ impl Compression {
         Ok(match self {
             Compression::Gzip => Box::new(MultiGzDecoder::new(raw)),
             Compression::Zstd => Box::new(ZstdFrames::new(BufReader::new(raw))?),
+            Compression::Xz => Box::new(XzLimited(lzma_rust2::XzReader::new_mem_limit(
+                raw,
+                true,
+                XZ_MEMORY_LIMIT / 1024,
+            ))),
+            Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(raw)),
         })
     }
 
@@ -112,7 +137,29 @@ impl Compression {
         match self {
             Compression::Gzip => "gzip",
             Compression::Zstd => "zstd",
+            Compression::Xz => "xz",
+            Compression::Bzip2 => "bzip2",
         }
+    }
+}
+
+/// An xz decoder whose refusal of a stream over [`XZ_MEMORY_LIMIT`] says so
+/// in words (the decoder's own message names its parameter).
+struct XzLimited<R>(R);
+
+impl<R: Read> Read for XzLimited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            if e.to_string().contains("mem_limit") {
+                io::Error::other(format!(
+                    "the stream needs more than {} MiB of memory to unpack, \
+                     the most allowed (xz -9 needs 65 MiB)",
+                    XZ_MEMORY_LIMIT >> 20
+                ))
+            } else {
+                e
+            }
+        })
     }
 }
 
@@ -272,6 +319,7 @@ const PCAP_MAGICS: [[u8; 4]; 4] = [
 const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+const XZ_MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0];
 
 fn io_err(e: &io::Error) -> InputError {
     InputError {
@@ -412,7 +460,7 @@ fn unknown(prefix: &[u8]) -> String {
     };
     format!(
         "unknown format (not pcap, pcapng, Zeek conn.log or Suricata EVE JSON, \
-         plain, gzip or zstd): {shown}"
+         plain, gzip, zstd, xz or bzip2): {shown}"
     )
 }
 
@@ -567,9 +615,32 @@ mod tests {
     }
 
     #[test]
+    fn xz_and_bzip2_are_told_by_their_magic() {
+        assert_eq!(
+            Compression::of(&[0xfd, b'7', b'z', b'X', b'Z', 0, 0, 4]),
+            Some(Compression::Xz)
+        );
+        assert_eq!(Compression::of(b"BZh91AY&SY"), Some(Compression::Bzip2));
+        // A block size digit of 0 is no bzip2; text that starts "BZh" is text.
+        assert_eq!(Compression::of(b"BZh0"), None);
+        assert_eq!(Compression::of(b"BZhello"), None);
+        // Cut short inside the first block: an error naming the codec.
+        for data in [
+            &[0xfd, b'7', b'z', b'X', b'Z', 0, 0, 4, 0xe6][..],
+            b"BZh91AY&SY\x00",
+        ] {
+            let failed = match sniff(data) {
+                Err(e) => e.message.contains("xz") || e.message.contains("bzip2"),
+                Ok(s) => s.into_reader().read_to_end(&mut Vec::new()).is_err(),
+            };
+            assert!(failed, "{data:?}");
+        }
+    }
+
+    #[test]
     fn long_first_lines_are_not_all_read() {
         let mut text = b"{\"event_type\":\"flow\",\"x\":\"".to_vec();
-        text.extend(std::iter::repeat(b'a').take(SNIFF_LIMIT * 2));
+        text.extend(std::iter::repeat_n(b'a', SNIFF_LIMIT * 2));
         text.extend_from_slice(b"\"}\n");
         let s = sniff(&text[..]).unwrap();
         assert_eq!(s.format, Format::Eve);

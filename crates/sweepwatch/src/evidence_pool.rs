@@ -527,7 +527,7 @@ impl EvidencePool {
             }
             let h = id_of(p, if m.large { 0 } else { i });
             if let Some(c) = self.cost(h, llr, table, now, t) {
-                if found.map_or(true, |(best, _)| c < best) {
+                if found.is_none_or(|(best, _)| c < best) {
                     found = Some((c, h));
                 }
                 if c == i32::MIN {
@@ -613,7 +613,7 @@ impl EvidencePool {
                         dearest = dearest.zip(c).map(|(a, b)| a.max(b));
                     }
                     if let Some(c) = dearest {
-                        if found.map_or(true, |(best, _)| c < best) {
+                        if found.is_none_or(|(best, _)| c < best) {
                             found = Some((c, p));
                         }
                         if c == i32::MIN {

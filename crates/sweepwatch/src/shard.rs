@@ -373,7 +373,7 @@ impl Shard {
             marked.new_outcome = if let Some(small) = self.pool.small(id) {
                 small
                     .known(hx.dst, hx.dst_port)
-                    .map_or(true, |bit| small.resolved & (1 << bit) == 0)
+                    .is_none_or(|bit| small.resolved & (1 << bit) == 0)
             } else if let Some(e) = self.pool.large(id) {
                 match e.probes.position(evidence_pair(hx.pair)) {
                     Some(Some(i)) => e.resolved & (1 << i) == 0,
@@ -463,7 +463,7 @@ impl Shard {
     fn holds(&self, found: Visit, hx: &Probe) -> bool {
         found
             .evidence
-            .map_or(true, |id| self.pool.is_of(id, hx.src, hx.proto.index()))
+            .is_none_or(|id| self.pool.is_of(id, hx.src, hx.proto.index()))
     }
 
     /// [`record_of`](Self::record_of) under the source's second identity,
