@@ -421,7 +421,7 @@ typedef struct sw_detector sw_detector;
  * threads, may feed one detector at once. The detector must outlive its
  * stages: free them first.
  *
- * Memory: the buffer (48 bytes an event) is allocated once, by
+ * Memory: the buffer (56 bytes an event) is allocated once, by
  * sw_stage_new(); the stage never allocates after that (but for a failure's
  * message, kept for sw_result_message()). Every sw_stage_ call catches
  * panics, as the others do: none crosses into C.
@@ -531,6 +531,10 @@ typedef struct sw_verdict {
    * sw_detector_flush); 0 for a verdict as decided.
    */
   uint8_t is_final;
+  /**
+   * The source's zone, as its events gave it (sw_event.zone).
+   */
+  uint32_t zone;
 } sw_verdict;
 
 /**
@@ -605,6 +609,13 @@ typedef struct sw_event {
    * with proto SW_PROTOCOL_TCP, their technique and their outcome.
    */
   uint8_t technique;
+  /**
+   * The address space of both addresses: a number the engine gives each
+   * VRF, tenant or VLAN whose addresses may overlap another's (the same
+   * address in two zones is two sources, reported apart, with their
+   * zone in sw_verdict.zone); 0 where addresses are unique.
+   */
+  uint32_t zone;
 } sw_event;
 
 /**

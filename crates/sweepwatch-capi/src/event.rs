@@ -188,6 +188,11 @@ pub struct sw_event {
     /// probe. Stealth TCP probes (FIN, NULL, Xmas, Maimon, ACK) are reported
     /// with proto SW_PROTOCOL_TCP, their technique and their outcome.
     pub technique: u8,
+    /// The address space of both addresses: a number the engine gives each
+    /// VRF, tenant or VLAN whose addresses may overlap another's (the same
+    /// address in two zones is two sources, reported apart, with their
+    /// zone in sw_verdict.zone); 0 where addresses are unique.
+    pub zone: u32,
 }
 
 /// Why an `sw_event` was rejected.
@@ -302,6 +307,7 @@ impl sw_event {
             technique: technique(self.technique).unwrap_or(Technique::for_protocol(proto)),
             src_local: None,
             dst_local: None,
+            zone: self.zone,
         }
     }
 
@@ -364,6 +370,7 @@ impl From<&Event> for sw_event {
             proto: sw_protocol::from(ev.proto) as u8,
             outcome: sw_outcome::from(ev.outcome) as u8,
             technique: sw_technique::from(ev.technique) as u8,
+            zone: ev.zone,
         }
     }
 }

@@ -97,6 +97,7 @@ impl TryFrom<&sw_verdict> for Verdict {
         v.score = c.score;
         v.technique = technique;
         v.is_final = c.is_final == 1;
+        v.zone = c.zone;
         Ok(v)
     }
 }
@@ -219,6 +220,7 @@ mod tests {
         v.n_sample = 1;
         v.score = 4.75;
         v.is_final = true;
+        v.zone = 9;
         let c = sw_verdict::from(&v);
         assert_eq!(Verdict::try_from(&c), Ok(v));
         let mut bad = c;

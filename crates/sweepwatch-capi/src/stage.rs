@@ -41,7 +41,7 @@ const MAX_CAPACITY: usize = 1 << 24;
 /// threads, may feed one detector at once. The detector must outlive its
 /// stages: free them first.
 ///
-/// Memory: the buffer (48 bytes an event) is allocated once, by
+/// Memory: the buffer (56 bytes an event) is allocated once, by
 /// sw_stage_new(); the stage never allocates after that (but for a failure's
 /// message, kept for sw_result_message()). Every sw_stage_ call catches
 /// panics, as the others do: none crosses into C.

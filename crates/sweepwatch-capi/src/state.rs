@@ -9,7 +9,7 @@
 //! |---|---|
 //! | magic | `SWWINDOW` |
 //! | format version | `u32` ([`WINDOW_FORMAT`]) |
-//! | held events | `u64` count, then each `sw_event` field by field (48 bytes), oldest first |
+//! | held events | `u64` count, then each `sw_event` field by field (52 bytes), oldest first |
 //! | clock | `u64` newest event time seen (µs), `u64` early releases |
 //! | checksum | CRC-32 (IEEE) of the section's bytes before it, `u32` |
 //!
@@ -31,10 +31,11 @@ use sweepwatch::{Detector, Error, Timestamp};
 const WINDOW_MAGIC: [u8; 8] = *b"SWWINDOW";
 
 /// The version of the window's section; another is refused, never misread.
-const WINDOW_FORMAT: u32 = 1;
+/// Format 2 added each event's zone.
+const WINDOW_FORMAT: u32 = 2;
 
 /// Bytes of one held event in the section.
-const EVENT_BYTES: usize = 48;
+const EVENT_BYTES: usize = 52;
 
 /// Held events read at once: the count is only trusted as far as the bytes
 /// that follow it, so a corrupt count cannot make a restore reserve much.
@@ -68,6 +69,7 @@ fn encode(ev: &sw_event, out: &mut Vec<u8>) {
     out.extend_from_slice(&ev.src_port.to_le_bytes());
     out.extend_from_slice(&ev.dst_port.to_le_bytes());
     out.extend_from_slice(&[ev.family, ev.proto, ev.outcome, ev.technique]);
+    out.extend_from_slice(&ev.zone.to_le_bytes());
 }
 
 /// The event in `b`, [`EVENT_BYTES`] long.
@@ -81,6 +83,7 @@ fn decode(b: &[u8]) -> sw_event {
     ev.src_port = u16::from_le_bytes([b[40], b[41]]);
     ev.dst_port = u16::from_le_bytes([b[42], b[43]]);
     [ev.family, ev.proto, ev.outcome, ev.technique] = [b[44], b[45], b[46], b[47]];
+    ev.zone = u32::from_le_bytes([b[48], b[49], b[50], b[51]]);
     ev
 }
 

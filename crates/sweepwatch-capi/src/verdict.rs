@@ -117,6 +117,8 @@ pub struct sw_verdict {
     /// timeout, is pushed out, goes idle under sw_detector_advance, or by
     /// sw_detector_flush); 0 for a verdict as decided.
     pub is_final: u8,
+    /// The source's zone, as its events gave it (sw_event.zone).
+    pub zone: u32,
 }
 
 /// The most ports a verdict lists (the size of sw_verdict.ports).
@@ -169,6 +171,7 @@ impl From<&Verdict> for sw_verdict {
             score: v.score,
             technique: sw_technique::from(v.technique) as u8,
             is_final: u8::from(v.is_final),
+            zone: v.zone,
         }
     }
 }

@@ -384,7 +384,7 @@ fn corrupt_and_truncated_states_are_refused_saying_why() {
     // The window's section closes the state: 8 magic bytes, a format, a
     // count, the held events (40 events fed within 40 s: all held), the
     // clock, a checksum.
-    let window = 8 + 4 + 8 + 40 * 48 + 8 + 8 + 4;
+    let window = 8 + 4 + 8 + 40 * 52 + 8 + 8 + 4;
     assert_eq!(&state[state.len() - window..][..8], b"SWWINDOW");
 
     // A flipped byte in the core's part, then in each of the window's parts.

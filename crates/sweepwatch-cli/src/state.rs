@@ -15,7 +15,8 @@ use sweepwatch::{Config, Detector, Event, Verdict};
 use sweepwatch_input::replace::replace_file;
 
 const MAGIC: [u8; 8] = *b"SWWATCH\0";
-const VERSION: u32 = 1;
+/// Version 2: held events carry their zone.
+const VERSION: u32 = 2;
 
 /// The longest resume section read (positions and held events: the
 /// window holds at most a few million events of about 80 bytes).

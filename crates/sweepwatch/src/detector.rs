@@ -204,12 +204,13 @@ impl Detector {
             dst_lead: ev.dst.lead(),
             h_src: 0,
             pair: 0,
+            zone: ev.zone,
         };
         if p.proto == Protocol::Udp && self.settings.is_reply(ev.src_port, p.dst_port) {
             p.outcome = Outcome::Unsolicited;
         }
         let hasher = &self.settings.hasher;
-        p.h_src = hasher.source(p.src, p.proto.index());
+        p.h_src = hasher.source(p.src, p.zone, p.proto.index());
         let service = crate::hash::service(p.dst_port, p.proto.index());
         p.pair = hasher.pair(p.h_src, p.dst, service);
         p
@@ -503,7 +504,7 @@ mod tests {
             let mut key = 0u128;
             while tops.len() < 2000 {
                 key += 1;
-                let h = hasher.source(0xffff_0a00_0000 + key, 0);
+                let h = hasher.source(0xffff_0a00_0000 + key, 0, 0);
                 if shard_of(h, shards) == 0 {
                     tops.push(fp_of(h) >> 16);
                 }
@@ -533,7 +534,7 @@ mod tests {
         let hasher = AddrHasher::new(Some(7));
         let mut count = [0u32; 8];
         for key in 0..80_000u128 {
-            count[shard_of(hasher.source(key, 0), 8)] += 1;
+            count[shard_of(hasher.source(key, 0, 0), 8)] += 1;
         }
         for c in count {
             assert!((9_000..11_000).contains(&c), "{count:?}");

@@ -313,6 +313,8 @@ pub struct KeyedEvent {
     pub src_local: Option<bool>,
     /// Whether the engine places the target in the local networks.
     pub dst_local: Option<bool>,
+    /// The address space of both addresses ([`Event::zone`]).
+    pub zone: u32,
 }
 
 impl From<&Event> for KeyedEvent {
@@ -329,6 +331,7 @@ impl From<&Event> for KeyedEvent {
             technique: ev.technique,
             src_local: ev.src_local,
             dst_local: ev.dst_local,
+            zone: ev.zone,
         }
     }
 }
@@ -376,6 +379,11 @@ pub struct Event {
     /// Whether the engine places the target in the local networks (Zeek's
     /// `local_resp`); `None` leaves it to the configured home networks.
     pub dst_local: Option<bool>,
+    /// The address space the event belongs to: a number the engine gives to
+    /// each VRF, tenant or VLAN whose addresses may overlap another's. The
+    /// same address in two zones is two sources, tracked and reported
+    /// apart; 0 (the default) where addresses are unique.
+    pub zone: u32,
 }
 
 impl Event {
@@ -400,7 +408,23 @@ impl Event {
             technique: Technique::for_protocol(proto),
             src_local: None,
             dst_local: None,
+            zone: 0,
         }
+    }
+
+    /// The same event in zone `zone` (see [`Event::zone`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use sweepwatch::{Event, Outcome, Protocol, Timestamp};
+    /// let ev = Event::new(Timestamp::from_secs(1), "10.0.0.5".parse().unwrap(),
+    ///     "10.0.0.9".parse().unwrap(), 80, Protocol::Tcp, Outcome::Refused)
+    ///     .with_zone(7);
+    /// assert_eq!(ev.zone, 7);
+    /// ```
+    pub const fn with_zone(mut self, zone: u32) -> Self {
+        self.zone = zone;
+        self
     }
 
     /// The same event with technique `t`.

@@ -41,9 +41,8 @@ pub(crate) struct Evidence {
     pub ports: Ports,
     /// Distinct (target, port) pairs probed.
     pub probes: Pairs,
-    /// Always 0, as are the other `_pad` fields: the padding made fields,
-    /// so that the record is plain bytes.
-    _pad0: u32,
+    /// The source's zone ([`Event::zone`](crate::Event::zone)).
+    pub zone: u32,
     /// Which pairs of `probes` had their outcome counted, bit `i` for the
     /// `i`th pair added.
     pub resolved: Resolved,
@@ -71,6 +70,8 @@ pub(crate) struct Evidence {
     pub src_home: Flag,
     /// A verdict was delivered in this episode and its final extent not yet.
     pub extent_due: Flag,
+    /// Always 0, as is `_pad2`: padding made fields, so that the record is
+    /// plain bytes.
     _pad1: [u8; 3],
     /// The largest counts delivered in this episode, below which no later
     /// verdict's estimates may fall.

@@ -61,7 +61,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Fields, in this order, never renamed or removed (new ones are added at
 /// the end): `kind`, `src`, `direction`, `proto`, `ports`, `targets`,
 /// `ports_count`, `failed`, `succeeded`, `unanswered`, `probes`, `first_seen`,
-/// `ts`, `sample`, `score`, `technique`, `final`.
+/// `ts`, `sample`, `score`, `technique`, `final`, then `zone` when it is not
+/// 0 (inputs without zones keep the form they had).
 pub fn write_json_fields(out: &mut String, v: &Verdict) {
     let _ = write!(
         out,
@@ -99,6 +100,9 @@ pub fn write_json_fields(out: &mut String, v: &Verdict) {
         v.technique.as_str(),
         v.is_final
     );
+    if v.zone != 0 {
+        let _ = write!(out, ",\"zone\":{}", v.zone);
+    }
 }
 
 /// `v` as one JSON object on one line (no newline): the verdict contract of

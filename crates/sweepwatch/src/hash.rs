@@ -110,18 +110,27 @@ impl AddrHasher {
     }
 
     /// The hash of a source tracked for one protocol (its
-    /// [`index`](crate::Protocol)): a source's probes of each protocol are
-    /// counted apart, each under its own key.
+    /// [`index`](crate::Protocol)) in one zone: a source's probes of each
+    /// protocol are counted apart, each under its own key, and the same
+    /// address in two zones is two sources. Zone 0 hashes the address
+    /// alone (one write, the common case).
     #[inline]
-    pub(crate) fn source(&self, key: u128, proto: u8) -> u64 {
-        self.sources[usize::from(proto & 3)].hash_one(key)
+    pub(crate) fn source(&self, key: u128, zone: u32, proto: u8) -> u64 {
+        let keyed = &self.sources[usize::from(proto & 3)];
+        match zone {
+            0 => keyed.hash_one(key),
+            z => keyed.hash_one((key, z)),
+        }
     }
 
     /// A source's second identity, independent of the first: where it is
     /// tracked when another address's evidence holds its first.
     #[inline]
-    pub(crate) fn second(&self, key: u128, proto: u8) -> u64 {
-        self.sources[4].hash_one(key ^ u128::from(proto))
+    pub(crate) fn second(&self, key: u128, zone: u32, proto: u8) -> u64 {
+        match zone {
+            0 => self.sources[4].hash_one(key ^ u128::from(proto)),
+            z => self.sources[4].hash_one((key ^ u128::from(proto), z)),
+        }
     }
 
     /// The hash of a (source, target, service) triple, `service` from
@@ -185,7 +194,7 @@ mod tests {
     fn each_protocol_of_a_source_has_its_own_hash() {
         let h = AddrHasher::new(Some(3));
         let a = 0xffff_c0a8_0101u128;
-        let hs: Vec<u64> = (0..4).map(|p| h.source(a, p)).collect();
+        let hs: Vec<u64> = (0..4).map(|p| h.source(a, 0, p)).collect();
         for i in 0..4 {
             for j in i + 1..4 {
                 assert_ne!(hs[i], hs[j], "{i} {j}");
@@ -193,7 +202,7 @@ mod tests {
                 assert_ne!(hs[i] as u32, hs[j] as u32, "{i} {j}");
             }
         }
-        assert_ne!(h.second(a, 0), hs[0], "a second identity");
+        assert_ne!(h.second(a, 0, 0), hs[0], "a second identity");
     }
 
     #[test]

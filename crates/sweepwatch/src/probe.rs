@@ -23,6 +23,8 @@ pub(crate) struct Probe {
     pub dst_lead: u16,
     pub h_src: u64,
     pub pair: u64,
+    /// The address space of both addresses ([`Event::zone`](crate::Event::zone)).
+    pub zone: u32,
 }
 
 impl Default for Probe {
@@ -40,6 +42,7 @@ impl Default for Probe {
             dst_lead: 0,
             h_src: 0,
             pair: 0,
+            zone: 0,
         }
     }
 }

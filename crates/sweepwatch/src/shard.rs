@@ -479,7 +479,7 @@ impl Shard {
         sink: &mut dyn FnMut(&Verdict),
     ) -> Option<Visit> {
         self.c.collisions += 1;
-        let h = s.hasher.second(hx.src, hx.proto.index());
+        let h = s.hasher.second(hx.src, hx.zone, hx.proto.index());
         if h == first {
             return None;
         }
@@ -599,7 +599,7 @@ impl Shard {
             if held && !due {
                 return;
             }
-            let Some(large) = self.promote(s, id, llr, now) else {
+            let Some(large) = self.promote(s, id, llr, now, hx) else {
                 self.c.evidence_denied += 1;
                 return;
             };
@@ -769,7 +769,14 @@ impl Shard {
     /// Moves the evidence of small record `id` to a large record, taken
     /// from the pool as a small one is: its id, or None if none could
     /// be had.
-    fn promote(&mut self, s: &Settings, id: EvidenceId, llr: i16, now: u32) -> Option<EvidenceId> {
+    fn promote(
+        &mut self,
+        s: &Settings,
+        id: EvidenceId,
+        llr: i16,
+        now: u32,
+        hx: &Probe,
+    ) -> Option<EvidenceId> {
         let small = *self.pool.small(id)?;
         let rotations = self.filter.rotations as u32;
         let large = self
@@ -779,6 +786,8 @@ impl Shard {
         // Its outcomes were counted once per pair, as the large record counts
         // them while the filter forgets none.
         e.since = rotations;
+        // The small record holds no zone (it is the probe's source's).
+        e.zone = hx.zone;
         e.src_home = small.src_home;
         e.refused = small.refused.into();
         e.unanswered = small.unanswered.into();
@@ -790,7 +799,8 @@ impl Shard {
         }
         let hosts = &small.hosts[..usize::from(small.n_hosts)];
         let ports = &small.ports[..usize::from(small.n_ports)];
-        let h_src = s.hasher.source(small.key, small.proto);
+        // The pairs are hashed as the probe's own were: from its source hash.
+        let h_src = hx.h_src;
         for (h, dst) in hosts.iter().enumerate() {
             e.hosts.insert(host_item(s, *dst));
             for (p, port) in ports.iter().enumerate() {
@@ -836,6 +846,7 @@ impl Shard {
         let mut v = Verdict::empty();
         v.kind = x.kind;
         v.src = AddrKey::from_bits(e.key).ip();
+        v.zone = e.zone;
         v.direction = x.direction;
         v.proto = x.proto;
         // Each count holds at least what an earlier verdict of the episode

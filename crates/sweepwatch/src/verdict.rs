@@ -159,6 +159,9 @@ pub struct Verdict {
     /// [`Detector::advance`](crate::Detector::advance), or by
     /// [`Detector::flush`](crate::Detector::flush).
     pub is_final: bool,
+    /// The source's zone ([`Event::zone`](crate::Event::zone)): 0 where
+    /// addresses are unique.
+    pub zone: u32,
 }
 
 impl Verdict {
@@ -202,6 +205,7 @@ impl Verdict {
             score: 0.0,
             technique: Technique::Syn,
             is_final: false,
+            zone: 0,
         }
     }
 }

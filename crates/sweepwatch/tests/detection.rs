@@ -1458,3 +1458,63 @@ fn ports_past_the_exact_range_are_exact_while_a_port_map_is_free() {
     assert_eq!(b.kind, Kind::PortScan);
     assert!(b.ports_count < 3000 && b.ports_count > 2000, "{b:?}");
 }
+
+/// The same address in two zones (tenants, VRFs, VLANs whose addresses
+/// overlap) is two sources: four refused probes in each of two zones stay
+/// under min_targets (5) where, in one zone, the eight are a sweep; and a
+/// scanner's failures are not diluted by a benign host that has its
+/// address in another zone. Counts are exact under 64, so any seed.
+#[test]
+fn zones_keep_the_same_address_apart() {
+    let src = ip("203.0.113.7");
+    let probe = |i: u8, zone: u32, outcome| {
+        Event::new(
+            Timestamp::from_micros(1_700_000_000_000_000 + u64::from(i) * 100_000),
+            src,
+            v4(10, 0, 0, i),
+            22,
+            Protocol::Tcp,
+            outcome,
+        )
+        .with_zone(zone)
+    };
+    let split = |z1, z2| -> Vec<Event> {
+        (1..=8u8)
+            .map(|i| probe(i, if i <= 4 { z1 } else { z2 }, Outcome::Refused))
+            .collect()
+    };
+    let one_zone = run_flushed(Config::default(), &split(0, 0));
+    assert!(
+        one_zone
+            .iter()
+            .any(|v| v.kind == Kind::PortSweep && v.zone == 0),
+        "{one_zone:#?}"
+    );
+    let two_zones = run_flushed(Config::default(), &split(1, 2));
+    assert!(two_zones.is_empty(), "{two_zones:#?}");
+
+    // Zone 3: ten refused probes; zone 4, the same address: ten connections
+    // that succeed, interleaved.
+    let mut events = Vec::new();
+    for i in 1..=10u8 {
+        events.push(probe(i, 3, Outcome::Refused));
+        events.push(probe(i, 4, Outcome::Established));
+    }
+    let verdicts = run_flushed(Config::default(), &events);
+    assert!(!verdicts.is_empty());
+    assert!(
+        verdicts.iter().all(|v| v.zone == 3 && v.src == src),
+        "{verdicts:#?}"
+    );
+    let last = verdicts.last().unwrap();
+    assert!(last.is_final);
+    assert_eq!(
+        (last.targets, last.failed, last.succeeded),
+        (10, 10, 0),
+        "{last:?}"
+    );
+    let json = sweepwatch::format::verdict_json(last);
+    assert!(json.ends_with(",\"final\":true,\"zone\":3}"), "{json}");
+    // Zone 0 keeps the JSON it had: no zone field.
+    assert!(!sweepwatch::format::verdict_json(&one_zone[0]).contains("zone"));
+}

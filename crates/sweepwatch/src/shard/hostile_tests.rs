@@ -213,7 +213,7 @@ fn aimed(seed: u64, want: usize) -> Vec<IpAddr> {
     let bucket = |ip: IpAddr| {
         let h = s
             .hasher
-            .source(AddrKey::from(ip).bits(), Protocol::Tcp.index());
+            .source(AddrKey::from(ip).bits(), 0, Protocol::Tcp.index());
         let (a, b) = geometry.table.buckets_of(h);
         [a, b]
     };
