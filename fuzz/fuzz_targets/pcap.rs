@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
             max_flows: 64,
             ..PcapOptions::default()
         },
+        ..ReadOptions::default()
     };
     let Ok(r) = read_capture(data, &mut opts, &mut |_| emitted += 1) else {
         return;

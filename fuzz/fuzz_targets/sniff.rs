@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
             max_flows: 64,
             ..PcapOptions::default()
         },
+        ..ReadOptions::default()
     };
     let result = sniffed.read(&mut opts, &mut |_| emitted += 1);
     let Ok(st) = result else {

@@ -179,6 +179,13 @@ pub struct DetectArgs {
     #[arg(long)]
     pub pending_unanswered: bool,
 
+    /// Where each event's zone comes from, so that the same address in two
+    /// VLANs or tenants whose addresses overlap is two sources: `vlan` (a
+    /// capture packet's outermost VLAN tag, an EVE record's first `vlan`
+    /// id) or `tenant` (EVE's `tenant_id`); verdicts then carry `zone`.
+    #[arg(long, value_enum, value_name = "FROM", default_value_t = ZonesFrom::None)]
+    pub zones: ZonesFrom,
+
     /// Seed of the hashes that place sources in memory, for replays that
     /// evict and estimate exactly alike [default: random, or --config's
     /// hash_seed]. Unsafe on live traffic: who knows the seed can choose
@@ -201,4 +208,25 @@ pub struct DetectArgs {
     /// standard error).
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--zones`: where events' zones come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ZonesFrom {
+    /// Every address is one host.
+    None,
+    /// VLAN ids.
+    Vlan,
+    /// Suricata's tenant ids.
+    Tenant,
+}
+
+impl From<ZonesFrom> for sweepwatch_input::Zones {
+    fn from(z: ZonesFrom) -> Self {
+        match z {
+            ZonesFrom::None => sweepwatch_input::Zones::None,
+            ZonesFrom::Vlan => sweepwatch_input::Zones::Vlan,
+            ZonesFrom::Tenant => sweepwatch_input::Zones::Tenant,
+        }
+    }
 }

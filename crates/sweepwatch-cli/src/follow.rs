@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use sweepwatch_input::{eve, zeek, Location, ReadOptions, ReadStats};
+use sweepwatch_input::{eve, zeek, Location, ReadOptions, ReadStats, Zones};
 
 /// Where a followed path was read to: the file (device and inode) and the
 /// offset, with what was read past the last whole line and the Zeek header
@@ -52,6 +52,8 @@ enum Lines {
 /// One followed path.
 pub struct Tail {
     path: PathBuf,
+    /// Where events' zones come from (`--zones`).
+    zones: Zones,
     file: Option<File>,
     /// The open file's device and inode, to tell a new file at the path.
     id: (u64, u64),
@@ -73,8 +75,9 @@ pub struct Tail {
 
 impl Tail {
     /// Follows `path`, which need not exist yet.
-    pub fn new(path: &Path) -> Tail {
+    pub fn new(path: &Path, zones: Zones) -> Tail {
         Tail {
+            zones,
             path: path.to_path_buf(),
             file: None,
             id: (0, 0),
@@ -351,6 +354,7 @@ impl Tail {
         };
         let mut opts = ReadOptions {
             on_malformed: Some(&mut report),
+            zones: self.zones,
             ..ReadOptions::default()
         };
         let result = match kind {

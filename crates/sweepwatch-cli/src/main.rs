@@ -256,6 +256,7 @@ fn read_input(
     feeder: &mut Feeder<'_>,
     captures: &mut Option<CaptureReader>,
     pcap: &PcapOptions,
+    zones: sweepwatch_input::Zones,
     show_progress: bool,
 ) -> FileReport {
     let name = path.display().to_string();
@@ -314,6 +315,7 @@ fn read_input(
     let mut opts = ReadOptions {
         on_malformed: Some(&mut on_malformed),
         pcap: pcap.clone(),
+        zones,
     };
     // A reader that panics on input it did not foresee must not take the other
     // inputs down with it: the panic becomes this input's error.
@@ -456,6 +458,7 @@ fn detect(args: &DetectArgs) -> ExitCode {
             &mut feeder,
             &mut captures,
             &pcap,
+            args.zones.into(),
             show_progress,
         ));
         feeder.out.flush();

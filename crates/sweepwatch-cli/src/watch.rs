@@ -119,7 +119,11 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
         Ok(f) => f,
         Err(e) => return usage_error(&e),
     };
-    let mut tails: Vec<Tail> = d.inputs.iter().map(|p| Tail::new(p)).collect();
+    let mut tails: Vec<Tail> = d
+        .inputs
+        .iter()
+        .map(|p| Tail::new(p, d.zones.into()))
+        .collect();
     let mut shown = vec![0u64; tails.len()];
     let mut failed = false;
     if let Some(resume) = resume {

@@ -404,3 +404,45 @@ fn tunnelled_sweeps_are_the_inner_scanner() {
         );
     }
 }
+
+/// Two VLANs reusing one address plan (`make-vlan-fixture.sh`): 10.50.0.1
+/// SYN-scans 10.50.0.2, ports 1-4 in VLAN 10 and 5-8 in VLAN 20, all
+/// refused. Counted (`count-fixtures.sh`):
+///   tshark -Y 'vlan.id==10 && tcp.flags.syn==1 && tcp.flags.ack==0' -e tcp.dstport | sort -u → 4
+///   the same for VLAN 20 → 4; both as one, (host, port) pairs → 8.
+/// As one address space that is a scan of 8 ports; with `--zones vlan`,
+/// two sources of 4 ports each, under min_targets (5), and at
+/// min_targets 4 two scans, one per zone. The capture and Suricata's EVE
+/// of it (whose flows carry `vlan`) read alike.
+#[test]
+fn vlan_zones_keep_overlapping_address_plans_apart() {
+    for name in ["vlan-overlap.pcap", "vlan-overlap.eve.json"] {
+        let (one, _) = detect_with(name, "10.50.0.2/32", &[]);
+        let (_, finals) = split(&one);
+        assert_eq!(finals.len(), 1, "{name}: {one:?}");
+        assert_eq!(s(finals[0], "src"), "10.50.0.1");
+        assert_eq!(s(finals[0], "kind"), "port_scan");
+        assert_eq!(
+            (n(finals[0], "ports_count"), n(finals[0], "failed")),
+            (8, 8),
+            "{name}"
+        );
+        assert!(finals[0].get("zone").is_none(), "{name}: {}", finals[0]);
+
+        let (apart, err) = detect_with(name, "10.50.0.2/32", &["--zones", "vlan"]);
+        assert!(apart.is_empty(), "{name}: {apart:?} {err}");
+
+        let (low, _) = detect_with(
+            name,
+            "10.50.0.2/32",
+            &["--zones", "vlan", "--min-targets", "4"],
+        );
+        let (_, finals) = split(&low);
+        let mut zones: Vec<(u64, u64, u64)> = finals
+            .iter()
+            .map(|v| (n(v, "zone"), n(v, "ports_count"), n(v, "failed")))
+            .collect();
+        zones.sort_unstable();
+        assert_eq!(zones, [(10, 4, 4), (20, 4, 4)], "{name}: {low:?}");
+    }
+}

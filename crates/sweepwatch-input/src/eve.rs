@@ -46,7 +46,7 @@
 //! is written only at flow timeout.
 
 use super::json_scan::{self, Cursor};
-use super::{read_lines, Emit, InputError, Parsed, ReadOptions, ReadStats};
+use super::{read_lines, Emit, InputError, Parsed, ReadOptions, ReadStats, Zones};
 use std::borrow::Cow;
 use std::io::BufRead;
 use std::net::IpAddr;
@@ -69,6 +69,7 @@ const MAX_BARE_SEGMENT: u64 = 100;
 struct Record<'a> {
     flow_id: Option<u64>,
     vlan: Option<Vlans>,
+    tenant_id: Option<u32>,
     event_type: Option<Cow<'a, str>>,
     timestamp: Option<Cow<'a, str>>,
     src_ip: Option<Cow<'a, str>>,
@@ -197,6 +198,10 @@ fn record<'a>(line: &'a str) -> Result<Record<'a>, String> {
                 b"flow_id" => {
                     let v = c.opt_uint(u64::MAX)?;
                     set(c, &mut r.flow_id, v)?
+                }
+                b"tenant_id" => {
+                    let v = c.opt_uint(u64::from(u32::MAX))?.map(|n| n as u32);
+                    set(c, &mut r.tenant_id, v)?
                 }
                 b"vlan" => {
                     let mut ids = Vlans::default();
@@ -490,6 +495,34 @@ pub fn eve_event(line: &str) -> Result<Option<Event>, String> {
     event(record(line)?)
 }
 
+/// [`eve_event`], the event's zone taken as `zones` says: the record's first
+/// `vlan` id or its `tenant_id` (0 without one).
+///
+/// # Examples
+/// ```
+/// use sweepwatch_input::{eve::eve_event_in, Zones};
+/// let line = r#"{"event_type":"flow","tenant_id":3,"vlan":[120,7],"src_ip":"10.0.0.1",
+///   "src_port":40000,"dest_ip":"10.0.0.2","dest_port":22,"proto":"TCP",
+///   "flow":{"pkts_toclient":1,"start":"2021-06-06T17:34:31.140759+0200"},
+///   "tcp":{"tcp_flags_ts":"02","tcp_flags_tc":"14"}}"#;
+/// assert_eq!(eve_event_in(line, Zones::Tenant).unwrap().unwrap().zone, 3);
+/// assert_eq!(eve_event_in(line, Zones::Vlan).unwrap().unwrap().zone, 120);
+/// assert_eq!(eve_event_in(line, Zones::None).unwrap().unwrap().zone, 0);
+/// ```
+pub fn eve_event_in(line: &str, zones: Zones) -> Result<Option<Event>, String> {
+    let rec = record(line)?;
+    let zone = match zones {
+        Zones::None => 0,
+        Zones::Vlan => rec
+            .vlan
+            .as_ref()
+            .and_then(|v| v.ids().first().copied())
+            .map_or(0, u32::from),
+        Zones::Tenant => rec.tenant_id.unwrap_or(0),
+    };
+    Ok(event(rec)?.map(|ev| ev.with_zone(zone)))
+}
+
 /// The event of a record's fields, if it is a flow with an attempt.
 fn event(rec: Record<'_>) -> Result<Option<Event>, String> {
     if rec.event_type.as_deref() != Some("flow") {
@@ -589,9 +622,10 @@ pub fn read_eve<R: BufRead>(
     opts: &mut ReadOptions<'_>,
     emit: Emit,
 ) -> Result<ReadStats, InputError> {
+    let zones = opts.zones;
     read_lines(r, opts, emit, |_, bytes| {
         Ok(Parsed::Record(match std::str::from_utf8(bytes) {
-            Ok(text) => eve_event(text),
+            Ok(text) => eve_event_in(text, zones),
             Err(_) => Err("not UTF-8".to_string()),
         }))
     })

@@ -175,6 +175,7 @@ pub type OnMalformed<'a> = &'a mut dyn FnMut(Location, &str);
 ///     on_malformed: Some(&mut report),
 ///     // Read by the capture readers only; a log reader ignores it.
 ///     pcap: PcapOptions::with_memory_bytes(1 << 20),
+///     ..ReadOptions::default()
 /// };
 /// let stats = read_conn_log(log.as_bytes(), &mut opts, &mut |_| {}).unwrap();
 /// assert_eq!((stats.events, stats.malformed), (1, 1));
@@ -192,6 +193,24 @@ pub struct ReadOptions<'a> {
     /// The capture flow tracker's timeouts and bounds; log readers, whose
     /// engine tracked the flows, ignore them.
     pub pcap: PcapOptions,
+    /// What each event's zone ([`sweepwatch::Event::zone`]) is taken from.
+    pub zones: Zones,
+}
+
+/// Where the readers find an event's zone, the address space its addresses
+/// belong to, so that overlapping ones (tenants, VRFs, VLANs reusing RFC
+/// 1918 blocks) are tracked apart.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Zones {
+    /// Every event in zone 0: addresses are unique (the default).
+    #[default]
+    None,
+    /// The outermost VLAN id: a capture packet's first tag, an EVE record's
+    /// first `vlan` entry; 0 without one. Zeek's conn.log carries none.
+    Vlan,
+    /// Suricata's `tenant_id` in EVE records (multi-tenant Suricata); 0
+    /// without one. Captures and Zeek's conn.log carry none.
+    Tenant,
 }
 
 impl fmt::Debug for ReadOptions<'_> {
@@ -199,11 +218,20 @@ impl fmt::Debug for ReadOptions<'_> {
         f.debug_struct("ReadOptions")
             .field("on_malformed", &self.on_malformed.as_ref().map(|_| "FnMut"))
             .field("pcap", &self.pcap)
+            .field("zones", &self.zones)
             .finish()
     }
 }
 
 impl ReadOptions<'_> {
+    /// The capture reader's options: [`pcap`](Self::pcap), with VLAN ids as
+    /// zones when [`zones`](Self::zones) says so.
+    pub(crate) fn capture_options(&self) -> PcapOptions {
+        let mut o = self.pcap.clone();
+        o.vlan_zones |= self.zones == Zones::Vlan;
+        o
+    }
+
     /// The handler, reborrowed for one reader's run.
     pub(crate) fn handler(&mut self) -> Option<OnMalformed<'_>> {
         match &mut self.on_malformed {

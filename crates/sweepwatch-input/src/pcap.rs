@@ -102,6 +102,11 @@ pub struct PcapOptions {
     /// `Unanswered`, as Zeek's conn.log marks such connections (`S0`); for
     /// captures filtered down to the probes, whose answers were never kept.
     pub pending_unanswered: bool,
+    /// Whether each packet's outermost VLAN id is its zone
+    /// ([`Event::zone`](sweepwatch::Event::zone)): where VLANs reuse each
+    /// other's addresses, their flows and sources are then kept apart.
+    /// [`read_capture`] sets it from [`ReadOptions::zones`]. `false` by default.
+    pub vlan_zones: bool,
 }
 
 impl PcapOptions {
@@ -127,6 +132,7 @@ impl PcapOptions {
             icmp_timeout_secs: 5,
             max_flows: usize::try_from(lo).unwrap_or(usize::MAX),
             pending_unanswered: false,
+            vlan_zones: false,
         }
     }
 
@@ -216,7 +222,7 @@ pub fn read_capture<R: Read + Send>(
     opts: &mut ReadOptions<'_>,
     emit: Emit,
 ) -> Result<ReadStats, InputError> {
-    let mut captures = CaptureReader::new(&opts.pcap)?;
+    let mut captures = CaptureReader::new(&opts.capture_options())?;
     let mut st = captures.read(r, opts.handler(), emit)?;
     let before = captures.tracker.counts.events;
     st.pending = captures.finish(emit);

@@ -288,7 +288,7 @@ impl<'r> Sniffed<'r> {
             Format::Pcap | Format::PcapNg => {
                 let c = match captures {
                     Some(c) => c,
-                    None => captures.insert(CaptureReader::new(&opts.pcap)?),
+                    None => captures.insert(CaptureReader::new(&opts.capture_options())?),
                 };
                 c.read(self.reader, opts.handler(), emit)
             }

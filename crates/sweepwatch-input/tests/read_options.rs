@@ -236,6 +236,7 @@ fn every_reader_takes_the_same_read_options() {
             pending_unanswered: true,
             ..PcapOptions::with_memory_bytes(1 << 20)
         },
+        ..ReadOptions::default()
     };
     let mut stats = Vec::new();
     let mut events = Vec::new();

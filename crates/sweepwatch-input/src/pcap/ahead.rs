@@ -238,7 +238,7 @@ mod tests {
 
     fn offsets(bytes: &[u8]) -> (Vec<u64>, Ended) {
         let mut at = Vec::new();
-        let ended = each_record(bytes, &Keys::new(), &mut |_| {}, |r, _| {
+        let ended = each_record(bytes, &Keys::new(false), &mut |_| {}, |r, _| {
             if let Record::Skipped { at: a, .. } = r {
                 at.push(*a);
             }
@@ -271,7 +271,7 @@ mod tests {
         }
         let bytes = capture(2 * BATCH);
         let mut seen = 0;
-        let ended = each_record(Failing(bytes, 0), &Keys::new(), &mut |_| {}, |_, _| {
+        let ended = each_record(Failing(bytes, 0), &Keys::new(false), &mut |_| {}, |_, _| {
             seen += 1
         });
         assert!(ended.unwrap_err().to_string().contains("disk gone"));
@@ -287,7 +287,7 @@ mod tests {
             }
         }
         let caught = std::panic::catch_unwind(|| {
-            each_record(Panicking, &Keys::new(), &mut |_| {}, |_, _| {})
+            each_record(Panicking, &Keys::new(false), &mut |_| {}, |_, _| {})
         });
         let msg = sweepwatch::panic_message(caught.unwrap_err().as_ref());
         assert_eq!(msg, "reader bug");
@@ -296,7 +296,7 @@ mod tests {
         // decoder, blocked on a full channel, must end too.
         let bytes = capture(50 * BATCH);
         let caught = std::panic::catch_unwind(|| {
-            let _ = each_record(&bytes[..], &Keys::new(), &mut |_| {}, |_, _| {
+            let _ = each_record(&bytes[..], &Keys::new(false), &mut |_| {}, |_, _| {
                 panic!("consumer bug")
             });
         });
@@ -323,7 +323,7 @@ mod tests {
         let mut i = 0u16;
         let ended = each_record(
             &bytes[..],
-            &Keys::new(),
+            &Keys::new(false),
             &mut |ev| got.push(ev.dst_port),
             |_, out| {
                 // Two events for some records, none for others.
@@ -348,7 +348,7 @@ mod tests {
         let caught = std::panic::catch_unwind(|| {
             let _ = each_record(
                 &bytes[..],
-                &Keys::new(),
+                &Keys::new(false),
                 &mut |_| panic!("sink bug"),
                 |_, out| out.push(event(1)),
             );

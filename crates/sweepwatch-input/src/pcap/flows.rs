@@ -99,6 +99,8 @@ pub(crate) struct Key {
     oport: u16,
     rport: u16,
     proto: Protocol,
+    /// The flow's zone: its VLAN id when VLANs are zones, else 0.
+    zone: u16,
 }
 
 /// The tables' hasher reads the hash the key carries.
@@ -109,14 +111,28 @@ impl nohash_hasher::IsEnabled for Key {}
 /// packets as it decodes them, which takes the hashing off the tracker's
 /// thread.
 #[derive(Clone)]
-pub(crate) struct Keys(ahash::RandomState);
+pub(crate) struct Keys {
+    state: ahash::RandomState,
+    /// Whether a packet's outermost VLAN id is its flow's zone.
+    vlan_zones: bool,
+}
 
 impl Keys {
-    pub(crate) fn new() -> Self {
-        Keys(ahash::RandomState::new())
+    pub(crate) fn new(vlan_zones: bool) -> Self {
+        Keys {
+            state: ahash::RandomState::new(),
+            vlan_zones,
+        }
     }
 
-    fn key(&self, orig: IpAddr, resp: IpAddr, oport: u16, rport: u16, proto: Protocol) -> Key {
+    fn key(
+        &self,
+        orig: IpAddr,
+        resp: IpAddr,
+        (oport, rport): (u16, u16),
+        proto: Protocol,
+        zone: u16,
+    ) -> Key {
         let (orig, resp) = (bits(orig), bits(resp));
         let mut k = Key {
             orig,
@@ -125,40 +141,40 @@ impl Keys {
             oport,
             rport,
             proto,
+            zone,
         };
         let (a, b) = if k.flipped() {
             ((resp, rport), (orig, oport))
         } else {
             ((orig, oport), (resp, rport))
         };
-        let mut h = self.0.build_hasher();
+        let mut h = self.state.build_hasher();
         h.write_u128(a.0);
         h.write_u128(b.0);
-        h.write_u64(u64::from(a.1) | u64::from(b.1) << 16 | (proto as u64) << 32);
+        h.write_u64(
+            u64::from(a.1) | u64::from(b.1) << 16 | (proto as u64) << 32 | u64::from(zone) << 40,
+        );
         k.hash = h.finish() ^ k.reversal();
         k
     }
 
-    fn echo(&self, orig: IpAddr, resp: IpAddr, id: u16) -> Key {
-        self.key(orig, resp, id, 0, Protocol::Icmp)
-    }
-
-    fn quoted(&self, q: &Quoted) -> Key {
-        self.key(q.src, q.dst, q.sport, q.dport, q.proto)
-    }
-
     /// The key [`Tracker::keyed`] takes for `p`: for TCP and UDP the flow
     /// in the packet's direction, for echoes the request's, for ICMP errors
-    /// the quoted packet's.
+    /// the quoted packet's (an error comes back on its probe's VLAN).
     pub(crate) fn of(&self, p: &Packet) -> Key {
+        let zone = if self.vlan_zones { p.vlan } else { 0 };
         match p.transport {
             Transport::Tcp { sport, dport, .. } => {
-                self.key(p.src, p.dst, sport, dport, Protocol::Tcp)
+                self.key(p.src, p.dst, (sport, dport), Protocol::Tcp, zone)
             }
-            Transport::Udp { sport, dport } => self.key(p.src, p.dst, sport, dport, Protocol::Udp),
-            Transport::EchoRequest { id } => self.echo(p.src, p.dst, id),
-            Transport::EchoReply { id } => self.echo(p.dst, p.src, id),
-            Transport::Unreachable(q) | Transport::TimeExceeded(q) => self.quoted(&q),
+            Transport::Udp { sport, dport } => {
+                self.key(p.src, p.dst, (sport, dport), Protocol::Udp, zone)
+            }
+            Transport::EchoRequest { id } => self.key(p.src, p.dst, (id, 0), Protocol::Icmp, zone),
+            Transport::EchoReply { id } => self.key(p.dst, p.src, (id, 0), Protocol::Icmp, zone),
+            Transport::Unreachable(q) | Transport::TimeExceeded(q) => {
+                self.key(q.src, q.dst, (q.sport, q.dport), q.proto, zone)
+            }
         }
     }
 }
@@ -209,6 +225,7 @@ impl Key {
             oport: self.rport,
             rport: self.oport,
             proto: self.proto,
+            zone: self.zone,
         };
         k.hash = self.hash ^ self.reversal() ^ k.reversal();
         k
@@ -409,7 +426,7 @@ impl Tracker {
             probes,
             due: Default::default(),
             settled,
-            keys: Keys::new(),
+            keys: Keys::new(opts.vlan_zones),
             settled_due,
             seq: 0,
             clock: 0,
@@ -618,7 +635,9 @@ impl Tracker {
         // anonymised traces); a target refusing for itself is still known by
         // its own address.
         if q.dst != from {
-            let to_sender = self.keys.key(q.src, from, q.sport, q.dport, q.proto);
+            let to_sender = self
+                .keys
+                .key(q.src, from, (q.sport, q.dport), q.proto, key.zone);
             if let Some(reported) = self.resolve(ts, to_sender, Answer::Unreachable) {
                 return reported;
             }
@@ -733,6 +752,7 @@ impl Tracker {
         );
         ev.src_port = src_port;
         ev.technique = technique;
+        ev.zone = u32::from(key.zone);
         self.out.push(ev);
         self.counts.events += 1;
     }
@@ -888,6 +908,7 @@ mod tests {
 
     fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Packet {
         Packet {
+            vlan: 0,
             src: ip(src),
             dst: ip(dst),
             transport: Transport::Tcp {
@@ -910,6 +931,7 @@ mod tests {
 
     fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> Packet {
         Packet {
+            vlan: 0,
             src: ip(src),
             dst: ip(dst),
             transport: Transport::Udp { sport, dport },
@@ -1054,6 +1076,7 @@ mod tests {
                 (
                     0.41,
                     Packet {
+                        vlan: 0,
                         src: ip(t),
                         dst: ip(s),
                         transport: Transport::Unreachable(Quoted {
@@ -1129,6 +1152,7 @@ mod tests {
         use Technique::*;
         let (s, t) = ("10.0.0.1", "10.0.0.2");
         let unreachable = |port| Packet {
+            vlan: 0,
             src: ip(t),
             dst: ip(s),
             transport: Transport::Unreachable(Quoted {
@@ -1290,6 +1314,7 @@ mod tests {
         use Outcome::*;
         let (host, target, router) = ("10.0.0.1", "192.0.2.9", "10.0.0.254");
         let exceeded = |dport, proto| Packet {
+            vlan: 0,
             src: ip(router),
             dst: ip(host),
             transport: Transport::TimeExceeded(Quoted {
@@ -1301,6 +1326,7 @@ mod tests {
             }),
         };
         let refused = |dport| Packet {
+            vlan: 0,
             src: ip(target),
             dst: ip(host),
             transport: Transport::Unreachable(Quoted {
@@ -1345,6 +1371,7 @@ mod tests {
     fn unreachable_refuses_quoted_probe_and_falls_back_to_sender() {
         use Outcome::*;
         let quoted = |dst: &str, proto| Packet {
+            vlan: 0,
             src: ip("10.0.0.9"),
             dst: ip("10.0.0.1"),
             transport: Transport::Unreachable(Quoted {
@@ -1434,8 +1461,10 @@ mod tests {
             icmp_timeout_secs: 5,
             max_flows: 100,
             pending_unanswered: false,
+            vlan_zones: false,
         };
         let echo_req = Packet {
+            vlan: 0,
             src: ip("10.0.0.1"),
             dst: ip("10.0.0.7"),
             transport: Transport::EchoRequest { id: 9 },
@@ -1463,7 +1492,7 @@ mod tests {
 
     #[test]
     fn a_key_turned_around_hashes_as_one_made_that_way() {
-        let keys = Keys::new();
+        let keys = Keys::new(false);
         let ends = [
             ("10.0.0.1", 1000),
             ("10.0.0.2", 80),
@@ -1474,8 +1503,8 @@ mod tests {
         for (a, ap) in ends {
             for (b, bp) in ends {
                 for proto in [Protocol::Tcp, Protocol::Udp, Protocol::Icmp] {
-                    let fwd = keys.key(ip(a), ip(b), ap, bp, proto);
-                    let back = keys.key(ip(b), ip(a), bp, ap, proto);
+                    let fwd = keys.key(ip(a), ip(b), (ap, bp), proto, 7);
+                    let back = keys.key(ip(b), ip(a), (bp, ap), proto, 7);
                     // Equality covers the hash: a table finds a key only by it.
                     assert_eq!(fwd.reversed(), back, "{a}:{ap} {b}:{bp}");
                     assert_eq!(fwd.reversed().reversed(), fwd);
@@ -1487,10 +1516,15 @@ mod tests {
             }
         }
         // Another tracker's keys are seeded apart.
-        let other = Keys::new().key(ip("10.0.0.1"), ip("10.0.0.2"), 1, 2, Protocol::Tcp);
+        let other = Keys::new(false).key(ip("10.0.0.1"), ip("10.0.0.2"), (1, 2), Protocol::Tcp, 0);
         assert_ne!(
             other,
-            keys.key(ip("10.0.0.1"), ip("10.0.0.2"), 1, 2, Protocol::Tcp)
+            keys.key(ip("10.0.0.1"), ip("10.0.0.2"), (1, 2), Protocol::Tcp, 0)
+        );
+        // Zones apart: the same flow in two VLANs is two keys.
+        assert_ne!(
+            keys.key(ip("10.0.0.1"), ip("10.0.0.2"), (1, 2), Protocol::Tcp, 10),
+            keys.key(ip("10.0.0.1"), ip("10.0.0.2"), (1, 2), Protocol::Tcp, 20)
         );
     }
 
@@ -1510,6 +1544,7 @@ mod tests {
             let sport = (i % 60_000) as u16;
             let dst = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
             let syn = Packet {
+                vlan: 0,
                 src: ip("192.0.2.1"),
                 dst,
                 transport: Transport::Tcp {
@@ -1520,6 +1555,7 @@ mod tests {
                 },
             };
             let rst = Packet {
+                vlan: 0,
                 src: dst,
                 dst: ip("192.0.2.1"),
                 transport: Transport::Tcp {

@@ -89,6 +89,8 @@ pub(crate) struct Packet {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub transport: Transport,
+    /// The id of the packet's outermost VLAN tag, 0 without one.
+    pub vlan: u16,
 }
 
 /// The result of decoding one captured frame.
@@ -198,38 +200,57 @@ pub(crate) fn decode(link: u32, data: &[u8]) -> Decoded {
 }
 
 /// Follows an EtherType through any number of VLAN tags.
-pub(super) fn ethertype(mut ty: u16, mut data: &[u8], depth: u8) -> Decoded {
-    for _ in 0..MAX_NESTING {
-        match ty {
-            ETH_IPV4 => return ipv4(data, depth),
-            ETH_IPV6 => return ipv6(data, depth),
-            ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
-                if data.len() < 4 {
-                    return Malformed("VLAN tag cut short");
-                }
-                ty = be16(data, 2);
-                data = &data[4..];
-            }
-            ETH_MPLS | ETH_MPLS_MC => return mpls(data, depth),
-            ETH_PPPOE => {
-                if data.len() < 8 {
-                    return Malformed("PPPoE header cut short");
-                }
-                // Version and type 1, session data (code 0).
-                if data[0] != 0x11 || data[1] != 0 {
-                    return Irrelevant;
-                }
-                let payload = &data[8..];
-                return match be16(data, 6) {
-                    PPP_IPV4 => ipv4(payload, depth),
-                    PPP_IPV6 => ipv6(payload, depth),
-                    _ => Irrelevant,
-                };
-            }
-            _ => return Irrelevant,
+pub(super) fn ethertype(ty: u16, data: &[u8], depth: u8) -> Decoded {
+    let (decoded, vlan) = tagged(ty, data, depth);
+    match (decoded, vlan) {
+        // The outermost tag is this frame's: a tunnelled frame's own tags,
+        // set deeper, give way to it.
+        (Decoded::Packet(mut p), Some(id)) => {
+            p.vlan = id;
+            Decoded::Packet(p)
         }
+        (d, _) => d,
     }
-    Irrelevant
+}
+
+/// [`ethertype`], and the id of the frame's first VLAN tag if it has one.
+fn tagged(mut ty: u16, mut data: &[u8], depth: u8) -> (Decoded, Option<u16>) {
+    let mut vlan = None;
+    let decoded = 'walk: {
+        for _ in 0..MAX_NESTING {
+            match ty {
+                ETH_IPV4 => break 'walk ipv4(data, depth),
+                ETH_IPV6 => break 'walk ipv6(data, depth),
+                ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
+                    if data.len() < 4 {
+                        break 'walk Malformed("VLAN tag cut short");
+                    }
+                    vlan = vlan.or(Some(be16(data, 0) & 0x0fff));
+                    ty = be16(data, 2);
+                    data = &data[4..];
+                }
+                ETH_MPLS | ETH_MPLS_MC => break 'walk mpls(data, depth),
+                ETH_PPPOE => {
+                    if data.len() < 8 {
+                        break 'walk Malformed("PPPoE header cut short");
+                    }
+                    // Version and type 1, session data (code 0).
+                    if data[0] != 0x11 || data[1] != 0 {
+                        break 'walk Irrelevant;
+                    }
+                    let payload = &data[8..];
+                    break 'walk match be16(data, 6) {
+                        PPP_IPV4 => ipv4(payload, depth),
+                        PPP_IPV6 => ipv6(payload, depth),
+                        _ => Irrelevant,
+                    };
+                }
+                _ => break 'walk Irrelevant,
+            }
+        }
+        Irrelevant
+    };
+    (decoded, vlan)
 }
 
 /// An MPLS label stack, then the packet it carries. The stack says nothing
@@ -412,6 +433,7 @@ fn transport(proto: u8, src: IpAddr, dst: IpAddr, p: &[u8], claimed: usize, dept
         src,
         dst,
         transport,
+        vlan: 0,
     })
 }
 
@@ -723,6 +745,7 @@ mod tests {
     fn tcp_data(link: u32, frame: &[u8]) -> bool {
         match decode(link, frame) {
             Decoded::Packet(Packet {
+                vlan: 0,
                 transport: Transport::Tcp { data, .. },
                 ..
             }) => data,
