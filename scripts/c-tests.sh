@@ -49,11 +49,11 @@ for f in include/sweepwatch.h lib/libsweepwatch.a lib/libsweepwatch.so "lib/$son
     lib/pkgconfig/sweepwatch.pc lib/pkgconfig/sweepwatch-static.pc share/sweepwatch/installed-files; do
     [ -e "$prefix/$f" ] || fail "missing $prefix/$f"
 done
-readelf -d "$prefix/lib/libsweepwatch.so" | grep -q "SONAME.*\[$soname\]" ||
+grep -q "SONAME.*\[$soname\]" <<<"$(readelf -d "$prefix/lib/libsweepwatch.so")" ||
     fail "SONAME is not $soname"
 # Stripped as a distribution strips: no debug sections in the .so or the .a.
 for lib in "$prefix/lib/libsweepwatch.so" "$prefix/lib/libsweepwatch.a"; do
-    if readelf -S -W "$lib" 2>/dev/null | grep -q '\.debug_info'; then
+    if grep -q '\.debug_info' <<<"$(readelf -S -W "$lib" 2>/dev/null)"; then
         fail "$lib carries debug information"
     fi
 done
@@ -91,9 +91,9 @@ build() {
         fail "$name does not build"
         return 1
     fi
-    readelf -d "$build/$name.dynamic" | grep -q "NEEDED.*\[$soname\]" ||
+    grep -q "NEEDED.*\[$soname\]" <<<"$(readelf -d "$build/$name.dynamic")" ||
         fail "$name.dynamic does not load $soname"
-    if ldd "$build/$name.static" | grep -q 'libsweepwatch'; then
+    if grep -q 'libsweepwatch' <<<"$(ldd "$build/$name.static")"; then
         fail "$name.static still needs libsweepwatch.so: $(ldd "$build/$name.static")"
     fi
 }
@@ -162,7 +162,7 @@ if ! $CC -static "$build/empty.c" -o "$build/empty" 2>/dev/null; then
     echo "skip: $CC cannot link -static here (no static C library)"
 elif $CC -static "${warn[@]}" -pthread crates/sweepwatch-capi/examples/c/minimal.c -o "$build/minimal.full-static" \
     $(pkg-config --cflags --libs sweepwatch-static) 2>"$build/minimal.full-static.err"; then
-    if readelf -d "$build/minimal.full-static" 2>/dev/null | grep -q NEEDED; then
+    if grep -q NEEDED <<<"$(readelf -d "$build/minimal.full-static" 2>/dev/null)"; then
         fail "minimal.full-static loads shared libraries"
     fi
     # Valgrind reports glibc's own static start-up (TLS set-up) as

@@ -19,7 +19,7 @@ out=${1:-$target/debian}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 [ -n "$version" ] || { echo "build.sh: no version in Cargo.toml" >&2; exit 1; }
 debversion=$version-1
 minor=$(echo "$version" | cut -d. -f1,2)

@@ -6,7 +6,7 @@
 #     192.168.56.10), and nothing else;
 #   - its manual pages format without warnings and its bash completion
 #     completes; the systemd unit passes systemd-analyze verify;
-#   - ldconfig (by trigger) knows libsweepwatch.so.0.1, and a C program
+#   - ldconfig (by trigger) knows libsweepwatch.so.0.<minor>, and a C program
 #     built with plain `pkg-config sweepwatch` loads it and runs under
 #     valgrind, and one built with `sweepwatch-static` needs no libsweepwatch;
 #   - Suricata loads the packaged plugin and writes the sweep records;
@@ -16,7 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
-packages=(sweepwatch sweepwatch-suricata libsweepwatch-dev libsweepwatch0.1)
+minor=$(awk -F'"' '/^version = /{split($2, v, "."); print v[1] "." v[2]; exit}' Cargo.toml)
+soname=libsweepwatch.so.$minor
+packages=(sweepwatch sweepwatch-suricata libsweepwatch-dev "libsweepwatch$minor")
 
 fail() {
     echo "FAIL: $*" >&2
@@ -84,18 +86,20 @@ if command -v systemd-analyze >/dev/null; then
 fi
 
 echo "== the C library"
-ldconfig -p | grep -q 'libsweepwatch\.so\.0\.1 ' || fail "ldconfig's cache lacks libsweepwatch.so.0.1"
+# The cache read whole first: `ldconfig -p | grep -q` can fail by SIGPIPE
+# under pipefail when grep stops reading early.
+grep -q "$soname " <<<"$(ldconfig -p)" || fail "ldconfig's cache lacks $soname"
 cc -std=c11 -Wall -Wextra -Werror "$root/crates/sweepwatch-capi/examples/c/minimal.c" -o minimal \
     $(pkg-config --cflags --libs sweepwatch) || fail "minimal.c does not build with pkg-config sweepwatch"
 # /lib is /usr/lib on a merged-/usr system.
-ldd ./minimal | grep -Eq "libsweepwatch\.so\.0\.1 => (/usr)?/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/" ||
+grep -Eq "$soname => (/usr)?/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/" <<<"$(ldd ./minimal)" ||
     fail "minimal does not load the packaged library: $(ldd ./minimal)"
 valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite ./minimal >minimal.out ||
     fail "minimal (dynamic, valgrind) exited with $?"
 grep -q '^OK: ' minimal.out || fail "minimal (dynamic): $(cat minimal.out)"
 cc -std=c11 -Wall -Wextra -Werror -pthread "$root/crates/sweepwatch-capi/examples/c/minimal.c" -o minimal-static \
     $(pkg-config --cflags --libs sweepwatch-static) || fail "minimal.c does not build with sweepwatch-static"
-if ldd ./minimal-static | grep -q libsweepwatch; then
+if grep -q libsweepwatch <<<"$(ldd ./minimal-static)"; then
     fail "minimal-static needs libsweepwatch: $(ldd ./minimal-static)"
 fi
 ./minimal-static >minimal-static.out && grep -q '^OK: ' minimal-static.out ||
@@ -130,7 +134,7 @@ for f in /usr/bin/sweepwatch /usr/include/sweepwatch.h "$plugin" /lib/systemd/sy
     /usr/share/man/man1/sweepwatch.1.gz; do
     [ ! -e "$f" ] || fail "$f is left after dpkg --purge"
 done
-if ldconfig -p | grep -q libsweepwatch; then
+if grep -q libsweepwatch <<<"$(ldconfig -p)"; then
     fail "ldconfig's cache still names libsweepwatch after dpkg --purge"
 fi
 echo "ok: purged, nothing left"
