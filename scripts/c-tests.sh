@@ -152,6 +152,7 @@ build bad_input crates/sweepwatch-capi/tests/c/bad_input.c && run bad_input '^[0
 build names crates/sweepwatch-capi/tests/c/names.c && run names '^[0-9]+ checks, 0 failed$'
 build json crates/sweepwatch-capi/tests/c/json.c && run json '^[0-9]+ checks, 0 failed$'
 build zones crates/sweepwatch-capi/tests/c/zones.c && run zones '^[0-9]+ checks, 0 failed$'
+build reconfigure crates/sweepwatch-capi/tests/c/reconfigure.c && run reconfigure '^[0-9]+ checks, 0 failed$'
 build order crates/sweepwatch-capi/tests/c/order.c && run order '^[0-9]+ checks, 0 failed$'
 build state crates/sweepwatch-capi/tests/c/state.c && run state '^[0-9]+ checks, 0 failed$'
 build stage crates/sweepwatch-capi/tests/c/stage.c && run stage '^[0-9]+ checks, 0 failed$'

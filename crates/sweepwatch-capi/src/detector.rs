@@ -428,6 +428,47 @@ pub unsafe extern "C" fn sw_detector_flush(detector: *const sw_detector) -> sw_r
     })
 }
 
+/// Gives a running detector the configuration `config`, keeping its state:
+/// every source, its evidence, the scans in progress and the events its
+/// ordering window holds. Home networks, allow and ignore rules, reply
+/// ports, thresholds and timeouts may change; `memory_bytes`, shards,
+/// `dedup_secs` and a set hash seed may not (they lay out the state), and
+/// the ordering window keeps the size it was made with. Each feeding call
+/// reads the configuration in place when it starts: one running on another
+/// thread ends under the old one; none waits for this call. `config` stays
+/// the caller's.
+///
+/// ```c
+/// sw_config *cfg = sw_config_new();
+/// sw_config_add_home_net(cfg, "10.0.0.0/8");
+/// sw_config_add_allow(cfg, "10.1.2.3/32", NULL, 0);
+/// sw_result r = sw_detector_reconfigure(det, cfg);
+/// if (r != SW_RESULT_OK) report(r);
+/// sw_config_free(cfg);
+/// ```
+///
+/// Returns SW_RESULT_NULL_PARAMETER if `detector` or `config` is NULL;
+/// SW_RESULT_INVALID_CONFIG if `config` is invalid or changes the layout
+/// (the detector keeps its configuration; sw_result_message() names each
+/// change). Thread-safe; may be called from a verdict callback.
+///
+/// # Safety
+/// `detector` must be NULL or a live detector; `config` NULL or a live
+/// configuration.
+#[no_mangle]
+pub unsafe extern "C" fn sw_detector_reconfigure(
+    detector: *const sw_detector,
+    config: *const sw_config,
+) -> sw_result {
+    panic::run(|| {
+        // SAFETY: the caller provides a live detector or NULL.
+        let det = unsafe { detector_ref(detector) }?;
+        // SAFETY: the caller provides a live configuration or NULL.
+        let cfg = unsafe { config_ref(config) }?;
+        det.det.reconfigure(cfg.core.clone()).map_err(core_error)
+    })
+}
+
 /// Writes a snapshot of the detector's counters, summed over its shards, into
 /// `*stats_out`.
 ///

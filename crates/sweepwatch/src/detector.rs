@@ -9,6 +9,7 @@ use crate::probe::{locality, Probe};
 use crate::shard::{Hint, Shard};
 use crate::stats::Stats;
 use crate::verdict::Verdict;
+use arc_swap::ArcSwap;
 use std::cell::Cell;
 use std::sync::{Mutex, MutexGuard};
 
@@ -125,13 +126,22 @@ const CACHED_SHARD_BYTES: u64 = 1 << 20;
 /// assert_eq!(v.targets, 5); // decided at the fifth refused host
 /// ```
 pub struct Detector {
-    /// The configuration it was made with, for saved states.
-    config: Config,
-    settings: Settings,
+    /// The configuration and what it compiles to, replaced whole by
+    /// [`reconfigure`](Detector::reconfigure); each call reads the one in
+    /// place when it starts.
+    live: ArcSwap<Live>,
     shards: Box<[Padded]>,
     /// Whether batches prefetch: only when a shard outgrows the cache.
     prefetch: bool,
     sink: Box<Sink>,
+}
+
+/// A detector's configuration and its compiled settings, which change
+/// together.
+struct Live {
+    /// The configuration, for saved states.
+    config: Config,
+    settings: Settings,
 }
 
 impl std::fmt::Debug for Detector {
@@ -178,8 +188,7 @@ impl Detector {
             .map_err(|_| no_memory)?;
         let prefetch = shards[0].hint.bytes() > CACHED_SHARD_BYTES;
         Ok(Detector {
-            config,
-            settings,
+            live: ArcSwap::from_pointee(Live { config, settings }),
             shards,
             prefetch,
             sink: Box::new(on_verdict),
@@ -190,7 +199,7 @@ impl Detector {
     /// the hashes are taken. A source is tracked per protocol, so its hash
     /// covers the protocol.
     #[inline(always)]
-    fn probe(&self, ev: &KeyedEvent) -> Probe {
+    fn probe(s: &Settings, ev: &KeyedEvent) -> Probe {
         let mut p = Probe {
             ts: ev.ts,
             src: ev.src.bits(),
@@ -206,10 +215,10 @@ impl Detector {
             pair: 0,
             zone: ev.zone,
         };
-        if p.proto == Protocol::Udp && self.settings.is_reply(ev.src_port, p.dst_port) {
+        if p.proto == Protocol::Udp && s.is_reply(ev.src_port, p.dst_port) {
             p.outcome = Outcome::Unsolicited;
         }
-        let hasher = &self.settings.hasher;
+        let hasher = &s.hasher;
         p.h_src = hasher.source(p.src, p.zone, p.proto.index());
         let service = crate::hash::service(p.dst_port, p.proto.index());
         p.pair = hasher.pair(p.h_src, p.dst, service);
@@ -246,7 +255,11 @@ impl Detector {
     #[inline]
     pub fn observe(&self, ev: &Event) -> Result<(), Error> {
         self.refuse_reentry()?;
-        self.observe_probe(self.probe(&KeyedEvent::from(ev)));
+        let live = self.live.load();
+        self.observe_probe(
+            &live.settings,
+            Self::probe(&live.settings, &KeyedEvent::from(ev)),
+        );
         Ok(())
     }
 
@@ -279,15 +292,74 @@ impl Detector {
     #[inline]
     pub fn observe_keyed(&self, ev: &KeyedEvent) -> Result<(), Error> {
         self.refuse_reentry()?;
-        self.observe_probe(self.probe(ev));
+        let live = self.live.load();
+        self.observe_probe(&live.settings, Self::probe(&live.settings, ev));
         Ok(())
     }
 
     /// Observes one event made a probe, under its shard's lock.
     #[inline(always)]
-    fn observe_probe(&self, p: Probe) {
+    fn observe_probe(&self, s: &Settings, p: Probe) {
         let mut shard = self.lock(self.shard_of(p.h_src));
-        shard.observe(&self.settings, &p, &mut |v| self.deliver(v));
+        shard.observe(s, &p, &mut |v| self.deliver(v));
+    }
+
+    /// Replaces the configuration of a running detector, keeping its state:
+    /// every source, its evidence, the scans in progress and the verdicts'
+    /// suppression. Home networks, allow and ignore rules, reply ports,
+    /// thresholds and timeouts may change; `memory_bytes`, `shards` and
+    /// `dedup_secs`, which lay out the state, may not, nor a set
+    /// `hash_seed` (the detector keeps its hash keys). Each feeding call
+    /// reads the configuration in place when it starts, so a batch that
+    /// runs meanwhile ends under the old one; no call waits for this one.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use sweepwatch::{AllowRule, Config, Detector, Event, Outcome, Protocol, Timestamp};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let out = Arc::clone(&seen);
+    /// let det = Detector::new(Config::default(), move |v| out.lock().unwrap().push(*v)).unwrap();
+    /// let probe = |host: u8| Event::new(Timestamp::from_secs(1_700_000_000),
+    ///     "198.51.100.4".parse().unwrap(), format!("192.168.1.{host}").parse().unwrap(),
+    ///     22, Protocol::Tcp, Outcome::Refused);
+    /// for host in 1..=3 { det.observe(&probe(host)).unwrap(); }
+    /// // An operator allows another scanner; this one's three probes stay counted.
+    /// let mut cfg = Config::default();
+    /// cfg.allow.push(AllowRule::Net("192.0.2.10/32".into()));
+    /// det.reconfigure(cfg).unwrap();
+    /// for host in 4..=5 { det.observe(&probe(host)).unwrap(); }
+    /// assert_eq!(seen.lock().unwrap()[0].targets, 5);
+    /// // The layout cannot change while running.
+    /// let bigger = Config { memory_bytes: 128 << 20, ..Config::default() };
+    /// assert!(det.reconfigure(bigger).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] if `config` is invalid, or changes what lays out
+    /// the state (the field `config`, naming each change); the detector
+    /// then keeps its configuration.
+    pub fn reconfigure(&self, mut config: Config) -> Result<(), Error> {
+        let live = self.live.load();
+        let changes = state::layout_changes(&live.config, &config);
+        if !changes.is_empty() {
+            return Err(Error::config(
+                "config",
+                format!(
+                    "{}: memory_bytes, shards, dedup_secs and hash_seed cannot change \
+                     while the detector runs",
+                    changes.join(", ")
+                ),
+            ));
+        }
+        let mut settings = Settings::compile(&config)?;
+        // The same keys, so that every source is found where it was put.
+        settings.hasher = live.settings.hasher.clone();
+        config.hash_seed = live.config.hash_seed;
+        self.live
+            .store(std::sync::Arc::new(Live { config, settings }));
+        Ok(())
     }
 
     /// Whether the calling thread is running a verdict callback of this
@@ -347,7 +419,7 @@ impl Detector {
     /// # Errors
     /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     pub fn observe_batch(&self, events: &[Event]) -> Result<(), Error> {
-        self.observe_batch_with(events, |ev| self.probe(&KeyedEvent::from(ev)))
+        self.observe_batch_with(events, |s, ev| Self::probe(s, &KeyedEvent::from(ev)))
     }
 
     /// [`observe_batch`](Detector::observe_batch) for items of the caller's
@@ -388,7 +460,7 @@ impl Detector {
         items: &[T],
         key: impl Fn(&T) -> KeyedEvent,
     ) -> Result<(), Error> {
-        self.observe_batch_with(items, |item| self.probe(&key(item)))
+        self.observe_batch_with(items, |s, item| Self::probe(s, &key(item)))
     }
 
     /// Tells the detector that capture time has reached `now` although no events
@@ -403,9 +475,10 @@ impl Detector {
     /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     pub fn advance(&self, now: Timestamp) -> Result<(), Error> {
         self.refuse_reentry()?;
+        let live = self.live.load();
         for i in 0..self.shards.len() {
             self.lock(i)
-                .advance(&self.settings, now, &mut |v| self.deliver(v));
+                .advance(&live.settings, now, &mut |v| self.deliver(v));
         }
         Ok(())
     }
@@ -442,8 +515,9 @@ impl Detector {
     /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     pub fn flush(&self) -> Result<(), Error> {
         self.refuse_reentry()?;
+        let live = self.live.load();
         for i in 0..self.shards.len() {
-            self.lock(i).flush(&self.settings, &mut |v| self.deliver(v));
+            self.lock(i).flush(&live.settings, &mut |v| self.deliver(v));
         }
         Ok(())
     }

@@ -1518,3 +1518,60 @@ fn zones_keep_the_same_address_apart() {
     // Zone 0 keeps the JSON it had: no zone field.
     assert!(!sweepwatch::format::verdict_json(&one_zone[0]).contains("zone"));
 }
+
+/// A running detector takes new home networks and allow rules without
+/// losing a scan in progress: three refused probes before, two after, and
+/// the verdict counts five; a rule that allows the scanner silences it from
+/// then on; a change of layout is refused and changes nothing. Counts are
+/// exact under 64, so any seed.
+#[test]
+fn reconfiguring_keeps_a_scan_in_progress() {
+    let scanner = ip("198.51.100.4");
+    let probe = |host: u8| {
+        Event::new(
+            Timestamp::from_micros(1_700_000_000_000_000 + u64::from(host) * 1_000_000),
+            scanner,
+            v4(192, 168, 1, host),
+            22,
+            Protocol::Tcp,
+            Outcome::Refused,
+        )
+    };
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::clone(&seen);
+    let det = Detector::new(Config::default(), move |v| out.lock().unwrap().push(*v)).unwrap();
+    for host in 1..=3 {
+        det.observe(&probe(host)).unwrap();
+    }
+    // Home is now 192.168.1.0/24 only, and another host is allowed.
+    let cfg = Config {
+        home_networks: vec!["192.168.1.0/24".into()],
+        allow: vec![AllowRule::Net("192.0.2.10/32".into())],
+        ..Config::default()
+    };
+    det.reconfigure(cfg.clone()).unwrap();
+    let bigger = Config {
+        memory_bytes: 128 << 20,
+        ..cfg.clone()
+    };
+    let e = det.reconfigure(bigger).unwrap_err().to_string();
+    assert!(e.contains("memory_bytes 67108864 (now 134217728)"), "{e}");
+    for host in 4..=5 {
+        det.observe(&probe(host)).unwrap();
+    }
+    let verdicts = seen.lock().unwrap().clone();
+    assert_eq!(verdicts.len(), 1, "{verdicts:#?}");
+    assert_eq!((verdicts[0].targets, verdicts[0].failed), (5, 5));
+    assert_eq!(verdicts[0].direction, Direction::Inbound);
+
+    // Allowing the scanner: its later probes are not reported.
+    let allowing = Config {
+        allow: vec![AllowRule::Net("198.51.100.4/32".into())],
+        ..cfg
+    };
+    det.reconfigure(allowing).unwrap();
+    for host in 6..=60 {
+        det.observe(&probe(host)).unwrap();
+    }
+    assert_eq!(seen.lock().unwrap().len(), 1, "an allowed scanner reported");
+}

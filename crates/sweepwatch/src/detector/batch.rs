@@ -10,6 +10,7 @@
 //! table.
 
 use super::{Detector, BATCH};
+use crate::config::Settings;
 use crate::error::Error;
 use crate::first_contact::{Look, Marked};
 use crate::probe::Probe;
@@ -83,16 +84,19 @@ impl Detector {
     pub(super) fn observe_batch_with<T>(
         &self,
         items: &[T],
-        probe: impl Fn(&T) -> Probe,
+        probe: impl Fn(&Settings, &T) -> Probe,
     ) -> Result<(), Error> {
         self.refuse_reentry()?;
+        let live = self.live.load();
+        let s = &live.settings;
+        let probe = |item: &T| probe(s, item);
         if !self.prefetch && self.shards.len() == 1 {
             // Nothing to prefetch and no shards to sort: one lock per step.
             for chunk in items.chunks(BATCH) {
                 let mut shard = self.lock(0);
                 for item in chunk {
-                    if let Some((look, now)) = shard.screen(&self.settings, &probe(item)) {
-                        self.count_item(&mut shard, item, &probe, look, now);
+                    if let Some((look, now)) = shard.screen(s, &probe(item)) {
+                        self.count_item(s, &mut shard, item, &probe, look, now);
                     }
                 }
             }
@@ -108,12 +112,12 @@ impl Detector {
         for (k, chunk) in items.chunks(BATCH).enumerate() {
             self.hash_step(steps[k % 2], chunk, &probe, k == 0);
             if k > 0 {
-                self.run_step(steps[(k - 1) % 2], Some(steps[k % 2]), k == 1);
+                self.run_step(s, steps[(k - 1) % 2], Some(steps[k % 2]), k == 1);
             }
         }
         let n = items.len().div_ceil(BATCH);
         if n > 0 {
-            self.run_step(steps[(n - 1) % 2], None, n == 1);
+            self.run_step(s, steps[(n - 1) % 2], None, n == 1);
         }
         Ok(())
     }
@@ -190,7 +194,7 @@ impl Detector {
     /// Observes `step`, taking each shard's lock once, while prefetching
     /// [`AHEAD`] events before the one observed (on into `next`). `first`:
     /// the call's first step, prefetched whole as it was hashed.
-    fn run_step(&self, step: &Step, next: Option<&Step>, first: bool) {
+    fn run_step(&self, set: &Settings, step: &Step, next: Option<&Step>, first: bool) {
         // The first step was prefetched as it was hashed; the step before
         // any other prefetched its first events.
         let mut ahead = Ahead {
@@ -201,7 +205,7 @@ impl Detector {
         let n = step.len;
         let order = &step.order[..n];
         if self.shards.len() == 1 {
-            self.run_locked(self.lock(0), step, order, &mut ahead);
+            self.run_locked(set, self.lock(0), step, order, &mut ahead);
         } else if self.shards.len() <= BATCH {
             let start = &step.start;
             // A shard another thread holds is left for last, so that two
@@ -215,7 +219,7 @@ impl Detector {
                     continue;
                 }
                 match self.try_lock(s) {
-                    Some(shard) => self.run_locked(shard, step, &order[a..b], &mut ahead),
+                    Some(shard) => self.run_locked(set, shard, step, &order[a..b], &mut ahead),
                     None => {
                         busy[n_busy] = s as Index;
                         n_busy += 1;
@@ -225,7 +229,7 @@ impl Detector {
             for &s in &busy[..n_busy] {
                 let s = usize::from(s);
                 let (a, b) = (usize::from(start[s]), usize::from(start[s + 1]));
-                self.run_locked(self.lock(s), step, &order[a..b], &mut ahead);
+                self.run_locked(set, self.lock(s), step, &order[a..b], &mut ahead);
             }
         } else {
             let mut a = 0;
@@ -235,7 +239,13 @@ impl Detector {
                 while b < n && step.shard_no[usize::from(order[b])] == s {
                     b += 1;
                 }
-                self.run_locked(self.lock(usize::from(s)), step, &order[a..b], &mut ahead);
+                self.run_locked(
+                    set,
+                    self.lock(usize::from(s)),
+                    step,
+                    &order[a..b],
+                    &mut ahead,
+                );
                 a = b;
             }
         }
@@ -247,15 +257,14 @@ impl Detector {
     #[inline(never)]
     fn count_item<T>(
         &self,
+        s: &Settings,
         shard: &mut Shard,
         item: &T,
         probe: &impl Fn(&T) -> Probe,
         look: Look,
         now: u32,
     ) {
-        shard.count(&self.settings, &probe(item), look, now, &mut |v| {
-            self.deliver(v)
-        });
+        shard.count(s, &probe(item), look, now, &mut |v| self.deliver(v));
     }
 
     /// Observes the probes `order` of `step`, all of one shard, whose lock is
@@ -264,6 +273,7 @@ impl Detector {
     /// (prefetching their sources' buckets), then the new events are counted.
     fn run_locked(
         &self,
+        s: &Settings,
         mut shard: MutexGuard<'_, Shard>,
         step: &Step,
         order: &[Index],
@@ -271,14 +281,14 @@ impl Detector {
     ) {
         if !self.prefetch {
             for &i in order {
-                shard.observe(&self.settings, step.probe(i), &mut |v| self.deliver(v));
+                shard.observe(s, step.probe(i), &mut |v| self.deliver(v));
             }
             return;
         }
         if self.shards.len() > 1 {
             for &i in order {
                 ahead.step(self);
-                shard.observe(&self.settings, step.probe(i), &mut |v| self.deliver(v));
+                shard.observe(s, step.probe(i), &mut |v| self.deliver(v));
             }
             return;
         }
@@ -286,15 +296,13 @@ impl Detector {
         let mut n = 0;
         for &i in order {
             ahead.step(self);
-            if let Some((marked, now)) = shard.screen_marked(&self.settings, step.probe(i)) {
+            if let Some((marked, now)) = shard.screen_marked(s, step.probe(i)) {
                 fresh[n] = (i, marked, now);
                 n += 1;
             }
         }
         for &(i, marked, now) in &fresh[..n] {
-            shard.count_marked(&self.settings, step.probe(i), marked, now, &mut |v| {
-                self.deliver(v)
-            });
+            shard.count_marked(s, step.probe(i), marked, now, &mut |v| self.deliver(v));
         }
     }
 }

@@ -18,8 +18,8 @@
 //! before it is used, so a state made by hand cannot make the detector read
 //! outside its arrays.
 
-use super::Detector;
-use crate::config::Config;
+use super::{Detector, Live};
+use crate::config::{Config, Settings};
 use crate::error::Error;
 use crate::hash::{AddrHasher, KeyMaterial};
 use crate::shard::ShardHead;
@@ -168,7 +168,20 @@ fn config_text(c: &Config) -> Result<String, Error> {
 /// cannot: the layout (memory, shards) places sources, the dedup period
 /// times the filter's generations, and a seed that is set fixes the keys.
 fn incompatible(saved: &Config, now: &Config) -> Option<String> {
-    let mut differ = Vec::new();
+    let differ = layout_changes(saved, now);
+    (!differ.is_empty()).then(|| {
+        format!(
+            "it was made with {}; start without it, or with the configuration it was made with",
+            differ.join(", ")
+        )
+    })
+}
+
+/// What `now` changes of `was` that lays out a detector's state: its
+/// memory, shards, first-contact filter generations and a set hash seed,
+/// as `was`'s value and `now`'s.
+pub(super) fn layout_changes(was: &Config, now: &Config) -> Vec<String> {
+    let (saved, mut differ) = (was, Vec::new());
     if saved.memory_bytes != now.memory_bytes {
         differ.push(format!(
             "memory_bytes {} (now {})",
@@ -187,12 +200,7 @@ fn incompatible(saved: &Config, now: &Config) -> Option<String> {
     if now.hash_seed.is_some() && saved.hash_seed != now.hash_seed {
         differ.push("another hash_seed".to_string());
     }
-    (!differ.is_empty()).then(|| {
-        format!(
-            "it was made with {}; start without it, or with the configuration it was made with",
-            differ.join(", ")
-        )
-    })
+    differ
 }
 
 impl Detector {
@@ -224,12 +232,13 @@ impl Detector {
     pub fn save<W: Write>(&self, w: W) -> Result<u64, Error> {
         self.refuse_reentry()?;
         let mut w = Summed::new(w);
+        let live = self.live.load();
         let header = Header {
             library: env!("CARGO_PKG_VERSION").to_string(),
             little_endian: cfg!(target_endian = "little"),
-            config: config_text(&self.config)?,
-            hash_seed: self.config.hash_seed,
-            keys: *self.settings.hasher.material(),
+            config: config_text(&live.config)?,
+            hash_seed: live.config.hash_seed,
+            keys: *live.settings.hasher.material(),
             shards: self.shards.len() as u32,
         };
         w.write_all(&MAGIC)
@@ -318,8 +327,13 @@ impl Detector {
         if header.shards as usize != det.shards.len() {
             return Err(refused("its shard count differs from its configuration's"));
         }
-        det.settings.hasher = AddrHasher::from_material(header.keys);
-        det.config.hash_seed = header.hash_seed;
+        // The saved keys, so that every source is found where it was put.
+        let mut config = det.live.load().config.clone();
+        config.hash_seed = header.hash_seed;
+        let mut settings = Settings::compile(&config)?;
+        settings.hasher = AddrHasher::from_material(header.keys);
+        det.live
+            .store(std::sync::Arc::new(Live { config, settings }));
         let mut heads = Vec::with_capacity(det.shards.len());
         for (i, p) in det.shards.iter_mut().enumerate() {
             heads.push(get::<ShardHead>(&mut r, "shard head")?);
