@@ -282,6 +282,7 @@ impl Detector {
     ///     technique: Technique::Syn,
     ///     src_local: None,
     ///     dst_local: None,
+    ///     zone: 0,
     /// })
     /// .unwrap();
     /// assert_eq!(det.stats().unwrap().events, 1);
@@ -447,6 +448,7 @@ impl Detector {
     ///     technique: Technique::Syn,
     ///     src_local: None,
     ///     dst_local: None,
+    ///     zone: 0,
     /// })
     /// .unwrap();
     /// assert_eq!(det.stats().unwrap().verdicts, 1);
