@@ -104,7 +104,8 @@ pub struct WatchArgs {
     pub reorder_secs: u64,
 
     /// Appends verdicts to FILE instead of standard output, opening it
-    /// again on SIGHUP (after logrotate renames it).
+    /// again on SIGHUP (after logrotate renames it). SIGHUP also reads
+    /// --config again, keeping every source and scan in progress.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 

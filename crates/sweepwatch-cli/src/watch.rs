@@ -83,6 +83,26 @@ fn save(path: &Path, det: &Detector, feeder: &mut Feeder<'_>, tails: &[Tail]) ->
     state::save(path, det, &resume)
 }
 
+/// On SIGHUP: `--config` read again and given to the running detector,
+/// which keeps its sources and the scans in progress; a file that cannot be
+/// read or that changes what lays out the state leaves the running
+/// configuration in place. Either way, standard error says so.
+fn reread_config(d: &DetectArgs, path: &std::path::Path, det: &Detector, feeder: &mut Feeder<'_>) {
+    let applied = config_of(d).and_then(|(cfg, engine_locality)| {
+        det.reconfigure(cfg)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        feeder.engine_locality = engine_locality;
+        Ok(())
+    });
+    match applied {
+        Ok(()) => eprintln!(
+            "sweepwatch: {}: configuration read again; sources and scans in progress kept",
+            path.display()
+        ),
+        Err(e) => eprintln!("sweepwatch: {e}; the running configuration is kept"),
+    }
+}
+
 /// Runs `watch` to its end.
 pub fn watch(args: &WatchArgs) -> ExitCode {
     let d = &args.detect;
@@ -191,6 +211,9 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
         if hup.swap(false, Ordering::Relaxed) {
             // The output file was rotated: write on in a new one.
             feeder.out.reopen();
+            if let Some(path) = &d.config {
+                reread_config(d, path, &det, &mut feeder);
+            }
         }
         feeder.out.flush();
         if let Some(e) = feeder.out.error() {

@@ -573,3 +573,131 @@ fn flip(bytes: &[u8], at: usize) -> Vec<u8> {
     b[at] ^= 0x40;
     b
 }
+
+/// One EVE flow record: `src` refused by 10.0.0.`host` on port 22.
+fn refused_flow(src: &str, host: u8) -> String {
+    format!(
+        "{{\"event_type\":\"flow\",\"src_ip\":\"{src}\",\"src_port\":40000,\
+         \"dest_ip\":\"10.0.0.{host}\",\"dest_port\":22,\"proto\":\"TCP\",\
+         \"flow\":{{\"pkts_toserver\":1,\"pkts_toclient\":1,\
+         \"start\":\"2023-11-14T22:13:{host:02}.000000+0000\"}},\
+         \"tcp\":{{\"tcp_flags_ts\":\"02\",\"tcp_flags_tc\":\"14\"}}}}\n"
+    )
+}
+
+/// SIGHUP reads --config again and the running detector takes it: a scan
+/// begun before (3 refused probes) and ended after (2 more) is one scan of
+/// 5 targets; a configuration that allows the scanner silences its later
+/// probes; one that changes the layout is refused and the running one kept.
+/// Each step waits for watch's own word on standard error, so nothing races.
+#[test]
+fn sighup_reads_the_configuration_again_keeping_the_scan() {
+    use std::io::BufRead;
+    let dir = scratch("reconfigure");
+    let eve = dir.join("eve.json");
+    let cfg = dir.join("sweepwatch.toml");
+    fs::write(&cfg, "home_networks = [\"10.0.0.0/8\"]\n").unwrap();
+    fs::write(&eve, "").unwrap();
+    let mut w = Command::new(BIN)
+        .args([
+            "watch",
+            "--json",
+            "--seed",
+            "7",
+            "--poll-ms",
+            "20",
+            "--reorder-secs",
+            "0",
+        ])
+        .arg("--config")
+        .arg(&cfg)
+        .arg(&eve)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Standard error, line by line, as watch writes it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = std::io::BufReader::new(w.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let hup_and_wait = |w: &Child, word: &str| {
+        // SAFETY: kill has no memory effects; the pid is our live child's.
+        assert_eq!(
+            unsafe { libc::kill(w.id() as libc::pid_t, libc::SIGHUP) },
+            0
+        );
+        loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("watch said nothing after SIGHUP");
+            if line.contains(word) {
+                return line;
+            }
+        }
+    };
+    let feed = |w: &Child, hosts: std::ops::RangeInclusive<u8>| {
+        for h in hosts {
+            append(&eve, refused_flow("198.51.100.4", h).as_bytes());
+        }
+        settle(w, &eve);
+    };
+    feed(&w, 1..=3);
+    fs::write(
+        &cfg,
+        "home_networks = [\"10.0.0.0/8\"]\nallow = [\"192.0.2.10/32\"]\n",
+    )
+    .unwrap();
+    let said = hup_and_wait(&w, "configuration read again");
+    assert!(
+        said.contains("sources and scans in progress kept"),
+        "{said}"
+    );
+    fs::write(&cfg, "memory_bytes = \"128MiB\"\n").unwrap();
+    let said = hup_and_wait(&w, "running configuration is kept");
+    assert!(
+        said.contains("memory_bytes 67108864 (now 134217728)"),
+        "{said}"
+    );
+    feed(&w, 4..=5);
+    fs::write(
+        &cfg,
+        "home_networks = [\"10.0.0.0/8\"]\nallow = [\"198.51.100.4/32\"]\n",
+    )
+    .unwrap();
+    hup_and_wait(&w, "configuration read again");
+    feed(&w, 6..=40);
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { libc::kill(w.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let mut out = String::new();
+    w.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(w.wait().unwrap().success());
+    let verdicts: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let decided: Vec<_> = verdicts.iter().filter(|v| v["final"] == false).collect();
+    assert_eq!(decided.len(), 1, "{out}");
+    assert_eq!(
+        (
+            decided[0]["targets"].as_u64(),
+            decided[0]["failed"].as_u64()
+        ),
+        (Some(5), Some(5)),
+        "{out}"
+    );
+    assert_eq!(decided[0]["direction"], "inbound", "{out}");
+    // The final extent holds what was counted before the scanner was
+    // allowed: its later probes were not.
+    let finals: Vec<_> = verdicts.iter().filter(|v| v["final"] == true).collect();
+    assert!(
+        finals.iter().all(|v| v["targets"].as_u64() == Some(5)),
+        "{out}"
+    );
+}
