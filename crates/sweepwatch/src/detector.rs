@@ -4,6 +4,7 @@
 use crate::config::{Config, Settings};
 use crate::error::Error;
 use crate::event::{Event, KeyedEvent, Outcome, Protocol, Timestamp};
+use crate::hash::AddrHasher;
 
 use crate::probe::{locality, Probe};
 use crate::shard::{Hint, Shard};
@@ -11,7 +12,8 @@ use crate::stats::Stats;
 use crate::verdict::Verdict;
 use arc_swap::ArcSwap;
 use std::cell::Cell;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 mod batch;
 mod state;
@@ -74,8 +76,32 @@ fn shard_of(h: u64, n: usize) -> usize {
 /// contend for one line.
 #[repr(align(128))]
 struct Padded {
-    shard: Mutex<Shard>,
+    shard: Mutex<Locked>,
     hint: Hint,
+}
+
+/// What a shard's lock guards: the shard, and the configuration the
+/// one-event path last read ([`Detector::observe`]), with its epoch. That
+/// path reads the configuration under the lock it takes anyway, and takes a
+/// new one only when [`Detector::reconfigure`] has made one since: a
+/// relaxed read of the epoch an event, instead of a load from the swap.
+struct Locked {
+    shard: Shard,
+    live: Arc<Live>,
+    epoch: u64,
+}
+
+impl std::ops::Deref for Locked {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        &self.shard
+    }
+}
+
+impl std::ops::DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut Shard {
+        &mut self.shard
+    }
 }
 
 /// The verdict callback.
@@ -130,6 +156,12 @@ pub struct Detector {
     /// [`reconfigure`](Detector::reconfigure); each call reads the one in
     /// place when it starts.
     live: ArcSwap<Live>,
+    /// How many times [`reconfigure`](Detector::reconfigure) replaced
+    /// `live`: the shards' copies of an older epoch are stale.
+    epoch: AtomicU64,
+    /// The keyed hashes, which never change: a probe is hashed before its
+    /// shard is known, so it takes them from here.
+    hasher: AddrHasher,
     shards: Box<[Padded]>,
     /// Whether batches prefetch: only when a shard outgrows the cache.
     prefetch: bool,
@@ -176,19 +208,27 @@ impl Detector {
             return Err(no_memory);
         }
         let per_shard = settings.memory_bytes / u64::from(settings.shards);
-        let shards: Box<[Padded]> = (0..settings.shards)
+        let hasher = settings.hasher.clone();
+        let live = Arc::new(Live { config, settings });
+        let shards: Box<[Padded]> = (0..live.settings.shards)
             .map(|_| {
                 let shard = Shard::try_with_bytes(per_shard)?;
                 Ok(Padded {
                     hint: shard.hint(),
-                    shard: Mutex::new(shard),
+                    shard: Mutex::new(Locked {
+                        shard,
+                        live: Arc::clone(&live),
+                        epoch: 0,
+                    }),
                 })
             })
             .collect::<Result<_, Error>>()
             .map_err(|_| no_memory)?;
         let prefetch = shards[0].hint.bytes() > CACHED_SHARD_BYTES;
         Ok(Detector {
-            live: ArcSwap::from_pointee(Live { config, settings }),
+            live: ArcSwap::new(live),
+            epoch: AtomicU64::new(0),
+            hasher,
             shards,
             prefetch,
             sink: Box::new(on_verdict),
@@ -200,6 +240,24 @@ impl Detector {
     /// covers the protocol.
     #[inline(always)]
     fn probe(s: &Settings, ev: &KeyedEvent) -> Probe {
+        let mut p = Self::hashed(&s.hasher, ev);
+        Self::replies(s, &mut p);
+        p
+    }
+
+    /// A UDP datagram from a reply port to a high port is a reply: it
+    /// probes nothing.
+    #[inline(always)]
+    fn replies(s: &Settings, p: &mut Probe) {
+        if p.proto == Protocol::Udp && s.is_reply(p.src_port, p.dst_port) {
+            p.outcome = Outcome::Unsolicited;
+        }
+    }
+
+    /// An event as the shards read it, hashed, before the configuration's
+    /// reply ports are applied ([`replies`](Self::replies)).
+    #[inline(always)]
+    fn hashed(hasher: &AddrHasher, ev: &KeyedEvent) -> Probe {
         let mut p = Probe {
             ts: ev.ts,
             src: ev.src.bits(),
@@ -214,11 +272,8 @@ impl Detector {
             h_src: 0,
             pair: 0,
             zone: ev.zone,
+            src_port: ev.src_port,
         };
-        if p.proto == Protocol::Udp && s.is_reply(ev.src_port, p.dst_port) {
-            p.outcome = Outcome::Unsolicited;
-        }
-        let hasher = &s.hasher;
         p.h_src = hasher.source(p.src, p.zone, p.proto.index());
         let service = crate::hash::service(p.dst_port, p.proto.index());
         p.pair = hasher.pair(p.h_src, p.dst, service);
@@ -230,7 +285,7 @@ impl Detector {
         shard_of(h_src, self.shards.len())
     }
 
-    fn lock(&self, i: usize) -> MutexGuard<'_, Shard> {
+    fn lock(&self, i: usize) -> MutexGuard<'_, Locked> {
         // A callback that panicked left the shard consistent (verdicts are
         // delivered after every update), so a poisoned lock is still usable.
         self.shards[i]
@@ -240,7 +295,7 @@ impl Detector {
     }
 
     /// Shard `i`'s lock if no other thread holds it.
-    fn try_lock(&self, i: usize) -> Option<MutexGuard<'_, Shard>> {
+    fn try_lock(&self, i: usize) -> Option<MutexGuard<'_, Locked>> {
         match self.shards[i].shard.try_lock() {
             Ok(shard) => Some(shard),
             Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
@@ -255,11 +310,7 @@ impl Detector {
     #[inline]
     pub fn observe(&self, ev: &Event) -> Result<(), Error> {
         self.refuse_reentry()?;
-        let live = self.live.load();
-        self.observe_probe(
-            &live.settings,
-            Self::probe(&live.settings, &KeyedEvent::from(ev)),
-        );
+        self.observe_probe(Self::hashed(&self.hasher, &KeyedEvent::from(ev)));
         Ok(())
     }
 
@@ -293,16 +344,22 @@ impl Detector {
     #[inline]
     pub fn observe_keyed(&self, ev: &KeyedEvent) -> Result<(), Error> {
         self.refuse_reentry()?;
-        let live = self.live.load();
-        self.observe_probe(&live.settings, Self::probe(&live.settings, ev));
+        self.observe_probe(Self::hashed(&self.hasher, ev));
         Ok(())
     }
 
     /// Observes one event made a probe, under its shard's lock.
     #[inline(always)]
-    fn observe_probe(&self, s: &Settings, p: Probe) {
-        let mut shard = self.lock(self.shard_of(p.h_src));
-        shard.observe(s, &p, &mut |v| self.deliver(v));
+    fn observe_probe(&self, mut p: Probe) {
+        let mut guard = self.lock(self.shard_of(p.h_src));
+        let Locked { shard, live, epoch } = &mut *guard;
+        let now = self.epoch.load(Ordering::Acquire);
+        if *epoch != now {
+            *live = self.live.load_full();
+            *epoch = now;
+        }
+        Self::replies(&live.settings, &mut p);
+        shard.observe(&live.settings, &p, &mut |v| self.deliver(v));
     }
 
     /// Replaces the configuration of a running detector, keeping its state:
@@ -358,8 +415,10 @@ impl Detector {
         // The same keys, so that every source is found where it was put.
         settings.hasher = live.settings.hasher.clone();
         config.hash_seed = live.config.hash_seed;
-        self.live
-            .store(std::sync::Arc::new(Live { config, settings }));
+        self.live.store(Arc::new(Live { config, settings }));
+        // After the store: a shard that sees the new epoch loads the new
+        // configuration (or a newer one).
+        self.epoch.fetch_add(1, Ordering::Release);
         Ok(())
     }
 

@@ -25,6 +25,8 @@ pub(crate) struct Probe {
     pub pair: u64,
     /// The address space of both addresses ([`Event::zone`](crate::Event::zone)).
     pub zone: u32,
+    /// The originator's port: a UDP datagram from a reply port is a reply.
+    pub src_port: u16,
 }
 
 impl Default for Probe {
@@ -43,6 +45,7 @@ impl Default for Probe {
             h_src: 0,
             pair: 0,
             zone: 0,
+            src_port: 0,
         }
     }
 }

@@ -1570,7 +1570,10 @@ fn reconfiguring_keeps_a_scan_in_progress() {
         ..cfg
     };
     det.reconfigure(allowing).unwrap();
-    for host in 6..=60 {
+    // Through the batch path this time (the one-event path above).
+    let later: Vec<Event> = (6..=60).map(probe).collect();
+    det.observe_batch(&later).unwrap();
+    for host in 61..=90 {
         det.observe(&probe(host)).unwrap();
     }
     assert_eq!(seen.lock().unwrap().len(), 1, "an allowed scanner reported");

@@ -9,7 +9,7 @@
 //! counted; repeats, about half the events at 10 M sources, never touch the
 //! table.
 
-use super::{Detector, BATCH};
+use super::{Detector, Locked, BATCH};
 use crate::config::Settings;
 use crate::error::Error;
 use crate::first_contact::{Look, Marked};
@@ -274,7 +274,7 @@ impl Detector {
     fn run_locked(
         &self,
         s: &Settings,
-        mut shard: MutexGuard<'_, Shard>,
+        mut shard: MutexGuard<'_, Locked>,
         step: &Step,
         order: &[Index],
         ahead: &mut Ahead,

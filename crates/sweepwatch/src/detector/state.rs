@@ -332,8 +332,14 @@ impl Detector {
         config.hash_seed = header.hash_seed;
         let mut settings = Settings::compile(&config)?;
         settings.hasher = AddrHasher::from_material(header.keys);
-        det.live
-            .store(std::sync::Arc::new(Live { config, settings }));
+        det.hasher = settings.hasher.clone();
+        // Every copy of the configuration with them: the swap's and each
+        // shard's.
+        let live = std::sync::Arc::new(Live { config, settings });
+        for p in det.shards.iter_mut() {
+            p.shard.get_mut().unwrap_or_else(|e| e.into_inner()).live = live.clone();
+        }
+        det.live.store(live);
         let mut heads = Vec::with_capacity(det.shards.len());
         for (i, p) in det.shards.iter_mut().enumerate() {
             heads.push(get::<ShardHead>(&mut r, "shard head")?);
