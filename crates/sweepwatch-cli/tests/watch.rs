@@ -30,6 +30,11 @@ fn fixture(name: &str) -> Vec<u8> {
 
 /// `watch` on `path`, JSON out, fixed seed.
 fn start(path: &Path, reorder_secs: &str) -> Child {
+    start_with(path, reorder_secs, &[])
+}
+
+/// [`start`] with more options before the path.
+fn start_with(path: &Path, reorder_secs: &str, extra: &[&std::ffi::OsStr]) -> Child {
     Command::new(BIN)
         .args([
             "watch",
@@ -41,6 +46,7 @@ fn start(path: &Path, reorder_secs: &str) -> Child {
             "--reorder-secs",
         ])
         .arg(reorder_secs)
+        .args(extra)
         .arg(path)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -598,24 +604,7 @@ fn sighup_reads_the_configuration_again_keeping_the_scan() {
     let cfg = dir.join("sweepwatch.toml");
     fs::write(&cfg, "home_networks = [\"10.0.0.0/8\"]\n").unwrap();
     fs::write(&eve, "").unwrap();
-    let mut w = Command::new(BIN)
-        .args([
-            "watch",
-            "--json",
-            "--seed",
-            "7",
-            "--poll-ms",
-            "20",
-            "--reorder-secs",
-            "0",
-        ])
-        .arg("--config")
-        .arg(&cfg)
-        .arg(&eve)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut w = start_with(&eve, "0", &["--config".as_ref(), cfg.as_os_str()]);
     // Standard error, line by line, as watch writes it.
     let (tx, rx) = std::sync::mpsc::channel();
     let err = std::io::BufReader::new(w.stderr.take().unwrap());
@@ -670,16 +659,10 @@ fn sighup_reads_the_configuration_again_keeping_the_scan() {
     .unwrap();
     hup_and_wait(&w, "configuration read again");
     feed(&w, 6..=40);
-    // SAFETY: as above.
-    assert_eq!(
-        unsafe { libc::kill(w.id() as libc::pid_t, libc::SIGINT) },
-        0
-    );
-    let mut out = String::new();
-    w.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(w.wait().unwrap().success());
-    let verdicts: Vec<serde_json::Value> = out
-        .lines()
+    let (lines, _) = stop(w);
+    let out = lines.join("\n");
+    let verdicts: Vec<serde_json::Value> = lines
+        .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let decided: Vec<_> = verdicts.iter().filter(|v| v["final"] == false).collect();

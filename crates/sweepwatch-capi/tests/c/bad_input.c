@@ -8,28 +8,7 @@
 
 #include <sweepwatch.h>
 
-static int failures = 0;
-static int checks = 0;
-
-static void expect_result(sw_result got, sw_result want, const char *what) {
-    checks++;
-    if (got == want) {
-        printf("ok - %s\n", what);
-    } else {
-        printf("FAIL - %s: got %u, expected %u\n", what, (unsigned)got, (unsigned)want);
-        failures++;
-    }
-}
-
-static void expect_true(int cond, const char *what) {
-    checks++;
-    if (cond) {
-        printf("ok - %s\n", what);
-    } else {
-        printf("FAIL - %s\n", what);
-        failures++;
-    }
-}
+#include "check.h"
 
 /* The message for `r`, with this thread's last error detail. */
 static const char *message(sw_result r) {
@@ -360,6 +339,5 @@ int main(void) {
     nested_detector();
     no_memory();
     messages();
-    printf("%d checks, %d failed\n", checks, failures);
-    return failures;
+    return checks_done();
 }

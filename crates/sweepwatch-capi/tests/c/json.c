@@ -11,28 +11,7 @@
 
 #include <sweepwatch.h>
 
-static int failures = 0;
-static int checks = 0;
-
-static void expect_true(int cond, const char *what) {
-    checks++;
-    if (cond) {
-        printf("ok - %s\n", what);
-    } else {
-        printf("FAIL - %s\n", what);
-        failures++;
-    }
-}
-
-static void expect_result(sw_result got, sw_result want, const char *what) {
-    checks++;
-    if (got == want) {
-        printf("ok - %s\n", what);
-    } else {
-        printf("FAIL - %s: got %d, expected %d\n", what, (int)got, (int)want);
-        failures++;
-    }
-}
+#include "check.h"
 
 struct first {
     int seen;
@@ -147,6 +126,5 @@ int main(void) {
     expect_result(sw_verdict_to_json(&f.v, NULL, 8, NULL), SW_RESULT_NULL_PARAMETER,
                   "NULL buffer with a size");
 
-    printf("%d checks, %d failed\n", checks, failures);
-    return failures;
+    return checks_done();
 }

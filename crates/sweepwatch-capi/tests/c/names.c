@@ -10,8 +10,7 @@
 
 #include <sweepwatch.h>
 
-static int failures = 0;
-static int checks = 0;
+#include "check.h"
 
 static void expect_name(const char *got, const char *want, const char *what) {
     checks++;
@@ -21,16 +20,6 @@ static void expect_name(const char *got, const char *want, const char *what) {
     } else {
         printf("FAIL - %s: got %s, expected %s\n", what, got ? got : "NULL",
                want ? want : "NULL");
-        failures++;
-    }
-}
-
-static void expect_true(int cond, const char *what) {
-    checks++;
-    if (cond) {
-        printf("ok - %s\n", what);
-    } else {
-        printf("FAIL - %s\n", what);
         failures++;
     }
 }
@@ -79,6 +68,5 @@ int main(void) {
     expect_name(sw_technique_name(SW_TECHNIQUE_IP_PROTOCOL), "ip_protocol", "technique ip_protocol");
     expect_name(sw_technique_name(200), NULL, "no technique 200");
 
-    printf("%d checks, %d failed\n", checks, failures);
-    return failures;
+    return checks_done();
 }

@@ -17,19 +17,11 @@
 
 #include <sweepwatch.h>
 
+#include "check.h"
+
 #define T0_US 1700000000000000ULL
 #define CONTACTS 40
 #define FAILED 15
-
-static unsigned checks, failures;
-
-static void expect(int ok, const char *what) {
-    checks++;
-    if (!ok) {
-        failures++;
-    }
-    printf("    %s - %s\n", ok ? "ok" : "FAIL", what);
-}
 
 struct seen {
     unsigned decided;
@@ -95,7 +87,7 @@ static struct seen run(int answers, int ordered) {
         }
     }
     ok = ok && sw_detector_flush(det) == SW_RESULT_OK;
-    expect(ok, "detector made, fed and flushed");
+    expect_true(ok, "detector made, fed and flushed");
     sw_detector_free(det);
     return s;
 }
@@ -105,16 +97,15 @@ int main(void) {
     for (unsigned i = 0; i < CONTACTS; i++) {
         n += (unsigned)fails(i);
     }
-    expect(n == FAILED, "15 of the 40 contacts fail");
+    expect_true(n == FAILED, "15 of the 40 contacts fail");
 
     struct seen s = run(1, 1);
-    expect(s.decided == 0, "the burst with its answers, ordered: no verdict");
+    expect_true(s.decided == 0, "the burst with its answers, ordered: no verdict");
     s = run(0, 1);
-    expect(s.decided == 1 && s.outbound_from_src == 1,
+    expect_true(s.decided == 1 && s.outbound_from_src == 1,
            "the failures alone, ordered: one outbound sweep from 10.0.0.5");
     s = run(1, 0);
-    expect(s.decided == 1, "the burst walked as it came (ordering off): reported");
+    expect_true(s.decided == 1, "the burst walked as it came (ordering off): reported");
 
-    printf("%u checks, %u failed\n", checks, failures);
-    return failures == 0 ? 0 : 1;
+    return checks_done();
 }

@@ -17,19 +17,11 @@
 
 #include <sweepwatch.h>
 
+#include "check.h"
+
 #define T0_US 1700000000000000ULL
 #define HOSTS 40
 #define MAX_VERDICTS 8
-
-static unsigned checks, failures;
-
-static void expect(int ok, const char *what) {
-    checks++;
-    if (!ok) {
-        failures++;
-    }
-    printf("    %s - %s\n", ok ? "ok" : "FAIL", what);
-}
 
 struct seen {
     unsigned decided, final;
@@ -103,8 +95,8 @@ static void capacity_bound(void) {
     memset(&s, 0, sizeof s);
     sw_detector *det = new_detector(&s, 0);
     sw_stage *stage = NULL;
-    expect(det != NULL, "detector made (ordering off)");
-    expect(sw_stage_new(det, 8, UINT64_MAX, &stage) == SW_RESULT_OK && stage != NULL,
+    expect_true(det != NULL, "detector made (ordering off)");
+    expect_true(sw_stage_new(det, 8, UINT64_MAX, &stage) == SW_RESULT_OK && stage != NULL,
            "a stage of 8 events, no time bound");
     int quiet = 1;
     for (unsigned i = 1; i <= 7; i++) {
@@ -112,25 +104,25 @@ static void capacity_bound(void) {
         quiet = quiet && sw_stage_observe(stage, &ev) == SW_RESULT_OK &&
                 sw_stage_len(stage) == i && s.decided == 0;
     }
-    expect(quiet, "7 events staged, none handed over, no verdict");
-    expect(events_seen(det) == 0, "the detector has seen nothing");
+    expect_true(quiet, "7 events staged, none handed over, no verdict");
+    expect_true(events_seen(det) == 0, "the detector has seen nothing");
     sw_event eighth = probe(8);
-    expect(sw_stage_observe(stage, &eighth) == SW_RESULT_OK, "the 8th event staged");
-    expect(sw_stage_len(stage) == 0 && events_seen(det) == 8, "the 8th hands all 8 over");
+    expect_true(sw_stage_observe(stage, &eighth) == SW_RESULT_OK, "the 8th event staged");
+    expect_true(sw_stage_len(stage) == 0 && events_seen(det) == 8, "the 8th hands all 8 over");
     sw_event fifth = probe(5);
-    expect(s.decided == 1 && s.v[0].kind == SW_KIND_PORT_SWEEP && s.v[0].targets == 5 &&
+    expect_true(s.decided == 1 && s.v[0].kind == SW_KIND_PORT_SWEEP && s.v[0].targets == 5 &&
                s.v[0].ts_us == fifth.ts_us && memcmp(s.v[0].src_addr, fifth.src_addr, 4) == 0,
            "the verdict, decided at the fifth host, arrives with the 8th");
 
     /* The rest of the sweep: staged, then handed over by sw_stage_free. */
     sw_stage *rest = NULL;
-    expect(sw_stage_new(det, 1000, UINT64_MAX, &rest) == SW_RESULT_OK, "a stage of 1000");
-    expect(stage_probes(rest, 9, HOSTS) && sw_stage_len(rest) == HOSTS - 8,
+    expect_true(sw_stage_new(det, 1000, UINT64_MAX, &rest) == SW_RESULT_OK, "a stage of 1000");
+    expect_true(stage_probes(rest, 9, HOSTS) && sw_stage_len(rest) == HOSTS - 8,
            "32 more events staged");
-    expect(events_seen(det) == 8, "still staged");
+    expect_true(events_seen(det) == 8, "still staged");
     sw_stage_free(rest);
-    expect(events_seen(det) == HOSTS, "sw_stage_free handed them over");
-    expect(sw_detector_flush(det) == SW_RESULT_OK && s.final == 1, "one final extent");
+    expect_true(events_seen(det) == HOSTS, "sw_stage_free handed them over");
+    expect_true(sw_detector_flush(det) == SW_RESULT_OK && s.final == 1, "one final extent");
     sw_stage_free(stage);
     sw_detector_free(det);
 }
@@ -140,12 +132,12 @@ static void free_hands_over_through_the_window(void) {
     memset(&s, 0, sizeof s);
     sw_detector *det = new_detector(&s, 1);
     sw_stage *stage = NULL;
-    expect(det != NULL, "detector made (ordering on)");
-    expect(sw_stage_new(det, 256, 1000000, &stage) == SW_RESULT_OK, "a stage of 256, 1 s bound");
-    expect(stage_probes(stage, 1, HOSTS) && sw_stage_len(stage) == HOSTS, "40 events staged");
+    expect_true(det != NULL, "detector made (ordering on)");
+    expect_true(sw_stage_new(det, 256, 1000000, &stage) == SW_RESULT_OK, "a stage of 256, 1 s bound");
+    expect_true(stage_probes(stage, 1, HOSTS) && sw_stage_len(stage) == HOSTS, "40 events staged");
     sw_stage_free(stage);
-    expect(sw_detector_flush(det) == SW_RESULT_OK, "window drained");
-    expect(events_seen(det) == HOSTS && s.decided == 1 && s.v[0].targets == 5,
+    expect_true(sw_detector_flush(det) == SW_RESULT_OK, "window drained");
+    expect_true(events_seen(det) == HOSTS && s.decided == 1 && s.v[0].targets == 5,
            "every event reached the detector, and the sweep was decided at 5 targets");
     sw_detector_free(det);
 }
@@ -158,23 +150,23 @@ static void bad_arguments(void) {
     sw_event ev = probe(1);
 
     sw_stage_free(NULL);
-    expect(sw_stage_len(NULL) == 0, "sw_stage_len(NULL) is 0; sw_stage_free(NULL) a no-op");
-    expect(sw_stage_new(NULL, 8, 0, &stage) == SW_RESULT_NULL_PARAMETER && stage == NULL,
+    expect_true(sw_stage_len(NULL) == 0, "sw_stage_len(NULL) is 0; sw_stage_free(NULL) a no-op");
+    expect_true(sw_stage_new(NULL, 8, 0, &stage) == SW_RESULT_NULL_PARAMETER && stage == NULL,
            "sw_stage_new(NULL detector)");
-    expect(sw_stage_new(det, 8, 0, NULL) == SW_RESULT_NULL_PARAMETER, "sw_stage_new(NULL out)");
-    expect(sw_stage_new(det, ((size_t)1 << 24) + 1, 0, &stage) == SW_RESULT_INVALID_ARGUMENT &&
+    expect_true(sw_stage_new(det, 8, 0, NULL) == SW_RESULT_NULL_PARAMETER, "sw_stage_new(NULL out)");
+    expect_true(sw_stage_new(det, ((size_t)1 << 24) + 1, 0, &stage) == SW_RESULT_INVALID_ARGUMENT &&
                stage == NULL,
            "a capacity over 1 << 24 is refused");
-    expect(sw_stage_observe(NULL, &ev) == SW_RESULT_NULL_PARAMETER, "sw_stage_observe(NULL)");
-    expect(sw_stage_flush(NULL) == SW_RESULT_NULL_PARAMETER, "sw_stage_flush(NULL)");
+    expect_true(sw_stage_observe(NULL, &ev) == SW_RESULT_NULL_PARAMETER, "sw_stage_observe(NULL)");
+    expect_true(sw_stage_flush(NULL) == SW_RESULT_NULL_PARAMETER, "sw_stage_flush(NULL)");
 
-    expect(sw_stage_new(det, 0, UINT64_MAX, &stage) == SW_RESULT_OK, "capacity 0 means 1");
-    expect(sw_stage_observe(stage, NULL) == SW_RESULT_NULL_PARAMETER, "observe a NULL event");
+    expect_true(sw_stage_new(det, 0, UINT64_MAX, &stage) == SW_RESULT_OK, "capacity 0 means 1");
+    expect_true(sw_stage_observe(stage, NULL) == SW_RESULT_NULL_PARAMETER, "observe a NULL event");
     ev.outcome = 9;
-    expect(sw_stage_observe(stage, &ev) == SW_RESULT_INVALID_ARGUMENT, "a malformed event");
-    expect(events_seen(det) == 0, "not staged, not fed");
+    expect_true(sw_stage_observe(stage, &ev) == SW_RESULT_INVALID_ARGUMENT, "a malformed event");
+    expect_true(events_seen(det) == 0, "not staged, not fed");
     ev = probe(1);
-    expect(sw_stage_observe(stage, &ev) == SW_RESULT_OK && sw_stage_len(stage) == 0 &&
+    expect_true(sw_stage_observe(stage, &ev) == SW_RESULT_OK && sw_stage_len(stage) == 0 &&
                events_seen(det) == 1,
            "with room for one, each event goes over at once");
     sw_stage_free(stage);
@@ -185,6 +177,5 @@ int main(void) {
     capacity_bound();
     free_hands_over_through_the_window();
     bad_arguments();
-    printf("%u checks, %u failed\n", checks, failures);
-    return failures == 0 ? 0 : 1;
+    return checks_done();
 }

@@ -22,20 +22,12 @@
 
 #include <sweepwatch.h>
 
+#include "check.h"
+
 #define T0_US 1700000000000000ULL
 #define EVENTS 120
 #define CUT 70
 #define MAX_VERDICTS 16
-
-static unsigned checks, failures;
-
-static void expect(int ok, const char *what) {
-    checks++;
-    if (!ok) {
-        failures++;
-    }
-    printf("    %s - %s\n", ok ? "ok" : "FAIL", what);
-}
 
 struct seen {
     unsigned n;
@@ -195,15 +187,15 @@ int main(void) {
         sw_config_free(cfg);
         sw_detector_free(det);
     }
-    expect(blank != NULL, "an empty detector saved, its size asked with (NULL, 0)");
+    expect_true(blank != NULL, "an empty detector saved, its size asked with (NULL, 0)");
     if (blank == NULL) {
-        printf("%u checks, %u failed\n", checks, failures);
+        checks_done();
         return 1;
     }
 
     /* Uninterrupted. */
     static struct seen whole, by_buf, by_fd;
-    expect(finish(restore(blank, blank_len, &whole), 0), "uninterrupted run fed and flushed");
+    expect_true(finish(restore(blank, blank_len, &whole), 0), "uninterrupted run fed and flushed");
     unsigned sweeps = 0, scans = 0;
     for (unsigned i = 0; i < whole.n && i < MAX_VERDICTS; i++) {
         const sw_verdict *v = &whole.v[i];
@@ -213,7 +205,7 @@ int main(void) {
         sweeps += v->kind == SW_KIND_PORT_SWEEP && same_source(v, 203, 0, 113, 7) && v->ports[0] == 22;
         scans += v->kind == SW_KIND_PORT_SCAN && same_source(v, 198, 51, 100, 3);
     }
-    expect(sweeps == 1 && scans == 1, "uninterrupted: one sweep from 203.0.113.7, one scan from 198.51.100.3");
+    expect_true(sweeps == 1 && scans == 1, "uninterrupted: one sweep from 203.0.113.7, one scan from 198.51.100.3");
 
     /* Through a buffer: save, free, restore, go on. */
     size_t len = 0;
@@ -225,14 +217,14 @@ int main(void) {
         for (unsigned i = 0; i < by_buf.n && i < MAX_VERDICTS; i++) {
             swept += same_source(&by_buf.v[i], 203, 0, 113, 7);
         }
-        expect(ok && swept == 0, "before the save, the sweep's events wait in the window");
+        expect_true(ok && swept == 0, "before the save, the sweep's events wait in the window");
         state = ok ? save(det, &len) : NULL;
-        expect(state != NULL, "saved into a buffer");
+        expect_true(state != NULL, "saved into a buffer");
         sw_detector_free(det);
     }
     if (state != NULL) {
-        expect(finish(restore(state, len, &by_buf), CUT), "restored from the buffer, fed and flushed");
-        expect(same_verdicts(&whole, &by_buf), "buffer: the same verdicts as uninterrupted");
+        expect_true(finish(restore(state, len, &by_buf), CUT), "restored from the buffer, fed and flushed");
+        expect_true(same_verdicts(&whole, &by_buf), "buffer: the same verdicts as uninterrupted");
 
         /* Cut short: refused, nothing created. */
         sw_detector *det = (sw_detector *)&checks;
@@ -242,10 +234,10 @@ int main(void) {
         char msg[256];
         size_t n = 0;
         sw_result_message(r, msg, sizeof msg, &n);
-        expect(r == SW_RESULT_INVALID_STATE && det == (sw_detector *)&checks && strstr(msg, "cut short"),
+        expect_true(r == SW_RESULT_INVALID_STATE && det == (sw_detector *)&checks && strstr(msg, "cut short"),
                "a state cut short by one byte: SW_RESULT_INVALID_STATE, nothing created");
         r = sw_detector_restore(cfg, state, len / 2, on_verdict, &none, &det);
-        expect(r == SW_RESULT_INVALID_STATE && none.n == 0, "a state cut in half: SW_RESULT_INVALID_STATE");
+        expect_true(r == SW_RESULT_INVALID_STATE && none.n == 0, "a state cut in half: SW_RESULT_INVALID_STATE");
         sw_config_free(cfg);
     }
 
@@ -256,16 +248,16 @@ int main(void) {
         int ok = f != NULL && det != NULL && feed(det, 0, CUT);
         ok = ok && sw_detector_save_fd(det, fileno(f)) == SW_RESULT_OK;
         off_t end = f != NULL ? lseek(fileno(f), 0, SEEK_CUR) : -1;
-        expect(ok && end > 0 && (size_t)end == len, "saved to a file descriptor: the buffer's size");
+        expect_true(ok && end > 0 && (size_t)end == len, "saved to a file descriptor: the buffer's size");
         sw_detector_free(det);
         det = NULL;
         sw_config *cfg = config();
         ok = ok && cfg != NULL && lseek(fileno(f), 0, SEEK_SET) == 0 &&
              sw_detector_restore_fd(cfg, fileno(f), on_verdict, &by_fd, &det) == SW_RESULT_OK;
         sw_config_free(cfg);
-        expect(ok && lseek(fileno(f), 0, SEEK_CUR) == end, "restored from it, read up to the state's end");
-        expect(finish(det, CUT), "fed and flushed after the restore");
-        expect(same_verdicts(&whole, &by_fd), "file descriptor: the same verdicts as uninterrupted");
+        expect_true(ok && lseek(fileno(f), 0, SEEK_CUR) == end, "restored from it, read up to the state's end");
+        expect_true(finish(det, CUT), "fed and flushed after the restore");
+        expect_true(same_verdicts(&whole, &by_fd), "file descriptor: the same verdicts as uninterrupted");
         if (f != NULL) {
             fclose(f);
         }
@@ -273,6 +265,5 @@ int main(void) {
 
     free(state);
     free(blank);
-    printf("%u checks, %u failed\n", checks, failures);
-    return failures == 0 ? 0 : 1;
+    return checks_done();
 }

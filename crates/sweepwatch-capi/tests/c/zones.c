@@ -11,18 +11,7 @@
 
 #include <sweepwatch.h>
 
-static int failures = 0;
-static int checks = 0;
-
-static void expect_true(int cond, const char *what) {
-    checks++;
-    if (cond) {
-        printf("ok - %s\n", what);
-    } else {
-        printf("FAIL - %s\n", what);
-        failures++;
-    }
-}
+#include "check.h"
 
 struct seen {
     unsigned verdicts;
@@ -83,6 +72,5 @@ int main(void) {
                     strstr(json, ",\"zone\":7}") != NULL,
                 "its JSON ends with \"zone\":7");
     printf("# %s\n", json);
-    printf("%d checks, %d failed\n", checks, failures);
-    return failures;
+    return checks_done();
 }
