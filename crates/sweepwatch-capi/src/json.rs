@@ -196,6 +196,7 @@ mod tests {
         v.n_sample = MAX_VERDICT_SAMPLE as u8;
         v.technique = Technique::IpProtocol;
         v.is_final = false;
+        v.zone = u32::MAX;
         let mut longest = 0;
         for score in [
             -f32::MIN_POSITIVE,
@@ -206,6 +207,7 @@ mod tests {
             v.score = score;
             longest = longest.max(sweepwatch::format::verdict_json(&v).len());
         }
+        println!("longest verdict JSON: {longest} bytes");
         assert!(longest < SW_VERDICT_JSON_MAX, "{longest}");
     }
 
