@@ -4,8 +4,7 @@
 # point.
 #
 #   - the core depends on no workspace crate and on nothing beyond its allowed
-#     direct dependencies (hashing, arc-swap for settings replaced while
-#     feeders run, bytemuck for zeroed memory, serde for
+#     direct dependencies (hashing, bytemuck for zeroed memory, serde for
 #     the configuration, TOML, postcard and crc32fast for saved state, libc
 #     for mmap), checked with `cargo tree`;
 #   - the core's sources hold no `#[no_mangle]`, `extern "C"` or `std::fs`,
@@ -28,7 +27,7 @@ fail() {
     failures=$((failures + 1))
 }
 
-allowed="ahash arc-swap bytemuck crc32fast libc postcard serde toml"
+allowed="ahash bytemuck crc32fast libc postcard serde toml"
 deps=$(cargo tree -p sweepwatch -e normal --depth 1 --prefix none --quiet | tail -n +2 | awk '{print $1}' | sort -u)
 for d in $deps; do
     case " $allowed " in

@@ -10,7 +10,6 @@ use crate::probe::{locality, Probe};
 use crate::shard::{Hint, Shard};
 use crate::stats::Stats;
 use crate::verdict::Verdict;
-use arc_swap::ArcSwap;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -83,8 +82,8 @@ struct Padded {
 /// What a shard's lock guards: the shard, and the configuration the
 /// one-event path last read ([`Detector::observe`]), with its epoch. That
 /// path reads the configuration under the lock it takes anyway, and takes a
-/// new one only when [`Detector::reconfigure`] has made one since: a
-/// relaxed read of the epoch an event, instead of a load from the swap.
+/// new one only when [`Detector::reconfigure`] has made one since: one
+/// read of the epoch an event, instead of the detector's own lock.
 struct Locked {
     shard: Shard,
     live: Arc<Live>,
@@ -153,9 +152,10 @@ const CACHED_SHARD_BYTES: u64 = 1 << 20;
 /// ```
 pub struct Detector {
     /// The configuration and what it compiles to, replaced whole by
-    /// [`reconfigure`](Detector::reconfigure); each call reads the one in
-    /// place when it starts.
-    live: ArcSwap<Live>,
+    /// [`reconfigure`](Detector::reconfigure). A batch takes it once a call
+    /// ([`live`](Detector::live)); the one-event path reads its shard's copy,
+    /// so this lock is taken once a batch, not once an event.
+    live: Mutex<Arc<Live>>,
     /// How many times [`reconfigure`](Detector::reconfigure) replaced
     /// `live`: the shards' copies of an older epoch are stale.
     epoch: AtomicU64,
@@ -226,7 +226,7 @@ impl Detector {
             .map_err(|_| no_memory)?;
         let prefetch = shards[0].hint.bytes() > CACHED_SHARD_BYTES;
         Ok(Detector {
-            live: ArcSwap::new(live),
+            live: Mutex::new(live),
             epoch: AtomicU64::new(0),
             hasher,
             shards,
@@ -283,6 +283,12 @@ impl Detector {
     #[inline]
     fn shard_of(&self, h_src: u64) -> usize {
         shard_of(h_src, self.shards.len())
+    }
+
+    /// The configuration in place now.
+    fn live(&self) -> Arc<Live> {
+        // Nothing panics while it is held: a poisoned lock still holds it.
+        Arc::clone(&self.live.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn lock(&self, i: usize) -> MutexGuard<'_, Locked> {
@@ -355,7 +361,7 @@ impl Detector {
         let Locked { shard, live, epoch } = &mut *guard;
         let now = self.epoch.load(Ordering::Acquire);
         if *epoch != now {
-            *live = self.live.load_full();
+            *live = self.live();
             *epoch = now;
         }
         Self::replies(&live.settings, &mut p);
@@ -369,7 +375,8 @@ impl Detector {
     /// `dedup_secs`, which lay out the state, may not, nor a set
     /// `hash_seed` (the detector keeps its hash keys). Each feeding call
     /// reads the configuration in place when it starts, so a batch that
-    /// runs meanwhile ends under the old one; no call waits for this one.
+    /// runs meanwhile ends under the old one; the new one is compiled before
+    /// it is put in place, so feeding calls wait for no more than that.
     ///
     /// # Examples
     /// ```
@@ -399,7 +406,7 @@ impl Detector {
     /// the state (the field `config`, naming each change); the detector
     /// then keeps its configuration.
     pub fn reconfigure(&self, mut config: Config) -> Result<(), Error> {
-        let live = self.live.load();
+        let live = self.live();
         let changes = state::layout_changes(&live.config, &config);
         if !changes.is_empty() {
             return Err(Error::config(
@@ -415,7 +422,7 @@ impl Detector {
         // The same keys, so that every source is found where it was put.
         settings.hasher = live.settings.hasher.clone();
         config.hash_seed = live.config.hash_seed;
-        self.live.store(Arc::new(Live { config, settings }));
+        *self.live.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(Live { config, settings });
         // After the store: a shard that sees the new epoch loads the new
         // configuration (or a newer one).
         self.epoch.fetch_add(1, Ordering::Release);
@@ -536,7 +543,7 @@ impl Detector {
     /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     pub fn advance(&self, now: Timestamp) -> Result<(), Error> {
         self.refuse_reentry()?;
-        let live = self.live.load();
+        let live = self.live();
         for i in 0..self.shards.len() {
             self.lock(i)
                 .advance(&live.settings, now, &mut |v| self.deliver(v));
@@ -576,7 +583,7 @@ impl Detector {
     /// [`Error::Reentrant`] if called from inside a verdict callback of this detector.
     pub fn flush(&self) -> Result<(), Error> {
         self.refuse_reentry()?;
-        let live = self.live.load();
+        let live = self.live();
         for i in 0..self.shards.len() {
             self.lock(i).flush(&live.settings, &mut |v| self.deliver(v));
         }

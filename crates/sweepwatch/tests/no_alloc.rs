@@ -1,6 +1,4 @@
-//! After construction, observing events and delivering verdicts never
-//! allocates (but for one slot per thread, the first time a thread reads a
-//! detector's configuration: see below).
+//! After construction, observing events and delivering verdicts never allocates.
 
 mod common;
 
@@ -90,11 +88,6 @@ fn a_million_events_allocate_nothing() {
 
     // A staging buffer allocates once, when made.
     let mut stage = det.staged(512, 1_000_000);
-    // A thread's first read of any detector's configuration takes a slot
-    // of the lock-free swap that holds it (allocated once per thread, and
-    // reused by later threads): taken here, by a flush of the empty
-    // detector, so that what is counted is what observing costs.
-    det.flush().unwrap();
     ARMED.with(|a| a.set(true));
     for e in &events[..300_000] {
         det.observe(e).unwrap();
@@ -132,8 +125,6 @@ fn a_restored_detector_allocates_nothing_either() {
     drop(det);
     let det = Detector::restore(Config::default(), &state[..], |_| {}).unwrap();
 
-    // As above; a flush leaves the state as it is.
-    det.flush().unwrap();
     ARMED.with(|a| a.set(true));
     det.observe_batch(&events[300_000..]).unwrap();
     let stats = det.stats().unwrap();

@@ -87,7 +87,7 @@ impl Detector {
         probe: impl Fn(&Settings, &T) -> Probe,
     ) -> Result<(), Error> {
         self.refuse_reentry()?;
-        let live = self.live.load();
+        let live = self.live();
         let s = &live.settings;
         let probe = |item: &T| probe(s, item);
         if !self.prefetch && self.shards.len() == 1 {

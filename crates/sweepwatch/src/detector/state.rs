@@ -232,7 +232,7 @@ impl Detector {
     pub fn save<W: Write>(&self, w: W) -> Result<u64, Error> {
         self.refuse_reentry()?;
         let mut w = Summed::new(w);
-        let live = self.live.load();
+        let live = self.live();
         let header = Header {
             library: env!("CARGO_PKG_VERSION").to_string(),
             little_endian: cfg!(target_endian = "little"),
@@ -328,18 +328,18 @@ impl Detector {
             return Err(refused("its shard count differs from its configuration's"));
         }
         // The saved keys, so that every source is found where it was put.
-        let mut config = det.live.load().config.clone();
+        let mut config = det.live().config.clone();
         config.hash_seed = header.hash_seed;
         let mut settings = Settings::compile(&config)?;
         settings.hasher = AddrHasher::from_material(header.keys);
         det.hasher = settings.hasher.clone();
-        // Every copy of the configuration with them: the swap's and each
+        // Every copy of the configuration with them: the detector's and each
         // shard's.
         let live = std::sync::Arc::new(Live { config, settings });
         for p in det.shards.iter_mut() {
             p.shard.get_mut().unwrap_or_else(|e| e.into_inner()).live = live.clone();
         }
-        det.live.store(live);
+        *det.live.get_mut().unwrap_or_else(|e| e.into_inner()) = live;
         let mut heads = Vec::with_capacity(det.shards.len());
         for (i, p) in det.shards.iter_mut().enumerate() {
             heads.push(get::<ShardHead>(&mut r, "shard head")?);
