@@ -19,14 +19,14 @@ const LINK_IPV4: u32 = 228;
 const LINK_IPV6: u32 = 229;
 const LINK_SLL2: u32 = 276;
 
-const ETH_IPV4: u16 = 0x0800;
-const ETH_IPV6: u16 = 0x86dd;
+pub(super) const ETH_IPV4: u16 = 0x0800;
+pub(super) const ETH_IPV6: u16 = 0x86dd;
 const ETH_VLAN: u16 = 0x8100;
 const ETH_QINQ: u16 = 0x88a8;
 /// Pre-standard QinQ outer tag, still emitted by some switches.
 const ETH_QINQ_OLD: u16 = 0x9100;
 /// MPLS, unicast and multicast: a stack of 4-byte labels before the packet.
-const ETH_MPLS: u16 = 0x8847;
+pub(super) const ETH_MPLS: u16 = 0x8847;
 const ETH_MPLS_MC: u16 = 0x8848;
 /// PPPoE session stage: a 6-byte PPPoE header, then a PPP protocol number.
 const ETH_PPPOE: u16 = 0x8864;
@@ -150,12 +150,7 @@ pub fn link_name(link: u32) -> Option<&'static str> {
 /// Decodes a frame captured on a link of type `link`.
 pub(crate) fn decode(link: u32, data: &[u8]) -> Decoded {
     match link {
-        LINK_ETHERNET => {
-            if data.len() < 14 {
-                return Malformed("Ethernet header cut short");
-            }
-            ethertype(be16(data, 12), &data[14..], 0)
-        }
+        LINK_ETHERNET => ethernet(data, 0),
         LINK_RAW | LINK_RAW_12 | LINK_RAW_14 => match data.first().map(|b| b >> 4) {
             Some(4) => ipv4(data, 0),
             Some(6) => ipv6(data, 0),
@@ -199,58 +194,65 @@ pub(crate) fn decode(link: u32, data: &[u8]) -> Decoded {
     }
 }
 
-/// Follows an EtherType through any number of VLAN tags.
-pub(super) fn ethertype(ty: u16, data: &[u8], depth: u8) -> Decoded {
-    let (decoded, vlan) = tagged(ty, data, depth);
-    match (decoded, vlan) {
-        // The outermost tag is this frame's: a tunnelled frame's own tags,
-        // set deeper, give way to it.
-        (Decoded::Packet(mut p), Some(id)) => {
-            p.vlan = id;
-            Decoded::Packet(p)
-        }
-        (d, _) => d,
+/// An Ethernet frame, `depth` tunnels in.
+pub(super) fn ethernet(f: &[u8], depth: u8) -> Decoded {
+    if f.len() < 14 {
+        return Malformed(match depth {
+            0 => "Ethernet header cut short",
+            _ => "tunnelled Ethernet header cut short",
+        });
     }
+    ethertype(be16(f, 12), &f[14..], depth)
 }
 
-/// [`ethertype`], and the id of the frame's first VLAN tag if it has one.
-fn tagged(mut ty: u16, mut data: &[u8], depth: u8) -> (Decoded, Option<u16>) {
+/// Follows an EtherType through any number of VLAN tags; the packet keeps
+/// the id of the first (outermost) one. A tunnelled frame's own tags, set
+/// deeper, give way to its carrier's.
+pub(super) fn ethertype(mut ty: u16, mut data: &[u8], depth: u8) -> Decoded {
     let mut vlan = None;
-    let decoded = 'walk: {
-        for _ in 0..MAX_NESTING {
-            match ty {
-                ETH_IPV4 => break 'walk ipv4(data, depth),
-                ETH_IPV6 => break 'walk ipv6(data, depth),
-                ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD => {
-                    if data.len() < 4 {
-                        break 'walk Malformed("VLAN tag cut short");
-                    }
-                    vlan = vlan.or(Some(be16(data, 0) & 0x0fff));
-                    ty = be16(data, 2);
-                    data = &data[4..];
+    for _ in 0..MAX_NESTING {
+        if !matches!(ty, ETH_VLAN | ETH_QINQ | ETH_QINQ_OLD) {
+            return match (untagged(ty, data, depth), vlan) {
+                (Decoded::Packet(mut p), Some(id)) => {
+                    p.vlan = id;
+                    Decoded::Packet(p)
                 }
-                ETH_MPLS | ETH_MPLS_MC => break 'walk mpls(data, depth),
-                ETH_PPPOE => {
-                    if data.len() < 8 {
-                        break 'walk Malformed("PPPoE header cut short");
-                    }
-                    // Version and type 1, session data (code 0).
-                    if data[0] != 0x11 || data[1] != 0 {
-                        break 'walk Irrelevant;
-                    }
-                    let payload = &data[8..];
-                    break 'walk match be16(data, 6) {
-                        PPP_IPV4 => ipv4(payload, depth),
-                        PPP_IPV6 => ipv6(payload, depth),
-                        _ => Irrelevant,
-                    };
-                }
-                _ => break 'walk Irrelevant,
+                (d, _) => d,
+            };
+        }
+        if data.len() < 4 {
+            return Malformed("VLAN tag cut short");
+        }
+        vlan = vlan.or(Some(be16(data, 0) & 0x0fff));
+        ty = be16(data, 2);
+        data = &data[4..];
+    }
+    Irrelevant
+}
+
+/// What an EtherType other than a VLAN tag's carries.
+fn untagged(ty: u16, data: &[u8], depth: u8) -> Decoded {
+    match ty {
+        ETH_IPV4 => ipv4(data, depth),
+        ETH_IPV6 => ipv6(data, depth),
+        ETH_MPLS | ETH_MPLS_MC => mpls(data, depth),
+        ETH_PPPOE => {
+            if data.len() < 8 {
+                return Malformed("PPPoE header cut short");
+            }
+            // Version and type 1, session data (code 0).
+            if data[0] != 0x11 || data[1] != 0 {
+                return Irrelevant;
+            }
+            let payload = &data[8..];
+            match be16(data, 6) {
+                PPP_IPV4 => ipv4(payload, depth),
+                PPP_IPV6 => ipv6(payload, depth),
+                _ => Irrelevant,
             }
         }
-        Irrelevant
-    };
-    (decoded, vlan)
+        _ => Irrelevant,
+    }
 }
 
 /// An MPLS label stack, then the packet it carries. The stack says nothing

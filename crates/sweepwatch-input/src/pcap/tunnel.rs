@@ -4,7 +4,7 @@
 //! endpoints are infrastructure, so only the inner packet is decoded, as
 //! Suricata and Zeek do.
 
-use super::packet::{ethertype, ipv4, ipv6, mpls, Decoded};
+use super::packet::{ethernet, ipv4, ipv6, mpls, Decoded, ETH_IPV4, ETH_IPV6, ETH_MPLS};
 
 /// Tunnels inside tunnels beyond this are not real traffic.
 pub(super) const MAX_TUNNELS: u8 = 4;
@@ -18,21 +18,10 @@ const GRE_KEY: u16 = 0x2000;
 const GRE_SEQUENCE: u16 = 0x1000;
 const GRE_VERSION: u16 = 0x0007;
 
-const ETH_IPV4: u16 = 0x0800;
-const ETH_IPV6: u16 = 0x86dd;
-const ETH_MPLS: u16 = 0x8847;
 /// Transparent Ethernet bridging: an Ethernet frame follows.
 const GRE_TEB: u16 = 0x6558;
 const ERSPAN_1_2: u16 = 0x88be;
 const ERSPAN_3: u16 = 0x22eb;
-
-/// The Ethernet frame `f` inside a tunnel.
-fn ethernet(f: &[u8], depth: u8) -> Decoded {
-    if f.len() < 14 {
-        return Decoded::Malformed("tunnelled Ethernet header cut short");
-    }
-    ethertype(u16::from_be_bytes([f[12], f[13]]), &f[14..], depth)
-}
 
 /// The GRE packet `p` (RFC 2784 and 2890) entered at tunnel `depth`.
 pub(super) fn gre(p: &[u8], depth: u8) -> Decoded {
