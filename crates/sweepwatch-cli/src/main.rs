@@ -1,11 +1,8 @@
 //! `sweepwatch`: finds port sweeps, port scans and outbound sweeps in captures
 //! (pcap, pcapng) and engine logs (Zeek `conn.log`, Suricata EVE JSON), plain or
-//! gzip-compressed, recognised from their content.
-//!
-//! ```text
-//! sweepwatch detect [--home-net CIDR]... [--allow CIDR]... [--config FILE]
-//!                   [--min-targets N] [--json | --format FORMAT] [--quiet] INPUT...
-//! ```
+//! compressed (gzip, zstd, xz, bzip2), recognised from their content. The
+//! options are in [`args`], whose definitions also make the manual pages and
+//! shell completions ([`manual`]).
 //!
 //! All inputs feed one detector, in the order given, so a scan spread over
 //! several files is seen whole. Verdicts go to standard output (a table, JSON

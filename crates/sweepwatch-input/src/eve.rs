@@ -492,7 +492,7 @@ pub fn eve_flow(line: &str) -> Result<Option<(Event, FlowIds)>, String> {
 /// assert!(eve_event("{\"event_type\":").is_err());
 /// ```
 pub fn eve_event(line: &str) -> Result<Option<Event>, String> {
-    event(record(line)?)
+    eve_event_in(line, Zones::None)
 }
 
 /// [`eve_event`], the event's zone taken as `zones` says: the record's first
