@@ -1102,8 +1102,9 @@ sw_result sw_detector_flush(const struct sw_detector *detector);
  * `dedup_secs` and a set hash seed may not (they lay out the state), and
  * the ordering window keeps the size it was made with. Each feeding call
  * reads the configuration in place when it starts: one running on another
- * thread ends under the old one; none waits for this call. `config` stays
- * the caller's.
+ * thread ends under the old one. The new one is compiled before it is put
+ * in place, so feeding calls wait for no more than that. `config` stays the
+ * caller's.
  *
  * ```c
  * sw_config *cfg = sw_config_new();
