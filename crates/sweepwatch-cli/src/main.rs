@@ -19,6 +19,7 @@
 //! or without verdicts), 1 input errors, 2 usage or configuration errors.
 #![deny(missing_docs)]
 
+mod aggregate;
 mod args;
 mod follow;
 #[cfg(target_os = "linux")]
@@ -44,6 +45,7 @@ use sweepwatch::{AllowRule, Cidr, Config, Detector, Event, Verdict};
 use sweepwatch_input::pcap::{CaptureReader, PcapOptions};
 use sweepwatch_input::sniff::sniff;
 use sweepwatch_input::{Location, ReadOptions};
+use sweepwatch_nats::{Publisher, PublisherOptions};
 
 #[cfg(target_os = "linux")]
 #[global_allocator]
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Detect(args) => detect(&args),
         Command::Watch(args) => watch::watch(&args),
+        Command::Aggregate(args) => aggregate::aggregate(&args),
         Command::Completions { shell } => {
             manual::completions(shell, &mut io::stdout().lock());
             ExitCode::SUCCESS
@@ -105,22 +108,45 @@ fn read_config(path: &std::path::Path) -> Result<String, String> {
 /// The detector's configuration, and whether the home networks were left at
 /// their defaults (then an engine's own locality of hosts decides).
 fn config_of(args: &DetectArgs) -> Result<(Config, bool), String> {
-    let mut cfg = match &args.config {
+    config_from(
+        args.config.as_deref(),
+        &args.home_net,
+        &args.allow,
+        args.min_targets,
+        args.seed,
+    )
+}
+
+/// The dedup period `args` configure: a publishing sensor's filter keeps
+/// pairs as long as the detector's.
+fn dedup_of(args: &DetectArgs) -> u64 {
+    config_of(args).map_or(Config::default().dedup_secs, |(c, _)| c.dedup_secs)
+}
+
+/// [`config_of`] from its parts, which `aggregate` has too.
+fn config_from(
+    config: Option<&std::path::Path>,
+    home_net: &[Cidr],
+    allow: &[Cidr],
+    min_targets: Option<u32>,
+    seed: Option<u64>,
+) -> Result<(Config, bool), String> {
+    let mut cfg = match config {
         None => Config::default(),
         Some(path) => {
             let text = read_config(path).map_err(|e| format!("{}: {e}", path.display()))?;
             Config::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
         }
     };
-    if !args.home_net.is_empty() {
-        cfg.home_networks = args.home_net.iter().map(Cidr::to_string).collect();
+    if !home_net.is_empty() {
+        cfg.home_networks = home_net.iter().map(Cidr::to_string).collect();
     }
     cfg.allow
-        .extend(args.allow.iter().map(|c| AllowRule::Net(c.to_string())));
-    if let Some(n) = args.min_targets {
+        .extend(allow.iter().map(|c| AllowRule::Net(c.to_string())));
+    if let Some(n) = min_targets {
         cfg.min_targets = n;
     }
-    if let Some(seed) = args.seed {
+    if let Some(seed) = seed {
         cfg.hash_seed = Some(seed);
     }
     let default_home = cfg.home_networks == Config::default().home_networks;
@@ -147,6 +173,8 @@ struct Feeder<'a> {
     /// `local_orig`, `local_resp`): only while the home networks are the
     /// defaults, which the user's own configuration replaces.
     engine_locality: bool,
+    /// Where first contacts are published as well (`--publish`).
+    publisher: Option<Publisher>,
 }
 
 impl<'a> Feeder<'a> {
@@ -169,13 +197,50 @@ impl<'a> Feeder<'a> {
             verdicts,
             out,
             engine_locality,
+            publisher: None,
         })
+    }
+
+    /// Publishes first contacts to the NATS server at `url` from now on
+    /// (`--publish`); a server that cannot be used is reported, and
+    /// detection goes on locally.
+    fn publish_to(&mut self, url: &str, dedup_secs: u64) {
+        let mut opts = PublisherOptions::new(url);
+        opts.dedup_secs = dedup_secs;
+        opts.name = format!("sweepwatch sensor {}", std::process::id());
+        match Publisher::connect(opts) {
+            Ok(p) => self.publisher = Some(p),
+            Err(e) => eprintln!("sweepwatch: warning: --publish {url}: {e}; not publishing"),
+        }
+    }
+
+    /// Sends what is left to publish and says what was published.
+    fn end_publishing(&mut self, quiet: bool) {
+        if let Some(p) = self.publisher.take() {
+            let st = p.finish();
+            if !quiet || st.dropped > 0 {
+                eprintln!(
+                    "sweepwatch: published {} first contacts of {} events in {} batches \
+                     ({} bytes, {:.1} a first contact); {} repeats not sent, {} dropped",
+                    st.published,
+                    st.events,
+                    st.batches,
+                    st.bytes,
+                    st.bytes as f64 / st.published.max(1) as f64,
+                    st.repeats,
+                    st.dropped
+                );
+            }
+        }
     }
 
     fn push(&mut self, mut ev: Event) {
         if !self.engine_locality {
             ev.src_local = None;
             ev.dst_local = None;
+        }
+        if let Some(p) = &mut self.publisher {
+            p.push(&ev);
         }
         let det = self.det;
         let mut fed = false;
@@ -200,6 +265,9 @@ impl<'a> Feeder<'a> {
 
     /// At the end of an input: without a window, nothing is held back past it.
     fn end_of_input(&mut self) {
+        if let Some(p) = &mut self.publisher {
+            p.tick();
+        }
         let det = self.det;
         self.order.flush(|batch, _| {
             let _ = det.observe_batch(batch);
@@ -443,6 +511,9 @@ fn detect(args: &DetectArgs) -> ExitCode {
         Ok(f) => f,
         Err(e) => return usage_error(&e),
     };
+    if let Some(url) = &args.publish {
+        feeder.publish_to(url, dedup_of(args));
+    }
     let started = Instant::now();
     let mut reports = Vec::with_capacity(args.inputs.len());
     // One flow tracker for all captures: the parts of a rotated capture,
@@ -467,6 +538,7 @@ fn detect(args: &DetectArgs) -> ExitCode {
         c.finish(&mut |ev| feeder.push(ev))
     });
     feeder.finish();
+    feeder.end_publishing(args.quiet);
     let mut out = feeder.out;
     out.finish(args.quiet);
     if let Some(e) = out.error() {

@@ -139,6 +139,9 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
         Ok(f) => f,
         Err(e) => return usage_error(&e),
     };
+    if let Some(url) = &d.publish {
+        feeder.publish_to(url, super::dedup_of(d));
+    }
     let mut tails: Vec<Tail> = d
         .inputs
         .iter()
@@ -253,6 +256,7 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
         }
         None => feeder.finish(),
     }
+    feeder.end_publishing(d.quiet);
     let mut out = feeder.out;
     out.finish(d.quiet);
     if !d.quiet {

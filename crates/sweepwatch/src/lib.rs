@@ -44,6 +44,7 @@ mod event;
 mod evidence;
 mod evidence_pool;
 mod first_contact;
+mod first_contacts;
 pub mod format;
 mod hash;
 mod net;
@@ -67,6 +68,7 @@ pub use config::{
 pub use detector::Detector;
 pub use error::{panic_message, Error};
 pub use event::{Event, KeyedEvent, Outcome, Protocol, Technique, Timestamp};
+pub use first_contacts::FirstContacts;
 pub use net::{AddrKey, Cidr, CidrError};
 pub use size::parse_size;
 pub use staged::Staged;

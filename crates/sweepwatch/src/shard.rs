@@ -605,7 +605,7 @@ impl Shard {
             };
             id = large;
             if held {
-                self.decide(s, slot, hx.ts, dst_home, sink);
+                self.decide(s, slot, hx.ts, now, dst_home, sink);
                 return;
             }
         }
@@ -652,7 +652,7 @@ impl Shard {
             e.add_sample(hx.dst);
         }
         if llr >= s.walk.upper {
-            self.decide(s, slot, hx.ts, dst_home, sink);
+            self.decide(s, slot, hx.ts, now, dst_home, sink);
         }
     }
 
@@ -878,12 +878,19 @@ impl Shard {
     }
 
     /// The scanner hypothesis holds for the source at `slot`: report it if its
-    /// shape and size qualify and it has not been reported lately.
+    /// shape and size qualify and it has not been reported lately. `now` is
+    /// the shard time of the deciding event, not the shard's clock: a batch
+    /// screens a step of events before it counts them, and the clock has
+    /// read the step's last one by then (whose time may differ by hours when
+    /// several sensors' events meet), so a decision must not depend on where
+    /// a batch was cut.
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         s: &Settings,
         slot: usize,
         ts: Timestamp,
+        now: u32,
         dst_home: bool,
         sink: &mut dyn FnMut(&Verdict),
     ) {
@@ -911,7 +918,6 @@ impl Shard {
         if proto != Protocol::Icmp && e.succeeded > failed {
             return;
         }
-        let now = self.now;
         if e.reported & kind.bit() != 0 {
             // Again once the suppression period has passed, if it grew; or
             // at once when it grew tenfold.

@@ -1578,3 +1578,73 @@ fn reconfiguring_keeps_a_scan_in_progress() {
     }
     assert_eq!(seen.lock().unwrap().len(), 1, "an allowed scanner reported");
 }
+
+/// Events of several sensors meet out of time order in one batch: a batch
+/// screens a step of events before it counts them, and the decision to
+/// report a scanner again (its suppression period passed) must read the
+/// deciding event's time, not the step's last, so that a batch decides as
+/// events fed one at a time do, wherever it was cut.
+#[test]
+fn a_batch_decides_as_single_events_do_when_times_jump() {
+    let t0 = 1_700_000_000;
+    let scanner: IpAddr = "203.0.113.9".parse().unwrap();
+    let probe = |secs, i: u32| {
+        let dst: IpAddr = format!("10.0.0.{i}").parse().unwrap();
+        Event::new(
+            Timestamp::from_secs(secs),
+            scanner,
+            dst,
+            22,
+            Protocol::Tcp,
+            Outcome::Refused,
+        )
+    };
+    let benign = |secs, i: u32| {
+        let dst: IpAddr = format!("10.9.{}.{}", i / 250, i % 250 + 1).parse().unwrap();
+        let src: IpAddr = "198.51.100.4".parse().unwrap();
+        Event::new(
+            Timestamp::from_secs(secs),
+            src,
+            dst,
+            443,
+            Protocol::Tcp,
+            Outcome::Established,
+        )
+    };
+    // Five refused probes decide in the first step of 128 events; the
+    // sixth comes in the next step, whose last event is another sensor's,
+    // ten hours later.
+    let mut events: Vec<Event> = (1..=5).map(|i| probe(t0 + u64::from(i), i)).collect();
+    events.extend((0..123).map(|i| benign(t0 + 5, i)));
+    events.push(probe(t0 + 7, 6));
+    events.push(benign(t0 + 36_000, 1000));
+    let run = |batch: bool| {
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&got);
+        // Over a megabyte a shard: batches take the prefetching two-pass path.
+        let det = Detector::new(
+            Config {
+                memory_bytes: 8 << 20,
+                shards: 1,
+                hash_seed: Some(3),
+                ..Config::default()
+            },
+            move |v| sink.lock().unwrap().push((v.src, v.targets, v.is_final)),
+        )
+        .unwrap();
+        if batch {
+            det.observe_batch(&events).unwrap();
+        } else {
+            for ev in &events {
+                det.observe(ev).unwrap();
+            }
+        }
+        let got = got.lock().unwrap().clone();
+        got
+    };
+    let single = run(false);
+    // From the events: five refused targets decide; the sixth, seconds
+    // later, is no tenfold growth and no suppression period has passed.
+    assert_eq!(single, [(scanner, 5, false)]);
+    assert_eq!(run(true), single);
+}

@@ -1,0 +1,91 @@
+//! `sweepwatch aggregate`: one of the deployment's aggregators, writing the
+//! verdicts it is the first to decide (see `sweepwatch_nats`).
+
+use crate::args::AggregateArgs;
+use crate::output::{self, Output};
+use crate::{config_from, usage_error};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+use sweepwatch::order::Window;
+use sweepwatch_nats::{AggregateOptions, Limits, Setup};
+
+/// Runs `sweepwatch aggregate`.
+pub fn aggregate(args: &AggregateArgs) -> ExitCode {
+    let (config, _) = match config_from(
+        args.config.as_deref(),
+        &args.home_net,
+        &args.allow,
+        args.min_targets,
+        None,
+    ) {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e),
+    };
+    let name = args.name.clone().unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "aggregator".into());
+        format!("{host}-{}", std::process::id())
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+            return usage_error(&format!("cannot take signal {signal}: {e}"));
+        }
+    }
+    let opts = AggregateOptions {
+        url: args.nats.clone(),
+        name,
+        setup: Setup::new(args.partitions, args.partition_memory << 20),
+        limits: Limits {
+            replicas: args.replicas as usize,
+            stream_bytes: i64::try_from(args.stream_mib << 20).unwrap_or(i64::MAX),
+            stream_age: Duration::from_secs(args.stream_hours * 3600),
+            lease: Duration::from_secs(args.lease_secs),
+            ..Limits::default()
+        },
+        config,
+        window: Window {
+            micros: args.reorder_secs.saturating_mul(1_000_000),
+            max_events: args.reorder_window as usize,
+        },
+        checkpoint_every: Duration::from_secs(args.checkpoint_secs),
+        exit_when_idle: args.exit_when_idle.map(Duration::from_secs),
+        stop: Some(stop),
+    };
+    let format = match (args.json, args.format) {
+        (true, _) => output::Format::Json,
+        (false, f) => f.unwrap_or(output::Format::Table),
+    };
+    let mut out = Output::new(format);
+    let result = sweepwatch_nats::aggregate(&opts, |v, _id| {
+        out.verdict(v);
+        out.flush();
+    });
+    out.finish(args.quiet);
+    match result {
+        Ok(r) => {
+            if !args.quiet {
+                eprintln!(
+                    "sweepwatch: aggregated {} events ({} malformed batches) in {} partition \
+                     takes ({} from checkpoints); {} verdicts written, {} already written \
+                     elsewhere; {} checkpoints",
+                    r.events,
+                    r.malformed,
+                    r.partitions_taken,
+                    r.restored,
+                    r.written,
+                    r.skipped,
+                    r.checkpoints
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sweepwatch: aggregate: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

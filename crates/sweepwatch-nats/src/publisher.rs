@@ -1,0 +1,275 @@
+//! A sensor's side: its first contacts, in batches, on each source's
+//! partition subject.
+
+use crate::setup::{self, Setup};
+use crate::store::{self, Limits};
+use crate::{wire, Error};
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use sweepwatch::{Event, FirstContacts, KeyedEvent};
+use tokio::sync::mpsc;
+
+/// How a [`Publisher`] connects and batches.
+#[derive(Clone, Debug)]
+pub struct PublisherOptions {
+    /// The NATS server, e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// The connection's name, as the server lists it (the sensor's name).
+    pub name: String,
+    /// The setup a new deployment gets if this sensor is its first process;
+    /// otherwise the deployment's own is used.
+    pub setup: Setup,
+    /// Streams and stores made by this sensor if it is the first.
+    pub limits: Limits,
+    /// The sensor's first-contact filter's bytes.
+    pub filter_bytes: u64,
+    /// Its dedup period (the detector's `dedup_secs`).
+    pub dedup_secs: u64,
+    /// Events a batch holds at most.
+    pub batch_events: usize,
+    /// The longest an event waits in a batch that is not full, checked as
+    /// events come and at [`Publisher::tick`].
+    pub max_delay: Duration,
+    /// Batches waiting to be published at most; more are dropped (and
+    /// counted) rather than slow the sensor down.
+    pub queue_batches: usize,
+}
+
+impl PublisherOptions {
+    /// Defaults for the server at `url`: 256 events a batch, 100 ms at most
+    /// in a batch, 4 MiB of filter, 1,024 batches queued.
+    pub fn new(url: &str) -> PublisherOptions {
+        PublisherOptions {
+            url: url.to_string(),
+            name: "sweepwatch sensor".to_string(),
+            setup: Setup::new(setup::DEFAULT_PARTITIONS, setup::DEFAULT_PARTITION_MEMORY),
+            limits: Limits::default(),
+            filter_bytes: 4 << 20,
+            dedup_secs: 1800,
+            batch_events: 256,
+            max_delay: Duration::from_millis(100),
+            queue_batches: 1024,
+        }
+    }
+}
+
+/// What a [`Publisher`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PublishStats {
+    /// Events given to [`Publisher::push`].
+    pub events: u64,
+    /// Of those, settled by the sensor's filter (repeats, unsolicited) and
+    /// not sent.
+    pub repeats: u64,
+    /// Events the server stored (acknowledged).
+    pub published: u64,
+    /// Batches the server stored.
+    pub batches: u64,
+    /// Bytes of the batches the server stored.
+    pub bytes: u64,
+    /// Events dropped: the queue was full, or the server refused or did not
+    /// acknowledge their batch in time.
+    pub dropped: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    published: AtomicU64,
+    batches: AtomicU64,
+    bytes: AtomicU64,
+    failed: AtomicU64,
+}
+
+struct Batch {
+    partition: u32,
+    events: usize,
+    bytes: Vec<u8>,
+}
+
+/// Publishes a sensor's first contacts for the deployment's aggregators.
+/// Events are partitioned by a keyed hash of their source, batched per
+/// partition, and published from a thread of its own; [`push`](Self::push)
+/// never waits for the network.
+pub struct Publisher {
+    setup: Setup,
+    filter: FirstContacts,
+    pending: Vec<Vec<Event>>,
+    since: Vec<Option<Instant>>,
+    opts: PublisherOptions,
+    tx: Option<mpsc::Sender<Batch>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    counters: Arc<Counters>,
+    events: u64,
+    repeats: u64,
+    queue_full: u64,
+}
+
+impl Publisher {
+    /// Connects, reads (or makes) the deployment's setup and the events
+    /// stream, and starts the publishing thread.
+    ///
+    /// # Errors
+    /// The server cannot be reached, or its setup cannot be used.
+    pub fn connect(opts: PublisherOptions) -> Result<Publisher, Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::new(format!("starting the publisher: {e}")))?;
+        let (client, setup) = rt.block_on(async {
+            let client = crate::connect(&opts.url, &opts.name).await?;
+            let js = async_nats::jetstream::new(client.clone());
+            let setup = setup::fetch_or_create(&js, &opts.setup).await?;
+            store::events(&js, &opts.limits).await?;
+            Ok::<_, Error>((client, setup))
+        })?;
+        let filter = FirstContacts::new(opts.filter_bytes, opts.dedup_secs)
+            .map_err(|e| Error::new(e.to_string()))?;
+        let (tx, rx) = mpsc::channel(opts.queue_batches.max(1));
+        let counters = Arc::new(Counters::default());
+        let c = Arc::clone(&counters);
+        let thread = std::thread::Builder::new()
+            .name("sweepwatch-publish".into())
+            .spawn(move || rt.block_on(send(client, rx, c)))
+            .map_err(|e| Error::new(format!("starting the publisher: {e}")))?;
+        let n = setup.partitions as usize;
+        Ok(Publisher {
+            pending: (0..n).map(|_| Vec::new()).collect(),
+            since: vec![None; n],
+            setup,
+            filter,
+            opts,
+            tx: Some(tx),
+            thread: Some(thread),
+            counters,
+            events: 0,
+            repeats: 0,
+            queue_full: 0,
+        })
+    }
+
+    /// The deployment's setup.
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// Publishes `ev` if the sensor's filter finds it new (see
+    /// [`FirstContacts`]), in its partition's next batch.
+    pub fn push(&mut self, ev: &Event) {
+        self.events += 1;
+        if !self.filter.is_new(&KeyedEvent::from(ev)) {
+            self.repeats += 1;
+            return;
+        }
+        let p = self.setup.partition_of(ev.src, ev.zone) as usize;
+        if self.pending[p].is_empty() {
+            self.since[p] = Some(Instant::now());
+        }
+        self.pending[p].push(*ev);
+        if self.pending[p].len() >= self.opts.batch_events {
+            self.send(p);
+        }
+        if self.events % 1024 == 0 {
+            self.tick();
+        }
+    }
+
+    /// Sends every batch that has waited `max_delay`: for callers whose
+    /// events may pause (a followed log).
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        for p in 0..self.pending.len() {
+            if self.since[p].is_some_and(|t| now.duration_since(t) >= self.opts.max_delay) {
+                self.send(p);
+            }
+        }
+    }
+
+    fn send(&mut self, p: usize) {
+        let events = std::mem::take(&mut self.pending[p]);
+        self.since[p] = None;
+        if events.is_empty() {
+            return;
+        }
+        let batch = Batch {
+            partition: p as u32,
+            events: events.len(),
+            bytes: wire::encode(&events),
+        };
+        let sent = self.tx.as_ref().map(|tx| tx.try_send(batch));
+        if !matches!(sent, Some(Ok(()))) {
+            self.queue_full += events.len() as u64;
+        }
+    }
+
+    /// What was done so far (publishing goes on behind).
+    pub fn stats(&self) -> PublishStats {
+        PublishStats {
+            events: self.events,
+            repeats: self.repeats,
+            published: self.counters.published.load(Relaxed),
+            batches: self.counters.batches.load(Relaxed),
+            bytes: self.counters.bytes.load(Relaxed),
+            dropped: self.queue_full + self.counters.failed.load(Relaxed),
+        }
+    }
+
+    /// Sends what is pending, waits until the server has acknowledged every
+    /// batch (or failed to), and says what was done.
+    pub fn finish(mut self) -> PublishStats {
+        for p in 0..self.pending.len() {
+            self.send(p);
+        }
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.stats()
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The publishing thread: publishes batches as they come, with up to 256
+/// acknowledgements outstanding, until the channel closes and every
+/// acknowledgement is in.
+async fn send(client: async_nats::Client, mut rx: mpsc::Receiver<Batch>, c: Arc<Counters>) {
+    let js = async_nats::jetstream::new(client);
+    let mut acks = FuturesUnordered::new();
+    while let Some(b) = rx.recv().await {
+        while acks.len() >= 256 {
+            acks.next().await;
+        }
+        let size = b.bytes.len() as u64;
+        let (n, c2) = (b.events as u64, Arc::clone(&c));
+        match js
+            .publish(Setup::subject(b.partition), b.bytes.into())
+            .await
+        {
+            Ok(ack) => acks.push(async move {
+                match ack.await {
+                    Ok(_) => {
+                        c2.published.fetch_add(n, Relaxed);
+                        c2.batches.fetch_add(1, Relaxed);
+                        c2.bytes.fetch_add(size, Relaxed);
+                    }
+                    Err(_) => {
+                        c2.failed.fetch_add(n, Relaxed);
+                    }
+                }
+            }),
+            Err(_) => {
+                c.failed.fetch_add(n, Relaxed);
+            }
+        }
+    }
+    while acks.next().await.is_some() {}
+}
