@@ -60,10 +60,14 @@ pub fn aggregate(args: &AggregateArgs) -> ExitCode {
         (false, f) => f.unwrap_or(output::Format::Table),
     };
     let mut out = Output::new(format);
-    let result = sweepwatch_nats::aggregate(&opts, |v, _id| {
-        out.verdict(v);
-        out.flush();
-    });
+    let result = sweepwatch_nats::aggregate(
+        &opts,
+        |v, _id| {
+            out.verdict(v);
+            out.flush();
+        },
+        |msg| eprintln!("sweepwatch: warning: {msg}"),
+    );
     out.finish(args.quiet);
     match result {
         Ok(r) => {
@@ -71,14 +75,15 @@ pub fn aggregate(args: &AggregateArgs) -> ExitCode {
                 eprintln!(
                     "sweepwatch: aggregated {} events ({} malformed batches) in {} partition \
                      takes ({} from checkpoints); {} verdicts written, {} already written \
-                     elsewhere; {} checkpoints",
+                     elsewhere; {} checkpoints; {} failures overcome",
                     r.events,
                     r.malformed,
                     r.partitions_taken,
                     r.restored,
                     r.written,
                     r.skipped,
-                    r.checkpoints
+                    r.checkpoints,
+                    r.warnings
                 );
             }
             ExitCode::SUCCESS

@@ -40,46 +40,99 @@ fn server_bin() -> PathBuf {
     bin
 }
 
-/// A NATS server with JetStream on a free loopback port, stopped on drop.
+/// A free loopback port.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A NATS server with JetStream on a free loopback port, or a cluster of
+/// them; stopped on drop.
 struct Nats {
-    child: Child,
+    nodes: Vec<Child>,
     url: String,
 }
 
 impl Nats {
     fn start(dir: &Path) -> Nats {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let store = dir.join("jetstream");
-        let child = Command::new(server_bin())
+        let port = free_port();
+        let node = Command::new(server_bin())
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(&store)
+            .arg(dir.join("jetstream"))
             .stdout(Stdio::null())
             .stderr(fs::File::create(dir.join("nats.log")).unwrap())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "NATS did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for(port);
         Nats {
-            child,
+            nodes: vec![node],
             url: format!("nats://127.0.0.1:{port}"),
         }
+    }
+
+    /// Three servers in one JetStream cluster; the URL lists them all.
+    fn cluster(dir: &Path) -> Nats {
+        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let mut nodes = Vec::new();
+        for (i, (port, route)) in ports.iter().enumerate() {
+            let routes: Vec<String> = ports
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, (_, r))| format!("nats://127.0.0.1:{r}"))
+                .collect();
+            nodes.push(
+                Command::new(server_bin())
+                    .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string()])
+                    .args(["-n", &format!("n{i}"), "--cluster_name", "sweepwatch"])
+                    .args(["--cluster", &format!("nats://127.0.0.1:{route}")])
+                    .args(["--routes", &routes.join(",")])
+                    .arg("-sd")
+                    .arg(dir.join(format!("jetstream{i}")))
+                    .stdout(Stdio::null())
+                    .stderr(fs::File::create(dir.join(format!("nats{i}.log"))).unwrap())
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        for (port, _) in &ports {
+            wait_for(*port);
+        }
+        let url = ports
+            .iter()
+            .map(|(p, _)| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        Nats { nodes, url }
+    }
+
+    /// Kills node `i` at once (SIGKILL).
+    fn kill(&mut self, i: usize) {
+        self.nodes[i].kill().unwrap();
+        self.nodes[i].wait().unwrap();
+    }
+}
+
+fn wait_for(port: u16) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "NATS did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 impl Drop for Nats {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for n in &mut self.nodes {
+            let _ = n.kill();
+            let _ = n.wait();
+        }
     }
 }
 
@@ -138,17 +191,31 @@ fn detect(args: &[&std::ffi::OsStr]) -> Vec<Row> {
 
 /// An aggregator writing JSON to `dir/NAME.out`, stopping when idle.
 fn aggregator(nats: &Nats, dir: &Path, name: &str, reorder_secs: &str) -> Child {
+    aggregator_with(nats, dir, name, reorder_secs, "5", &[])
+}
+
+/// [`aggregator`] stopping after `idle` seconds without events, with more
+/// options.
+fn aggregator_with(
+    nats: &Nats,
+    dir: &Path,
+    name: &str,
+    reorder: &str,
+    idle: &str,
+    extra: &[&str],
+) -> Child {
     Command::new(BIN)
         .args(["aggregate", "--json", "--nats", &nats.url, "--name", name])
-        .args(["--exit-when-idle", "5", "--checkpoint-secs", "1"])
-        .args(["--lease-secs", "2", "--reorder-secs", reorder_secs])
+        .args(extra)
+        .args(["--exit-when-idle", idle, "--checkpoint-secs", "1"])
+        .args(["--lease-secs", "2", "--reorder-secs", reorder])
         .stdout(fs::File::create(dir.join(format!("{name}.out"))).unwrap())
         .stderr(fs::File::create(dir.join(format!("{name}.err"))).unwrap())
         .spawn()
         .unwrap()
 }
 
-/// Waits for `child` at most a minute.
+/// Waits for `child` at most two minutes.
 fn finish(mut child: Child, what: &str) {
     let started = Instant::now();
     loop {
@@ -156,7 +223,7 @@ fn finish(mut child: Child, what: &str) {
             assert!(status.success(), "{what} failed: {status}");
             return;
         }
-        if started.elapsed() > Duration::from_secs(60) {
+        if started.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
             panic!("{what} did not stop");
         }
@@ -277,22 +344,37 @@ fn sensors_joined_report_what_no_single_sensor_sees() {
     }
 }
 
+/// What a run without faults writes: one server, one aggregator with a
+/// window of 10 minutes of event time, the sensors publishing one after the
+/// other.
+fn clean_run(dir: &Path) -> Vec<Row> {
+    let nats = Nats::start(&scratch(
+        &format!("{}-clean", dir.display()).replace('/', "_"),
+    ));
+    for s in 0..3 {
+        publish(&nats, &dir.join(format!("sensor{s}.pcap")));
+    }
+    finish(aggregator(&nats, dir, "clean", "600"), "clean aggregator");
+    let clean = rows(&written(dir, &["clean"]));
+    assert!(!clean.is_empty());
+    clean
+}
+
+/// True if no line of `text` is there twice.
+fn no_line_twice(text: &str) -> bool {
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    let n = lines.len();
+    lines.dedup();
+    lines.len() == n
+}
+
 #[test]
 fn an_aggregator_killed_mid_stream_loses_and_repeats_nothing() {
     let dir = scratch("killed");
     let truth = split_capture(&dir);
     let part = |s: usize| dir.join(format!("sensor{s}.pcap"));
-    // What a run without faults writes: a window of 10 minutes of event
-    // time, the sensors publishing one after the other.
-    let clean = {
-        let nats = Nats::start(&scratch("killed-clean"));
-        for s in 0..3 {
-            publish(&nats, &part(s));
-        }
-        finish(aggregator(&nats, &dir, "clean", "600"), "clean aggregator");
-        rows(&written(&dir, &["clean"]))
-    };
-    assert!(!clean.is_empty());
+    let clean = clean_run(&dir);
 
     let nats = Nats::start(&dir);
     publish(&nats, &part(0));
@@ -325,10 +407,38 @@ fn an_aggregator_killed_mid_stream_loses_and_repeats_nothing() {
         .unwrap_or(0);
     assert!(restored > 0, "{err}");
     let both = written(&dir, &["first", "second"]);
-    let mut lines: Vec<&str> = both.lines().collect();
-    lines.sort_unstable();
-    let n = lines.len();
-    lines.dedup();
-    assert_eq!(lines.len(), n, "a verdict written twice:\n{both}");
+    assert!(no_line_twice(&both), "a verdict written twice:\n{both}");
     assert_same(&rows(&both), &clean, &truth);
+}
+
+#[test]
+fn a_cluster_node_killed_mid_stream_loses_and_repeats_nothing() {
+    let dir = scratch("cluster");
+    let truth = split_capture(&dir);
+    let part = |s: usize| dir.join(format!("sensor{s}.pcap"));
+    let clean = clean_run(&dir);
+
+    let mut nats = Nats::cluster(&dir);
+    // The aggregator makes the stream and stores, three copies each.
+    let agg = aggregator_with(&nats, &dir, "replicated", "600", "15", &["--replicas", "3"]);
+    // Sensors publish once the stream is there on every node (else the
+    // first would make it, with one copy).
+    let started = Instant::now();
+    while !(0..3).all(|i| {
+        dir.join(format!(
+            "jetstream{i}/jetstream/$G/streams/SWEEPWATCH_EVENTS"
+        ))
+        .exists()
+    }) {
+        assert!(started.elapsed() < Duration::from_secs(60), "no stream");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    publish(&nats, &part(0));
+    nats.kill(0);
+    publish(&nats, &part(1));
+    publish(&nats, &part(2));
+    finish(agg, "aggregator");
+    let out = written(&dir, &["replicated"]);
+    assert!(no_line_twice(&out), "a verdict written twice:\n{out}");
+    assert_same(&rows(&out), &clean, &truth);
 }

@@ -64,6 +64,8 @@ pub struct AggregateReport {
     pub skipped: u64,
     /// Checkpoints written.
     pub checkpoints: u64,
+    /// Failures overcome (see [`aggregate`]'s `on_warning`).
+    pub warnings: u64,
 }
 
 /// One partition this aggregator owns.
@@ -83,30 +85,33 @@ struct Part {
     dirty: bool,
 }
 
-/// Runs an aggregator until it fails, or until it has been idle for
-/// [`AggregateOptions::exit_when_idle`]. `on_verdict` gets each verdict that
-/// no aggregator of the deployment wrote before, with its
+/// Runs an aggregator until it is stopped ([`AggregateOptions::stop`]) or
+/// has been idle for [`AggregateOptions::exit_when_idle`]. `on_verdict` gets
+/// each verdict that no aggregator of the deployment wrote before, with its
 /// [`verdict_id`]; verdicts also go to [`names::VERDICT_SUBJECT`].
+/// `on_warning` hears of what went wrong and was overcome: a partition
+/// whose consumer or checkpoint failed is handed back and taken again from
+/// its checkpoint (by this aggregator or another).
 ///
 /// # Errors
-/// The server cannot be reached or its setup cannot be used; a partition's
-/// checkpoint cannot be read.
+/// The server cannot be reached (for half a minute at start) or its setup
+/// cannot be used.
 pub fn aggregate(
     opts: &AggregateOptions,
     on_verdict: impl FnMut(&Verdict, u64) + Send,
+    on_warning: impl FnMut(&str) + Send,
 ) -> Result<AggregateReport, Error> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::new(format!("starting the aggregator: {e}")))?;
-    rt.block_on(Aggregator::run(opts, on_verdict))
+    rt.block_on(Aggregator::run(opts, on_verdict, Box::new(on_warning)))
 }
 
 struct Aggregator<'a, F> {
     opts: &'a AggregateOptions,
     setup: Setup,
-    js: jetstream::Context,
     client: async_nats::Client,
     stream: stream::Stream,
     owners: kv::Store,
@@ -115,7 +120,18 @@ struct Aggregator<'a, F> {
     parts: BTreeMap<u32, Part>,
     member: Option<u64>,
     on_verdict: F,
+    on_warning: Box<dyn FnMut(&str) + Send + 'a>,
     report: AggregateReport,
+}
+
+/// What a deployment's aggregator works with.
+struct Opened {
+    client: async_nats::Client,
+    setup: Setup,
+    stream: stream::Stream,
+    owners: kv::Store,
+    ids: kv::Store,
+    states: object_store::ObjectStore,
 }
 
 /// The owners bucket's key of partition `p`.
@@ -140,10 +156,48 @@ fn member_key(name: &str) -> String {
 }
 
 impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
-    async fn run(opts: &'a AggregateOptions, on_verdict: F) -> Result<AggregateReport, Error> {
+    async fn run(
+        opts: &'a AggregateOptions,
+        on_verdict: F,
+        on_warning: Box<dyn FnMut(&str) + Send + 'a>,
+    ) -> Result<AggregateReport, Error> {
+        // A cluster that is starting has no JetStream leader yet: try for
+        // half a minute before giving up.
+        let mut tries = 0;
+        let o = loop {
+            match Self::open(opts).await {
+                Ok(all) => break all,
+                Err(e) if tries >= 30 => return Err(e),
+                Err(_) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let mut a = Aggregator {
+            opts,
+            setup: o.setup,
+            client: o.client,
+            stream: o.stream,
+            owners: o.owners,
+            ids: o.ids,
+            states: o.states,
+            parts: BTreeMap::new(),
+            member: None,
+            on_verdict,
+            on_warning,
+            report: AggregateReport::default(),
+        };
+        a.main_loop().await?;
+        Ok(a.report)
+    }
+
+    /// Connects, and opens (or makes) the deployment's setup, stream and
+    /// stores.
+    async fn open(opts: &AggregateOptions) -> Result<Opened, Error> {
         let client = crate::connect(&opts.url, &opts.name).await?;
         let js = jetstream::new(client.clone());
-        let setup = setup::fetch_or_create(&js, &opts.setup).await?;
+        let setup = setup::fetch_or_create(&js, &opts.setup, opts.limits.replicas).await?;
         let lim = &opts.limits;
         let stream = store::events(&js, lim).await?;
         let owners = store::kv(&js, names::OWNERS_BUCKET, Some((lim.replicas, lim.lease))).await?;
@@ -154,22 +208,14 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
         )
         .await?;
         let states = store::states(&js, lim).await?;
-        let mut a = Aggregator {
-            opts,
-            setup,
-            js,
+        Ok(Opened {
             client,
+            setup,
             stream,
             owners,
             ids,
             states,
-            parts: BTreeMap::new(),
-            member: None,
-            on_verdict,
-            report: AggregateReport::default(),
-        };
-        a.main_loop().await?;
-        Ok(a.report)
+        })
     }
 
     async fn main_loop(&mut self) -> Result<(), Error> {
@@ -179,12 +225,18 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
         loop {
             if renewed.elapsed() >= renew_every {
                 renewed = Instant::now();
-                self.leases().await?;
+                self.leases().await;
             }
             let mut got = 0;
             let owned: Vec<u32> = self.parts.keys().copied().collect();
             for p in owned {
-                got += self.pull(p).await?;
+                match self.pull(p).await {
+                    Ok(n) => got += n,
+                    Err(e) => {
+                        self.warn(&format!("{e}; partition {p} handed back"));
+                        self.drop_part(p).await;
+                    }
+                }
             }
             if got > 0 {
                 last_event = Instant::now();
@@ -197,11 +249,15 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 .map(|(p, _)| *p)
                 .collect();
             for p in due {
-                self.checkpoint(p).await?;
+                if let Err(e) = self.checkpoint(p).await {
+                    // Tried again at the next round; a takeover meanwhile
+                    // replays from the last one written.
+                    self.warn(&e.to_string());
+                }
             }
             if let Some(idle) = self.opts.exit_when_idle {
                 if last_event.elapsed() >= idle && !self.parts.is_empty() {
-                    self.stop(true).await?;
+                    self.stop(true).await;
                     return Ok(());
                 }
             }
@@ -211,7 +267,7 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 .as_ref()
                 .is_some_and(|s| s.load(Ordering::Relaxed))
             {
-                self.stop(false).await?;
+                self.stop(false).await;
                 return Ok(());
             }
             if got == 0 {
@@ -222,7 +278,7 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
 
     /// Renews this aggregator's leases and membership, gives back what is
     /// over its share, and takes free partitions up to it.
-    async fn leases(&mut self) -> Result<(), Error> {
+    async fn leases(&mut self) {
         let me = member_key(&self.opts.name);
         self.member = match self.member {
             Some(rev) => self
@@ -236,21 +292,31 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 .await
                 .ok(),
         };
-        let mut lost = Vec::new();
-        for (p, part) in self.parts.iter_mut() {
-            match self
-                .owners
-                .update(lease_key(*p), self.opts.name.clone().into(), part.lease)
-                .await
-            {
-                Ok(rev) => part.lease = rev,
-                Err(_) => lost.push(*p),
+        // All at once: while a cluster elects a leader each request waits
+        // for its timeout, and one after the other they would outlast the
+        // leases.
+        let owners = &self.owners;
+        let name = &self.opts.name;
+        let renewed = futures::future::join_all(self.parts.iter().map(|(p, part)| async move {
+            let r = owners
+                .update(lease_key(*p), name.clone().into(), part.lease)
+                .await;
+            (*p, r.ok())
+        }))
+        .await;
+        for (p, rev) in renewed {
+            match rev {
+                Some(rev) => {
+                    if let Some(part) = self.parts.get_mut(&p) {
+                        part.lease = rev;
+                    }
+                }
+                // Lapsed: another aggregator may hold it now, and this one's
+                // work since its checkpoint is replayed there.
+                None => {
+                    self.parts.remove(&p);
+                }
             }
-        }
-        for p in lost {
-            // Another aggregator holds it now: this one's work since its
-            // checkpoint is replayed there.
-            self.parts.remove(&p);
         }
         let members = self.members().await.max(1);
         let share = self.setup.partitions.div_ceil(members) as usize;
@@ -258,7 +324,7 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
             let Some(&p) = self.parts.keys().next_back() else {
                 break;
             };
-            self.give_back(p).await?;
+            self.give_back(p).await;
         }
         for p in 0..self.setup.partitions {
             if self.parts.len() >= share {
@@ -272,10 +338,31 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 .create(lease_key(p), self.opts.name.clone().into())
                 .await
             {
-                self.take(p, rev).await?;
+                if let Err(e) = self.take(p, rev).await {
+                    self.warn(&e.to_string());
+                    let _ = self
+                        .owners
+                        .delete_expect_revision(lease_key(p), Some(rev))
+                        .await;
+                }
             }
         }
-        Ok(())
+    }
+
+    fn warn(&mut self, msg: &str) {
+        self.report.warnings += 1;
+        (self.on_warning)(msg);
+    }
+
+    /// Forgets partition `p` without a checkpoint, and frees its lease: it
+    /// is taken again from its last checkpoint.
+    async fn drop_part(&mut self, p: u32) {
+        if let Some(part) = self.parts.remove(&p) {
+            let _ = self
+                .owners
+                .delete_expect_revision(lease_key(p), Some(part.lease))
+                .await;
+        }
     }
 
     /// Aggregators alive: their membership keys in the owners bucket.
@@ -481,9 +568,12 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
         Ok(())
     }
 
-    /// Checkpoints partition `p` and gives its lease back.
-    async fn give_back(&mut self, p: u32) -> Result<(), Error> {
-        self.checkpoint(p).await?;
+    /// Checkpoints partition `p` and gives its lease back (without the
+    /// checkpoint, if it cannot be written: the next owner replays more).
+    async fn give_back(&mut self, p: u32) {
+        if let Err(e) = self.checkpoint(p).await {
+            self.warn(&e.to_string());
+        }
         if let Some(part) = self.parts.remove(&p) {
             let _ = self.stream.delete_consumer(&format!("agg-p{p}")).await;
             let _ = self
@@ -491,13 +581,12 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 .delete_expect_revision(lease_key(p), Some(part.lease))
                 .await;
         }
-        Ok(())
     }
 
     /// Gives every partition back, checkpointed; first, if `drain`, feeds
     /// their held events, ends every reported source's episode with its final
     /// extent ([`Detector::flush`]) and writes the verdicts.
-    async fn stop(&mut self, drain: bool) -> Result<(), Error> {
+    async fn stop(&mut self, drain: bool) {
         let owned: Vec<u32> = self.parts.keys().copied().collect();
         for p in owned {
             if let Some(part) = self.parts.get_mut(&p).filter(|_| drain) {
@@ -510,11 +599,9 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 part.dirty = true;
             }
             self.write_decided(p).await;
-            self.give_back(p).await?;
+            self.give_back(p).await;
         }
         let _ = self.owners.delete(member_key(&self.opts.name)).await;
         let _ = self.client.flush().await;
-        let _ = &self.js;
-        Ok(())
     }
 }

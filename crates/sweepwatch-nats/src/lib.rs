@@ -56,12 +56,15 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Connects to the NATS server at `url` (e.g. `nats://127.0.0.1:4222`).
+/// Connects to the NATS server at `url` (e.g. `nats://127.0.0.1:4222`), or
+/// to any of a cluster's servers, listed with commas.
 pub(crate) async fn connect(url: &str, name: &str) -> Result<async_nats::Client, Error> {
+    let servers: Vec<&str> = url.split(',').map(str::trim).collect();
     async_nats::ConnectOptions::new()
         .name(name)
         .connection_timeout(std::time::Duration::from_secs(5))
-        .connect(url)
+        .max_reconnects(None)
+        .connect(servers)
         .await
         .map_err(|e| Error::new(format!("{url}: {e}")))
 }

@@ -120,9 +120,25 @@ impl Publisher {
         let (client, setup) = rt.block_on(async {
             let client = crate::connect(&opts.url, &opts.name).await?;
             let js = async_nats::jetstream::new(client.clone());
-            let setup = setup::fetch_or_create(&js, &opts.setup).await?;
-            store::events(&js, &opts.limits).await?;
-            Ok::<_, Error>((client, setup))
+            // A cluster electing a leader (a node lost) answers JetStream
+            // requests again within seconds: try for 15.
+            let mut tries = 0;
+            loop {
+                let opened = async {
+                    let setup =
+                        setup::fetch_or_create(&js, &opts.setup, opts.limits.replicas).await?;
+                    store::events(&js, &opts.limits).await?;
+                    Ok::<_, Error>(setup)
+                };
+                match opened.await {
+                    Ok(setup) => return Ok::<_, Error>((client, setup)),
+                    Err(e) if tries >= 15 => return Err(e),
+                    Err(_) => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
         })?;
         let filter = FirstContacts::new(opts.filter_bytes, opts.dedup_secs)
             .map_err(|e| Error::new(e.to_string()))?;
@@ -239,37 +255,56 @@ impl Drop for Publisher {
 }
 
 /// The publishing thread: publishes batches as they come, with up to 256
-/// acknowledgements outstanding, until the channel closes and every
-/// acknowledgement is in.
+/// outstanding, until the channel closes and every one is acknowledged or
+/// given up. A batch the server did not acknowledge (a cluster electing a
+/// new leader, a reconnection) is tried up to four times, half a second,
+/// one and two seconds apart, under the same message id, so that the stream keeps one
+/// copy if an earlier try was stored after all.
 async fn send(client: async_nats::Client, mut rx: mpsc::Receiver<Batch>, c: Arc<Counters>) {
     let js = async_nats::jetstream::new(client);
+    // Message ids: this publisher's own prefix and a batch number.
+    let prefix = format!(
+        "{:x}",
+        std::hash::BuildHasher::hash_one(
+            &std::collections::hash_map::RandomState::new(),
+            std::process::id()
+        )
+    );
     let mut acks = FuturesUnordered::new();
+    let mut number = 0u64;
     while let Some(b) = rx.recv().await {
         while acks.len() >= 256 {
             acks.next().await;
         }
-        let size = b.bytes.len() as u64;
-        let (n, c2) = (b.events as u64, Arc::clone(&c));
-        match js
-            .publish(Setup::subject(b.partition), b.bytes.into())
-            .await
-        {
-            Ok(ack) => acks.push(async move {
-                match ack.await {
-                    Ok(_) => {
-                        c2.published.fetch_add(n, Relaxed);
-                        c2.batches.fetch_add(1, Relaxed);
-                        c2.bytes.fetch_add(size, Relaxed);
-                    }
-                    Err(_) => {
-                        c2.failed.fetch_add(n, Relaxed);
+        number += 1;
+        let id = format!("{prefix}-{number}");
+        let (js, c) = (js.clone(), Arc::clone(&c));
+        acks.push(async move {
+            let n = b.events as u64;
+            let size = b.bytes.len() as u64;
+            let payload = bytes::Bytes::from(b.bytes);
+            let mut wait = Duration::from_millis(500);
+            for attempt in 0..4 {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", id.as_str());
+                let sent = js
+                    .publish_with_headers(Setup::subject(b.partition), headers, payload.clone())
+                    .await;
+                if let Ok(ack) = sent {
+                    if ack.await.is_ok() {
+                        c.published.fetch_add(n, Relaxed);
+                        c.batches.fetch_add(1, Relaxed);
+                        c.bytes.fetch_add(size, Relaxed);
+                        return;
                     }
                 }
-            }),
-            Err(_) => {
-                c.failed.fetch_add(n, Relaxed);
+                if attempt < 3 {
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
             }
-        }
+            c.failed.fetch_add(n, Relaxed);
+        });
     }
     while acks.next().await.is_some() {}
 }

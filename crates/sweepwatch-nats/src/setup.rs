@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use siphasher::sip::SipHasher13;
 use std::hash::Hasher;
 use std::net::IpAddr;
+use std::time::Duration;
 use sweepwatch::AddrKey;
 
 /// A deployment's fixed settings.
@@ -87,8 +88,9 @@ impl Setup {
 pub async fn fetch_or_create(
     js: &async_nats::jetstream::Context,
     wanted: &Setup,
+    replicas: usize,
 ) -> Result<Setup, crate::Error> {
-    let kv = crate::store::kv(js, names::SETUP_BUCKET, None).await?;
+    let kv = crate::store::kv(js, names::SETUP_BUCKET, Some((replicas, Duration::ZERO))).await?;
     let text = serde_json::to_vec(wanted).map_err(|e| crate::Error::new(e.to_string()))?;
     // Only the first writer's create succeeds; everyone reads what it wrote.
     let _ = kv.create(names::SETUP_KEY, text.into()).await;
