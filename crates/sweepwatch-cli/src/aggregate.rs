@@ -73,10 +73,11 @@ pub fn aggregate(args: &AggregateArgs) -> ExitCode {
         Ok(r) => {
             if !args.quiet {
                 eprintln!(
-                    "sweepwatch: aggregated {} events ({} malformed batches) in {} partition \
-                     takes ({} from checkpoints); {} verdicts written, {} already written \
+                    "sweepwatch: aggregated {} events ({:.0} a second while they came; {} \
+                     malformed batches) in {} partition takes ({} from checkpoints); {} verdicts written, {} already written \
                      elsewhere; {} checkpoints; {} failures overcome",
                     r.events,
+                    r.events as f64 / r.busy.as_secs_f64().max(1e-6),
                     r.malformed,
                     r.partitions_taken,
                     r.restored,

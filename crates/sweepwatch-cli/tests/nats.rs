@@ -442,3 +442,26 @@ fn a_cluster_node_killed_mid_stream_loses_and_repeats_nothing() {
     assert!(no_line_twice(&out), "a verdict written twice:\n{out}");
     assert_same(&rows(&out), &clean, &truth);
 }
+
+#[test]
+fn a_sensor_without_its_server_detects_alone_and_says_so() {
+    let dir = scratch("unreachable");
+    split_capture(&dir);
+    let capture = dir.join("sensor0.pcap");
+    // Seeded alike: counts past 64 are estimates.
+    let alone = detect(&["--seed".as_ref(), "1".as_ref(), capture.as_os_str()]);
+    // A port nothing listens on.
+    let url = format!("nats://127.0.0.1:{}", free_port());
+    let out = Command::new(BIN)
+        .args(["detect", "--json", "--seed", "1", "--publish", &url])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("--publish {url}")) && err.contains("not publishing"),
+        "{err}"
+    );
+    assert_eq!(rows(&String::from_utf8(out.stdout).unwrap()), alone);
+}

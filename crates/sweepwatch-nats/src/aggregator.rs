@@ -66,6 +66,9 @@ pub struct AggregateReport {
     pub checkpoints: u64,
     /// Failures overcome (see [`aggregate`]'s `on_warning`).
     pub warnings: u64,
+    /// From the first fetch that brought events to the end of the last:
+    /// `events` over it is the rate events were taken in while they came.
+    pub busy: Duration,
 }
 
 /// One partition this aggregator owns.
@@ -222,7 +225,9 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
         let renew_every = (self.opts.limits.lease / 3).max(Duration::from_millis(100));
         let mut renewed = Instant::now() - renew_every;
         let mut last_event = Instant::now();
+        let mut first_fetch: Option<Instant> = None;
         loop {
+            let round = Instant::now();
             if renewed.elapsed() >= renew_every {
                 renewed = Instant::now();
                 self.leases().await;
@@ -240,6 +245,8 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
             }
             if got > 0 {
                 last_event = Instant::now();
+                let first = *first_fetch.get_or_insert(round);
+                self.report.busy = last_event - first;
             }
             let ckpt = self.opts.checkpoint_every;
             let due: Vec<u32> = self

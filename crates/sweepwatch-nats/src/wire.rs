@@ -105,3 +105,53 @@ fn varint_prefix(bytes: &[u8]) -> Option<usize> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use sweepwatch::{Outcome, Protocol, Timestamp};
+
+    fn ev(port: u16) -> Event {
+        Event::new(
+            Timestamp::from_micros(1_700_000_000_123_456),
+            "2001:db8::7".parse().unwrap(),
+            "10.0.0.1".parse().unwrap(),
+            port,
+            Protocol::Udp,
+            Outcome::Unanswered,
+        )
+        .with_zone(7)
+    }
+
+    #[test]
+    fn batches_read_back_and_anything_else_is_refused() {
+        let events: Vec<Event> = (0..100).map(ev).collect();
+        let bytes = encode(&events);
+        assert_eq!(decode(&bytes).unwrap(), events);
+        assert_eq!(decode(b"nope"), Err(WireError::NotABatch));
+        let mut other = bytes.clone();
+        other[4] = 9;
+        assert_eq!(decode(&other), Err(WireError::Format(9)));
+        for cut in 6..bytes.len() {
+            assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(decode(&longer), Err(WireError::Corrupt(_))));
+        // A count past the limit is refused before anything is decoded.
+        let mut absurd = b"SWEV\x01\x00".to_vec();
+        absurd.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0x7F]);
+        assert!(matches!(decode(&absurd), Err(WireError::TooMany(_))));
+    }
+
+    proptest! {
+        #[test]
+        fn no_bytes_make_the_decoder_panic(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut bytes = b"SWEV\x01\x00".to_vec();
+            bytes.extend_from_slice(&body);
+            let _ = decode(&bytes);
+            let _ = decode(&body);
+        }
+    }
+}
