@@ -465,3 +465,41 @@ fn a_sensor_without_its_server_detects_alone_and_says_so() {
     );
     assert_eq!(rows(&String::from_utf8(out.stdout).unwrap()), alone);
 }
+
+#[test]
+fn a_following_sensor_publishes_as_it_reads() {
+    let dir = scratch("live");
+    let nats = Nats::start(&dir);
+    let agg = aggregator_with(&nats, &dir, "live", "0", "8", &[]);
+    std::thread::sleep(Duration::from_secs(1));
+    let log = dir.join("eve.json");
+    fs::write(&log, b"").unwrap();
+    let mut watch = Command::new(BIN)
+        .args(["watch", "--json", "--reorder-secs", "0", "--poll-ms", "50"])
+        .args(["--publish", &nats.url])
+        .arg(&log)
+        .stdout(fs::File::create(dir.join("watch.out")).unwrap())
+        .stderr(fs::File::create(dir.join("watch.err")).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let records = fs::read(repo().join("tests/data/fixtures/mixed-sS-sU-PE.eve.json")).unwrap();
+    fs::write(&log, &records).unwrap();
+    // The aggregator decides while the sensor is still following.
+    let started = Instant::now();
+    while fs::read_to_string(dir.join("live.out")).unwrap().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no verdict while following"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(watch.try_wait().unwrap().is_none(), "the sensor stopped");
+    unsafe { libc::kill(watch.id() as i32, libc::SIGTERM) };
+    assert!(watch.wait().unwrap().success());
+    finish(agg, "aggregator");
+    let local: Vec<Row> = rows(&fs::read_to_string(dir.join("watch.out")).unwrap());
+    let joined = rows(&fs::read_to_string(dir.join("live.out")).unwrap());
+    assert!(!local.is_empty());
+    assert_eq!(joined, local);
+}

@@ -441,12 +441,24 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 lease,
                 seq,
                 saved_seq: seq,
-                saved_at: Instant::now(),
+                saved_at: self.staggered(p),
                 dirty: false,
             },
         );
         self.write_decided(p).await;
         Ok(())
+    }
+
+    /// When partition `p` counts as last checkpointed, at its taking: spread
+    /// over a checkpoint period by partition, so that partitions taken
+    /// together are not all saved in one round (each save holds up the
+    /// others' events).
+    fn staggered(&self, p: u32) -> Instant {
+        let every = self.opts.checkpoint_every;
+        let back = every.mul_f64(f64::from(p % 16) / 16.0);
+        Instant::now()
+            .checked_sub(back)
+            .unwrap_or_else(Instant::now)
     }
 
     /// Partition `p`'s checkpoint, if it has one.

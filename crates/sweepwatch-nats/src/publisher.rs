@@ -254,9 +254,17 @@ impl Drop for Publisher {
     }
 }
 
-/// The publishing thread: publishes batches as they come, with up to 256
-/// outstanding, until the channel closes and every one is acknowledged or
-/// given up. A batch the server did not acknowledge (a cluster electing a
+/// A batch's headers: its message id, by which JetStream keeps one copy of
+/// a batch sent twice.
+fn headers(id: &str) -> async_nats::HeaderMap {
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("Nats-Msg-Id", id);
+    h
+}
+
+/// The publishing thread: publishes batches as they come, in order, with
+/// up to 256 awaiting acknowledgement, until the channel closes and every
+/// one is acknowledged or given up. A batch the server did not acknowledge (a cluster electing a
 /// new leader, a reconnection) is tried up to four times, half a second,
 /// one and two seconds apart, under the same message id, so that the stream keeps one
 /// copy if an earlier try was stored after all.
@@ -272,39 +280,51 @@ async fn send(client: async_nats::Client, mut rx: mpsc::Receiver<Batch>, c: Arc<
     );
     let mut acks = FuturesUnordered::new();
     let mut number = 0u64;
-    while let Some(b) = rx.recv().await {
-        while acks.len() >= 256 {
-            acks.next().await;
-        }
-        number += 1;
-        let id = format!("{prefix}-{number}");
-        let (js, c) = (js.clone(), Arc::clone(&c));
-        acks.push(async move {
-            let n = b.events as u64;
-            let size = b.bytes.len() as u64;
-            let payload = bytes::Bytes::from(b.bytes);
-            let mut wait = Duration::from_millis(500);
-            for attempt in 0..4 {
-                let mut headers = async_nats::HeaderMap::new();
-                headers.insert("Nats-Msg-Id", id.as_str());
-                let sent = js
-                    .publish_with_headers(Setup::subject(b.partition), headers, payload.clone())
+    loop {
+        tokio::select! {
+            Some(()) = acks.next(), if !acks.is_empty() => {}
+            batch = rx.recv(), if acks.len() < 256 => {
+                let Some(b) = batch else { break };
+                number += 1;
+                let id = format!("{prefix}-{number}");
+                let subject = Setup::subject(b.partition);
+                let (n, size) = (b.events as u64, b.bytes.len() as u64);
+                let payload = bytes::Bytes::from(b.bytes);
+                // The first try is sent here, in the order batches came.
+                let first = js
+                    .publish_with_headers(subject.clone(), headers(&id), payload.clone())
                     .await;
-                if let Ok(ack) = sent {
-                    if ack.await.is_ok() {
+                let (js, c) = (js.clone(), Arc::clone(&c));
+                acks.push(async move {
+                    let stored = match first {
+                        Ok(ack) => ack.await.is_ok(),
+                        Err(_) => false,
+                    };
+                    let mut stored = stored;
+                    let mut wait = Duration::from_millis(500);
+                    for _ in 0..3 {
+                        if stored {
+                            break;
+                        }
+                        tokio::time::sleep(wait).await;
+                        wait *= 2;
+                        if let Ok(ack) = js
+                            .publish_with_headers(subject.clone(), headers(&id), payload.clone())
+                            .await
+                        {
+                            stored = ack.await.is_ok();
+                        }
+                    }
+                    if stored {
                         c.published.fetch_add(n, Relaxed);
                         c.batches.fetch_add(1, Relaxed);
                         c.bytes.fetch_add(size, Relaxed);
-                        return;
+                    } else {
+                        c.failed.fetch_add(n, Relaxed);
                     }
-                }
-                if attempt < 3 {
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
-                }
+                });
             }
-            c.failed.fetch_add(n, Relaxed);
-        });
+        }
     }
     while acks.next().await.is_some() {}
 }
