@@ -415,6 +415,18 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 0,
             ),
         };
+        if let Ok(info) = self.stream.info().await {
+            let first = info.state.first_sequence;
+            if first > seq + 1 && info.state.messages > 0 {
+                self.warn(&format!(
+                    "partition {p}: the stream no longer holds sequences {} to {} (its \
+                     limits dropped them) after the partition's checkpoint; events of the \
+                     partition among them are lost (raise --stream-mib or --stream-hours)",
+                    seq + 1,
+                    first - 1
+                ));
+            }
+        }
         let durable = format!("agg-p{p}");
         let _ = self.stream.delete_consumer(&durable).await;
         let consumer = self
