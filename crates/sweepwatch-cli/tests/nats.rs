@@ -316,9 +316,10 @@ fn sensors_joined_report_what_no_single_sensor_sees() {
     let nats = Nats::start(&dir);
     // Both aggregators hold every event until they go idle, as `detect`
     // holds a whole capture, so that both order events alike.
-    let a1 = aggregator(&nats, &dir, "a1", "100000000");
+    // Idle for 10 s before they stop: the sensors start within 3.
+    let a1 = aggregator_with(&nats, &dir, "a1", "100000000", "10", &[]);
     std::thread::sleep(Duration::from_millis(700));
-    let a2 = aggregator(&nats, &dir, "a2", "100000000");
+    let a2 = aggregator_with(&nats, &dir, "a2", "100000000", "10", &[]);
     std::thread::sleep(Duration::from_millis(1500));
     // The three sensors publish at once.
     std::thread::scope(|sc| {
@@ -420,7 +421,9 @@ fn a_cluster_node_killed_mid_stream_loses_and_repeats_nothing() {
 
     let mut nats = Nats::cluster(&dir);
     // The aggregator makes the stream and stores, three copies each.
-    let agg = aggregator_with(&nats, &dir, "replicated", "600", "15", &["--replicas", "3"]);
+    // Idle for 30 s before it stops: a sensor that starts while the
+    // cluster elects new leaders waits for them.
+    let agg = aggregator_with(&nats, &dir, "replicated", "600", "30", &["--replicas", "3"]);
     // Sensors publish once the stream is there on every node (else the
     // first would make it, with one copy).
     let started = Instant::now();
