@@ -506,3 +506,75 @@ fn a_following_sensor_publishes_as_it_reads() {
     assert!(!local.is_empty());
     assert_eq!(joined, local);
 }
+
+#[test]
+fn sigterm_checkpoints_and_the_next_aggregator_goes_on() {
+    let dir = scratch("sigterm");
+    let nats = Nats::start(&dir);
+    let sample = repo().join("examples/data/sample.pcap");
+    // What an aggregator that is never stopped writes (events fed as they
+    // come: `--reorder-secs 0`).
+    let clean = {
+        let clean_dir = scratch("sigterm-clean");
+        let nats = Nats::start(&clean_dir);
+        publish(&nats, &sample);
+        finish(
+            aggregator(&nats, &clean_dir, "clean", "0"),
+            "clean aggregator",
+        );
+        rows(&written(&clean_dir, &["clean"]))
+    };
+    assert!(clean.iter().any(|r| r.2), "no final extent: {clean:?}");
+    publish(&nats, &sample);
+    // No idle end: it runs until stopped.
+    let mut first = Command::new(BIN)
+        .args([
+            "aggregate",
+            "--json",
+            "--nats",
+            &nats.url,
+            "--name",
+            "first",
+        ])
+        .args(["--reorder-secs", "0"])
+        .stdout(fs::File::create(dir.join("first.out")).unwrap())
+        .stderr(fs::File::create(dir.join("first.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while fs::read_to_string(dir.join("first.out"))
+        .unwrap()
+        .lines()
+        .count()
+        < 2
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "no verdicts");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    assert!(first.wait().unwrap().success());
+    let err = fs::read_to_string(dir.join("first.err")).unwrap();
+    assert!(err.contains(" 8 checkpoints"), "{err}");
+    // The next one takes every partition from its checkpoint, writes only
+    // what was left (the final extents, at its idle end), and nothing twice.
+    finish(aggregator(&nats, &dir, "next", "0"), "next aggregator");
+    let err = fs::read_to_string(dir.join("next.err")).unwrap();
+    assert!(err.contains("(8 from checkpoints)"), "{err}");
+    let both = written(&dir, &["first", "next"]);
+    assert!(no_line_twice(&both), "{both}");
+    // The two deployments' detectors have keys of their own: counts past 64
+    // are estimates under other keys, so those agree within the bound.
+    let got = rows(&both);
+    assert_eq!(got.len(), clean.len(), "{got:#?}\n{clean:#?}");
+    for (g, c) in got.iter().zip(&clean) {
+        assert_eq!((&g.0, &g.1, g.2), (&c.0, &c.1, c.2));
+        for i in 0..6 {
+            let (a, b) = (g.3[i], c.3[i]);
+            if a <= 64 && b <= 64 {
+                assert_eq!(a, b, "{g:?} against {c:?}");
+            } else {
+                assert!(a.abs_diff(b) * 5 <= a.max(b), "{g:?} against {c:?}");
+            }
+        }
+    }
+}
