@@ -98,6 +98,10 @@ pub struct Options {
     /// at shutdown (`sweepwatch.state-file`), so that a restart does not
     /// forget scans in progress; `None` without one.
     pub state_file: Option<PathBuf>,
+    /// The NATS server(s) first contacts are published to for `sweepwatch
+    /// aggregate` (`sweepwatch.publish`, e.g. `nats://10.0.0.2:4222`);
+    /// `None` without one.
+    pub publish: Option<String>,
 }
 
 /// A few words on how flow events are ordered, for the start-up message.
@@ -125,7 +129,7 @@ pub const DEFAULT_REORDER_EVENTS: usize = 1 << 18;
 pub const DEFAULT_REORDER_SECS: u64 = 60;
 
 /// Keys of the `sweepwatch` node, with the detector field each one sets.
-const KEYS: [(&str, &str); 15] = [
+const KEYS: [(&str, &str); 16] = [
     ("enabled", ""),
     ("write-flows", ""),
     ("records", ""),
@@ -141,6 +145,7 @@ const KEYS: [(&str, &str); 15] = [
     ("reorder-secs", ""),
     ("reorder-events", ""),
     ("state-file", ""),
+    ("publish", ""),
 ];
 
 /// A configuration the plugin refuses. It reads as `key: reason`, the form
@@ -197,6 +202,7 @@ pub fn read<T: ConfTree>(
     detection_settings(&sw, &mut fields)?;
     let reorder = reorder_window(&sw, tree.global("pcap-file.file").is_some())?;
     let state_file = sw.parsed("state-file", |v| state_file(v, log_dir))?;
+    let publish = sw.parsed("publish", publish_url)?;
     check(&fields, &home_from)?;
     Ok((
         Options {
@@ -212,6 +218,7 @@ pub fn read<T: ConfTree>(
             host: tree.global("sensor-name").filter(|h| !h.is_empty()),
             style: switches.style,
             state_file,
+            publish,
         },
         notes,
     ))
@@ -539,6 +546,22 @@ fn reorder_window<T: ConfTree>(sw: &Section<'_, T>, offline: bool) -> Result<Win
         .parsed("reorder-events", number)?
         .unwrap_or(DEFAULT_REORDER_EVENTS);
     Ok(Window { micros, max_events })
+}
+
+/// `publish`: one NATS URL, or several of a cluster separated by commas,
+/// each `nats://HOST:PORT` (or `tls://`); whether the server answers is
+/// found at start-up, where one that does not only turns publishing off.
+fn publish_url(v: &str) -> Result<String, String> {
+    for url in v.split(',').map(str::trim) {
+        let rest = url
+            .strip_prefix("nats://")
+            .or_else(|| url.strip_prefix("tls://"))
+            .ok_or_else(|| format!("{url:?} is no nats:// URL"))?;
+        if rest.is_empty() || rest.contains('/') || rest.contains(char::is_whitespace) {
+            return Err(format!("{url:?} is no nats://HOST:PORT URL"));
+        }
+    }
+    Ok(v.trim().to_string())
 }
 
 /// `state-file`: relative names are in the log directory, like `filename`.
@@ -1104,7 +1127,10 @@ pub(crate) mod tests {
             ),
             "{err}"
         );
-        assert!(err.ends_with("reorder-events, state-file"), "{err}");
+        assert!(
+            err.ends_with("reorder-events, state-file, publish"),
+            "{err}"
+        );
         let t = MapTree::default()
             .node("eve")
             .set("eve.sweepwatch.allow.0", "net")
@@ -1259,6 +1285,41 @@ pub(crate) mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn publish_takes_nats_urls_and_refuses_others() {
+        let publish = |v: &str| {
+            let t = MapTree::default()
+                .node("eve")
+                .set("eve.sweepwatch.publish", v);
+            opts(&t).map(|(o, _)| o.publish)
+        };
+        assert_eq!(
+            publish("nats://10.0.0.2:4222"),
+            Ok(Some("nats://10.0.0.2:4222".into()))
+        );
+        assert_eq!(
+            publish(" nats://a:4222, tls://b:4222 "),
+            Ok(Some("nats://a:4222, tls://b:4222".into()))
+        );
+        for (bad, why) in [
+            ("10.0.0.2:4222", "is no nats:// URL"),
+            ("http://a:4222", "is no nats:// URL"),
+            ("nats://", "is no nats://HOST:PORT URL"),
+            ("nats://a:4222/x", "is no nats://HOST:PORT URL"),
+            ("nats://a:4222,", "is no nats:// URL"),
+        ] {
+            let err = publish(bad).unwrap_err();
+            assert!(
+                err.starts_with("sweepwatch.publish: ") && err.contains(why),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(
+            opts(&MapTree::default().node("eve")).unwrap().0.publish,
+            None
+        );
     }
 
     #[test]

@@ -327,6 +327,7 @@ mod tests {
             host: None,
             style: Style::Sweep,
             state_file: None,
+            publish: None,
         }
     }
 

@@ -26,6 +26,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use sweepwatch::order::Reorder;
 use sweepwatch::{Detector, Event, Verdict};
 use sweepwatch_input::eve::FlowIds;
+use sweepwatch_nats::{Publisher, PublisherOptions};
 
 /// Turns one EVE record into a detector event and the ids of its flow
 /// (`sweepwatch_input::eve::eve_flow` in the plugin; a stand-in in tests).
@@ -174,6 +175,30 @@ pub fn flow_event(rec: &[u8], prefix: &[u8], parse: Parse) -> Seen {
     }
 }
 
+/// The publisher of `sweepwatch.publish`, or `None` (logged) if the server
+/// cannot be used: detection goes on alone.
+fn publisher(url: &str, dedup_secs: u64) -> Option<Mutex<Publisher>> {
+    let mut opts = PublisherOptions::new(url);
+    opts.dedup_secs = dedup_secs;
+    opts.name = format!("sweepwatch suricata plugin {}", std::process::id());
+    match Publisher::connect(opts) {
+        Ok(p) => {
+            log(
+                Level::Notice,
+                format_args!("publishing first contacts to {url}"),
+            );
+            Some(Mutex::new(p))
+        }
+        Err(e) => {
+            log(
+                Level::Warning,
+                format_args!("sweepwatch.publish {url}: {e}; not publishing"),
+            );
+            None
+        }
+    }
+}
+
 /// One output's detection: the detector (none when `sweepwatch.enabled` is
 /// `no`) and the reorder window in front of it.
 pub struct Pipeline {
@@ -184,6 +209,10 @@ pub struct Pipeline {
     reorder: Option<Mutex<Reorder<FlowIds>>>,
     parse: Parse,
     prefix: Arc<str>,
+    /// `sweepwatch.publish`: first contacts also go to NATS for `sweepwatch
+    /// aggregate`; `None` without it, or when the server could not be used
+    /// at start-up (detection goes on alone).
+    publisher: Option<Mutex<Publisher>>,
 }
 
 impl Pipeline {
@@ -213,12 +242,17 @@ impl Pipeline {
                 )
             })?)),
         };
+        let publisher = match (&opts.publish, opts.detect) {
+            (Some(url), true) => publisher(url, opts.detector.dedup_secs),
+            _ => None,
+        };
         Ok(Pipeline {
             detector,
             state_file,
             reorder,
             parse,
             prefix: Arc::from(opts.prefix.as_str()),
+            publisher,
         })
     }
 
@@ -230,6 +264,9 @@ impl Pipeline {
         };
         let seen = flow_event(rec, self.prefix.as_bytes(), self.parse);
         if let Seen::Event(ev, ids) = seen {
+            if let Some(p) = &self.publisher {
+                p.lock().unwrap_or_else(|e| e.into_inner()).push(&ev);
+            }
             match &self.reorder {
                 None => observe(det, &[ev], &[ids]),
                 Some(r) => r
@@ -267,6 +304,7 @@ impl Pipeline {
                 format_args!("detection failed on the events held at shutdown"),
             );
         }
+        self.finish_publishing();
         if let Some(path) = &self.state_file {
             match catch_unwind(AssertUnwindSafe(|| state_file::save(det, path))) {
                 Ok(Ok(s)) => log(
@@ -293,6 +331,25 @@ impl Pipeline {
             }
         }
         true
+    }
+
+    /// Publishes what is left and logs what was published.
+    fn finish_publishing(&self) {
+        let Some(p) = &self.publisher else {
+            return;
+        };
+        let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
+        // Suricata is stopping: the batches' tries end well within this.
+        p.flush(std::time::Duration::from_secs(30));
+        let st = p.stats();
+        log(
+            Level::Notice,
+            format_args!(
+                "published {} first contacts of {} flow events in {} batches ({} bytes); \
+                 {} repeats not sent, {} dropped",
+                st.published, st.events, st.batches, st.bytes, st.repeats, st.dropped
+            ),
+        );
     }
 
     /// The summary of the records counted in `total` and of detection.
@@ -399,6 +456,7 @@ mod tests {
             host: None,
             style: Style::Sweep,
             state_file: state_file.map(Path::to_path_buf),
+            publish: None,
         }
     }
 

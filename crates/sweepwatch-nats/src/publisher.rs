@@ -104,6 +104,8 @@ pub struct Publisher {
     events: u64,
     repeats: u64,
     queue_full: u64,
+    /// Events of the batches handed to the publishing thread.
+    handed: u64,
 }
 
 impl Publisher {
@@ -162,6 +164,7 @@ impl Publisher {
             events: 0,
             repeats: 0,
             queue_full: 0,
+            handed: 0,
         })
     }
 
@@ -214,7 +217,9 @@ impl Publisher {
             bytes: wire::encode(&events),
         };
         let sent = self.tx.as_ref().map(|tx| tx.try_send(batch));
-        if !matches!(sent, Some(Ok(()))) {
+        if matches!(sent, Some(Ok(()))) {
+            self.handed += events.len() as u64;
+        } else {
             self.queue_full += events.len() as u64;
         }
     }
@@ -228,6 +233,27 @@ impl Publisher {
             batches: self.counters.batches.load(Relaxed),
             bytes: self.counters.bytes.load(Relaxed),
             dropped: self.queue_full + self.counters.failed.load(Relaxed),
+        }
+    }
+
+    /// Sends what is pending and waits, at most `limit`, until the server
+    /// has acknowledged every batch sent so far (or the publisher gave it
+    /// up); publishing goes on afterwards. True if nothing is left waiting.
+    pub fn flush(&mut self, limit: Duration) -> bool {
+        for p in 0..self.pending.len() {
+            self.send(p);
+        }
+        let until = Instant::now() + limit;
+        loop {
+            let settled =
+                self.counters.published.load(Relaxed) + self.counters.failed.load(Relaxed);
+            if settled >= self.handed {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 
