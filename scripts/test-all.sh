@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test of the project: the Rust suites of every crate (core, C ABI,
-# readers, CLI, Suricata plugin), the layering check, the Debian packages, the flood tests, the evaluation on real captures and logs (scripts/eval.sh), the header check, the C examples and tests under sanitizers and valgrind, and the
+# readers, CLI, Suricata plugin), the layering check, the Debian packages, the flood tests, the NATS tests, the evaluation on real captures and logs (scripts/eval.sh), the header check, the C examples and tests under sanitizers and valgrind, and the
 # Suricata plugin end to end. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,9 @@ scripts/check-layers.sh
 # The 10-million-source floods, in release (slow in debug), one at a time so
 # each measures only its own memory.
 cargo test --release -p sweepwatch-cli --test flood -- --ignored --test-threads=1
+# Sensors and aggregators on NATS JetStream (servers of their own, a 3-node
+# cluster among them): about two minutes of waiting for aggregators to go idle.
+cargo test -p sweepwatch-cli --test nats -- --ignored
 # Verdicts on every real capture and log against expectations counted from
 # the traffic, and every verdict's counts against the raw file.
 cargo build --release --quiet

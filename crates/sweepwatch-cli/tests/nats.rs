@@ -1,3 +1,7 @@
+//! Run by scripts/test-all.sh (`cargo test -p sweepwatch-cli --test nats --
+//! --ignored`), not by every `cargo test`: each test waits for aggregators
+//! to go idle, about two minutes in all.
+//!
 //! Many sensors, one verdict: `detect --publish` on three sensors that each
 //! see a third of a capture (split by address pair, as a packet broker
 //! splits flows) and `aggregate` on NATS JetStream, against `detect` on the
@@ -282,6 +286,7 @@ fn assert_same(joined: &[Row], whole: &[Row], truth: &Value) {
 }
 
 #[test]
+#[ignore = "starts NATS servers and takes minutes: scripts/test-all.sh runs it"]
 fn sensors_joined_report_what_no_single_sensor_sees() {
     let dir = scratch("joined");
     let truth = split_capture(&dir);
@@ -371,6 +376,7 @@ fn no_line_twice(text: &str) -> bool {
 }
 
 #[test]
+#[ignore = "starts NATS servers and takes minutes: scripts/test-all.sh runs it"]
 fn an_aggregator_killed_mid_stream_loses_and_repeats_nothing() {
     let dir = scratch("killed");
     let truth = split_capture(&dir);
@@ -413,6 +419,7 @@ fn an_aggregator_killed_mid_stream_loses_and_repeats_nothing() {
 }
 
 #[test]
+#[ignore = "starts NATS servers and takes minutes: scripts/test-all.sh runs it"]
 fn a_cluster_node_killed_mid_stream_loses_and_repeats_nothing() {
     let dir = scratch("cluster");
     let truth = split_capture(&dir);
@@ -447,6 +454,7 @@ fn a_cluster_node_killed_mid_stream_loses_and_repeats_nothing() {
 }
 
 #[test]
+#[ignore = "starts NATS servers and takes minutes: scripts/test-all.sh runs it"]
 fn a_sensor_without_its_server_detects_alone_and_says_so() {
     let dir = scratch("unreachable");
     split_capture(&dir);
@@ -470,6 +478,7 @@ fn a_sensor_without_its_server_detects_alone_and_says_so() {
 }
 
 #[test]
+#[ignore = "starts NATS servers and takes minutes: scripts/test-all.sh runs it"]
 fn a_following_sensor_publishes_as_it_reads() {
     let dir = scratch("live");
     let nats = Nats::start(&dir);
@@ -508,6 +517,7 @@ fn a_following_sensor_publishes_as_it_reads() {
 }
 
 #[test]
+#[ignore = "starts NATS servers and takes minutes: scripts/test-all.sh runs it"]
 fn sigterm_checkpoints_and_the_next_aggregator_goes_on() {
     let dir = scratch("sigterm");
     let nats = Nats::start(&dir);
