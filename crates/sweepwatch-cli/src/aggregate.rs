@@ -2,8 +2,8 @@
 //! verdicts it is the first to decide (see `sweepwatch_nats`).
 
 use crate::args::AggregateArgs;
-use crate::output::{self, Output};
-use crate::{config_from, usage_error};
+use crate::output::Output;
+use crate::{config_from, format_from, usage_error};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -55,11 +55,7 @@ pub fn aggregate(args: &AggregateArgs) -> ExitCode {
         exit_when_idle: args.exit_when_idle.map(Duration::from_secs),
         stop: Some(stop),
     };
-    let format = match (args.json, args.format) {
-        (true, _) => output::Format::Json,
-        (false, f) => f.unwrap_or(output::Format::Table),
-    };
-    let mut out = Output::new(format);
+    let mut out = Output::new(format_from(args.json, args.format));
     let result = sweepwatch_nats::aggregate(
         &opts,
         |v, _id| {

@@ -473,7 +473,13 @@ fn sink_of(verdicts: &Decided) -> impl Fn(&Verdict) + Send + Sync + 'static {
 
 /// How `args` ask for verdicts to be written.
 fn format_of(args: &DetectArgs) -> output::Format {
-    match (args.json, args.format) {
+    format_from(args.json, args.format)
+}
+
+/// The format of `--json` and `--format` (a table without either), which
+/// `aggregate` has too.
+fn format_from(json: bool, format: Option<output::Format>) -> output::Format {
+    match (json, format) {
         (true, _) => output::Format::Json,
         (false, f) => f.unwrap_or(output::Format::Table),
     }

@@ -1,6 +1,6 @@
-//! Run by scripts/test-all.sh (`cargo test -p sweepwatch-cli --test nats --
-//! --ignored`), not by every `cargo test`: each test waits for aggregators
-//! to go idle, about two minutes in all.
+//! The tests that start NATS servers are run by scripts/test-all.sh (`cargo
+//! test -p sweepwatch-cli --test nats -- --ignored`), not by every `cargo
+//! test`: each waits for aggregators to go idle, about two minutes in all.
 //!
 //! Many sensors, one verdict: `detect --publish` on three sensors that each
 //! see a third of a capture (split by address pair, as a packet broker
@@ -121,14 +121,23 @@ impl Nats {
 }
 
 fn wait_for(port: u16) {
+    wait_until(20, "NATS did not start", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+}
+
+/// Waits until `done`, failing with `what` after `secs` seconds.
+fn wait_until(secs: u64, what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "NATS did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(secs), "{what}");
+        std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Lines written to `path` so far.
+fn lines_in(path: &Path) -> usize {
+    fs::read_to_string(path).unwrap().lines().count()
 }
 
 impl Drop for Nats {
@@ -387,14 +396,7 @@ fn an_aggregator_killed_mid_stream_loses_and_repeats_nothing() {
     publish(&nats, &part(0));
     let mut a1 = aggregator(&nats, &dir, "first", "600");
     // Killed once it has written a verdict and checkpointed.
-    let started = Instant::now();
-    while fs::read_to_string(dir.join("first.out"))
-        .unwrap()
-        .is_empty()
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "no verdict");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(30, "no verdict", || lines_in(&dir.join("first.out")) > 0);
     std::thread::sleep(Duration::from_millis(1500));
     a1.kill().unwrap();
     let _ = a1.wait();
@@ -424,25 +426,31 @@ fn a_cluster_node_killed_mid_stream_loses_and_repeats_nothing() {
     let dir = scratch("cluster");
     let truth = split_capture(&dir);
     let part = |s: usize| dir.join(format!("sensor{s}.pcap"));
-    let clean = clean_run(&dir);
+    let whole = detect(&[dir.join("whole.pcap").as_os_str()]);
 
     let mut nats = Nats::cluster(&dir);
-    // The aggregator makes the stream and stores, three copies each.
-    // Idle for 30 s before it stops: a sensor that starts while the
-    // cluster elects new leaders waits for them.
-    let agg = aggregator_with(&nats, &dir, "replicated", "600", "30", &["--replicas", "3"]);
+    // The aggregator makes the stream and stores, three copies each. It
+    // holds every event until it is idle, as `detect` holds a capture: a
+    // batch a sensor sends again while the cluster elects a leader may land
+    // after later ones, and this order must not depend on it. Idle for 30 s
+    // before it stops: a sensor that starts while the cluster elects new
+    // leaders waits for them.
+    let agg = aggregator_with(
+        &nats,
+        &dir,
+        "replicated",
+        "100000000",
+        "30",
+        &["--replicas", "3"],
+    );
     // Sensors publish once the stream is there on every node (else the
     // first would make it, with one copy).
-    let started = Instant::now();
-    while !(0..3).all(|i| {
-        dir.join(format!(
-            "jetstream{i}/jetstream/$G/streams/SWEEPWATCH_EVENTS"
-        ))
-        .exists()
-    }) {
-        assert!(started.elapsed() < Duration::from_secs(60), "no stream");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(60, "no stream", || {
+        (0..3).all(|i| {
+            let stream = format!("jetstream{i}/jetstream/$G/streams/SWEEPWATCH_EVENTS");
+            dir.join(stream).exists()
+        })
+    });
     publish(&nats, &part(0));
     nats.kill(0);
     publish(&nats, &part(1));
@@ -450,11 +458,10 @@ fn a_cluster_node_killed_mid_stream_loses_and_repeats_nothing() {
     finish(agg, "aggregator");
     let out = written(&dir, &["replicated"]);
     assert!(no_line_twice(&out), "a verdict written twice:\n{out}");
-    assert_same(&rows(&out), &clean, &truth);
+    assert_same(&rows(&out), &whole, &truth);
 }
 
 #[test]
-#[ignore = "starts NATS servers and takes minutes: scripts/test-all.sh runs it"]
 fn a_sensor_without_its_server_detects_alone_and_says_so() {
     let dir = scratch("unreachable");
     split_capture(&dir);
@@ -498,14 +505,9 @@ fn a_following_sensor_publishes_as_it_reads() {
     let records = fs::read(repo().join("tests/data/fixtures/mixed-sS-sU-PE.eve.json")).unwrap();
     fs::write(&log, &records).unwrap();
     // The aggregator decides while the sensor is still following.
-    let started = Instant::now();
-    while fs::read_to_string(dir.join("live.out")).unwrap().is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no verdict while following"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(20, "no verdict while following", || {
+        lines_in(&dir.join("live.out")) > 0
+    });
     assert!(watch.try_wait().unwrap().is_none(), "the sensor stopped");
     unsafe { libc::kill(watch.id() as i32, libc::SIGTERM) };
     assert!(watch.wait().unwrap().success());
@@ -551,16 +553,7 @@ fn sigterm_checkpoints_and_the_next_aggregator_goes_on() {
         .stderr(fs::File::create(dir.join("first.err")).unwrap())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while fs::read_to_string(dir.join("first.out"))
-        .unwrap()
-        .lines()
-        .count()
-        < 2
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "no verdicts");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(30, "no verdicts", || lines_in(&dir.join("first.out")) >= 2);
     unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
     assert!(first.wait().unwrap().success());
     let err = fs::read_to_string(dir.join("first.err")).unwrap();

@@ -81,8 +81,6 @@ struct Part {
     lease: u64,
     /// The last stream sequence fed to `order`.
     seq: u64,
-    /// `seq` at the last checkpoint.
-    saved_seq: u64,
     saved_at: Instant,
     /// Something happened since the checkpoint (events, or a drain).
     dirty: bool,
@@ -140,6 +138,11 @@ struct Opened {
 /// The owners bucket's key of partition `p`.
 fn lease_key(p: u32) -> String {
     format!("p{p}")
+}
+
+/// The durable consumer of partition `p`'s subject.
+fn consumer_name(p: u32) -> String {
+    format!("agg-p{p}")
 }
 
 /// The owners bucket's key that says an aggregator is alive.
@@ -203,11 +206,12 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
         let setup = setup::fetch_or_create(&js, &opts.setup, opts.limits.replicas).await?;
         let lim = &opts.limits;
         let stream = store::events(&js, lim).await?;
-        let owners = store::kv(&js, names::OWNERS_BUCKET, Some((lim.replicas, lim.lease))).await?;
+        let owners = store::kv(&js, names::OWNERS_BUCKET, lim.replicas, lim.lease).await?;
         let ids = store::kv(
             &js,
             names::VERDICTS_BUCKET,
-            Some((lim.replicas, lim.verdict_ids_age)),
+            lim.replicas,
+            lim.verdict_ids_age,
         )
         .await?;
         let states = store::states(&js, lim).await?;
@@ -427,7 +431,7 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 ));
             }
         }
-        let durable = format!("agg-p{p}");
+        let durable = consumer_name(p);
         let _ = self.stream.delete_consumer(&durable).await;
         let consumer = self
             .stream
@@ -452,7 +456,6 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 consumer,
                 lease,
                 seq,
-                saved_seq: seq,
                 saved_at: self.staggered(p),
                 dirty: false,
             },
@@ -592,7 +595,6 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
             .put(lease_key(p).as_str(), &mut reader)
             .await
             .map_err(|e| Error::new(format!("partition {p}'s checkpoint: {e}")))?;
-        part.saved_seq = part.seq;
         part.saved_at = Instant::now();
         part.dirty = false;
         self.report.checkpoints += 1;
@@ -606,7 +608,7 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
             self.warn(&e.to_string());
         }
         if let Some(part) = self.parts.remove(&p) {
-            let _ = self.stream.delete_consumer(&format!("agg-p{p}")).await;
+            let _ = self.stream.delete_consumer(&consumer_name(p)).await;
             let _ = self
                 .owners
                 .delete_expect_revision(lease_key(p), Some(part.lease))

@@ -153,7 +153,10 @@ impl Publisher {
             .map_err(|e| Error::new(format!("starting the publisher: {e}")))?;
         let n = setup.partitions as usize;
         Ok(Publisher {
-            pending: (0..n).map(|_| Vec::new()).collect(),
+            // Reused batch after batch: pushing an event never allocates.
+            pending: (0..n)
+                .map(|_| Vec::with_capacity(opts.batch_events.max(1)))
+                .collect(),
             since: vec![None; n],
             setup,
             filter,
@@ -206,21 +209,29 @@ impl Publisher {
     }
 
     fn send(&mut self, p: usize) {
-        let events = std::mem::take(&mut self.pending[p]);
         self.since[p] = None;
-        if events.is_empty() {
+        let n = self.pending[p].len();
+        if n == 0 {
             return;
         }
         let batch = Batch {
             partition: p as u32,
-            events: events.len(),
-            bytes: wire::encode(&events),
+            events: n,
+            bytes: wire::encode(&self.pending[p]),
         };
+        self.pending[p].clear();
         let sent = self.tx.as_ref().map(|tx| tx.try_send(batch));
         if matches!(sent, Some(Ok(()))) {
-            self.handed += events.len() as u64;
+            self.handed += n as u64;
         } else {
-            self.queue_full += events.len() as u64;
+            self.queue_full += n as u64;
+        }
+    }
+
+    /// Sends every partition's pending batch.
+    fn send_all(&mut self) {
+        for p in 0..self.pending.len() {
+            self.send(p);
         }
     }
 
@@ -240,9 +251,7 @@ impl Publisher {
     /// has acknowledged every batch sent so far (or the publisher gave it
     /// up); publishing goes on afterwards. True if nothing is left waiting.
     pub fn flush(&mut self, limit: Duration) -> bool {
-        for p in 0..self.pending.len() {
-            self.send(p);
-        }
+        self.send_all();
         let until = Instant::now() + limit;
         loop {
             let settled =
@@ -260,9 +269,7 @@ impl Publisher {
     /// Sends what is pending, waits until the server has acknowledged every
     /// batch (or failed to), and says what was done.
     pub fn finish(mut self) -> PublishStats {
-        for p in 0..self.pending.len() {
-            self.send(p);
-        }
+        self.send_all();
         self.tx = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();

@@ -85,12 +85,12 @@ impl Setup {
 ///
 /// # Errors
 /// The store cannot be reached, or holds settings this build cannot use.
-pub async fn fetch_or_create(
+pub(crate) async fn fetch_or_create(
     js: &async_nats::jetstream::Context,
     wanted: &Setup,
     replicas: usize,
 ) -> Result<Setup, crate::Error> {
-    let kv = crate::store::kv(js, names::SETUP_BUCKET, Some((replicas, Duration::ZERO))).await?;
+    let kv = crate::store::kv(js, names::SETUP_BUCKET, replicas, Duration::ZERO).await?;
     let text = serde_json::to_vec(wanted).map_err(|e| crate::Error::new(e.to_string()))?;
     // Only the first writer's create succeeds; everyone reads what it wrote.
     let _ = kv.create(names::SETUP_KEY, text.into()).await;

@@ -33,17 +33,17 @@ impl Default for Limits {
     }
 }
 
-/// The key-value bucket `bucket`, made if missing (entries expire after
-/// `max_age` if set).
+/// The key-value bucket `bucket`, made if missing with `replicas` copies
+/// (entries expire after `max_age`, unless it is zero).
 pub(crate) async fn kv(
     js: &jetstream::Context,
     bucket: &str,
-    made: Option<(usize, Duration)>,
+    replicas: usize,
+    max_age: Duration,
 ) -> Result<kv::Store, Error> {
     if let Ok(s) = js.get_key_value(bucket).await {
         return Ok(s);
     }
-    let (replicas, max_age) = made.unwrap_or((1, Duration::ZERO));
     let config = kv::Config {
         bucket: bucket.to_string(),
         history: 1,

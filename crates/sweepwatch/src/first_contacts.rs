@@ -5,10 +5,7 @@ use crate::error::Error;
 use crate::event::{KeyedEvent, Outcome};
 use crate::first_contact::FirstContactFilter;
 use crate::hash::{service, AddrHasher};
-
-/// Events before the first one that a filter accepts as "earlier": a
-/// sensor's events come a little out of order.
-const EPOCH_SLACK: u64 = 3600;
+use crate::shard::EPOCH_SLACK;
 
 /// Tells which events a detector would count: the first attempt of each
 /// (source, target, port, protocol) and its first outcome, within a
@@ -40,8 +37,8 @@ pub struct FirstContacts {
     filter: FirstContactFilter,
     hasher: AddrHasher,
     dedup_secs: u32,
-    /// Seconds of the first event less [`EPOCH_SLACK`]: the filter's clock
-    /// counts from it.
+    /// Seconds of the first event less the detector's slack for events that
+    /// come a little out of order: the filter's clock counts from it.
     epoch: Option<u64>,
 }
 

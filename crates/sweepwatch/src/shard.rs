@@ -73,8 +73,9 @@ const POOL_SIXTEENTHS: u64 = 5;
 /// sources, and they make many pairs each.
 const MIN_FILTER_BYTES: u64 = 64 << 10;
 
-/// Seconds before the first event that later, reordered events may carry.
-const EPOCH_SLACK: u64 = 3600;
+/// Seconds before the first event that later, reordered events may carry
+/// (also [`FirstContacts`](crate::FirstContacts)' clock's).
+pub(crate) const EPOCH_SLACK: u64 = 3600;
 
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct ShardCounts {
