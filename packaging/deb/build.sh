@@ -130,12 +130,15 @@ gzip -9n "$cmd/usr/share/man/man1"/*.1
 "$cmd/usr/bin/sweepwatch" completions fish >"$cmd/usr/share/fish/vendor_completions.d/sweepwatch.fish"
 sed 's|/usr/local/bin/sweepwatch|/usr/bin/sweepwatch|g; s|copy the binary to /usr/local/bin, this file to|(the package installs the binary and this file;|; s|^# /etc/systemd/system/, set what|# then) set what|' \
     packaging/systemd/sweepwatch.service >"$cmd/lib/systemd/system/sweepwatch.service"
+sed 's|/usr/local/bin/sweepwatch|/usr/bin/sweepwatch|g; s|copy the binary to /usr/local/bin, this file to|(the package installs the binary and this file;|; s|^# /etc/systemd/system/, name the server|# then) name the server|' \
+    packaging/systemd/sweepwatch-aggregate.service >"$cmd/lib/systemd/system/sweepwatch-aggregate.service"
 mkdir -p "$cmd/DEBIAN"
 for script in postinst postrm; do
     cat >"$cmd/DEBIAN/$script" <<'EOF'
 #!/bin/sh
-# The unit is installed, not enabled: what to follow is the operator's
-# choice (/etc/default/sweepwatch), then `systemctl enable --now sweepwatch`.
+# The units are installed, not enabled: what to follow, or which NATS
+# server to aggregate from, is the operator's choice (/etc/default/sweepwatch,
+# /etc/default/sweepwatch-aggregate), then `systemctl enable --now UNIT`.
 set -e
 if [ -d /run/systemd/system ]; then
     systemctl --system daemon-reload >/dev/null || true

@@ -5,7 +5,7 @@
 #     (examples/data/README.md: 203.0.113.66 sweeps port 22 and scans
 #     192.168.56.10), and nothing else;
 #   - its manual pages format without warnings and its bash completion
-#     completes; the systemd unit passes systemd-analyze verify;
+#     completes; both systemd units pass systemd-analyze verify;
 #   - ldconfig (by trigger) knows libsweepwatch.so.0.<minor>, and a C program
 #     built with plain `pkg-config sweepwatch` loads it and runs under
 #     valgrind, and one built with `sweepwatch-static` needs no libsweepwatch;
@@ -78,11 +78,15 @@ echo "ok: completions (bash completes --home-net)"
 
 grep -q '^ExecStart=/usr/bin/sweepwatch watch ' /lib/systemd/system/sweepwatch.service ||
     fail "the packaged unit does not start /usr/bin/sweepwatch"
+grep -q '^ExecStart=/usr/bin/sweepwatch aggregate ' /lib/systemd/system/sweepwatch-aggregate.service ||
+    fail "the packaged aggregator unit does not start /usr/bin/sweepwatch"
 if command -v systemd-analyze >/dev/null; then
-    said=$(systemd-analyze verify /lib/systemd/system/sweepwatch.service 2>&1) ||
-        fail "systemd-analyze verify: $said"
-    [ -z "$said" ] || fail "systemd-analyze verify warns: $said"
-    echo "ok: the unit passes systemd-analyze verify"
+    for u in sweepwatch sweepwatch-aggregate; do
+        said=$(systemd-analyze verify "/lib/systemd/system/$u.service" 2>&1) ||
+            fail "systemd-analyze verify $u.service: $said"
+        [ -z "$said" ] || fail "systemd-analyze verify $u.service warns: $said"
+    done
+    echo "ok: both units pass systemd-analyze verify"
 fi
 
 echo "== the C library"
@@ -131,7 +135,7 @@ fi
 echo "== dpkg --purge"
 dpkg --purge "${packages[@]}" >"$work/purge.log" 2>&1 || { cat "$work/purge.log" >&2; fail "dpkg --purge"; }
 for f in /usr/bin/sweepwatch /usr/include/sweepwatch.h "$plugin" /lib/systemd/system/sweepwatch.service \
-    /usr/share/man/man1/sweepwatch.1.gz; do
+    /lib/systemd/system/sweepwatch-aggregate.service /usr/share/man/man1/sweepwatch.1.gz; do
     [ ! -e "$f" ] || fail "$f is left after dpkg --purge"
 done
 if grep -q libsweepwatch <<<"$(ldconfig -p)"; then

@@ -305,9 +305,7 @@ pub unsafe extern "C" fn sw_publisher_flush(
 
 #[cfg(feature = "nats")]
 fn flush(p: &Publishing, timeout_ms: u32) -> bool {
-    p.lock()
-        .as_mut()
-        .is_none_or(|p| imp::flush(p, timeout_ms))
+    p.lock().as_mut().is_none_or(|p| imp::flush(p, timeout_ms))
 }
 
 #[cfg(not(feature = "nats"))]
@@ -419,7 +417,10 @@ mod tests {
                 sw_result::NullParameter
             );
             assert_eq!(sw_publisher_tick(ptr::null_mut()), sw_result::NullParameter);
-            assert_eq!(sw_publisher_flush(ptr::null_mut(), 0), sw_result::NullParameter);
+            assert_eq!(
+                sw_publisher_flush(ptr::null_mut(), 0),
+                sw_result::NullParameter
+            );
             let mut s = sw_publish_stats::default();
             assert_eq!(
                 sw_publisher_stats(ptr::null(), &mut s),

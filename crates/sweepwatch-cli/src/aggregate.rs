@@ -5,7 +5,7 @@ use crate::args::AggregateArgs;
 use crate::output::Output;
 use crate::{config_from, format_from, usage_error};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use sweepwatch::order::Window;
@@ -30,11 +30,21 @@ pub fn aggregate(args: &AggregateArgs) -> ExitCode {
         format!("{host}-{}", std::process::id())
     });
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+    let hup = Arc::new(AtomicBool::new(false));
+    for (signal, flag) in [
+        (signal_hook::consts::SIGINT, &stop),
+        (signal_hook::consts::SIGTERM, &stop),
+        (signal_hook::consts::SIGHUP, &hup),
+    ] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(flag)) {
             return usage_error(&format!("cannot take signal {signal}: {e}"));
         }
     }
+    let format = format_from(args.json, args.format);
+    let mut out = match Output::to(format, args.output.as_deref()) {
+        Ok(o) => o,
+        Err(e) => return usage_error(&e),
+    };
     let opts = AggregateOptions {
         url: args.nats.clone(),
         name,
@@ -55,10 +65,13 @@ pub fn aggregate(args: &AggregateArgs) -> ExitCode {
         exit_when_idle: args.exit_when_idle.map(Duration::from_secs),
         stop: Some(stop),
     };
-    let mut out = Output::new(format_from(args.json, args.format));
     let result = sweepwatch_nats::aggregate(
         &opts,
         |v, _id| {
+            if hup.swap(false, Ordering::Relaxed) {
+                // The output file was rotated: write on in a new one.
+                out.reopen();
+            }
             out.verdict(v);
             out.flush();
         },

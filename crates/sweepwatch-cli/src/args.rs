@@ -198,6 +198,11 @@ pub struct AggregateArgs {
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<output::Format>,
 
+    /// Appends verdicts to FILE instead of standard output, opening it
+    /// again after SIGHUP (after logrotate renames it), at the next verdict.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
     /// Prints no summary.
     #[arg(long, short)]
     pub quiet: bool,

@@ -128,6 +128,18 @@ impl Output {
         ))
     }
 
+    /// Output to the file at `path` if given (see [`to_file`](Self::to_file)),
+    /// else to standard output.
+    ///
+    /// # Errors
+    /// The file cannot be opened for appending: the message names it.
+    pub fn to(format: Format, path: Option<&std::path::Path>) -> Result<Self, String> {
+        match path {
+            None => Ok(Output::new(format)),
+            Some(p) => Output::to_file(format, p).map_err(|e| format!("{}: {e}", p.display())),
+        }
+    }
+
     /// Writes what is buffered to the file it was going to, then opens the
     /// file at the path again, as a log rotated by renaming asks (SIGHUP).
     /// Nothing for standard output. A notice.log's new file gets its header.

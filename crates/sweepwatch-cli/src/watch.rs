@@ -128,12 +128,9 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
         micros: args.reorder_secs.saturating_mul(1_000_000),
         max_events: d.reorder_window as usize,
     };
-    let out = match &args.output {
-        None => Output::new(format),
-        Some(path) => match Output::to_file(format, path) {
-            Ok(o) => o,
-            Err(e) => return usage_error(&format!("{}: {e}", path.display())),
-        },
+    let out = match Output::to(format, args.output.as_deref()) {
+        Ok(o) => o,
+        Err(e) => return usage_error(&e),
     };
     let mut feeder = match Feeder::new(&det, window, &verdicts, out, engine_locality) {
         Ok(f) => f,

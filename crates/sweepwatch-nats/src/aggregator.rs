@@ -31,7 +31,9 @@ pub struct AggregateOptions {
     /// `shards` and `hash_seed` are the deployment's ([`Setup`]).
     pub config: Config,
     /// The ordering window of each partition: sensors' events meet out of
-    /// order.
+    /// order. A partition whose events stop for the window's length (in
+    /// wall-clock time) has what it holds fed then, as `watch` does: what
+    /// was to come before those events has come.
     pub window: Window,
     /// How often a partition with new events is checkpointed.
     pub checkpoint_every: Duration,
@@ -82,6 +84,10 @@ struct Part {
     /// The last stream sequence fed to `order`.
     seq: u64,
     saved_at: Instant,
+    /// When its last events came.
+    fed_at: Instant,
+    /// Its window holds events.
+    holding: bool,
     /// Something happened since the checkpoint (events, or a drain).
     dirty: bool,
 }
@@ -266,6 +272,7 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                     self.warn(&e.to_string());
                 }
             }
+            self.release_idle().await;
             if let Some(idle) = self.opts.exit_when_idle {
                 if last_event.elapsed() >= idle && !self.parts.is_empty() {
                     self.stop(true).await;
@@ -457,6 +464,8 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 lease,
                 seq,
                 saved_at: self.staggered(p),
+                fed_at: Instant::now(),
+                holding: true,
                 dirty: false,
             },
         );
@@ -526,6 +535,15 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
             part.dirty = true;
             last = Some(m);
         }
+        // Released events are fed now, not when the window's batch fills.
+        let det = &part.det;
+        part.order.flush(|b, _| {
+            let _ = det.observe_batch(b);
+        });
+        if n > 0 {
+            part.fed_at = Instant::now();
+            part.holding = true;
+        }
         if let Some(m) = last {
             // Acknowledges every message up to it (the checkpoint, not the
             // acknowledgement, is where a restart goes on from).
@@ -535,6 +553,29 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
             self.write_decided(p).await;
         }
         Ok(n)
+    }
+
+    /// Feeds what the windows of partitions without events for the window's
+    /// length hold, and writes what that decides.
+    async fn release_idle(&mut self) {
+        let idle = Duration::from_micros(self.opts.window.micros);
+        let due: Vec<u32> = self
+            .parts
+            .iter()
+            .filter(|(_, part)| part.holding && part.fed_at.elapsed() >= idle)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in due {
+            if let Some(part) = self.parts.get_mut(&p) {
+                let det = &part.det;
+                part.order.drain(|b, _| {
+                    let _ = det.observe_batch(b);
+                });
+                part.holding = false;
+                part.dirty = true;
+            }
+            self.write_decided(p).await;
+        }
     }
 
     /// Writes the verdicts partition `p`'s detector decided, each unless its

@@ -180,3 +180,56 @@ fn events_the_stream_dropped_before_they_were_read_are_reported() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn a_partition_whose_events_stop_has_its_window_fed_after_the_window_s_length() {
+    let nats = server("idle");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opts = AggregateOptions {
+        // Two seconds: the five probes below, within 5 s of event time,
+        // stay held until the partition has been quiet that long.
+        window: Window {
+            micros: 2_000_000,
+            max_events: 1 << 16,
+        },
+        exit_when_idle: None,
+        stop: Some(Arc::clone(&stop)),
+        ..options(&nats.1, "live", Limits::default())
+    };
+    let verdicts = Arc::new(Mutex::new(Vec::<(Verdict, Instant)>::new()));
+    let v = Arc::clone(&verdicts);
+    let agg = std::thread::spawn(move || {
+        aggregate(
+            &opts,
+            move |verdict, _| v.lock().unwrap().push((*verdict, Instant::now())),
+            |_| {},
+        )
+        .unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    let mut publisher = Publisher::connect(PublisherOptions::new(&nats.1)).unwrap();
+    for host in 1..=5 {
+        publisher.push(&probe(1_700_000_000 + u64::from(host), host));
+    }
+    assert_eq!(publisher.finish().published, 5);
+    let published = Instant::now();
+    let started = Instant::now();
+    while verdicts.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Still running: the verdict came from the idle release, not a drain at
+    // the end.
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    agg.join().unwrap();
+    let verdicts = verdicts.lock().unwrap();
+    let (v, at) = verdicts
+        .first()
+        .expect("no verdict while the aggregator ran");
+    assert_eq!((v.kind, v.targets, v.is_final), (Kind::PortSweep, 5, false));
+    // Held for the window's length after the last events came, not longer
+    // than a few seconds beyond it.
+    let waited = at.duration_since(published);
+    assert!(waited >= Duration::from_millis(1500), "{waited:?}");
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+    assert_eq!(verdicts.len(), 1, "stopped without feeding anything more");
+}
