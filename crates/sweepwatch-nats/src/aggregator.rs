@@ -133,6 +133,8 @@ struct Aggregator<'a, F> {
 
 /// What a deployment's aggregator works with.
 struct Opened {
+    /// Streams given more copies (made by a sensor that came first).
+    raised: Vec<String>,
     client: async_nats::Client,
     setup: Setup,
     stream: stream::Stream,
@@ -200,6 +202,11 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
             on_warning,
             report: AggregateReport::default(),
         };
+        for r in o.raised {
+            a.warn(&format!(
+                "copies raised for {r} (made by a process started with fewer)"
+            ));
+        }
         a.main_loop().await?;
         Ok(a.report)
     }
@@ -221,7 +228,14 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
         )
         .await?;
         let states = store::states(&js, lim).await?;
+        let mut raised = Vec::new();
+        for name in store::all_streams() {
+            if let Some(had) = store::raise_replicas(&js, &name, lim.replicas).await? {
+                raised.push(format!("{name} from {had} to {}", lim.replicas));
+            }
+        }
         Ok(Opened {
+            raised,
             client,
             setup,
             stream,

@@ -105,3 +105,46 @@ pub(crate) async fn events(
         .await
         .map_err(|e| Error::new(format!("stream {}: {e}", names::EVENTS_STREAM)))
 }
+
+/// The streams behind a deployment's stream and stores, as JetStream names
+/// them (a key-value bucket is the stream `KV_<bucket>`, an object store
+/// `OBJ_<store>`).
+pub(crate) fn all_streams() -> [String; 5] {
+    [
+        names::EVENTS_STREAM.to_string(),
+        format!("KV_{}", names::SETUP_BUCKET),
+        format!("KV_{}", names::OWNERS_BUCKET),
+        format!("KV_{}", names::VERDICTS_BUCKET),
+        format!("OBJ_{}", names::STATE_STORE),
+    ]
+}
+
+/// Gives the stream `name` `replicas` copies if it has fewer (a sensor that
+/// came first made it with one); never fewer. The copies it had before, if
+/// it had fewer.
+pub(crate) async fn raise_replicas(
+    js: &jetstream::Context,
+    name: &str,
+    replicas: usize,
+) -> Result<Option<usize>, Error> {
+    let mut stream = js
+        .get_stream(name)
+        .await
+        .map_err(|e| Error::new(format!("stream {name}: {e}")))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| Error::new(format!("stream {name}: {e}")))?;
+    let had = info.config.num_replicas;
+    if had >= replicas {
+        return Ok(None);
+    }
+    let mut config = info.config.clone();
+    config.num_replicas = replicas;
+    js.update_stream(config).await.map_err(|e| {
+        Error::new(format!(
+            "stream {name}: {had} copies, not raised to {replicas}: {e}"
+        ))
+    })?;
+    Ok(Some(had))
+}
