@@ -537,10 +537,15 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 Ok(events) => {
                     self.report.events += events.len() as u64;
                     let det = &part.det;
-                    for ev in events {
-                        part.order.push(ev, (), |b, _| {
-                            let _ = det.observe_batch(b);
-                        });
+                    if self.opts.window.is_off() {
+                        // In the batch's order, as the window would release them.
+                        let _ = det.observe_batch(&events);
+                    } else {
+                        for ev in events {
+                            part.order.push(ev, (), |b, _| {
+                                let _ = det.observe_batch(b);
+                            });
+                        }
                     }
                 }
                 Err(_) => self.report.malformed += 1,
