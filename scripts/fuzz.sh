@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to 30; the targets default to all of them
-# (pcap sniff zeek eve config plugin_record). Seed corpora are made afresh
+# (pcap sniff zeek argus eve config plugin_record). Seed corpora are made afresh
 # under fuzz/corpus/<target>/ from tests/data/fixtures and, when present,
 # ../shared/data (small files whole, prefixes of larger ones); what the
 # fuzzer adds there is kept between runs (fuzz/corpus is not committed).
@@ -29,7 +29,7 @@ case $secs in
     exit 2
     ;;
 esac
-all_targets=(pcap sniff zeek eve config plugin_record)
+all_targets=(pcap sniff zeek argus eve config plugin_record)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do
@@ -223,6 +223,13 @@ make_seeds() {
         printf '#separator \\x09\n#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tconn_state\thistory\n1700000000.5\t10.0.0.1\t50000\t10.0.0.2\t22\ttcp\tREJ\tSr\n1700000001.5\t2001:db8::1\t50001\t2001:db8::2\t53\tudp\tS0\tD\n' \
             >"$d/minimal.conn.log"
         ;;
+    argus)
+        seed "$d" test4-head.binetflow "$shared"/slips/test4-malicious.binetflow 60
+        printf 'StartTime,Flgs,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,TotPkts,TotBytes,State\n07:20:48.736994, e        ,tcp,203.0.113.66,44925,   ->,192.168.56.11,ssh,2,112,RST\n07:20:49.1, e        ,icmp,192.168.56.1,0x0003,   ->,203.0.113.66,0x0001,2,140,URH\n' \
+            >"$d/ra-default.csv"
+        printf 'StartTime,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,SrcPkts,DstPkts\n1700000000.5,tcp,10.0.0.1,50000,   ->,10.0.0.2,22,S_RA,1,1\n1700000001.5,udp,2001:db8::1,50001,  <->,2001:db8::2,53,CON,1,1\n' \
+            >"$d/ra-flags.csv"
+        ;;
     eve | plugin_record)
         for f in "$data"/*.eve.json; do
             n=$(basename "$f" .eve.json)
@@ -250,6 +257,7 @@ dict_for() {
     case $1 in
     pcap) echo "$root/fuzz/dict/pcap.dict" ;;
     zeek) echo "$root/fuzz/dict/zeek.dict" ;;
+    argus) echo "$root/fuzz/dict/argus.dict" ;;
     eve | plugin_record) echo "$root/fuzz/dict/eve.dict" ;;
     config) echo "$root/fuzz/dict/config.dict" ;;
     sniff)
@@ -262,7 +270,7 @@ dict_for() {
 max_len_for() {
     case $1 in
     pcap | sniff) echo $((1024 * KB)) ;;
-    zeek | eve) echo $((256 * KB)) ;;
+    zeek | argus | eve) echo $((256 * KB)) ;;
     plugin_record) echo $((64 * KB)) ;;
     config) echo $((16 * KB)) ;;
     esac

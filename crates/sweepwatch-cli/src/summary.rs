@@ -137,6 +137,19 @@ pub fn render(
             }
         );
     }
+    let undated: u64 = reports
+        .iter()
+        .filter_map(|r| r.stats.as_ref())
+        .map(|r| r.undated)
+        .sum();
+    if undated > 0 {
+        let _ = writeln!(
+            s,
+            "note: {} records gave a time of day without a date (ra's default): their days \
+             count from 1970-01-01; ra -u gives Unix times",
+            count(undated)
+        );
+    }
     let _ = writeln!(
         s,
         "sources tracked: {} (room for {}), evicted {}, turned away {}, unsolicited replies {}, repeated outcomes {}",

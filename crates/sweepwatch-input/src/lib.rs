@@ -8,6 +8,8 @@
 //! - [`pcap::read_capture`]: pcap and pcapng captures;
 //! - [`zeek::read_conn_log`]: Zeek `conn.log`, tab-separated or JSON lines;
 //! - [`eve::read_eve`]: Suricata EVE JSON (`flow` records);
+//! - [`argus::read_argus`]: Argus flow records as `ra -c ,` prints them
+//!   (CTU-13's `binetflow`);
 //! - [`sniff::sniff`]: recognises which of these a stream holds, from its
 //!   content, and unpacks gzip; [`sniff::Sniffed::read`] then runs the
 //!   matching reader.
@@ -47,6 +49,7 @@ use std::fmt;
 use std::io::{self, BufRead};
 use sweepwatch::{Event, Timestamp};
 
+pub mod argus;
 pub mod eve;
 mod json_scan;
 pub mod pcap;
@@ -89,6 +92,10 @@ pub struct ReadStats {
     /// [`sniff::Sniffed::read_continuing`]), whose pending probes carry over
     /// to the next capture: [`pcap::CaptureReader::finish`] counts them.
     pub pending: u64,
+    /// Records whose time gave no date (Argus's `ra` prints the time of
+    /// day by default): their day was counted from 1970-01-01. 0 for the
+    /// other formats.
+    pub undated: u64,
 }
 
 /// A reader's failure: where in the input, and what.

@@ -683,6 +683,7 @@ mod tests {
                     truncated_at: None,
                     tracker_full: 0,
                     pending: 0,
+                    undated: 0,
                 }
             );
         }

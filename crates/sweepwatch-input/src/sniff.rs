@@ -12,12 +12,13 @@
 //! | `#separator` | Zeek tab-separated log |
 //! | `{` … with `event_type` | Suricata EVE JSON |
 //! | `{` … with `id.orig_h` or `conn_state` | Zeek JSON log |
+//! | `StartTime,` … `SrcAddr` … `DstAddr` | Argus flows (`ra -c ,`, CTU-13's `binetflow`) |
 //!
 //! A UTF-8 byte-order mark before a text format is dropped: the stream handed
 //! on starts at its first record.
 
 use super::pcap::{read_capture, CaptureReader};
-use super::{eve, zeek, Emit, InputError, ReadOptions, ReadStats, UTF8_BOM};
+use super::{argus, eve, zeek, Emit, InputError, ReadOptions, ReadStats, UTF8_BOM};
 use flate2::read::MultiGzDecoder;
 use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
 use std::fmt;
@@ -36,13 +37,15 @@ pub enum Format {
     ZeekJson,
     /// Suricata EVE JSON lines.
     Eve,
+    /// Argus flow records as `ra -c ,` prints them.
+    Argus,
     /// No bytes at all (or only blank lines): nothing to read.
     Empty,
 }
 
 impl Format {
     /// A short lower-case name: `pcap`, `pcapng`, `zeek-tsv`, `zeek-json`,
-    /// `eve`, `empty`.
+    /// `eve`, `argus`, `empty`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Format::Pcap => "pcap",
@@ -50,6 +53,7 @@ impl Format {
             Format::ZeekTsv => "zeek-tsv",
             Format::ZeekJson => "zeek-json",
             Format::Eve => "eve",
+            Format::Argus => "argus",
             Format::Empty => "empty",
         }
     }
@@ -220,7 +224,7 @@ impl fmt::Debug for Sniffed<'_> {
 
 impl<'r> Sniffed<'r> {
     /// Reads the whole stream with the reader for its format
-    /// ([`read_capture`], [`zeek::read_conn_log`] or [`eve::read_eve`]),
+    /// ([`read_capture`], [`zeek::read_conn_log`], [`eve::read_eve`] or [`argus::read_argus`]),
     /// passing `opts` on; an [`Empty`](Format::Empty) stream reads as nothing.
     ///
     /// # Errors
@@ -294,6 +298,7 @@ impl<'r> Sniffed<'r> {
             }
             Format::ZeekTsv | Format::ZeekJson => zeek::read_conn_log(self.reader, opts, emit),
             Format::Eve => eve::read_eve(self.reader, opts, emit),
+            Format::Argus => argus::read_argus(self.reader, opts, emit),
             Format::Empty => Ok(ReadStats::default()),
         }
     }
@@ -404,6 +409,9 @@ fn classify(prefix: &[u8]) -> Result<Format, String> {
     };
     if line.starts_with(b"#separator") {
         return Ok(Format::ZeekTsv);
+    }
+    if argus::is_header(line) {
+        return Ok(Format::Argus);
     }
     if line.starts_with(b"{") {
         if let Some(f) = json_keys(line) {

@@ -21,6 +21,10 @@ const VERTICAL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/data/slips/port-scans-vertical/conn.log"
 );
+const BINETFLOW: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/slips/test4-malicious.binetflow"
+);
 const EVE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../../shared/data/slips/test6-malicious.suricata.json"
@@ -295,6 +299,7 @@ fn formats_are_recognised_from_content() {
         (HORIZONTAL, Format::ZeekTsv),
         (VERTICAL, Format::ZeekJson),
         (EVE, Format::Eve),
+        (BINETFLOW, Format::Argus),
     ] {
         let Some(p) = data(path) else { return };
         let s = sniff(std::fs::File::open(p).unwrap()).unwrap();
