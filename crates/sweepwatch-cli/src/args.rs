@@ -85,6 +85,24 @@ Exit status: 0 after SIGINT or SIGTERM; 1 a path could not be read; 2 usage or c
 Exit status: 0 after SIGINT or SIGTERM, or when idle for --exit-when-idle; \
 1 the server could not be used; 2 usage or configuration error.")]
     Aggregate(AggregateArgs),
+
+    /// Collects flow telemetry (NetFlow v5 and v9, IPFIX) from routers,
+    /// firewalls and flow probes over UDP and reports the sources that sweep
+    /// or scan.
+    ///
+    /// Any number of exporters may send at once; each one's templates are
+    /// kept apart. Unidirectional records are paired with their reverse
+    /// (the same addresses and ports swapped) within --pair-secs of flow
+    /// time to tell a probe's outcome; biflows (IPFIX, RFC 5103) carry
+    /// both. Verdicts are written as they are decided, in detect's formats;
+    /// the summary on standard error counts what each exporter sent.
+    #[command(after_help = "Examples:
+  sweepwatch collect --listen 0.0.0.0:2055 --json >> /var/log/sweepwatch.json
+  softflowd -i eth0 -n 127.0.0.1:2055 -v 10 &  sweepwatch collect --listen 127.0.0.1:2055
+
+Exit status: 0 after SIGINT or SIGTERM, or when idle for --exit-when-idle; \
+1 the address cannot be listened on; 2 usage or configuration error.")]
+    Collect(CollectArgs),
     /// Writes a shell's completion script for sweepwatch to standard output.
     #[command(after_help = "Examples:
   sweepwatch completions bash > /etc/bash_completion.d/sweepwatch
@@ -202,6 +220,68 @@ pub struct AggregateArgs {
 
     /// Appends verdicts to FILE instead of standard output, opening it
     /// again after SIGHUP (after logrotate renames it), at the next verdict.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Prints no summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options of `collect`.
+#[derive(Args, Debug)]
+pub struct CollectArgs {
+    /// Where to listen for export packets (UDP), e.g. 0.0.0.0:2055.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+
+    /// Seconds of flow time a unidirectional record waits for its reverse
+    /// before its probe counts as unanswered.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub pair_secs: u64,
+
+    /// Seconds of flow time events are held to be fed in time order
+    /// (exporters send flows when they end, not when they start).
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub reorder_secs: u64,
+
+    /// Stops once no export packet has come for SECS (after the first):
+    /// for replays (`softflowd -r`).
+    #[arg(long, value_name = "SECS",
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub exit_when_idle: Option<u64>,
+
+    /// A TOML configuration file, as for `detect`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A home network (repeatable), as for `detect`.
+    #[arg(long, value_name = "CIDR")]
+    pub home_net: Vec<Cidr>,
+
+    /// A source never reported (repeatable), as for `detect`.
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<Cidr>,
+
+    /// Fewest distinct targets before a verdict, as for `detect`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub min_targets: Option<u32>,
+
+    /// Fixes the hash seed (replays and tests only; unsafe on live traffic).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Writes verdicts as JSON Lines (as `--format json`).
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// How verdicts are written, as for `detect` (`table` is written at the end).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<output::Format>,
+
+    /// Appends verdicts to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
 

@@ -21,6 +21,7 @@
 
 mod aggregate;
 mod args;
+mod collect;
 mod follow;
 #[cfg(target_os = "linux")]
 mod huge;
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect(&args),
         Command::Watch(args) => watch::watch(&args),
         Command::Aggregate(args) => aggregate::aggregate(&args),
+        Command::Collect(args) => collect::collect(&args),
         Command::Completions { shell } => {
             manual::completions(shell, &mut io::stdout().lock());
             ExitCode::SUCCESS

@@ -10,6 +10,9 @@
 //! - [`eve::read_eve`]: Suricata EVE JSON (`flow` records);
 //! - [`argus::read_argus`]: Argus flow records as `ra -c ,` prints them
 //!   (CTU-13's `binetflow`);
+//! - [`netflow::Decoder`] and [`flow::Pairer`]: NetFlow v5/v9 and IPFIX
+//!   export packets into flow records, and flow records into events (the
+//!   collector's parts: they take packets, not a stream);
 //! - [`sniff::sniff`]: recognises which of these a stream holds, from its
 //!   content, and unpacks gzip; [`sniff::Sniffed::read`] then runs the
 //!   matching reader.
@@ -51,7 +54,9 @@ use sweepwatch::{Event, Timestamp};
 
 pub mod argus;
 pub mod eve;
+pub mod flow;
 mod json_scan;
+pub mod netflow;
 pub mod pcap;
 #[cfg(unix)]
 pub mod replace;

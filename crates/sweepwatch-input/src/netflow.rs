@@ -1,0 +1,436 @@
+//! NetFlow v5, v9 and IPFIX (RFC 7011) export packets decoded into
+//! [`FlowRecord`]s, with each exporter's templates kept apart.
+//!
+//! Decoding is `netflow_parser`'s (templates per exporter address and
+//! observation domain or source id, templates that come late, refreshed or
+//! withdrawn, variable-length and enterprise fields), bounded here: at most
+//! [`MAX_EXPORTERS`] exporters, 1,024 templates and 10,000 records a flow
+//! set each. What it refuses is counted per exporter, never trusted.
+//!
+//! # Times
+//!
+//! NetFlow v5 and v9 give a flow's start in milliseconds of the exporter's
+//! uptime, and the header the uptime and the wall clock at export; IPFIX
+//! gives absolute times (`flowStartMilliseconds`, `flowStartSeconds`) or
+//! uptime with the exporter's `systemInitTimeMilliseconds` in an options
+//! record. The start is the export time plus the (signed, 32-bit wrapping)
+//! difference between the flow's uptime and the export's, so a flow that
+//! began before the exporter's uptime counter last wrapped, or before the
+//! exporter started (a replay, `softflowd -r`), still gets its own time.
+
+use super::flow::{FlowRecord, Reverse};
+use netflow_parser::scoped_parser::AutoScopedParser;
+use netflow_parser::variable_versions::field_value::{DataNumber, DurationValue, FieldValue};
+use netflow_parser::variable_versions::ipfix::lookup::{
+    IANAIPFixField, IPFixField, ReverseInformationElement,
+};
+use netflow_parser::variable_versions::v9::lookup::V9Field;
+use netflow_parser::{NetflowPacket, NetflowParser};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use sweepwatch::Timestamp;
+
+/// The most exporters whose templates and counts are kept; packets from
+/// more are counted as refused.
+pub const MAX_EXPORTERS: usize = 4096;
+
+/// What one exporter sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExporterStats {
+    /// Export packets received.
+    pub packets: u64,
+    /// Flow records read from them.
+    pub records: u64,
+    /// Packets that were no valid export packet, or cut short (what they
+    /// held before the fault was read).
+    pub malformed: u64,
+    /// Data sets whose template had not come (yet): their records are
+    /// decoded if it comes soon, else lost.
+    pub no_template: u64,
+    /// Flow records without the fields a probe needs (addresses,
+    /// protocol).
+    pub incomplete: u64,
+    /// The last NetFlow version seen (5, 9 or 10 for IPFIX).
+    pub version: u16,
+    /// The packet sampling interval the exporter declared (NetFlow v5's
+    /// header; v9 and IPFIX options records), if any: its counts are of
+    /// one packet in that many.
+    pub sampling: Option<u32>,
+}
+
+/// Decodes the export packets of any number of exporters.
+///
+/// # Examples
+/// ```
+/// use sweepwatch_input::netflow::Decoder;
+///
+/// // A NetFlow v5 packet of one record: 203.0.113.9:40000 -> 10.0.0.1:22,
+/// // TCP, SYN, one packet, started 1.5 s before the export.
+/// let mut p = vec![0, 5, 0, 1]; // version 5, one record
+/// p.extend(10_000u32.to_be_bytes()); // exporter uptime (ms)
+/// p.extend(1_700_000_000u32.to_be_bytes()); // export time (s)
+/// p.extend([0; 12]); // nanoseconds, sequence, engine, sampling
+/// p.extend([203, 0, 113, 9, 10, 0, 0, 1, 0, 0, 0, 0]); // src, dst, next hop
+/// p.extend([0; 4]); // interfaces
+/// p.extend(1u32.to_be_bytes()); // packets
+/// p.extend(44u32.to_be_bytes()); // bytes
+/// p.extend(8_500u32.to_be_bytes()); // first packet (uptime ms)
+/// p.extend(8_500u32.to_be_bytes()); // last packet
+/// p.extend([0x9c, 0x40, 0, 22, 0, 0x02, 6, 0]); // ports, pad, flags, proto, tos
+/// p.extend([0; 8]); // AS numbers, masks, pad
+/// let mut d = Decoder::new();
+/// let mut got = Vec::new();
+/// let from = "192.0.2.1:2055".parse().unwrap();
+/// assert_eq!(d.decode(from, &p, &mut |r| got.push(r)), 1);
+/// assert_eq!((got[0].dst_port, got[0].tcp_flags, got[0].proto), (22, 0x02, 6));
+/// assert_eq!(got[0].start.as_micros(), 1_699_999_998_500_000);
+/// ```
+pub struct Decoder {
+    parser: AutoScopedParser,
+    /// `systemInitTimeMilliseconds` by exporter, for IPFIX uptimes.
+    init_ms: HashMap<SocketAddr, u64>,
+    exporters: HashMap<SocketAddr, ExporterStats>,
+    /// Packets refused because [`MAX_EXPORTERS`] were known.
+    pub refused: u64,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder with no exporter known.
+    pub fn new() -> Decoder {
+        let builder = NetflowParser::builder()
+            .with_cache_size(1024)
+            .with_max_records_per_flowset(10_000);
+        let parser =
+            AutoScopedParser::try_with_builder(builder).unwrap_or_else(|_| AutoScopedParser::new());
+        Decoder {
+            parser,
+            init_ms: HashMap::new(),
+            exporters: HashMap::new(),
+            refused: 0,
+        }
+    }
+
+    /// What each exporter sent so far.
+    pub fn exporters(&self) -> impl Iterator<Item = (&SocketAddr, &ExporterStats)> {
+        self.exporters.iter()
+    }
+
+    /// Decodes one export packet from `exporter`, calling `emit` for each
+    /// flow record in it; returns the records read.
+    pub fn decode(
+        &mut self,
+        exporter: SocketAddr,
+        packet: &[u8],
+        emit: &mut dyn FnMut(FlowRecord),
+    ) -> u64 {
+        if !self.exporters.contains_key(&exporter) && self.exporters.len() >= MAX_EXPORTERS {
+            self.refused += 1;
+            return 0;
+        }
+        let result = self.parser.parse_from_source(exporter, packet);
+        let mut st = self.exporters.get(&exporter).copied().unwrap_or_default();
+        st.packets += 1;
+        if result.error.is_some() {
+            st.malformed += 1;
+        }
+        let mut n = 0;
+        for p in &result.packets {
+            match p {
+                NetflowPacket::V5(v5) => {
+                    st.version = 5;
+                    let h = &v5.header;
+                    let interval = u32::from(h.sampling_interval & 0x3fff);
+                    if interval > 1 {
+                        st.sampling = Some(interval);
+                    }
+                    let export_ms =
+                        u64::from(h.unix_secs) * 1000 + u64::from(h.unix_nsecs) / 1_000_000;
+                    for f in &v5.flowsets {
+                        let proto = f.protocol_number;
+                        let icmp = matches!(proto, 1 | 58);
+                        emit(FlowRecord {
+                            start: since(export_ms, f.first.wrapping_sub(h.sys_up_time)),
+                            src: IpAddr::V4(f.src_addr),
+                            dst: IpAddr::V4(f.dst_addr),
+                            src_port: f.src_port,
+                            dst_port: f.dst_port,
+                            proto,
+                            tcp_flags: f.tcp_flags,
+                            icmp_type: icmp.then_some((f.dst_port >> 8) as u8),
+                            packets: u64::from(f.d_pkts),
+                            reverse: None,
+                        });
+                        n += 1;
+                    }
+                }
+                NetflowPacket::V9(v9) => {
+                    st.version = 9;
+                    let export_ms = u64::from(v9.header.unix_secs) * 1000;
+                    let uptime = v9.header.sys_up_time;
+                    for fs in &v9.flowsets {
+                        use netflow_parser::variable_versions::v9::FlowSetBody as B;
+                        match &fs.body {
+                            B::Data(d) => {
+                                for rec in &d.fields {
+                                    match v9_record(rec, export_ms, uptime) {
+                                        Some(r) => {
+                                            emit(r);
+                                            n += 1;
+                                        }
+                                        None => st.incomplete += 1,
+                                    }
+                                }
+                            }
+                            B::OptionsData(o) => {
+                                for rec in &o.fields {
+                                    for (field, value) in &rec.options_fields {
+                                        if matches!(
+                                            field,
+                                            V9Field::SamplingInterval
+                                                | V9Field::FlowSamplerRandomInterval
+                                        ) {
+                                            st.sampling = number(value)
+                                                .and_then(|v| u32::try_from(v).ok())
+                                                .filter(|v| *v > 1);
+                                        }
+                                    }
+                                }
+                            }
+                            B::NoTemplate(_) => st.no_template += 1,
+                            _ => {}
+                        }
+                    }
+                }
+                NetflowPacket::IPFix(ipfix) => {
+                    st.version = 10;
+                    let export_ms = u64::from(ipfix.header.export_time) * 1000;
+                    for fs in &ipfix.flowsets {
+                        use netflow_parser::variable_versions::ipfix::FlowSetBody as B;
+                        match &fs.body {
+                            B::Data(d) => {
+                                let init = self.init_ms.get(&exporter).copied();
+                                for rec in &d.fields {
+                                    match ipfix_record(rec, export_ms, init) {
+                                        Some(r) => {
+                                            emit(r);
+                                            n += 1;
+                                        }
+                                        None => st.incomplete += 1,
+                                    }
+                                }
+                            }
+                            B::OptionsData(o) => {
+                                for rec in &o.fields {
+                                    for (field, value) in rec {
+                                        match field {
+                                            IPFixField::IANA(
+                                                IANAIPFixField::SystemInitTimeMilliseconds,
+                                            ) => {
+                                                if let Some(ms) = millis(value) {
+                                                    self.init_ms.insert(exporter, ms);
+                                                }
+                                            }
+                                            IPFixField::IANA(
+                                                IANAIPFixField::SamplingPacketInterval
+                                                | IANAIPFixField::SamplingInterval,
+                                            ) => {
+                                                st.sampling = number(value)
+                                                    .and_then(|v| u32::try_from(v).ok())
+                                                    .filter(|v| *v > 1);
+                                            }
+                                            _ => {}
+                                        }
+                                    }
+                                }
+                            }
+                            B::NoTemplate(_) => st.no_template += 1,
+                            _ => {}
+                        }
+                    }
+                }
+                NetflowPacket::V7(_) => st.version = 7,
+                // A version this decoder does not read.
+                _ => {}
+            }
+        }
+        st.records += n;
+        self.exporters.insert(exporter, st);
+        n
+    }
+}
+
+/// `export_ms` moved by a signed 32-bit millisecond difference.
+fn since(export_ms: u64, diff: u32) -> Timestamp {
+    let ms = export_ms as i64 + i64::from(diff as i32);
+    Timestamp::from_micros(u64::try_from(ms).unwrap_or(0) * 1000)
+}
+
+fn number(v: &FieldValue) -> Option<u64> {
+    Some(match v {
+        FieldValue::DataNumber(d) => match d {
+            DataNumber::U8(x) => u64::from(*x),
+            DataNumber::U16(x) => u64::from(*x),
+            DataNumber::U24(x) | DataNumber::U32(x) => u64::from(*x),
+            DataNumber::U64(x) => *x,
+            DataNumber::U128(x) => u64::try_from(*x).ok()?,
+            DataNumber::I8(x) => u64::try_from(*x).ok()?,
+            DataNumber::I16(x) => u64::try_from(*x).ok()?,
+            DataNumber::I24(x) | DataNumber::I32(x) => u64::try_from(*x).ok()?,
+            DataNumber::I64(x) => u64::try_from(*x).ok()?,
+            DataNumber::I128(x) => u64::try_from(*x).ok()?,
+            DataNumber::Vec(b) if b.len() <= 8 => {
+                b.iter().fold(0u64, |n, byte| (n << 8) | u64::from(*byte))
+            }
+            DataNumber::Vec(_) => return None,
+        },
+        FieldValue::ProtocolType(p) => u64::from(u8::from(*p)),
+        FieldValue::TcpControlBits(bits, _) => u64::from(u16::from(*bits)),
+        FieldValue::Duration(d) => millis(v).or(match d {
+            DurationValue::Seconds { value, .. } => Some(*value),
+            _ => None,
+        })?,
+        _ => return None,
+    })
+}
+
+/// A time field in milliseconds (since the epoch, or of uptime).
+fn millis(v: &FieldValue) -> Option<u64> {
+    match v {
+        FieldValue::Duration(DurationValue::Millis { value, .. }) => Some(*value),
+        FieldValue::Duration(DurationValue::Seconds { value, .. }) => Some(value * 1000),
+        FieldValue::DataNumber(_) => number(v),
+        _ => None,
+    }
+}
+
+fn addr(v: &FieldValue) -> Option<IpAddr> {
+    match v {
+        FieldValue::Ip4Addr(a) => Some(IpAddr::V4(*a)),
+        FieldValue::Ip6Addr(a) => Some(IpAddr::V6(*a)),
+        _ => None,
+    }
+}
+
+/// The fields of a flow record, however the version named them.
+#[derive(Default)]
+struct Fields {
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
+    src_port: u16,
+    dst_port: u16,
+    proto: Option<u8>,
+    flags: u8,
+    packets: u64,
+    icmp_type_code: Option<u16>,
+    start: Option<Timestamp>,
+    reverse: Option<Reverse>,
+}
+
+impl Fields {
+    fn record(self) -> Option<FlowRecord> {
+        let proto = self.proto?;
+        let icmp = matches!(proto, 1 | 58);
+        let type_code = self.icmp_type_code.unwrap_or(self.dst_port);
+        Some(FlowRecord {
+            start: self.start?,
+            src: self.src?,
+            dst: self.dst?,
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            proto,
+            tcp_flags: self.flags,
+            icmp_type: icmp.then_some((type_code >> 8) as u8),
+            packets: self.packets,
+            reverse: self.reverse,
+        })
+    }
+}
+
+fn v9_record(rec: &[(V9Field, FieldValue)], export_ms: u64, uptime: u32) -> Option<FlowRecord> {
+    let mut f = Fields::default();
+    for (field, v) in rec {
+        match field {
+            V9Field::Ipv4SrcAddr | V9Field::Ipv6SrcAddr => f.src = addr(v),
+            V9Field::Ipv4DstAddr | V9Field::Ipv6DstAddr => f.dst = addr(v),
+            V9Field::L4SrcPort => f.src_port = number(v).unwrap_or(0) as u16,
+            V9Field::L4DstPort => f.dst_port = number(v).unwrap_or(0) as u16,
+            V9Field::Protocol => f.proto = number(v).map(|p| p as u8),
+            V9Field::TcpFlags => f.flags = number(v).unwrap_or(0) as u8,
+            V9Field::InPkts => f.packets = number(v).unwrap_or(0),
+            V9Field::IcmpType => f.icmp_type_code = number(v).map(|t| t as u16),
+            V9Field::FirstSwitched => {
+                f.start = millis(v).map(|ms| since(export_ms, (ms as u32).wrapping_sub(uptime)));
+            }
+            _ => {}
+        }
+    }
+    f.record()
+}
+
+fn ipfix_record(
+    rec: &[(IPFixField, FieldValue)],
+    export_ms: u64,
+    init_ms: Option<u64>,
+) -> Option<FlowRecord> {
+    use IANAIPFixField as I;
+    let mut f = Fields::default();
+    let mut reverse = Reverse::default();
+    let mut biflow = false;
+    let mut uptime_start = None;
+    for (field, v) in rec {
+        match field {
+            IPFixField::IANA(i) => match i {
+                I::SourceIpv4address | I::SourceIpv6address => f.src = addr(v),
+                I::DestinationIpv4address | I::DestinationIpv6address => f.dst = addr(v),
+                I::SourceTransportPort => f.src_port = number(v).unwrap_or(0) as u16,
+                I::DestinationTransportPort => f.dst_port = number(v).unwrap_or(0) as u16,
+                I::ProtocolIdentifier => f.proto = number(v).map(|p| p as u8),
+                I::TcpControlBits => f.flags = number(v).unwrap_or(0) as u8,
+                I::PacketDeltaCount | I::PacketTotalCount => {
+                    f.packets = number(v).unwrap_or(0);
+                }
+                I::IcmpTypeCodeIpv4 | I::IcmpTypeCodeIpv6 => {
+                    f.icmp_type_code = number(v).map(|t| t as u16);
+                }
+                I::FlowStartMilliseconds | I::FlowStartSeconds => {
+                    f.start = millis(v).map(|ms| Timestamp::from_micros(ms * 1000));
+                }
+                I::FlowStartSysUpTime => uptime_start = millis(v),
+                _ => {}
+            },
+            IPFixField::ReverseInformationElement(r) => match r {
+                ReverseInformationElement::ReversePacketDeltaCount => {
+                    biflow = true;
+                    reverse.packets = number(v).unwrap_or(0);
+                }
+                ReverseInformationElement::ReverseTcpControlBits => {
+                    biflow = true;
+                    reverse.tcp_flags = number(v).unwrap_or(0) as u8;
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    if f.start.is_none() {
+        // Uptime: relative to the exporter's start, from its options; the
+        // export time stands in until they come.
+        f.start = Some(match (uptime_start, init_ms) {
+            (Some(up), Some(init)) => {
+                let now_up = export_ms.wrapping_sub(init) as u32;
+                since(export_ms, (up as u32).wrapping_sub(now_up))
+            }
+            _ => Timestamp::from_micros(export_ms * 1000),
+        });
+    }
+    if biflow {
+        f.reverse = Some(reverse);
+    }
+    f.record()
+}
