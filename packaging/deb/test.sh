@@ -60,13 +60,13 @@ jq -e -s '
     fail "the packaged command's verdicts on sample.pcap: $(cat verdicts.jsonl)"
 echo "ok: /usr/bin/sweepwatch finds 203.0.113.66's sweep of port 22 and scan of 192.168.56.10"
 
-for page in sweepwatch sweepwatch-detect sweepwatch-watch sweepwatch-aggregate sweepwatch-completions; do
+for page in sweepwatch sweepwatch-detect sweepwatch-watch sweepwatch-aggregate sweepwatch-collect sweepwatch-completions; do
     file=/usr/share/man/man1/$page.1.gz
     [ -f "$file" ] || fail "no $file"
     warnings=$(zcat "$file" | groff -man -Tutf8 -ww -z 2>&1)
     [ -z "$warnings" ] || fail "$file: groff warns: $warnings"
 done
-echo "ok: five manual pages, formatted without warnings"
+echo "ok: six manual pages, formatted without warnings"
 
 completed=$(bash --norc -c 'source /usr/share/bash-completion/completions/sweepwatch
     COMP_WORDS=(sweepwatch detect --home); COMP_CWORD=2; COMP_LINE="sweepwatch detect --home"

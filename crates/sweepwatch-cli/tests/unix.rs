@@ -105,6 +105,7 @@ fn manual_pages_read_cleanly_and_list_every_option() {
         names,
         [
             "sweepwatch-aggregate.1",
+            "sweepwatch-collect.1",
             "sweepwatch-completions.1",
             "sweepwatch-detect.1",
             "sweepwatch-watch.1",
