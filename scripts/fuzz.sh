@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to 30; the targets default to all of them
-# (pcap sniff zeek argus eve config plugin_record). Seed corpora are made afresh
+# (pcap sniff zeek argus netflow eve config plugin_record). Seed corpora are made afresh
 # under fuzz/corpus/<target>/ from tests/data/fixtures and, when present,
 # ../shared/data (small files whole, prefixes of larger ones); what the
 # fuzzer adds there is kept between runs (fuzz/corpus is not committed).
@@ -29,7 +29,7 @@ case $secs in
     exit 2
     ;;
 esac
-all_targets=(pcap sniff zeek argus eve config plugin_record)
+all_targets=(pcap sniff zeek argus netflow eve config plugin_record)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 for t in "${targets[@]}"; do
@@ -230,6 +230,33 @@ make_seeds() {
         printf 'StartTime,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,SrcPkts,DstPkts\n1700000000.5,tcp,10.0.0.1,50000,   ->,10.0.0.2,22,S_RA,1,1\n1700000001.5,udp,2001:db8::1,50001,  <->,2001:db8::2,53,CON,1,1\n' \
             >"$d/ra-flags.csv"
         ;;
+    netflow)
+        # Real export packets: softflowd replaying the bundled capture as
+        # NetFlow v5, v9 and IPFIX to a loopback port; a version's packets
+        # joined by 0xfe (the target splits there), so templates come first.
+        if command -v softflowd >/dev/null; then
+            python3 - "$d" "$root/examples/data/sample.pcap" <<'PY'
+import socket, subprocess, sys
+out, capture = sys.argv[1], sys.argv[2]
+for v in ("5", "9", "10"):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(2)
+    port = s.getsockname()[1]
+    subprocess.run(["softflowd", "-r", capture, "-n", f"127.0.0.1:{port}", "-v", v],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    packets = []
+    try:
+        while len(packets) < 4:
+            packets.append(s.recv(65535))
+    except socket.timeout:
+        pass
+    for i, p in enumerate(packets):
+        open(f"{out}/v{v}-{i}", "wb").write(p)
+    open(f"{out}/v{v}-joined", "wb").write(b"\xfe".join(packets))
+PY
+        fi
+        ;;
     eve | plugin_record)
         for f in "$data"/*.eve.json; do
             n=$(basename "$f" .eve.json)
@@ -258,6 +285,7 @@ dict_for() {
     pcap) echo "$root/fuzz/dict/pcap.dict" ;;
     zeek) echo "$root/fuzz/dict/zeek.dict" ;;
     argus) echo "$root/fuzz/dict/argus.dict" ;;
+    netflow) echo "$root/fuzz/dict/netflow.dict" ;;
     eve | plugin_record) echo "$root/fuzz/dict/eve.dict" ;;
     config) echo "$root/fuzz/dict/config.dict" ;;
     sniff)
@@ -270,6 +298,7 @@ dict_for() {
 max_len_for() {
     case $1 in
     pcap | sniff) echo $((1024 * KB)) ;;
+    netflow) echo $((64 * KB)) ;;
     zeek | argus | eve) echo $((256 * KB)) ;;
     plugin_record) echo $((64 * KB)) ;;
     config) echo $((16 * KB)) ;;
