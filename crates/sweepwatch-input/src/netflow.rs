@@ -434,3 +434,149 @@ fn ipfix_record(
     }
     f.record()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An IPFIX message of `sets`.
+    fn message(sets: &[u8]) -> Vec<u8> {
+        let mut m = vec![0, 10];
+        m.extend(((16 + sets.len()) as u16).to_be_bytes());
+        m.extend(1_700_000_100u32.to_be_bytes());
+        m.extend(0u32.to_be_bytes());
+        m.extend(7u32.to_be_bytes());
+        m.extend_from_slice(sets);
+        m
+    }
+
+    /// A template set: id 256, IANA fields, then enterprise fields
+    /// (`(id, len, enterprise)`).
+    fn template(fields: &[(u16, u16)], enterprise: &[(u16, u16, u32)]) -> Vec<u8> {
+        let n = fields.len() + enterprise.len();
+        let len = 4 + 4 + 4 * fields.len() + 8 * enterprise.len();
+        let mut t = vec![0, 2];
+        t.extend((len as u16).to_be_bytes());
+        t.extend(256u16.to_be_bytes());
+        t.extend((n as u16).to_be_bytes());
+        for (id, l) in fields {
+            t.extend(id.to_be_bytes());
+            t.extend(l.to_be_bytes());
+        }
+        for (id, l, e) in enterprise {
+            t.extend((id | 0x8000).to_be_bytes());
+            t.extend(l.to_be_bytes());
+            t.extend(e.to_be_bytes());
+        }
+        t
+    }
+
+    fn data(records: &[Vec<u8>]) -> Vec<u8> {
+        let body: Vec<u8> = records.concat();
+        let mut d = vec![1, 0];
+        d.extend(((4 + body.len()) as u16).to_be_bytes());
+        d.extend(body);
+        d
+    }
+
+    const FIELDS: [(u16, u16); 7] = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (6, 1), (152, 8)];
+
+    fn syn_record(ms: u64) -> Vec<u8> {
+        let mut r = vec![203, 0, 113, 9, 10, 0, 0, 1];
+        r.extend(40000u16.to_be_bytes());
+        r.extend(22u16.to_be_bytes());
+        r.extend([6, 0x02]);
+        r.extend(ms.to_be_bytes());
+        r
+    }
+
+    fn decode(d: &mut Decoder, packet: &[u8]) -> Vec<FlowRecord> {
+        let mut out = Vec::new();
+        d.decode("192.0.2.1:4739".parse().unwrap(), packet, &mut |r| {
+            out.push(r)
+        });
+        out
+    }
+
+    #[test]
+    fn ipfix_records_with_absolute_times() {
+        let mut d = Decoder::new();
+        let mut sets = template(&FIELDS, &[]);
+        sets.extend(data(&[syn_record(1_700_000_000_250)]));
+        let recs = decode(&mut d, &message(&sets));
+        assert_eq!(recs.len(), 1);
+        let r = recs[0];
+        assert_eq!(r.start.as_micros(), 1_700_000_000_250_000);
+        assert_eq!(
+            (r.src_port, r.dst_port, r.proto, r.tcp_flags),
+            (40000, 22, 6, 0x02)
+        );
+        assert_eq!(r.reverse, None);
+    }
+
+    #[test]
+    fn a_biflow_carries_its_reverse_direction() {
+        let mut d = Decoder::new();
+        // RFC 5103: reversePacketDeltaCount and reverseTcpControlBits,
+        // enterprise 29305.
+        let mut sets = template(&FIELDS, &[(2, 4, 29305), (6, 1, 29305)]);
+        let mut rec = syn_record(1_700_000_000_000);
+        rec.extend(1u32.to_be_bytes());
+        rec.push(0x14);
+        sets.extend(data(&[rec]));
+        let recs = decode(&mut d, &message(&sets));
+        assert_eq!(
+            recs[0].reverse,
+            Some(Reverse {
+                packets: 1,
+                tcp_flags: 0x14
+            })
+        );
+    }
+
+    #[test]
+    fn data_before_its_template_is_counted_and_later_data_is_read() {
+        let mut d = Decoder::new();
+        let early = decode(&mut d, &message(&data(&[syn_record(1)])));
+        assert!(early.is_empty());
+        let st = *d.exporters().next().unwrap().1;
+        assert_eq!((st.packets, st.no_template, st.records), (1, 1, 0));
+        decode(&mut d, &message(&template(&FIELDS, &[])));
+        let later = decode(&mut d, &message(&data(&[syn_record(2)])));
+        assert_eq!(later.len(), 1);
+        // Another exporter's template is its own: its data waits.
+        let mut other = Vec::new();
+        d.decode(
+            "192.0.2.2:4739".parse().unwrap(),
+            &message(&data(&[syn_record(3)])),
+            &mut |r| other.push(r),
+        );
+        assert!(other.is_empty());
+    }
+
+    #[test]
+    fn garbage_is_counted_never_trusted() {
+        let mut d = Decoder::new();
+        for junk in [
+            &b""[..],
+            b"\x00\x0a\xff\xff",
+            b"\x00\x05\x00\xff",
+            &[0xff; 100],
+        ] {
+            assert_eq!(decode(&mut d, junk).len(), 0);
+        }
+        let st = *d.exporters().next().unwrap().1;
+        assert_eq!(st.packets, 4);
+        assert!(st.malformed >= 3, "{st:?}");
+    }
+
+    #[test]
+    fn uptimes_before_the_exporter_started_keep_their_time() {
+        // Export at 1,700,000,100 s with uptime 1 ms; a flow 15 days
+        // earlier has an uptime that wrapped below zero.
+        let export_ms = 1_700_000_100_000u64;
+        let first = 1u32.wrapping_sub(15 * 86_400_000);
+        let t = since(export_ms, first.wrapping_sub(1));
+        assert_eq!(t.as_micros(), (export_ms - 15 * 86_400_000) * 1000);
+    }
+}
