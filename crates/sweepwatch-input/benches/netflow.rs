@@ -15,8 +15,11 @@ use sweepwatch_input::netflow::Decoder;
 const RECORDS: usize = 28;
 const MESSAGES: usize = 2_000;
 
-/// One connection's two records: (src, dst, sport, dport, flags, start ms).
-fn connections(n: usize) -> Vec<[(u32, u32, u16, u16, u8, u64); 2]> {
+/// A record: (src, dst, sport, dport, flags, start ms).
+type Rec = (u32, u32, u16, u16, u8, u64);
+
+/// Each connection's two records.
+fn connections(n: usize) -> Vec<[Rec; 2]> {
     (0..n)
         .map(|i| {
             let client = 0x0a00_0000 + (i as u32 * 2_654_435_761 % 2_000);
