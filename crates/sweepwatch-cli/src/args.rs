@@ -15,7 +15,8 @@ use sweepwatch::Cidr;
     long_about = "Finds the hosts that sweep one port across many hosts (port sweep), \
         probe many ports of one host (port scan), or, from the home networks, mostly \
         fail to reach outside hosts (outbound sweep), in pcap and pcapng captures, \
-        Zeek conn.log, Suricata EVE JSON and Argus flows (ra -c ,), plain or compressed \
+        Zeek conn.log, Suricata EVE JSON, Argus flows (ra -c ,) and nfdump's flows \
+        (nfdump -o csv), plain or compressed \
         (gzip, zstd, xz, bzip2).",
     after_help = EXAMPLES,
 )]
@@ -38,8 +39,9 @@ pub enum Command {
     /// Reads captures and logs and reports the sources that sweep or scan.
     ///
     /// Inputs may be pcap, pcapng, Zeek conn.log (tab-separated or JSON),
-    /// Suricata EVE JSON or Argus flow records as `ra -c ,` prints them
-    /// (CTU-13's binetflow), plain or compressed with gzip, zstd, xz or bzip2; the format is
+    /// Suricata EVE JSON, Argus flow records as `ra -c ,` prints them
+    /// (CTU-13's binetflow) or nfdump's flows as `nfdump -o csv` prints
+    /// them, plain or compressed with gzip, zstd, xz or bzip2; the format is
     /// recognised from the content. `-` reads standard input. An input that
     /// cannot be read is reported and skipped, and the exit code is then 1.
     /// Verdicts go to standard output; progress, warnings, the summary and

@@ -183,3 +183,91 @@ fn a_scanner_doing_everything_at_once_ends_with_the_capture_s_extents() {
         assert_eq!(protos(&got), protos(&want));
     }
 }
+
+/// `softflowd -r capture` as NetFlow v9 into nfdump's `nfcapd` on a
+/// loopback port, then `nfdump -o csv` of what it stored.
+fn through_nfdump(capture: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let store = dir.join("nfcapd");
+    let _ = std::fs::remove_dir_all(&store);
+    std::fs::create_dir_all(&store).unwrap();
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut nfcapd = Command::new("nfcapd")
+        .args([
+            "-p",
+            &port.to_string(),
+            "-b",
+            "127.0.0.1",
+            "-t",
+            "3600",
+            "-l",
+        ])
+        .arg(&store)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nfcapd (nfdump; scripts/ensure-deps.sh installs it)");
+    // Listening once the port is taken.
+    let started = std::time::Instant::now();
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(started.elapsed().as_secs() < 20, "nfcapd did not listen");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let st = Command::new("softflowd")
+        .args(["-r", capture, "-n", &format!("127.0.0.1:{port}"), "-v", "9"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SIGTERM: nfcapd writes its file and stops.
+    let _ = Command::new("kill").arg(nfcapd.id().to_string()).status();
+    assert!(nfcapd.wait().unwrap().success());
+    let out = Command::new("nfdump")
+        .env("TZ", "UTC")
+        .arg("-R")
+        .arg(&store)
+        .args(["-o", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let csv = dir.join("flows.csv");
+    std::fs::write(&csv, out.stdout).unwrap();
+    csv
+}
+
+#[test]
+fn nfcapd_s_stored_flows_read_through_nfdump_give_the_capture_s_scanners() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("nfdump");
+    std::fs::create_dir_all(&dir).unwrap();
+    let kinds = |vs: &[Value]| -> BTreeSet<String> {
+        vs.iter()
+            .map(|v| format!("{} {} {} {}", v["src"], v["kind"], v["proto"], v["final"]))
+            .collect()
+    };
+    for capture in [
+        format!("{REPO}/examples/data/sample.pcap"),
+        format!("{DATA}/bro-simple-scan/445_scan.pcap"),
+        format!("{DATA}/slips/test12-icmp-portscan.pcap"),
+    ] {
+        let want = detect(&capture);
+        let csv = through_nfdump(&capture, &dir);
+        let out = Command::new(BIN)
+            .args(["detect", "--json", "--seed", "1"])
+            .arg(&csv)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let got = lines(&String::from_utf8(out.stdout).unwrap());
+        // The same scanners, kinds and swept ports. nfdump prints times to
+        // the second, and nfcapd computes a replay's times from uptimes
+        // that wrapped (some flows land 49.7 days early), so which probe
+        // decides and how far an episode reaches may differ.
+        assert_eq!(kinds(&got), kinds(&want), "{capture}");
+        assert_eq!(first_ports(&got), first_ports(&want), "{capture}");
+    }
+}

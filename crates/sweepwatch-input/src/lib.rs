@@ -10,6 +10,8 @@
 //! - [`eve::read_eve`]: Suricata EVE JSON (`flow` records);
 //! - [`argus::read_argus`]: Argus flow records as `ra -c ,` prints them
 //!   (CTU-13's `binetflow`);
+//! - [`nfdump::read_nfdump_csv`]: flows stored by nfdump's `nfcapd`, as
+//!   `nfdump -o csv` prints them;
 //! - [`netflow::Decoder`] and [`flow::Pairer`]: NetFlow v5/v9 and IPFIX
 //!   export packets into flow records, and flow records into events (the
 //!   collector's parts: they take packets, not a stream);
@@ -57,6 +59,7 @@ pub mod eve;
 pub mod flow;
 mod json_scan;
 pub mod netflow;
+pub mod nfdump;
 pub mod pcap;
 #[cfg(unix)]
 pub mod replace;

@@ -13,12 +13,13 @@
 //! | `{` … with `event_type` | Suricata EVE JSON |
 //! | `{` … with `id.orig_h` or `conn_state` | Zeek JSON log |
 //! | `StartTime,` … `SrcAddr` … `DstAddr` | Argus flows (`ra -c ,`, CTU-13's `binetflow`) |
+//! | `ts,te,td,sa,da,sp,dp,pr,flg` | nfdump's flows (`nfdump -o csv`) |
 //!
 //! A UTF-8 byte-order mark before a text format is dropped: the stream handed
 //! on starts at its first record.
 
 use super::pcap::{read_capture, CaptureReader};
-use super::{argus, eve, zeek, Emit, InputError, ReadOptions, ReadStats, UTF8_BOM};
+use super::{argus, eve, nfdump, zeek, Emit, InputError, ReadOptions, ReadStats, UTF8_BOM};
 use flate2::read::MultiGzDecoder;
 use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
 use std::fmt;
@@ -39,13 +40,15 @@ pub enum Format {
     Eve,
     /// Argus flow records as `ra -c ,` prints them.
     Argus,
+    /// nfdump's flows as `nfdump -o csv` prints them.
+    Nfdump,
     /// No bytes at all (or only blank lines): nothing to read.
     Empty,
 }
 
 impl Format {
     /// A short lower-case name: `pcap`, `pcapng`, `zeek-tsv`, `zeek-json`,
-    /// `eve`, `argus`, `empty`.
+    /// `eve`, `argus`, `nfdump`, `empty`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Format::Pcap => "pcap",
@@ -54,6 +57,7 @@ impl Format {
             Format::ZeekJson => "zeek-json",
             Format::Eve => "eve",
             Format::Argus => "argus",
+            Format::Nfdump => "nfdump",
             Format::Empty => "empty",
         }
     }
@@ -224,7 +228,7 @@ impl fmt::Debug for Sniffed<'_> {
 
 impl<'r> Sniffed<'r> {
     /// Reads the whole stream with the reader for its format
-    /// ([`read_capture`], [`zeek::read_conn_log`], [`eve::read_eve`] or [`argus::read_argus`]),
+    /// ([`read_capture`], [`zeek::read_conn_log`], [`eve::read_eve`], [`argus::read_argus`] or [`nfdump::read_nfdump_csv`]),
     /// passing `opts` on; an [`Empty`](Format::Empty) stream reads as nothing.
     ///
     /// # Errors
@@ -299,6 +303,7 @@ impl<'r> Sniffed<'r> {
             Format::ZeekTsv | Format::ZeekJson => zeek::read_conn_log(self.reader, opts, emit),
             Format::Eve => eve::read_eve(self.reader, opts, emit),
             Format::Argus => argus::read_argus(self.reader, opts, emit),
+            Format::Nfdump => nfdump::read_nfdump_csv(self.reader, opts, emit),
             Format::Empty => Ok(ReadStats::default()),
         }
     }
@@ -412,6 +417,9 @@ fn classify(prefix: &[u8]) -> Result<Format, String> {
     }
     if argus::is_header(line) {
         return Ok(Format::Argus);
+    }
+    if nfdump::is_header(line) {
+        return Ok(Format::Nfdump);
     }
     if line.starts_with(b"{") {
         if let Some(f) = json_keys(line) {
