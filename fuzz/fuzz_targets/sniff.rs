@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
         "{st:?}"
     );
     match format {
-        Format::Pcap | Format::PcapNg => {}
+        Format::Pcap | Format::PcapNg | Format::FlowExport => {}
         Format::Empty => assert_eq!(st, Default::default()),
         Format::ZeekTsv | Format::ZeekJson | Format::Eve | Format::Argus | Format::Nfdump => {
             assert_eq!(st.records, st.events + st.skipped, "{st:?}");

@@ -18,7 +18,8 @@
 //! began before the exporter's uptime counter last wrapped, or before the
 //! exporter started (a replay, `softflowd -r`), still gets its own time.
 
-use super::flow::{FlowRecord, Reverse};
+use super::flow::{FlowRecord, Pairer, Reverse};
+use super::{report, Emit, InputError, ReadOptions, ReadStats};
 use netflow_parser::scoped_parser::AutoScopedParser;
 use netflow_parser::variable_versions::field_value::{DataNumber, DurationValue, FieldValue};
 use netflow_parser::variable_versions::ipfix::lookup::{
@@ -89,6 +90,12 @@ pub struct Decoder {
     parser: AutoScopedParser,
     /// `systemInitTimeMilliseconds` by exporter, for IPFIX uptimes.
     init_ms: HashMap<SocketAddr, u64>,
+    /// NetFlow v9 exporters' boot time in ms, as the latest of the
+    /// estimates their headers give (export seconds less uptime): the
+    /// header's clock has whole seconds, so one packet's estimate is up to
+    /// a second early, and flows of different packets would shift against
+    /// each other by as much.
+    boot_ms: HashMap<SocketAddr, u64>,
     exporters: HashMap<SocketAddr, ExporterStats>,
     /// Packets refused because [`MAX_EXPORTERS`] were known.
     pub refused: u64,
@@ -111,6 +118,7 @@ impl Decoder {
         Decoder {
             parser,
             init_ms: HashMap::new(),
+            boot_ms: HashMap::new(),
             exporters: HashMap::new(),
             refused: 0,
         }
@@ -171,8 +179,17 @@ impl Decoder {
                 }
                 NetflowPacket::V9(v9) => {
                     st.version = 9;
-                    let export_ms = u64::from(v9.header.unix_secs) * 1000;
                     let uptime = v9.header.sys_up_time;
+                    let estimate =
+                        (u64::from(v9.header.unix_secs) * 1000).saturating_sub(u64::from(uptime));
+                    let boot = self.boot_ms.entry(exporter).or_insert(estimate);
+                    // A later estimate knows the boot better (or the
+                    // exporter restarted); one more than two seconds
+                    // earlier means its clock was set back.
+                    if estimate > *boot || estimate + 2000 < *boot {
+                        *boot = estimate;
+                    }
+                    let export_ms = *boot + u64::from(uptime);
                     for fs in &v9.flowsets {
                         use netflow_parser::variable_versions::v9::FlowSetBody as B;
                         match &fs.body {
@@ -263,6 +280,60 @@ impl Decoder {
         self.exporters.insert(exporter, st);
         n
     }
+}
+
+/// Reads a capture of flow export traffic (pcap or pcapng of NetFlow v5/v9
+/// or IPFIX over UDP, as `sniff` recognises it): every datagram goes to a
+/// [`Decoder`] as from its sender, and the records through a [`Pairer`]
+/// (60 seconds of flow time), as `sweepwatch collect` does live. Its
+/// records are the flow records, and each packet that held none (a message
+/// refused, which is malformed; a template; other traffic); those that make
+/// no event are skipped.
+///
+/// # Errors
+/// An I/O error, or a capture whose framing is broken.
+pub fn read_export_capture<R: std::io::Read>(
+    r: R,
+    opts: &mut ReadOptions<'_>,
+    emit: Emit,
+) -> Result<ReadStats, InputError> {
+    let mut st = ReadStats::default();
+    let mut decoder = Decoder::new();
+    let mut pairer = Pairer::new(60_000_000, 1 << 20);
+    let mut events = 0u64;
+    let mut malformed = 0u64;
+    // Packets, flow records, and packets that held some.
+    let (mut packets, mut flow_records, mut with_records) = (0u64, 0u64, 0u64);
+    let on_malformed = &mut opts.on_malformed;
+    let mut counted = |e| {
+        events += 1;
+        emit(e);
+    };
+    let truncated = crate::pcap::each_datagram(r, &mut packets, &mut |at, datagram| {
+        let why = match datagram {
+            Err(why) => why,
+            Ok((from, payload)) => {
+                let before = decoder.exporters.get(&from).map_or(0, |e| e.malformed);
+                let n = decoder.decode(from, payload, &mut |rec| pairer.push(rec, &mut counted));
+                flow_records += n;
+                with_records += u64::from(n > 0);
+                if decoder.exporters.get(&from).map_or(0, |e| e.malformed) == before {
+                    return;
+                }
+                "not a valid NetFlow or IPFIX message"
+            }
+        };
+        malformed += 1;
+        report(on_malformed, at, why);
+    })?;
+    pairer.finish(&mut counted);
+    // Records: the flow records, and each packet that held none.
+    st.records = flow_records + (packets - with_records);
+    st.events = events;
+    st.malformed = malformed;
+    st.skipped = st.records - events;
+    st.truncated_at = truncated;
+    Ok(st)
 }
 
 /// `export_ms` moved by a signed 32-bit millisecond difference.
@@ -568,6 +639,51 @@ mod tests {
         let st = *d.exporters().next().unwrap().1;
         assert_eq!(st.packets, 4);
         assert!(st.malformed >= 3, "{st:?}");
+    }
+
+    /// A NetFlow v9 packet: header at `unix_secs` with `uptime`, a
+    /// template (id 256: addresses, ports, protocol, flags, first switched)
+    /// and one SYN record first seen at uptime `first`.
+    fn v9(unix_secs: u32, uptime: u32, first: u32) -> Vec<u8> {
+        let mut p = vec![0, 9, 0, 2];
+        p.extend(uptime.to_be_bytes());
+        p.extend(unix_secs.to_be_bytes());
+        p.extend([0; 8]);
+        let fields: [(u16, u16); 7] = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (6, 1), (22, 4)];
+        p.extend([0, 0]);
+        p.extend(((8 + 4 * fields.len()) as u16).to_be_bytes());
+        p.extend(256u16.to_be_bytes());
+        p.extend((fields.len() as u16).to_be_bytes());
+        for (id, len) in fields {
+            p.extend(id.to_be_bytes());
+            p.extend(len.to_be_bytes());
+        }
+        let mut rec = vec![203, 0, 113, 9, 10, 0, 0, 1];
+        rec.extend(40000u16.to_be_bytes());
+        rec.extend(22u16.to_be_bytes());
+        rec.extend([6, 0x02]);
+        rec.extend(first.to_be_bytes());
+        p.extend(256u16.to_be_bytes());
+        p.extend(((4 + rec.len() + 2) as u16).to_be_bytes());
+        p.extend(rec);
+        p.extend([0, 0]); // padding to 32 bits
+        p
+    }
+
+    #[test]
+    fn v9_flows_of_different_packets_keep_their_spacing() {
+        // The exporter booted at 1,700,000,000.300 s. A packet sent at
+        // uptime 1,700 ms says 1,700,000,002 s; one sent at 2,400 ms says
+        // 1,700,000,002 s too. Flows first seen at uptime 1,600 and 2,300
+        // ms are 700 ms apart; taken from each header's whole second they
+        // would seem to start together.
+        let mut d = Decoder::new();
+        let a = decode(&mut d, &v9(1_700_000_002, 1700, 1600));
+        let b = decode(&mut d, &v9(1_700_000_002, 2400, 2300));
+        assert_eq!((a.len(), b.len()), (1, 1));
+        let gap = b[0].start.as_micros() - a[0].start.as_micros();
+        assert_eq!(gap, 700_000);
+        assert_eq!(a[0].start.as_micros(), 1_700_000_001_900_000);
     }
 
     #[test]

@@ -59,10 +59,12 @@
 //! latest time seen.
 
 mod ahead;
+mod export;
 mod flows;
 mod format;
 mod packet;
 mod tunnel;
+pub(crate) use export::{each_datagram, looks_like_export};
 pub use packet::link_name;
 
 use super::{report, Emit, InputError, Location, OnMalformed, ReadOptions, ReadStats};

@@ -9,6 +9,7 @@
 //! | `28 b5 2f fd` | zstd: unpacked (frames concatenated), then recognised again |
 //! | `a1b2c3d4`, `d4c3b2a1`, `a1b23c4d`, `4d3cb2a1` | pcap |
 //! | `0a0d0d0a` | pcapng |
+//! | a capture whose first packets are mostly UDP carrying NetFlow v5/v9 or IPFIX messages | flow export, decoded as `sweepwatch collect` decodes it |
 //! | `#separator` | Zeek tab-separated log |
 //! | `{` … with `event_type` | Suricata EVE JSON |
 //! | `{` … with `id.orig_h` or `conn_state` | Zeek JSON log |
@@ -42,13 +43,16 @@ pub enum Format {
     Argus,
     /// nfdump's flows as `nfdump -o csv` prints them.
     Nfdump,
+    /// A pcap or pcapng capture of flow export traffic (NetFlow v5/v9,
+    /// IPFIX over UDP): its messages are decoded, not its packets.
+    FlowExport,
     /// No bytes at all (or only blank lines): nothing to read.
     Empty,
 }
 
 impl Format {
     /// A short lower-case name: `pcap`, `pcapng`, `zeek-tsv`, `zeek-json`,
-    /// `eve`, `argus`, `nfdump`, `empty`.
+    /// `eve`, `argus`, `nfdump`, `flow-export`, `empty`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Format::Pcap => "pcap",
@@ -58,6 +62,7 @@ impl Format {
             Format::Eve => "eve",
             Format::Argus => "argus",
             Format::Nfdump => "nfdump",
+            Format::FlowExport => "flow-export",
             Format::Empty => "empty",
         }
     }
@@ -228,7 +233,8 @@ impl fmt::Debug for Sniffed<'_> {
 
 impl<'r> Sniffed<'r> {
     /// Reads the whole stream with the reader for its format
-    /// ([`read_capture`], [`zeek::read_conn_log`], [`eve::read_eve`], [`argus::read_argus`] or [`nfdump::read_nfdump_csv`]),
+    /// ([`read_capture`], [`zeek::read_conn_log`], [`eve::read_eve`], [`argus::read_argus`], [`nfdump::read_nfdump_csv`] or
+    /// [`crate::netflow::read_export_capture`]),
     /// passing `opts` on; an [`Empty`](Format::Empty) stream reads as nothing.
     ///
     /// # Errors
@@ -304,6 +310,7 @@ impl<'r> Sniffed<'r> {
             Format::Eve => eve::read_eve(self.reader, opts, emit),
             Format::Argus => argus::read_argus(self.reader, opts, emit),
             Format::Nfdump => nfdump::read_nfdump_csv(self.reader, opts, emit),
+            Format::FlowExport => crate::netflow::read_export_capture(self.reader, opts, emit),
             Format::Empty => Ok(ReadStats::default()),
         }
     }
@@ -387,6 +394,33 @@ fn drop_bom(format: Format, prefix: &mut Vec<u8>) {
     if text && prefix.starts_with(UTF8_BOM) {
         prefix.drain(..UTF8_BOM.len());
     }
+}
+
+/// Most bytes of a capture looked at to tell flow export from traffic.
+const EXPORT_SNIFF: usize = 256 << 10;
+
+/// A capture's format once its first packets are seen: flow export
+/// ([`Format::FlowExport`]) or the traffic itself. Reads up to
+/// [`EXPORT_SNIFF`] bytes more into `prefix`.
+fn refine<R: Read>(format: Format, prefix: &mut Vec<u8>, r: &mut R) -> io::Result<Format> {
+    if !matches!(format, Format::Pcap | Format::PcapNg) {
+        return Ok(format);
+    }
+    let mut chunk = vec![0u8; 64 << 10];
+    while prefix.len() < EXPORT_SNIFF {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        prefix.extend_from_slice(&chunk[..n]);
+    }
+    Ok(if crate::pcap::looks_like_export(prefix) {
+        Format::FlowExport
+    } else {
+        format
+    })
 }
 
 /// What a prefix holds, or why it is none of the known formats.
@@ -508,6 +542,7 @@ pub fn sniff<'r, R: Read + Send + 'r>(mut r: R) -> Result<Sniffed<'r>, InputErro
             location: "byte 0".into(),
             message: format!("{m} (inside {})", c.name()),
         })?;
+        let format = refine(format, &mut inner_prefix, &mut inner).map_err(bad)?;
         drop_bom(format, &mut inner_prefix);
         return Ok(Sniffed {
             format,
@@ -523,6 +558,7 @@ pub fn sniff<'r, R: Read + Send + 'r>(mut r: R) -> Result<Sniffed<'r>, InputErro
         message,
     })?;
     let mut prefix = prefix;
+    let format = refine(format, &mut prefix, &mut r).map_err(|e| io_err(&e))?;
     drop_bom(format, &mut prefix);
     Ok(Sniffed {
         format,
