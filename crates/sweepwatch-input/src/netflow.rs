@@ -626,6 +626,37 @@ mod tests {
     }
 
     #[test]
+    fn a_refreshed_template_decodes_what_follows_it() {
+        let mut d = Decoder::new();
+        let mut sets = template(&FIELDS, &[]);
+        sets.extend(data(&[syn_record(1_700_000_000_000)]));
+        assert_eq!(decode(&mut d, &message(&sets)).len(), 1);
+        // Template 256 again, its fields reordered: destination first.
+        let moved: [(u16, u16); 7] = [(12, 4), (8, 4), (7, 2), (11, 2), (4, 1), (6, 1), (152, 8)];
+        let mut sets = template(&moved, &[]);
+        sets.extend(data(&[syn_record(1_700_000_000_000)]));
+        let recs = decode(&mut d, &message(&sets));
+        assert_eq!(recs.len(), 1);
+        // The same bytes, read by the new template: the addresses swap.
+        assert_eq!(recs[0].src, "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(recs[0].dst, "203.0.113.9".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn a_withdrawn_template_reads_nothing_more() {
+        let mut d = Decoder::new();
+        let mut sets = template(&FIELDS, &[]);
+        sets.extend(data(&[syn_record(1)]));
+        assert_eq!(decode(&mut d, &message(&sets)).len(), 1);
+        // RFC 7011 8.1: the template id with no fields withdraws it.
+        let withdraw = [0, 2, 0, 8, 1, 0, 0, 0];
+        decode(&mut d, &message(&withdraw));
+        assert!(decode(&mut d, &message(&data(&[syn_record(2)]))).is_empty());
+        let st = *d.exporters().next().unwrap().1;
+        assert_eq!((st.records, st.no_template), (1, 1));
+    }
+
+    #[test]
     fn garbage_is_counted_never_trusted() {
         let mut d = Decoder::new();
         for junk in [
