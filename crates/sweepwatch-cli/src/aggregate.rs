@@ -14,10 +14,10 @@ use sweepwatch_nats::{AggregateOptions, Limits, Setup};
 /// Runs `sweepwatch aggregate`.
 pub fn aggregate(args: &AggregateArgs) -> ExitCode {
     let (config, _) = match config_from(
-        args.config.as_deref(),
-        &args.home_net,
-        &args.allow,
-        args.min_targets,
+        args.verdicts.config.as_deref(),
+        &args.verdicts.home_net,
+        &args.verdicts.allow,
+        args.verdicts.min_targets,
         None,
     ) {
         Ok(c) => c,
@@ -40,8 +40,8 @@ pub fn aggregate(args: &AggregateArgs) -> ExitCode {
             return usage_error(&format!("cannot take signal {signal}: {e}"));
         }
     }
-    let format = format_from(args.json, args.format);
-    let mut out = match Output::to(format, args.output.as_deref()) {
+    let format = format_from(args.verdicts.json, args.verdicts.format);
+    let mut out = match Output::to(format, args.verdicts.output.as_deref()) {
         Ok(o) => o,
         Err(e) => return usage_error(&e),
     };
@@ -77,10 +77,10 @@ pub fn aggregate(args: &AggregateArgs) -> ExitCode {
         },
         |msg| eprintln!("sweepwatch: warning: {msg}"),
     );
-    out.finish(args.quiet);
+    out.finish(args.verdicts.quiet);
     match result {
         Ok(r) => {
-            if !args.quiet {
+            if !args.verdicts.quiet {
                 eprintln!(
                     "sweepwatch: aggregated {} events ({:.0} a second while they came; {} \
                      malformed batches) in {} partition takes ({} from checkpoints); {} verdicts written, {} already written \

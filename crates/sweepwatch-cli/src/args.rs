@@ -195,8 +195,17 @@ pub struct AggregateArgs {
     #[arg(long, value_name = "SECS")]
     pub exit_when_idle: Option<u64>,
 
-    /// Detector configuration in TOML (its memory_bytes, shards and
-    /// hash_seed are the deployment's).
+    /// Configuration and output, as for `collect` (the configuration's
+    /// memory_bytes, shards and hash_seed are the deployment's).
+    #[command(flatten)]
+    pub verdicts: VerdictArgs,
+}
+
+/// What `aggregate` and `collect` share: the detector's configuration,
+/// and where and how verdicts are written.
+#[derive(Args, Debug)]
+pub struct VerdictArgs {
+    /// A TOML configuration file, as for `detect`.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -255,41 +264,13 @@ pub struct CollectArgs {
         value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub exit_when_idle: Option<u64>,
 
-    /// A TOML configuration file, as for `detect`.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// A home network (repeatable), as for `detect`.
-    #[arg(long, value_name = "CIDR")]
-    pub home_net: Vec<Cidr>,
-
-    /// A source never reported (repeatable), as for `detect`.
-    #[arg(long, value_name = "CIDR")]
-    pub allow: Vec<Cidr>,
-
-    /// Fewest distinct targets before a verdict, as for `detect`.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
-    pub min_targets: Option<u32>,
-
     /// Fixes the hash seed (replays and tests only; unsafe on live traffic).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Writes verdicts as JSON Lines (as `--format json`).
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-
-    /// How verdicts are written, as for `detect` (`table` is written at the end).
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub format: Option<output::Format>,
-
-    /// Appends verdicts to FILE instead of standard output.
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-
-    /// Prints no summary.
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// Configuration and output.
+    #[command(flatten)]
+    pub verdicts: VerdictArgs,
 }
 
 /// Options of `watch`.

@@ -21,10 +21,10 @@ const MAX_HELD: usize = 1 << 20;
 /// Runs `collect` to its end.
 pub fn collect(args: &CollectArgs) -> ExitCode {
     let (cfg, _) = match config_from(
-        args.config.as_deref(),
-        &args.home_net,
-        &args.allow,
-        args.min_targets,
+        args.verdicts.config.as_deref(),
+        &args.verdicts.home_net,
+        &args.verdicts.allow,
+        args.verdicts.min_targets,
         args.seed,
     ) {
         Ok(c) => c,
@@ -36,8 +36,13 @@ pub fn collect(args: &CollectArgs) -> ExitCode {
         Err(e) => return usage_error(&e.to_string()),
     };
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+    let hup = Arc::new(AtomicBool::new(false));
+    for (signal, flag) in [
+        (signal_hook::consts::SIGINT, &stop),
+        (signal_hook::consts::SIGTERM, &stop),
+        (signal_hook::consts::SIGHUP, &hup),
+    ] {
+        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(flag)) {
             return usage_error(&format!("cannot take signal {signal}: {e}"));
         }
     }
@@ -52,10 +57,13 @@ pub fn collect(args: &CollectArgs) -> ExitCode {
         eprintln!("sweepwatch: --listen {}: {e}", args.listen);
         return ExitCode::from(1);
     }
-    if !args.quiet {
+    if !args.verdicts.quiet {
         eprintln!("sweepwatch: collecting on {} (UDP)", args.listen);
     }
-    let out = match Output::to(format_from(args.json, args.format), args.output.as_deref()) {
+    let out = match Output::to(
+        format_from(args.verdicts.json, args.verdicts.format),
+        args.verdicts.output.as_deref(),
+    ) {
         Ok(o) => o,
         Err(e) => return usage_error(&e),
     };
@@ -103,6 +111,10 @@ pub fn collect(args: &CollectArgs) -> ExitCode {
             held = false;
         }
         feeder.end_of_input();
+        if hup.swap(false, Ordering::Relaxed) {
+            // The output file was rotated: write on in a new one.
+            feeder.out.reopen();
+        }
         feeder.out.flush();
         if let Some(e) = feeder.out.error() {
             if e.kind() == io::ErrorKind::BrokenPipe {
@@ -120,8 +132,8 @@ pub fn collect(args: &CollectArgs) -> ExitCode {
     pairer.finish(&mut |ev| feeder.push(ev));
     feeder.finish();
     let mut out = feeder.out;
-    out.finish(args.quiet);
-    if !args.quiet {
+    out.finish(args.verdicts.quiet);
+    if !args.verdicts.quiet {
         eprint!("{}", summary(&decoder, &pairer, &det, &out));
     }
     ExitCode::SUCCESS

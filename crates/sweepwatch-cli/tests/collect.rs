@@ -11,6 +11,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_sweepwatch");
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data");
 const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
+/// A UDP port free on loopback now.
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 fn lines(text: &str) -> Vec<Value> {
     text.lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -38,11 +47,7 @@ fn detect(capture: &str) -> Vec<Value> {
 /// `softflowd -r capture` as NetFlow `version` into a collector; its
 /// verdicts and summary.
 fn collected(capture: &str, version: &str) -> (Vec<Value>, String) {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_udp_port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(BIN)
         .args(["collect", "--listen", &listen, "--json", "--seed", "1"])
@@ -235,11 +240,7 @@ fn through_nfdump(capture: &str, dir: &std::path::Path) -> std::path::PathBuf {
     let store = dir.join("nfcapd");
     let _ = std::fs::remove_dir_all(&store);
     std::fs::create_dir_all(&store).unwrap();
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_udp_port();
     let mut nfcapd = Command::new("nfcapd")
         .args([
             "-p",
@@ -323,11 +324,7 @@ fn export_capture(capture: &str, version: &str, dir: &std::path::Path) -> std::p
     let file = dir.join(format!("export-v{version}.pcapng"));
     let _ = std::fs::remove_file(&file);
     // Nothing listens there: the datagrams are captured all the same.
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_udp_port();
     let mut dumpcap = Command::new("dumpcap")
         .args(["-i", "lo", "-f", &format!("udp port {port}"), "-w"])
         .arg(&file)

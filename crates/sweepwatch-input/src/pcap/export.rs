@@ -4,19 +4,12 @@
 
 use super::super::{InputError, Location};
 use super::format::{Capture, Next};
+use super::packet::{
+    ETH_IPV4, ETH_IPV6, LINK_ETHERNET, LINK_IPV4, LINK_IPV6, LINK_LOOP, LINK_NULL, LINK_RAW,
+    LINK_RAW_12, LINK_RAW_14, LINK_SLL, LINK_SLL2,
+};
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-
-const LINK_NULL: u32 = 0;
-const LINK_ETHERNET: u32 = 1;
-const LINK_RAW_12: u32 = 12;
-const LINK_RAW_14: u32 = 14;
-const LINK_RAW: u32 = 101;
-const LINK_LOOP: u32 = 108;
-const LINK_SLL: u32 = 113;
-const LINK_IPV4: u32 = 228;
-const LINK_IPV6: u32 = 229;
-const LINK_SLL2: u32 = 276;
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
@@ -43,16 +36,16 @@ pub(crate) fn udp(link: u32, frame: &[u8]) -> Option<(SocketAddr, &[u8])> {
         LINK_SLL2 => (be16(frame, 0)?, frame.get(20..)?),
         LINK_NULL | LINK_LOOP => {
             let v = frame.get(4..)?.first()? >> 4;
-            (if v == 6 { 0x86dd } else { 0x0800 }, frame.get(4..)?)
+            (if v == 6 { ETH_IPV6 } else { ETH_IPV4 }, frame.get(4..)?)
         }
         LINK_RAW | LINK_RAW_12 | LINK_RAW_14 | LINK_IPV4 | LINK_IPV6 => {
             let v = frame.first()? >> 4;
-            (if v == 6 { 0x86dd } else { 0x0800 }, frame)
+            (if v == 6 { ETH_IPV6 } else { ETH_IPV4 }, frame)
         }
         _ => return None,
     };
     let (src, udp) = match ethertype {
-        0x0800 => {
+        ETH_IPV4 => {
             let ihl = usize::from(ip.first()? & 0x0f) * 4;
             let frag = be16(ip, 6)? & 0x3fff;
             if ip.first()? >> 4 != 4 || ihl < 20 || *ip.get(9)? != 17 || frag != 0 {
@@ -65,7 +58,7 @@ pub(crate) fn udp(link: u32, frame: &[u8]) -> Option<(SocketAddr, &[u8])> {
                 ip.get(ihl..total)?,
             )
         }
-        0x86dd => {
+        ETH_IPV6 => {
             if ip.first()? >> 4 != 6 || *ip.get(6)? != 17 {
                 return None;
             }

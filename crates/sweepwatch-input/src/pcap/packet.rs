@@ -6,18 +6,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use sweepwatch::Protocol;
 
 /// Link types (LINKTYPE_* values as stored in pcap and pcapng).
-const LINK_NULL: u32 = 0;
-const LINK_ETHERNET: u32 = 1;
+pub(super) const LINK_NULL: u32 = 0;
+pub(super) const LINK_ETHERNET: u32 = 1;
 /// DLT_RAW as some platforms number it in files.
-const LINK_RAW_12: u32 = 12;
-const LINK_RAW_14: u32 = 14;
-const LINK_RAW: u32 = 101;
+pub(super) const LINK_RAW_12: u32 = 12;
+pub(super) const LINK_RAW_14: u32 = 14;
+pub(super) const LINK_RAW: u32 = 101;
 /// OpenBSD loopback: like NULL, but the family is always big-endian.
-const LINK_LOOP: u32 = 108;
-const LINK_SLL: u32 = 113;
-const LINK_IPV4: u32 = 228;
-const LINK_IPV6: u32 = 229;
-const LINK_SLL2: u32 = 276;
+pub(super) const LINK_LOOP: u32 = 108;
+pub(super) const LINK_SLL: u32 = 113;
+pub(super) const LINK_IPV4: u32 = 228;
+pub(super) const LINK_IPV6: u32 = 229;
+pub(super) const LINK_SLL2: u32 = 276;
 
 pub(super) const ETH_IPV4: u16 = 0x0800;
 pub(super) const ETH_IPV6: u16 = 0x86dd;
