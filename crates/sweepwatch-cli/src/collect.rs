@@ -57,8 +57,13 @@ pub fn collect(args: &CollectArgs) -> ExitCode {
         eprintln!("sweepwatch: --listen {}: {e}", args.listen);
         return ExitCode::from(1);
     }
+    let buffer = receive_buffer(&socket);
     if !args.verdicts.quiet {
-        eprintln!("sweepwatch: collecting on {} (UDP)", args.listen);
+        eprintln!(
+            "sweepwatch: collecting on {} (UDP; {} KiB of receive buffer)",
+            args.listen,
+            buffer / 1024
+        );
     }
     let out = match Output::to(
         format_from(args.verdicts.json, args.verdicts.format),
@@ -137,6 +142,56 @@ pub fn collect(args: &CollectArgs) -> ExitCode {
         eprint!("{}", summary(&decoder, &pairer, &det, &out));
     }
     ExitCode::SUCCESS
+}
+
+/// Asks the kernel for 8 MiB of receive buffer: exporters send in bursts
+/// (a router's flow cache expiring), and a datagram that finds the buffer
+/// full is lost. The kernel caps the request at `net.core.rmem_max` (as
+/// root, `SO_RCVBUFFORCE` passes it). Returns what the socket got.
+#[cfg(unix)]
+fn receive_buffer(socket: &UdpSocket) -> usize {
+    use std::os::fd::AsRawFd;
+    let want: libc::c_int = 8 << 20;
+    let fd = socket.as_raw_fd();
+    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `fd` is the socket's open descriptor; the option values are
+    // c_ints of the size passed.
+    unsafe {
+        #[cfg(target_os = "linux")]
+        let forced = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&raw const want).cast(),
+            size,
+        ) == 0;
+        #[cfg(not(target_os = "linux"))]
+        let forced = false;
+        if !forced {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&raw const want).cast(),
+                size,
+            );
+        }
+        let mut got: libc::c_int = 0;
+        let mut len = size;
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw mut got).cast(),
+            &mut len,
+        );
+        usize::try_from(got).unwrap_or(0)
+    }
+}
+
+#[cfg(not(unix))]
+fn receive_buffer(_: &UdpSocket) -> usize {
+    0
 }
 
 /// What each exporter sent, what pairing made of it, and the detector's
