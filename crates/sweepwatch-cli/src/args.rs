@@ -79,7 +79,8 @@ Exit status: 0 after SIGINT or SIGTERM; 1 a path could not be read; 2 usage or c
     /// partition it owns, checkpoints them to JetStream's object store, and
     /// takes over the partitions of one that stops. Each verdict is written
     /// once across all aggregators and restarts (to standard output, and to
-    /// the subject sweepwatch.verdicts).
+    /// the subject sweepwatch.verdicts). A --config's memory_bytes, shards
+    /// and hash_seed are not used: those are the deployment's.
     #[command(after_help = "Examples:
   sweepwatch aggregate --nats nats://127.0.0.1:4222 --json >> /var/log/sweepwatch.json
   sweepwatch aggregate --nats nats://10.0.0.2:4222 --name agg-2 --format eve
