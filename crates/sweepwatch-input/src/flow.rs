@@ -12,7 +12,8 @@
 //! | record(s) | a probe? | outcome |
 //! |---|---|---|
 //! | TCP, the originator's flags with SYN | yes; technique `connect` when it also sent ACK and was answered by SYN | the reverse's flags with SYN (a SYN-ACK): established; else with RST: refused; no reverse within the window: unanswered; a reverse with other flags only: established |
-//! | TCP, a record with SYN and ACK but no reverse | no: a SYN-ACK that answered nothing seen (backscatter) | unsolicited (counted) |
+//! | TCP, a record with SYN, ACK and PSH or FIN, no reverse | yes, `connect` (the exporter sees one direction only, as routers that export what enters an interface) | established |
+//! | TCP, a record with SYN and ACK only, no reverse (or one without SYN) | no: a SYN-ACK that answered nothing seen (backscatter) | unsolicited (counted) |
 //! | TCP, flags without SYN | no: the middle of a connection, or a stealth probe flow exports cannot tell from one | |
 //! | UDP | yes | a reverse record (or reverse packets): established; else unanswered |
 //! | ICMP echo request (type 8, or 128 for ICMPv6) | yes | an echo reply back (type 0 or 129): established; else unanswered |
@@ -31,8 +32,10 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use sweepwatch::{Event, Outcome, Protocol, Technique, Timestamp};
 
+const FIN: u8 = 0x01;
 const SYN: u8 = 0x02;
 const RST: u8 = 0x04;
+const PSH: u8 = 0x08;
 const ACK: u8 = 0x10;
 
 /// IP protocol numbers.
@@ -144,9 +147,17 @@ fn event(probe: &FlowRecord, back: Option<Reverse>) -> Option<Event> {
                 return None;
             }
             let back_flags = back.map(|b| b.tcp_flags);
-            if f & ACK != 0 && back_flags.is_none_or(|b| b & SYN == 0) {
-                // A SYN with ACK, and no SYN back: a SYN-ACK answering
-                // nothing seen here.
+            if back_flags.is_none() && f & ACK != 0 && f & (PSH | FIN) != 0 {
+                // SYN, ACK and data or FIN, and no reverse record: a
+                // connection whose other direction this exporter does not
+                // see (routers often export what enters an interface only).
+                // Its originator talked: an answered probe, so that a
+                // client's ordinary connections count for it.
+                (Protocol::Tcp, Outcome::Established, Technique::Connect)
+            } else if f & ACK != 0 && back_flags.is_none_or(|b| b & SYN == 0) {
+                // SYN with ACK and nothing more, and no SYN back: a SYN-ACK
+                // answering nothing seen here (a flooded server's
+                // backscatter).
                 (Protocol::Tcp, Outcome::Unsolicited, Technique::Syn)
             } else {
                 let outcome = match back_flags {
@@ -450,6 +461,19 @@ mod tests {
                 (Outcome::Established, Technique::Connect)
             );
         }
+    }
+
+    #[test]
+    fn a_connection_seen_one_way_counts_for_its_client() {
+        // Ingress-only export: the client's record of a whole connection
+        // (SYN, ACK, PSH, FIN), its reverse never exported.
+        let client = rec(5, "10.0.0.5", 47392, "192.0.2.10", 443, TCP, 0x1b);
+        let (evs, _) = run(&[client]);
+        assert_eq!(evs.len(), 1);
+        assert_eq!(
+            (evs[0].outcome, evs[0].technique),
+            (Outcome::Established, Technique::Connect)
+        );
     }
 
     #[test]
