@@ -165,18 +165,30 @@ fn softflowd_s_netflow_and_ipfix_give_the_capture_s_verdicts() {
             format!("{REPO}/examples/data/sample.pcap"),
             &["5", "9", "10"][..],
         ),
-        (format!("{DATA}/bro-simple-scan/445_scan.pcap"), &["9"]),
+        (
+            format!("{DATA}/bro-simple-scan/445_scan.pcap"),
+            &["5", "9", "10"],
+        ),
         (
             format!("{DATA}/bro-simple-scan/multiport_scan.pcap"),
-            &["9"],
+            &["5", "9", "10"],
         ),
-        (format!("{DATA}/bro-simple-scan/port_scan.pcap"), &["9"]),
+        (
+            format!("{DATA}/bro-simple-scan/port_scan.pcap"),
+            &["5", "9", "10"],
+        ),
         (
             format!("{DATA}/bro-simple-scan/scan_with_zero_windows.pcap"),
-            &["9"],
+            &["5", "9", "10"],
         ),
-        (format!("{DATA}/bro-simple-scan/backscatter.trace"), &["9"]),
-        (format!("{DATA}/slips/test12-icmp-portscan.pcap"), &["10"]),
+        (
+            format!("{DATA}/bro-simple-scan/backscatter.trace"),
+            &["5", "9", "10"],
+        ),
+        (
+            format!("{DATA}/slips/test12-icmp-portscan.pcap"),
+            &["5", "9", "10"],
+        ),
     ];
     let mut verdicts = 0;
     for (capture, versions) in &captures {
