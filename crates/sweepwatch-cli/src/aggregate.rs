@@ -3,10 +3,9 @@
 
 use crate::args::AggregateArgs;
 use crate::output::Output;
-use crate::{config_from, format_from, usage_error};
+use crate::{config_from, format_from, usage_error, Signals};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use sweepwatch::order::Window;
 use sweepwatch_nats::{AggregateOptions, Limits, Setup};
@@ -29,17 +28,10 @@ pub fn aggregate(args: &AggregateArgs) -> ExitCode {
             .unwrap_or_else(|_| "aggregator".into());
         format!("{host}-{}", std::process::id())
     });
-    let stop = Arc::new(AtomicBool::new(false));
-    let hup = Arc::new(AtomicBool::new(false));
-    for (signal, flag) in [
-        (signal_hook::consts::SIGINT, &stop),
-        (signal_hook::consts::SIGTERM, &stop),
-        (signal_hook::consts::SIGHUP, &hup),
-    ] {
-        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(flag)) {
-            return usage_error(&format!("cannot take signal {signal}: {e}"));
-        }
-    }
+    let Signals { stop, hup } = match Signals::take() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let format = format_from(args.verdicts.json, args.verdicts.format);
     let mut out = match Output::to(format, args.verdicts.output.as_deref()) {
         Ok(o) => o,

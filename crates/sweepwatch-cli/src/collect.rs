@@ -3,11 +3,11 @@
 
 use super::args::CollectArgs;
 use super::output::Output;
-use super::{config_from, format_from, sink_of, usage_error, Decided, Feeder};
+use super::{config_from, format_from, sink_of, usage_error, Decided, Feeder, Signals};
 use std::io;
 use std::net::UdpSocket;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sweepwatch::order::Window;
@@ -35,17 +35,10 @@ pub fn collect(args: &CollectArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => return usage_error(&e.to_string()),
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let hup = Arc::new(AtomicBool::new(false));
-    for (signal, flag) in [
-        (signal_hook::consts::SIGINT, &stop),
-        (signal_hook::consts::SIGTERM, &stop),
-        (signal_hook::consts::SIGHUP, &hup),
-    ] {
-        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(flag)) {
-            return usage_error(&format!("cannot take signal {signal}: {e}"));
-        }
-    }
+    let Signals { stop, hup } = match Signals::take() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let socket = match UdpSocket::bind(args.listen) {
         Ok(s) => s,
         Err(e) => {

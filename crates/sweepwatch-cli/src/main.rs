@@ -38,6 +38,7 @@ use output::Output;
 use std::io::{self, IsTerminal, Read};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use summary::FileReport;
@@ -82,6 +83,35 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// The flags the long-running commands (`watch`, `aggregate`, `collect`)
+/// stop and reopen their output by.
+struct Signals {
+    /// Set by SIGINT and SIGTERM.
+    stop: Arc<AtomicBool>,
+    /// Set by SIGHUP (after logrotate renames the output).
+    hup: Arc<AtomicBool>,
+}
+
+impl Signals {
+    /// Registers the flags; a signal that cannot be taken is a usage error.
+    fn take() -> Result<Signals, ExitCode> {
+        let s = Signals {
+            stop: Arc::new(AtomicBool::new(false)),
+            hup: Arc::new(AtomicBool::new(false)),
+        };
+        for (signal, flag) in [
+            (signal_hook::consts::SIGINT, &s.stop),
+            (signal_hook::consts::SIGTERM, &s.stop),
+            (signal_hook::consts::SIGHUP, &s.hup),
+        ] {
+            if let Err(e) = signal_hook::flag::register(signal, Arc::clone(flag)) {
+                return Err(usage_error(&format!("cannot take signal {signal}: {e}")));
+            }
+        }
+        Ok(s)
     }
 }
 

@@ -4,12 +4,12 @@
 use super::follow::Tail;
 use super::output::Output;
 use super::state::{self, Loaded, Resume};
-use super::{config_of, format_of, sink_of, usage_error, Decided, Feeder, WatchArgs};
+use super::{config_of, format_of, sink_of, usage_error, Decided, Feeder, Signals, WatchArgs};
 use super::{DetectArgs, SHOWN_MALFORMED};
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sweepwatch::order::Window;
@@ -111,17 +111,10 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let hup = Arc::new(AtomicBool::new(false));
-    for (signal, flag) in [
-        (signal_hook::consts::SIGINT, &stop),
-        (signal_hook::consts::SIGTERM, &stop),
-        (signal_hook::consts::SIGHUP, &hup),
-    ] {
-        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(flag)) {
-            return usage_error(&format!("cannot take signal {signal}: {e}"));
-        }
-    }
+    let Signals { stop, hup } = match Signals::take() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     // A table waits for the end, which a watch has only when stopped.
     let format = format_of(d);
     let window = Window {

@@ -194,15 +194,9 @@ impl Decoder {
                         use netflow_parser::variable_versions::v9::FlowSetBody as B;
                         match &fs.body {
                             B::Data(d) => {
-                                for rec in &d.fields {
-                                    match v9_record(rec, export_ms, uptime) {
-                                        Some(r) => {
-                                            emit(r);
-                                            n += 1;
-                                        }
-                                        None => st.incomplete += 1,
-                                    }
-                                }
+                                n += each_record(&d.fields, &mut st, emit, |rec| {
+                                    v9_record(rec, export_ms, uptime)
+                                });
                             }
                             B::OptionsData(o) => {
                                 for rec in &o.fields {
@@ -212,9 +206,7 @@ impl Decoder {
                                             V9Field::SamplingInterval
                                                 | V9Field::FlowSamplerRandomInterval
                                         ) {
-                                            st.sampling = number(value)
-                                                .and_then(|v| u32::try_from(v).ok())
-                                                .filter(|v| *v > 1);
+                                            st.sampling = sampling(value);
                                         }
                                     }
                                 }
@@ -232,15 +224,9 @@ impl Decoder {
                         match &fs.body {
                             B::Data(d) => {
                                 let init = self.init_ms.get(&exporter).copied();
-                                for rec in &d.fields {
-                                    match ipfix_record(rec, export_ms, init) {
-                                        Some(r) => {
-                                            emit(r);
-                                            n += 1;
-                                        }
-                                        None => st.incomplete += 1,
-                                    }
-                                }
+                                n += each_record(&d.fields, &mut st, emit, |rec| {
+                                    ipfix_record(rec, export_ms, init)
+                                });
                             }
                             B::OptionsData(o) => {
                                 for rec in &o.fields {
@@ -256,11 +242,7 @@ impl Decoder {
                                             IPFixField::IANA(
                                                 IANAIPFixField::SamplingPacketInterval
                                                 | IANAIPFixField::SamplingInterval,
-                                            ) => {
-                                                st.sampling = number(value)
-                                                    .and_then(|v| u32::try_from(v).ok())
-                                                    .filter(|v| *v > 1);
-                                            }
+                                            ) => st.sampling = sampling(value),
                                             _ => {}
                                         }
                                     }
@@ -336,6 +318,34 @@ pub fn read_export_capture<R: std::io::Read>(
     Ok(st)
 }
 
+/// Emits the flow record each of `records` makes; counts those without
+/// the fields a probe needs. Returns the records emitted.
+fn each_record<T>(
+    records: &[T],
+    st: &mut ExporterStats,
+    emit: &mut dyn FnMut(FlowRecord),
+    make: impl Fn(&T) -> Option<FlowRecord>,
+) -> u64 {
+    let mut n = 0;
+    for rec in records {
+        match make(rec) {
+            Some(r) => {
+                emit(r);
+                n += 1;
+            }
+            None => st.incomplete += 1,
+        }
+    }
+    n
+}
+
+/// A declared packet sampling interval: one packet in N, for N > 1.
+fn sampling(v: &FieldValue) -> Option<u32> {
+    number(v)
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| *n > 1)
+}
+
 /// `export_ms` moved by a signed 32-bit millisecond difference.
 fn since(export_ms: u64, diff: u32) -> Timestamp {
     let ms = export_ms as i64 + i64::from(diff as i32);
@@ -362,10 +372,7 @@ fn number(v: &FieldValue) -> Option<u64> {
         },
         FieldValue::ProtocolType(p) => u64::from(u8::from(*p)),
         FieldValue::TcpControlBits(bits, _) => u64::from(u16::from(*bits)),
-        FieldValue::Duration(d) => millis(v).or(match d {
-            DurationValue::Seconds { value, .. } => Some(*value),
-            _ => None,
-        })?,
+        FieldValue::Duration(_) => millis(v)?,
         _ => return None,
     })
 }

@@ -129,7 +129,9 @@ fn record(c: &Columns, line: &str) -> Result<Option<FlowRecord>, String> {
         tcp_flags: flags(cell(c.flg, "flg")?),
         icmp_type: icmp.then_some((dst_port >> 8) as u8),
         packets: count(c.ipkt).max(1),
-        // A biflow's reverse direction; its flags are not apart in nfdump.
+        // A biflow's reverse direction. nfdump's flags are both sides'
+        // together, so the reverse's are unknown: packets back are taken
+        // as the answer (a SYN-ACK), never as a refusal.
         reverse: (opkt > 0).then_some(Reverse {
             packets: opkt,
             tcp_flags: 0x12,
