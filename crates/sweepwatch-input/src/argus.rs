@@ -152,7 +152,9 @@ impl Argus {
             }
             self.last_tod = Some(tod);
             self.undated += 1;
-            return Ok(Timestamp::from_micros(self.day * DAY_US + tod));
+            return Ok(Timestamp::from_micros(
+                self.day.saturating_mul(DAY_US).saturating_add(tod),
+            ));
         }
         if s.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
             return match s.parse::<f64>() {

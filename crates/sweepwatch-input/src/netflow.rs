@@ -349,7 +349,7 @@ fn sampling(v: &FieldValue) -> Option<u32> {
 /// `export_ms` moved by a signed 32-bit millisecond difference.
 fn since(export_ms: u64, diff: u32) -> Timestamp {
     let ms = export_ms as i64 + i64::from(diff as i32);
-    Timestamp::from_micros(u64::try_from(ms).unwrap_or(0) * 1000)
+    Timestamp::from_micros(u64::try_from(ms).unwrap_or(0).saturating_mul(1000))
 }
 
 fn number(v: &FieldValue) -> Option<u64> {
@@ -381,7 +381,9 @@ fn number(v: &FieldValue) -> Option<u64> {
 fn millis(v: &FieldValue) -> Option<u64> {
     match v {
         FieldValue::Duration(DurationValue::Millis { value, .. }) => Some(*value),
-        FieldValue::Duration(DurationValue::Seconds { value, .. }) => Some(value * 1000),
+        FieldValue::Duration(DurationValue::Seconds { value, .. }) => {
+            Some(value.saturating_mul(1000))
+        }
         FieldValue::DataNumber(_) => number(v),
         _ => None,
     }
@@ -477,7 +479,7 @@ fn ipfix_record(
                     f.icmp_type_code = number(v).map(|t| t as u16);
                 }
                 I::FlowStartMilliseconds | I::FlowStartSeconds => {
-                    f.start = millis(v).map(|ms| Timestamp::from_micros(ms * 1000));
+                    f.start = millis(v).map(|ms| Timestamp::from_micros(ms.saturating_mul(1000)));
                 }
                 I::FlowStartSysUpTime => uptime_start = millis(v),
                 _ => {}
@@ -504,7 +506,7 @@ fn ipfix_record(
                 let now_up = export_ms.wrapping_sub(init) as u32;
                 since(export_ms, (up as u32).wrapping_sub(now_up))
             }
-            _ => Timestamp::from_micros(export_ms * 1000),
+            _ => Timestamp::from_micros(export_ms.saturating_mul(1000)),
         });
     }
     if biflow {
@@ -661,6 +663,19 @@ mod tests {
         assert!(decode(&mut d, &message(&data(&[syn_record(2)]))).is_empty());
         let st = *d.exporters().next().unwrap().1;
         assert_eq!((st.records, st.no_template), (1, 1));
+    }
+
+    #[test]
+    fn absurd_times_are_clamped_never_overflow() {
+        // A flowStartMilliseconds of 2^64 - 1 (found by the fuzz target).
+        let mut d = Decoder::new();
+        let mut rec = syn_record(0);
+        let n = rec.len();
+        rec[n - 8..].copy_from_slice(&u64::MAX.to_be_bytes());
+        let mut sets = template(&FIELDS, &[]);
+        sets.extend(data(&[rec]));
+        let recs = decode(&mut d, &message(&sets));
+        assert_eq!(recs[0].start.as_micros(), u64::MAX);
     }
 
     #[test]

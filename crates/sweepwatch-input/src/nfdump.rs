@@ -103,9 +103,8 @@ fn record(c: &Columns, line: &str) -> Result<Option<FlowRecord>, String> {
         let s = cell(i, name)?;
         // ICMP's is printed as type.code by some versions.
         if let Some((t, code)) = s.split_once('.') {
-            let (t, code) = (t.parse::<u16>(), code.parse::<u16>());
-            if let (Ok(t), Ok(code)) = (t, code) {
-                return Ok(t * 256 + code);
+            if let (Ok(t), Ok(code)) = (t.parse::<u8>(), code.parse::<u8>()) {
+                return Ok(u16::from(t) << 8 | u16::from(code));
             }
         }
         s.parse()
@@ -239,6 +238,16 @@ mod tests {
         assert_eq!(flags("...A.R.."), 0x14);
         assert_eq!(flags("...AP.SF"), 0x1b);
         assert_eq!(flags("18"), 18);
+    }
+
+    #[test]
+    fn an_icmp_type_out_of_range_is_malformed_not_a_crash() {
+        let (st, evs) =
+            read("2024-03-01 12:00:00,x,0,10.0.0.5,10.0.0.9,0,300.0,ICMP,........,0,0,1,28,0,0\n");
+        assert_eq!((st.malformed, evs.len()), (1, 0));
+        let (_, evs) =
+            read("2024-03-01 12:00:00,x,0,10.0.0.5,10.0.0.9,0,8.0,ICMP,........,0,0,1,28,0,0\n");
+        assert_eq!(evs[0].proto, sweepwatch::Protocol::Icmp);
     }
 
     #[test]
