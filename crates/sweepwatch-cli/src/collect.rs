@@ -86,6 +86,7 @@ pub fn collect(args: &CollectArgs) -> ExitCode {
                 last_packet = Some(Instant::now());
                 held = true;
                 decoder.decode(from, &buf[..n], &mut |rec| {
+                    feeder.sampling = feeder.sampling.max(rec.sampling);
                     pairer.push(rec, &mut |ev| feeder.push(ev));
                 });
             }

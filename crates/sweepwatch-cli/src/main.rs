@@ -38,7 +38,7 @@ use output::Output;
 use std::io::{self, IsTerminal, Read};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use summary::FileReport;
@@ -207,6 +207,9 @@ struct Feeder<'a> {
     engine_locality: bool,
     /// Where first contacts are published as well (`--publish`).
     publisher: Option<Publisher>,
+    /// The largest packet sampling interval the input declared so far
+    /// (flow export), written into each verdict delivered; 0: none.
+    sampling: u32,
 }
 
 impl<'a> Feeder<'a> {
@@ -230,6 +233,7 @@ impl<'a> Feeder<'a> {
             out,
             engine_locality,
             publisher: None,
+            sampling: 0,
         })
     }
 
@@ -291,7 +295,15 @@ impl<'a> Feeder<'a> {
     fn deliver(&mut self) {
         let ready = std::mem::take(&mut *self.verdicts.lock().unwrap_or_else(|e| e.into_inner()));
         for v in &ready {
-            self.out.verdict(v);
+            if self.sampling > v.sampling {
+                // The counts may hold sampled flows: the largest interval
+                // declared is the one the reader must allow for.
+                let mut v = *v;
+                v.sampling = self.sampling;
+                self.out.verdict(&v);
+            } else {
+                self.out.verdict(v);
+            }
         }
     }
 
@@ -409,15 +421,20 @@ fn read_input(
             });
         }
     };
+    let sampling = AtomicU32::new(feeder.sampling);
     let mut opts = ReadOptions {
         on_malformed: Some(&mut on_malformed),
         pcap: pcap.clone(),
         zones,
+        sampling: Some(&sampling),
     };
     // A reader that panics on input it did not foresee must not take the other
     // inputs down with it: the panic becomes this input's error.
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        sniffed.read_continuing(captures, &mut opts, &mut |ev| feeder.push(ev))
+        sniffed.read_continuing(captures, &mut opts, &mut |ev| {
+            feeder.sampling = sampling.load(Ordering::Relaxed);
+            feeder.push(ev);
+        })
     }));
     feeder.end_of_input();
     bar.finish_and_clear();

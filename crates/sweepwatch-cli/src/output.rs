@@ -368,5 +368,11 @@ pub fn table(verdicts: &[Verdict], time_head: &str) -> String {
         let cells: Vec<&str> = r.iter().map(String::as_str).collect();
         line(&cells);
     }
+    // Sampled telemetry: the counts above are of the packets looked at.
+    if let Some(n) = verdicts.iter().map(|v| v.sampling).max().filter(|n| *n > 1) {
+        out.push_str(&format!(
+            "counts are of sampled packets: the input declared 1 in {n}\n"
+        ));
+    }
     out
 }

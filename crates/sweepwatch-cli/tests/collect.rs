@@ -47,6 +47,11 @@ fn detect(capture: &str) -> Vec<Value> {
 /// `softflowd -r capture` as NetFlow `version` into a collector; its
 /// verdicts and summary.
 fn collected(capture: &str, version: &str) -> (Vec<Value>, String) {
+    collected_with(capture, version, &[])
+}
+
+/// [`collected`], with more options for softflowd.
+fn collected_with(capture: &str, version: &str, more: &[&str]) -> (Vec<Value>, String) {
     let port = free_udp_port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(BIN)
@@ -62,6 +67,7 @@ fn collected(capture: &str, version: &str) -> (Vec<Value>, String) {
     assert!(first.contains("collecting on"), "{first}");
     let st = Command::new("softflowd")
         .args(["-r", capture, "-n", &listen, "-v", version])
+        .args(more)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -197,6 +203,10 @@ fn softflowd_s_netflow_and_ipfix_give_the_capture_s_verdicts() {
         for v in *versions {
             let (got, summary) = collected(capture, v);
             assert!(summary.contains(", 0 malformed packets"), "{summary}");
+            assert!(
+                got.iter().all(|v| v.get("sampling").is_none()),
+                "unsampled export: {got:?}"
+            );
             // How failures split between refused and unanswered may differ
             // too: flows carry no ICMP error's port.
             assert_same(
@@ -243,6 +253,67 @@ fn a_scanner_doing_everything_at_once_ends_with_the_capture_s_extents() {
                 .collect()
         };
         assert_eq!(protos(&got), protos(&want));
+    }
+}
+
+/// The scanner's SYN probes among the packets a one-in-`n` systematic
+/// sampler takes, counted by tshark: (probes, ports, hosts), where a probe
+/// is a distinct (host, port) and the sampler takes the first packet of
+/// every `n` (packets 1, n + 1, 2n + 1, ...). ICMP errors quoting a
+/// probe are not probes.
+fn sampled_syns(capture: &str, src: &str, n: u64) -> (usize, usize, usize) {
+    let out = Command::new("tshark")
+        .args(["-n", "-r", capture, "-T", "fields"])
+        .args(["-e", "frame.number", "-e", "tcp.dstport", "-e", "ip.dst"])
+        .args([
+            "-Y",
+            &format!("!icmp && ip.src == {src} && tcp.flags.syn == 1 && tcp.flags.ack == 0"),
+        ])
+        .output()
+        .expect("tshark (scripts/ensure-deps.sh installs it)");
+    assert!(out.status.success());
+    let (mut probes, mut ports, mut hosts) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let frame: u64 = f[0].parse().unwrap();
+        if (frame - 1) % n == 0 {
+            probes.insert((f[2].to_string(), f[1].to_string()));
+            ports.insert(f[1].to_string());
+            hosts.insert(f[2].to_string());
+        }
+    }
+    (probes.len(), ports.len(), hosts.len())
+}
+
+#[test]
+fn sampled_export_says_so_in_every_verdict_and_counts_the_sampled_probes() {
+    // softflowd -s 4 takes one packet in four and declares it: v5 in its
+    // header, v9 as SAMPLING_INTERVAL and IPFIX as PSAMP's packet interval
+    // (1) and space (3) in options records.
+    let capture = format!("{REPO}/examples/data/sample.pcap");
+    let (probes, ports, hosts) = sampled_syns(&capture, "203.0.113.66", 4);
+    let all = sampled_syns(&capture, "203.0.113.66", 1);
+    assert!(probes * 2 < all.0, "{probes} of {all:?}: a sample");
+    for v in ["5", "9", "10"] {
+        let (got, summary) = collected_with(&capture, v, &["-s", "4"]);
+        assert!(summary.contains("sampled 1 in 4"), "version {v}: {summary}");
+        assert!(!got.is_empty(), "version {v}: {summary}");
+        for verdict in &got {
+            assert_eq!(verdict["sampling"], 4, "version {v}: {verdict}");
+        }
+        let last = got
+            .iter()
+            .find(|x| x["final"] == true && x["src"] == "203.0.113.66")
+            .unwrap_or_else(|| panic!("version {v}: no final extent: {got:?}"));
+        assert_eq!(
+            (
+                last["probes"].as_u64(),
+                last["ports_count"].as_u64(),
+                last["targets"].as_u64()
+            ),
+            (Some(probes as u64), Some(ports as u64), Some(hosts as u64)),
+            "version {v}: {last}"
+        );
     }
 }
 
@@ -332,8 +403,13 @@ fn nfcapd_s_stored_flows_read_through_nfdump_give_the_capture_s_scanners() {
 
 /// A capture of `softflowd -r capture`'s export traffic (`version`) on the
 /// loopback interface, taken by `dumpcap` (tshark's capture engine).
-fn export_capture(capture: &str, version: &str, dir: &std::path::Path) -> std::path::PathBuf {
-    let file = dir.join(format!("export-v{version}.pcapng"));
+fn export_capture(
+    capture: &str,
+    version: &str,
+    more: &[&str],
+    dir: &std::path::Path,
+) -> std::path::PathBuf {
+    let file = dir.join(format!("export-v{version}{}.pcapng", more.join("")));
     let _ = std::fs::remove_file(&file);
     // Nothing listens there: the datagrams are captured all the same.
     let port = free_udp_port();
@@ -361,6 +437,7 @@ fn export_capture(capture: &str, version: &str, dir: &std::path::Path) -> std::p
             "-v",
             version,
         ])
+        .args(more)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -379,7 +456,7 @@ fn a_capture_of_export_traffic_reads_as_the_flows_it_carries() {
     let capture = format!("{REPO}/examples/data/sample.pcap");
     let want = detect(&capture);
     for version in ["5", "9", "10"] {
-        let file = export_capture(&capture, version, &dir);
+        let file = export_capture(&capture, version, &[], &dir);
         let out = Command::new(BIN)
             .args(["detect", "--json", "--seed", "1"])
             .arg(&file)
@@ -392,6 +469,22 @@ fn a_capture_of_export_traffic_reads_as_the_flows_it_carries() {
         assert_same(&got, &want, &format!("version {version}:\n{err}"));
         assert_eq!(first_ports(&got), first_ports(&want), "version {version}");
     }
+    // Sampled export: each verdict says so, and the table under its rows.
+    let file = export_capture(&capture, "10", &["-s", "4"], &dir);
+    let out = Command::new(BIN)
+        .args(["detect", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let got = lines(&String::from_utf8(out.stdout).unwrap());
+    assert!(!got.is_empty());
+    assert!(got.iter().all(|v| v["sampling"] == 4), "{got:?}");
+    let out = Command::new(BIN).arg("detect").arg(&file).output().unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.ends_with("counts are of sampled packets: the input declared 1 in 4\n"),
+        "{table}"
+    );
     // The traffic itself is no export.
     let out = Command::new(BIN)
         .args(["detect", "--json", "--seed", "1", &capture])

@@ -77,6 +77,10 @@ pub struct FlowRecord {
     pub packets: u64,
     /// The reverse direction, for a record that carries both.
     pub reverse: Option<Reverse>,
+    /// One packet in this many was looked at where the record was made (the
+    /// sampling interval its exporter declared, in the record or in options
+    /// records before it); 0 where none was declared.
+    pub sampling: u32,
 }
 
 /// Both directions, normalised: a record's key and its reverse's are equal.
@@ -257,6 +261,7 @@ pub struct PairStats {
 ///     icmp_type: None,
 ///     packets: 1,
 ///     reverse: None,
+///     sampling: 0,
 /// };
 /// // The target's answer: RST+ACK, addresses and ports swapped.
 /// let rst = FlowRecord {
@@ -417,6 +422,7 @@ mod tests {
             icmp_type: None,
             packets: 1,
             reverse: None,
+            sampling: 0,
         }
     }
 

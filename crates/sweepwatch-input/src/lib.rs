@@ -210,6 +210,12 @@ pub struct ReadOptions<'a> {
     pub pcap: PcapOptions,
     /// What each event's zone ([`sweepwatch::Event::zone`]) is taken from.
     pub zones: Zones,
+    /// Where a reader of sampled telemetry (a capture of flow export) keeps
+    /// the largest packet sampling interval declared so far, before it
+    /// emits an event counted under it, so that a front end can say so in
+    /// each verdict ([`sweepwatch::Verdict::sampling`]); other readers leave
+    /// it alone.
+    pub sampling: Option<&'a std::sync::atomic::AtomicU32>,
 }
 
 /// Where the readers find an event's zone, the address space its addresses
@@ -234,6 +240,7 @@ impl fmt::Debug for ReadOptions<'_> {
             .field("on_malformed", &self.on_malformed.as_ref().map(|_| "FnMut"))
             .field("pcap", &self.pcap)
             .field("zones", &self.zones)
+            .field("sampling", &self.sampling)
             .finish()
     }
 }

@@ -27,9 +27,12 @@ use netflow_parser::variable_versions::ipfix::lookup::{
 };
 use netflow_parser::variable_versions::v9::lookup::V9Field;
 use netflow_parser::{NetflowPacket, NetflowParser};
+use sampling::Declared;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use sweepwatch::Timestamp;
+
+pub mod sampling;
 
 /// The most exporters whose templates and counts are kept; packets from
 /// more are counted as refused.
@@ -153,10 +156,10 @@ impl Decoder {
                 NetflowPacket::V5(v5) => {
                     st.version = 5;
                     let h = &v5.header;
+                    // The top two bits are the sampling mode; each packet
+                    // declares its own interval.
                     let interval = u32::from(h.sampling_interval & 0x3fff);
-                    if interval > 1 {
-                        st.sampling = Some(interval);
-                    }
+                    st.sampling = (interval > 1).then_some(interval);
                     let export_ms =
                         u64::from(h.unix_secs) * 1000 + u64::from(h.unix_nsecs) / 1_000_000;
                     for f in &v5.flowsets {
@@ -173,6 +176,7 @@ impl Decoder {
                             icmp_type: icmp.then_some((f.dst_port >> 8) as u8),
                             packets: u64::from(f.d_pkts),
                             reverse: None,
+                            sampling: st.sampling.unwrap_or(0),
                         });
                         n += 1;
                     }
@@ -200,14 +204,12 @@ impl Decoder {
                             }
                             B::OptionsData(o) => {
                                 for rec in &o.fields {
+                                    let mut d = Declared::default();
                                     for (field, value) in &rec.options_fields {
-                                        if matches!(
-                                            field,
-                                            V9Field::SamplingInterval
-                                                | V9Field::FlowSamplerRandomInterval
-                                        ) {
-                                            st.sampling = sampling(value);
-                                        }
+                                        v9_sampling(&mut d, field, value);
+                                    }
+                                    if d.any() {
+                                        st.sampling = d.interval();
                                     }
                                 }
                             }
@@ -230,21 +232,20 @@ impl Decoder {
                             }
                             B::OptionsData(o) => {
                                 for rec in &o.fields {
+                                    let mut d = Declared::default();
                                     for (field, value) in rec {
-                                        match field {
-                                            IPFixField::IANA(
-                                                IANAIPFixField::SystemInitTimeMilliseconds,
-                                            ) => {
-                                                if let Some(ms) = millis(value) {
-                                                    self.init_ms.insert(exporter, ms);
-                                                }
+                                        let IPFixField::IANA(i) = field else {
+                                            continue;
+                                        };
+                                        if *i == IANAIPFixField::SystemInitTimeMilliseconds {
+                                            if let Some(ms) = millis(value) {
+                                                self.init_ms.insert(exporter, ms);
                                             }
-                                            IPFixField::IANA(
-                                                IANAIPFixField::SamplingPacketInterval
-                                                | IANAIPFixField::SamplingInterval,
-                                            ) => st.sampling = sampling(value),
-                                            _ => {}
                                         }
+                                        ipfix_sampling(&mut d, *i, value);
+                                    }
+                                    if d.any() {
+                                        st.sampling = d.interval();
                                     }
                                 }
                             }
@@ -287,6 +288,7 @@ pub fn read_export_capture<R: std::io::Read>(
     // Packets, flow records, and packets that held some.
     let (mut packets, mut flow_records, mut with_records) = (0u64, 0u64, 0u64);
     let on_malformed = &mut opts.on_malformed;
+    let sampling = opts.sampling;
     let mut counted = |e| {
         events += 1;
         emit(e);
@@ -296,7 +298,12 @@ pub fn read_export_capture<R: std::io::Read>(
             Err(why) => why,
             Ok((from, payload)) => {
                 let before = decoder.exporters.get(&from).map_or(0, |e| e.malformed);
-                let n = decoder.decode(from, payload, &mut |rec| pairer.push(rec, &mut counted));
+                let n = decoder.decode(from, payload, &mut |rec| {
+                    if let Some(s) = sampling {
+                        s.fetch_max(rec.sampling, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    pairer.push(rec, &mut counted);
+                });
                 flow_records += n;
                 with_records += u64::from(n > 0);
                 if decoder.exporters.get(&from).map_or(0, |e| e.malformed) == before {
@@ -329,7 +336,11 @@ fn each_record<T>(
     let mut n = 0;
     for rec in records {
         match make(rec) {
-            Some(r) => {
+            Some(mut r) => {
+                // A record's own interval, else its exporter's options'.
+                if r.sampling == 0 {
+                    r.sampling = st.sampling.unwrap_or(0);
+                }
                 emit(r);
                 n += 1;
             }
@@ -339,11 +350,32 @@ fn each_record<T>(
     n
 }
 
-/// A declared packet sampling interval: one packet in N, for N > 1.
-fn sampling(v: &FieldValue) -> Option<u32> {
-    number(v)
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|n| *n > 1)
+/// Notes what a v9 field declares of sampling ([`sampling`] has the table).
+fn v9_sampling(d: &mut Declared, field: &V9Field, v: &FieldValue) {
+    if let (V9Field::SamplingInterval | V9Field::FlowSamplerRandomInterval, Some(n)) =
+        (field, number(v))
+    {
+        d.one_in(n);
+    }
+}
+
+/// Notes what an IPFIX information element declares of sampling
+/// ([`sampling`] has the table).
+fn ipfix_sampling(d: &mut Declared, i: IANAIPFixField, v: &FieldValue) {
+    use IANAIPFixField as I;
+    if let (I::SamplingProbability, FieldValue::Float64(p)) = (i, v) {
+        d.probability(*p);
+        return;
+    }
+    let Some(n) = number(v) else { return };
+    match i {
+        I::SamplingInterval | I::SamplerRandomInterval => d.one_in(n),
+        I::SamplingPacketInterval => d.packet_interval(n),
+        I::SamplingPacketSpace => d.packet_space(n),
+        I::SamplingSize => d.size(n),
+        I::SamplingPopulation => d.population(n),
+        _ => {}
+    }
 }
 
 /// `export_ms` moved by a signed 32-bit millisecond difference.
@@ -410,6 +442,7 @@ struct Fields {
     icmp_type_code: Option<u16>,
     start: Option<Timestamp>,
     reverse: Option<Reverse>,
+    sampling: Declared,
 }
 
 impl Fields {
@@ -428,6 +461,7 @@ impl Fields {
             icmp_type: icmp.then_some((type_code >> 8) as u8),
             packets: self.packets,
             reverse: self.reverse,
+            sampling: self.sampling.interval().unwrap_or(0),
         })
     }
 }
@@ -435,6 +469,7 @@ impl Fields {
 fn v9_record(rec: &[(V9Field, FieldValue)], export_ms: u64, uptime: u32) -> Option<FlowRecord> {
     let mut f = Fields::default();
     for (field, v) in rec {
+        v9_sampling(&mut f.sampling, field, v);
         match field {
             V9Field::Ipv4SrcAddr | V9Field::Ipv6SrcAddr => f.src = addr(v),
             V9Field::Ipv4DstAddr | V9Field::Ipv6DstAddr => f.dst = addr(v),
@@ -464,6 +499,9 @@ fn ipfix_record(
     let mut biflow = false;
     let mut uptime_start = None;
     for (field, v) in rec {
+        if let IPFixField::IANA(i) = field {
+            ipfix_sampling(&mut f.sampling, *i, v);
+        }
         match field {
             IPFixField::IANA(i) => match i {
                 I::SourceIpv4address | I::SourceIpv6address => f.src = addr(v),
@@ -612,6 +650,94 @@ mod tests {
                 tcp_flags: 0x14
             })
         );
+    }
+
+    #[test]
+    fn variable_length_and_other_enterprises_fields_are_skipped() {
+        let mut d = Decoder::new();
+        // interfaceName (82) of variable length, then a field of
+        // enterprise 9 (Cisco) of variable length too, after the IANA ones.
+        let mut fields = FIELDS.to_vec();
+        fields.push((82, 0xffff));
+        let mut sets = template(&fields, &[(12235, 0xffff, 9)]);
+        let mut rec = syn_record(1_700_000_000_000);
+        rec.push(4);
+        rec.extend(b"eth0");
+        // The long form: 255, then a 16-bit length.
+        rec.push(255);
+        rec.extend(300u16.to_be_bytes());
+        rec.extend([0xab; 300]);
+        let mut second = syn_record(1_700_000_000_001);
+        second[7] = 2;
+        second.extend([1, b'x', 2, 0xcd, 0xef]);
+        sets.extend(data(&[rec, second]));
+        let recs = decode(&mut d, &message(&sets));
+        assert_eq!(recs.len(), 2, "{recs:?}");
+        assert_eq!(recs[0].dst, "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!(recs[1].dst, "10.0.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!((recs[1].dst_port, recs[1].tcp_flags), (22, 0x02));
+        assert_eq!(recs[1].start.as_micros(), 1_700_000_000_001_000);
+    }
+
+    /// An options template set (id 257, scope meteringProcessId) of
+    /// `fields`, and a data set of one record of `values`.
+    fn options(fields: &[(u16, u16)], values: &[u8]) -> Vec<u8> {
+        let mut t = vec![0, 3];
+        t.extend(((10 + 4 + 4 * fields.len()) as u16).to_be_bytes());
+        t.extend(257u16.to_be_bytes());
+        t.extend(((1 + fields.len()) as u16).to_be_bytes());
+        t.extend(1u16.to_be_bytes());
+        t.extend([0, 143, 0, 4]);
+        for (id, l) in fields {
+            t.extend(id.to_be_bytes());
+            t.extend(l.to_be_bytes());
+        }
+        t.extend([1, 1]);
+        t.extend(((4 + 4 + values.len()) as u16).to_be_bytes());
+        t.extend(1u32.to_be_bytes());
+        t.extend_from_slice(values);
+        t
+    }
+
+    #[test]
+    fn declared_sampling_reaches_every_record_after_it() {
+        let mut d = Decoder::new();
+        let mut sets = template(&FIELDS, &[]);
+        sets.extend(data(&[syn_record(1)]));
+        let recs = decode(&mut d, &message(&sets));
+        assert_eq!(recs[0].sampling, 0, "nothing declared yet");
+        // samplerRandomInterval (50): one in 512.
+        let sets = options(&[(50, 4)], &512u32.to_be_bytes());
+        decode(&mut d, &message(&sets));
+        assert_eq!(d.exporters().next().unwrap().1.sampling, Some(512));
+        let recs = decode(&mut d, &message(&data(&[syn_record(2)])));
+        assert_eq!(recs[0].sampling, 512);
+        // samplingProbability (311): 0.01, one in 100.
+        let sets = options(&[(311, 8)], &0.01f64.to_be_bytes());
+        let mut sets = sets;
+        sets.extend(data(&[syn_record(3)]));
+        let recs = decode(&mut d, &message(&sets));
+        assert_eq!(recs[0].sampling, 100);
+        // Declared 1: no sampling any more.
+        let mut sets = options(&[(34, 4)], &1u32.to_be_bytes());
+        sets.extend(data(&[syn_record(4)]));
+        let recs = decode(&mut d, &message(&sets));
+        assert_eq!(recs[0].sampling, 0);
+        assert_eq!(d.exporters().next().unwrap().1.sampling, None);
+    }
+
+    #[test]
+    fn a_record_s_own_sampling_field_is_its_own() {
+        let mut d = Decoder::new();
+        // samplingInterval (34) in the data record itself.
+        let mut fields = FIELDS.to_vec();
+        fields.push((34, 4));
+        let mut sets = template(&fields, &[]);
+        let mut rec = syn_record(1);
+        rec.extend(64u32.to_be_bytes());
+        sets.extend(data(&[rec]));
+        let recs = decode(&mut d, &message(&sets));
+        assert_eq!(recs[0].sampling, 64);
     }
 
     #[test]

@@ -135,6 +135,8 @@ fn record(c: &Columns, line: &str) -> Result<Option<FlowRecord>, String> {
             packets: opkt,
             tcp_flags: 0x12,
         }),
+        // nfdump's CSV does not say; its summary lines do not either.
+        sampling: 0,
     }))
 }
 

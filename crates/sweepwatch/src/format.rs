@@ -62,7 +62,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// the end): `kind`, `src`, `direction`, `proto`, `ports`, `targets`,
 /// `ports_count`, `failed`, `succeeded`, `unanswered`, `probes`, `first_seen`,
 /// `ts`, `sample`, `score`, `technique`, `final`, then `zone` when it is not
-/// 0 (inputs without zones keep the form they had).
+/// 0 (inputs without zones keep the form they had), then `sampling` when it
+/// is not 0 ([`Verdict::sampling`]: the counts are of sampled packets).
 pub fn write_json_fields(out: &mut String, v: &Verdict) {
     let _ = write!(
         out,
@@ -103,6 +104,9 @@ pub fn write_json_fields(out: &mut String, v: &Verdict) {
     if v.zone != 0 {
         let _ = write!(out, ",\"zone\":{}", v.zone);
     }
+    if v.sampling != 0 {
+        let _ = write!(out, ",\"sampling\":{}", v.sampling);
+    }
 }
 
 /// `v` as one JSON object on one line (no newline): the verdict contract of
@@ -139,6 +143,20 @@ mod tests {
         assert_eq!(rfc(951_782_400_000_001), "2000-02-29T00:00:00.000001Z");
         assert_eq!(rfc(1_622_990_335_855_844), "2021-06-06T14:38:55.855844Z");
         assert_eq!(rfc(u64::MAX), "9999-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn zone_and_sampling_come_last_and_only_when_set() {
+        let mut v = Verdict::empty();
+        assert!(!verdict_json(&v).contains("zone"));
+        assert!(!verdict_json(&v).contains("sampling"));
+        v.zone = 7;
+        v.sampling = 100;
+        assert!(
+            verdict_json(&v).ends_with(",\"final\":false,\"zone\":7,\"sampling\":100}"),
+            "{}",
+            verdict_json(&v)
+        );
     }
 
     #[test]

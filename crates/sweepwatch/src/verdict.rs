@@ -162,6 +162,12 @@ pub struct Verdict {
     /// The source's zone ([`Event::zone`](crate::Event::zone)): 0 where
     /// addresses are unique.
     pub zone: u32,
+    /// One packet in this many reached the input, where the input declared
+    /// packet sampling (a flow exporter's sampling interval); 0 where it
+    /// declared none. The detector never sets it: a front end that reads
+    /// sampled telemetry does, so that every count above is read as a count
+    /// of sampled probes, not of all of them.
+    pub sampling: u32,
 }
 
 impl Verdict {
@@ -206,6 +212,7 @@ impl Verdict {
             technique: Technique::Syn,
             is_final: false,
             zone: 0,
+            sampling: 0,
         }
     }
 }

@@ -148,6 +148,12 @@ impl Notice {
                 )
             }
         };
+        // Zeek's notice has no field for it; the message says it.
+        let msg = if v.sampling > 1 {
+            format!("{msg} (packets sampled 1 in {})", v.sampling)
+        } else {
+            msg
+        };
         let sub = match v.direction {
             Direction::Outbound | Direction::Internal => "local",
             Direction::Inbound | Direction::External => "remote",
@@ -337,6 +343,20 @@ mod tests {
         assert_eq!(
             (cols[12], cols[13], cols[15], cols[16]),
             ("remote", "176.192.150.3", "445", "9")
+        );
+    }
+
+    #[test]
+    fn a_sampled_verdict_says_so_in_its_message() {
+        let mut v = sweep();
+        v.sampling = 1000;
+        let mut row = String::new();
+        write_tsv(&mut row, &v);
+        let cols: Vec<&str> = row.split('\t').collect();
+        assert_eq!(
+            cols[11],
+            "176.192.150.3 scanned at least 9 unique hosts on port 445/tcp in 2m5s \
+             (packets sampled 1 in 1000)"
         );
     }
 
