@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test of the project: the Rust suites of every crate (core, C ABI,
-# readers, CLI, Suricata plugin), the layering check, the Debian packages, the flood tests, the NATS tests, the evaluation on real captures and logs (scripts/eval.sh), the header check, the C examples and tests under sanitizers and valgrind, and the
+# readers, CLI, Suricata plugin), the layering check, the Debian packages, the flood tests, the NATS tests, the evaluation on real captures and logs (scripts/eval.sh), the header check, the C examples and tests under sanitizers and valgrind, the Python package, and the
 # Suricata plugin end to end. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,8 @@ scripts/check-header.sh
 # The systemd unit: verified, and its command run as systemd would run it.
 scripts/check-unit.sh
 scripts/c-tests.sh
+# The Python package, built from source into a fresh virtual environment.
+scripts/python-tests.sh
 # The Debian packages: built, installed with dpkg -i, used, purged.
 packaging/deb/test.sh
 # The Suricata plugin end to end in 7.0 and in 8.0 (from a trixie folder made
