@@ -17,20 +17,8 @@ use pyo3::types::{PyBytes, PyString};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use sweepwatch::{Event, Outcome, Protocol, Technique, Timestamp};
 
-/// The techniques a column names, by code.
-pub const TECHNIQUES: [Technique; 11] = [
-    Technique::Syn,
-    Technique::Connect,
-    Technique::Fin,
-    Technique::Null,
-    Technique::Xmas,
-    Technique::Maimon,
-    Technique::Ack,
-    Technique::TcpOther,
-    Technique::Udp,
-    Technique::IcmpEcho,
-    Technique::IpProtocol,
-];
+/// The techniques a column names, by code (the core's numeric order).
+pub const TECHNIQUES: [Technique; 11] = Technique::ALL;
 
 /// The names of [`TECHNIQUES`], in order.
 #[pyfunction]
