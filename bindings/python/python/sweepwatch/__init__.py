@@ -19,6 +19,7 @@ The Rust detector of the ``sweepwatch`` command, for notebooks and scripts:
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from . import _sweepwatch as _native
@@ -75,14 +76,16 @@ def detect(*paths: PathLike, home_nets: Any = None, config: Any = None, **option
 
     Raises ``OSError`` (``FileNotFoundError``, ...) for a file that cannot
     be opened, ``ValueError`` for one that cannot be read (the reader's
-    message and where: ``byte 24`` or ``line 7``) or a bad option.
+    message and where: ``byte 24`` or ``line 7``) or a bad option. A file
+    read in part (a capture cut short, malformed records skipped) gives a
+    ``UserWarning`` saying so, as the command does.
     """
     if not paths:
         raise TypeError("detect() needs at least one path")
     options = dict(options)
     reading = _reading(options)
     cfg = config_of(config, home_nets, options)
-    lines, _ = _native.detect_files(
+    lines, reports = _native.detect_files(
         [os.fspath(p) for p in paths],
         config_json=cfg._json(),
         config_path=cfg._path,
@@ -91,7 +94,19 @@ def detect(*paths: PathLike, home_nets: Any = None, config: Any = None, **option
         reorder_window=reading["reorder_window"],
         zones=reading["zones"],
     )
+    _warn_about(reports)
     return verdicts_of(lines)
+
+
+def _warn_about(reports: List[Dict[str, Any]]) -> None:
+    """Says what the command says of a file read in part."""
+    for r in reports:
+        if r["truncated_at"] is not None:
+            warnings.warn(f"{r['path']}: capture truncated at byte {r['truncated_at']}; "
+                          "the packets before it were used", stacklevel=3)
+        if r["malformed"]:
+            warnings.warn(f"{r['path']}: {r['malformed']} malformed records skipped "
+                          f"(of {r['records']})", stacklevel=3)
 
 
 def read_events(path: PathLike, **options: Any) -> Dict[str, Any]:
@@ -109,6 +124,7 @@ def read_events(path: PathLike, **options: Any) -> Dict[str, Any]:
         raise TypeError(f"read_events: no option {sorted(options)[0]!r}")
     raw = _native.read_events(os.fspath(path), reading["pending_unanswered"],
                               reading["flow_memory"], reading["zones"])
+    _warn_about([raw["summary"]])
     return unpack(raw)
 
 
