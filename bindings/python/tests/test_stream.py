@@ -135,3 +135,21 @@ def test_four_threads_give_what_one_thread_gives():
     key = json.dumps
     assert sorted(many, key=key) == sorted(one, key=key)
     assert det.stats()["events"] == len(events["ts"])
+
+
+def test_a_frame_with_its_own_column_names():
+    # Zeek's names, mapped by `columns`; the rest by their own names.
+    events = sweepwatch.read_events(SAMPLE)
+    frame = pd.DataFrame(events).rename(columns={"src": "id.orig_h", "dst": "id.resp_h",
+                                                 "dst_port": "id.resp_p"})
+    mapped = {"src": "id.orig_h", "dst": "id.resp_h", "dst_port": "id.resp_p"}
+    assert run_mapped(frame, mapped) == run(events)
+    with pytest.raises(ValueError, match=r"column 'id.orig_p' \(src_port\) is not in the data"):
+        run_mapped(frame, dict(mapped, src_port="id.orig_p"))
+    with pytest.raises(ValueError, match="columns: no such column 'source'"):
+        run_mapped(frame, {"source": "id.orig_h"})
+
+
+def run_mapped(frame, mapped):
+    det = sweepwatch.Detector(hash_seed=1)
+    return [v.to_dict() for v in det.observe_columns(frame, columns=mapped) + det.flush()]
