@@ -98,7 +98,9 @@ Exit status: 0 after SIGINT or SIGTERM, or when idle for --exit-when-idle; \
     /// (the same addresses and ports swapped) within --pair-secs of flow
     /// time to tell a probe's outcome; biflows (IPFIX, RFC 5103) carry
     /// both. Verdicts are written as they are decided, in detect's formats;
-    /// the summary on standard error counts what each exporter sent.
+    /// where an exporter declares packet sampling, each verdict says so
+    /// (`sampling`: one packet in N). The summary on standard error counts
+    /// what each exporter sent.
     #[command(after_help = "Examples:
   sweepwatch collect --listen 0.0.0.0:2055 --json >> /var/log/sweepwatch.json
   softflowd -i eth0 -n 127.0.0.1:2055 -v 10 &  sweepwatch collect --listen 127.0.0.1:2055
