@@ -81,6 +81,8 @@ struct Part {
     consumer: jetstream::consumer::PullConsumer,
     /// The lease's revision in the owners bucket.
     lease: u64,
+    /// When the lease was last written (taken or renewed).
+    renewed_at: Instant,
     /// The last stream sequence fed to `order`.
     seq: u64,
     saved_at: Instant,
@@ -254,7 +256,7 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
             let round = Instant::now();
             if renewed.elapsed() >= renew_every {
                 renewed = Instant::now();
-                self.leases().await;
+                self.leases(renew_every).await;
             }
             let mut got = 0;
             let owned: Vec<u32> = self.parts.keys().copied().collect();
@@ -310,7 +312,7 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
 
     /// Renews this aggregator's leases and membership, gives back what is
     /// over its share, and takes free partitions up to it.
-    async fn leases(&mut self) {
+    async fn leases(&mut self, renew_every: Duration) {
         let me = member_key(&self.opts.name);
         self.member = match self.member {
             Some(rev) => self
@@ -333,22 +335,63 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
             let r = owners
                 .update(lease_key(*p), name.clone().into(), part.lease)
                 .await;
-            (*p, r.ok())
+            (*p, r.map_err(|e| e.kind()))
         }))
         .await;
+        // A renewal that failed (no leader for a moment, a timeout) leaves
+        // the lease as it was: it holds until its time is up, less a round
+        // of renewal for the server's clock being ahead of this one's.
+        let holds = self.opts.limits.lease.saturating_sub(renew_every);
         for (p, rev) in renewed {
-            match rev {
-                Some(rev) => {
-                    if let Some(part) = self.parts.get_mut(&p) {
-                        part.lease = rev;
+            let rev = match rev {
+                // Written since this aggregator last heard: by itself (a
+                // renewal that timed out here was stored after all), or by
+                // another aggregator, which holds it now.
+                Err(kv::UpdateErrorKind::WrongLastRevision) => {
+                    match self.owners.entry(lease_key(p)).await {
+                        Ok(Some(e))
+                            if e.operation == kv::Operation::Put
+                                && e.value.as_ref() == self.opts.name.as_bytes() =>
+                        {
+                            // Renewed when the server stored it.
+                            let now = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map_or(0, |d| d.as_nanos() as i128);
+                            let age = now.saturating_sub(e.created.unix_timestamp_nanos());
+                            let age = Duration::from_nanos(u64::try_from(age).unwrap_or(0));
+                            Ok((e.revision, age))
+                        }
+                        // Not to be read now (no leader): as a failed renewal.
+                        Err(_) => Err(kv::UpdateErrorKind::Other),
+                        // Gone (expired) or another's.
+                        _ => Err(kv::UpdateErrorKind::WrongLastRevision),
                     }
                 }
-                // Lapsed: another aggregator may hold it now, and this one's
-                // work since its checkpoint is replayed there.
-                None => {
-                    self.parts.remove(&p);
+                r => r.map(|rev| (rev, Duration::ZERO)),
+            };
+            let Some(part) = self.parts.get_mut(&p) else {
+                continue;
+            };
+            let lost = match rev {
+                Ok((rev, age)) => {
+                    part.lease = rev;
+                    let now = Instant::now();
+                    part.renewed_at = now.checked_sub(age).unwrap_or(now);
+                    continue;
                 }
-            }
+                Err(kv::UpdateErrorKind::WrongLastRevision) => {
+                    "expired, or taken by another aggregator"
+                }
+                Err(_) if part.renewed_at.elapsed() >= holds => "not renewed in time",
+                Err(_) => continue,
+            };
+            // This one's work since the checkpoint is replayed by whoever
+            // takes it next.
+            self.parts.remove(&p);
+            self.warn(&format!(
+                "partition {p}'s lease lost ({lost}); \
+                 its events since its checkpoint are read again"
+            ));
         }
         let members = self.members().await.max(1);
         let share = self.setup.partitions.div_ceil(members) as usize;
@@ -476,6 +519,7 @@ impl<'a, F: FnMut(&Verdict, u64)> Aggregator<'a, F> {
                 order,
                 consumer,
                 lease,
+                renewed_at: Instant::now(),
                 seq,
                 saved_at: self.staggered(p),
                 fed_at: Instant::now(),
