@@ -355,7 +355,7 @@ fn v9_sampling(d: &mut Declared, field: &V9Field, v: &FieldValue) {
     if let (V9Field::SamplingInterval | V9Field::FlowSamplerRandomInterval, Some(n)) =
         (field, number(v))
     {
-        d.one_in(n);
+        d.one_in = Some(n);
     }
 }
 
@@ -364,16 +364,16 @@ fn v9_sampling(d: &mut Declared, field: &V9Field, v: &FieldValue) {
 fn ipfix_sampling(d: &mut Declared, i: IANAIPFixField, v: &FieldValue) {
     use IANAIPFixField as I;
     if let (I::SamplingProbability, FieldValue::Float64(p)) = (i, v) {
-        d.probability(*p);
+        d.probability = Some(*p);
         return;
     }
     let Some(n) = number(v) else { return };
     match i {
-        I::SamplingInterval | I::SamplerRandomInterval => d.one_in(n),
-        I::SamplingPacketInterval => d.packet_interval(n),
-        I::SamplingPacketSpace => d.packet_space(n),
-        I::SamplingSize => d.size(n),
-        I::SamplingPopulation => d.population(n),
+        I::SamplingInterval | I::SamplerRandomInterval => d.one_in = Some(n),
+        I::SamplingPacketInterval => d.packet_interval = Some(n),
+        I::SamplingPacketSpace => d.packet_space = Some(n),
+        I::SamplingSize => d.size = Some(n),
+        I::SamplingPopulation => d.population = Some(n),
         _ => {}
     }
 }

@@ -13,48 +13,24 @@
 //! sampling. Time-based selection (307, 308) gives no packet ratio and is
 //! not read.
 
-/// What one options or data record declared.
+/// What one options or data record declared, field by field.
 #[derive(Default)]
 pub(super) struct Declared {
-    one_in: Option<u64>,
-    packet_interval: Option<u64>,
-    packet_space: Option<u64>,
-    size: Option<u64>,
-    population: Option<u64>,
-    probability: Option<f64>,
+    /// One packet in N.
+    pub(super) one_in: Option<u64>,
+    /// PSAMP's packets taken in a row.
+    pub(super) packet_interval: Option<u64>,
+    /// PSAMP's packets skipped in a row.
+    pub(super) packet_space: Option<u64>,
+    /// Packets taken out of each population.
+    pub(super) size: Option<u64>,
+    /// Packets each sample is taken from.
+    pub(super) population: Option<u64>,
+    /// Each packet's chance of being taken.
+    pub(super) probability: Option<f64>,
 }
 
 impl Declared {
-    /// One packet in N, for N of 1 to N.
-    pub(super) fn one_in(&mut self, n: u64) {
-        self.one_in = Some(n);
-    }
-
-    /// PSAMP's packets taken in a row.
-    pub(super) fn packet_interval(&mut self, n: u64) {
-        self.packet_interval = Some(n);
-    }
-
-    /// PSAMP's packets skipped in a row.
-    pub(super) fn packet_space(&mut self, n: u64) {
-        self.packet_space = Some(n);
-    }
-
-    /// Packets taken out of each population.
-    pub(super) fn size(&mut self, n: u64) {
-        self.size = Some(n);
-    }
-
-    /// Packets each sample is taken from.
-    pub(super) fn population(&mut self, n: u64) {
-        self.population = Some(n);
-    }
-
-    /// Each packet's chance of being taken.
-    pub(super) fn probability(&mut self, p: f64) {
-        self.probability = Some(p);
-    }
-
     /// Whether the record said anything about sampling.
     pub(super) fn any(&self) -> bool {
         self.one_in.is_some()
@@ -99,43 +75,56 @@ mod tests {
 
     #[test]
     fn every_form_gives_one_packet_in_n() {
-        let mut d = Declared::default();
-        assert_eq!(d.interval(), None);
-        assert!(!d.any());
-        d.one_in(100);
-        assert_eq!(d.interval(), Some(100));
-
+        let none = Declared::default();
+        assert_eq!(none.interval(), None);
+        assert!(!none.any());
+        let form = |d: Declared| (d.any(), d.interval());
+        assert_eq!(
+            form(Declared {
+                one_in: Some(100),
+                ..Declared::default()
+            }),
+            (true, Some(100))
+        );
         // softflowd -s 4 in IPFIX: one taken, three skipped.
-        let mut d = Declared::default();
-        d.packet_interval(1);
-        d.packet_space(3);
-        assert!(d.any());
-        assert_eq!(d.interval(), Some(4));
-        let mut d = Declared::default();
-        d.packet_interval(2);
-        d.packet_space(0);
-        assert_eq!(d.interval(), None, "every packet taken");
-        let mut d = Declared::default();
-        d.packet_interval(0);
-        d.packet_space(9);
-        assert_eq!(d.interval(), None, "nothing taken gives no ratio");
-        let mut d = Declared::default();
-        d.packet_interval(64);
-        assert_eq!(d.interval(), Some(64));
-
-        let mut d = Declared::default();
-        d.size(5);
-        d.population(1000);
-        assert_eq!(d.interval(), Some(200));
-
-        let mut d = Declared::default();
-        d.probability(0.001);
-        assert_eq!(d.interval(), Some(1000));
-        d.probability(f64::NAN);
-        assert_eq!(d.interval(), None);
-        d.probability(1e-300);
-        assert_eq!(d.interval(), Some(u32::MAX), "saturates");
-        d.one_in(1);
-        assert_eq!(d.interval(), None, "1 in 1 is no sampling");
+        let psamp = |taken, skipped| Declared {
+            packet_interval: Some(taken),
+            packet_space: skipped,
+            ..Declared::default()
+        };
+        assert_eq!(form(psamp(1, Some(3))), (true, Some(4)));
+        assert_eq!(form(psamp(2, Some(0))), (true, None), "every packet taken");
+        assert_eq!(
+            form(psamp(0, Some(9))),
+            (true, None),
+            "nothing taken gives no ratio"
+        );
+        assert_eq!(form(psamp(64, None)), (true, Some(64)));
+        assert_eq!(
+            form(Declared {
+                size: Some(5),
+                population: Some(1000),
+                ..Declared::default()
+            }),
+            (true, Some(200))
+        );
+        let chance = |p| {
+            form(Declared {
+                probability: Some(p),
+                ..Declared::default()
+            })
+        };
+        assert_eq!(chance(0.001), (true, Some(1000)));
+        assert_eq!(chance(f64::NAN), (true, None));
+        assert_eq!(chance(1e-300), (true, Some(u32::MAX)), "saturates");
+        assert_eq!(
+            form(Declared {
+                one_in: Some(1),
+                probability: Some(0.5),
+                ..Declared::default()
+            }),
+            (true, None),
+            "1 in 1 is no sampling, and comes first"
+        );
     }
 }
