@@ -3,7 +3,9 @@
 //! batch_path -- SOURCES [RUNS] [SHARDS] [THREADS] [SLICE]` (defaults
 //! 10,000,000 sources, 3 runs, 1 shard, 1 thread, slices of 1,024). Each run
 //! feeds a fresh detector `3 × SOURCES` events, each thread every other
-//! slice, and prints events per second and CPU time per event.
+//! slice, and prints events per second and CPU time per event. With
+//! `SEPARATE=1` each thread feeds a detector of its own (the same budget)
+//! instead of sharing one: the difference is what sharing costs.
 
 use std::time::Instant;
 use sweepwatch::{Config, Detector};
@@ -22,8 +24,9 @@ fn main() {
     let slice = arg(5, 1024).max(1) as usize;
     let events = common::workload(sources, (3 * sources as usize).max(3_000_000));
     let bytes = (u64::from(sources) * 16 * 100 / 85 * 16 / 10).max(256 << 10);
-    for _ in 0..runs {
-        let det = Detector::new(
+    let separate = std::env::var_os("SEPARATE").is_some_and(|v| v == "1");
+    let detector = || {
+        Detector::new(
             Config {
                 memory_bytes: bytes,
                 shards,
@@ -32,12 +35,19 @@ fn main() {
             },
             |_| {},
         )
-        .expect("detector");
+        .expect("detector")
+    };
+    for _ in 0..runs {
+        let det = detector();
+        let own: Vec<Detector> = match separate {
+            true => (0..threads).map(|_| detector()).collect(),
+            false => Vec::new(),
+        };
         let start = Instant::now();
         let cpu: f64 = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
                 .map(|t| {
-                    let (det, events) = (&det, &events);
+                    let (det, events) = (own.get(t).unwrap_or(&det), &events);
                     s.spawn(move || {
                         for chunk in events.chunks(slice).skip(t).step_by(threads) {
                             det.observe_batch(chunk).expect("observe");

@@ -67,10 +67,11 @@ fn four_threads_find_what_one_thread_finds() {
 
     // One shard, the default, and more shards than a batch step holds events:
     // each takes its own grouping path in `observe_batch`.
-    for (round, shards) in [1, 8, 8, 300, 300].into_iter().enumerate() {
+    for (round, shards) in [1, 8, 8, 600, 600].into_iter().enumerate() {
         let (many, sink) = collect();
         let config = Config {
             shards,
+            memory_bytes: Config::default().memory_bytes.max(u64::from(shards) << 18),
             ..Config::default()
         };
         let det = Arc::new(Detector::new(config, sink).unwrap());
@@ -107,10 +108,16 @@ fn batches_decide_exactly_as_single_events_on_every_path() {
     let events = workload();
     // A shard in cache (screening loop, new events counted out of line), a
     // large one (prefetched steps, two passes), several (prefetched steps
-    // sorted by shard), and more shards than a step holds events, each
-    // large enough to prefetch (steps sorted by key); with an
-    // allowed scanner and an ignored port, so that screening has work.
-    for (shards, memory_bytes) in [(1, 1 << 20), (1, 64 << 20), (8, 64 << 20), (300, 600 << 20)] {
+    // sorted by shard, also 300 of them), and more shards than a step holds
+    // events (steps sorted by key); with an allowed scanner and an ignored
+    // port, so that screening has work.
+    for (shards, memory_bytes) in [
+        (1, 1 << 20),
+        (1, 64 << 20),
+        (8, 64 << 20),
+        (300, 600 << 20),
+        (600, 600 << 20),
+    ] {
         let config = Config {
             shards,
             memory_bytes,
@@ -195,4 +202,31 @@ fn a_callback_that_calls_back_is_refused_not_deadlocked() {
     // After the callback returned, the detector works as before.
     assert_eq!(det.stats().unwrap().events, 10);
     *inner.lock().unwrap() = None;
+}
+
+#[test]
+fn a_batch_runs_on_a_thread_with_a_small_stack() {
+    // observe_batch's steps sit on the caller's stack (about 100 KiB, as
+    // documented); a worker thread of 256 KiB, as some engines and C
+    // libraries give, must hold them on every path.
+    let events = workload();
+    for (shards, memory_bytes) in [(1, 64 << 20), (8, 64 << 20), (600, 600 << 20)] {
+        let config = Config {
+            shards,
+            memory_bytes,
+            ..Config::default()
+        };
+        let (seen, sink) = collect();
+        let det = Arc::new(Detector::new(config, sink).unwrap());
+        let worker = Arc::clone(&det);
+        let batch = events.clone();
+        std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || worker.observe_batch(&batch).unwrap())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(det.stats().unwrap().events, events.len() as u64);
+        assert!(seen.lock().unwrap().len() >= 35, "{shards} shards");
+    }
 }
