@@ -12,6 +12,10 @@ use sweepwatch::{Config, Detector};
 
 #[path = "../benches/common/mod.rs"]
 mod common;
+#[path = "../benches/common/threads.rs"]
+#[allow(dead_code)]
+mod shared;
+use shared::thread_cpu_secs;
 
 fn main() {
     let arg = |i: usize, default: u64| -> u64 {
@@ -81,20 +85,4 @@ fn main() {
             }
         }
     }
-}
-
-/// CPU seconds the calling thread has used (Linux; 0 elsewhere).
-fn thread_cpu_secs() -> f64 {
-    #[cfg(target_os = "linux")]
-    {
-        let mut t = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `t` is a valid timespec for the call to fill.
-        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-        t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
-    }
-    #[cfg(not(target_os = "linux"))]
-    0.0
 }
