@@ -10,6 +10,7 @@
 //! | `outcome` | 1 | 0 attempt, 1 established, 2 refused, 3 unanswered, 4 unsolicited |
 //! | `zone` | 4 | little-endian `u32` |
 //! | `technique` | 1 | the index of its name in [`TECHNIQUES`]; 255: the protocol's plain probe |
+//! | `src_local`, `dst_local` | 1 | the engine's own view of the host (Zeek's `local_orig`, `local_resp`): 0 not local, 1 local, 2 not said |
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -40,6 +41,8 @@ pub struct Columns<'a> {
     pub src_port: Option<&'a [u8]>,
     pub zone: Option<&'a [u8]>,
     pub technique: Option<&'a [u8]>,
+    pub src_local: Option<&'a [u8]>,
+    pub dst_local: Option<&'a [u8]>,
 }
 
 impl Columns<'_> {
@@ -76,6 +79,12 @@ impl Columns<'_> {
         }
         if let Some(c) = self.technique {
             want("technique", c, 1)?;
+        }
+        if let Some(c) = self.src_local {
+            want("src_local", c, 1)?;
+        }
+        if let Some(c) = self.dst_local {
+            want("dst_local", c, 1)?;
         }
         Ok(())
     }
@@ -135,7 +144,32 @@ impl Columns<'_> {
                 }
             }
         }
+        if let Some(c) = self.src_local {
+            ev.src_local = locality("src_local", c[i], i)?;
+        }
+        if let Some(c) = self.dst_local {
+            ev.dst_local = locality("dst_local", c[i], i)?;
+        }
         Ok(ev)
+    }
+}
+
+/// A locality code (see the module's table) of column `name` at row `i`.
+fn locality(name: &str, code: u8, i: usize) -> Result<Option<bool>, String> {
+    match code {
+        0 => Ok(Some(false)),
+        1 => Ok(Some(true)),
+        2 => Ok(None),
+        c => Err(format!("row {i}: {name} code {c}")),
+    }
+}
+
+/// The locality code of `local` (see the module's table).
+fn locality_code(local: Option<bool>) -> u8 {
+    match local {
+        Some(false) => 0,
+        Some(true) => 1,
+        None => 2,
     }
 }
 
@@ -256,6 +290,8 @@ pub struct Packed {
     pub outcome: Vec<u8>,
     pub zone: Vec<u8>,
     pub technique: Vec<u8>,
+    pub src_local: Vec<u8>,
+    pub dst_local: Vec<u8>,
 }
 
 impl Packed {
@@ -287,5 +323,7 @@ impl Packed {
                 .position(|t| *t == ev.technique)
                 .map_or(255, |i| i as u8),
         );
+        self.src_local.push(locality_code(ev.src_local));
+        self.dst_local.push(locality_code(ev.dst_local));
     }
 }

@@ -17,6 +17,10 @@ const CHUNK: usize = 4096;
 #[pyclass(frozen, module = "sweepwatch._sweepwatch")]
 pub struct Detector {
     inner: sweepwatch::Detector,
+    /// Whether events keep the engine's own view of which hosts are local
+    /// (`src_local`, `dst_local`): only while the home networks are the
+    /// defaults, as `sweepwatch detect` does; networks given replace it.
+    engine_locality: bool,
 }
 
 fn runtime(e: sweepwatch::Error) -> PyErr {
@@ -32,15 +36,19 @@ impl Detector {
     #[pyo3(signature = (config_json=None, config_path=None))]
     fn new(config_json: Option<&str>, config_path: Option<&str>) -> PyResult<Self> {
         let cfg = config_of(config_json, config_path)?;
+        let engine_locality = cfg.home_networks == sweepwatch::Config::default().home_networks;
         let inner = sweepwatch::Detector::new(cfg, decided::keep)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        Ok(Detector { inner })
+        Ok(Detector {
+            inner,
+            engine_locality,
+        })
     }
 
     /// Observes `n` events of packed columns (see `columns`), without the
     /// GIL; returns the verdicts decided meanwhile, as JSON.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (n, ts, src, src_width, dst, dst_width, dst_port, proto, outcome, src_port=None, zone=None, technique=None))]
+    #[pyo3(signature = (n, ts, src, src_width, dst, dst_width, dst_port, proto, outcome, src_port=None, zone=None, technique=None, src_local=None, dst_local=None))]
     fn observe_columns(
         &self,
         py: Python<'_>,
@@ -56,6 +64,8 @@ impl Detector {
         src_port: Option<&Bound<'_, PyBytes>>,
         zone: Option<&Bound<'_, PyBytes>>,
         technique: Option<&Bound<'_, PyBytes>>,
+        src_local: Option<&Bound<'_, PyBytes>>,
+        dst_local: Option<&Bound<'_, PyBytes>>,
     ) -> PyResult<Vec<String>> {
         let cols = Columns {
             n,
@@ -70,8 +80,19 @@ impl Detector {
             src_port: src_port.map(|b| b.as_bytes()),
             zone: zone.map(|b| b.as_bytes()),
             technique: technique.map(|b| b.as_bytes()),
+            src_local: src_local.map(|b| b.as_bytes()),
+            dst_local: dst_local.map(|b| b.as_bytes()),
         };
         cols.check()?;
+        let engine_locality = self.engine_locality;
+        let event = |j| {
+            cols.event(j).map(|mut ev| {
+                if !engine_locality {
+                    (ev.src_local, ev.dst_local) = (None, None);
+                }
+                ev
+            })
+        };
         let det = &self.inner;
         // Python's bytes are immutable: the columns stay as they are while
         // other threads run.
@@ -89,7 +110,7 @@ impl Detector {
                 while i < cols.n {
                     chunk.clear();
                     let end = (i + CHUNK).min(cols.n);
-                    chunk.extend((i..end).filter_map(|j| cols.event(j).ok()));
+                    chunk.extend((i..end).filter_map(|j| event(j).ok()));
                     det.observe_batch(&chunk)?;
                     i = end;
                 }

@@ -246,6 +246,8 @@ pub fn read_events<'py>(
         ("outcome", &p.outcome),
         ("zone", &p.zone),
         ("technique", &p.technique),
+        ("src_local", &p.src_local),
+        ("dst_local", &p.dst_local),
     ] {
         d.set_item(k, PyBytes::new(py, v))?;
     }

@@ -153,3 +153,75 @@ def test_a_frame_with_its_own_column_names():
 def run_mapped(frame, mapped):
     det = sweepwatch.Detector(hash_seed=1)
     return [v.to_dict() for v in det.observe_columns(frame, columns=mapped) + det.flush()]
+
+
+def zeek_rows(path):
+    """The rows of a Zeek TSV log, as dicts of its own fields."""
+    fields = None
+    for line in open(path, encoding="utf-8"):
+        line = line.rstrip("\n")
+        if line.startswith("#fields"):
+            fields = line.split("\t")[1:]
+        elif not line.startswith("#") and fields:
+            yield dict(zip(fields, line.split("\t")))
+
+
+def test_read_events_gives_zeek_s_own_view_of_each_host():
+    path = needs(DATA / "ctu-normal" / "normal43-day1.conn.log")
+    said = {"T": True, "F": False, "-": None}
+    # Each connection by its time and addresses (ICMP's ports are its type
+    # and code in the log, 0 in the events), as the log has it.
+    want = {}
+    for r in zeek_rows(path):
+        secs, _, frac = r["ts"].partition(".")
+        micros = int(secs) * 1_000_000 + int((frac + "000000")[:6])
+        key = (micros, r["id.orig_h"], r["id.resp_h"])
+        want.setdefault(key, set()).add((said[r["local_orig"]], said[r["local_resp"]]))
+    events = sweepwatch.read_events(path)
+    got = {}
+    for i in range(len(events["ts"])):
+        key = (int(events["ts"][i].astype(np.int64)), events["src"][i], events["dst"][i])
+        got[key] = (events["src_local"][i], events["dst_local"][i])
+    assert len(got) > 1000
+    assert all(got[k] in want[k] for k in got)
+    assert {v[0] for v in got.values()} == {True, False}
+
+
+def test_the_engine_s_view_of_local_hosts_streams_as_detect_reads_it(tmp_path):
+    # A Zeek log whose sensor counts a public address as its own: the host
+    # tries port 445 on 20 outside hosts and none answers. Zeek says which
+    # side is local; the default home networks (private ranges) would not.
+    log = tmp_path / "conn.log"
+    rows = [{"ts": 1_700_000_000 + i, "uid": f"C{i}", "id.orig_h": "198.51.100.9",
+             "id.orig_p": 40_000 + i, "id.resp_h": f"203.0.113.{i + 1}", "id.resp_p": 445,
+             "proto": "tcp", "conn_state": "S0", "local_orig": True, "local_resp": False,
+             "history": "S", "orig_pkts": 1, "resp_pkts": 0} for i in range(20)]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    targets = len({r["id.resp_h"] for r in rows})
+
+    want = [v.to_dict() for v in sweepwatch.detect(log, hash_seed=1)]
+    assert {(v["kind"], v["src"]) for v in want} == {("outbound_sweep", "198.51.100.9")}
+    assert max(v["targets"] for v in want) == targets
+    events = sweepwatch.read_events(log)
+    assert list(events["src_local"]) == [True] * 20 and list(events["dst_local"]) == [False] * 20
+    assert run(events) == want
+    assert run(pd.DataFrame(events)) == want
+    # Without the engine's view the host is no one's: no outbound sweep.
+    blind = {k: v for k, v in events.items() if k not in ("src_local", "dst_local")}
+    assert all(v["kind"] != "outbound_sweep" for v in run(blind))
+    # Home networks given replace the engine's view, in both.
+    nets = ["203.0.113.0/24"]
+    assert run(events, home_nets=nets) == [
+        v.to_dict() for v in sweepwatch.detect(log, hash_seed=1, home_nets=nets)]
+
+
+def test_a_locality_column_takes_true_false_and_none_only():
+    base = {"ts": [1.0, 2.0], "src": ["10.0.0.1"] * 2, "dst": ["10.0.0.2"] * 2,
+            "dst_port": [22, 22], "proto": ["tcp"] * 2, "outcome": ["refused"] * 2}
+    det = sweepwatch.Detector(hash_seed=1)
+    det.observe_columns(base, src_local=np.array([True, False]), dst_local=[None, pd.NA])
+    with pytest.raises(ValueError, match=r"column src_local, row 1: 'yes' is not True, False or None"):
+        det.observe_columns(base, src_local=np.array([True, "yes"], dtype=object))
+    with pytest.raises(TypeError, match="column dst_local: values of type int64"):
+        det.observe_columns(base, dst_local=np.array([1, 0]))
+    assert det.stats()["events"] == 2

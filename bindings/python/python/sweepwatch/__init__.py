@@ -113,8 +113,11 @@ def read_events(path: PathLike, **options: Any) -> Dict[str, Any]:
     """The events ``sweepwatch`` makes of a file, in the file's order, as
     columns: ``ts`` (datetime64[us], UTC), ``src``, ``dst`` (strings),
     ``src_port``, ``dst_port``, ``proto`` (``tcp``, ``udp``, ``icmp``,
-    ``other``), ``outcome`` (:data:`OUTCOMES`), ``zone`` and ``technique``
-    (:data:`TECHNIQUES`). ``pandas.DataFrame``
+    ``other``), ``outcome`` (:data:`OUTCOMES`), ``zone``, ``technique``
+    (:data:`TECHNIQUES`), and ``src_local`` and ``dst_local``: whether the
+    engine itself places each host in the local networks (Zeek's
+    ``local_orig`` and ``local_resp``: ``True``, ``False``, or ``None``
+    where the file does not say). ``pandas.DataFrame``
     takes the dict as it is, and :meth:`Detector.observe_columns` takes it
     or that DataFrame back. Reading options as in :func:`detect`.
     """
@@ -183,7 +186,8 @@ class Detector:
 
         ``data``: a pandas DataFrame, a pyarrow Table or a dict of columns
         named ``ts``, ``src``, ``dst``, ``dst_port``, ``proto``, ``outcome``
-        and optionally ``src_port``, ``zone`` and ``technique`` (``columns`` maps these
+        and optionally ``src_port``, ``zone``, ``technique``, ``src_local``
+        and ``dst_local`` (``columns`` maps these
         names to the data's own); ``arrays`` give or replace columns by
         those names. Columns are numpy arrays, pandas Series, pyarrow arrays
         or lists:
@@ -195,7 +199,11 @@ class Detector:
         - ``technique``: how each probe was sent (:data:`TECHNIQUES`, of the
           event's protocol); without it, the protocol's plain probe;
         - ``proto``: ``tcp``, ``udp``, ``icmp``, ``other`` or IP protocol
-          numbers; ``outcome``: :data:`OUTCOMES` names or their codes 0 to 4.
+          numbers; ``outcome``: :data:`OUTCOMES` names or their codes 0 to 4;
+        - ``src_local``, ``dst_local``: ``True``, ``False`` or ``None`` (not
+          said), the engine's own view of each host, as :func:`read_events`
+          gives it; used, as ``sweepwatch detect`` uses Zeek's, only while
+          the home networks are the defaults (networks given replace it).
 
         Bad values raise ``ValueError`` naming the column and row, before
         any event of the call is observed. The work is done without the

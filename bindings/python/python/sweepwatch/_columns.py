@@ -18,13 +18,15 @@ OUTCOMES = ("attempt", "established", "refused", "unanswered", "unsolicited")
 _PROTO_CODE = {name: i for i, name in enumerate(PROTOCOLS)}
 _PROTO_CODE.update({"icmp6": 2, "icmpv6": 2, "ipv6-icmp": 2})
 _OUTCOME_CODE = {name: i for i, name in enumerate(OUTCOMES)}
+# Locality codes in the packed form, as Python values.
+_LOCALITY = np.array([False, True, None], dtype=object)
 
 # IP protocol numbers: TCP 6, UDP 17, ICMP 1 and ICMPv6 58; others "other".
 _BY_NUMBER = np.full(256, 3, dtype=np.uint8)
 _BY_NUMBER[6], _BY_NUMBER[17], _BY_NUMBER[1], _BY_NUMBER[58] = 0, 1, 2, 2
 
 REQUIRED = ("ts", "src", "dst", "dst_port", "proto", "outcome")
-OPTIONAL = ("src_port", "zone", "technique")
+OPTIONAL = ("src_port", "zone", "technique", "src_local", "dst_local")
 
 #: Technique names (nmap's vocabulary) and their codes in the packed form.
 TECHNIQUES = tuple(_native.technique_names())
@@ -144,6 +146,37 @@ def _outcomes(a: np.ndarray) -> bytes:
     raise TypeError(f"column outcome: values of type {a.dtype} are no outcomes")
 
 
+def _locality(name: str, a: np.ndarray) -> bytes:
+    """Codes of a locality column: 0 not local, 1 local, 2 not said (None,
+    pandas' NA or NaN)."""
+    if a.dtype.kind == "b":
+        return a.astype(np.uint8).tobytes()
+    if a.dtype.kind == "O":
+        na = _pandas_na()
+        out = np.empty(len(a), dtype=np.uint8)
+        for i, x in enumerate(a):
+            if x is True or x is np.True_:
+                out[i] = 1
+            elif x is False or x is np.False_:
+                out[i] = 0
+            elif x is None or x is na or (isinstance(x, float) and x != x):
+                out[i] = 2
+            else:
+                raise ValueError(f"column {name}, row {i}: {x!r} is not True, False or None")
+        return out.tobytes()
+    raise TypeError(f"column {name}: values of type {a.dtype} are not True, False or None")
+
+
+def _pandas_na() -> Any:
+    """pandas' NA (a missing value of its boolean columns), where pandas is
+    installed."""
+    try:
+        import pandas
+    except ImportError:
+        return None
+    return pandas.NA
+
+
 def columns_of(data: Any, columns: Optional[Mapping[str, str]], arrays: Dict[str, Any]) -> Dict[str, Any]:
     """The columns of ``data`` (a DataFrame, pyarrow Table, or mapping of
     columns), renamed by ``columns``, with ``arrays`` over them."""
@@ -207,6 +240,9 @@ def pack(cols: Dict[str, Any]) -> Dict[str, Any]:
             raise ValueError("column technique: names (" + ", ".join(TECHNIQUES) + ")")
         packed["technique"] = _names("technique", t, _TECHNIQUE_CODE,
                                      "a technique (" + ", ".join(TECHNIQUES) + ")").tobytes()
+    for c in ("src_local", "dst_local"):
+        if c in arrays:
+            packed[c] = _locality(c, arrays[c])
     return packed
 
 
@@ -230,6 +266,8 @@ def unpack(raw: Dict[str, Any]) -> Dict[str, np.ndarray]:
         "zone": np.frombuffer(raw["zone"], dtype="<u4").astype(np.uint32),
         "technique": np.array(TECHNIQUES + ("",), dtype=object)[
             np.minimum(np.frombuffer(raw["technique"], dtype=np.uint8), len(TECHNIQUES))],
+        "src_local": _LOCALITY[np.frombuffer(raw["src_local"], dtype=np.uint8)],
+        "dst_local": _LOCALITY[np.frombuffer(raw["dst_local"], dtype=np.uint8)],
     }
     return {k: v[order] for k, v in cols.items()} if n else {
         "ts": np.zeros(0, dtype="datetime64[us]"),
@@ -241,4 +279,6 @@ def unpack(raw: Dict[str, Any]) -> Dict[str, np.ndarray]:
         "outcome": np.zeros(0, dtype=object),
         "zone": np.zeros(0, dtype=np.uint32),
         "technique": np.zeros(0, dtype=object),
+        "src_local": np.zeros(0, dtype=object),
+        "dst_local": np.zeros(0, dtype=object),
     }
