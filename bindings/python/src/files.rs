@@ -206,8 +206,8 @@ pub fn detect_files<'py>(
 
 /// The events a file makes, in the file's order, as packed columns (see
 /// `columns`): a dict of `bytes` (`ts`, `src`, `dst`, `src_port`,
-/// `dst_port`, `proto`, `outcome`, `zone`, `technique`), `n`, and the reader's
-/// `summary`.
+/// `dst_port`, `proto`, `outcome`, `zone`, `technique`, `src_local`,
+/// `dst_local`), `n`, and the reader's `summary`.
 #[pyfunction]
 #[pyo3(signature = (path, pending_unanswered=false, flow_memory_mib=64, zones="none"))]
 pub fn read_events<'py>(
