@@ -1611,9 +1611,10 @@ fn a_batch_decides_as_single_events_do_when_times_jump() {
             Outcome::Established,
         )
     };
-    // Five refused probes decide in the first step of 128 events; the
-    // sixth comes in the next step, whose last event is another sensor's,
-    // ten hours later.
+    // Five refused probes decide in the first pass of 128 events (one
+    // shard screens and counts a step in passes of 128); the sixth comes
+    // in the next pass, whose last event is another sensor's, ten hours
+    // later.
     let mut events: Vec<Event> = (1..=5).map(|i| probe(t0 + u64::from(i), i)).collect();
     events.extend((0..123).map(|i| benign(t0 + 5, i)));
     events.push(probe(t0 + 7, 6));
