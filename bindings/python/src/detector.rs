@@ -36,7 +36,7 @@ impl Detector {
     #[pyo3(signature = (config_json=None, config_path=None))]
     fn new(config_json: Option<&str>, config_path: Option<&str>) -> PyResult<Self> {
         let cfg = config_of(config_json, config_path)?;
-        let engine_locality = cfg.home_networks == sweepwatch::Config::default().home_networks;
+        let engine_locality = cfg.keeps_engine_locality();
         let inner = sweepwatch::Detector::new(cfg, decided::keep)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(Detector {

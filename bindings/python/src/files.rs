@@ -11,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
 use sweepwatch::order::{Reorder, Window};
-use sweepwatch::{Config, Detector, Event};
+use sweepwatch::{Detector, Event};
 use sweepwatch_input::pcap::{CaptureReader, PcapOptions};
 use sweepwatch_input::sniff::sniff;
 use sweepwatch_input::{ReadOptions, ReadStats, Zones};
@@ -134,9 +134,7 @@ pub fn detect_files<'py>(
     zones: &str,
 ) -> PyResult<(Vec<String>, Vec<Bound<'py, PyDict>>)> {
     let cfg = config_of(config_json, config_path)?;
-    // Zeek's own view of which hosts are local holds only while the home
-    // networks are the defaults, which a configuration replaces.
-    let engine_locality = cfg.home_networks == Config::default().home_networks;
+    let engine_locality = cfg.keeps_engine_locality();
     let reading = Reading::new(pending_unanswered, flow_memory_mib, zones)?;
     let window = Window {
         micros: u64::MAX,

@@ -181,8 +181,8 @@ fn config_from(
     if let Some(seed) = seed {
         cfg.hash_seed = Some(seed);
     }
-    let default_home = cfg.home_networks == Config::default().home_networks;
-    Ok((cfg, default_home))
+    let engine_locality = cfg.keeps_engine_locality();
+    Ok((cfg, engine_locality))
 }
 
 /// Puts events in time order within a bounded window, collects them into

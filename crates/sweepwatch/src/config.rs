@@ -214,6 +214,23 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether an engine's own view of which hosts are local
+    /// ([`Event::src_local`](crate::Event::src_local), Zeek's `local_orig`)
+    /// is kept: only while `home_networks` are the defaults. Networks given
+    /// are the user's word on what is home, and replace the engine's; every
+    /// front end that reads such events applies this.
+    ///
+    /// ```
+    /// use sweepwatch::Config;
+    ///
+    /// assert!(Config::default().keeps_engine_locality());
+    /// let own = Config { home_networks: vec!["198.51.100.0/24".into()], ..Config::default() };
+    /// assert!(!own.keeps_engine_locality());
+    /// ```
+    pub fn keeps_engine_locality(&self) -> bool {
+        self.home_networks == Config::default().home_networks
+    }
+
     /// The longest configuration text [`from_toml_str`](Config::from_toml_str)
     /// reads: 1 MiB. A real configuration is a few kilobytes, and parsing
     /// takes tens of times the text's size in memory.
