@@ -41,17 +41,15 @@ fn main() {
         )
         .expect("detector")
     };
+    // One detector, or with SEPARATE one for each thread.
+    let n = if separate { threads } else { 1 };
     for _ in 0..runs {
-        let det = detector();
-        let own: Vec<Detector> = match separate {
-            true => (0..threads).map(|_| detector()).collect(),
-            false => Vec::new(),
-        };
+        let dets: Vec<Detector> = (0..n).map(|_| detector()).collect();
         let start = Instant::now();
         let cpu: f64 = std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
                 .map(|t| {
-                    let (det, events) = (own.get(t).unwrap_or(&det), &events);
+                    let (det, events) = (&dets[t % n], &events);
                     s.spawn(move || {
                         for chunk in events.chunks(slice).skip(t).step_by(threads) {
                             det.observe_batch(chunk).expect("observe");
@@ -68,12 +66,18 @@ fn main() {
             cpu * 1e9 / events.len() as f64,
             spent.as_secs_f64() * 1e9 / events.len() as f64
         );
-        let st = det.stats().expect("stats");
+        // Over every detector fed.
+        let sum = |f: fn(&sweepwatch::Stats) -> u64| -> u64 {
+            dets.iter().map(|d| f(&d.stats().expect("stats"))).sum()
+        };
         println!(
             "{sources} sources, {shards} shards, {threads} threads: {:.2} M events/s ({} verdicts, {} evicted, {} repeats, {} turned away, {} filter rotations)",
             events.len() as f64 / spent.as_secs_f64() / 1e6,
-            st.verdicts,
-            st.evicted, st.duplicates, st.turned_away, st.filter_rotations
+            sum(|s| s.verdicts),
+            sum(|s| s.evicted),
+            sum(|s| s.duplicates),
+            sum(|s| s.turned_away),
+            sum(|s| s.filter_rotations)
         );
         // Whether the state got transparent huge pages (Linux).
         if let Ok(m) = std::fs::read_to_string("/proc/self/smaps_rollup") {

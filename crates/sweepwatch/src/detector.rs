@@ -109,10 +109,10 @@ type Sink = dyn Fn(&Verdict) + Send + Sync;
 /// Events per batch step: two steps' probes sit on the stack (88 KB), and a
 /// step takes each shard's lock once. Threads feeding one detector hand each
 /// shard's lock and state back and forth once a step, so longer steps share
-/// better: with 8 shards and two threads at 1,000,000 sources, two threads
-/// spent 12% more CPU time an event than one with steps of 128 events, and
-/// 6% with 512 (the prefetch distance, `AHEAD` in `detector/batch.rs`, is
-/// apart from this).
+/// better: with 8 shards, two threads spent 13% (1,000,000 sources) and 16%
+/// (10,000,000) more CPU time an event than one with steps of 128 events,
+/// and 5% with 512 (the prefetch distance, `AHEAD` in `detector/batch.rs`,
+/// is apart from this).
 const BATCH: usize = 512;
 
 /// Shards whose table and filter together fit in this many bytes stay in the
